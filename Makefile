@@ -1,0 +1,42 @@
+# 众创助手 MakerDesk — the two commands that matter are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EVAL_SET ?= ../shared/eval/faq_dev.jsonl
+
+.PHONY: run test lint format eval bench check clean
+
+# The venv is rebuilt only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "需要 Python 3.11 或更新版本 (Python >= 3.11 required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed ## start the bot: the web chat on http://127.0.0.1:8080 with SQLite
+	$(PY) -m bot run
+
+test: $(VENV)/.installed ## the whole test suite
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: $(VENV)/.installed ## validate the FAQ files
+	$(PY) -m bot kb check
+
+eval: $(VENV)/.installed ## accuracy on EVAL_SET (the shared dev set) and on our own check set
+	$(PY) -m bench.eval $(EVAL_SET) bench/data/faq_check.jsonl
+
+bench: $(VENV)/.installed ## benchmarks, printed as tables
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
