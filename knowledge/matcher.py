@@ -1,0 +1,296 @@
+"""Find the entry that answers a question, and decide how sure the bot is.
+
+Two stages keep a query fast on large bases:
+
+1. **Candidates.** An inverted index maps features (words and character bigrams) to the
+   entries whose phrasings contain them; a query adds up the IDF weights of its features per
+   entry with one ``numpy.bincount`` and keeps the best few.
+2. **Scoring.** Each phrasing of each candidate is scored on how much of the question's
+   meaning it covers (IDF-weighted words), how much of the phrasing the question covers, and
+   their character similarity (rapidfuzz). An entry scores its best phrasing.
+
+The score then falls into one of three bands: answer outright, suggest ("您是不是想问"), or no
+match (offer a service request).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz
+
+from knowledge.model import FaqEntry, Phrasing
+from knowledge.sounds import SoundCorrector
+from knowledge.text import Analyzer
+
+__all__ = ["AnalyzedPhrasing", "Band", "Bands", "Match", "MatchResult", "Matcher", "Scoring"]
+
+CANDIDATES = 16
+"""Entries scored in full per query; the index ranks the rest out."""
+
+MAX_SUGGESTIONS = 3
+_CANDIDATE_DOCS = 48
+"""Best-ranked phrasings looked at to find the candidate entries."""
+_GRAM = "\x00"
+"""Prefix that keeps character bigrams apart from words in the index."""
+
+
+class Band(StrEnum):
+    """How the bot responds to a question."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Bands:
+    """Score thresholds (0–100), calibrated on the development questions.
+
+    Attributes:
+        answer: At or above, the best entry is answered outright…
+        margin: …provided it leads the runner-up by this much (or scores ``sure``).
+        sure: A score this high is answered even when another entry is close.
+        suggest: At or above, an entry is offered as a suggestion.
+    """
+
+    answer: float = 37.0
+    margin: float = 1.0
+    sure: float = 80.0
+    suggest: float = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An entry and how well it fits the question."""
+
+    entry: FaqEntry
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """The decision for one question."""
+
+    question: str
+    band: Band
+    matches: tuple[Match, ...]
+    """Best first; for ``SUGGEST`` these are the suggestions, for ``NONE`` empty."""
+
+    @property
+    def best(self) -> Match | None:
+        """The top match, if any."""
+        return self.matches[0] if self.matches else None
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzedPhrasing:
+    """A phrasing as the matcher sees it."""
+
+    entry: int
+    """Index of its entry in :attr:`Matcher.entries`."""
+    phrasing: Phrasing
+    words: frozenset[str]
+    weight: float
+    """Sum of the IDF of ``words``: how much meaning the phrasing holds."""
+    compact: str
+    """Content words joined, for character similarity."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """How the parts of a score combine; calibrated with ``make eval``.
+
+    A phrasing scores ``100 * covers * (floor + (1 - floor) * shape)`` where ``covers`` is
+    the IDF-weighted share of the question's words the entry explains and ``shape`` the
+    mean of how much of the phrasing the question covers and their character similarity.
+    Coverage multiplies: a question with words the entry cannot explain (深圳, 房租, 天气) must
+    not score high however similar the rest looks.
+    """
+
+    floor: float = 0.45
+    answer_credit: float = 0.8
+    """Credit for a question word found in the entry's answer or other phrasings only."""
+    single_char: float = 0.5
+    """Weight of one-character words, which say less than longer ones."""
+    number: float = 0.3
+    """Weight of bare numbers."""
+
+
+class Matcher:
+    """Scores questions against a fixed set of entries. Immutable once built."""
+
+    def __init__(
+        self,
+        entries: Sequence[FaqEntry],
+        analyzer: Analyzer,
+        bands: Bands | None = None,
+        scoring: Scoring | None = None,
+    ) -> None:
+        """Index ``entries``.
+
+        Args:
+            entries: The knowledge base.
+            analyzer: Folds and segments text the same way for entries and questions.
+            bands: Thresholds of the three bands.
+            scoring: How the parts of a score combine.
+        """
+        self.entries = tuple(entries)
+        self.analyzer = analyzer
+        self.bands = bands or Bands()
+        self.scoring = scoring or Scoring()
+        raw: list[tuple[int, Phrasing, list[str], str]] = []
+        asked: list[set[str]] = [set() for _ in self.entries]
+        for index, entry in enumerate(self.entries):
+            for phrasing in entry.phrasings:
+                words = self._content(analyzer.fold(phrasing.text))
+                raw.append((index, phrasing, words, "".join(words)))
+                asked[index].update(words)
+        # Words of the answer count too, more weakly: the policy's own wording (施行, 追究,
+        # 资源共享) is how some people ask.
+        self._related = [
+            frozenset(self._content(analyzer.fold(entry.answer))) | asked[index]
+            for index, entry in enumerate(self.entries)
+        ]
+        count = len(self.entries)
+        frequency: dict[str, int] = {}
+        for bag in self._related:
+            for word in bag:
+                frequency[word] = frequency.get(word, 0) + 1
+        # IDF over entries: a word in every entry says little about which one is meant.
+        self._idf = {w: math.log((count + 1) / (n + 0.5)) + 0.1 for w, n in frequency.items()}
+        self._unknown_idf = math.log((count + 1) / 0.5) + 0.1
+        self._phrasings_of: list[list[AnalyzedPhrasing]] = [[] for _ in self.entries]
+        for index, phrasing, words, compact in raw:
+            unique = frozenset(words)
+            weight = sum(self._idf[w] for w in unique)
+            self._phrasings_of[index].append(
+                AnalyzedPhrasing(index, phrasing, unique, weight, compact)
+            )
+        vocabulary = [w for w in frequency if not w.isascii()]
+        self._sounds = SoundCorrector(
+            vocabulary,
+            analyzer.is_common_word,
+            function_chars=[w for w in analyzer.stopwords if len(w) == 1],
+        )
+        documents = [
+            (index, {*words, *(_GRAM + g for g in _bigrams(compact))})
+            for index, _, words, compact in raw
+        ]
+        documents += [(index, set(words)) for index, words in enumerate(self._related)]
+        self._build_index(documents)
+
+    def phrasings(self) -> Iterator[AnalyzedPhrasing]:
+        """Every phrasing of every entry, as the matcher sees it, in entry order."""
+        for analyzed in self._phrasings_of:
+            yield from analyzed
+
+    def _content(self, folded: str) -> list[str]:
+        # English words the glossary did not map carry no meaning the base can use.
+        return [
+            w for w in self.analyzer.content_tokens(folded) if not (w.isascii() and w.isalpha())
+        ]
+
+    def _build_index(self, documents: list[tuple[int, set[str]]]) -> None:
+        """Index each phrasing (and each answer) as a document of features."""
+        postings: dict[str, list[int]] = {}
+        for doc, (_, features) in enumerate(documents):
+            for feature in features:
+                postings.setdefault(feature, []).append(doc)
+        count = max(len(documents), 1)
+        self._feature_ids = {name: i for i, name in enumerate(postings)}
+        self._postings: list[npt.NDArray[np.int32]] = [
+            np.array(docs, dtype=np.int32) for docs in postings.values()
+        ]
+        self._feature_idf = np.array(
+            [math.log((count + 1) / (len(d) + 0.5)) for d in postings.values()], dtype=np.float64
+        )
+        self._doc_entry = np.array([entry for entry, _ in documents], dtype=np.int32)
+        # Cosine normalisation: a short phrasing that holds the query's words ranks above a
+        # long one that holds them among many others.
+        squares = np.zeros(len(documents), dtype=np.float64)
+        for feature_id, docs in enumerate(self._postings):
+            squares[docs] += self._feature_idf[feature_id] ** 2
+        self._doc_norm = np.sqrt(np.maximum(squares, 1e-9))
+        self._common_postings = max(50, len(documents) // 20)
+
+    def _candidates(self, words: list[str], compact: str) -> list[int]:
+        ids = {self._feature_ids.get(w) for w in words}
+        ids |= {self._feature_ids.get(_GRAM + g) for g in _bigrams(compact)}
+        ids.discard(None)
+        known: list[int] = sorted(ids)  # type: ignore[arg-type]
+        # Features in a large share of documents tell little and cost the most; use them only
+        # when the question has nothing rarer.
+        rare = [i for i in known if len(self._postings[i]) <= self._common_postings]
+        known = rare or known
+        if not known:
+            return []
+        postings = [self._postings[i] for i in known]
+        weights = np.repeat(self._feature_idf[known], [len(p) for p in postings])
+        docs, slot = np.unique(np.concatenate(postings), return_inverse=True)
+        ranked = np.bincount(slot, weights=weights) / self._doc_norm[docs]
+        if len(docs) > _CANDIDATE_DOCS:
+            keep = np.argpartition(ranked, -_CANDIDATE_DOCS)[-_CANDIDATE_DOCS:]
+            docs, ranked = docs[keep], ranked[keep]
+        entries = self._doc_entry[docs[np.argsort(-ranked, kind="stable")]]
+        return list(dict.fromkeys(entries.tolist()))[:CANDIDATES]
+
+    def _weight(self, word: str) -> float:
+        scoring = self.scoring
+        weight = self._idf.get(word, self._unknown_idf)
+        if word.isdigit():
+            return weight * scoring.number
+        return weight * scoring.single_char if len(word) == 1 else weight
+
+    def score(self, question: str) -> list[Match]:
+        """Every candidate entry with its score, best first."""
+        words = self._content(self._sounds.correct(self.analyzer.fold(question)))
+        if all(w.isdigit() for w in words):
+            return []  # numbers alone ("1", "2026") say nothing about a topic
+        compact = "".join(words)
+        weights = {w: self._weight(w) for w in set(words)}
+        total = sum(weights.values())
+        scoring = self.scoring
+        matches = []
+        for index in self._candidates(words, compact):
+            related = self._related[index]
+            loose = sum(v for w, v in weights.items() if w in related) * scoring.answer_credit
+            best = 0.0
+            for phrasing in self._phrasings_of[index]:
+                shared = phrasing.words.intersection(weights)
+                exact = sum(weights[w] for w in shared)
+                loose_here = loose - scoring.answer_credit * exact
+                covers = (exact + loose_here) / total
+                covered = (
+                    sum(self._idf[w] for w in shared) / phrasing.weight if phrasing.weight else 0.0
+                )
+                similar = fuzz.ratio(compact, phrasing.compact) / 100.0
+                shape = (covered + similar) / 2
+                best = max(best, covers * (scoring.floor + (1 - scoring.floor) * shape))
+            matches.append(Match(self.entries[index], round(100.0 * best, 1)))
+        matches.sort(key=lambda m: (-m.score, m.entry.id))
+        return matches
+
+    def match(self, question: str) -> MatchResult:
+        """Decide how to answer ``question``."""
+        matches = self.score(question)
+        bands = self.bands
+        if not matches or matches[0].score < bands.suggest:
+            return MatchResult(question, Band.NONE, ())
+        top = matches[0].score
+        runner_up = matches[1].score if len(matches) > 1 else 0.0
+        if top >= bands.sure or (top >= bands.answer and top - runner_up >= bands.margin):
+            return MatchResult(question, Band.ANSWER, tuple(matches[:MAX_SUGGESTIONS]))
+        offered = tuple(m for m in matches[:MAX_SUGGESTIONS] if m.score >= bands.suggest)
+        return MatchResult(question, Band.SUGGEST, offered)
+
+
+def _bigrams(text: str) -> list[str]:
+    if len(text) < 2:
+        return [text] if text else []
+    return [text[i : i + 2] for i in range(len(text) - 1)]
