@@ -1,0 +1,9 @@
+"""Persistence: SQLAlchemy 2.0 (async) models, repositories and Alembic migrations.
+
+SQLite (aiosqlite, WAL) is the embedded default; PostgreSQL runs the same code.
+"""
+
+from storage.database import Database
+from storage.questions import UnansweredQuestions, UnansweredSummary
+
+__all__ = ["Database", "UnansweredQuestions", "UnansweredSummary"]

@@ -1,0 +1,77 @@
+"""Questions the bot could not answer, for the admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.models import UnansweredQuestion
+
+__all__ = ["UnansweredQuestions", "UnansweredSummary"]
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredSummary:
+    """One question text, how often it was asked, and when last."""
+
+    text: str
+    count: int
+    last_asked_at: datetime
+    best_faq_id: str | None
+    best_score: float
+
+
+class UnansweredQuestions:
+    """Repository of :class:`storage.models.UnansweredQuestion`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Use ``sessions`` for every call."""
+        self._sessions = sessions
+
+    async def record(
+        self,
+        *,
+        asked_at: datetime,
+        channel: str,
+        text: str,
+        band: str,
+        best_faq_id: str | None,
+        best_score: float,
+    ) -> None:
+        """Keep one question the bot did not answer outright."""
+        async with self._sessions.begin() as session:
+            session.add(
+                UnansweredQuestion(
+                    asked_at=asked_at,
+                    channel=channel,
+                    text=text,
+                    band=band,
+                    best_faq_id=best_faq_id,
+                    best_score=best_score,
+                )
+            )
+
+    async def summary(
+        self, since: datetime | None = None, limit: int = 100
+    ) -> list[UnansweredSummary]:
+        """Identical questions counted together, most asked first."""
+        q = UnansweredQuestion
+        query = select(
+            q.text,
+            func.count().label("count"),
+            func.max(q.asked_at).label("last"),
+            func.max(q.best_faq_id),
+            func.max(q.best_score),
+        ).group_by(q.text)
+        if since is not None:
+            query = query.where(q.asked_at >= since)
+        query = query.order_by(func.count().desc(), func.max(q.asked_at).desc()).limit(limit)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            UnansweredSummary(text, count, last, faq_id, float(score or 0.0))
+            for text, count, last, faq_id, score in rows
+        ]
