@@ -1,0 +1,197 @@
+"""``python -m bot``: run the bot and the admins' tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import create_bot
+from bot.clock import SHANGHAI
+from bot.messages import Language
+from bot.roster import RosterError
+from bot.server import serve
+from bot.settings import Settings, SettingsError, load_settings
+from handlers.faq import answer_question
+from knowledge.service import KnowledgeBase, KnowledgeError, build
+from storage import Database
+
+__all__ = ["main"]
+
+log = logging.getLogger("bot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "action"):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"设置有误，无法启动：\n{error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.action(args, settings))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="众创助手 MakerDesk")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="serve the configured channels")
+    run.set_defaults(action=_run)
+
+    ask = commands.add_parser("ask", help="answer questions like the bot would")
+    ask.add_argument("question", nargs="*", help="a question; none: one question a line on stdin")
+    ask.add_argument("--json", action="store_true", help="one JSON object a line")
+    ask.add_argument("--lang", choices=[lang.value for lang in Language], default="zh")
+    ask.set_defaults(action=_ask)
+
+    kb = commands.add_parser("kb", help="knowledge-base tools").add_subparsers(
+        title="kb commands", metavar="KB_COMMAND"
+    )
+    check = kb.add_parser("check", help="validate the FAQ files")
+    check.add_argument("directory", nargs="?", type=Path, help="default: BOT_KNOWLEDGE_DIR")
+    check.set_defaults(action=_kb_check)
+    unanswered = kb.add_parser("unanswered", help="questions the bot could not answer")
+    unanswered.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (Asia/Shanghai)")
+    unanswered.add_argument("--limit", type=int, default=50)
+    unanswered.set_defaults(action=_kb_unanswered)
+    return parser
+
+
+def _run(_: argparse.Namespace, settings: Settings) -> int:
+
+    async def go() -> int:
+        try:
+            bot = await create_bot(settings)
+        except KnowledgeError as error:
+            print("知识库有问题，无法启动：", file=sys.stderr)
+            for fault in error.faults:
+                print(f"  {fault}", file=sys.stderr)
+            return 1
+        except RosterError as error:
+            print(f"名册有问题，无法启动：{error}", file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"无法启动：{error}", file=sys.stderr)
+            return 1
+        try:
+            await serve(bot)
+        except OSError as error:
+            print(
+                f"无法在 {settings.http_host}:{settings.http_port} 上服务：{error}", file=sys.stderr
+            )
+            return 1
+        finally:
+            await bot.close()
+        return 0
+
+    return asyncio.run(go())
+
+
+def _load(directory: Path) -> KnowledgeBase | None:
+    try:
+        return build(directory)
+    except KnowledgeError as error:
+        print(f"知识库有 {len(error.faults)} 处问题：", file=sys.stderr)
+        for fault in error.faults:
+            print(f"  {fault}", file=sys.stderr)
+        return None
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    base = _load(settings.knowledge_dir)
+    if base is None:
+        return 1
+    language = Language(args.lang)
+    questions: Iterable[str] = [" ".join(args.question)] if args.question else _lines(sys.stdin)
+    for question in questions:
+        _print_answer(base, question, language, args.json, sys.stdout)
+    return 0
+
+
+def _lines(stream: TextIO) -> Iterable[str]:
+    for line in stream:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def _print_answer(
+    base: KnowledgeBase, question: str, language: Language, as_json: bool, out: TextIO
+) -> None:
+    answer = answer_question(base, question, language)
+    result = answer.result
+    if as_json:
+        record = {
+            "q": question,
+            "matched": answer.faq_id is not None,
+            "faq_id": answer.faq_id,
+            "score": result.best.score if result.best else 0.0,
+            "answer": answer.text,
+            "source": answer.source,
+            "suggestions": (
+                []
+                if answer.faq_id
+                else [
+                    {"faq_id": m.entry.id, "question": m.entry.question, "score": m.score}
+                    for m in result.matches
+                ]
+            ),
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        out.write(answer.text + "\n")
+        if answer.source:
+            out.write(f"来源：{answer.source}\n")
+        out.write("\n")
+    out.flush()
+
+
+def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
+    directory = args.directory or settings.knowledge_dir
+    base = _load(directory)
+    if base is None:
+        return 1
+    files = len({entry.file for entry in base.entries})
+    print(f"知识库检查通过：{len(base.entries)} 条，{files} 个文件（{directory}）")
+    return 0
+
+
+def _kb_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+
+    since = (
+        datetime.combine(args.since, datetime.min.time(), SHANGHAI).astimezone(UTC)
+        if args.since
+        else None
+    )
+
+    async def go() -> int:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            rows = await database.unanswered.summary(since, args.limit)
+        finally:
+            await database.close()
+        if not rows:
+            print("没有未能回答的问题。")
+        for row in rows:
+            last = row.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            near = f"  最接近：{row.best_faq_id}（{row.best_score:.0f}）" if row.best_faq_id else ""
+            print(f"{row.count:>4} 次  {last}  {row.text}{near}")
+        return 0
+
+    return asyncio.run(go())

@@ -1,0 +1,73 @@
+"""The aiohttp server every HTTP channel and the health check live on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.app import Bot
+from bot.channels.web import WebChannel
+
+__all__ = ["build_application", "serve"]
+
+log = logging.getLogger(__name__)
+
+BOT_KEY = web.AppKey("bot", Bot)
+
+
+def build_application(bot: Bot) -> web.Application:
+    """The HTTP application: health check plus the configured channels."""
+    app = web.Application(client_max_size=256 * 1024)
+    app[BOT_KEY] = bot
+    app.router.add_get("/healthz", _health)
+    if bot.settings.web_chat:
+        WebChannel(bot.dispatcher, bot.clock).register(app)
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    database = await bot.database.ping()
+    body = {
+        "status": "ok" if database else "degraded",
+        "database": database,
+        "knowledge": {
+            "entries": len(bot.knowledge.current.entries),
+            "loaded_at": bot.knowledge.loaded_at.isoformat(),
+        },
+    }
+    return web.json_response(body, status=200 if database else 503)
+
+
+async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or ``stop``); SIGHUP reloads the knowledge base."""
+    stop = stop or asyncio.Event()
+    runner = web.AppRunner(build_application(bot), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, bot.settings.http_host, bot.settings.http_port)
+    await site.start()
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[object]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(bot.knowledge.reload(bot.clock.now()))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    for name in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(name, stop.set)
+    host, port = bot.settings.http_host, bot.settings.http_port
+    if bot.settings.web_chat:
+        log.info("web chat on http://%s:%d/", host, port)
+    log.info("serving on %s:%d (SIGHUP reloads the knowledge base)", host, port)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        for name in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(name)
+        await runner.cleanup()

@@ -1,0 +1,140 @@
+"""The bot's settings: one typed object read from ``BOT_*`` variables and a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import knowledge
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///makerdesk.db"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class SettingsError(Exception):
+    """Raised when a setting has a value the bot cannot start with; names the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set. Environment variables win over ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy async URL: ``sqlite+aiosqlite:///file.db`` or ``postgresql+asyncpg://…``."""
+
+    knowledge_dir: Path = Path(knowledge.__file__).parent / "faq"
+    """Folder of FAQ YAML files; the curated base that ships with the bot by default."""
+
+    roster: Path | None = None
+    """The roster file: districts, maker spaces, duty groups, supervisors, admins."""
+
+    calendar: Path | None = None
+    """Working-day overrides that win over the official calendar."""
+
+    http_host: str = "127.0.0.1"
+    """Address the HTTP server binds; loopback unless you put a reverse proxy in front."""
+
+    http_port: Port = 8080
+    """Port of the HTTP server (web chat, console, webhooks, health)."""
+
+    telegram_token: SecretStr | None = None
+    """Bot token from @BotFather; unset means no Telegram channel."""
+
+    telegram_api_url: str = "https://api.telegram.org"
+    """Bot API root; the bot calls ``{root}/bot{token}/{method}`` (self-hosted servers work)."""
+
+    wechat_token: SecretStr | None = None
+    """Token of the Official Account's server configuration; unset means no WeChat channel."""
+
+    wechat_app_id: str | None = None
+    """AppID of the Official Account."""
+
+    wechat_app_secret: SecretStr | None = None
+    """AppSecret of the Official Account."""
+
+    wechat_aes_key: SecretStr | None = None
+    """EncodingAESKey (43 characters) for safe mode."""
+
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    """WeChat API root."""
+
+    web_chat: bool = True
+    """Serve the local web chat (the Internet intake channel of Article 6)."""
+
+    log_level: str = "INFO"
+    """Python logging level name."""
+
+    @field_validator("http_host")
+    @classmethod
+    def _host_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+    @field_validator("telegram_api_url", "wechat_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("knowledge_dir")
+    @classmethod
+    def _directory_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
+    @field_validator("roster", "calendar")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_name(cls, value: str) -> str:
+        name = value.upper()
+        if name not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return name
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one message per bad variable.
+
+    Args:
+        **overrides: Values that win over the environment (used by the CLI and tests).
+
+    Raises:
+        SettingsError: A variable holds a value the bot cannot use; the message names it.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "?"
+            lines.append(f"BOT_{field.upper()}: {problem['msg']}")
+        raise SettingsError("\n".join(lines)) from None
