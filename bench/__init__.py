@@ -1,0 +1,1 @@
+"""Developer tools: the eval of the knowledge base and the benchmarks."""

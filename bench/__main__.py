@@ -1,0 +1,18 @@
+"""``make bench``: every benchmark, printed as Markdown tables."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import matcher
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    args = parser.parse_args()
+    matcher.print_table(matcher.run(quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()
