@@ -1,0 +1,201 @@
+"""Shared fixtures: FAQ folders, databases (SQLite and PostgreSQL), and a running bot."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+import asyncpg
+import pytest
+
+from storage import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "BOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI") == "true"
+
+ENTRY = """\
+- id: {id}
+  question: {question}
+  variants:
+    - {variant}
+  answer: |
+    {answer}
+  source: 津科创〔2015〕51号 第七条
+  category: commissioners
+"""
+
+
+def write_faq(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def faq_dir(tmp_path: Path) -> Path:
+    """A small valid knowledge base of two entries."""
+    directory = tmp_path / "faq"
+    write_faq(
+        directory,
+        "a.yaml",
+        ENTRY.format(
+            id="reply-deadline",
+            question="服务专员多久给我反馈结果？",
+            variant="提交的问题多长时间有答复",
+            answer="服务专员一般在10个工作日内反馈。",
+        )
+        + ENTRY.format(
+            id="group-size",
+            question="服务小组有几个人？",
+            variant="一个服务小组几个人",
+            answer="服务小组至少2人。",
+        ),
+    )
+    return directory
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _postgres_available() -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    # Probed on a thread of its own: session fixtures may be set up inside a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, probe()).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    if not _postgres_available():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    return POSTGRES_URL
+
+
+@contextlib.asynccontextmanager
+async def _scratch_postgres(server_url: str) -> AsyncIterator[str]:
+    """A database of its own for one test, dropped afterwards."""
+    name = f"makerdesk_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated database on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        await db.migrate()
+        yield db
+        await db.close()
+        return
+    server = request.getfixturevalue("postgres_server")
+    async with _scratch_postgres(server) as url:
+        db = Database(url)
+        await db.migrate()
+        yield db
+        await db.close()
+
+
+@dataclass
+class RunningBot:
+    """A ``python -m bot run`` process serving on a free loopback port."""
+
+    process: subprocess.Popen[str]
+    url: str
+    env: dict[str, str]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update(
+        BOT_HTTP_PORT=str(free_port()),
+        BOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({f"BOT_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+@contextlib.contextmanager
+def run_bot(tmp_path: Path, **settings: str) -> Iterator[RunningBot]:
+    """Start the real bot process and wait until ``/healthz`` answers."""
+    env = bot_env(tmp_path, **settings)
+    log = tmp_path / f"bot-{uuid.uuid4().hex[:6]}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{env['BOT_HTTP_PORT']}"
+    running = RunningBot(process, url, env, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"bot exited early:\n{running.output()}")
+            try:
+                with urlopen(f"{url}/healthz", timeout=2):
+                    break
+            except (URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"bot did not start:\n{running.output()}") from None
+                time.sleep(0.1)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def shipped_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    """The bot with the knowledge base that ships, on SQLite, shared by a module's tests."""
+    with run_bot(tmp_path_factory.mktemp("bot")) as running:
+        yield running

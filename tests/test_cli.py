@@ -1,0 +1,70 @@
+"""`python -m bot ask` answers like the bot, in the JSON shape DESIGN promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+KEYS = {"q", "matched", "faq_id", "score", "answer", "source", "suggestions"}
+
+
+def ask(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | env
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "ask", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_json_answer_shape() -> None:
+    result = ask("--json", "服务专员多久给我回复？")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    record = json.loads(line)
+    assert set(record) == KEYS
+    assert record["q"] == "服务专员多久给我回复？"
+    assert record["matched"] is True
+    assert isinstance(record["faq_id"], str)
+    assert isinstance(record["score"], float)
+    assert "10个工作日" in record["answer"]
+    assert record["source"].startswith("津科创〔2015〕51号")
+    assert record["suggestions"] == []
+
+
+def test_stdin_mode_one_question_a_line() -> None:
+    result = ask("--json", stdin="今天天气怎么样\n\n众创空间面积多大\n")
+    assert result.returncode == 0, result.stderr
+    weather, ambiguous = (json.loads(line) for line in result.stdout.splitlines())
+    assert weather["matched"] is False
+    assert weather["faq_id"] is None
+    assert weather["source"] is None
+    assert weather["suggestions"] == []
+    assert weather["answer"].startswith("抱歉")
+    assert ambiguous["matched"] is False
+    assert 1 <= len(ambiguous["suggestions"]) <= 3
+    assert set(ambiguous["suggestions"][0]) == {"faq_id", "question", "score"}
+
+
+def test_plain_output_cites_the_source() -> None:
+    result = ask("服务小组有几个人")
+    assert result.returncode == 0, result.stderr
+    assert "来源：津科创〔2015〕51号" in result.stdout
+
+
+def test_bad_setting_names_the_variable() -> None:
+    result = ask("hi", BOT_HTTP_PORT="eighty")
+    assert result.returncode == 2
+    assert "BOT_HTTP_PORT" in result.stderr
+    result = ask("hi", BOT_DATABASE_URL="mysql://x")
+    assert result.returncode == 2
+    assert "BOT_DATABASE_URL" in result.stderr

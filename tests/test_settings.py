@@ -1,0 +1,66 @@
+"""Settings: environment first, then .env; a bad value names its variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [
+        "BOT_DATABASE_URL",
+        "BOT_HTTP_PORT",
+        "BOT_HTTP_HOST",
+        "BOT_ROSTER",
+        "BOT_TELEGRAM_TOKEN",
+    ]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_serve_the_local_web_chat_on_sqlite() -> None:
+    settings = load_settings()
+    assert settings.http_host == "127.0.0.1"
+    assert settings.http_port == 8080
+    assert settings.database_url.startswith("sqlite+aiosqlite://")
+    assert settings.telegram_token is None
+
+
+def test_dotenv_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("BOT_HTTP_PORT=9000\nBOT_HTTP_HOST=0.0.0.0\n", encoding="utf-8")
+    monkeypatch.setenv("BOT_HTTP_PORT", "9100")
+    settings = load_settings()
+    assert settings.http_port == 9100
+    assert settings.http_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BOT_HTTP_PORT", "70000"),
+        ("BOT_HTTP_PORT", "eighty"),
+        ("BOT_DATABASE_URL", "mysql://root@localhost/db"),
+        ("BOT_ROSTER", "/no/such/roster.yaml"),
+        ("BOT_TELEGRAM_API_URL", "api.telegram.org"),
+        ("BOT_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TELEGRAM_TOKEN", "123456:very-secret-token")
+    settings = load_settings()
+    assert "very-secret-token" not in repr(settings)
+    assert "very-secret-token" not in str(settings.model_dump())
