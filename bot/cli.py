@@ -18,6 +18,7 @@ from bot.messages import Language
 from bot.roster import RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
+from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar
 from handlers.faq import answer_question
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
@@ -70,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     unanswered.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (Asia/Shanghai)")
     unanswered.add_argument("--limit", type=int, default=50)
     unanswered.set_defaults(action=_kb_unanswered)
+
+    workdays = commands.add_parser("workdays", help="working-day calendar tools").add_subparsers(
+        title="workdays commands", metavar="WORKDAYS_COMMAND"
+    )
+    due = workdays.add_parser("due", help="due date and deadline of a request (JSON)")
+    due.add_argument(
+        "opened_at", metavar="OPENED_AT", help="ISO 8601 with offset: 2025-03-03T10:00+08:00"
+    )
+    due.add_argument("--days", type=int, default=DEFAULT_WORKDAYS, help="working days allowed")
+    due.set_defaults(action=_workdays_due)
     return parser
 
 
@@ -195,3 +206,38 @@ def _kb_unanswered(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return asyncio.run(go())
+
+
+def _workdays_due(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        opened_at = datetime.fromisoformat(args.opened_at)
+    except ValueError:
+        print(
+            f"无法识别时间“{args.opened_at}”，请用 ISO 8601，如 2025-03-03T10:00+08:00",
+            file=sys.stderr,
+        )
+        return 2
+    if opened_at.tzinfo is None:
+        print(
+            f"时间“{args.opened_at}”没有时区，无法确定是哪一天；"
+            "请写明时区，如 2025-03-03T10:00+08:00 或 2025-03-03T02:00Z",
+            file=sys.stderr,
+        )
+        return 2
+    if args.days < 1:
+        print(f"--days 应是正整数，而不是 {args.days}", file=sys.stderr)
+        return 2
+    try:
+        calendar = WorkCalendar.load(settings.calendar)
+    except CalendarError as error:
+        print(f"工作日历覆盖文件有问题：\n{error}", file=sys.stderr)
+        return 2
+    due = calendar.due(opened_at, args.days)
+    record = {
+        "opened_at": due.opened_at.isoformat(),
+        "due_date": due.due_date.isoformat(),
+        "deadline": due.deadline.isoformat(),
+        "provisional": due.provisional,
+    }
+    print(json.dumps(record, ensure_ascii=False))
+    return 0
