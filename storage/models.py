@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "UnansweredQuestion", "UtcDateTime"]
+__all__ = [
+    "Base",
+    "Card",
+    "ConsoleToken",
+    "Conversation",
+    "Counter",
+    "Identity",
+    "InboundKey",
+    "Notice",
+    "OutboxMessage",
+    "Pause",
+    "Person",
+    "Request",
+    "RequestEvent",
+    "UnansweredQuestion",
+    "UtcDateTime",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -51,3 +79,183 @@ class UnansweredQuestion(Base):
     best_score: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
 
     __table_args__ = (Index("ix_unanswered_questions_asked_at", "asked_at"),)
+
+
+class Person(Base):
+    """Someone who writes to the bot; the same person may have identities on several channels."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8), nullable=False, default="zh")
+    space_id: Mapped[str | None] = mapped_column(String(64))
+    """The maker space they work in, as the roster names it; asked once, changed with /space."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Identity(Base):
+    """A person's account on one channel, and the chat that reaches them there."""
+
+    __tablename__ = "identities"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), nullable=False, index=True)
+    chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Counter(Base):
+    """Named counters, e.g. the request numbers of one year (``request-2026``)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Request(Base):
+    """A service request (工单) from an entrepreneur to a duty group."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    """What people say and type: ``2026-0042``."""
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    """Where the entrepreneur opened it; replies go back there."""
+    chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    category: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    space_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    group_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    assignee: Mapped[str | None] = mapped_column(String(160))
+    """The claiming commissioner as ``channel:user_id``."""
+    assignee_name: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    """Shanghai date; the deadline is 24:00 of it."""
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+    provisional: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    """The due date rests on an estimated calendar year (shown as "预计")."""
+    first_reply_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_requests_status_deadline", "status", "deadline"),)
+
+
+class Pause(Base):
+    """A stretch in which the deadline clock stood still (waiting on the entrepreneur)."""
+
+    __tablename__ = "request_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RequestEvent(Base):
+    """Append-only log of everything that happened to a request; reports count from here."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(160), nullable=False)
+    """``entrepreneur``, ``system`` or a commissioner as ``channel:user_id``."""
+    text: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class OutboxMessage(Base):
+    """A message to deliver, written in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    inbound_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    """The incoming message this answers, so a redelivered message gets the same answer."""
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    """``pending``, ``sent``, ``held`` (waits for the user to write) or ``failed``."""
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_chat", "channel", "chat_id", "id"),
+    )
+
+
+class InboundKey(Base):
+    """An incoming delivery already handled (Telegram ``update_id``, WeChat ``MsgId``…)."""
+
+    __tablename__ = "inbound_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Notice(Base):
+    """A reminder or escalation sent: at most one per request, kind and day."""
+
+    __tablename__ = "notices"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Card(Base):
+    """A bot message in a group chat that stands for a request; replies to it answer it."""
+
+    __tablename__ = "cards"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Conversation(Base):
+    """Where a user is in a multi-step conversation (request intake), kept across restarts."""
+
+    __tablename__ = "conversations"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    step: Mapped[str] = mapped_column(String(32), nullable=False)
+    data: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ConsoleToken(Base):
+    """A one-time sign-in link for the commissioners' web console (only its hash is kept)."""
+
+    __tablename__ = "console_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person: Mapped[str] = mapped_column(String(160), nullable=False)
+    """The roster person as ``channel:user_id``."""
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import UnansweredQuestion
 
-__all__ = ["UnansweredQuestions", "UnansweredSummary"]
+__all__ = ["UnansweredQuestions", "UnansweredSummary", "record_unanswered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,29 @@ class UnansweredSummary:
     last_asked_at: datetime
     best_faq_id: str | None
     best_score: float
+
+
+def record_unanswered(
+    session: AsyncSession,
+    *,
+    asked_at: datetime,
+    channel: str,
+    text: str,
+    band: str,
+    best_faq_id: str | None,
+    best_score: float,
+) -> None:
+    """Keep one question the bot did not answer outright, in the caller's transaction."""
+    session.add(
+        UnansweredQuestion(
+            asked_at=asked_at,
+            channel=channel,
+            text=text,
+            band=band,
+            best_faq_id=best_faq_id,
+            best_score=best_score,
+        )
+    )
 
 
 class UnansweredQuestions:
@@ -43,15 +66,14 @@ class UnansweredQuestions:
     ) -> None:
         """Keep one question the bot did not answer outright."""
         async with self._sessions.begin() as session:
-            session.add(
-                UnansweredQuestion(
-                    asked_at=asked_at,
-                    channel=channel,
-                    text=text,
-                    band=band,
-                    best_faq_id=best_faq_id,
-                    best_score=best_score,
-                )
+            record_unanswered(
+                session,
+                asked_at=asked_at,
+                channel=channel,
+                text=text,
+                band=band,
+                best_faq_id=best_faq_id,
+                best_score=best_score,
             )
 
     async def summary(

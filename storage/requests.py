@@ -1,0 +1,176 @@
+"""Service requests, their event log and their pauses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Card, Counter, Pause, Request, RequestEvent
+from storage.upsert import insert_for
+
+__all__ = [
+    "active_for_person",
+    "add_card",
+    "add_event",
+    "by_number",
+    "end_pause",
+    "events_of",
+    "for_group",
+    "for_person",
+    "is_overdue",
+    "next_number",
+    "open_pause",
+    "pauses_of",
+    "request_for_card",
+]
+
+
+async def next_number(session: AsyncSession, year: int) -> str:
+    """The next request number of ``year`` (``2026-0042``), unique across processes.
+
+    The counter row is locked by the update until the transaction ends, so two processes
+    opening requests at once get consecutive numbers, never the same one.
+    """
+    statement = (
+        insert_for(session, Counter)
+        .values(name=f"request-{year}", value=1)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    value = (await session.execute(statement)).scalar_one()
+    return f"{year}-{value:04d}"
+
+
+async def by_number(session: AsyncSession, number: str, *, lock: bool = False) -> Request | None:
+    """The request with this number; ``lock`` holds its row until the transaction ends."""
+    query = select(Request).where(Request.number == number)
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def for_person(session: AsyncSession, person_id: int, limit: int = 20) -> Sequence[Request]:
+    """A person's requests, newest first."""
+    query = (
+        select(Request)
+        .where(Request.person_id == person_id)
+        .order_by(Request.opened_at.desc(), Request.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def active_for_person(session: AsyncSession, person_id: int) -> Request | None:
+    """The person's newest request that is still being worked on, if any."""
+    query = (
+        select(Request)
+        .where(
+            Request.person_id == person_id,
+            Request.status.in_(("open", "claimed", "waiting")),
+        )
+        .order_by(Request.opened_at.desc(), Request.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return await session.scalar(query)
+
+
+async def for_group(
+    session: AsyncSession, group_id: str, statuses: Sequence[str], limit: int = 200
+) -> Sequence[Request]:
+    """A duty group's requests in ``statuses``, the earliest deadline first."""
+    query = (
+        select(Request)
+        .where(Request.group_id == group_id, Request.status.in_(statuses))
+        .order_by(Request.deadline, Request.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+def add_event(
+    session: AsyncSession,
+    request: Request,
+    *,
+    kind: str,
+    actor: str,
+    at: datetime,
+    text: str | None = None,
+    data: dict[str, object] | None = None,
+) -> RequestEvent:
+    """Append to the request's log; events are never changed or removed."""
+    event = RequestEvent(request_id=request.id, at=at, kind=kind, actor=actor, text=text, data=data)
+    session.add(event)
+    request.updated_at = at
+    return event
+
+
+async def events_of(session: AsyncSession, request_id: int) -> Sequence[RequestEvent]:
+    """The request's log, oldest first."""
+    query = (
+        select(RequestEvent)
+        .where(RequestEvent.request_id == request_id)
+        .order_by(RequestEvent.at, RequestEvent.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+def open_pause(session: AsyncSession, request: Request, at: datetime) -> None:
+    """Stop the deadline clock from ``at``."""
+    session.add(Pause(request_id=request.id, started_at=at))
+
+
+async def end_pause(session: AsyncSession, request: Request, at: datetime) -> None:
+    """Restart the deadline clock at ``at``."""
+    query = select(Pause).where(Pause.request_id == request.id, Pause.ended_at.is_(None))
+    for pause in (await session.scalars(query)).all():
+        pause.ended_at = at
+
+
+async def pauses_of(
+    session: AsyncSession, request_id: int
+) -> list[tuple[datetime, datetime | None]]:
+    """Every stretch the request's clock stood still, oldest first."""
+    query = select(Pause).where(Pause.request_id == request_id).order_by(Pause.started_at)
+    return [(p.started_at, p.ended_at) for p in (await session.scalars(query)).all()]
+
+
+def add_card(
+    session: AsyncSession,
+    request: Request,
+    *,
+    channel: str,
+    chat_id: str,
+    message_id: str,
+    at: datetime,
+) -> None:
+    """Remember that a group message stands for ``request``."""
+    session.add(
+        Card(
+            channel=channel,
+            chat_id=chat_id,
+            message_id=message_id,
+            request_id=request.id,
+            created_at=at,
+        )
+    )
+
+
+async def request_for_card(
+    session: AsyncSession, channel: str, chat_id: str, message_id: str
+) -> Request | None:
+    """The request a group message stands for, if it is one of our cards."""
+    card = await session.get(Card, (channel, chat_id, message_id))
+    return None if card is None else await session.get(Request, card.request_id)
+
+
+def is_overdue(request: Request, now: datetime) -> bool:
+    """Whether the request is past its deadline without a result.
+
+    A request waiting on the entrepreneur is not overdue: its clock stands still, and the
+    deadline moves when the wait ends.
+    """
+    return request.status in ("open", "claimed") and now >= request.deadline
