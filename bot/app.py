@@ -6,9 +6,11 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
-from bot.roster import load_admins
-from bot.routing import Context, Dispatcher
+from bot.reloadable import Reloadable
+from bot.roster import DEMO_ROSTER, Roster
+from bot.routing import Dispatcher, Services
 from bot.settings import Settings
+from bot.workdays import WorkCalendar
 from handlers import ROUTERS
 from handlers.basics import unknown
 from knowledge.service import KnowledgeService, build
@@ -22,10 +24,28 @@ class Bot:
     """A wired bot: settings, services and the dispatcher the channels feed."""
 
     settings: Settings
-    clock: Clock
-    database: Database
-    knowledge: KnowledgeService
+    services: Services
     dispatcher: Dispatcher
+
+    @property
+    def clock(self) -> Clock:
+        """The bot's clock."""
+        return self.services.clock
+
+    @property
+    def database(self) -> Database:
+        """The bot's database."""
+        return self.services.database
+
+    @property
+    def knowledge(self) -> KnowledgeService:
+        """The knowledge base service."""
+        return self.services.knowledge
+
+    @property
+    def demo(self) -> bool:
+        """Running on the shipped demo roster (no ``BOT_ROSTER``): the console offers sign-in."""
+        return self.settings.roster is None
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -37,10 +57,13 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
 
     Raises:
         knowledge.service.KnowledgeError: The FAQ files have faults.
-        bot.roster.RosterError: The roster file cannot be read.
+        bot.roster.RosterError: The roster file has faults.
+        bot.workdays.CalendarError: The working-day override file has faults.
     """
     clock = clock or SystemClock()
-    admins = load_admins(settings.roster) if settings.roster else frozenset()
+    roster_path = settings.roster or DEMO_ROSTER
+    roster = await asyncio.to_thread(Roster.load, roster_path)
+    calendar = await asyncio.to_thread(WorkCalendar.load, settings.calendar)
     base = await asyncio.to_thread(build, settings.knowledge_dir)
     database = Database(settings.database_url)
     try:
@@ -49,7 +72,13 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         await database.close()
         raise
     knowledge = KnowledgeService(base, clock.now())
-    context = Context(knowledge=knowledge, database=database, clock=clock, admins=admins)
-    dispatcher = Dispatcher(context, fallback=unknown)
+    services = Services(
+        knowledge=knowledge,
+        database=database,
+        clock=clock,
+        roster=Reloadable(lambda: Roster.load(roster_path), roster),
+        calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
+    )
+    dispatcher = Dispatcher(services, fallback=unknown)
     dispatcher.include(*ROUTERS)
-    return Bot(settings, clock, database, knowledge, dispatcher)
+    return Bot(settings, services, dispatcher)

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
+    "COMMAND_WORDS",
     "MAX_TEXT_LENGTH",
     "Attachment",
     "Button",
@@ -22,6 +23,19 @@ __all__ = [
 ]
 
 MAX_TEXT_LENGTH = 2000
+
+COMMAND_WORDS: dict[str, str] = {
+    "提交工单": "new",
+    "人工": "new",
+    "转人工": "new",
+    "人工服务": "new",
+    "我的工单": "tickets",
+    "查看工单": "tickets",
+    "取消": "cancel",
+    "选择众创空间": "space",
+    "帮助": "help",
+}
+"""Whole messages that mean a command, for channels without slash commands (WeChat)."""
 """Longest question or request text the bot accepts; longer ones get a polite refusal."""
 
 
@@ -77,6 +91,7 @@ class IncomingMessage:
         received_at: When the bot received it (UTC).
         choice: Payload of a button the user pressed, instead of typed text.
         attachments: Files sent with or instead of text.
+        reply_to: The platform id of the bot message this one replies to (a request card).
     """
 
     sender: Sender
@@ -86,6 +101,7 @@ class IncomingMessage:
     received_at: datetime
     choice: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    reply_to: str | None = None
 
     @property
     def channel(self) -> Channel:
@@ -100,6 +116,8 @@ class IncomingMessage:
     @property
     def command(self) -> str | None:
         """The command name without slash (``new`` for ``/new@MakerDeskBot text``), if any."""
+        if self.text in COMMAND_WORDS:
+            return COMMAND_WORDS[self.text]
         if not self.text.startswith("/") or len(self.text) < 2:
             return None
         head = self.text[1:].split(maxsplit=1)[0]
@@ -131,6 +149,9 @@ class OutgoingMessage:
         buttons: Choices offered under the text, one per row.
         source: The policy article an answer rests on, shown as its citation.
         faq_id: The knowledge-base entry the text answers from, if any.
+        request_id: The service request the message is about, if any.
+        card: The message is a request's card in a duty group: replies to it answer the
+            request, so the sender records where it landed.
     """
 
     chat_id: str
@@ -139,3 +160,37 @@ class OutgoingMessage:
     buttons: tuple[Button, ...] = field(default=())
     source: str | None = None
     faq_id: str | None = None
+    request_id: int | None = None
+    card: bool = False
+
+    def to_payload(self) -> dict[str, object]:
+        """The message as stored in the outbox (JSON)."""
+        payload: dict[str, object] = {"text": self.text}
+        if self.buttons:
+            payload["buttons"] = [[b.label, b.payload] for b in self.buttons]
+        if self.source:
+            payload["source"] = self.source
+        if self.faq_id:
+            payload["faq_id"] = self.faq_id
+        if self.card:
+            payload["card"] = True
+        return payload
+
+    @classmethod
+    def from_payload(
+        cls, channel: str, chat_id: str, payload: dict[str, object], request_id: int | None = None
+    ) -> OutgoingMessage:
+        """Rebuild a message from its outbox row."""
+        buttons = payload.get("buttons") or []
+        assert isinstance(buttons, list)
+        source, faq_id = payload.get("source"), payload.get("faq_id")
+        return cls(
+            chat_id,
+            Channel(channel),
+            str(payload.get("text", "")),
+            buttons=tuple(Button(str(label), str(data)) for label, data in buttons),
+            source=str(source) if source else None,
+            faq_id=str(faq_id) if faq_id else None,
+            request_id=request_id,
+            card=bool(payload.get("card")),
+        )

@@ -13,29 +13,69 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.messages import IncomingMessage, OutgoingMessage
+from storage import outbox
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.clock import Clock
+    from bot.reloadable import Reloadable
+    from bot.roster import Roster
+    from bot.workdays import WorkCalendar
     from knowledge.service import KnowledgeService
     from storage.database import Database
 
-__all__ = ["Context", "Dispatcher", "Handler", "Router"]
+__all__ = ["Context", "Dispatcher", "Handler", "Router", "Services"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMessage]]]
+Handler = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMessage] | None]]
+"""Returns the messages to send, or ``None`` to let the next matching route have it."""
 Predicate = Callable[[IncomingMessage], bool]
 
 
-@dataclass(slots=True)
-class Context:
-    """The services a handler may use; built once by the composition root."""
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The long-lived services handlers use; built once by the composition root."""
 
     knowledge: KnowledgeService
     database: Database
     clock: Clock
-    admins: frozenset[tuple[str, str]] = frozenset()
-    """(channel, user id) pairs allowed to run admin commands; from the roster only."""
+    roster: Reloadable[Roster]
+    """Districts, maker spaces, duty groups and who holds which role."""
+    calendar: Reloadable[WorkCalendar]
+    """The working-day calendar with the admins' overrides."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What one handler call works with: the services and this message's transaction.
+
+    Everything a handler changes goes through ``session``; the dispatcher commits it together
+    with the messages the handler returns, so a crash leaves both or neither.
+    """
+
+    services: Services
+    session: AsyncSession
+    now: datetime
+    """The time this message is handled at (UTC); one reading of the clock per message."""
+
+    @property
+    def knowledge(self) -> KnowledgeService:
+        """The knowledge base service."""
+        return self.services.knowledge
+
+    @property
+    def roster(self) -> Roster:
+        """The roster in service."""
+        return self.services.roster.current
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The working-day calendar in service."""
+        return self.services.calendar.current
 
 
 @dataclass(slots=True)
@@ -101,22 +141,17 @@ class Router:
 class Dispatcher:
     """Runs the first matching handler of the included routers, in inclusion order."""
 
-    def __init__(self, context: Context, fallback: Handler) -> None:
+    def __init__(self, services: Services, fallback: Handler) -> None:
         """Create a dispatcher.
 
         Args:
-            context: Services handed to every handler.
+            services: Handed to every handler.
             fallback: Runs when no route accepts the message (unknown command, odd input).
         """
-        self._context = context
+        self.services = services
         self._fallback = fallback
         self._routes: list[_Route] = []
         self.commands: dict[str, str] = {}
-
-    @property
-    def context(self) -> Context:
-        """The services handed to handlers."""
-        return self._context
 
     def include(self, *routers: Router) -> None:
         """Add the routes of ``routers`` after those already included."""
@@ -127,10 +162,61 @@ class Dispatcher:
             self.commands.update(router.commands)
             self._routes.extend(router._routes)
 
-    async def dispatch(self, message: IncomingMessage) -> Sequence[OutgoingMessage]:
-        """Handle one incoming message and return what to send."""
+    async def handle(
+        self, message: IncomingMessage, *, inline: bool = False
+    ) -> list[OutgoingMessage]:
+        """Handle one incoming message exactly once and queue what it causes.
+
+        The dedup key, the handler's changes and every message it returns commit in one
+        transaction. A redelivered message (same key) changes nothing and gets the answer
+        the first delivery got.
+
+        Args:
+            message: The incoming message.
+            inline: The adapter hands the replies to the sender's own chat back itself (in
+                its HTTP response); they are stored as sent. Everything else waits in the outbox.
+
+        Returns:
+            The replies addressed to the sender's chat.
+        """
+        services = self.services
+        now = services.clock.now()
+        async with services.database.sessions.begin() as session:
+            if not await outbox.claim_inbound(session, message.key, now):
+                log.info("redelivered message %s: answering as before", message.key)
+                stored = await outbox.replies_to(session, message.key)
+                return [
+                    OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)
+                    for row in stored
+                    if row.channel == message.channel and row.chat_id == message.chat_id
+                ]
+            context = Context(services, session, now)
+            replies = list(await self.dispatch(message, context))
+            own: list[OutgoingMessage] = []
+            for reply in replies:
+                mine = reply.channel == message.channel and reply.chat_id == message.chat_id
+                if mine:
+                    own.append(reply)
+                outbox.enqueue(
+                    session,
+                    channel=reply.channel.value,
+                    chat_id=reply.chat_id,
+                    payload=reply.to_payload(),
+                    now=now,
+                    inbound_key=message.key,
+                    request_id=reply.request_id,
+                    sent=inline and mine,
+                )
+        return own
+
+    async def dispatch(
+        self, message: IncomingMessage, context: Context
+    ) -> Sequence[OutgoingMessage]:
+        """Run the handler for ``message`` inside ``context`` (no dedup, no outbox)."""
         for route in self._routes:
             if route.predicate(message):
                 log.debug("route %s", route.name)
-                return await route.handler(message, self._context)
-        return await self._fallback(message, self._context)
+                replies = await route.handler(message, context)
+                if replies is not None:
+                    return replies
+        return await self._fallback(message, context) or ()

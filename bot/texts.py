@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.messages import Language
 
-__all__ = ["Texts", "texts_for"]
+__all__ = ["DeskTexts", "Texts", "desk_texts_for", "texts_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +119,207 @@ _BY_LANGUAGE = {Language.ZH: ZH, Language.EN: EN}
 def texts_for(language: Language) -> Texts:
     """The phrases for ``language``."""
     return _BY_LANGUAGE[language]
+
+
+@dataclass(frozen=True, slots=True)
+class DeskTexts:
+    """What the bot says about service requests (工单), to entrepreneurs and commissioners."""
+
+    status: dict[str, str]
+    provisional: str
+    no_roster: str
+    choose_space: str
+    space_set: str
+    unknown_space: str
+    intake_category: str
+    intake_text: str
+    intake_phone: str
+    skip_button: str
+    bad_phone: str
+    intake_cancelled: str
+    nothing_to_cancel: str
+    opened: str
+    no_requests: str
+    my_requests_head: str
+    request_line: str
+    overdue_mark: str
+    not_yours: str
+    unknown_number: str
+    follow_up_added: str
+    confirm_button: str
+    reopen_button: str
+    rate_prompt: str
+    confirmed: str
+    reopened: str
+    reopen_too_late: str
+    rated: str
+    not_allowed: str
+    reply_to_entrepreneur: str
+    ask_entrepreneur: str
+    resolved_to_entrepreneur: str
+    transferred_to_entrepreneur: str
+    due_moved: str
+    card: str
+    card_follow_up: str
+    member_only: str
+    member_usage: str
+    done: str
+    unknown_group: str
+    open_list_head: str
+    open_list_empty: str
+
+
+DESK_ZH = DeskTexts(
+    status={
+        "open": "待受理",
+        "claimed": "办理中",
+        "waiting": "待您补充",
+        "resolved": "已办结（待确认）",
+        "closed": "已关闭",
+    },
+    provisional="（预计，以正式公布的节假日安排为准）",
+    no_roster="服务专员名册还没有配置，暂时无法在线提交工单。请联系管理员。",
+    choose_space="您在哪个众创空间？请选择：",
+    space_set="好的，已记下您在“{space}”。",
+    unknown_space="没有找到这个众创空间，请从列表中选择。",
+    intake_category="好的，我们来提交工单。您的事项属于哪一类？（随时发送 /cancel 可取消）",
+    intake_text="请简要说明您需要办理或咨询的事项：",
+    intake_phone="方便留个电话，让服务专员联系您吗？不需要的话点“跳过”。",
+    skip_button="跳过",
+    bad_phone="这个号码好像不对，请输入 7–15 位数字的电话号码，或点“跳过”。",
+    intake_cancelled="已取消，工单没有提交。有需要随时再找我。",
+    nothing_to_cancel="当前没有进行中的操作。",
+    opened=(
+        "✅ 工单已提交：{number}\n"
+        "类别：{category}\n"
+        "承办：{group}（{space}）\n"
+        "答复期限：{due}{provisional}，共 {days} 个工作日\n"
+        "服务专员会尽快联系您。发送 /tickets 可随时查看进度。"
+    ),
+    no_requests="您还没有提交过工单。发送 /new 可以提交。",
+    my_requests_head="您的工单：",
+    request_line="{number}｜{category}｜{status}｜答复期限 {due}{provisional}{overdue}",
+    overdue_mark=" ⚠ 已超期",
+    not_yours="没有找到您的工单 {number}。",
+    unknown_number="没有找到工单 {number}，请检查编号。",
+    follow_up_added="已把这条消息补充到工单 {number}，服务专员会看到。",
+    confirm_button="确认已解决",
+    reopen_button="问题没解决，重新打开",
+    rate_prompt="请为这次服务打分（1–5 星）：",
+    confirmed="感谢确认，工单 {number} 已关闭。",
+    reopened="工单 {number} 已重新打开，服务专员会继续跟进。",
+    reopen_too_late=(
+        "工单 {number} 办结已超过 {days} 个工作日，不能重新打开了。"
+        "如有新问题，请发送 /new 提交新工单。"
+    ),
+    rated="谢谢您的评价（{stars} 星）！",
+    not_allowed="工单 {number} 当前为“{status}”，不能进行这个操作。",
+    reply_to_entrepreneur="💬 工单 {number}，服务专员{name}回复：\n{text}",
+    ask_entrepreneur=(
+        "❓ 工单 {number}，服务专员{name}需要您补充：\n{text}\n"
+        "直接回复这里即可。补充之前，答复期限暂停计算。"
+    ),
+    resolved_to_entrepreneur="✅ 工单 {number} 已办结。\n办理结果：{text}\n问题解决了吗？",
+    transferred_to_entrepreneur=(
+        "工单 {number} 已转给{group}办理，答复期限不变：{due}{provisional}。"
+    ),
+    due_moved="工单 {number} 的答复期限调整为 {due}{provisional}（原为 {old}）。",
+    card=(
+        "🆕 工单 {number}｜{category}\n"
+        "众创空间：{space}\n"
+        "创业者：{who}{phone}\n"
+        "内容：{text}\n"
+        "答复期限：{due}{provisional}｜状态：{status}"
+    ),
+    card_follow_up="📎 工单 {number}，创业者补充：\n{text}",
+    member_only="抱歉，只有工单 {number} 所属服务小组（{group}）的成员可以处理它。",
+    member_usage=(
+        "服务专员命令：/open 查看待办；/claim 编号；/reply 编号 内容；"
+        "/ask 编号 需补充的内容；/resolve 编号 办理结果；/transfer 编号 小组编号"
+    ),
+    done="已完成：工单 {number} {action}。",
+    unknown_group="没有找到服务小组 {group}。可选：{groups}",
+    open_list_head="{group} 待办工单（超期的在前）：",
+    open_list_empty="{group} 目前没有待办工单。",
+)
+
+DESK_EN = DeskTexts(
+    status={
+        "open": "waiting for a commissioner",
+        "claimed": "in progress",
+        "waiting": "waiting for your information",
+        "resolved": "resolved (please confirm)",
+        "closed": "closed",
+    },
+    provisional=" (estimated, pending the official holiday schedule)",
+    no_roster="The commissioners' roster is not set up yet, so requests cannot be opened online.",
+    choose_space="Which maker space are you in? Please choose:",
+    space_set="Got it: you are at {space}.",
+    unknown_space="I couldn't find that maker space; please pick one from the list.",
+    intake_category="Let's open a service request. Which kind of matter is it? (/cancel stops)",
+    intake_text="Please describe briefly what you need:",
+    intake_phone="May the commissioner call you? Leave a phone number, or tap Skip.",
+    skip_button="Skip",
+    bad_phone="That number doesn't look right: 7–15 digits, please, or tap Skip.",
+    intake_cancelled="Cancelled; no request was opened.",
+    nothing_to_cancel="There is nothing to cancel.",
+    opened=(
+        "✅ Request {number} opened\n"
+        "Category: {category}\n"
+        "Handled by: {group} ({space})\n"
+        "Reply due by: {due}{provisional}, {days} working days\n"
+        "Send /tickets to follow it."
+    ),
+    no_requests="You have no requests yet. Send /new to open one.",
+    my_requests_head="Your requests:",
+    request_line="{number} | {category} | {status} | due {due}{provisional}{overdue}",
+    overdue_mark=" ⚠ overdue",
+    not_yours="You have no request {number}.",
+    unknown_number="There is no request {number}; please check the number.",
+    follow_up_added="Added to request {number}; the commissioners will see it.",
+    confirm_button="Yes, solved",
+    reopen_button="Not solved, reopen",
+    rate_prompt="How was the service? (1–5 stars)",
+    confirmed="Thanks! Request {number} is closed.",
+    reopened="Request {number} is open again; the commissioners will follow up.",
+    reopen_too_late=(
+        "Request {number} was resolved more than {days} working days ago and cannot be "
+        "reopened. Send /new for a new request."
+    ),
+    rated="Thank you for rating ({stars} stars)!",
+    not_allowed="Request {number} is {status}; that isn't possible now.",
+    reply_to_entrepreneur="💬 Request {number}, commissioner {name} replies:\n{text}",
+    ask_entrepreneur=(
+        "❓ Request {number}: commissioner {name} needs more information:\n{text}\n"
+        "Just reply here. The reply deadline pauses until you do."
+    ),
+    resolved_to_entrepreneur="✅ Request {number} is resolved.\nResult: {text}\nIs it solved?",
+    transferred_to_entrepreneur=(
+        "Request {number} moved to {group}; the reply is still due by {due}{provisional}."
+    ),
+    due_moved="Request {number} is now due by {due}{provisional} (was {old}).",
+    card=(
+        "🆕 Request {number} | {category}\n"
+        "Maker space: {space}\n"
+        "From: {who}{phone}\n"
+        "Text: {text}\n"
+        "Due: {due}{provisional} | {status}"
+    ),
+    card_follow_up="📎 Request {number}, the entrepreneur adds:\n{text}",
+    member_only="Sorry, only members of {group} can act on request {number}.",
+    member_usage=(
+        "Commissioner commands: /open; /claim N; /reply N text; /ask N what you need; "
+        "/resolve N result; /transfer N group-id"
+    ),
+    done="Done: request {number} {action}.",
+    unknown_group="There is no service group {group}. Known: {groups}",
+    open_list_head="Open requests of {group} (overdue first):",
+    open_list_empty="{group} has no open requests.",
+)
+
+_DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}
+
+
+def desk_texts_for(language: Language) -> DeskTexts:
+    """The service-request phrases for ``language``."""
+    return _DESK_BY_LANGUAGE[language]

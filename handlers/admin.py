@@ -20,9 +20,9 @@ _MAX_FAULTS_SHOWN = 10
 async def reload(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """Reload the knowledge base; a faulty one is refused and the old one keeps serving."""
     texts = texts_for(message.language)
-    if (message.channel.value, message.sender.user_id) not in context.admins:
+    if not context.roster.roles_of(message.channel.value, message.sender.user_id).is_admin:
         return reply(message, texts.admin_only)
-    report = await context.knowledge.reload(context.clock.now())
+    report = await context.knowledge.reload(context.now)
     if report.ok:
         return reply(message, texts.reload_ok.format(entries=report.entries))
     shown = "\n".join(str(f) for f in report.faults[:_MAX_FAULTS_SHOWN])

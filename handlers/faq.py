@@ -10,6 +10,7 @@ from bot.routing import Context, Router
 from bot.texts import texts_for
 from knowledge.matcher import Band, MatchResult
 from knowledge.service import KnowledgeBase
+from storage.questions import record_unanswered
 
 __all__ = ["ASK_COMMISSIONER", "SUGGESTION_PREFIX", "Answer", "answer_question", "router"]
 
@@ -71,7 +72,8 @@ async def question(message: IncomingMessage, context: Context) -> Sequence[Outgo
     answer = answer_question(context.knowledge.current, message.text, message.language)
     if answer.result.band is not Band.ANSWER:
         best = answer.result.best
-        await context.database.unanswered.record(
+        record_unanswered(
+            context.session,
             asked_at=message.received_at,
             channel=message.channel.value,
             text=message.text,
@@ -88,7 +90,7 @@ async def suggestion(message: IncomingMessage, context: Context) -> Sequence[Out
     assert message.choice is not None
     entry = context.knowledge.current.by_id.get(message.choice.removeprefix(SUGGESTION_PREFIX))
     if entry is None:  # the entry went away in a reload since the suggestion was shown
-        return await question(message, context)
+        return await question(message, context) or []
     return [
         OutgoingMessage(
             message.chat_id, message.channel, entry.answer, source=entry.source, faq_id=entry.id

@@ -101,7 +101,7 @@ def postgres_server() -> str:
 
 
 @contextlib.asynccontextmanager
-async def _scratch_postgres(server_url: str) -> AsyncIterator[str]:
+async def scratch_postgres(server_url: str) -> AsyncIterator[str]:
     """A database of its own for one test, dropped afterwards."""
     name = f"makerdesk_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url.replace("+asyncpg", ""))
@@ -123,7 +123,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await db.close()
         return
     server = request.getfixturevalue("postgres_server")
-    async with _scratch_postgres(server) as url:
+    async with scratch_postgres(server) as url:
         db = Database(url)
         await db.migrate()
         yield db

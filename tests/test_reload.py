@@ -64,10 +64,10 @@ async def test_reload_command_is_for_admins_only(faq_dir: Path, tmp_path: Path) 
         def reload_from(user: str) -> IncomingMessage:
             return IncomingMessage(Sender(Channel.TELEGRAM, user), user, "/reload", f"k{user}", NOW)
 
-        refused = await bot.dispatcher.dispatch(reload_from("1234"))
+        refused = await bot.dispatcher.handle(reload_from("1234"))
         assert refused[0].text == "抱歉，这个操作只有管理员可以使用。"
         assert len(bot.knowledge.current.entries) == 2
-        done = await bot.dispatcher.dispatch(reload_from("9001"))
+        done = await bot.dispatcher.handle(reload_from("9001"))
         assert done[0].text == "知识库已重新加载，共 3 条。"
         assert len(bot.knowledge.current.entries) == 3
     finally:

@@ -1,7 +1,9 @@
 """The web chat: the Internet intake channel of Article 6, served by the bot itself.
 
-The page talks to one JSON endpoint, ``POST /api/messages``. A visitor is known by an
-anonymous session cookie; its hash, never the cookie itself, is the user id.
+The page sends with ``POST /api/messages`` (the replies come back in the response) and fetches
+what arrives later (a commissioner's reply, a deadline notice) with ``GET /api/updates?after=N``,
+which also acknowledges everything up to ``N``. A visitor is known by an anonymous session
+cookie; its hash, never the cookie itself, is the user id.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.messages import (
 )
 from bot.routing import Dispatcher
 from bot.texts import texts_for
+from storage import outbox
 
 __all__ = ["SESSION_COOKIE", "WebChannel"]
 
@@ -66,6 +69,7 @@ class WebChannel:
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._asset)
         app.router.add_post("/api/messages", self._message)
+        app.router.add_get("/api/updates", self._updates)
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(STATIC / "index.html", headers=_SECURITY_HEADERS)
@@ -119,11 +123,37 @@ class WebChannel:
             received_at=now,
             choice=choice,
         )
-        replies = await self._dispatcher.dispatch(message)
+        replies = await self._dispatcher.handle(message, inline=True)
         response = web.json_response({"messages": [_render(m) for m in replies]})
         if fresh_session:
             _set_session(response, fresh_session)
         return response
+
+    async def _updates(self, request: web.Request) -> web.Response:
+        session = _session(request)
+        if not session:
+            return web.json_response({"messages": [], "cursor": 0})
+        try:
+            after = max(0, int(request.query.get("after", "0")))
+        except ValueError:
+            return _error(400, texts_for(_language(request)).bad_request)
+        user = hashlib.sha256(session.encode()).hexdigest()[:32]
+        rows = await outbox.deliver_to_page(
+            self._dispatcher.services.database.sessions,
+            Channel.WEB.value,
+            user,
+            acknowledged=after,
+            now=self._clock.now(),
+        )
+        messages = [
+            {
+                "id": row.id,
+                **_render(OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)),
+            }
+            for row in rows
+        ]
+        cursor = max([after, *(row.id for row in rows)])
+        return web.json_response({"messages": messages, "cursor": cursor})
 
     def _too_many(self, user: str) -> bool:
         now = self._clock.now()

@@ -82,4 +82,27 @@ input.addEventListener("keydown", (event) => {
   }
 });
 
-post({ text: "/start" }, null);
+// What arrives later (a commissioner's reply, a deadline notice) is fetched here; asking for
+// what comes after `cursor` also tells the server everything up to it was shown.
+let cursor = 0;
+const shown = new Set();
+async function poll() {
+  try {
+    const response = await fetch("/api/updates?after=" + cursor, { credentials: "same-origin" });
+    if (response.ok) {
+      const data = await response.json();
+      for (const message of data.messages || []) {
+        if (!shown.has(message.id)) {
+          shown.add(message.id);
+          show(message);
+        }
+      }
+      cursor = Math.max(cursor, data.cursor || 0);
+    }
+  } catch (error) {
+    // offline for a moment: the next poll asks again
+  }
+  setTimeout(poll, 3000);
+}
+
+post({ text: "/start" }, null).then(poll);

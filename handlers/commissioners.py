@@ -1,0 +1,243 @@
+"""The commissioners' side: list, claim, reply, ask for information, resolve, transfer.
+
+Who may act comes from the roster only: a member of the duty group that holds the request.
+Anyone else is refused, the refusal is logged, and nothing changes. The same moves arrive as
+commands (``/reply 2026-0001 text``), as a reply to the request's card in the group chat, as
+``#2026-0001 text`` (WeChat), and from the web console, which sends the same commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from bot import categories
+from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.messages import IncomingMessage, Language, OutgoingMessage
+from bot.routing import Context, Router
+from bot.texts import DeskTexts, desk_texts_for
+from handlers.basics import reply
+from handlers.desk import (
+    actor_of,
+    card_text,
+    due_text,
+    recompute_due,
+    resolution_buttons,
+    to_entrepreneur,
+    to_group,
+)
+from storage import requests
+from storage.models import Person, Request
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = Router("commissioners")
+
+_HASH_REPLY = re.compile(r"^#(\d{4}-\d{4,})\s+(.+)$", re.DOTALL)
+_OPEN_STATUSES = ("open", "claimed", "waiting")
+_VERB = {
+    "claim": Action.CLAIM,
+    "reply": Action.REPLY,
+    "ask": Action.ASK,
+    "resolve": Action.RESOLVE,
+    "transfer": Action.TRANSFER,
+}
+_DONE = {
+    Action.CLAIM: ("已认领", "claimed"),
+    Action.REPLY: ("已回复创业者", "replied"),
+    Action.ASK: ("已请创业者补充，计时暂停", "asked the entrepreneur; the clock pauses"),
+    Action.RESOLVE: ("已办结", "resolved"),
+    Action.TRANSFER: ("已转交", "transferred"),
+}
+
+
+@router.command("open")
+async def open_list(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """The open requests of the sender's groups, overdue first."""
+    texts = desk_texts_for(message.language)
+    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    if not roles.member_of:
+        return reply(message, texts.member_usage)
+    lines: list[str] = []
+    for group_id in sorted(roles.member_of):
+        group = context.roster.group(group_id)
+        found = await requests.for_group(context.session, group_id, _OPEN_STATUSES)
+        if not found:
+            lines.append(texts.open_list_empty.format(group=group.name))
+            continue
+        lines.append(texts.open_list_head.format(group=group.name))
+        for request in found:  # earliest deadline first: the overdue ones lead
+            shown, note = due_text(texts, request)
+            overdue = requests.is_overdue(request, context.now)
+            lines.append(
+                texts.request_line.format(
+                    number=request.number,
+                    category=categories.by_id(request.category).label(message.language),
+                    status=texts.status[request.status],
+                    due=shown,
+                    provisional=note,
+                    overdue=texts.overdue_mark if overdue else "",
+                )
+            )
+    return reply(message, "\n".join(lines))
+
+
+@router.command(*_VERB)
+async def act(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """``/claim N``, ``/reply N text``, ``/ask N text``, ``/resolve N text``, ``/transfer N g``."""
+    assert message.command is not None
+    action = _VERB[message.command]
+    number, _, text = message.command_args.partition(" ")
+    return await _act(message, context, action, number.strip(), text.strip())
+
+
+@router.choice("act:")
+async def act_button(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """A card button: ``act:<verb>:<number>``."""
+    assert message.choice is not None
+    _, verb, number = [*message.choice.split(":", 2), "", ""][:3]
+    action = _VERB.get(verb)
+    if action is None:
+        return reply(message, desk_texts_for(message.language).member_usage)
+    return await _act(message, context, action, number, "")
+
+
+@router.message()
+async def reply_in_chat(
+    message: IncomingMessage, context: Context
+) -> Sequence[OutgoingMessage] | None:
+    """A reply to a request's card, or ``#number text``, answers that request."""
+    if message.reply_to is not None:
+        request = await requests.request_for_card(
+            context.session, message.channel.value, message.chat_id, message.reply_to
+        )
+        if request is not None:
+            return await _act(message, context, Action.REPLY, request.number, message.text)
+    found = _HASH_REPLY.match(message.text)
+    if found:
+        return await _act(message, context, Action.REPLY, found.group(1), found.group(2).strip())
+    return None
+
+
+async def _act(
+    message: IncomingMessage, context: Context, action: Action, number: str, text: str
+) -> list[OutgoingMessage]:
+    texts = desk_texts_for(message.language)
+    if not number or (
+        action in (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER) and not text
+    ):
+        return list(reply(message, texts.member_usage))
+    request = await requests.by_number(context.session, number, lock=True)
+    if request is None:
+        return list(reply(message, texts.unknown_number.format(number=number)))
+    group = context.roster.group(request.group_id)
+    if not context.roster.is_member(group.id, message.channel.value, message.sender.user_id):
+        log.warning(
+            "refused: %s is not in group %s (request %s)", actor_of(message), group.id, number
+        )
+        return list(reply(message, texts.member_only.format(number=number, group=group.name)))
+    try:
+        status = transition(Status(request.status), action, Role.MEMBER)
+    except IllegalTransition:
+        return list(
+            reply(
+                message,
+                texts.not_allowed.format(number=number, status=texts.status[request.status]),
+            )
+        )
+    if action is Action.TRANSFER:
+        return await _transfer(message, context, request, text, status)
+    replies = await _apply(message, context, request, action=action, status=status, text=text)
+    zh, en = _DONE[action]
+    done = texts.done.format(number=number, action=zh if message.language is Language.ZH else en)
+    return [*reply(message, done), *replies]
+
+
+async def _apply(
+    message: IncomingMessage,
+    context: Context,
+    request: Request,
+    *,
+    action: Action,
+    status: Status,
+    text: str,
+) -> list[OutgoingMessage]:
+    now = context.now
+    actor = actor_of(message)
+    person = context.roster.roles_of(message.channel.value, message.sender.user_id).person
+    name = person.name if person else (message.sender.display_name or "")
+    if request.assignee is None or action is Action.CLAIM:
+        request.assignee, request.assignee_name = actor, name
+    replies: list[OutgoingMessage] = []
+    if action in (Action.REPLY, Action.ASK, Action.RESOLVE) and request.first_reply_at is None:
+        request.first_reply_at = now
+    if action is Action.ASK:
+        requests.open_pause(context.session, request, now)
+    if action is Action.RESOLVE:
+        request.resolved_at = now
+        request.result = text
+    if request.status == Status.WAITING.value and action is not Action.ASK:
+        # The commissioner moved on without the information: the clock runs again.
+        await requests.end_pause(context.session, request, now)
+        request.status = status.value
+        replies += await recompute_due(context, request)
+    request.status = status.value
+    requests.add_event(
+        context.session, request, kind=action.value, actor=actor, at=now, text=text or None
+    )
+
+    def compose(texts: DeskTexts) -> str:
+        template = {
+            Action.REPLY: texts.reply_to_entrepreneur,
+            Action.ASK: texts.ask_entrepreneur,
+            Action.RESOLVE: texts.resolved_to_entrepreneur,
+        }[action]
+        return template.format(number=request.number, name=name, text=text)
+
+    if action is Action.RESOLVE:
+        reader = desk_texts_for(message.language)
+        replies.append(
+            await to_entrepreneur(context, request, compose, resolution_buttons(reader, request))
+        )
+    elif action in (Action.REPLY, Action.ASK):
+        replies.append(await to_entrepreneur(context, request, compose))
+    return replies
+
+
+async def _transfer(
+    message: IncomingMessage, context: Context, request: Request, target: str, status: Status
+) -> list[OutgoingMessage]:
+    texts = desk_texts_for(message.language)
+    groups = {g.id: g for g in context.roster.groups}
+    group = groups.get(target)
+    if group is None:
+        return list(
+            reply(message, texts.unknown_group.format(group=target, groups="、".join(groups)))
+        )
+    old = request.group_id
+    request.group_id = group.id
+    request.assignee = request.assignee_name = None
+    request.status = status.value
+    requests.add_event(
+        context.session,
+        request,
+        kind="transferred",
+        actor=actor_of(message),
+        at=context.now,
+        data={"from": old, "to": group.id},
+    )
+
+    def compose(reader: DeskTexts) -> str:
+        shown, note = due_text(reader, request)
+        return reader.transferred_to_entrepreneur.format(
+            number=request.number, group=group.name, due=shown, provisional=note
+        )
+
+    replies = [await to_entrepreneur(context, request, compose)]
+    person = await context.session.get(Person, request.person_id)
+    replies += to_group(context, request, card_text(context, request, person), card=True)
+    done = texts.done.format(number=request.number, action=group.name)
+    return [*reply(message, done), *replies]

@@ -1,0 +1,224 @@
+"""The service desk's shared moves: open a request, tell the entrepreneur, tell the group.
+
+The feature modules (intake, my requests, commissioners) decide *when*; this module knows *how*,
+so a request is opened, addressed and dated the same way from every channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from bot import categories
+from bot.clock import SHANGHAI
+from bot.messages import Button, Channel, IncomingMessage, Language, OutgoingMessage
+from bot.routing import Context
+from bot.texts import DeskTexts, desk_texts_for
+from storage import people, requests
+from storage.models import Person, Request
+
+__all__ = [
+    "GROUP_TEXTS",
+    "actor_of",
+    "card_text",
+    "due_text",
+    "language_of",
+    "open_request",
+    "person_of",
+    "recompute_due",
+    "resolution_buttons",
+    "to_entrepreneur",
+    "to_group",
+]
+
+log = logging.getLogger(__name__)
+
+GROUP_TEXTS = desk_texts_for(Language.ZH)
+"""Duty groups and supervisors work in Chinese."""
+
+ComposeText = Callable[[DeskTexts], str]
+"""Builds a message from the phrases of the reader's language."""
+
+
+def actor_of(message: IncomingMessage) -> str:
+    """How the event log names the sender: ``channel:user_id``."""
+    return f"{message.channel.value}:{message.sender.user_id}"
+
+
+def language_of(person: Person) -> Language:
+    """The language a person reads."""
+    return Language(person.language)
+
+
+def due_text(texts: DeskTexts, request: Request) -> tuple[str, str]:
+    """The due date as shown, and the "estimated" note when it is provisional."""
+    return request.due_date.isoformat(), texts.provisional if request.provisional else ""
+
+
+async def open_request(
+    context: Context,
+    message: IncomingMessage,
+    person: Person,
+    *,
+    category_id: str,
+    text: str,
+    phone: str | None,
+    space_id: str,
+) -> list[OutgoingMessage]:
+    """Open a request, route it to the duty group, confirm it and post the group's card."""
+    now = context.now
+    roster = context.roster
+    space = roster.space(space_id)
+    group = roster.duty_group(space_id, now.astimezone(SHANGHAI).date())
+    category = categories.by_id(category_id)
+    due = context.calendar.due(now, category.workdays)
+    number = await requests.next_number(context.session, now.astimezone(SHANGHAI).year)
+    request = Request(
+        number=number,
+        person_id=person.id,
+        channel=message.channel.value,
+        chat_id=message.chat_id,
+        category=category.id,
+        text=text,
+        phone=phone,
+        space_id=space.id,
+        group_id=group.id,
+        status="open",
+        opened_at=now,
+        due_date=due.due_date,
+        deadline=due.deadline,
+        provisional=due.provisional,
+        updated_at=now,
+    )
+    context.session.add(request)
+    await context.session.flush()
+    requests.add_event(
+        context.session,
+        request,
+        kind="opened",
+        actor="entrepreneur",
+        at=now,
+        text=text,
+        data={"group": group.id, "space": space.id, "due_date": due.due_date.isoformat()},
+    )
+    log.info("request %s opened for group %s", number, group.id)
+    texts = desk_texts_for(message.language)
+    shown, note = due_text(texts, request)
+    confirmation = texts.opened.format(
+        number=number,
+        category=category.label(message.language),
+        group=group.name,
+        space=space.name,
+        due=shown,
+        provisional=note,
+        days=category.workdays,
+    )
+    replies = [
+        OutgoingMessage(message.chat_id, message.channel, confirmation, request_id=request.id)
+    ]
+    replies += to_group(context, request, card_text(context, request, person), card=True)
+    return replies
+
+
+def card_text(context: Context, request: Request, person: Person | None) -> str:
+    """The request as its duty group sees it on the card."""
+    texts = GROUP_TEXTS
+    shown, note = due_text(texts, request)
+    return texts.card.format(
+        number=request.number,
+        category=categories.by_id(request.category).zh,
+        space=context.roster.space(request.space_id).name,
+        who=(person.display_name if person else None) or "创业者",
+        phone=f"，电话 {request.phone}" if request.phone else "",
+        text=request.text,
+        due=shown,
+        provisional=note,
+        status=texts.status[request.status],
+    )
+
+
+def to_group(
+    context: Context, request: Request, text: str, *, card: bool = False
+) -> list[OutgoingMessage]:
+    """A message to every chat of the request's duty group (the web console reads the log)."""
+    group = context.roster.group(request.group_id)
+    return [
+        OutgoingMessage(chat_id, Channel(channel), text, request_id=request.id, card=card)
+        for channel, chat_id in group.chat.items()
+        if channel != Channel.WEB.value
+    ]
+
+
+async def to_entrepreneur(
+    context: Context,
+    request: Request,
+    compose: ComposeText,
+    buttons: Sequence[Button] = (),
+) -> OutgoingMessage:
+    """A message to the entrepreneur on the channel the request came from, in their language."""
+    person = await context.session.get(Person, request.person_id)
+    language = language_of(person) if person else Language.ZH
+    text = compose(desk_texts_for(language))
+    return OutgoingMessage(
+        request.chat_id,
+        Channel(request.channel),
+        text,
+        buttons=tuple(buttons),
+        request_id=request.id,
+    )
+
+
+def resolution_buttons(texts: DeskTexts, request: Request) -> tuple[Button, ...]:
+    """Confirm, reopen and the five stars, under a resolution."""
+    stars = tuple(Button("⭐" * n, f"req:rate:{request.number}:{n}") for n in range(1, 6))
+    return (
+        Button(texts.confirm_button, f"req:confirm:{request.number}"),
+        Button(texts.reopen_button, f"req:reopen:{request.number}"),
+        *stars,
+    )
+
+
+async def recompute_due(context: Context, request: Request) -> list[OutgoingMessage]:
+    """Date the request again from its opening and pauses; tell the entrepreneur if it moved."""
+    category = categories.by_id(request.category)
+    pauses = await requests.pauses_of(context.session, request.id)
+    due = context.calendar.due(request.opened_at, category.workdays, pauses, now=context.now)
+    if due.due_date == request.due_date and due.provisional == request.provisional:
+        return []
+    old = request.due_date
+    request.due_date, request.deadline, request.provisional = (
+        due.due_date,
+        due.deadline,
+        due.provisional,
+    )
+    requests.add_event(
+        context.session,
+        request,
+        kind="due_changed",
+        actor="system",
+        at=context.now,
+        data={"from": old.isoformat(), "to": due.due_date.isoformat()},
+    )
+    if due.due_date == old:
+        return []  # only the "estimated" mark went away: nothing the entrepreneur must know
+
+    def compose(texts: DeskTexts) -> str:
+        shown, note = due_text(texts, request)
+        return texts.due_moved.format(
+            number=request.number, due=shown, provisional=note, old=old.isoformat()
+        )
+
+    return [await to_entrepreneur(context, request, compose)]
+
+
+async def person_of(context: Context, message: IncomingMessage) -> Person:
+    """The sender as a person, created on first contact."""
+    return await people.identify(
+        context.session,
+        channel=message.channel.value,
+        user_id=message.sender.user_id,
+        chat_id=message.chat_id,
+        display_name=message.sender.display_name,
+        language=message.language.value,
+        now=context.now,
+    )

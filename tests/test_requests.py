@@ -1,0 +1,315 @@
+"""The request lifecycle through the real dispatcher and a real database (SQLite and PostgreSQL).
+
+Each test opens the bot as ``python -m bot run`` would build it, with a manual clock, and talks
+to it with the messages a channel adapter produces.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Bot, create_bot
+from bot.clock import ManualClock
+from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
+from bot.settings import load_settings
+from storage.models import OutboxMessage, Request, RequestEvent
+from tests.conftest import scratch_postgres
+
+ROSTER = """\
+districts:
+  - id: baodi
+    name: 宝坻区
+    supervisors:
+      - {name: 区科委值班, telegram: 9101}
+    supervisors_chat: {telegram: -1009100000001}
+spaces:
+  - {id: baodi-eco, name: 节能环保工业园区众创空间, district: baodi}
+  - {id: baodi-pku, name: 北大科技园众创空间, district: baodi}
+groups:
+  - id: g1
+    name: 服务一组
+    district: baodi
+    chat: {telegram: -1002000000001}
+    members:
+      - {name: 张伟, telegram: 2001, web: zhangwei}
+      - {name: 李娜, telegram: 2002}
+    onsite: {baodi-eco: mon}
+  - id: g2
+    name: 服务二组
+    district: baodi
+    chat: {telegram: -1002000000002}
+    members:
+      - {name: 王芳, telegram: 2003}
+      - {name: 刘洋, telegram: 2004}
+    onsite: {baodi-pku: thu}
+admins:
+  - {name: 管理员, telegram: 9001}
+"""
+
+MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+ENTREPRENEUR = Sender(Channel.WEB, "e1", "小陈")
+OTHER = Sender(Channel.WEB, "e2", "小王")
+ZHANG = Sender(Channel.TELEGRAM, "2001", "张伟")
+WANG = Sender(Channel.TELEGRAM, "2003", "王芳")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def bot(
+    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
+) -> AsyncIterator[tuple[Bot, ManualClock]]:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    clock = ManualClock(MONDAY)
+
+    async def start(url: str) -> Bot:
+        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        return await create_bot(settings, clock)
+
+    if request.param == "sqlite":
+        running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        yield running, clock
+        await running.close()
+        return
+    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+        running = await start(url)
+        yield running, clock
+        await running.close()
+
+
+_keys = itertools.count()
+
+
+async def say(
+    bot: Bot, sender: Sender, text: str = "", *, choice: str | None = None
+) -> list[OutgoingMessage]:
+    message = IncomingMessage(
+        sender, sender.user_id, text, f"test:{next(_keys)}", bot.clock.now(), choice=choice
+    )
+    return await bot.dispatcher.handle(message, inline=True)
+
+
+async def open_one(bot: Bot, text: str = "想咨询公司注册需要哪些材料") -> str:
+    await say(bot, ENTREPRENEUR, choice="space:baodi-eco")
+    replies = await say(bot, ENTREPRENEUR, f"/new {text}")
+    confirmation = next(r for r in replies if r.chat_id == "e1")
+    return confirmation.text.split("：", 1)[1].split("\n", 1)[0]
+
+
+async def outbox_for(bot: Bot, chat_id: str) -> list[str]:
+    async with bot.database.sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id)
+        )
+        return [str(r.payload["text"]) for r in rows]
+
+
+async def the_request(bot: Bot, number: str) -> Request:
+    async with bot.database.sessions() as session:
+        found = await session.scalar(select(Request).where(Request.number == number))
+        assert found is not None
+        return found
+
+
+async def test_intake_conversation_opens_a_routed_dated_request(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    asked = await say(running, ENTREPRENEUR, "/new")
+    assert "属于哪一类" in asked[0].text
+    assert any(b.payload == "intake:cat:registration" for b in asked[0].buttons)
+    assert (
+        "简要说明" in (await say(running, ENTREPRENEUR, choice="intake:cat:registration"))[0].text
+    )
+    assert "电话" in (await say(running, ENTREPRENEUR, "办营业执照需要什么材料"))[0].text
+    wrong = await say(running, ENTREPRENEUR, "12")
+    assert "号码好像不对" in wrong[0].text
+    space = await say(running, ENTREPRENEUR, "138 0000 1234")
+    assert "哪个众创空间" in space[0].text
+    done = await say(running, ENTREPRENEUR, choice="space:baodi-eco")
+    confirmation = done[-1].text
+    # Monday 2026-11-23: ten working days later is Monday 2026-12-07.
+    assert "工单已提交：2026-0001" in confirmation
+    assert "服务一组" in confirmation
+    assert "答复期限：2026-12-07" in confirmation
+    stored = await the_request(running, "2026-0001")
+    assert (stored.category, stored.phone, stored.group_id) == (
+        "registration",
+        "138 0000 1234",
+        "g1",
+    )
+    assert stored.due_date == date(2026, 12, 7)
+    assert stored.deadline == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+    card = await outbox_for(running, "-1002000000001")
+    assert len(card) == 1
+    assert "工单 2026-0001" in card[0]
+    assert "办营业执照需要什么材料" in card[0]
+
+
+async def test_new_with_text_asks_only_what_is_missing(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    first = await say(running, ENTREPRENEUR, "/new 申请专利需要多久")
+    assert "哪个众创空间" in first[0].text
+    done = await say(running, ENTREPRENEUR, choice="space:baodi-pku")
+    assert "服务二组" in done[-1].text
+    assert (await the_request(running, "2026-0001")).category == "ip"
+    # The space is remembered: the next request opens at once.
+    again = await say(running, ENTREPRENEUR, "/new 想找天使投资")
+    assert "2026-0002" in again[0].text
+
+
+async def test_cancel_at_any_step_opens_nothing(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    await say(running, ENTREPRENEUR, "/new")
+    await say(running, ENTREPRENEUR, choice="intake:cat:ip")
+    assert "已取消" in (await say(running, ENTREPRENEUR, "/cancel"))[0].text
+    assert "没有进行中" in (await say(running, ENTREPRENEUR, "取消"))[0].text
+    async with running.database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Request)) == 0
+
+
+async def test_commissioner_reply_reaches_the_entrepreneur(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    number = await open_one(running)
+    clock.advance(timedelta(hours=1))
+    done = await say(running, ZHANG, f"/reply {number} 带身份证和租房合同到政务中心即可。")
+    assert "已回复创业者" in done[0].text
+    assert any("带身份证和租房合同" in t for t in await outbox_for(running, "e1"))
+    stored = await the_request(running, number)
+    assert (stored.status, stored.assignee, stored.assignee_name) == (
+        "claimed",
+        "telegram:2001",
+        "张伟",
+    )
+    assert stored.first_reply_at == clock.now()
+
+
+async def test_only_the_duty_group_acts_on_its_request(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    refused = await say(running, WANG, f"/resolve {number} 已办")
+    assert "只有工单" in refused[0].text
+    assert "服务一组" in refused[0].text
+    stranger = await say(running, OTHER, f"/claim {number}")
+    assert "只有工单" in stranger[0].text
+    stored = await the_request(running, number)
+    assert (stored.status, stored.assignee) == ("open", None)
+    async with running.database.sessions() as session:
+        kinds = (await session.scalars(select(RequestEvent.kind))).all()
+    assert kinds == ["opened"]
+
+
+async def test_an_entrepreneur_sees_only_their_own_requests(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    mine = await say(running, ENTREPRENEUR, "/tickets")
+    assert number in mine[0].text
+    assert "待受理" in mine[0].text
+    theirs = await say(running, OTHER, "/tickets")
+    assert number not in theirs[0].text
+    poke = await say(running, OTHER, choice=f"req:confirm:{number}")
+    assert "没有找到您的工单" in poke[0].text
+
+
+async def test_asking_for_information_pauses_the_clock(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    number = await open_one(running)
+    await say(running, ZHANG, f"/ask {number} 请问公司类型是有限责任公司吗？")
+    assert (await the_request(running, number)).status == "waiting"
+    assert any("需要您补充" in t for t in await outbox_for(running, "e1"))
+    # Answered on Wednesday: Tuesday was spent waiting (Monday, the opening day, never counts).
+    clock.advance(timedelta(days=2))
+    answer = await say(running, ENTREPRENEUR, "是的，有限责任公司")
+    assert "补充到工单" in answer[0].text
+    moved = [t for t in await outbox_for(running, "e1") if "答复期限调整" in t]
+    assert moved
+    assert "2026-12-08" in moved[0]
+    assert "2026-12-07" in moved[0]
+    stored = await the_request(running, number)
+    assert (stored.status, stored.due_date) == ("claimed", date(2026, 12, 8))
+    assert any("有限责任公司" in t for t in await outbox_for(running, "-1002000000001"))
+
+
+async def test_resolve_confirm_rate(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    await say(running, ZHANG, f"/resolve {number} 已协助完成注册。")
+    resolution = [t for t in await outbox_for(running, "e1") if "已办结" in t]
+    assert resolution
+    closed = await say(running, ENTREPRENEUR, choice=f"req:confirm:{number}")
+    assert "已关闭" in closed[0].text
+    rated = await say(running, ENTREPRENEUR, choice=f"req:rate:{number}:5")
+    assert "5 星" in rated[0].text
+    stored = await the_request(running, number)
+    assert (stored.status, stored.satisfaction, stored.result) == ("closed", 5, "已协助完成注册。")
+    late = await say(running, ZHANG, f"/reply {number} 还有一件事")
+    assert "不能进行这个操作" in late[0].text
+
+
+async def test_reopen_within_five_working_days_only(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    number = await open_one(running)
+    await say(running, ZHANG, f"/resolve {number} 已办")
+    clock.advance(timedelta(days=2))
+    again = await say(running, ENTREPRENEUR, choice=f"req:reopen:{number}")
+    assert "重新打开" in again[0].text
+    assert (await the_request(running, number)).status == "claimed"
+    await say(running, ZHANG, f"/resolve {number} 这次真的办好了")
+    clock.advance(timedelta(days=10))
+    late = await say(running, ENTREPRENEUR, choice=f"req:reopen:{number}")
+    assert "不能重新打开" in late[0].text
+    assert (await the_request(running, number)).status == "resolved"
+
+
+async def test_transfer_moves_the_request_and_tells_everyone(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    unknown = await say(running, ZHANG, f"/transfer {number} g9")
+    assert "没有找到服务小组 g9" in unknown[0].text
+    await say(running, ZHANG, f"/transfer {number} g2")
+    stored = await the_request(running, number)
+    assert (stored.group_id, stored.status) == ("g2", "open")
+    assert any(number in t for t in await outbox_for(running, "-1002000000002"))
+    assert any("已转给服务二组" in t for t in await outbox_for(running, "e1"))
+    refused = await say(running, ZHANG, f"/claim {number}")
+    assert "只有工单" in refused[0].text
+
+
+async def test_unknown_number_and_bad_commands(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    assert "没有找到工单 2026-9999" in (await say(running, ZHANG, "/claim 2026-9999"))[0].text
+    assert "服务专员命令" in (await say(running, ZHANG, "/reply"))[0].text
+
+
+async def test_a_redelivered_message_opens_one_request(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    await say(running, ENTREPRENEUR, choice="space:baodi-eco")
+    message = IncomingMessage(
+        ENTREPRENEUR, "e1", "/new 营业执照怎么办", "test:same-key", running.clock.now()
+    )
+    first = await running.dispatcher.handle(message, inline=True)
+    second = await running.dispatcher.handle(message, inline=True)
+    assert [m.text for m in first] == [m.text for m in second]
+    async with running.database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Request)) == 1
+        cards = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.chat_id == "-1002000000001")
+        )
+    assert cards == 1
+
+
+async def test_english_user_gets_english(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+    english = Sender(Channel.TELEGRAM, "777", "Ann", Language.EN)
+    await say(running, english, choice="space:baodi-eco")
+    replies = await say(running, english, "/new I need help registering a company")
+    assert replies[0].text.startswith("✅ Request 2026-0001 opened")
