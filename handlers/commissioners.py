@@ -182,7 +182,6 @@ async def _apply(
     if request.status == Status.WAITING.value and action is not Action.ASK:
         # The commissioner moved on without the information: the clock runs again.
         await requests.end_pause(context.session, request, now)
-        request.status = status.value
         replies += await recompute_due(context, request)
     request.status = status.value
     requests.add_event(

@@ -117,9 +117,7 @@ async def _reopen(
             )
         )
     # The days between the result and the reopening were not the commissioners' to count.
-    requests.open_pause(context.session, request, request.resolved_at)
-    await context.session.flush()
-    await requests.end_pause(context.session, request, context.now)
+    requests.open_pause(context.session, request, request.resolved_at, until=context.now)
     request.status = status.value
     request.resolved_at = None
     requests.add_event(

@@ -20,7 +20,6 @@ __all__ = [
     "deliver_to_page",
     "enqueue",
     "replies_to",
-    "waiting_for_chat",
 ]
 
 
@@ -73,23 +72,6 @@ async def replies_to(session: AsyncSession, inbound_key: str) -> Sequence[Outbox
         select(OutboxMessage)
         .where(OutboxMessage.inbound_key == inbound_key)
         .order_by(OutboxMessage.id)
-    )
-    return (await session.scalars(query)).all()
-
-
-async def waiting_for_chat(
-    session: AsyncSession, channel: str, chat_id: str, after: int, limit: int = 50
-) -> Sequence[OutboxMessage]:
-    """Messages for one chat newer than ``after`` (the web chat fetches its own)."""
-    query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.id > after,
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
     )
     return (await session.scalars(query)).all()
 

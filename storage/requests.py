@@ -118,9 +118,11 @@ async def events_of(session: AsyncSession, request_id: int) -> Sequence[RequestE
     return (await session.scalars(query)).all()
 
 
-def open_pause(session: AsyncSession, request: Request, at: datetime) -> None:
-    """Stop the deadline clock from ``at``."""
-    session.add(Pause(request_id=request.id, started_at=at))
+def open_pause(
+    session: AsyncSession, request: Request, at: datetime, until: datetime | None = None
+) -> None:
+    """Stop the deadline clock from ``at`` (until ``until``, when that is already known)."""
+    session.add(Pause(request_id=request.id, started_at=at, ended_at=until))
 
 
 async def end_pause(session: AsyncSession, request: Request, at: datetime) -> None:
