@@ -23,6 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "Card",
+    "Alert",
+    "ConsoleSession",
     "ConsoleToken",
     "Conversation",
     "Counter",
@@ -259,3 +261,28 @@ class ConsoleToken(Base):
     """The roster person as ``channel:user_id``."""
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser of the commissioners' console (only the cookie's hash is kept)."""
+
+    __tablename__ = "console_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person: Mapped[str] = mapped_column(String(160), nullable=False)
+    """The roster person as ``channel:user_id``."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Alert(Base):
+    """An alert to the admins that concerns no single request, sent once per kind and subject.
+
+    For instance ``calendar-unknown`` / ``2027``: due dates that rest on an estimated year.
+    """
+
+    __tablename__ = "alerts"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
