@@ -6,9 +6,12 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
+from bot.messages import Channel
 from bot.reloadable import Reloadable
 from bot.roster import DEMO_ROSTER, Roster
 from bot.routing import Dispatcher, Services
+from bot.scheduler import Scheduler
+from bot.sender import Deliverer, OutboxSender
 from bot.settings import Settings
 from bot.workdays import WorkCalendar
 from handlers import ROUTERS
@@ -26,6 +29,9 @@ class Bot:
     settings: Settings
     services: Services
     dispatcher: Dispatcher
+    sender: OutboxSender
+    """Pushes the outbox to the channels that push (the web chat pulls its own)."""
+    scheduler: Scheduler
 
     @property
     def clock(self) -> Clock:
@@ -81,4 +87,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     )
     dispatcher = Dispatcher(services, fallback=unknown)
     dispatcher.include(*ROUTERS)
-    return Bot(settings, services, dispatcher)
+    deliverers: dict[Channel, Deliverer] = {}
+    sender = OutboxSender(database, clock, deliverers, services.roster)
+    dispatcher.on_queued = sender.wake
+    scheduler = Scheduler(services, on_queued=sender.wake)
+    return Bot(settings, services, dispatcher, sender, scheduler)

@@ -149,6 +149,8 @@ class Dispatcher:
             fallback: Runs when no route accepts the message (unknown command, odd input).
         """
         self.services = services
+        self.on_queued: Callable[[], None] | None = None
+        """Called after a message queued something for the outbox sender to push."""
         self._fallback = fallback
         self._routes: list[_Route] = []
         self.commands: dict[str, str] = {}
@@ -193,10 +195,12 @@ class Dispatcher:
             context = Context(services, session, now)
             replies = list(await self.dispatch(message, context))
             own: list[OutgoingMessage] = []
+            queued = False
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
                 if mine:
                     own.append(reply)
+                queued = queued or not (inline and mine)
                 outbox.enqueue(
                     session,
                     channel=reply.channel.value,
@@ -207,6 +211,8 @@ class Dispatcher:
                     request_id=reply.request_id,
                     sent=inline and mine,
                 )
+        if queued and self.on_queued is not None:
+            self.on_queued()
         return own
 
     async def dispatch(

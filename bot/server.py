@@ -8,6 +8,7 @@ import signal
 
 from aiohttp import web
 
+from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.web import WebChannel
 
@@ -43,17 +44,29 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (or ``stop``); SIGHUP reloads the knowledge base."""
+    """Serve until SIGINT/SIGTERM (or ``stop``); SIGHUP reloads what admins edit.
+
+    Besides the HTTP channels, the outbox sender and the scheduler run here until the stop.
+    """
     stop = stop or asyncio.Event()
     runner = web.AppRunner(build_application(bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, bot.settings.http_host, bot.settings.http_port)
     await site.start()
     loop = asyncio.get_running_loop()
+    workers = [
+        loop.create_task(bot.sender.run(stop), name="outbox-sender"),
+        loop.create_task(bot.scheduler.run(stop), name="scheduler"),
+    ]
     reloads: set[asyncio.Task[object]] = set()
 
+    async def reload_files() -> None:
+        results = await reload_all(bot.services, bot.clock.now())
+        if any(result.name == "calendar" and result.ok for result in results):
+            await bot.scheduler.redate()
+
     def reload() -> None:
-        task = loop.create_task(bot.knowledge.reload(bot.clock.now()))
+        task = loop.create_task(reload_files())
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
@@ -63,11 +76,13 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     host, port = bot.settings.http_host, bot.settings.http_port
     if bot.settings.web_chat:
         log.info("web chat on http://%s:%d/", host, port)
-    log.info("serving on %s:%d (SIGHUP reloads the knowledge base)", host, port)
+    log.info("serving on %s:%d (SIGHUP reloads FAQ files, roster and calendar)", host, port)
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         for name in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(name)
+        stop.set()
+        await asyncio.gather(*workers, return_exceptions=True)
         await runner.cleanup()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.messages import Language
 
-__all__ = ["DeskTexts", "Texts", "desk_texts_for", "texts_for"]
+__all__ = ["CONSOLE_TEXTS", "ConsoleTexts", "DeskTexts", "Texts", "desk_texts_for", "texts_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,11 @@ class Texts:
     admin_only: str
     reload_ok: str
     reload_failed: str
+    roster_reload_ok: str
+    roster_reload_failed: str
+    calendar_reload_ok: str
+    calendar_reload_failed: str
+    redated: str
     bad_request: str
     busy: str
 
@@ -70,6 +75,11 @@ ZH = Texts(
     admin_only="抱歉，这个操作只有管理员可以使用。",
     reload_ok="知识库已重新加载，共 {entries} 条。",
     reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
+    roster_reload_ok="名册已重新加载，共 {groups} 个服务小组。",
+    roster_reload_failed="名册有 {count} 处问题，仍在使用原来的名册：\n{faults}",
+    calendar_reload_ok="工作日日历已重新加载。",
+    calendar_reload_failed="工作日覆盖文件有 {count} 处问题，仍在使用原来的日历：\n{faults}",
+    redated="按新日历，{count} 个工单的答复期限有变化，已通知创业者。",
     bad_request="抱歉，没能读懂这条消息。请重新输入您的问题。",
     busy="消息发得有点快，请稍等几秒再试。",
 )
@@ -109,6 +119,13 @@ EN = Texts(
     admin_only="Sorry, only admins can do that.",
     reload_ok="Knowledge base reloaded: {entries} entries.",
     reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
+    roster_reload_ok="Roster reloaded: {groups} service groups.",
+    roster_reload_failed="The roster has {count} problems; still serving the old one:\n{faults}",
+    calendar_reload_ok="Working-day calendar reloaded.",
+    calendar_reload_failed=(
+        "The working-day overrides have {count} problems; still serving the old calendar:\n{faults}"
+    ),
+    redated="{count} requests have a new due date by the new calendar; entrepreneurs were told.",
     bad_request="Sorry, I couldn't read that message. Please type your question again.",
     busy="That's a lot of messages at once. Please wait a few seconds.",
 )
@@ -167,6 +184,13 @@ class DeskTexts:
     unknown_group: str
     open_list_head: str
     open_list_empty: str
+    remind_before: str
+    remind_due: str
+    escalation: str
+    overdue_apology: str
+    auto_closed: str
+    calendar_alert: str
+    delivery_failed: str
 
 
 DESK_ZH = DeskTexts(
@@ -241,6 +265,22 @@ DESK_ZH = DeskTexts(
     unknown_group="没有找到服务小组 {group}。可选：{groups}",
     open_list_head="{group} 待办工单（超期的在前）：",
     open_list_empty="{group} 目前没有待办工单。",
+    remind_before="⏰ 提醒：工单 {number}（{status}）明天（{due}）到期，请及时答复创业者。",
+    remind_due="⏰ 提醒：工单 {number}（{status}）今天（{due}）到期，请在今天 24:00 前答复。",
+    escalation=(
+        "🚨 工单 {number} 已超期：答复期限 {due} 已过，仍为“{status}”。\n"
+        "{group}，{space}，类别：{category}。请尽快处理。"
+    ),
+    overdue_apology=(
+        "非常抱歉，工单 {number} 没能在答复期限 {due} 前给您答复。"
+        "目前状态：{status}。我们已提醒服务小组和督导尽快处理。"
+    ),
+    auto_closed="工单 {number} 办结已满 {days} 个工作日，已自动关闭。如有新问题，请发送 /new。",
+    calendar_alert=(
+        "📅 {year} 年的节假日安排尚未收录，{count} 个工单的答复期限按法定节假日估算（预计）。"
+        "国务院公布后，请在工作日覆盖文件（BOT_CALENDAR）中加入 {year} 年并发送 /reload。"
+    ),
+    delivery_failed="⚠ 工单 {number} 的一条消息没能送达创业者（{reason}），请换个方式联系。",
 )
 
 DESK_EN = DeskTexts(
@@ -315,6 +355,22 @@ DESK_EN = DeskTexts(
     unknown_group="There is no service group {group}. Known: {groups}",
     open_list_head="Open requests of {group} (overdue first):",
     open_list_empty="{group} has no open requests.",
+    remind_before="⏰ Reminder: request {number} ({status}) is due tomorrow ({due}).",
+    remind_due="⏰ Reminder: request {number} ({status}) is due today ({due}), by 24:00.",
+    escalation=(
+        "🚨 Request {number} is overdue: it was due by {due} and is still {status}.\n"
+        "{group}, {space}, {category}. Please act now."
+    ),
+    overdue_apology=(
+        "We are sorry: request {number} was not answered by {due}. It is {status}; the service "
+        "group and its supervisors have been asked to act at once."
+    ),
+    auto_closed="Request {number} was resolved {days} working days ago and is now closed.",
+    calendar_alert=(
+        "📅 The {year} holiday schedule is not known yet; {count} requests have estimated due "
+        "dates. Add {year} to the working-day override file (BOT_CALENDAR) and send /reload."
+    ),
+    delivery_failed="⚠ A message of request {number} did not reach the entrepreneur ({reason}).",
 )
 
 _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}
@@ -323,3 +379,94 @@ _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}
 def desk_texts_for(language: Language) -> DeskTexts:
     """The service-request phrases for ``language``."""
     return _DESK_BY_LANGUAGE[language]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleTexts:
+    """What the commissioners' web console says.
+
+    Only in Chinese: duty groups and supervisors work in Chinese (as their cards do), and the
+    console page itself is Chinese.
+    """
+
+    title: str
+    signin_needed: str
+    demo_signin: str
+    not_in_roster: str
+    signed_out: str
+    token_title: str
+    token_unknown: str
+    token_used: str
+    token_expired: str
+    token_prompt: str
+    token_button: str
+    back_to_chat: str
+    bad_request: str
+    not_json: str
+    too_large: str
+    text_needed: str
+    text_too_long: str
+    group_needed: str
+    no_groups: str
+    role_member: str
+    role_supervisor: str
+    role_admin: str
+    anonymous: str
+    actor_entrepreneur: str
+    actor_system: str
+    status: dict[str, str]
+    event: dict[str, str]
+    moved: str
+    stars: str
+
+
+CONSOLE_TEXTS = ConsoleTexts(
+    title="服务专员控制台",
+    signin_needed="请用管理员发给您的一次性登录链接进入控制台。",
+    demo_signin="演示模式：点一位名册中的人员，以他的身份登录。",
+    not_in_roster="您的账号已不在服务专员名册中，请联系管理员。",
+    signed_out="您已退出登录。",
+    token_title="无法登录",
+    token_unknown="这个登录链接无效，请核对链接是否完整，或请管理员重新发一个。",
+    token_used="这个登录链接已经用过了，每个链接只能用一次。请联系管理员重新发一个。",
+    token_expired="这个登录链接已过期，请联系管理员重新发一个。",
+    token_prompt="{name}，您好！点“登录”进入服务专员控制台。这个链接只能用一次。",
+    token_button="登录",
+    back_to_chat="返回众创助手",
+    bad_request="没能读懂这个请求，请刷新页面后再试。",
+    not_json="请求格式不对（需要 JSON），请刷新页面后再试。",
+    too_large="内容太长了，请精简后再提交。",
+    text_needed="请先填写内容再提交。",
+    text_too_long="内容有 {length} 字，超过了 {limit} 字的上限，请精简后再提交。",
+    group_needed="请选择要转交的服务小组。",
+    no_groups="您不是任何服务小组的成员，这里没有您要处理的工单。",
+    role_member="{group}成员",
+    role_supervisor="{district}督导",
+    role_admin="管理员",
+    anonymous="创业者（未留名）",
+    actor_entrepreneur="创业者",
+    actor_system="系统",
+    status={
+        "open": "待认领",
+        "claimed": "办理中",
+        "waiting": "等创业者补充",
+        "resolved": "已办结（待确认）",
+        "closed": "已关闭",
+    },
+    event={
+        "opened": "提交工单",
+        "claim": "认领",
+        "reply": "回复创业者",
+        "ask": "请创业者补充",
+        "resolve": "办结",
+        "transferred": "转交",
+        "follow_up": "创业者补充",
+        "confirmed": "创业者确认已解决",
+        "reopened": "创业者重新打开",
+        "rated": "创业者评价",
+        "due_changed": "答复期限调整",
+        "auto_closed": "自动关闭",
+    },
+    moved="{old} → {new}",
+    stars="{stars} 星",
+)

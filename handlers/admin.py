@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from bot.admin_files import FileReload, reload_all
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import texts_for
+from bot.texts import Texts, texts_for
 from handlers.basics import reply
+from handlers.desk import redate_all
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = Router("admin")
 
@@ -18,12 +23,36 @@ _MAX_FAULTS_SHOWN = 10
 
 @router.command("reload")
 async def reload(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """Reload the knowledge base; a faulty one is refused and the old one keeps serving."""
+    """Reload FAQ files, roster and calendar; a faulty file is refused and its old one serves.
+
+    After the calendar reloads, open requests are dated again and their entrepreneurs told
+    of any date that moved, in this same transaction.
+    """
     texts = texts_for(message.language)
     if not context.roster.roles_of(message.channel.value, message.sender.user_id).is_admin:
+        log.warning("/reload refused: %s:%s is no admin", message.channel, message.sender.user_id)
         return reply(message, texts.admin_only)
-    report = await context.knowledge.reload(context.now)
-    if report.ok:
-        return reply(message, texts.reload_ok.format(entries=report.entries))
-    shown = "\n".join(str(f) for f in report.faults[:_MAX_FAULTS_SHOWN])
-    return reply(message, texts.reload_failed.format(count=len(report.faults), faults=shown))
+    results = await reload_all(context.services, context.now)
+    lines = [_line(texts, result) for result in results]
+    notices: list[OutgoingMessage] = []
+    if any(result.name == "calendar" and result.ok for result in results):
+        moved, notices = await redate_all(context)
+        if moved:
+            lines.append(texts.redated.format(count=moved))
+    return [*reply(message, "\n".join(lines)), *notices]
+
+
+def _line(texts: Texts, result: FileReload) -> str:
+    shown = "\n".join(result.faults[:_MAX_FAULTS_SHOWN])
+    count = len(result.faults)
+    if result.name == "knowledge":
+        if result.ok:
+            return texts.reload_ok.format(entries=result.size)
+        return texts.reload_failed.format(count=count, faults=shown)
+    if result.name == "roster":
+        if result.ok:
+            return texts.roster_reload_ok.format(groups=result.size)
+        return texts.roster_reload_failed.format(count=count, faults=shown)
+    if result.ok:
+        return texts.calendar_reload_ok
+    return texts.calendar_reload_failed.format(count=count, faults=shown)

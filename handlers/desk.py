@@ -26,6 +26,7 @@ __all__ = [
     "open_request",
     "person_of",
     "recompute_due",
+    "redate_all",
     "resolution_buttons",
     "to_entrepreneur",
     "to_group",
@@ -209,6 +210,26 @@ async def recompute_due(context: Context, request: Request) -> list[OutgoingMess
         )
 
     return [await to_entrepreneur(context, request, compose)]
+
+
+async def redate_all(
+    context: Context, *, provisional_only: bool = False
+) -> tuple[int, list[OutgoingMessage]]:
+    """Date every request whose clock runs again, after the calendar changed.
+
+    Returns:
+        How many got a new due date, and the notices to their entrepreneurs.
+    """
+    moved, notices = 0, []
+    for request in await requests.dated(
+        context.session, provisional_only=provisional_only, lock=True
+    ):
+        before = (request.due_date, request.provisional)
+        notices += await recompute_due(context, request)
+        moved += (request.due_date, request.provisional) != before
+    if moved:
+        log.info("calendar change: %d requests re-dated", moved)
+    return moved, notices
 
 
 async def person_of(context: Context, message: IncomingMessage) -> Person:

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "Alert",
     "Base",
     "Card",
-    "Alert",
     "ConsoleSession",
     "ConsoleToken",
     "Conversation",

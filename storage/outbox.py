@@ -7,19 +7,25 @@ is handled once and answered with the same reply.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import InboundKey, OutboxMessage
 from storage.upsert import insert_for
 
 __all__ = [
+    "backlog",
+    "claim_due",
     "claim_inbound",
     "deliver_to_page",
     "enqueue",
+    "mark_failed",
+    "mark_held",
+    "mark_sent",
     "replies_to",
+    "retry_later",
 ]
 
 
@@ -112,3 +118,92 @@ async def deliver_to_page(
             .limit(50)
         )
         return (await session.scalars(query)).all()
+
+
+async def claim_due(
+    sessions: async_sessionmaker[AsyncSession],
+    channels: Sequence[str],
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 50,
+) -> Sequence[OutboxMessage]:
+    """Take up to ``limit`` pending messages for ``channels`` whose time has come.
+
+    Claiming moves each row's next attempt ``lease`` ahead and counts the attempt, in one
+    statement: a second sender process skips the rows (``SKIP LOCKED`` on PostgreSQL; SQLite
+    serialises writers), and a sender that dies mid-delivery leaves rows that fall due again
+    when the lease runs out, so nothing is lost.
+    """
+    if not channels:
+        return []
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.channel.in_(channels),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    async with sessions.begin() as session:
+        claimed = await session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=now + lease, attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage)
+        )
+        return sorted(claimed.all(), key=lambda row: row.id)
+
+
+async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> None:
+    """The channel accepted the message."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status="sent", sent_at=now, last_error=None)
+    )
+
+
+async def retry_later(session: AsyncSession, message_id: int, at: datetime, error: str) -> None:
+    """The channel failed for now; try again at ``at``."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(next_attempt_at=at, last_error=error[:500])
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, error: str) -> None:
+    """The message cannot be delivered; it stays in the table with the reason."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status="failed", last_error=error[:500])
+    )
+
+
+async def mark_held(session: AsyncSession, message_id: int, error: str) -> None:
+    """The channel refuses pushes to this user for now; the message waits for them to write."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status="held", last_error=error[:500])
+    )
+
+
+async def backlog(
+    sessions: async_sessionmaker[AsyncSession], channels: Sequence[str]
+) -> tuple[int, datetime | None]:
+    """Pending messages for ``channels`` and the time the oldest was written."""
+    async with sessions() as session:
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.status == "pending", OutboxMessage.channel.in_(channels)
+                )
+            )
+        ).one()
+    return int(count), oldest

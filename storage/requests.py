@@ -16,6 +16,7 @@ __all__ = [
     "add_card",
     "add_event",
     "by_number",
+    "dated",
     "end_pause",
     "events_of",
     "for_group",
@@ -76,6 +77,25 @@ async def active_for_person(session: AsyncSession, person_id: int) -> Request | 
         .with_for_update()
     )
     return await session.scalar(query)
+
+
+async def dated(
+    session: AsyncSession, *, provisional_only: bool = False, lock: bool = False
+) -> Sequence[Request]:
+    """The requests whose clock runs (open or claimed), to date again after a calendar change.
+
+    Args:
+        session: The transaction.
+        provisional_only: Only those dated on an estimated year.
+        lock: Hold their rows until the transaction ends, so two processes re-dating at once
+            tell the entrepreneur once.
+    """
+    query = select(Request).where(Request.status.in_(("open", "claimed")))
+    if provisional_only:
+        query = query.where(Request.provisional.is_(True))
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query.order_by(Request.id))).all()
 
 
 async def for_group(
@@ -142,20 +162,20 @@ async def pauses_of(
 
 def add_card(
     session: AsyncSession,
-    request: Request,
+    request_id: int,
     *,
     channel: str,
     chat_id: str,
     message_id: str,
     at: datetime,
 ) -> None:
-    """Remember that a group message stands for ``request``."""
+    """Remember that a group message stands for the request ``request_id``."""
     session.add(
         Card(
             channel=channel,
             chat_id=chat_id,
             message_id=message_id,
-            request_id=request.id,
+            request_id=request_id,
             created_at=at,
         )
     )

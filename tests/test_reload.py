@@ -68,7 +68,11 @@ async def test_reload_command_is_for_admins_only(faq_dir: Path, tmp_path: Path) 
         assert refused[0].text == "抱歉，这个操作只有管理员可以使用。"
         assert len(bot.knowledge.current.entries) == 2
         done = await bot.dispatcher.handle(reload_from("9001"))
-        assert done[0].text == "知识库已重新加载，共 3 条。"
+        assert done[0].text.splitlines() == [
+            "知识库已重新加载，共 3 条。",
+            "名册已重新加载，共 0 个服务小组。",
+            "工作日日历已重新加载。",
+        ]
         assert len(bot.knowledge.current.entries) == 3
     finally:
         await bot.close()
@@ -89,6 +93,31 @@ def test_sighup_reloads_the_running_bot(faq_dir: Path, tmp_path: Path) -> None:
         write_faq(faq_dir, "b.yaml", NEW_ENTRY)
         bot.process.send_signal(signal.SIGHUP)
         _wait_for(lambda: entries() == 3)
+
+
+async def test_a_roster_typo_is_refused_with_its_line_and_the_old_roster_serves(
+    faq_dir: Path, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("admins:\n  - {name: 管理员, telegram: 9001}\n", encoding="utf-8")
+    settings = load_settings(
+        knowledge_dir=faq_dir,
+        roster=roster,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+    )
+    bot = await create_bot(settings)
+    try:
+        old = bot.services.roster.current
+        roster.write_text("admins:\n  - {name: 管理员, telegarm: 9001}\n", encoding="utf-8")
+        message = IncomingMessage(Sender(Channel.TELEGRAM, "9001"), "9001", "/reload", "k1", NOW)
+        done = await bot.dispatcher.handle(message)
+        lines = done[0].text.splitlines()
+        assert lines[1] == "名册有 1 处问题，仍在使用原来的名册："
+        assert lines[2].startswith(f"{roster}:2: ")
+        assert "telegarm" in lines[2]
+        assert bot.services.roster.current is old
+    finally:
+        await bot.close()
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:

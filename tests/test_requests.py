@@ -19,7 +19,7 @@ from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
 from bot.settings import load_settings
 from storage.models import OutboxMessage, Request, RequestEvent
-from tests.conftest import scratch_postgres
+from conftest import scratch_postgres
 
 ROSTER = """\
 districts:

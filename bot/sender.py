@@ -1,0 +1,257 @@
+"""The outbox sender: delivers queued messages through the channel adapters, with retries.
+
+Handlers never talk to a platform. What they return is written to the outbox in the transaction
+that caused it; this sender takes due rows, hands each to its channel's :class:`Deliverer` and
+records the outcome. A failure for now is retried with exponential backoff (or when the platform
+says, ``retry_after``); a final failure, or one that outlasts every retry, is marked ``failed``
+and reported to the request's duty group, never dropped silently. A sender that dies between
+delivery and bookkeeping leaves the row to fall due again when its lease runs out: delivery is
+at least once at the platform boundary and exactly once everywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.messages import Channel, Language, OutgoingMessage
+from bot.reloadable import Reloadable
+from bot.roster import Roster
+from bot.texts import desk_texts_for
+from storage import Database, outbox, requests
+from storage.models import OutboxMessage, Request
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Delivered",
+    "Deliverer",
+    "DeliveryError",
+    "OutboxSender",
+    "backoff",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+"""Attempts before a message counts as undeliverable: about a day of backoff."""
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_WAIT = timedelta(hours=2)
+LEASE = timedelta(minutes=2)
+"""How long a claimed row is left to its sender before another may take it."""
+REPORTED = "report"
+"""Payload flag of a failure report, so a report that fails is not reported in turn."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What the platform said when it accepted a message."""
+
+    message_id: str | None = None
+    """The platform's id of the sent message (a card's id, so replies to it can be matched)."""
+
+
+class DeliveryError(Exception):
+    """The channel could not deliver a message.
+
+    Attributes:
+        reason: Short, for the log and the failure report (never a secret).
+        final: Retrying cannot help (the user blocked the bot, the chat is gone).
+        hold: The platform refuses pushes for now but will take the message once the user
+            writes again (WeChat's 48-hour window); it waits as ``held``.
+        retry_after: The platform asked to wait this long (Telegram's 429).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        final: bool = False,
+        hold: bool = False,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        """Describe the failure."""
+        super().__init__(reason)
+        self.reason = reason
+        self.final = final
+        self.hold = hold
+        self.retry_after = retry_after
+
+
+class Deliverer(Protocol):
+    """One channel's way of pushing a message to a chat."""
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        """Send ``message``; raise :class:`DeliveryError` when it does not go through."""
+        ...
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: 5 s doubling, at most two hours."""
+    wait: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
+    return min(wait, LONGEST_WAIT)
+
+
+class OutboxSender:
+    """Delivers the outbox of the channels it has a deliverer for.
+
+    Channels the client pulls from (the web chat) have no deliverer: their rows are acknowledged
+    by the page itself.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        deliverers: Mapping[Channel, Deliverer],
+        roster: Reloadable[Roster],
+        *,
+        batch: int = 50,
+        idle: float = 1.0,
+    ) -> None:
+        """Create a sender.
+
+        Args:
+            database: Where the outbox lives.
+            clock: Decides when a retry is due.
+            deliverers: The channels to push, each with its adapter.
+            roster: Names the duty group's chats a failure is reported to.
+            batch: Rows taken per round.
+            idle: Seconds between rounds when nothing woke the sender.
+        """
+        self._database = database
+        self._clock = clock
+        self._deliverers = dict(deliverers)
+        self._roster = roster
+        self._batch = batch
+        self._idle = idle
+        self._wake = asyncio.Event()
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels this sender pushes."""
+        return sorted(channel.value for channel in self._deliverers)
+
+    def wake(self) -> None:
+        """Something was queued: deliver now rather than at the next idle round."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; a round that fails is logged and tried again."""
+        while not stop.is_set():
+            try:
+                busy = await self.deliver_due() == self._batch
+            except Exception:
+                log.exception("outbox round failed; trying again")
+                busy = False
+            if busy:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._idle)
+
+    async def deliver_due(self) -> int:
+        """One round: deliver the due messages, oldest first. Returns how many were taken."""
+        now = self._clock.now()
+        rows = await outbox.claim_due(
+            self._database.sessions, self.channels, now=now, lease=LEASE, limit=self._batch
+        )
+        for row in rows:
+            await self._deliver(row)
+        return len(rows)
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        message = OutgoingMessage.from_payload(
+            row.channel, row.chat_id, row.payload, row.request_id
+        )
+        deliverer = self._deliverers[message.channel]
+        try:
+            delivered = await deliverer.deliver(message)
+        except DeliveryError as error:
+            await self._failed(row, error)
+            return
+        except Exception as error:
+            # An adapter bug must not stop the queue; it is retried like a network failure.
+            log.exception("outbox %d: %s adapter raised", row.id, row.channel)
+            await self._failed(row, DeliveryError(type(error).__name__))
+            return
+        now = self._clock.now()
+        async with self._database.sessions.begin() as session:
+            await outbox.mark_sent(session, row.id, now)
+            if message.card and row.request_id is not None and delivered.message_id:
+                requests.add_card(
+                    session,
+                    row.request_id,
+                    channel=row.channel,
+                    chat_id=row.chat_id,
+                    message_id=delivered.message_id,
+                    at=now,
+                )
+
+    async def _failed(self, row: OutboxMessage, error: DeliveryError) -> None:
+        now = self._clock.now()
+        async with self._database.sessions.begin() as session:
+            if error.hold:
+                log.info("outbox %d held for %s: %s", row.id, row.channel, error.reason)
+                await outbox.mark_held(session, row.id, error.reason)
+                return
+            if not error.final and row.attempts < MAX_ATTEMPTS:
+                wait = error.retry_after or backoff(row.attempts)
+                log.warning(
+                    "outbox %d to %s failed (attempt %d): %s; again in %s",
+                    row.id,
+                    row.channel,
+                    row.attempts,
+                    error.reason,
+                    wait,
+                )
+                await outbox.retry_later(session, row.id, now + wait, error.reason)
+                return
+            log.error(
+                "outbox %d to %s undeliverable after %d attempts: %s",
+                row.id,
+                row.channel,
+                row.attempts,
+                error.reason,
+            )
+            await outbox.mark_failed(session, row.id, error.reason)
+            await self._report(session, row, error.reason, now)
+        self.wake()
+
+    async def _report(
+        self, session: AsyncSession, row: OutboxMessage, reason: str, now: datetime
+    ) -> None:
+        """Tell the request's duty group that a message did not reach the entrepreneur."""
+        if row.request_id is None or row.payload.get(REPORTED):
+            return
+        request = await session.get(Request, row.request_id)
+        if request is None:
+            return
+        try:
+            group = self._roster.current.group(request.group_id)
+        except KeyError:
+            log.error("request %s: group %s is not in the roster", request.number, request.group_id)
+            return
+        if row.channel in group.chat and group.chat[row.channel] == row.chat_id:
+            return  # the group's own chat failed: telling it there would fail the same way
+        text = desk_texts_for(Language.ZH).delivery_failed.format(
+            number=request.number, reason=reason
+        )
+        for channel, chat_id in group.chat.items():
+            if channel == Channel.WEB.value:
+                continue
+            outbox.enqueue(
+                session,
+                channel=channel,
+                chat_id=chat_id,
+                payload={"text": text, REPORTED: True},
+                now=now,
+                request_id=request.id,
+            )
