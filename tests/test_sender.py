@@ -1,0 +1,265 @@
+"""The outbox sender on a real database: delivery, retries with backoff, failure reports, cards,
+and two senders sharing one outbox.
+
+The deliverer here stands in for a channel adapter (Telegram and WeChat come with their own
+issues): it records what it was handed and fails when told to, as a platform would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import scratch_postgres
+from sqlalchemy import select
+from test_requests import ROSTER, ZHANG, open_one, say
+
+from bot.app import Bot, create_bot
+from bot.clock import ManualClock
+from bot.messages import Channel, IncomingMessage, OutgoingMessage
+from bot.sender import LEASE, MAX_ATTEMPTS, Delivered, DeliveryError, OutboxSender, backoff
+from bot.settings import load_settings
+from storage import Database, outbox, requests
+from storage.models import OutboxMessage
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+GROUP_CHAT = "-1002000000001"
+
+
+class Platform:
+    """A channel that accepts or refuses messages as scripted, and remembers what it took."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[str, str]] = []
+        self.failures: dict[str, list[DeliveryError]] = {}
+        """Chat id → the errors its next attempts raise, in order."""
+        self._next_id = 100
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        await asyncio.sleep(0)  # let another sender run in between, as a network call would
+        pending = self.failures.get(message.chat_id)
+        if pending:
+            raise pending.pop(0)
+        self.delivered.append((message.chat_id, message.text))
+        self._next_id += 1
+        return Delivered(str(self._next_id))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def bot(
+    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
+) -> AsyncIterator[tuple[Bot, ManualClock]]:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    clock = ManualClock(NOW)
+
+    async def start(url: str) -> Bot:
+        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        return await create_bot(settings, clock)
+
+    if request.param == "sqlite":
+        running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        yield running, clock
+        await running.close()
+        return
+    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+        running = await start(url)
+        yield running, clock
+        await running.close()
+
+
+def sender_for(bot: Bot, platform: Platform, database: Database | None = None) -> OutboxSender:
+    return OutboxSender(
+        database or bot.database,
+        bot.clock,
+        {Channel.TELEGRAM: platform},
+        bot.services.roster,
+    )
+
+
+async def rows(bot: Bot) -> list[OutboxMessage]:
+    async with bot.database.sessions() as session:
+        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+async def test_delivers_pushed_channels_records_the_card_and_leaves_the_web_chat_alone(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    number = await open_one(running)  # the confirmation to the web chat, the card to the group
+    platform = Platform()
+    assert await sender_for(running, platform).deliver_due() == 1
+    assert [chat for chat, _ in platform.delivered] == [GROUP_CHAT]
+    assert platform.delivered[0][1].startswith(f"🆕 工单 {number}")
+    by_channel = {row.channel: row for row in await rows(running)}
+    assert by_channel["telegram"].status == "sent"
+    assert by_channel["telegram"].attempts == 1
+    assert by_channel["web"].status == "sent"  # handed back in the HTTP response
+    async with running.database.sessions() as session:
+        card = await requests.request_for_card(session, "telegram", GROUP_CHAT, "101")
+    assert card is not None
+    assert card.number == number
+    # A reply to the card now reaches the request, even from a fresh process.
+    in_group = IncomingMessage(
+        ZHANG, GROUP_CHAT, "材料清单：营业执照申请书、章程、身份证明", "tg:1", NOW, reply_to="101"
+    )
+    await running.dispatcher.handle(in_group)
+    assert any("服务专员张伟回复" in text for _, text in await _web_texts(running))
+    await sender_for(running, platform).deliver_due()  # the "replied" note under the reply
+    texts = [text for _, text in platform.delivered]
+    assert len(texts) == 2
+    assert texts[0].startswith(f"🆕 工单 {number}")  # the card went once
+    assert "已回复创业者" in texts[1]
+
+
+async def _web_texts(bot: Bot) -> list[tuple[str, str]]:
+    return [(r.chat_id, str(r.payload["text"])) for r in await rows(bot) if r.channel == "web"]
+
+
+async def test_a_failure_for_now_is_retried_with_backoff_then_delivered(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await open_one(running)
+    platform = Platform()
+    platform.failures[GROUP_CHAT] = [DeliveryError("timeout"), DeliveryError("HTTP 502")]
+    sender = sender_for(running, platform)
+    assert await sender.deliver_due() == 1
+    clock.advance(backoff(1) - timedelta(seconds=1))
+    assert await sender.deliver_due() == 0  # not yet
+    clock.advance(timedelta(seconds=1))
+    assert await sender.deliver_due() == 1  # fails again: now waits twice as long
+    clock.advance(backoff(2) - timedelta(seconds=1))
+    assert await sender.deliver_due() == 0
+    clock.advance(timedelta(seconds=1))
+    assert await sender.deliver_due() == 1
+    card = next(row for row in await rows(running) if row.channel == "telegram")
+    assert (card.status, card.attempts, card.last_error) == ("sent", 3, None)
+    assert len(platform.delivered) == 1
+
+
+async def test_the_platforms_retry_after_is_honoured(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    await open_one(running)
+    platform = Platform()
+    platform.failures[GROUP_CHAT] = [DeliveryError("429", retry_after=timedelta(seconds=30))]
+    sender = sender_for(running, platform)
+    await sender.deliver_due()
+    clock.advance(timedelta(seconds=29))
+    assert await sender.deliver_due() == 0
+    clock.advance(timedelta(seconds=1))
+    assert await sender.deliver_due() == 1
+    assert len(platform.delivered) == 1
+
+
+async def test_an_undeliverable_reply_is_reported_to_the_group_not_dropped(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    # The entrepreneur is on Telegram this time, and has blocked the bot.
+    async with running.database.sessions.begin() as session:
+        request = await requests.by_number(session, number)
+        assert request is not None
+        request.channel, request.chat_id = "telegram", "5555"
+    await say(running, ZHANG, f"/reply {number} 请带营业执照原件来现场")
+    platform = Platform()
+    platform.failures["5555"] = [DeliveryError("bot was blocked by the user", final=True)]
+    sender = sender_for(running, platform)
+    await sender.deliver_due()  # the card and the reply; the reply fails for good
+    await sender.deliver_due()  # the report it caused
+    failed = next(row for row in await rows(running) if row.chat_id == "5555")
+    assert (failed.status, failed.last_error) == ("failed", "bot was blocked by the user")
+    to_group = [text for chat, text in platform.delivered if chat == GROUP_CHAT]
+    assert to_group[-1] == (
+        f"⚠ 工单 {number} 的一条消息没能送达创业者（bot was blocked by the user），请换个方式联系。"
+    )
+    assert len(to_group) == 2  # the card and one report
+
+
+async def test_a_message_that_outlasts_every_retry_fails_and_its_report_is_not_reported(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await open_one(running)
+    platform = Platform()
+    platform.failures[GROUP_CHAT] = [DeliveryError("HTTP 502")] * (MAX_ATTEMPTS + 5)
+    sender = sender_for(running, platform)
+    for _ in range(MAX_ATTEMPTS + 3):
+        await sender.deliver_due()
+        clock.advance(timedelta(hours=3))
+    card = next(row for row in await rows(running) if row.channel == "telegram")
+    assert (card.status, card.attempts) == ("failed", MAX_ATTEMPTS)
+    # The card went to the group's own chat: a report there would fail the same way.
+    assert [row.channel for row in await rows(running)].count("telegram") == 1
+
+
+async def test_a_message_the_platform_will_take_later_is_held(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    await open_one(running)
+    platform = Platform()
+    platform.failures[GROUP_CHAT] = [DeliveryError("45015 out of the 48 h window", hold=True)]
+    await sender_for(running, platform).deliver_due()
+    card = next(row for row in await rows(running) if row.channel == "telegram")
+    assert (card.status, card.last_error) == ("held", "45015 out of the 48 h window")
+    assert await sender_for(running, platform).deliver_due() == 0
+
+
+async def test_a_sender_that_died_mid_delivery_leaves_rows_that_fall_due_after_the_lease(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await open_one(running)
+    # A sender took the card and died before it could deliver or book anything.
+    claimed = await outbox.claim_due(
+        running.database.sessions, ["telegram"], now=clock.now(), lease=LEASE
+    )
+    assert len(claimed) == 1
+    platform = Platform()
+    sender = sender_for(running, platform)
+    assert await sender.deliver_due() == 0
+    clock.advance(LEASE)
+    assert await sender.deliver_due() == 1
+    assert len(platform.delivered) == 1
+
+
+@pytest.mark.postgres
+async def test_two_senders_on_one_postgresql_deliver_each_message_once(
+    postgres_server: str, tmp_path: Path, faq_dir: Path
+) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    clock = ManualClock(NOW)
+    async with scratch_postgres(postgres_server) as url:
+        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        running = await create_bot(settings, clock)
+        other = Database(url)
+        try:
+            async with running.database.sessions.begin() as session:
+                for n in range(300):
+                    outbox.enqueue(
+                        session,
+                        channel="telegram",
+                        chat_id=str(1000 + n % 7),
+                        payload={"text": f"m{n}"},
+                        now=NOW,
+                    )
+            platform = Platform()
+            first = sender_for(running, platform)
+            second = sender_for(running, platform, other)
+
+            async def drain(sender: OutboxSender) -> None:
+                while await sender.deliver_due():
+                    pass
+
+            await asyncio.gather(drain(first), drain(second))
+        finally:
+            await other.close()
+            await running.close()
+    texts = [text for _, text in platform.delivered]
+    assert sorted(texts) == sorted(f"m{n}" for n in range(300))
