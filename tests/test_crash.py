@@ -1,0 +1,126 @@
+"""Killing the bot (SIGKILL) between accepting messages and answering them loses nothing.
+
+A crowd of entrepreneurs opens requests at once on the web chat; the process is killed while
+most of those requests are in flight. Each client then does what the page does after a network
+error: sends the same message again, with the same id, to the restarted bot. In the end every
+entrepreneur has exactly one request, every answer is the one the first attempt would have got,
+and every card for the duty group waits in the outbox exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from conftest import run_bot
+from sqlalchemy import select
+from test_requests import ROSTER
+
+from storage import Database
+from storage.models import OutboxMessage, Request
+
+CROWD = 120
+KILL_AFTER = 25
+"""Answers received before the kill; the rest of the crowd is still in flight."""
+_NUMBER = re.compile(r"工单已提交：(\d{4}-\d{4})")
+
+
+async def _post(
+    client: aiohttp.ClientSession, url: str, cookie: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    async with client.post(
+        f"{url}/api/messages", json=body, headers={"Cookie": f"md_session={cookie}"}
+    ) as response:
+        assert response.status == 200, await response.text()
+        result: dict[str, Any] = await response.json()
+        return result
+
+
+async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, faq_dir: Path
+) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    settings = {"knowledge_dir": str(faq_dir), "roster": str(roster)}
+    cookies = [f"crowd-{n:03d}" for n in range(CROWD)]
+    answers: dict[int, str] = {}
+    enough = asyncio.Event()
+
+    with run_bot(tmp_path, **settings) as first:
+        async with aiohttp.ClientSession() as client:
+            for cookie in cookies:
+                await _post(client, first.url, cookie, {"choice": "space:baodi-eco", "id": "s"})
+
+            async def open_request(n: int) -> None:
+                body = {"text": f"/new 第{n}号：想了解场地补贴", "id": f"new-{n}"}
+                reply = await _post(client, first.url, cookies[n], body)
+                answers[n] = reply["messages"][0]["text"]
+                if len(answers) >= KILL_AFTER:
+                    enough.set()
+
+            tasks = [asyncio.create_task(open_request(n)) for n in range(CROWD)]
+            await enough.wait()
+            # Kill the moment a request is stored whose answer has not reached its client.
+            with sqlite3.connect(tmp_path / "bot.db") as probe:
+                stored = "SELECT count(*) FROM requests"
+                while probe.execute(stored).fetchone()[0] <= len(answers):  # noqa: ASYNC110
+                    await asyncio.sleep(0)  # the database is another process's: nothing to await
+            first.process.kill()
+            # Whatever was still on its way back is lost with the process, as far as the
+            # clients know: they never read it.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            first.process.wait()
+    lost = [n for n in range(CROWD) if n not in answers]
+    assert len(lost) >= CROWD // 2, "the kill came too late to test anything"
+    before_kill = dict(answers)
+    committed = await _count_requests(tmp_path)
+    assert committed > len(before_kill), "no request was stored and left unanswered"
+
+    with run_bot(tmp_path, **settings) as second:
+        async with aiohttp.ClientSession() as client:
+            # The lost ones again, and a few that were answered (a retry after a lost response).
+            again = [*lost, *list(before_kill)[:5]]
+            for n in again:
+                body = {"text": f"/new 第{n}号：想了解场地补贴", "id": f"new-{n}"}
+                reply = await _post(client, second.url, cookies[n], body)
+                text = reply["messages"][0]["text"]
+                if n in before_kill:
+                    assert text == before_kill[n], "a retry gets the first answer"
+                answers[n] = text
+
+    numbers = {n: _NUMBER.search(text) for n, text in answers.items()}
+    assert all(numbers.values()), answers
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    try:
+        async with database.sessions() as session:
+            stored = (await session.scalars(select(Request))).all()
+            cards = (
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.channel == "telegram")
+                )
+            ).all()
+    finally:
+        await database.close()
+    assert len(stored) == CROWD
+    assert sorted(r.number for r in stored) == sorted(m.group(1) for m in numbers.values() if m)
+    assert Counter(r.text for r in stored) == Counter(
+        f"第{n}号：想了解场地补贴" for n in range(CROWD)
+    )
+    assert Counter(card.request_id for card in cards) == Counter(r.id for r in stored)
+    assert {card.status for card in cards} == {"pending"}
+
+
+async def _count_requests(tmp_path: Path) -> int:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    try:
+        async with database.sessions() as session:
+            return len((await session.scalars(select(Request.id))).all())
+    finally:
+        await database.close()
