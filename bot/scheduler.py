@@ -112,7 +112,7 @@ class Scheduler:
         """One round at the clock's current time."""
         now = self._services.clock.now()
         done = Round()
-        for request_id, kind, day in await self._due_notices(now):
+        for request_id, kind, day in await self.due_notices(now):
             if await self._notify(request_id, kind, day, now):
                 if kind is NoticeKind.ESCALATION:
                     done.escalations += 1
@@ -148,7 +148,7 @@ class Scheduler:
             self._on_queued()
         return moved
 
-    async def _due_notices(self, now: datetime) -> list[tuple[int, NoticeKind, date]]:
+    async def due_notices(self, now: datetime) -> list[tuple[int, NoticeKind, date]]:
         """The (request, kind, due date) notices whose time has come and that were not sent."""
         calendar = self._services.calendar.current
         local = now.astimezone(SHANGHAI)
@@ -289,7 +289,7 @@ class Scheduler:
                     select(
                         func.min(Request.opened_at), func.max(Request.due_date), func.count()
                     ).where(
-                        and_(Request.provisional.is_(True), Request.status.in_(_DATED)),
+                        and_(Request.provisional == True, Request.status.in_(_DATED)),  # noqa: E712
                     )
                 )
             ).one()

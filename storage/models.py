@@ -151,7 +151,12 @@ class Request(Base):
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
-    __table_args__ = (Index("ix_requests_status_deadline", "status", "deadline"),)
+    __table_args__ = (
+        Index("ix_requests_status_deadline", "status", "deadline"),
+        # Few requests are provisional at any time (those dated into an unknown year); the
+        # scheduler looks for them every round.
+        Index("ix_requests_provisional_status", "provisional", "status"),
+    )
 
 
 class Pause(Base):

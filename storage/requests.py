@@ -92,7 +92,7 @@ async def dated(
     """
     query = select(Request).where(Request.status.in_(("open", "claimed")))
     if provisional_only:
-        query = query.where(Request.provisional.is_(True))
+        query = query.where(Request.provisional == True)  # noqa: E712 - SQL, and indexable
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query.order_by(Request.id))).all()

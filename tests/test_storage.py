@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
 
 from storage import Database
+from storage.models import Base
 
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 
@@ -44,3 +48,17 @@ async def test_naive_times_are_refused(database: Database) -> None:
 async def test_migrating_twice_is_harmless(database: Database) -> None:
     await database.migrate()
     assert await database.ping()
+
+
+async def test_the_migrations_build_exactly_the_tables_the_models_describe(
+    database: Database,
+) -> None:
+    """A model changed without a migration (or the reverse) fails here, not in production."""
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with database.engine.connect() as connection:
+        found = await connection.run_sync(differences)
+    assert found == []

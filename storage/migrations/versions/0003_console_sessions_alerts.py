@@ -1,4 +1,4 @@
-"""Console sessions and admin alerts.
+"""Console sessions, admin alerts, and an index of provisional due dates.
 
 Revision ID: 0003
 Revises: 0002
@@ -32,8 +32,10 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("kind", "subject"),
     )
+    op.create_index("ix_requests_provisional_status", "requests", ["provisional", "status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_requests_provisional_status", table_name="requests")
     op.drop_table("alerts")
     op.drop_table("console_sessions")
