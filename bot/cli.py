@@ -8,14 +8,15 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from bot.app import create_bot
-from bot.clock import SHANGHAI
+from bot.channels.console import issue_link
+from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
-from bot.roster import RosterError
+from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
 from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar
@@ -81,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     due.add_argument("--days", type=int, default=DEFAULT_WORKDAYS, help="working days allowed")
     due.set_defaults(action=_workdays_due)
+
+    console = commands.add_parser("console", help="the commissioners' web console").add_subparsers(
+        title="console commands", metavar="CONSOLE_COMMAND"
+    )
+    link = console.add_parser("link", help="print a one-time sign-in link for a roster person")
+    link.add_argument("web_id", metavar="WEB_ID", help="the person's web account in the roster")
+    link.add_argument(
+        "--base-url",
+        help="the console's address as people reach it, e.g. https://makerdesk.example.cn; "
+        "default http://BOT_HTTP_HOST:BOT_HTTP_PORT",
+    )
+    link.add_argument("--hours", type=int, default=24, help="hours the link stays usable")
+    link.set_defaults(action=_console_link)
     return parser
 
 
@@ -241,3 +255,49 @@ def _workdays_due(args: argparse.Namespace, settings: Settings) -> int:
     }
     print(json.dumps(record, ensure_ascii=False))
     return 0
+
+
+_MAX_LINK_HOURS = 7 * 24
+"""A sign-in link is for handing over now; a week is the longest that makes sense."""
+
+
+def _console_link(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.hours <= _MAX_LINK_HOURS:
+        print(f"--hours 应在 1 到 {_MAX_LINK_HOURS} 之间，而不是 {args.hours}", file=sys.stderr)
+        return 2
+    try:
+        roster = Roster.load(settings.roster or DEMO_ROSTER)
+    except RosterError as error:
+        print(f"名册有问题：\n{error}", file=sys.stderr)
+        return 1
+    web_id = args.web_id.strip()
+    base_url = args.base_url or f"http://{settings.http_host}:{settings.http_port}"
+    now = SystemClock().now()
+    lifetime = timedelta(hours=args.hours)
+
+    async def go() -> int:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            person, link = await issue_link(
+                database, roster, web_id, now=now, lifetime=lifetime, base_url=base_url
+            )
+        except KeyError:
+            known = [p.id_on("web") for p in roster.people if p.id_on("web")]
+            print(
+                f"名册（{roster.source}）中没有 web 账号为“{web_id}”的人员，无法生成登录链接。"
+                f"\n名册中的 web 账号：{'、'.join(str(k) for k in known) or '无'}",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            await database.close()
+        until = (now + lifetime).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        print(
+            f"{person.name}的一次性登录链接，{until}（北京时间）前有效，只能用一次：",
+            file=sys.stderr,
+        )
+        print(link)
+        return 0
+
+    return asyncio.run(go())

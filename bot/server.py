@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.admin_files import reload_all
 from bot.app import Bot
+from bot.channels.console import ConsoleChannel
 from bot.channels.web import WebChannel
 
 __all__ = ["build_application", "serve"]
@@ -26,6 +27,7 @@ def build_application(bot: Bot) -> web.Application:
     app.router.add_get("/healthz", _health)
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock).register(app)
+        ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo).register(app)
     return app
 
 
@@ -76,6 +78,7 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     host, port = bot.settings.http_host, bot.settings.http_port
     if bot.settings.web_chat:
         log.info("web chat on http://%s:%d/", host, port)
+        log.info("commissioners' console on http://%s:%d/console", host, port)
     log.info("serving on %s:%d (SIGHUP reloads FAQ files, roster and calendar)", host, port)
     try:
         await stop.wait()

@@ -394,12 +394,12 @@ class ConsoleTexts:
     demo_signin: str
     not_in_roster: str
     signed_out: str
-    token_title: str
-    token_unknown: str
-    token_used: str
-    token_expired: str
-    token_prompt: str
-    token_button: str
+    link_title: str
+    link_unknown: str
+    link_used: str
+    link_expired: str
+    link_prompt: str
+    signin_button: str
     back_to_chat: str
     bad_request: str
     not_json: str
@@ -426,12 +426,12 @@ CONSOLE_TEXTS = ConsoleTexts(
     demo_signin="演示模式：点一位名册中的人员，以他的身份登录。",
     not_in_roster="您的账号已不在服务专员名册中，请联系管理员。",
     signed_out="您已退出登录。",
-    token_title="无法登录",
-    token_unknown="这个登录链接无效，请核对链接是否完整，或请管理员重新发一个。",
-    token_used="这个登录链接已经用过了，每个链接只能用一次。请联系管理员重新发一个。",
-    token_expired="这个登录链接已过期，请联系管理员重新发一个。",
-    token_prompt="{name}，您好！点“登录”进入服务专员控制台。这个链接只能用一次。",
-    token_button="登录",
+    link_title="无法登录",
+    link_unknown="这个登录链接无效，请核对链接是否完整，或请管理员重新发一个。",
+    link_used="这个登录链接已经用过了，每个链接只能用一次。请联系管理员重新发一个。",
+    link_expired="这个登录链接已过期，请联系管理员重新发一个。",
+    link_prompt="{name}，您好！点“登录”进入服务专员控制台。这个链接只能用一次。",
+    signin_button="登录",
     back_to_chat="返回众创助手",
     bad_request="没能读懂这个请求，请刷新页面后再试。",
     not_json="请求格式不对（需要 JSON），请刷新页面后再试。",

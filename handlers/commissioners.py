@@ -132,16 +132,25 @@ async def _act(
         return list(reply(message, texts.member_usage))
     request = await requests.by_number(context.session, number, lock=True)
     if request is None:
+        log.info("refused: %s named unknown request %s", actor_of(message), number)
         return list(reply(message, texts.unknown_number.format(number=number)))
-    group = context.roster.group(request.group_id)
-    if not context.roster.is_member(group.id, message.channel.value, message.sender.user_id):
+    if not context.roster.is_member(
+        request.group_id, message.channel.value, message.sender.user_id
+    ):
         log.warning(
-            "refused: %s is not in group %s (request %s)", actor_of(message), group.id, number
+            "refused: %s is not in group %s (request %s)",
+            actor_of(message),
+            request.group_id,
+            number,
         )
-        return list(reply(message, texts.member_only.format(number=number, group=group.name)))
+        name = next(
+            (g.name for g in context.roster.groups if g.id == request.group_id), request.group_id
+        )
+        return list(reply(message, texts.member_only.format(number=number, group=name)))
     try:
         status = transition(Status(request.status), action, Role.MEMBER)
-    except IllegalTransition:
+    except IllegalTransition as refusal:
+        log.warning("refused: request %s: %s", number, refusal)
         return list(
             reply(
                 message,
@@ -216,6 +225,11 @@ async def _transfer(
         return list(
             reply(message, texts.unknown_group.format(group=target, groups="、".join(groups)))
         )
+    replies: list[OutgoingMessage] = []
+    if request.status == Status.WAITING.value:
+        # The transfer ends the wait: the request is open again and its clock runs.
+        await requests.end_pause(context.session, request, context.now)
+        replies += await recompute_due(context, request)
     old = request.group_id
     request.group_id = group.id
     request.assignee = request.assignee_name = None
@@ -235,7 +249,7 @@ async def _transfer(
             number=request.number, group=group.name, due=shown, provisional=note
         )
 
-    replies = [await to_entrepreneur(context, request, compose)]
+    replies.append(await to_entrepreneur(context, request, compose))
     person = await context.session.get(Person, request.person_id)
     replies += to_group(context, request, card_text(context, request, person), card=True)
     done = texts.done.format(number=request.number, action=group.name)

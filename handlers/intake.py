@@ -7,6 +7,7 @@ the middle changes nothing; ``/cancel`` ends it at any step.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -22,6 +23,8 @@ from storage.conversations import ConversationState
 from storage.models import Person
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 router = Router("intake")
 
@@ -197,6 +200,7 @@ async def _answer(
     # step "space": a typed name or id of a space
     found = _space_from(context, answer)
     if found is None:
+        log.info("unknown maker space %r from %s", answer[:40], message.sender.user_id)
         return [
             *reply(message, texts.unknown_space),
             _space_question(message, context),
@@ -225,6 +229,7 @@ async def _set_space(
 ) -> list[OutgoingMessage]:
     texts = desk_texts_for(message.language)
     if space_id not in {s.id for s in context.roster.spaces}:
+        log.warning("unknown maker space %r chosen by %s", space_id[:40], message.sender.user_id)
         return [*reply(message, texts.unknown_space), _space_question(message, context)]
     person = await person_of(context, message)
     person.space_id = space_id

@@ -81,7 +81,8 @@ async def request_button(message: IncomingMessage, context: Context) -> Sequence
         return reply(message, texts.unknown_number.format(number=number))
     try:
         status = transition(Status(request.status), action, Role.ENTREPRENEUR)
-    except IllegalTransition:
+    except IllegalTransition as refusal:
+        log.info("refused: request %s: %s", number, refusal)
         return reply(
             message,
             texts.not_allowed.format(number=number, status=texts.status[request.status]),
@@ -140,7 +141,8 @@ async def _rate(
     texts = desk_texts_for(message.language)
     try:
         transition(Status(request.status), Action.RATE, Role.ENTREPRENEUR)
-    except IllegalTransition:
+    except IllegalTransition as refusal:
+        log.info("refused: request %s: %s", request.number, refusal)
         return list(
             reply(
                 message,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from conftest import IN_CI, RunningBot
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from bot.clock import SHANGHAI
+from bot.roster import DEMO_ROSTER, Roster
 
 pytestmark = pytest.mark.browser
 
@@ -79,3 +84,80 @@ def test_html_in_a_question_shows_as_text(browser: Browser, shipped_bot: Running
     assert page.locator(".msg img, .msg script").count() == 0
     assert dialogs == []
     page.close()
+
+
+def test_a_question_goes_to_the_duty_group_console_and_the_answer_comes_back(
+    browser: Browser, shipped_bot: RunningBot
+) -> None:
+    expect.set_options(timeout=30_000)  # the pages poll every few seconds: wait generously
+    roster = Roster.load(DEMO_ROSTER)
+    space = roster.space("baodi-pku")
+    group = roster.duty_group(space.id, datetime.now(SHANGHAI).date())
+    member = next(person for person in group.members if person.id_on("web"))
+    errors: list[str] = []
+
+    # The entrepreneur: a question the bot cannot answer becomes a request.
+    chat_context = browser.new_context(locale="zh-CN")
+    chat = chat_context.new_page()
+    chat.set_default_timeout(30_000)
+    chat.on("pageerror", lambda error: errors.append(f"chat: {error}"))
+    chat.goto(shipped_bot.url)
+    chat.wait_for_selector(".msg.bot >> text=我是众创助手")
+    chat.fill("#text", "园区停车位怎么申请")
+    chat.press("#text", "Enter")
+    chat.locator(".choices button", has_text="提交给服务专员").click()
+    chat.locator(".choices button", has_text=re.compile(r"^\d+\. 其他$")).click()
+    chat.wait_for_selector(".msg.bot >> text=请简要说明")
+    chat.fill("#text", "我们公司有3辆车，想在园区申请固定停车位。")
+    chat.press("#text", "Enter")
+    chat.locator(".choices button", has_text="跳过").click()
+    chat.locator(".choices button", has_text=space.name).click()
+    confirmation = chat.locator(".msg.bot", has_text="工单已提交")
+    confirmation.wait_for()
+    opened = confirmation.inner_text()
+    found = re.search(r"工单已提交：(\d{4}-\d{4,})[\s\S]*答复期限：(\d{4}-\d{2}-\d{2})", opened)
+    assert found, opened
+    number, due = found.groups()
+    assert group.name in opened
+
+    # A member of the group on duty for that space today signs in to the console.
+    console_context = browser.new_context(locale="zh-CN")
+    console = console_context.new_page()
+    console.set_default_timeout(30_000)
+    console.on("pageerror", lambda error: errors.append(f"console: {error}"))
+    console.goto(f"{shipped_bot.url}/console")
+    console.locator(f"button.person[data-web-id='{member.id_on('web')}']").click()
+    expect(console.locator("#who-name")).to_contain_text(member.name)
+    card = console.locator(f"article.card[data-number='{number}']")
+    expect(card.locator(".due-date")).to_have_text(due)
+    expect(card.locator(".provisional")).to_have_count(1 if "预计" in opened else 0)
+    expect(card.locator(".text")).to_have_text("我们公司有3辆车，想在园区申请固定停车位。")
+    expect(card.locator(".meta")).to_contain_text(space.name)
+
+    card.locator("button.act-claim").click()
+    expect(card.locator(".result")).to_contain_text("已认领")
+    expect(card.locator(".status")).to_have_text("办理中")
+    expect(card.locator(".assignee")).to_contain_text(member.name)
+
+    card.locator("button.act-reply").click()
+    card.locator("textarea").fill("您好，请带营业执照复印件到园区物业服务中心登记。")
+    card.locator("button.send").click()
+    expect(card.locator(".result")).to_contain_text("已回复创业者")
+    expect(card.locator(".timeline")).to_contain_text("请带营业执照复印件")
+
+    card.locator("button.act-resolve").click()
+    card.locator("textarea").fill("已协调物业，为贵公司预留3个车位。")
+    card.locator("button.send").click()
+    expect(card.locator(".result")).to_contain_text("已办结")
+    expect(console.locator(f"#resolved article.card[data-number='{number}']")).to_be_visible()
+
+    # The entrepreneur's page fetches both without a reload.
+    reply = chat.locator(".msg.bot", has_text=f"服务专员{member.name}回复")
+    expect(reply).to_contain_text("请带营业执照复印件到园区物业服务中心登记")
+    resolved = chat.locator(".msg.bot", has_text=f"工单 {number} 已办结")
+    expect(resolved).to_contain_text("已协调物业，为贵公司预留3个车位。")
+    expect(resolved.locator(".choices button", has_text="确认已解决")).to_be_visible()
+    expect(chat.locator(".msg.bot", has_text=f"答复期限：{due}")).to_have_count(1)
+    assert errors == []
+    console_context.close()
+    chat_context.close()

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import scratch_postgres
 from sqlalchemy import func, select
 
 from bot.app import Bot, create_bot
@@ -19,7 +20,6 @@ from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
 from bot.settings import load_settings
 from storage.models import OutboxMessage, Request, RequestEvent
-from conftest import scratch_postgres
 
 ROSTER = """\
 districts:
@@ -313,3 +313,35 @@ async def test_english_user_gets_english(bot: tuple[Bot, ManualClock]) -> None:
     await say(running, english, choice="space:baodi-eco")
     replies = await say(running, english, "/new I need help registering a company")
     assert replies[0].text.startswith("✅ Request 2026-0001 opened")
+
+
+async def _snapshot(bot: Bot) -> tuple[list[tuple[str, str, str | None]], int]:
+    async with bot.database.sessions() as session:
+        stored = (await session.scalars(select(Request).order_by(Request.id))).all()
+        events = await session.scalar(select(func.count()).select_from(RequestEvent))
+    return [(r.number, r.status, r.assignee) for r in stored], int(events or 0)
+
+
+async def test_bad_input_is_refused_clearly_logged_and_changes_nothing(
+    bot: tuple[Bot, ManualClock], caplog: pytest.LogCaptureFixture
+) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    closed = await open_one(running, "第二件事：场地租金")
+    await say(running, ZHANG, f"/resolve {closed} 已答复")
+    await say(running, ENTREPRENEUR, choice=f"req:confirm:{closed}")
+    before = await _snapshot(running)
+    caplog.set_level("INFO")
+
+    cases = [
+        (OTHER, None, "space:baodi-nowhere", "没有找到这个众创空间", "unknown maker space"),
+        (WANG, f"/claim {number}", None, "只有工单", "is not in group g1"),
+        (OTHER, None, f"req:reopen:{number}", f"没有找到您的工单 {number}", "not theirs"),
+        (ZHANG, f"/reply {closed} 还有一件事", None, "不能进行这个操作", "may not reply"),
+    ]
+    for sender, text, choice, shown, logged in cases:
+        caplog.clear()
+        replies = await say(running, sender, text or "", choice=choice)
+        assert shown in replies[0].text, (text, choice)
+        assert any(logged in record.getMessage() for record in caplog.records), (text, choice)
+    assert await _snapshot(running) == before
