@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import matcher
+from bench import matcher, requests, scheduler
 
 
 def main() -> None:
@@ -12,6 +12,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
     args = parser.parse_args()
     matcher.print_table(matcher.run(quick=args.quick))
+    requests.print_table(requests.run(quick=args.quick))
+    scheduler.print_table(scheduler.run(quick=args.quick))
 
 
 if __name__ == "__main__":

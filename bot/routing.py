@@ -182,8 +182,8 @@ class Dispatcher:
             The replies addressed to the sender's chat.
         """
         services = self.services
-        now = services.clock.now()
-        async with services.database.sessions.begin() as session:
+        async with services.database.transaction() as session:
+            now = services.clock.now()
             if not await outbox.claim_inbound(session, message.key, now):
                 log.info("redelivered message %s: answering as before", message.key)
                 stored = await outbox.replies_to(session, message.key)

@@ -140,7 +140,7 @@ class Scheduler:
             How many requests got a new due date.
         """
         now = self._services.clock.now()
-        async with self._services.database.sessions.begin() as session:
+        async with self._services.database.transaction() as session:
             context = Context(self._services, session, now)
             moved, notices = await redate_all(context, provisional_only=provisional_only)
             _queue(session, notices, now)
@@ -179,7 +179,7 @@ class Scheduler:
 
     async def _notify(self, request_id: int, kind: NoticeKind, day: date, now: datetime) -> bool:
         """Send one notice unless another process did, or the request moved on meanwhile."""
-        async with self._services.database.sessions.begin() as session:
+        async with self._services.database.transaction() as session:
             request = await _locked(session, request_id)
             if request is None or request.status not in _ACTIVE or request.due_date != day:
                 return False
@@ -255,7 +255,7 @@ class Scheduler:
 
     async def _auto_close(self, request_id: int, now: datetime) -> int:
         calendar = self._services.calendar.current
-        async with self._services.database.sessions.begin() as session:
+        async with self._services.database.transaction() as session:
             request = await _locked(session, request_id)
             if request is None or request.status != Status.RESOLVED.value:
                 return 0
@@ -298,7 +298,7 @@ class Scheduler:
         years = calendar.unknown_years((shanghai_date(first), last))
         sent = 0
         for year in years:
-            async with self._services.database.sessions.begin() as session:
+            async with self._services.database.transaction() as session:
                 claimed = await session.execute(
                     insert_for(session, Alert)
                     .values(kind="calendar-unknown", subject=str(year), sent_at=now)

@@ -160,9 +160,10 @@ class OutboxSender:
     async def deliver_due(self) -> int:
         """One round: deliver the due messages, oldest first. Returns how many were taken."""
         now = self._clock.now()
-        rows = await outbox.claim_due(
-            self._database.sessions, self.channels, now=now, lease=LEASE, limit=self._batch
-        )
+        async with self._database.write_lock:
+            rows = await outbox.claim_due(
+                self._database.sessions, self.channels, now=now, lease=LEASE, limit=self._batch
+            )
         for row in rows:
             await self._deliver(row)
         return len(rows)
@@ -183,7 +184,7 @@ class OutboxSender:
             await self._failed(row, DeliveryError(type(error).__name__))
             return
         now = self._clock.now()
-        async with self._database.sessions.begin() as session:
+        async with self._database.transaction() as session:
             await outbox.mark_sent(session, row.id, now)
             if message.card and row.request_id is not None and delivered.message_id:
                 requests.add_card(
@@ -197,7 +198,7 @@ class OutboxSender:
 
     async def _failed(self, row: OutboxMessage, error: DeliveryError) -> None:
         now = self._clock.now()
-        async with self._database.sessions.begin() as session:
+        async with self._database.transaction() as session:
             if error.hold:
                 log.info("outbox %d held for %s: %s", row.id, row.channel, error.reason)
                 await outbox.mark_held(session, row.id, error.reason)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +14,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from storage.questions import UnansweredQuestions
 
@@ -28,12 +37,31 @@ class Database:
     def __init__(self, url: str) -> None:
         """Connect lazily to ``url`` (``sqlite+aiosqlite://…`` or ``postgresql+asyncpg://…``)."""
         self.url = url
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        sqlite = url.startswith("sqlite")
+        # A pooled connection to a local SQLite file cannot go stale; pinging it on every
+        # checkout only costs round trips to aiosqlite's thread. PostgreSQL keeps the ping.
+        options: dict[str, Any] = {"pool_pre_ping": not sqlite}
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        self.write_lock: AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if sqlite else contextlib.nullcontext()
+        )
+        """Held around a write transaction that may take a while (a message being handled).
+
+        SQLite lets one connection write at a time and makes the others retry with growing
+        sleeps (``busy_timeout``), so sixteen messages at once wait far longer than needed and
+        can give up with "database is locked". Queuing them here first makes them take turns
+        as soon as the writer is done. PostgreSQL locks rows, not the database: no lock.
+        """
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.unanswered = UnansweredQuestions(self.sessions)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction, committed on success, taking turns on SQLite."""
+        async with self.write_lock, self.sessions.begin() as session:
+            yield session
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (safe with several processes)."""
@@ -68,8 +96,12 @@ def _upgrade(connection: Connection) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers go on while one writer commits; the busy timeout waits out a writer.
+    # synchronous=NORMAL is the usual setting with WAL: a commit no longer waits for fsync, the
+    # WAL is synced at checkpoints. The database stays consistent after any crash; only a power
+    # loss or OS crash can undo the last few commits (an application crash cannot).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

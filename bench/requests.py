@@ -1,0 +1,225 @@
+"""Request-creation throughput: ``/new text`` through the real dispatcher, SQLite and PostgreSQL.
+
+Each run builds the bot as ``python -m bot run`` does (``create_bot``: demo roster, shipped
+knowledge base, migrations) on a fresh database, then:
+
+* setup, untimed: every one of ``requests`` distinct web users presses ``space:<id>`` (the six
+  demo maker spaces in turn), so the bot knows their maker space;
+* timed: every user sends ``/new <text>`` once, through ``Dispatcher.handle(…, inline=True)``
+  exactly as the web chat adapter calls it — inbound dedup, person lookup, request number,
+  request + event + outbox rows, one transaction per message. ``concurrency`` asyncio tasks
+  take the messages from one queue.
+
+The clock is a :class:`~bot.clock.ManualClock` standing at Monday 2026-11-23 10:00 Shanghai
+time (a working day of a year the calendar knows), so every run dates its requests the same way.
+
+SQLite is a file database in a temporary folder with the product's own engine settings (WAL,
+see ``storage/database.py``). PostgreSQL is a scratch database created on
+``BOT_BENCH_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``) and
+dropped afterwards; when the server is not reachable its rows say so instead of failing.
+
+Every configuration runs three times; the table shows the median of each figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
+from sqlalchemy import func, select
+
+import knowledge
+from bot.app import Bot, create_bot
+from bot.clock import ManualClock
+from bot.messages import Channel, IncomingMessage, Sender
+from bot.settings import load_settings
+from storage.models import Request
+
+POSTGRES_URL = os.environ.get(
+    "BOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+SHIPPED_FAQ = Path(knowledge.__file__).parent / "faq"
+MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working day
+TARGET = 500.0  # requests/s on SQLite (issue 3)
+REPEATS = 3
+CONCURRENCY = (1, 16)
+TEXTS = (
+    "想咨询公司注册需要哪些材料",
+    "我们团队想申请创业补贴，需要准备什么",
+    "工位租金可以减免吗",
+    "想了解知识产权专利申请的流程",
+    "需要对接天使投资和融资渠道",
+    "社保和税务登记怎么办理",
+    "能不能帮忙联系高校的技术专家",
+    "想参加创业培训和路演活动",
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    requests: int
+    wall_s: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.wall_s
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+@dataclass(frozen=True)
+class Row:
+    database: str
+    concurrency: int
+    requests: int
+    wall_s: float
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    skipped: str | None = None
+
+    @property
+    def target(self) -> str:
+        if self.skipped is not None or self.database != "SQLite":
+            return "—"
+        return "✓" if self.per_s >= TARGET else "✗"
+
+
+@asynccontextmanager
+async def _sqlite() -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory(prefix="makerdesk-bench-") as tmp:
+        yield f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}"
+
+
+@asynccontextmanager
+async def _postgres() -> AsyncIterator[str]:
+    """A scratch database of its own, dropped afterwards."""
+    name = f"makerdesk_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _postgres_reachable() -> bool:
+    try:
+        connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await connection.close()
+    return True
+
+
+async def _start(url: str) -> Bot:
+    # Explicit values, so a .env or BOT_* variable of the machine cannot change the bench.
+    settings = load_settings(
+        database_url=url, knowledge_dir=SHIPPED_FAQ, roster=None, calendar=None
+    )
+    return await create_bot(settings, ManualClock(MONDAY))
+
+
+def _message(bot: Bot, user: int, text: str = "", choice: str | None = None) -> IncomingMessage:
+    sender = Sender(Channel.WEB, f"bench-{user}", f"创业者{user}")
+    key = f"web:{sender.user_id}:{'space' if choice else 'new'}"
+    return IncomingMessage(sender, sender.user_id, text, key, bot.clock.now(), choice=choice)
+
+
+async def _one_run(url: str, count: int, concurrency: int) -> Sample:
+    bot = await _start(url)
+    try:
+        spaces = [s.id for s in bot.services.roster.current.spaces]
+        handle = bot.dispatcher.handle
+        for user in range(count):  # setup, untimed: the bot learns each user's maker space
+            await handle(
+                _message(bot, user, choice=f"space:{spaces[user % len(spaces)]}"), inline=True
+            )
+        messages = [_message(bot, u, f"/new {TEXTS[u % len(TEXTS)]}") for u in range(count)]
+        queue = iter(messages)
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            for message in queue:  # one shared iterator: each message is taken exactly once
+                start = time.perf_counter()
+                await handle(message, inline=True)
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+        async with bot.database.sessions() as session:
+            opened = await session.scalar(select(func.count(Request.id)))
+            numbers = await session.scalar(select(func.count(func.distinct(Request.number))))
+        if opened != count or numbers != count:
+            raise AssertionError(f"expected {count} requests, found {opened} ({numbers} numbers)")
+        return Sample(count, wall, latencies)
+    finally:
+        await bot.close()
+
+
+async def _measure(database: str, count: int, concurrency: int) -> Row:
+    samples = []
+    for _ in range(REPEATS):
+        fresh = _sqlite() if database == "SQLite" else _postgres()
+        async with fresh as url:
+            samples.append(await _one_run(url, count, concurrency))
+    return Row(
+        database,
+        concurrency,
+        count,
+        statistics.median(s.wall_s for s in samples),
+        statistics.median(s.rate for s in samples),
+        statistics.median(s.percentile(0.50) for s in samples),
+        statistics.median(s.percentile(0.99) for s in samples),
+    )
+
+
+async def _run(quick: bool) -> list[Row]:
+    count = 300 if quick else 3000
+    rows = [await _measure("SQLite", count, c) for c in CONCURRENCY]
+    if await _postgres_reachable():
+        rows += [await _measure("PostgreSQL", count, c) for c in CONCURRENCY]
+    else:
+        rows += [Row("PostgreSQL", c, 0, 0, 0, 0, 0, "skipped: not reachable") for c in CONCURRENCY]
+    return rows
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Measure opening ~300 (quick) or 3,000 requests on SQLite and PostgreSQL, 1 and 16 tasks."""
+    return asyncio.run(_run(quick))
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    print("\n## Service requests: opening throughput (`/new text` through the dispatcher)\n")
+    print(
+        f"Fresh database per run, median of {REPEATS} runs; ManualClock; demo roster; "
+        f"target ≥ {TARGET:.0f} requests/s on SQLite.\n"
+    )
+    print(
+        "| database | concurrency | requests | wall (s) | requests/s | p50 (ms) | p99 (ms) "
+        "| target |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|:---:|")
+    for r in rows:
+        if r.skipped is not None:
+            print(f"| {r.database} | {r.concurrency} | {r.skipped} | | | | | — |")
+            continue
+        print(
+            f"| {r.database} | {r.concurrency} | {r.requests:,} | {r.wall_s:.2f} | {r.per_s:,.0f} "
+            f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.target} |"
+        )
