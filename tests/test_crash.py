@@ -21,6 +21,11 @@ from conftest import run_bot
 from sqlalchemy import select
 from test_requests import ROSTER
 
+from bot.clock import SystemClock
+from bot.messages import Channel, OutgoingMessage
+from bot.reloadable import Reloadable
+from bot.roster import Roster
+from bot.sender import Delivered, OutboxSender
 from storage import Database
 from storage.models import OutboxMessage, Request
 
@@ -98,6 +103,7 @@ async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
     numbers = {n: _NUMBER.search(text) for n, text in answers.items()}
     assert all(numbers.values()), answers
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    pushed = _GroupChat()
     try:
         async with database.sessions() as session:
             stored = (await session.scalars(select(Request))).all()
@@ -106,6 +112,16 @@ async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
                     select(OutboxMessage).where(OutboxMessage.channel == "telegram")
                 )
             ).all()
+        # The duty group's cards waited in the outbox through the kill; a sender (Telegram
+        # comes with its own issue) now pushes each of them once.
+        sender = OutboxSender(
+            database,
+            SystemClock(),
+            {Channel.TELEGRAM: pushed},
+            Reloadable(lambda: Roster.load(roster), Roster.load(roster)),
+        )
+        while await sender.deliver_due():
+            pass
     finally:
         await database.close()
     assert len(stored) == CROWD
@@ -115,6 +131,18 @@ async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
     )
     assert Counter(card.request_id for card in cards) == Counter(r.id for r in stored)
     assert {card.status for card in cards} == {"pending"}
+    assert sorted(pushed.numbers) == sorted(r.number for r in stored)
+
+
+class _GroupChat:
+    """The duty group's chat: takes every card it is handed."""
+
+    def __init__(self) -> None:
+        self.numbers: list[str] = []
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        self.numbers.append(message.text.split("｜", 1)[0].removeprefix("🆕 工单 "))
+        return Delivered(str(len(self.numbers)))
 
 
 async def _count_requests(tmp_path: Path) -> int:
