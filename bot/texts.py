@@ -245,7 +245,7 @@ DESK_ZH = DeskTexts(
     ),
     resolved_to_entrepreneur="✅ 工单 {number} 已办结。\n办理结果：{text}\n问题解决了吗？",
     transferred_to_entrepreneur=(
-        "工单 {number} 已转给{group}办理，答复期限不变：{due}{provisional}。"
+        "工单 {number} 已转给{group}办理，答复期限：{due}{provisional}。"
     ),
     due_moved="工单 {number} 的答复期限调整为 {due}{provisional}（原为 {old}）。",
     card=(
@@ -335,7 +335,7 @@ DESK_EN = DeskTexts(
     ),
     resolved_to_entrepreneur="✅ Request {number} is resolved.\nResult: {text}\nIs it solved?",
     transferred_to_entrepreneur=(
-        "Request {number} moved to {group}; the reply is still due by {due}{provisional}."
+        "Request {number} moved to {group}; the reply is due by {due}{provisional}."
     ),
     due_moved="Request {number} is now due by {due}{provisional} (was {old}).",
     card=(
