@@ -206,9 +206,10 @@ async def _apply(
         return template.format(number=request.number, name=name, text=text)
 
     if action is Action.RESOLVE:
-        reader = desk_texts_for(message.language)
         replies.append(
-            await to_entrepreneur(context, request, compose, resolution_buttons(reader, request))
+            await to_entrepreneur(
+                context, request, compose, lambda texts: resolution_buttons(texts, request)
+            )
         )
     elif action in (Action.REPLY, Action.ASK):
         replies.append(await to_entrepreneur(context, request, compose))

@@ -154,17 +154,24 @@ async def to_entrepreneur(
     context: Context,
     request: Request,
     compose: ComposeText,
-    buttons: Sequence[Button] = (),
+    buttons: Callable[[DeskTexts], Sequence[Button]] | None = None,
 ) -> OutgoingMessage:
-    """A message to the entrepreneur on the channel the request came from, in their language."""
+    """A message to the entrepreneur on the channel the request came from, in their language.
+
+    Args:
+        context: This turn.
+        request: The request the message is about.
+        compose: Builds the text from the entrepreneur's phrases.
+        buttons: Builds the buttons under it, labelled in the same language.
+    """
     person = await context.session.get(Person, request.person_id)
     language = language_of(person) if person else Language.ZH
-    text = compose(desk_texts_for(language))
+    texts = desk_texts_for(language)
     return OutgoingMessage(
         request.chat_id,
         Channel(request.channel),
-        text,
-        buttons=tuple(buttons),
+        compose(texts),
+        buttons=tuple(buttons(texts)) if buttons else (),
         request_id=request.id,
     )
 

@@ -313,6 +313,13 @@ async def test_english_user_gets_english(bot: tuple[Bot, ManualClock]) -> None:
     await say(running, english, choice="space:baodi-eco")
     replies = await say(running, english, "/new I need help registering a company")
     assert replies[0].text.startswith("✅ Request 2026-0001 opened")
+    await say(running, ZHANG, "/resolve 2026-0001 营业执照已办好")  # a Chinese-speaking member
+    async with running.database.sessions() as session:
+        rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == "777"))
+        resolution = rows.all()[-1].payload
+    assert str(resolution["text"]).startswith("✅ Request 2026-0001 is resolved.")
+    labels = [label for label, _ in resolution["buttons"]]  # type: ignore[union-attr]
+    assert labels[:2] == ["Yes, solved", "Not solved, reopen"]
 
 
 async def _snapshot(bot: Bot) -> tuple[list[tuple[str, str, str | None]], int]:
