@@ -244,9 +244,7 @@ DESK_ZH = DeskTexts(
         "直接回复这里即可。补充之前，答复期限暂停计算。"
     ),
     resolved_to_entrepreneur="✅ 工单 {number} 已办结。\n办理结果：{text}\n问题解决了吗？",
-    transferred_to_entrepreneur=(
-        "工单 {number} 已转给{group}办理，答复期限：{due}{provisional}。"
-    ),
+    transferred_to_entrepreneur="工单 {number} 已转给{group}办理，答复期限：{due}{provisional}。",
     due_moved="工单 {number} 的答复期限调整为 {due}{provisional}（原为 {old}）。",
     card=(
         "🆕 工单 {number}｜{category}\n"
