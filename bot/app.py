@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, SystemClock
 from bot.messages import Channel
 from bot.reloadable import Reloadable
@@ -32,6 +33,8 @@ class Bot:
     sender: OutboxSender
     """Pushes the outbox to the channels that push (the web chat pulls its own)."""
     scheduler: Scheduler
+    telegram: TelegramChannel | None = None
+    """The Telegram channel, when ``BOT_TELEGRAM_TOKEN`` is set."""
 
     @property
     def clock(self) -> Clock:
@@ -88,7 +91,11 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     dispatcher = Dispatcher(services, fallback=unknown)
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}
+    telegram = None
+    if settings.telegram_token is not None:
+        telegram = TelegramChannel(settings, dispatcher, clock)
+        deliverers[Channel.TELEGRAM] = telegram
     sender = OutboxSender(database, clock, deliverers, services.roster)
     dispatcher.on_queued = sender.wake
     scheduler = Scheduler(services, on_queued=sender.wake)
-    return Bot(settings, services, dispatcher, sender, scheduler)
+    return Bot(settings, services, dispatcher, sender, scheduler, telegram)

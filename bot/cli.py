@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bot.app import create_bot
 from bot.channels.console import issue_link
+from bot.channels.telegram import TelegramUnavailable
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
 from bot.roster import DEMO_ROSTER, Roster, RosterError
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request with its URL, and the Bot API URL carries the bot's token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return int(args.action(args, settings))
 
 
@@ -116,6 +119,9 @@ def _run(_: argparse.Namespace, settings: Settings) -> int:
             return 1
         try:
             await serve(bot)
+        except TelegramUnavailable as error:
+            print(f"无法启动：{error}", file=sys.stderr)
+            return 1
         except OSError as error:
             print(
                 f"无法在 {settings.http_host}:{settings.http_port} 上服务：{error}", file=sys.stderr

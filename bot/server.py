@@ -28,6 +28,8 @@ def build_application(bot: Bot) -> web.Application:
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock).register(app)
         ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo).register(app)
+    if bot.telegram is not None and bot.telegram.webhook:
+        bot.telegram.register(app)
     return app
 
 
@@ -51,6 +53,8 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     Besides the HTTP channels, the outbox sender and the scheduler run here until the stop.
     """
     stop = stop or asyncio.Event()
+    if bot.telegram is not None:
+        await bot.telegram.start()  # a bad token stops start-up here, before anything listens
     runner = web.AppRunner(build_application(bot), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, bot.settings.http_host, bot.settings.http_port)
@@ -60,6 +64,8 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         loop.create_task(bot.sender.run(stop), name="outbox-sender"),
         loop.create_task(bot.scheduler.run(stop), name="scheduler"),
     ]
+    if bot.telegram is not None and not bot.telegram.webhook:
+        workers.append(loop.create_task(bot.telegram.poll(stop), name="telegram-polling"))
     reloads: set[asyncio.Task[object]] = set()
 
     async def reload_files() -> None:
@@ -89,3 +95,5 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         stop.set()
         await asyncio.gather(*workers, return_exceptions=True)
         await runner.cleanup()
+        if bot.telegram is not None:
+            await bot.telegram.stop()

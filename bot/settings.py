@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     """Bot API root; the bot calls ``{root}/bot{token}/{method}`` (self-hosted servers work)."""
 
+    telegram_webhook_url: str | None = None
+    """Public HTTPS address of this server (``https://bot.example.cn``); Telegram then posts
+    updates to ``{url}/telegram``. Unset: the bot long-polls, no public address needed."""
+
+    telegram_webhook_secret: SecretStr | None = None
+    """Secret Telegram sends with every webhook call; derived from the token when unset."""
+
     wechat_token: SecretStr | None = None
     """Token of the Official Account's server configuration; unset means no WeChat channel."""
 
@@ -90,6 +97,15 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
         return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith("https://") and not value.startswith("http://127.0.0.1"):
+            raise ValueError("Telegram calls webhooks over HTTPS only: use https://…")
+        return value.strip().rstrip("/")
 
     @field_validator("telegram_api_url", "wechat_api_url")
     @classmethod

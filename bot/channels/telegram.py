@@ -1,0 +1,301 @@
+"""The Telegram channel: entrepreneurs in private chat, commissioners in their duty group.
+
+Built on python-telegram-bot's Bot API client (nothing else in the code base imports
+``telegram``). Updates arrive by long polling when no public address is configured, or on
+``POST /telegram`` with Telegram's secret-token header; either way each becomes an
+:class:`~bot.messages.IncomingMessage` keyed by its ``update_id``, so a redelivered update is
+handled once. Replies leave through the outbox: :meth:`TelegramChannel.deliver` is the outbox
+sender's way to push them, with Telegram's errors sorted into "later", "wait as told" and
+"never".
+
+In a group the bot hears every message (privacy mode off), but answers only what is meant for
+it: commands, replies to its own messages (request cards) and ``#2026-0001 …``. The rest is the
+group's own conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Message as TelegramMessage
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.clock import Clock
+from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage, Sender
+from bot.routing import Dispatcher
+from bot.sender import Delivered, DeliveryError
+from bot.settings import Settings
+from bot.texts import texts_for
+
+__all__ = ["SECRET_HEADER", "WEBHOOK_PATH", "TelegramChannel", "TelegramUnavailable"]
+
+log = logging.getLogger(__name__)
+
+# Opt in to python-telegram-bot's coming behaviour: ``RetryAfter.retry_after`` as a timedelta,
+# without the deprecation warning the old integer form raises on every read.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+WEBHOOK_PATH = "/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+MAX_UPDATE = 256 * 1024
+"""An update is a few kilobytes; anything bigger is not from Telegram."""
+POLL_TIMEOUT = 25
+"""Seconds one ``getUpdates`` long poll waits for news."""
+ALLOWED_UPDATES = ("message", "callback_query")
+_GROUPS = ("group", "supergroup")
+
+
+class TelegramUnavailable(Exception):
+    """Telegram refused the token or could not be reached at start-up (message in Chinese)."""
+
+
+class TelegramChannel:
+    """Adapter between the Bot API and the dispatcher, and the outbox's way out to Telegram."""
+
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, clock: Clock) -> None:
+        """Prepare the client; nothing is called until :meth:`start`.
+
+        Raises:
+            ValueError: ``settings`` has no Telegram token.
+        """
+        if settings.telegram_token is None:
+            raise ValueError("BOT_TELEGRAM_TOKEN is not set")
+        token = settings.telegram_token.get_secret_value()
+        root = settings.telegram_api_url
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._root = root
+        self._webhook_url = settings.telegram_webhook_url
+        secret = settings.telegram_webhook_secret
+        # Telegram allows A-Z, a-z, 0-9, _ and -: a hex digest of the token qualifies and needs
+        # no extra setting, while never revealing the token itself.
+        self._secret = (
+            secret.get_secret_value()
+            if secret
+            else hashlib.sha256(f"makerdesk-webhook:{token}".encode()).hexdigest()[:48]
+        )
+        self._bot: Bot = ExtBot(
+            token,
+            base_url=f"{root}/bot",
+            base_file_url=f"{root}/file/bot",
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=10, write_timeout=10),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10
+            ),
+            rate_limiter=AIORateLimiter(max_retries=0),
+        )
+        self._bot_id: int | None = None
+
+    @property
+    def webhook(self) -> bool:
+        """Whether updates come by webhook (a public address is configured) or polling."""
+        return self._webhook_url is not None
+
+    async def start(self) -> None:
+        """Introduce ourselves (``getMe``) and tell Telegram how updates should arrive.
+
+        Raises:
+            TelegramUnavailable: The token is refused or the Bot API does not answer.
+        """
+        try:
+            await self._bot.initialize()
+            await self._choose_delivery()
+        except InvalidToken:
+            raise TelegramUnavailable(
+                f"Telegram 拒绝了 BOT_TELEGRAM_TOKEN（{self._root}）：请向 @BotFather 核对令牌。"
+            ) from None
+        except TelegramError as error:
+            raise TelegramUnavailable(
+                f"连不上 Telegram Bot API（{self._root}）：{error.message}"
+            ) from None
+        self._bot_id = self._bot.id
+
+    async def _choose_delivery(self) -> None:
+        if self._webhook_url:
+            await self._bot.set_webhook(
+                f"{self._webhook_url}{WEBHOOK_PATH}",
+                secret_token=self._secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("telegram: webhook at %s%s", self._webhook_url, WEBHOOK_PATH)
+        else:
+            # A webhook left over from an earlier setup would make every poll fail.
+            await self._bot.delete_webhook()
+            log.info("telegram: long polling as @%s", self._bot.username)
+
+    async def stop(self) -> None:
+        """Close the HTTP connections."""
+        with contextlib.suppress(TelegramError):
+            await self._bot.shutdown()
+
+    def register(self, app: web.Application) -> None:
+        """Add the webhook route to ``app``."""
+        app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Fetch updates until ``stop`` is set; an update is confirmed only once handled.
+
+        ``getUpdates`` with ``offset`` confirms every update before it, so a crash before an
+        update is handled gets it again after the restart, and the dedup key makes the second
+        handling a no-op.
+        """
+        offset: int | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                updates = await self._bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+                failures = 0
+            except (Conflict, InvalidToken) as error:
+                log.error("telegram: polling refused: %s", error)
+                failures += 1
+            except TelegramError as error:
+                log.warning("telegram: polling failed: %s", error)
+                failures += 1
+            else:
+                for update in updates:
+                    await self._handle(update)
+                    offset = update.update_id + 1
+                continue
+            wait = min(60.0, 0.5 * 2**failures)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        """Send ``message`` to its chat (the outbox sender's deliverer).
+
+        Raises:
+            DeliveryError: ``retry_after`` when Telegram says to wait, ``final`` when the chat
+                is gone or the bot was blocked, plain for network trouble.
+        """
+        text = message.text
+        if message.source:
+            text = f"{text}\n\n{texts_for(Language.ZH).source.format(source=message.source)}"
+        markup = (
+            InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in message.buttons]
+            )
+            if message.buttons
+            else None
+        )
+        try:
+            sent = await self._bot.send_message(message.chat_id, text, reply_markup=markup)
+        except RetryAfter as error:
+            raise DeliveryError(
+                "429 Too Many Requests", retry_after=_seconds(error.retry_after)
+            ) from None
+        except (Forbidden, BadRequest) as error:
+            raise DeliveryError(error.message, final=True) from None
+        except TelegramError as error:
+            raise DeliveryError(error.message) from None
+        return Delivered(str(sent.message_id))
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self._secret.encode()):
+            log.warning("telegram webhook: refused a call without the secret token")
+            return web.Response(status=401, text="unauthorized")
+        if request.content_length is not None and request.content_length > MAX_UPDATE:
+            return web.Response(status=413, text="too large")
+        body = await request.content.read(MAX_UPDATE + 1)
+        if len(body) > MAX_UPDATE:
+            return web.Response(status=413, text="too large")
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self._bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError) as error:
+            # Answering 200 stops Telegram from sending the same unreadable update again.
+            log.warning("telegram webhook: unreadable update (%s)", type(error).__name__)
+            return web.Response(text="ok")
+        if update is not None:
+            await self._handle(update)
+        return web.Response(text="ok")
+
+    async def _handle(self, update: Update) -> None:
+        message = self._incoming(update)
+        if message is not None:
+            await self._dispatcher.handle(message)
+        if update.callback_query is not None:
+            # Stops the spinner on the button; the answer itself comes through the outbox.
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+
+    def _incoming(self, update: Update) -> IncomingMessage | None:
+        """The update as an internal message, or ``None`` when it is not for the bot."""
+        key = f"telegram:{update.update_id}"
+        query = update.callback_query
+        if query is not None:
+            if query.message is None or not query.data:
+                return None
+            return IncomingMessage(
+                sender=_sender(query.from_user),
+                chat_id=str(query.message.chat.id),
+                text="",
+                key=key,
+                received_at=self._clock.now(),
+                choice=query.data[:200],
+            )
+        message = update.message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        text = (message.text or message.caption or "").strip()
+        replied = message.reply_to_message
+        to_us = (
+            replied is not None
+            and replied.from_user is not None
+            and replied.from_user.id == self._bot_id
+        )
+        if message.chat.type in _GROUPS and not (
+            to_us or text.startswith("/") or text.startswith("#")
+        ):
+            return None
+        return IncomingMessage(
+            sender=_sender(message.from_user),
+            chat_id=str(message.chat.id),
+            text=text,
+            key=key,
+            received_at=self._clock.now(),
+            attachments=_attachments(message),
+            reply_to=str(replied.message_id) if to_us and replied is not None else None,
+        )
+
+
+def _sender(user: Any) -> Sender:
+    name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
+    return Sender(Channel.TELEGRAM, str(user.id), name, Language.from_code(user.language_code))
+
+
+def _attachments(message: TelegramMessage) -> tuple[Attachment, ...]:
+    found: list[Attachment] = []
+    if message.photo:
+        largest = message.photo[-1]
+        found.append(Attachment("photo", None, largest.file_size))
+    if message.document:
+        found.append(Attachment("document", message.document.file_name, message.document.file_size))
+    if message.voice:
+        found.append(Attachment("voice", None, message.voice.file_size))
+    return tuple(found)
+
+
+def _seconds(value: int | timedelta) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
