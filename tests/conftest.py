@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
@@ -21,6 +22,9 @@ from urllib.request import urlopen
 import asyncpg
 import pytest
 
+from bot.app import Bot, create_bot
+from bot.clock import ManualClock
+from bot.settings import load_settings
 from storage import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,3 +203,61 @@ def shipped_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot
     """The bot with the knowledge base that ships, on SQLite, shared by a module's tests."""
     with run_bot(tmp_path_factory.mktemp("bot")) as running:
         yield running
+
+
+ROSTER = """\
+districts:
+  - id: baodi
+    name: 宝坻区
+    supervisors:
+      - {name: 区科委值班, telegram: 9101}
+    supervisors_chat: {telegram: -1009100000001}
+spaces:
+  - {id: baodi-eco, name: 节能环保工业园区众创空间, district: baodi}
+  - {id: baodi-pku, name: 北大科技园众创空间, district: baodi}
+groups:
+  - id: g1
+    name: 服务一组
+    district: baodi
+    chat: {telegram: -1002000000001}
+    members:
+      - {name: 张伟, telegram: 2001, web: zhangwei}
+      - {name: 李娜, telegram: 2002}
+    onsite: {baodi-eco: mon}
+  - id: g2
+    name: 服务二组
+    district: baodi
+    chat: {telegram: -1002000000002}
+    members:
+      - {name: 王芳, telegram: 2003}
+      - {name: 刘洋, telegram: 2004}
+    onsite: {baodi-pku: thu}
+admins:
+  - {name: 管理员, telegram: 9001}
+"""
+"""A roster of two duty groups in one district, for the service-desk tests."""
+
+MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def bot(
+    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
+) -> AsyncIterator[tuple[Bot, ManualClock]]:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    clock = ManualClock(MONDAY)
+
+    async def start(url: str) -> Bot:
+        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        return await create_bot(settings, clock)
+
+    if request.param == "sqlite":
+        running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        yield running, clock
+        await running.close()
+        return
+    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+        running = await start(url)
+        yield running, clock
+        await running.close()

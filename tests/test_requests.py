@@ -7,79 +7,21 @@ to it with the messages a channel adapter produces.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from conftest import scratch_postgres
+from conftest import MONDAY, ROSTER  # noqa: F401 - ROSTER is imported from here by other tests
 from sqlalchemy import func, select
 
-from bot.app import Bot, create_bot
+from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
-from bot.settings import load_settings
 from storage.models import OutboxMessage, Request, RequestEvent
 
-ROSTER = """\
-districts:
-  - id: baodi
-    name: 宝坻区
-    supervisors:
-      - {name: 区科委值班, telegram: 9101}
-    supervisors_chat: {telegram: -1009100000001}
-spaces:
-  - {id: baodi-eco, name: 节能环保工业园区众创空间, district: baodi}
-  - {id: baodi-pku, name: 北大科技园众创空间, district: baodi}
-groups:
-  - id: g1
-    name: 服务一组
-    district: baodi
-    chat: {telegram: -1002000000001}
-    members:
-      - {name: 张伟, telegram: 2001, web: zhangwei}
-      - {name: 李娜, telegram: 2002}
-    onsite: {baodi-eco: mon}
-  - id: g2
-    name: 服务二组
-    district: baodi
-    chat: {telegram: -1002000000002}
-    members:
-      - {name: 王芳, telegram: 2003}
-      - {name: 刘洋, telegram: 2004}
-    onsite: {baodi-pku: thu}
-admins:
-  - {name: 管理员, telegram: 9001}
-"""
-
-MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 ENTREPRENEUR = Sender(Channel.WEB, "e1", "小陈")
 OTHER = Sender(Channel.WEB, "e2", "小王")
 ZHANG = Sender(Channel.TELEGRAM, "2001", "张伟")
 WANG = Sender(Channel.TELEGRAM, "2003", "王芳")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def bot(
-    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
-) -> AsyncIterator[tuple[Bot, ManualClock]]:
-    roster = tmp_path / "roster.yaml"
-    roster.write_text(ROSTER, encoding="utf-8")
-    clock = ManualClock(MONDAY)
-
-    async def start(url: str) -> Bot:
-        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
-        return await create_bot(settings, clock)
-
-    if request.param == "sqlite":
-        running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-        yield running, clock
-        await running.close()
-        return
-    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
-        running = await start(url)
-        yield running, clock
-        await running.close()
 
 
 _keys = itertools.count()

@@ -8,12 +8,11 @@ issues): it records what it was handed and fails when told to, as a platform wou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import scratch_postgres
+from conftest import MONDAY, scratch_postgres
 from sqlalchemy import select
 from test_requests import ROSTER, ZHANG, open_one, say
 
@@ -25,7 +24,7 @@ from bot.settings import load_settings
 from storage import Database, outbox, requests
 from storage.models import OutboxMessage
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+NOW = MONDAY  # the `bot` fixture's clock starts here
 GROUP_CHAT = "-1002000000001"
 
 
@@ -46,29 +45,6 @@ class Platform:
         self.delivered.append((message.chat_id, message.text))
         self._next_id += 1
         return Delivered(str(self._next_id))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def bot(
-    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
-) -> AsyncIterator[tuple[Bot, ManualClock]]:
-    roster = tmp_path / "roster.yaml"
-    roster.write_text(ROSTER, encoding="utf-8")
-    clock = ManualClock(NOW)
-
-    async def start(url: str) -> Bot:
-        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
-        return await create_bot(settings, clock)
-
-    if request.param == "sqlite":
-        running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-        yield running, clock
-        await running.close()
-        return
-    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
-        running = await start(url)
-        yield running, clock
-        await running.close()
 
 
 def sender_for(bot: Bot, platform: Platform, database: Database | None = None) -> OutboxSender:

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import categories
+from bot.channels.web import SECURITY_HEADERS
 from bot.clock import SHANGHAI, Clock
 from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.messages import MAX_TEXT_LENGTH, Channel, IncomingMessage, Language, Sender
@@ -75,14 +76,7 @@ _SECRET = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 """A token or cookie as :func:`secrets.token_urlsafe` makes them; anything else is not ours."""
 
 _SECURITY_HEADERS = {
-    # The web chat's policy: no inline script or style, nothing from elsewhere.
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
+    **SECURITY_HEADERS,  # the web chat's policy: no inline script or style, nothing from elsewhere
     # Requests, names and phone numbers: no cache should keep them.
     "Cache-Control": "no-store",
 }

@@ -31,7 +31,7 @@ from bot.routing import Dispatcher
 from bot.texts import texts_for
 from storage import outbox
 
-__all__ = ["SESSION_COOKIE", "WebChannel"]
+__all__ = ["SECURITY_HEADERS", "SESSION_COOKIE", "WebChannel"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ RATE_WINDOW = timedelta(seconds=10)
 RATE_LIMIT = 20
 """Messages one session may send per window; generous for a person, a brake for a script."""
 
-_SECURITY_HEADERS = {
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -72,7 +72,7 @@ class WebChannel:
         app.router.add_get("/api/updates", self._updates)
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(STATIC / "index.html", headers=_SECURITY_HEADERS)
+        response = web.FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
         if not _session(request):
             _set_session(response, secrets.token_urlsafe(24))
         return response
@@ -83,7 +83,7 @@ class WebChannel:
         # Only the files that ship in static/, never a path that climbs out of it.
         if "/" in name or name.startswith(".") or not path.is_file():
             raise web.HTTPNotFound()
-        return web.FileResponse(path, headers=_SECURITY_HEADERS)
+        return web.FileResponse(path, headers=SECURITY_HEADERS)
 
     async def _message(self, request: web.Request) -> web.Response:
         language = _language(request)
