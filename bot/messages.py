@@ -16,6 +16,7 @@ __all__ = [
     "Attachment",
     "Button",
     "Channel",
+    "Confirmation",
     "IncomingMessage",
     "Language",
     "OutgoingMessage",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 MAX_TEXT_LENGTH = 2000
+"""Longest question or request text the bot accepts; longer ones get a polite refusal."""
 
 COMMAND_WORDS: dict[str, str] = {
     "提交工单": "new",
@@ -36,7 +38,6 @@ COMMAND_WORDS: dict[str, str] = {
     "帮助": "help",
 }
 """Whole messages that mean a command, for channels without slash commands (WeChat)."""
-"""Longest question or request text the bot accepts; longer ones get a polite refusal."""
 
 
 class Channel(StrEnum):
@@ -45,6 +46,11 @@ class Channel(StrEnum):
     WEB = "web"
     TELEGRAM = "telegram"
     WECHAT = "wechat"
+
+    @property
+    def pushed(self) -> bool:
+        """Whether the bot pushes messages (``False``: the web page pulls its own)."""
+        return self is not Channel.WEB
 
 
 class Language(StrEnum):
@@ -77,6 +83,32 @@ class Attachment:
     """``photo``, ``document``, ``voice``… as the adapter names it."""
     name: str | None = None
     size: int | None = None
+    channel: Channel | None = None
+    """The channel whose file reference ``ref`` is; only that channel can send the file on."""
+    ref: str | None = None
+    """The platform's reference to the file (Telegram ``file_id``), to send it on unchanged."""
+
+    def to_payload(self) -> dict[str, object]:
+        """The attachment as stored in the outbox (JSON)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "size": self.size,
+            "channel": self.channel.value if self.channel else None,
+            "ref": self.ref,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, object]) -> Attachment:
+        """Rebuild an attachment from its outbox form."""
+        channel, size, name, ref = (payload.get(k) for k in ("channel", "size", "name", "ref"))
+        return cls(
+            str(payload.get("kind", "document")),
+            name=str(name) if name else None,
+            size=size if isinstance(size, int) else None,
+            channel=Channel(str(channel)) if channel else None,
+            ref=str(ref) if ref else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +124,7 @@ class IncomingMessage:
         choice: Payload of a button the user pressed, instead of typed text.
         attachments: Files sent with or instead of text.
         reply_to: The platform id of the bot message this one replies to (a request card).
+        message_id: The platform's id of this message, so the bot can answer under it.
     """
 
     sender: Sender
@@ -102,6 +135,7 @@ class IncomingMessage:
     choice: str | None = None
     attachments: tuple[Attachment, ...] = ()
     reply_to: str | None = None
+    message_id: str | None = None
 
     @property
     def channel(self) -> Channel:
@@ -139,6 +173,15 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmation:
+    """Where to confirm a relayed message's delivery: under the commissioner's own message."""
+
+    channel: Channel
+    chat_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A message the bot sends.
 
@@ -152,6 +195,13 @@ class OutgoingMessage:
         request_id: The service request the message is about, if any.
         card: The message is a request's card in a duty group: replies to it answer the
             request, so the sender records where it landed.
+        edit_card: Replace the request's card in this chat instead of sending a new message.
+        thread: Send as a reply to the request's card in this chat, where there is one.
+        attachments: Files to send on with the text (where the channel can).
+        confirm: Post ✓ (or ⚠ and the reason) there once this message is delivered (or not).
+        language: The reader's language, for the adapter's own words (the source line).
+        reply_to: The platform id of the message to answer under (set by the sender).
+        edit: The platform id of the message to replace (set by the sender).
     """
 
     chat_id: str
@@ -162,6 +212,13 @@ class OutgoingMessage:
     faq_id: str | None = None
     request_id: int | None = None
     card: bool = False
+    edit_card: bool = False
+    thread: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    confirm: Confirmation | None = None
+    language: Language = Language.ZH
+    reply_to: str | None = None
+    edit: str | None = None
 
     def to_payload(self) -> dict[str, object]:
         """The message as stored in the outbox (JSON)."""
@@ -172,8 +229,21 @@ class OutgoingMessage:
             payload["source"] = self.source
         if self.faq_id:
             payload["faq_id"] = self.faq_id
-        if self.card:
-            payload["card"] = True
+        for flag in ("card", "edit_card", "thread"):
+            if getattr(self, flag):
+                payload[flag] = True
+        if self.attachments:
+            payload["attachments"] = [a.to_payload() for a in self.attachments]
+        if self.confirm:
+            payload["confirm"] = [
+                self.confirm.channel.value,
+                self.confirm.chat_id,
+                self.confirm.message_id,
+            ]
+        if self.language is not Language.ZH:
+            payload["language"] = self.language.value
+        if self.reply_to:
+            payload["reply_to"] = self.reply_to
         return payload
 
     @classmethod
@@ -182,8 +252,11 @@ class OutgoingMessage:
     ) -> OutgoingMessage:
         """Rebuild a message from its outbox row."""
         buttons = payload.get("buttons") or []
+        attachments = payload.get("attachments") or []
+        confirm = payload.get("confirm")
         assert isinstance(buttons, list)
-        source, faq_id = payload.get("source"), payload.get("faq_id")
+        assert isinstance(attachments, list)
+        source, faq_id, reply_to = (payload.get(k) for k in ("source", "faq_id", "reply_to"))
         return cls(
             chat_id,
             Channel(channel),
@@ -193,4 +266,14 @@ class OutgoingMessage:
             faq_id=str(faq_id) if faq_id else None,
             request_id=request_id,
             card=bool(payload.get("card")),
+            edit_card=bool(payload.get("edit_card")),
+            thread=bool(payload.get("thread")),
+            attachments=tuple(Attachment.from_payload(a) for a in attachments),
+            confirm=(
+                Confirmation(Channel(str(confirm[0])), str(confirm[1]), str(confirm[2]))
+                if isinstance(confirm, list) and len(confirm) == 3
+                else None
+            ),
+            language=Language(str(payload.get("language", Language.ZH.value))),
+            reply_to=str(reply_to) if reply_to else None,
         )

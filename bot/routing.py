@@ -165,7 +165,7 @@ class Dispatcher:
             self._routes.extend(router._routes)
 
     async def handle(
-        self, message: IncomingMessage, *, inline: bool = False
+        self, message: IncomingMessage, *, inline: bool = False, inline_limit: int | None = None
     ) -> list[OutgoingMessage]:
         """Handle one incoming message exactly once and queue what it causes.
 
@@ -177,9 +177,11 @@ class Dispatcher:
             message: The incoming message.
             inline: The adapter hands the replies to the sender's own chat back itself (in
                 its HTTP response); they are stored as sent. Everything else waits in the outbox.
+            inline_limit: At most this many replies go back inline (Telegram's webhook answer
+                carries one); the rest wait in the outbox.
 
         Returns:
-            The replies addressed to the sender's chat.
+            The replies addressed to the sender's chat (with ``inline``: those handed back).
         """
         services = self.services
         async with services.database.transaction() as session:
@@ -187,20 +189,22 @@ class Dispatcher:
             if not await outbox.claim_inbound(session, message.key, now):
                 log.info("redelivered message %s: answering as before", message.key)
                 stored = await outbox.replies_to(session, message.key)
-                return [
+                again = [
                     OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)
                     for row in stored
                     if row.channel == message.channel and row.chat_id == message.chat_id
                 ]
+                return again[:inline_limit]
             context = Context(services, session, now)
-            replies = list(await self.dispatch(message, context))
+            replies = _last_edits(await self.dispatch(message, context))
             own: list[OutgoingMessage] = []
             queued = False
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
-                if mine:
+                handed_back = inline and mine and (inline_limit is None or len(own) < inline_limit)
+                if mine and (handed_back or not inline):
                     own.append(reply)
-                queued = queued or not (inline and mine)
+                queued = queued or not handed_back
                 outbox.enqueue(
                     session,
                     channel=reply.channel.value,
@@ -209,7 +213,7 @@ class Dispatcher:
                     now=now,
                     inbound_key=message.key,
                     request_id=reply.request_id,
-                    sent=inline and mine,
+                    sent=handed_back,
                 )
         if queued and self.on_queued is not None:
             self.on_queued()
@@ -226,3 +230,13 @@ class Dispatcher:
                 if replies is not None:
                     return replies
         return await self._fallback(message, context) or ()
+
+
+def _last_edits(replies: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
+    """Drop card edits that a later edit of the same card in the same turn supersedes."""
+    last = {(r.channel, r.chat_id, r.request_id): i for i, r in enumerate(replies) if r.edit_card}
+    return [
+        r
+        for i, r in enumerate(replies)
+        if not r.edit_card or last[(r.channel, r.chat_id, r.request_id)] == i
+    ]

@@ -35,7 +35,14 @@ from bot.messages import Channel, Language, OutgoingMessage
 from bot.routing import Context, Services
 from bot.texts import DeskTexts, desk_texts_for
 from bot.workdays import end_of_day, shanghai_date
-from handlers.desk import GROUP_TEXTS, due_text, redate_all, to_entrepreneur, to_group
+from handlers.desk import (
+    GROUP_TEXTS,
+    card_update,
+    due_text,
+    redate_all,
+    to_entrepreneur,
+    to_group,
+)
 from storage import outbox, requests
 from storage.models import Alert, Notice, Request
 from storage.upsert import insert_for
@@ -272,7 +279,8 @@ class Scheduler:
             def compose(texts: DeskTexts) -> str:
                 return texts.auto_closed.format(number=request.number, days=AUTO_CLOSE_WORKDAYS)
 
-            _queue(session, [await to_entrepreneur(context, request, compose)], now)
+            closing = [await to_entrepreneur(context, request, compose)]
+            _queue(session, [*closing, *await card_update(context, request)], now)
         log.info(
             "request %s closed %d working days after its result",
             request.number,

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -25,7 +25,7 @@ from bot.clock import Clock
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.reloadable import Reloadable
 from bot.roster import Roster
-from bot.texts import desk_texts_for
+from bot.texts import GROUP_TEXTS, desk_texts_for
 from storage import Database, outbox, requests
 from storage.models import OutboxMessage, Request
 
@@ -169,19 +169,24 @@ class OutboxSender:
         return len(rows)
 
     async def _deliver(self, row: OutboxMessage) -> None:
-        message = OutgoingMessage.from_payload(
+        message: OutgoingMessage | None = OutgoingMessage.from_payload(
             row.channel, row.chat_id, row.payload, row.request_id
         )
+        assert message is not None
+        if message.request_id is not None and (message.thread or message.edit_card):
+            message = await self._place(row, message)
+            if message is None:
+                return
         deliverer = self._deliverers[message.channel]
         try:
             delivered = await deliverer.deliver(message)
         except DeliveryError as error:
-            await self._failed(row, error)
+            await self._failed(row, message, error)
             return
         except Exception as error:
             # An adapter bug must not stop the queue; it is retried like a network failure.
             log.exception("outbox %d: %s adapter raised", row.id, row.channel)
-            await self._failed(row, DeliveryError(type(error).__name__))
+            await self._failed(row, message, DeliveryError(type(error).__name__))
             return
         now = self._clock.now()
         async with self._database.transaction() as session:
@@ -195,8 +200,50 @@ class OutboxSender:
                     message_id=delivered.message_id,
                     at=now,
                 )
+            if message.confirm is not None:
+                self._confirm(session, message, GROUP_TEXTS.delivered, now)
+        if message.confirm is not None:
+            self.wake()
 
-    async def _failed(self, row: OutboxMessage, error: DeliveryError) -> None:
+    async def _place(self, row: OutboxMessage, message: OutgoingMessage) -> OutgoingMessage | None:
+        """Find the request's card in the chat for a message that edits or answers under it.
+
+        Returns ``None`` when the row was settled here instead: the card is still in the outbox
+        (try again shortly, so the card comes first), or there is no card to edit.
+        """
+        assert message.request_id is not None
+        now = self._clock.now()
+        async with self._database.transaction() as session:
+            card = await requests.card_in(session, message.request_id, row.channel, row.chat_id)
+            if card is not None:
+                if message.edit_card:
+                    return replace(message, edit=card)
+                return replace(message, reply_to=card)
+            if await requests.card_pending(session, message.request_id, row.channel, row.chat_id):
+                await outbox.retry_later(session, row.id, now + FIRST_RETRY, "card not posted yet")
+                return None
+            if message.edit_card:
+                # The card never made it (its failure was reported): nothing to bring up to date.
+                await outbox.mark_sent(session, row.id, now)
+                return None
+        return message
+
+    @staticmethod
+    def _confirm(session: AsyncSession, message: OutgoingMessage, text: str, now: datetime) -> None:
+        """Answer under the commissioner's message that ``message`` relayed."""
+        assert message.confirm is not None
+        outbox.enqueue(
+            session,
+            channel=message.confirm.channel.value,
+            chat_id=message.confirm.chat_id,
+            payload={"text": text, "reply_to": message.confirm.message_id, REPORTED: True},
+            now=now,
+            request_id=message.request_id,
+        )
+
+    async def _failed(
+        self, row: OutboxMessage, message: OutgoingMessage, error: DeliveryError
+    ) -> None:
         now = self._clock.now()
         async with self._database.transaction() as session:
             if error.hold:
@@ -223,14 +270,18 @@ class OutboxSender:
                 error.reason,
             )
             await outbox.mark_failed(session, row.id, error.reason)
-            await self._report(session, row, error.reason, now)
+            if message.confirm is not None:
+                text = GROUP_TEXTS.not_delivered.format(reason=error.reason)
+                self._confirm(session, message, text, now)
+            else:
+                await self._report(session, row, error.reason, now)
         self.wake()
 
     async def _report(
         self, session: AsyncSession, row: OutboxMessage, reason: str, now: datetime
     ) -> None:
         """Tell the request's duty group that a message did not reach the entrepreneur."""
-        if row.request_id is None or row.payload.get(REPORTED):
+        if row.request_id is None or row.payload.get(REPORTED) or row.payload.get("edit_card"):
             return
         request = await session.get(Request, row.request_id)
         if request is None:
@@ -252,7 +303,7 @@ class OutboxSender:
                 session,
                 channel=channel,
                 chat_id=chat_id,
-                payload={"text": text, REPORTED: True},
+                payload={"text": text, "thread": True, REPORTED: True},
                 now=now,
                 request_id=request.id,
             )

@@ -191,6 +191,19 @@ class DeskTexts:
     auto_closed: str
     calendar_alert: str
     delivery_failed: str
+    delivered: str
+    not_delivered: str
+    claim_button: str
+    ask_button: str
+    resolve_button: str
+    transfer_button: str
+    ask_prompt: str
+    resolve_prompt: str
+    transfer_prompt: str
+    card_assignee: str
+    card_moved: str
+    attachments_note: str
+    attachment_kinds: dict[str, str]
 
 
 DESK_ZH = DeskTexts(
@@ -247,11 +260,11 @@ DESK_ZH = DeskTexts(
     transferred_to_entrepreneur="工单 {number} 已转给{group}办理，答复期限：{due}{provisional}。",
     due_moved="工单 {number} 的答复期限调整为 {due}{provisional}（原为 {old}）。",
     card=(
-        "🆕 工单 {number}｜{category}\n"
+        "📋 工单 {number}｜{category}\n"
         "众创空间：{space}\n"
         "创业者：{who}{phone}\n"
         "内容：{text}\n"
-        "答复期限：{due}{provisional}｜状态：{status}"
+        "答复期限：{due}{provisional}｜状态：{status}{assignee}"
     ),
     card_follow_up="📎 工单 {number}，创业者补充：\n{text}",
     member_only="抱歉，只有工单 {number} 所属服务小组（{group}）的成员可以处理它。",
@@ -279,6 +292,19 @@ DESK_ZH = DeskTexts(
         "国务院公布后，请在工作日覆盖文件（BOT_CALENDAR）中加入 {year} 年并发送 /reload。"
     ),
     delivery_failed="⚠ 工单 {number} 的一条消息没能送达创业者（{reason}），请换个方式联系。",
+    delivered="✓ 已送达创业者",
+    not_delivered="⚠ 没能送达创业者：{reason}。请换个方式联系。",
+    claim_button="🙋 认领",
+    ask_button="❓ 请补充",
+    resolve_button="✅ 办结",
+    transfer_button="↪ 转交",
+    ask_prompt="{name}，请直接回复工单 {number} 的卡片，写下要请创业者补充的内容。",
+    resolve_prompt="{name}，请直接回复工单 {number} 的卡片，写下办理结果。",
+    transfer_prompt="把工单 {number} 转交给哪个服务小组？",
+    card_assignee="｜承办：{name}",
+    card_moved="↪ 工单 {number} 已转交给{group}。",
+    attachments_note="（附件：{kinds}。这里显示不了，需要时请向服务专员索取。）",
+    attachment_kinds={"photo": "照片", "document": "文件", "voice": "语音", "video": "视频"},
 )
 
 DESK_EN = DeskTexts(
@@ -337,11 +363,11 @@ DESK_EN = DeskTexts(
     ),
     due_moved="Request {number} is now due by {due}{provisional} (was {old}).",
     card=(
-        "🆕 Request {number} | {category}\n"
+        "📋 Request {number} | {category}\n"
         "Maker space: {space}\n"
         "From: {who}{phone}\n"
         "Text: {text}\n"
-        "Due: {due}{provisional} | {status}"
+        "Due: {due}{provisional} | {status}{assignee}"
     ),
     card_follow_up="📎 Request {number}, the entrepreneur adds:\n{text}",
     member_only="Sorry, only members of {group} can act on request {number}.",
@@ -369,6 +395,19 @@ DESK_EN = DeskTexts(
         "dates. Add {year} to the working-day override file (BOT_CALENDAR) and send /reload."
     ),
     delivery_failed="⚠ A message of request {number} did not reach the entrepreneur ({reason}).",
+    delivered="✓ Delivered to the entrepreneur",
+    not_delivered="⚠ Not delivered to the entrepreneur: {reason}. Please reach them another way.",
+    claim_button="🙋 Claim",
+    ask_button="❓ Ask",
+    resolve_button="✅ Resolve",
+    transfer_button="↪ Transfer",
+    ask_prompt="{name}, reply to the card of request {number} with what you need to know.",
+    resolve_prompt="{name}, reply to the card of request {number} with the result.",
+    transfer_prompt="Transfer request {number} to which service group?",
+    card_assignee=" | handled by {name}",
+    card_moved="↪ Request {number} went to {group}.",
+    attachments_note="(Attached: {kinds}. They can't be shown here; ask the commissioner.)",
+    attachment_kinds={"photo": "photo", "document": "file", "voice": "voice", "video": "video"},
 )
 
 _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}
@@ -377,6 +416,10 @@ _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}
 def desk_texts_for(language: Language) -> DeskTexts:
     """The service-request phrases for ``language``."""
     return _DESK_BY_LANGUAGE[language]
+
+
+GROUP_TEXTS = DESK_ZH
+"""Duty groups and supervisors work in Chinese."""
 
 
 @dataclass(frozen=True, slots=True)

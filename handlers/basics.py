@@ -20,26 +20,22 @@ def reply(message: IncomingMessage, text: str, **extra: object) -> list[Outgoing
 
 
 def _unusable(message: IncomingMessage) -> bool:
-    return message.choice is None and (not message.text or len(message.text) > MAX_TEXT_LENGTH)
+    if message.choice is not None:
+        return False
+    # A bare photo or file goes on: it may answer a request (a card reply, a follow-up);
+    # the question handler declines it otherwise.
+    return len(message.text) > MAX_TEXT_LENGTH or not (message.text or message.attachments)
 
 
 @guard_router.message(_unusable)
 async def unusable(message: IncomingMessage, _: Context) -> Sequence[OutgoingMessage]:
-    """Empty text, a bare upload, or a message too long to be one question."""
+    """Empty text, or a message too long to be one question."""
     texts = texts_for(message.language)
     if len(message.text) > MAX_TEXT_LENGTH:
         return reply(
             message, texts.too_long.format(length=len(message.text), limit=MAX_TEXT_LENGTH)
         )
-    if message.attachments:
-        return reply(message, texts.attachment_only)
     return reply(message, texts.empty_message)
-
-
-@router.command("start")
-async def start(message: IncomingMessage, _: Context) -> Sequence[OutgoingMessage]:
-    """Greet a new user."""
-    return reply(message, texts_for(message.language).welcome)
 
 
 @router.command("help")

@@ -11,23 +11,28 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from bot import categories
 from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
-from bot.messages import IncomingMessage, Language, OutgoingMessage
+from bot.messages import Button, Confirmation, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import DeskTexts, desk_texts_for
+from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
 from handlers.basics import reply
 from handlers.desk import (
     actor_of,
+    card_buttons,
     card_text,
+    card_update,
     due_text,
     recompute_due,
     resolution_buttons,
     to_entrepreneur,
     to_group,
 )
-from storage import requests
+from storage import conversations, requests
+from storage.conversations import ConversationState
 from storage.models import Person, Request
 
 __all__ = ["router"]
@@ -38,6 +43,10 @@ router = Router("commissioners")
 
 _HASH_REPLY = re.compile(r"^#(\d{4}-\d{4,})\s+(.+)$", re.DOTALL)
 _OPEN_STATUSES = ("open", "claimed", "waiting")
+CARD_MOVE = "card-move"
+"""Conversation kind: a member pressed "ask" or "resolve" and owes the text, by replying."""
+CARD_MOVE_TTL = timedelta(hours=1)
+_NEEDS_TEXT = (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER)
 _VERB = {
     "claim": Action.CLAIM,
     "reply": Action.REPLY,
@@ -59,10 +68,18 @@ async def open_list(message: IncomingMessage, context: Context) -> Sequence[Outg
     """The open requests of the sender's groups, overdue first."""
     texts = desk_texts_for(message.language)
     roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    if not any(g.chat.get(message.channel.value) == message.chat_id for g in context.roster.groups):
+        # Admins find a new group's id here, to put it in the roster.
+        log.info("/open in %s chat %s, which no group has", message.channel, message.chat_id)
     if not roles.member_of:
         return reply(message, texts.member_usage)
+    here = {
+        g.id
+        for g in context.roster.groups
+        if g.chat.get(message.channel.value) == message.chat_id and g.id in roles.member_of
+    }
     lines: list[str] = []
-    for group_id in sorted(roles.member_of):
+    for group_id in sorted(here or roles.member_of):
         group = context.roster.group(group_id)
         found = await requests.for_group(context.session, group_id, _OPEN_STATUSES)
         if not found:
@@ -96,40 +113,87 @@ async def act(message: IncomingMessage, context: Context) -> Sequence[OutgoingMe
 
 @router.choice("act:")
 async def act_button(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """A card button: ``act:<verb>:<number>``."""
+    """A card button: ``act:<verb>:<number>``, or ``act:transfer:<number>:<group>``.
+
+    "Claim" acts at once. "Ask" and "resolve" need words, so the bot asks the member to reply
+    to the card and takes their next reply as that move. "Transfer" offers the other groups.
+    """
     assert message.choice is not None
-    _, verb, number = [*message.choice.split(":", 2), "", ""][:3]
+    _, verb, number, target = [*message.choice.split(":", 3), "", "", ""][:4]
     action = _VERB.get(verb)
-    if action is None:
+    if action is None or action is Action.REPLY or not number:
         return reply(message, desk_texts_for(message.language).member_usage)
-    return await _act(message, context, action, number, "")
+    if action is Action.CLAIM or (action is Action.TRANSFER and target):
+        return await _act(message, context, action, number, target)
+    checked = await _check(message, context, action, number)
+    if isinstance(checked, list):
+        return checked
+    request, _status = checked
+    texts = desk_texts_for(message.language)
+    if action is Action.TRANSFER:
+        choices = tuple(
+            Button(g.name, f"act:transfer:{number}:{g.id}")
+            for g in context.roster.groups
+            if g.id != request.group_id
+        )
+        return [
+            OutgoingMessage(
+                message.chat_id,
+                message.channel,
+                texts.transfer_prompt.format(number=number),
+                buttons=choices,
+            )
+        ]
+    await conversations.save(
+        context.session,
+        message.channel.value,
+        message.sender.user_id,
+        ConversationState(CARD_MOVE, verb, {"number": number, "at": context.now.isoformat()}),
+        context.now,
+    )
+    prompt = texts.ask_prompt if action is Action.ASK else texts.resolve_prompt
+    return reply(message, prompt.format(name=_name_of(message, context), number=number))
 
 
 @router.message()
 async def reply_in_chat(
     message: IncomingMessage, context: Context
 ) -> Sequence[OutgoingMessage] | None:
-    """A reply to a request's card, or ``#number text``, answers that request."""
+    """A reply to a request's card, or ``#number text``, answers that request.
+
+    After the member pressed "ask" or "resolve" on the card, their reply is that move.
+    """
     if message.reply_to is not None:
         request = await requests.request_for_card(
             context.session, message.channel.value, message.chat_id, message.reply_to
         )
         if request is not None:
-            return await _act(message, context, Action.REPLY, request.number, message.text)
+            action = await _pending_move(message, context, request.number)
+            return await _act(message, context, action, request.number, message.text)
     found = _HASH_REPLY.match(message.text)
     if found:
         return await _act(message, context, Action.REPLY, found.group(1), found.group(2).strip())
     return None
 
 
-async def _act(
-    message: IncomingMessage, context: Context, action: Action, number: str, text: str
-) -> list[OutgoingMessage]:
+async def _pending_move(message: IncomingMessage, context: Context, number: str) -> Action:
+    """The move the member owes words for on request ``number``; a plain reply otherwise."""
+    channel, user = message.channel.value, message.sender.user_id
+    state = await conversations.load(context.session, channel, user)
+    if state is None or state.kind != CARD_MOVE or state.data.get("number") != number:
+        return Action.REPLY
+    await conversations.clear(context.session, channel, user)
+    pressed = datetime.fromisoformat(str(state.data.get("at")))
+    if context.now - pressed > CARD_MOVE_TTL:
+        return Action.REPLY  # an old press, long forgotten: the reply is just a reply
+    return _VERB.get(state.step, Action.REPLY)
+
+
+async def _check(
+    message: IncomingMessage, context: Context, action: Action, number: str
+) -> tuple[Request, Status] | list[OutgoingMessage]:
+    """The request and its next status, or the refusal when the sender may not do this."""
     texts = desk_texts_for(message.language)
-    if not number or (
-        action in (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER) and not text
-    ):
-        return list(reply(message, texts.member_usage))
     request = await requests.by_number(context.session, number, lock=True)
     if request is None:
         log.info("refused: %s named unknown request %s", actor_of(message), number)
@@ -148,7 +212,7 @@ async def _act(
         )
         return list(reply(message, texts.member_only.format(number=number, group=name)))
     try:
-        status = transition(Status(request.status), action, Role.MEMBER)
+        return request, transition(Status(request.status), action, Role.MEMBER)
     except IllegalTransition as refusal:
         log.warning("refused: request %s: %s", number, refusal)
         return list(
@@ -157,9 +221,24 @@ async def _act(
                 texts.not_allowed.format(number=number, status=texts.status[request.status]),
             )
         )
+
+
+async def _act(
+    message: IncomingMessage, context: Context, action: Action, number: str, text: str
+) -> list[OutgoingMessage]:
+    texts = desk_texts_for(message.language)
+    wordless = not text and not (action is Action.REPLY and message.attachments)
+    if not number or (action in _NEEDS_TEXT and wordless):
+        return list(reply(message, texts.member_usage))
+    checked = await _check(message, context, action, number)
+    if isinstance(checked, list):
+        return checked
+    request, status = checked
     if action is Action.TRANSFER:
         return await _transfer(message, context, request, text, status)
     replies = await _apply(message, context, request, action=action, status=status, text=text)
+    if any(r.confirm is not None for r in replies):
+        return replies  # the ✓ under the member's message, once delivered, says it all
     zh, en = _DONE[action]
     done = texts.done.format(number=number, action=zh if message.language is Language.ZH else en)
     return [*reply(message, done), *replies]
@@ -176,8 +255,7 @@ async def _apply(
 ) -> list[OutgoingMessage]:
     now = context.now
     actor = actor_of(message)
-    person = context.roster.roles_of(message.channel.value, message.sender.user_id).person
-    name = person.name if person else (message.sender.display_name or "")
+    name = _name_of(message, context)
     if request.assignee is None or action is Action.CLAIM:
         request.assignee, request.assignee_name = actor, name
     replies: list[OutgoingMessage] = []
@@ -205,15 +283,29 @@ async def _apply(
         }[action]
         return template.format(number=request.number, name=name, text=text)
 
-    if action is Action.RESOLVE:
-        replies.append(
-            await to_entrepreneur(
-                context, request, compose, lambda texts: resolution_buttons(texts, request)
-            )
+    if action in (Action.REPLY, Action.ASK, Action.RESOLVE):
+        relay = await to_entrepreneur(
+            context,
+            request,
+            compose,
+            (lambda texts: resolution_buttons(texts, request))
+            if action is Action.RESOLVE
+            else None,
+            attachments=message.attachments,
         )
-    elif action in (Action.REPLY, Action.ASK):
-        replies.append(await to_entrepreneur(context, request, compose))
+        if message.message_id is not None and relay.channel.pushed:
+            relay = replace(
+                relay, confirm=Confirmation(message.channel, message.chat_id, message.message_id)
+            )
+        replies.append(relay)
+    replies += await card_update(context, request)
     return replies
+
+
+def _name_of(message: IncomingMessage, context: Context) -> str:
+    """The member's name as the roster has it (as the entrepreneur will read it)."""
+    person = context.roster.roles_of(message.channel.value, message.sender.user_id).person
+    return person.name if person else (message.sender.display_name or "")
 
 
 async def _transfer(
@@ -251,7 +343,15 @@ async def _transfer(
         )
 
     replies.append(await to_entrepreneur(context, request, compose))
+    moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name)
+    replies += to_group(context, request, moved, edit_card=True, group_id=old)
     person = await context.session.get(Person, request.person_id)
-    replies += to_group(context, request, card_text(context, request, person), card=True)
+    replies += to_group(
+        context,
+        request,
+        card_text(context, request, person),
+        card=True,
+        buttons=card_buttons(request),
+    )
     done = texts.done.format(number=request.number, action=group.name)
     return [*reply(message, done), *replies]

@@ -11,16 +11,20 @@ from collections.abc import Callable, Sequence
 
 from bot import categories
 from bot.clock import SHANGHAI
-from bot.messages import Button, Channel, IncomingMessage, Language, OutgoingMessage
+from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.messages import Attachment, Button, Channel, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context
-from bot.texts import DeskTexts, desk_texts_for
+from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage import people, requests
 from storage.models import Person, Request
 
 __all__ = [
     "GROUP_TEXTS",
     "actor_of",
+    "card_buttons",
     "card_text",
+    "card_update",
+    "carry",
     "due_text",
     "language_of",
     "open_request",
@@ -33,9 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-GROUP_TEXTS = desk_texts_for(Language.ZH)
-"""Duty groups and supervisors work in Chinese."""
 
 ComposeText = Callable[[DeskTexts], str]
 """Builds a message from the phrases of the reader's language."""
@@ -117,7 +118,13 @@ async def open_request(
     replies = [
         OutgoingMessage(message.chat_id, message.channel, confirmation, request_id=request.id)
     ]
-    replies += to_group(context, request, card_text(context, request, person), card=True)
+    replies += to_group(
+        context,
+        request,
+        card_text(context, request, person),
+        card=True,
+        buttons=card_buttons(request),
+    )
     return replies
 
 
@@ -135,19 +142,91 @@ def card_text(context: Context, request: Request, person: Person | None) -> str:
         due=shown,
         provisional=note,
         status=texts.status[request.status],
+        assignee=(
+            texts.card_assignee.format(name=request.assignee_name) if request.assignee_name else ""
+        ),
+    )
+
+
+_CARD_ACTIONS = (
+    (Action.CLAIM, "claim", "claim_button"),
+    (Action.ASK, "ask", "ask_button"),
+    (Action.RESOLVE, "resolve", "resolve_button"),
+    (Action.TRANSFER, "transfer", "transfer_button"),
+)
+
+
+def card_buttons(request: Request) -> tuple[Button, ...]:
+    """The moves a member can make on the request now, as buttons under its card."""
+    buttons = []
+    for action, verb, label in _CARD_ACTIONS:
+        try:
+            transition(Status(request.status), action, Role.MEMBER)
+        except IllegalTransition:
+            continue
+        buttons.append(Button(getattr(GROUP_TEXTS, label), f"act:{verb}:{request.number}"))
+    return tuple(buttons)
+
+
+async def card_update(context: Context, request: Request) -> list[OutgoingMessage]:
+    """Bring the request's cards in its duty group's chats up to date (status, due date)."""
+    person = await context.session.get(Person, request.person_id)
+    return to_group(
+        context,
+        request,
+        card_text(context, request, person),
+        edit_card=True,
+        buttons=card_buttons(request),
     )
 
 
 def to_group(
-    context: Context, request: Request, text: str, *, card: bool = False
+    context: Context,
+    request: Request,
+    text: str,
+    *,
+    card: bool = False,
+    edit_card: bool = False,
+    buttons: tuple[Button, ...] = (),
+    group_id: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> list[OutgoingMessage]:
-    """A message to every chat of the request's duty group (the web console reads the log)."""
-    group = context.roster.group(request.group_id)
-    return [
-        OutgoingMessage(chat_id, Channel(channel), text, request_id=request.id, card=card)
-        for channel, chat_id in group.chat.items()
-        if channel != Channel.WEB.value
-    ]
+    """A message to every chat of the request's duty group (the web console reads the log).
+
+    Unless it is the card itself (or replaces it), the message answers under the card, so a
+    request's story stays together in a busy group.
+
+    Args:
+        context: This turn.
+        request: The request the message is about.
+        text: What to say.
+        card: The message is the request's card.
+        edit_card: The message replaces the request's card.
+        buttons: Buttons under the message.
+        group_id: Another group than the request's own (the one it was transferred from).
+        attachments: Files the entrepreneur sent, passed on where the channel can.
+    """
+    group = context.roster.group(group_id or request.group_id)
+    messages = []
+    for name, chat_id in group.chat.items():
+        channel = Channel(name)
+        if not channel.pushed:
+            continue
+        shown, carried = carry(GROUP_TEXTS, text, attachments, channel)
+        messages.append(
+            OutgoingMessage(
+                chat_id,
+                channel,
+                shown,
+                buttons=buttons,
+                request_id=request.id,
+                card=card,
+                edit_card=edit_card,
+                thread=not (card or edit_card),
+                attachments=carried,
+            )
+        )
+    return messages
 
 
 async def to_entrepreneur(
@@ -155,6 +234,8 @@ async def to_entrepreneur(
     request: Request,
     compose: ComposeText,
     buttons: Callable[[DeskTexts], Sequence[Button]] | None = None,
+    *,
+    attachments: Sequence[Attachment] = (),
 ) -> OutgoingMessage:
     """A message to the entrepreneur on the channel the request came from, in their language.
 
@@ -163,17 +244,38 @@ async def to_entrepreneur(
         request: The request the message is about.
         compose: Builds the text from the entrepreneur's phrases.
         buttons: Builds the buttons under it, labelled in the same language.
+        attachments: Files the commissioner sent, passed on where the channel can.
     """
     person = await context.session.get(Person, request.person_id)
     language = language_of(person) if person else Language.ZH
     texts = desk_texts_for(language)
+    channel = Channel(request.channel)
+    text, carried = carry(texts, compose(texts), attachments, channel)
     return OutgoingMessage(
         request.chat_id,
-        Channel(request.channel),
-        compose(texts),
+        channel,
+        text,
         buttons=tuple(buttons(texts)) if buttons else (),
         request_id=request.id,
+        attachments=carried,
+        language=language,
     )
+
+
+def carry(
+    texts: DeskTexts, text: str, attachments: Sequence[Attachment], channel: Channel
+) -> tuple[str, tuple[Attachment, ...]]:
+    """The files ``channel`` can send on as they are, and a note in ``text`` for the others.
+
+    A platform's file reference is good on that platform only: a Telegram photo reaches a
+    Telegram chat, while a WeChat user learns that a photo exists and whom to ask.
+    """
+    carried = tuple(a for a in attachments if a.channel is channel and a.ref)
+    left = [a for a in attachments if a not in carried]
+    if left:
+        kinds = "、".join(texts.attachment_kinds.get(a.kind, a.kind) for a in left)
+        text = f"{text}\n{texts.attachments_note.format(kinds=kinds)}"
+    return text, carried
 
 
 def resolution_buttons(texts: DeskTexts, request: Request) -> tuple[Button, ...]:
@@ -207,8 +309,9 @@ async def recompute_due(context: Context, request: Request) -> list[OutgoingMess
         at=context.now,
         data={"from": old.isoformat(), "to": due.due_date.isoformat()},
     )
+    cards = await card_update(context, request)
     if due.due_date == old:
-        return []  # only the "estimated" mark went away: nothing the entrepreneur must know
+        return cards  # only the "estimated" mark went away: nothing the entrepreneur must know
 
     def compose(texts: DeskTexts) -> str:
         shown, note = due_text(texts, request)
@@ -216,7 +319,7 @@ async def recompute_due(context: Context, request: Request) -> list[OutgoingMess
             number=request.number, due=shown, provisional=note, old=old.isoformat()
         )
 
-    return [await to_entrepreneur(context, request, compose)]
+    return [await to_entrepreneur(context, request, compose), *cards]
 
 
 async def redate_all(

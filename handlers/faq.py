@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.messages import Button, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import texts_for
+from handlers.basics import reply
 from knowledge.matcher import Band, MatchResult
 from knowledge.service import KnowledgeBase
 from storage.questions import record_unanswered
@@ -63,12 +64,15 @@ def _as_message(message: IncomingMessage, answer: Answer) -> OutgoingMessage:
         buttons=answer.buttons,
         source=answer.source,
         faq_id=answer.faq_id,
+        language=message.language,
     )
 
 
 @router.message()
 async def question(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """Any free text is a question; what the bot could not answer is kept for the admins."""
+    if not message.text:  # a bare photo or file that no request was waiting for
+        return reply(message, texts_for(message.language).attachment_only)
     answer = answer_question(context.knowledge.current, message.text, message.language)
     if answer.result.band is not Band.ANSWER:
         best = answer.result.best
@@ -93,6 +97,11 @@ async def suggestion(message: IncomingMessage, context: Context) -> Sequence[Out
         return await question(message, context) or []
     return [
         OutgoingMessage(
-            message.chat_id, message.channel, entry.answer, source=entry.source, faq_id=entry.id
+            message.chat_id,
+            message.channel,
+            entry.answer,
+            source=entry.source,
+            faq_id=entry.id,
+            language=message.language,
         )
     ]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from bot import categories
 from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import desk_texts_for
+from bot.texts import desk_texts_for, texts_for
 from handlers.basics import reply
 from handlers.desk import open_request, person_of
 from handlers.faq import ASK_COMMISSIONER
@@ -70,6 +70,15 @@ async def cancel(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     return reply(message, texts.intake_cancelled)
 
 
+@router.command("start")
+async def start(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """Greet a new user and, where there is a roster, ask for their maker space right away."""
+    welcome = reply(message, texts_for(message.language).welcome)
+    if not context.roster.spaces or message.chat_id != message.sender.user_id:
+        return welcome  # no roster yet, or /start in a group: the space is a private matter
+    return [*welcome, _space_question(message, context)]
+
+
 @router.command("space")
 async def space(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """Offer the maker spaces to choose from."""
@@ -108,6 +117,8 @@ async def intake_text(
     state = await _state(message, context)
     if state is None:
         return None
+    if not message.text:  # a photo where the step wants words: ask for them again
+        return reply(message, texts_for(message.language).attachment_only)
     return await _answer(message, context, state, message.text)
 
 

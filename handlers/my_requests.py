@@ -17,6 +17,7 @@ from bot.texts import desk_texts_for
 from handlers.basics import reply
 from handlers.desk import (
     GROUP_TEXTS,
+    card_update,
     due_text,
     person_of,
     recompute_due,
@@ -102,6 +103,7 @@ async def request_button(message: IncomingMessage, context: Context) -> Sequence
             texts.rate_prompt,
             resolution_buttons(texts, request)[2:],
         ),
+        *await card_update(context, request),
     ]
 
 
@@ -132,6 +134,7 @@ async def _reopen(
         request,
         GROUP_TEXTS.card_follow_up.format(number=request.number, text=notice),
     )
+    replies += await card_update(context, request)
     return replies
 
 
@@ -206,9 +209,11 @@ async def _join(
         await requests.end_pause(context.session, request, context.now)
         request.status = status.value
         replies += await recompute_due(context, request)
+        replies += await card_update(context, request)
     replies += to_group(
         context,
         request,
         GROUP_TEXTS.card_follow_up.format(number=request.number, text=message.text),
+        attachments=message.attachments,
     )
     return [*reply(message, texts.follow_up_added.format(number=request.number)), *replies]

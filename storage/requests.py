@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Card, Counter, Pause, Request, RequestEvent
+from storage.models import Card, Counter, OutboxMessage, Pause, Request, RequestEvent
 from storage.upsert import insert_for
 
 __all__ = [
@@ -16,6 +16,8 @@ __all__ = [
     "add_card",
     "add_event",
     "by_number",
+    "card_in",
+    "card_pending",
     "dated",
     "end_pause",
     "events_of",
@@ -187,6 +189,29 @@ async def request_for_card(
     """The request a group message stands for, if it is one of our cards."""
     card = await session.get(Card, (channel, chat_id, message_id))
     return None if card is None else await session.get(Request, card.request_id)
+
+
+async def card_in(session: AsyncSession, request_id: int, channel: str, chat_id: str) -> str | None:
+    """The platform id of the request's latest card in a chat, if it has one there."""
+    query = (
+        select(Card.message_id)
+        .where(Card.request_id == request_id, Card.channel == channel, Card.chat_id == chat_id)
+        .order_by(Card.created_at.desc())
+        .limit(1)
+    )
+    found: str | None = await session.scalar(query)
+    return found
+
+
+async def card_pending(session: AsyncSession, request_id: int, channel: str, chat_id: str) -> bool:
+    """Whether the request's card for a chat is still waiting in the outbox."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.request_id == request_id,
+        OutboxMessage.channel == channel,
+        OutboxMessage.chat_id == chat_id,
+        OutboxMessage.status == "pending",
+    )
+    return any(row.payload.get("card") for row in (await session.scalars(query)).all())
 
 
 def is_overdue(request: Request, now: datetime) -> bool:

@@ -429,26 +429,48 @@ class FakeTelegram:
             return {"id": chat_id, "first_name": "张三", "type": "private"}
         return {"id": chat_id, "title": "众创空间服务群", "type": "supergroup"}
 
-    async def deliver(self, update: Json) -> int:
-        """POST ``update`` to the webhook set by the bot, with its secret header; the status."""
-        assert self.webhook.url, "no webhook is set"
+    async def deliver(self, update: Json, url: str | None = None) -> int:
+        """POST ``update`` to the webhook with its secret header; the status.
+
+        Like Telegram, a method call in the response body (``{"method": "sendMessage", …}``)
+        is performed and recorded as if the bot had called it.
+
+        Args:
+            update: The update to post.
+            url: Where to post instead of the registered webhook address (a test bot that
+                registered a public address it does not listen on).
+        """
+        target = url or self.webhook.url
+        assert target, "no webhook is set"
         headers = {}
         if self.webhook.secret_token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook.secret_token
         async with (
             aiohttp.ClientSession() as session,
-            session.post(self.webhook.url, json=update, headers=headers) as response,
+            session.post(target, json=update, headers=headers) as response,
         ):
+            if response.status == 200 and response.content_type == "application/json":
+                call = await response.json()
+                if isinstance(call, dict) and isinstance(call.get("method"), str):
+                    method = call.pop("method")
+                    await self._invoke(method, call)
             return response.status
 
     # ------------------------------------------------------------------ HTTP
 
     async def _handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
         params = await self._params(request)
+        authorized = request.match_info["token"] == self.token
+        status, body = await self._invoke(request.match_info["method"], params, authorized)
+        return web.json_response(
+            body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False)
+        )
+
+    async def _invoke(self, method: str, params: Json, authorized: bool = True) -> tuple[int, Json]:
+        """Perform one Bot API call, record it, and return the HTTP status and body."""
         status, result = 200, None
         try:
-            if request.match_info["token"] != self.token:
+            if not authorized:
                 raise ApiError(401, "Unauthorized")
             handler = getattr(self, f"_api_{method.lower()}", None)
             if handler is None:
@@ -461,9 +483,7 @@ class FakeTelegram:
             status, body = error.code, error.body()
         self.calls.append(Call(method, params, datetime.now(UTC), status, result))
         self._notify()
-        return web.json_response(
-            body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False)
-        )
+        return status, body
 
     async def _download(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

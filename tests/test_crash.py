@@ -141,7 +141,7 @@ class _GroupChat:
         self.numbers: list[str] = []
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:
-        self.numbers.append(message.text.split("｜", 1)[0].removeprefix("🆕 工单 "))
+        self.numbers.append(message.text.split("｜", 1)[0].removeprefix("📋 工单 "))
         return Delivered(str(len(self.numbers)))
 
 

@@ -33,6 +33,8 @@ class Platform:
 
     def __init__(self) -> None:
         self.delivered: list[tuple[str, str]] = []
+        self.edits: list[tuple[str, str | None]] = []
+        """Chat id and the platform id of the message each delivery replaced or answered."""
         self.failures: dict[str, list[DeliveryError]] = {}
         """Chat id → the errors its next attempts raise, in order."""
         self._next_id = 100
@@ -43,6 +45,7 @@ class Platform:
         if pending:
             raise pending.pop(0)
         self.delivered.append((message.chat_id, message.text))
+        self.edits.append((message.chat_id, message.edit or message.reply_to))
         self._next_id += 1
         return Delivered(str(self._next_id))
 
@@ -69,7 +72,7 @@ async def test_delivers_pushed_channels_records_the_card_and_leaves_the_web_chat
     platform = Platform()
     assert await sender_for(running, platform).deliver_due() == 1
     assert [chat for chat, _ in platform.delivered] == [GROUP_CHAT]
-    assert platform.delivered[0][1].startswith(f"🆕 工单 {number}")
+    assert platform.delivered[0][1].startswith(f"📋 工单 {number}")
     by_channel = {row.channel: row for row in await rows(running)}
     assert by_channel["telegram"].status == "sent"
     assert by_channel["telegram"].attempts == 1
@@ -84,11 +87,14 @@ async def test_delivers_pushed_channels_records_the_card_and_leaves_the_web_chat
     )
     await running.dispatcher.handle(in_group)
     assert any("服务专员张伟回复" in text for _, text in await _web_texts(running))
-    await sender_for(running, platform).deliver_due()  # the "replied" note under the reply
+    await sender_for(running, platform).deliver_due()  # the "replied" note, the card edited
     texts = [text for _, text in platform.delivered]
-    assert len(texts) == 2
-    assert texts[0].startswith(f"🆕 工单 {number}")  # the card went once
+    assert len(texts) == 3
+    assert texts[0].startswith(f"📋 工单 {number}")  # the card went once…
     assert "已回复创业者" in texts[1]
+    assert texts[2].startswith(f"📋 工单 {number}")  # …and was brought up to date in place
+    assert "状态：办理中｜承办：张伟" in texts[2]
+    assert platform.edits[2] == (GROUP_CHAT, "101")
 
 
 async def _web_texts(bot: Bot) -> list[tuple[str, str]]:
@@ -153,7 +159,8 @@ async def test_an_undeliverable_reply_is_reported_to_the_group_not_dropped(
     assert to_group[-1] == (
         f"⚠ 工单 {number} 的一条消息没能送达创业者（bot was blocked by the user），请换个方式联系。"
     )
-    assert len(to_group) == 2  # the card and one report
+    assert len(to_group) == 3  # the card, the card brought up to date, one report
+    assert platform.edits[-1] == (GROUP_CHAT, "101")  # the report answers under the card
 
 
 async def test_a_message_that_outlasts_every_retry_fails_and_its_report_is_not_reported(

@@ -125,7 +125,19 @@ async def open_request(fake: FakeTelegram) -> tuple[str, int]:
         ),
         timeout=20,
     )
+    await settled(fake)
     return number, int(card.result["message_id"])
+
+
+async def settled(fake: FakeTelegram) -> None:
+    """Wait until the bot has handled and sent everything before now.
+
+    Updates are handled in order and the outbox is sent in order, so once the answer to a
+    fresh ``/help`` is out, so is everything before it, with its bookkeeping (a card's id).
+    """
+    before = len(fake.sent(chat_id=ENTREPRENEUR))
+    fake.private_message(ENTREPRENEUR, "/help")
+    await fake.wait_until(lambda: len(fake.sent(chat_id=ENTREPRENEUR)) > before, timeout=20)
 
 
 async def test_a_question_is_answered_with_its_source(tmp_path: Path) -> None:
@@ -147,7 +159,7 @@ async def test_a_request_goes_to_the_group_and_a_members_reply_comes_back(
 ) -> None:
     async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
         number, card = await open_request(fake)
-        confirmation = texts_to(fake, ENTREPRENEUR)[-1]
+        confirmation = next(t for t in texts_to(fake, ENTREPRENEUR) if "工单已提交" in t)
         assert "答复期限：" in confirmation
 
         fake.group_message(GROUP, STRANGER, "我来回答", reply_to_message_id=card)
@@ -175,7 +187,7 @@ async def test_the_same_update_twice_makes_one_request(tmp_path: Path) -> None:
         fake.push_raw(update)
         fake.private_message(ENTREPRENEUR, "/tickets")
         await sent_to(fake, ENTREPRENEUR, "您的工单")
-        cards = [t for t in texts_to(fake, GROUP) if t.startswith("🆕 工单")]
+        cards = [t for t in texts_to(fake, GROUP) if t.startswith("📋 工单")]
         assert len(cards) == 1
         assert sum("工单已提交" in t for t in texts_to(fake, ENTREPRENEUR)) == 1
 
@@ -211,13 +223,31 @@ async def test_the_webhook_refuses_calls_without_the_secret(tmp_path: Path) -> N
                 assert r.status == 401
             assert fake.sent(chat_id=ENTREPRENEUR) == []
             headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-            async with client.post(f"{bot.url}/telegram", json=update, headers=headers) as ok:
-                assert ok.status == 200
             async with client.post(
                 f"{bot.url}/telegram", data=b"{not json", headers=headers
             ) as garbage:
                 assert garbage.status == 200
-        await sent_to(fake, ENTREPRENEUR, "来源：")
+        # With the secret, the answer comes back in the webhook's response, as a Bot API call.
+        assert await fake.deliver(update, url=f"{bot.url}/telegram") == 200
+        answer = await sent_to(fake, ENTREPRENEUR, "来源：")
+        assert "10个工作日" in str(answer["text"])
+        # Telegram sends the update again when it missed the response: the same one answer.
+        assert await fake.deliver(update, url=f"{bot.url}/telegram") == 200
+        assert len(texts_to(fake, ENTREPRENEUR)) == 2
+        assert texts_to(fake, ENTREPRENEUR)[0] == texts_to(fake, ENTREPRENEUR)[1]
+        # A request opened through the webhook still reaches the group, by the outbox.
+        await fake.deliver(
+            fake.private_message(ENTREPRENEUR, "/new 想咨询公司注册需要哪些材料"),
+            url=f"{bot.url}/telegram",
+        )
+        await sent_to(fake, ENTREPRENEUR, "您在哪个众创空间")
+        press = fake.callback(ENTREPRENEUR, ENTREPRENEUR, 1, "space:baodi-eco")
+        await fake.deliver(press, url=f"{bot.url}/telegram")
+        await sent_to(fake, GROUP, "📋 工单")
+        acknowledged = fake.calls_of("answerCallbackQuery")
+        assert [c.params["callback_query_id"] for c in acknowledged] == [
+            press["callback_query"]["id"]
+        ]
         assert SECRET not in bot.output()
         assert TOKEN not in bot.output()
 
@@ -241,3 +271,125 @@ async def test_a_refused_token_stops_start_up_with_a_clear_message(tmp_path: Pat
         assert "Telegram 拒绝了 BOT_TELEGRAM_TOKEN" in output.decode()
         assert TOKEN not in output.decode()
         assert os.environ.get("BOT_TELEGRAM_TOKEN") is None
+
+
+def card_edits(fake: FakeTelegram, card: int) -> list[dict[str, Any]]:
+    """The texts and keyboards the card in the duty group was edited to, in order."""
+    return [
+        c.params
+        for c in fake.calls_of("editMessageText")
+        if str(c.params.get("chat_id")) == str(GROUP) and c.params.get("message_id") == card
+    ]
+
+
+def labels(params: dict[str, Any]) -> list[str]:
+    markup = params.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_card_buttons_act_and_the_card_follows_the_status(tmp_path: Path) -> None:
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        number, card = await open_request(fake)
+        posted = next(c.params for c in fake.sent(chat_id=GROUP) if c.result["message_id"] == card)
+        assert labels(posted) == ["🙋 认领", "❓ 请补充", "✅ 办结", "↪ 转交"]
+        answered = len(fake.calls_of("answerCallbackQuery"))
+
+        fake.callback(STRANGER, GROUP, card, f"act:claim:{number}")
+        await sent_to(fake, GROUP, "只有工单")
+        fake.callback(ZHANG, GROUP, card, f"act:claim:{number}")
+        await fake.wait_for(lambda _: bool(card_edits(fake, card)), timeout=20)
+        edited = card_edits(fake, card)[-1]
+        assert "状态：办理中｜承办：张伟" in edited["text"]
+        assert labels(edited) == ["❓ 请补充", "✅ 办结", "↪ 转交"]
+        assert len(card_edits(fake, card)) == 1  # the stranger's press changed nothing
+        # Every button press is answered, so no client is left with a spinning button.
+        await fake.wait_until(
+            lambda: len(fake.calls_of("answerCallbackQuery")) == answered + 2, timeout=20
+        )
+
+        # "Ask" wants words: the member is asked to reply to the card, and the reply asks.
+        fake.callback(ZHANG, GROUP, card, f"act:ask:{number}")
+        await sent_to(fake, GROUP, "请直接回复工单")
+        fake.group_message(GROUP, ZHANG, "请补充营业执照照片", reply_to_message_id=card)
+        asked = await sent_to(fake, ENTREPRENEUR, "需要您补充")
+        assert "请补充营业执照照片" in str(asked["text"])
+        await fake.wait_until(
+            lambda: "状态：待您补充" in card_edits(fake, card)[-1]["text"], timeout=20
+        )
+
+        # The entrepreneur's answer appears in the group as a reply to the card.
+        fake.private_message(ENTREPRENEUR, "营业执照号 91120000XXXX")
+        follow_up = await sent_to(fake, GROUP, "📎 工单")
+        assert follow_up["reply_parameters"]["message_id"] == card
+        await fake.wait_until(
+            lambda: "状态：办理中" in card_edits(fake, card)[-1]["text"], timeout=20
+        )
+
+
+async def test_the_transfer_button_moves_the_card_to_the_other_group(tmp_path: Path) -> None:
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        number, card = await open_request(fake)
+        fake.callback(ZHANG, GROUP, card, f"act:transfer:{number}")
+        choice = await sent_to(fake, GROUP, "转交给哪个服务小组")
+        assert labels(choice) == ["服务二组"]
+        fake.callback(ZHANG, GROUP, card, f"act:transfer:{number}:g2")
+        new_card = await sent_to(fake, OTHER_GROUP, f"工单 {number}")
+        assert "🙋 认领" in labels(new_card)
+        await fake.wait_until(lambda: bool(card_edits(fake, card)), timeout=20)
+        old = card_edits(fake, card)[-1]
+        assert "已转交给服务二组" in old["text"]
+        assert labels(old) == []  # the old group has nothing left to press
+        await sent_to(fake, ENTREPRENEUR, "已转给服务二组")
+
+
+async def test_a_photo_reply_reaches_the_entrepreneur_and_the_member_sees_a_tick(
+    tmp_path: Path,
+) -> None:
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        _, card = await open_request(fake)
+        update = fake.group_message(
+            GROUP, ZHANG, "这是申请表样例", reply_to_message_id=card, photo=True
+        )
+        photo_id = update["message"]["photo"][-1]["file_id"]
+        relayed = await fake.wait_for(
+            lambda c: c.method == "sendPhoto" and c.params.get("chat_id") == ENTREPRENEUR,
+            timeout=20,
+        )
+        assert relayed.params["photo"] == photo_id  # sent on by file_id, not downloaded
+        assert "这是申请表样例" in relayed.params["caption"]
+        tick = await sent_to(fake, GROUP, "✓ 已送达")
+        assert tick["reply_parameters"]["message_id"] == update["message"]["message_id"]
+        assert not any("已完成" in t for t in texts_to(fake, GROUP))  # the ✓ says it once
+
+
+async def test_a_blocked_entrepreneur_is_reported_under_the_reply_not_retried(
+    tmp_path: Path,
+) -> None:
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        _, card = await open_request(fake)
+        fake.fail_next("sendMessage", chat_id=ENTREPRENEUR, error_code=403)
+        update = fake.group_message(GROUP, ZHANG, "请来现场办理", reply_to_message_id=card)
+        warning = await sent_to(fake, GROUP, "⚠ 没能送达创业者")
+        assert "bot was blocked by the user" in str(warning["text"])
+        assert warning["reply_parameters"]["message_id"] == update["message"]["message_id"]
+        tries = [
+            c
+            for c in fake.calls_of("sendMessage")
+            if c.params.get("chat_id") == ENTREPRENEUR and "请来现场办理" in c.params["text"]
+        ]
+        assert len(tries) == 1  # final: tried once, not for a day
+
+
+async def test_start_offers_the_maker_spaces_and_open_lists_the_groups_work(
+    tmp_path: Path,
+) -> None:
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        fake.private_message(ENTREPRENEUR, "/start")
+        spaces = await sent_to(fake, ENTREPRENEUR, "您在哪个众创空间")
+        assert labels(spaces) == ["节能环保工业园区众创空间", "北大科技园众创空间"]
+        number, _ = await open_request(fake)
+        fake.group_message(GROUP, ZHANG, "/open")
+        listing = await sent_to(fake, GROUP, "待办工单")
+        assert number in str(listing["text"])
+        fake.group_message(GROUP, STRANGER, "/open")
+        await sent_to(fake, GROUP, "服务专员命令")

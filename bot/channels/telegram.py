@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram import Message as TelegramMessage
 from telegram.error import (
     BadRequest,
@@ -40,7 +40,15 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
 from bot.clock import Clock
-from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage, Sender
+from bot.messages import (
+    Attachment,
+    Button,
+    Channel,
+    IncomingMessage,
+    Language,
+    OutgoingMessage,
+    Sender,
+)
 from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
@@ -61,6 +69,11 @@ MAX_UPDATE = 256 * 1024
 POLL_TIMEOUT = 25
 """Seconds one ``getUpdates`` long poll waits for news."""
 ALLOWED_UPDATES = ("message", "callback_query")
+CAPTION_LIMIT = 1024
+"""Telegram's longest caption; a longer text goes as its own message before the files."""
+SHORT_LABEL = 6
+ROW_WIDTH = 3
+"""Buttons with labels up to ``SHORT_LABEL`` characters share rows of ``ROW_WIDTH``."""
 _GROUPS = ("group", "supergroup")
 
 
@@ -182,24 +195,22 @@ class TelegramChannel:
                 await asyncio.wait_for(stop.wait(), wait)
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:
-        """Send ``message`` to its chat (the outbox sender's deliverer).
+        """Send ``message`` to its chat, or replace the card it edits (the outbox's deliverer).
 
         Raises:
             DeliveryError: ``retry_after`` when Telegram says to wait, ``final`` when the chat
                 is gone or the bot was blocked, plain for network trouble.
         """
-        text = message.text
-        if message.source:
-            text = f"{text}\n\n{texts_for(Language.ZH).source.format(source=message.source)}"
-        markup = (
-            InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.label, callback_data=b.payload)] for b in message.buttons]
-            )
-            if message.buttons
-            else None
-        )
+        text, markup = _rendered(message)
         try:
-            sent = await self._bot.send_message(message.chat_id, text, reply_markup=markup)
+            if message.edit is not None:
+                return await self._edit(message.chat_id, message.edit, text, markup)
+            reply = (
+                ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
+                if message.reply_to and message.reply_to.isdigit()
+                else None
+            )
+            sent = await self._send(message, text, markup, reply)
         except RetryAfter as error:
             raise DeliveryError(
                 "429 Too Many Requests", retry_after=_seconds(error.retry_after)
@@ -209,6 +220,52 @@ class TelegramChannel:
         except TelegramError as error:
             raise DeliveryError(error.message) from None
         return Delivered(str(sent.message_id))
+
+    async def _send(
+        self,
+        message: OutgoingMessage,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        reply: ReplyParameters | None,
+    ) -> TelegramMessage:
+        """The text, with the files attached to it (the text as the first file's caption)."""
+        files = [a for a in message.attachments if a.channel is Channel.TELEGRAM and a.ref]
+        chat = message.chat_id
+        if not files:
+            return await self._bot.send_message(
+                chat, text, reply_markup=markup, reply_parameters=reply
+            )
+        sent: TelegramMessage | None = None
+        if len(text) > CAPTION_LIMIT:
+            sent = await self._bot.send_message(chat, text, reply_parameters=reply)
+            text = ""
+        for n, file in enumerate(files):
+            caption = text if n == 0 and text else None
+            last = n == len(files) - 1
+            send = _MEDIA_SENDERS.get(file.kind, _MEDIA_SENDERS["document"])
+            sent = await send(
+                self._bot,
+                chat,
+                file.ref,
+                caption=caption,
+                reply_markup=markup if last else None,
+                reply_parameters=reply,
+            )
+        assert sent is not None
+        return sent
+
+    async def _edit(
+        self, chat_id: str, message_id: str, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Delivered:
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id=chat_id, message_id=int(message_id), reply_markup=markup
+            )
+        except BadRequest as error:
+            # Two edits to the same state (or a card already up to date) are not a failure.
+            if "not modified" not in error.message.lower():
+                raise
+        return Delivered(message_id)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -227,9 +284,39 @@ class TelegramChannel:
             # Answering 200 stops Telegram from sending the same unreadable update again.
             log.warning("telegram webhook: unreadable update (%s)", type(error).__name__)
             return web.Response(text="ok")
-        if update is not None:
-            await self._handle(update)
-        return web.Response(text="ok")
+        if update is None:
+            return web.Response(text="ok")
+        return await self._answer_webhook(update)
+
+    async def _answer_webhook(self, update: Update) -> web.Response:
+        """Handle a webhook update and answer with one Bot API call in the response body.
+
+        Telegram performs a method call found in the webhook's response, which spares a round
+        trip per answer: the reply to a question, or the acknowledgement of a button press. If
+        the response is lost, Telegram delivers the update again and the dedup key hands back
+        the same reply.
+        """
+        message = self._incoming(update)
+        query = update.callback_query
+        if message is None:
+            replies = []
+        elif query is None:
+            replies = await self._dispatcher.handle(message, inline=True, inline_limit=1)
+        else:
+            await self._dispatcher.handle(message)
+        if query is not None:
+            call: dict[str, object] = {
+                "method": "answerCallbackQuery",
+                "callback_query_id": query.id,
+            }
+        elif replies:
+            text, markup = _rendered(replies[0])
+            call = {"method": "sendMessage", "chat_id": int(replies[0].chat_id), "text": text}
+            if markup is not None:
+                call["reply_markup"] = markup.to_dict()
+        else:
+            return web.Response(text="ok")
+        return web.json_response(call, dumps=_compact_json)
 
     async def _handle(self, update: Update) -> None:
         message = self._incoming(update)
@@ -277,6 +364,7 @@ class TelegramChannel:
             received_at=self._clock.now(),
             attachments=_attachments(message),
             reply_to=str(replied.message_id) if to_us and replied is not None else None,
+            message_id=str(message.message_id),
         )
 
 
@@ -286,15 +374,70 @@ def _sender(user: Any) -> Sender:
 
 
 def _attachments(message: TelegramMessage) -> tuple[Attachment, ...]:
+    telegram = Channel.TELEGRAM
     found: list[Attachment] = []
     if message.photo:
         largest = message.photo[-1]
-        found.append(Attachment("photo", None, largest.file_size))
+        found.append(Attachment("photo", None, largest.file_size, telegram, largest.file_id))
     if message.document:
-        found.append(Attachment("document", message.document.file_name, message.document.file_size))
+        document = message.document
+        found.append(
+            Attachment(
+                "document", document.file_name, document.file_size, telegram, document.file_id
+            )
+        )
     if message.voice:
-        found.append(Attachment("voice", None, message.voice.file_size))
+        voice = message.voice
+        found.append(Attachment("voice", None, voice.file_size, telegram, voice.file_id))
+    if message.video:
+        video = message.video
+        found.append(Attachment("video", video.file_name, video.file_size, telegram, video.file_id))
     return tuple(found)
+
+
+def _rendered(message: OutgoingMessage) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The text as Telegram shows it (with the source line) and the keyboard under it."""
+    text = message.text
+    if message.source:
+        source = texts_for(message.language).source.format(source=message.source)
+        text = f"{text}\n\n{source}"
+    return text, _keyboard(message.buttons)
+
+
+def _compact_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """Buttons as rows: short labels (stars, card moves) share a row, long ones get their own."""
+    if not buttons:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    row: list[InlineKeyboardButton] = []
+    for button in buttons:
+        key = InlineKeyboardButton(button.label, callback_data=button.payload)
+        if len(button.label) > SHORT_LABEL:
+            if row:
+                rows.append(row)
+                row = []
+            rows.append([key])
+            continue
+        row.append(key)
+        if len(row) == ROW_WIDTH:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return InlineKeyboardMarkup(rows)
+
+
+_MEDIA_SENDERS: dict[str, Any] = {
+    "photo": lambda bot, chat, ref, **kw: bot.send_photo(chat, ref, **kw),
+    "document": lambda bot, chat, ref, **kw: bot.send_document(chat, ref, **kw),
+    "voice": lambda bot, chat, ref, **kw: bot.send_voice(chat, ref, **kw),
+    "video": lambda bot, chat, ref, **kw: bot.send_video(chat, ref, **kw),
+}
+"""Attachment kind → how to send the file on by its ``file_id``."""
 
 
 def _seconds(value: int | timedelta) -> timedelta:
