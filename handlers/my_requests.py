@@ -175,15 +175,16 @@ async def follow_up(message: IncomingMessage, context: Context) -> Sequence[Outg
     """
     if _is_member(context, message):
         return None  # a commissioner's text is theirs to route (handlers.commissioners)
-    person = await person_of(context, message)
-    request = await requests.active_for_person(context.session, person.id)
+    request = await requests.active_for_account(
+        context.session, message.channel.value, message.sender.user_id
+    )
     if request is None:
         return None
     if request.status != Status.WAITING.value:
         result = context.knowledge.current.match(message.text)
         if result.band is Band.ANSWER:
             return None  # a policy question: the FAQ answers it
-    return await _join(message, context, person, request)
+    return await _join(message, context, await person_of(context, message), request)
 
 
 def _is_member(context: Context, message: IncomingMessage) -> bool:

@@ -8,10 +8,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Card, Counter, OutboxMessage, Pause, Request, RequestEvent
+from storage.models import (
+    Card,
+    Counter,
+    Identity,
+    OutboxMessage,
+    Pause,
+    Request,
+    RequestEvent,
+)
 from storage.upsert import insert_for
 
 __all__ = [
+    "active_for_account",
     "active_for_person",
     "add_card",
     "add_event",
@@ -64,6 +73,27 @@ async def for_person(session: AsyncSession, person_id: int, limit: int = 20) -> 
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def active_for_account(session: AsyncSession, channel: str, user_id: str) -> Request | None:
+    """The newest request still being worked on of whoever holds this channel account.
+
+    Looks through the account without creating a person: most messages are questions from
+    people with no request at all.
+    """
+    query = (
+        select(Request)
+        .join(Identity, Identity.person_id == Request.person_id)
+        .where(
+            Identity.channel == channel,
+            Identity.user_id == user_id,
+            Request.status.in_(("open", "claimed", "waiting")),
+        )
+        .order_by(Request.opened_at.desc(), Request.id.desc())
+        .limit(1)
+        .with_for_update(of=Request)
+    )
+    return await session.scalar(query)
 
 
 async def active_for_person(session: AsyncSession, person_id: int) -> Request | None:
