@@ -55,7 +55,7 @@ def write_synthetic(directory: Path, count: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     words = _vocabulary(analyzer)
     tails = ["是什么", "怎么办理", "有哪些", "在哪里", "多久", "怎么申请", "有补贴吗", "谁负责"]
-    entries = []
+    entries: list[dict[str, object]] = []
     seen: set[str] = set()
     while len(entries) < count:
         topic = rng.sample(words, 3)
