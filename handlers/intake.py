@@ -72,10 +72,18 @@ async def cancel(message: IncomingMessage, context: Context) -> Sequence[Outgoin
 
 @router.command("start")
 async def start(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """Greet a new user and, where there is a roster, ask for their maker space right away."""
+    """Greet a new user and, where there is a roster, ask for their maker space right away.
+
+    Not on the web chat, whose page says ``/start`` on every load: there the space is asked
+    when a request needs it. Nor in a group, nor of someone who already chose.
+    """
     welcome = reply(message, texts_for(message.language).welcome)
-    if not context.roster.spaces or message.chat_id != message.sender.user_id:
-        return welcome  # no roster yet, or /start in a group: the space is a private matter
+    private = message.chat_id == message.sender.user_id
+    if not (context.roster.spaces and private and message.channel.pushed):
+        return welcome
+    person = await person_of(context, message)
+    if person.space_id is not None:
+        return welcome
     return [*welcome, _space_question(message, context)]
 
 

@@ -388,6 +388,10 @@ async def test_start_offers_the_maker_spaces_and_open_lists_the_groups_work(
         spaces = await sent_to(fake, ENTREPRENEUR, "您在哪个众创空间")
         assert labels(spaces) == ["节能环保工业园区众创空间", "北大科技园众创空间"]
         number, _ = await open_request(fake)
+        offers = len([t for t in texts_to(fake, ENTREPRENEUR) if "您在哪个众创空间" in t])
+        fake.private_message(ENTREPRENEUR, "/start")  # the space is known now: just the welcome
+        await settled(fake)
+        assert len([t for t in texts_to(fake, ENTREPRENEUR) if "您在哪个众创空间" in t]) == offers
         fake.group_message(GROUP, ZHANG, "/open")
         listing = await sent_to(fake, GROUP, "待办工单")
         assert number in str(listing["text"])
