@@ -22,10 +22,9 @@ from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
 from handlers.basics import reply
 from handlers.desk import (
     actor_of,
-    card_buttons,
-    card_text,
     card_update,
     due_text,
+    post_card,
     recompute_due,
     resolution_buttons,
     to_entrepreneur,
@@ -346,12 +345,6 @@ async def _transfer(
     moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name)
     replies += to_group(context, request, moved, edit_card=True, group_id=old)
     person = await context.session.get(Person, request.person_id)
-    replies += to_group(
-        context,
-        request,
-        card_text(context, request, person),
-        card=True,
-        buttons=card_buttons(request),
-    )
+    replies += post_card(context, request, person)
     done = texts.done.format(number=request.number, action=group.name)
     return [*reply(message, done), *replies]

@@ -29,6 +29,7 @@ __all__ = [
     "language_of",
     "open_request",
     "person_of",
+    "post_card",
     "recompute_due",
     "redate_all",
     "resolution_buttons",
@@ -118,14 +119,7 @@ async def open_request(
     replies = [
         OutgoingMessage(message.chat_id, message.channel, confirmation, request_id=request.id)
     ]
-    replies += to_group(
-        context,
-        request,
-        card_text(context, request, person),
-        card=True,
-        buttons=card_buttons(request),
-    )
-    return replies
+    return [*replies, *post_card(context, request, person)]
 
 
 def card_text(context: Context, request: Request, person: Person | None) -> str:
@@ -166,6 +160,17 @@ def card_buttons(request: Request) -> tuple[Button, ...]:
             continue
         buttons.append(Button(getattr(GROUP_TEXTS, label), f"act:{verb}:{request.number}"))
     return tuple(buttons)
+
+
+def post_card(context: Context, request: Request, person: Person | None) -> list[OutgoingMessage]:
+    """The request's card, with the moves it allows, for its duty group's chats."""
+    return to_group(
+        context,
+        request,
+        card_text(context, request, person),
+        card=True,
+        buttons=card_buttons(request),
+    )
 
 
 async def card_update(context: Context, request: Request) -> list[OutgoingMessage]:

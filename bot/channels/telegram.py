@@ -298,24 +298,26 @@ class TelegramChannel:
         """
         message = self._incoming(update)
         query = update.callback_query
-        if message is None:
-            replies = []
-        elif query is None:
-            replies = await self._dispatcher.handle(message, inline=True, inline_limit=1)
-        else:
-            await self._dispatcher.handle(message)
         if query is not None:
+            # The button's own answer waits in the outbox; the response stops the spinner.
+            if message is not None:
+                await self._dispatcher.handle(message)
             call: dict[str, object] = {
                 "method": "answerCallbackQuery",
                 "callback_query_id": query.id,
             }
-        elif replies:
+        else:
+            replies = (
+                await self._dispatcher.handle(message, inline=True, inline_limit=1)
+                if message is not None
+                else []
+            )
+            if not replies:
+                return web.Response(text="ok")
             text, markup = _rendered(replies[0])
             call = {"method": "sendMessage", "chat_id": int(replies[0].chat_id), "text": text}
             if markup is not None:
                 call["reply_markup"] = markup.to_dict()
-        else:
-            return web.Response(text="ok")
         return web.json_response(call, dumps=_compact_json)
 
     async def _handle(self, update: Update) -> None:
