@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.channels.telegram import TelegramChannel
+from bot.channels.wechat import WeChatChannel
 from bot.clock import Clock, SystemClock
 from bot.messages import Channel
 from bot.reloadable import Reloadable
@@ -35,6 +36,8 @@ class Bot:
     scheduler: Scheduler
     telegram: TelegramChannel | None = None
     """The Telegram channel, when ``BOT_TELEGRAM_TOKEN`` is set."""
+    wechat: WeChatChannel | None = None
+    """The WeChat Official Account channel, when ``BOT_WECHAT_TOKEN`` is set."""
 
     @property
     def clock(self) -> Clock:
@@ -95,7 +98,11 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.telegram_token is not None:
         telegram = TelegramChannel(settings, dispatcher, clock)
         deliverers[Channel.TELEGRAM] = telegram
+    wechat = None
+    if settings.wechat_token is not None:
+        wechat = WeChatChannel(settings, dispatcher, clock, database)
+        deliverers[Channel.WECHAT] = wechat
     sender = OutboxSender(database, clock, deliverers, services.roster)
     dispatcher.on_queued = sender.wake
     scheduler = Scheduler(services, on_queued=sender.wake)
-    return Bot(settings, services, dispatcher, sender, scheduler, telegram)
+    return Bot(settings, services, dispatcher, sender, scheduler, telegram, wechat)

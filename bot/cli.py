@@ -15,6 +15,8 @@ from typing import TextIO
 from bot.app import create_bot
 from bot.channels.console import issue_link
 from bot.channels.telegram import TelegramUnavailable
+from bot.channels.wechat import MENU
+from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
 from bot.roster import DEMO_ROSTER, Roster, RosterError
@@ -98,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     link.add_argument("--hours", type=int, default=24, help="hours the link stays usable")
     link.set_defaults(action=_console_link)
+
+    wechat = commands.add_parser("wechat", help="WeChat Official Account tools").add_subparsers(
+        title="wechat commands", metavar="WECHAT_COMMAND"
+    )
+    menu = wechat.add_parser("menu", help="print the account's menu (JSON); --push installs it")
+    menu.add_argument("--push", action="store_true", help="install it on the account")
+    menu.set_defaults(action=_wechat_menu)
     return parser
 
 
@@ -307,3 +316,31 @@ def _console_link(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return asyncio.run(go())
+
+
+def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(MENU, ensure_ascii=False, indent=2))
+    if not args.push:
+        return 0
+    if not settings.wechat_app_id or settings.wechat_app_secret is None:
+        print("需要 BOT_WECHAT_APP_ID 和 BOT_WECHAT_APP_SECRET 才能设置菜单。", file=sys.stderr)
+        return 2
+    api = WeChatApi(
+        settings.wechat_api_url,
+        settings.wechat_app_id,
+        settings.wechat_app_secret.get_secret_value(),
+        SystemClock(),
+    )
+
+    async def push() -> int:
+        try:
+            await api.create_menu(MENU)
+        except WeChatApiError as error:
+            print(f"微信拒绝了菜单：{error}", file=sys.stderr)
+            return 1
+        finally:
+            await api.close()
+        print("菜单已设置：关注者约 5 分钟内看到新菜单。", file=sys.stderr)
+        return 0
+
+    return asyncio.run(push())

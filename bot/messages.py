@@ -152,6 +152,9 @@ class IncomingMessage:
         """The command name without slash (``new`` for ``/new@MakerDeskBot text``), if any."""
         if self.text in COMMAND_WORDS:
             return COMMAND_WORDS[self.text]
+        head = self.text.split(maxsplit=1)[0] if self.text else ""
+        if COMMAND_WORDS.get(head) == "new":
+            return "new"  # "提交工单 想咨询…", as "/new 想咨询…"
         if not self.text.startswith("/") or len(self.text) < 2:
             return None
         head = self.text[1:].split(maxsplit=1)[0]
@@ -202,6 +205,8 @@ class OutgoingMessage:
         language: The reader's language, for the adapter's own words (the source line).
         reply_to: The platform id of the message to answer under (set by the sender).
         edit: The platform id of the message to replace (set by the sender).
+        notice: A short "a reply is waiting" push outside the chat, for a user the platform
+            will not take chat messages for until they write (WeChat's template message).
     """
 
     chat_id: str
@@ -219,6 +224,7 @@ class OutgoingMessage:
     language: Language = Language.ZH
     reply_to: str | None = None
     edit: str | None = None
+    notice: bool = False
 
     def to_payload(self) -> dict[str, object]:
         """The message as stored in the outbox (JSON)."""
@@ -229,7 +235,7 @@ class OutgoingMessage:
             payload["source"] = self.source
         if self.faq_id:
             payload["faq_id"] = self.faq_id
-        for flag in ("card", "edit_card", "thread"):
+        for flag in ("card", "edit_card", "thread", "notice"):
             if getattr(self, flag):
                 payload[flag] = True
         if self.attachments:
@@ -268,6 +274,7 @@ class OutgoingMessage:
             card=bool(payload.get("card")),
             edit_card=bool(payload.get("edit_card")),
             thread=bool(payload.get("thread")),
+            notice=bool(payload.get("notice")),
             attachments=tuple(Attachment.from_payload(a) for a in attachments),
             confirm=(
                 Confirmation(Channel(str(confirm[0])), str(confirm[1]), str(confirm[2]))

@@ -165,7 +165,13 @@ class Dispatcher:
             self._routes.extend(router._routes)
 
     async def handle(
-        self, message: IncomingMessage, *, inline: bool = False, inline_limit: int | None = None
+        self,
+        message: IncomingMessage,
+        *,
+        inline: bool = False,
+        inline_limit: int | None = None,
+        inline_while: Callable[[], bool] | None = None,
+        on_claimed: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
     ) -> list[OutgoingMessage]:
         """Handle one incoming message exactly once and queue what it causes.
 
@@ -179,9 +185,14 @@ class Dispatcher:
                 its HTTP response); they are stored as sent. Everything else waits in the outbox.
             inline_limit: At most this many replies go back inline (Telegram's webhook answer
                 carries one); the rest wait in the outbox.
+            inline_while: Asked once the handler is done: ``False`` means the adapter's
+                moment to answer inline has passed, so every reply waits in the outbox.
+            on_claimed: Runs in the transaction once the message is known to be new (not on a
+                redelivery): an adapter's own bookkeeping, such as a push window.
 
         Returns:
-            The replies addressed to the sender's chat (with ``inline``: those handed back).
+            The replies addressed to the sender's chat (with ``inline``: those handed back,
+            none when ``inline_while`` said it was too late).
         """
         services = self.services
         async with services.database.transaction() as session:
@@ -192,17 +203,25 @@ class Dispatcher:
                 again = [
                     OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)
                     for row in stored
-                    if row.channel == message.channel and row.chat_id == message.chat_id
+                    if row.channel == message.channel
+                    and row.chat_id == message.chat_id
+                    # Inline, only what was handed back before: the sender pushes the rest.
+                    and (not inline or (row.status == "sent" and row.attempts == 0))
                 ]
                 return again[:inline_limit]
+            if on_claimed is not None:
+                await on_claimed(session, now)
             context = Context(services, session, now)
             replies = _last_edits(await self.dispatch(message, context))
+            late = inline and inline_while is not None and not inline_while()
+            if late:
+                inline = False
             own: list[OutgoingMessage] = []
             queued = False
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
                 handed_back = inline and mine and (inline_limit is None or len(own) < inline_limit)
-                if mine and (handed_back or not inline):
+                if handed_back or (mine and not inline):
                     own.append(reply)
                 queued = queued or not handed_back
                 outbox.enqueue(
@@ -217,7 +236,7 @@ class Dispatcher:
                 )
         if queued and self.on_queued is not None:
             self.on_queued()
-        return own
+        return [] if late else own
 
     async def dispatch(
         self, message: IncomingMessage, context: Context

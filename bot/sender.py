@@ -66,6 +66,8 @@ class DeliveryError(Exception):
         final: Retrying cannot help (the user blocked the bot, the chat is gone).
         hold: The platform refuses pushes for now but will take the message once the user
             writes again (WeChat's 48-hour window); it waits as ``held``.
+        notify: With ``hold``: the user has not been told that something waits for them, and
+            the channel can tell them (a template message); the sender queues that notice.
         retry_after: The platform asked to wait this long (Telegram's 429).
     """
 
@@ -75,6 +77,7 @@ class DeliveryError(Exception):
         *,
         final: bool = False,
         hold: bool = False,
+        notify: bool = False,
         retry_after: timedelta | None = None,
     ) -> None:
         """Describe the failure."""
@@ -82,6 +85,7 @@ class DeliveryError(Exception):
         self.reason = reason
         self.final = final
         self.hold = hold
+        self.notify = notify
         self.retry_after = retry_after
 
 
@@ -249,6 +253,29 @@ class OutboxSender:
             if error.hold:
                 log.info("outbox %d held for %s: %s", row.id, row.channel, error.reason)
                 await outbox.mark_held(session, row.id, error.reason)
+                if message.confirm is not None and row.last_error is None:
+                    # Said once, at the first refusal: a held reply is not yet a failure.
+                    text = GROUP_TEXTS.held.format(reason=error.reason)
+                    self._confirm(session, message, text, now)
+                    self.wake()
+                if error.notify:
+                    notice = OutgoingMessage(
+                        row.chat_id,
+                        message.channel,
+                        desk_texts_for(message.language).reply_waiting,
+                        request_id=row.request_id,
+                        language=message.language,
+                        notice=True,
+                    )
+                    outbox.enqueue(
+                        session,
+                        channel=row.channel,
+                        chat_id=row.chat_id,
+                        payload=notice.to_payload(),
+                        now=now,
+                        request_id=row.request_id,
+                    )
+                    self.wake()
                 return
             if not error.final and row.attempts < MAX_ATTEMPTS:
                 wait = error.retry_after or backoff(row.attempts)

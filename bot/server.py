@@ -30,6 +30,8 @@ def build_application(bot: Bot) -> web.Application:
         ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo).register(app)
     if bot.telegram is not None and bot.telegram.webhook:
         bot.telegram.register(app)
+    if bot.wechat is not None:
+        bot.wechat.register(app)
     return app
 
 
@@ -82,6 +84,8 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     for name in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(name, stop.set)
     host, port = bot.settings.http_host, bot.settings.http_port
+    if bot.wechat is not None:
+        log.info("wechat: server URL path %s (mode: %s)", "/wechat", bot.wechat.mode)
     if bot.settings.web_chat:
         log.info("web chat on http://%s:%d/", host, port)
         log.info("commissioners' console on http://%s:%d/console", host, port)
@@ -97,3 +101,5 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         await runner.cleanup()
         if bot.telegram is not None:
             await bot.telegram.stop()
+        if bot.wechat is not None:
+            await bot.wechat.stop()

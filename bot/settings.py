@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import knowledge
 
@@ -78,6 +79,21 @@ class Settings(BaseSettings):
     wechat_api_url: str = "https://api.weixin.qq.com"
     """WeChat API root."""
 
+    wechat_notice_template: str | None = None
+    """Template id of the "a reply is waiting" notice, for users outside the 48-hour window
+    (needs a verified Service Account); unset: no notice, the reply still waits."""
+
+    wechat_notice_kind: Literal["template", "subscription"] = "template"
+    """``template`` (``message/template/send``) or ``subscription`` (``subscribe/bizsend``)."""
+
+    wechat_notice_fields: Annotated[tuple[tuple[str, str], ...], NoDecode] = (
+        ("first", "text"),
+        ("keyword1", "number"),
+        ("keyword2", "time"),
+    )
+    """The template's fields and what fills them, ``field=what`` separated by commas, where
+    ``what`` is ``text`` (the notice), ``number`` (the request), ``time`` or fixed words."""
+
     web_chat: bool = True
     """Serve the local web chat (the Internet intake channel of Article 6)."""
 
@@ -127,6 +143,36 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a file")
         return value
+
+    @field_validator("wechat_notice_fields", mode="before")
+    @classmethod
+    def _notice_fields(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = []
+        for item in value.split(","):
+            field, _, what = item.partition("=")
+            if not field.strip() or not what.strip():
+                raise ValueError("write field=what pairs: thing1=text,character_string2=number")
+            pairs.append((field.strip(), what.strip()))
+        return tuple(pairs)
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _aes_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not info.data.get("wechat_app_id"):
+            raise ValueError("safe mode decrypts with the AppID: set BOT_WECHAT_APP_ID too")
+        key = value.get_secret_value().strip()
+        if len(key) != 43 or not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):
+            raise ValueError("the EncodingAESKey is 43 letters and digits, as WeChat shows it")
+        return SecretStr(key)
+
+    @field_validator("wechat_notice_template")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("log_level")
     @classmethod

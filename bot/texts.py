@@ -204,6 +204,10 @@ class DeskTexts:
     card_moved: str
     attachments_note: str
     attachment_kinds: dict[str, str]
+    held: str
+    """Under a commissioner's reply that WeChat will not take until the entrepreneur writes."""
+    reply_waiting: str
+    """The short push (WeChat template message) telling a user that a reply waits."""
 
 
 DESK_ZH = DeskTexts(
@@ -292,6 +296,8 @@ DESK_ZH = DeskTexts(
         "国务院公布后，请在工作日覆盖文件（BOT_CALENDAR）中加入 {year} 年并发送 /reload。"
     ),
     delivery_failed="⚠ 工单 {number} 的一条消息没能送达创业者（{reason}），请换个方式联系。",
+    held="⏳ 暂未送达：{reason}。创业者下次发消息时会自动送达。",
+    reply_waiting="您的工单有新的回复，请在公众号里发一条消息（例如“我的工单”）查看。",
     delivered="✓ 已送达创业者",
     not_delivered="⚠ 没能送达创业者：{reason}。请换个方式联系。",
     claim_button="🙋 认领",
@@ -395,6 +401,8 @@ DESK_EN = DeskTexts(
         "dates. Add {year} to the working-day override file (BOT_CALENDAR) and send /reload."
     ),
     delivery_failed="⚠ A message of request {number} did not reach the entrepreneur ({reason}).",
+    held="⏳ Not delivered yet: {reason}. It goes out as soon as the entrepreneur writes again.",
+    reply_waiting="Your service request has a new reply: send the account any message to read it.",
     delivered="✓ Delivered to the entrepreneur",
     not_delivered="⚠ Not delivered to the entrepreneur: {reason}. Please reach them another way.",
     claim_button="🙋 Claim",

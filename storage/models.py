@@ -34,6 +34,7 @@ __all__ = [
     "OutboxMessage",
     "Pause",
     "Person",
+    "PushWindow",
     "Request",
     "RequestEvent",
     "UnansweredQuestion",
@@ -291,3 +292,28 @@ class Alert(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class PushWindow(Base):
+    """When the platform lets the bot push to a user unasked, and how often (WeChat's rules).
+
+    WeChat takes customer-service messages only within 48 hours of the user's last message, a
+    few per message; a menu click, a follow or a scan opens a short window of its own.
+    """
+
+    __tablename__ = "push_windows"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    message_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """The user's last message."""
+    message_quota: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    """Pushes left since that message."""
+    event_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """The user's last menu click, follow or scan."""
+    event_quota: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    """Pushes left since that event."""
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the user was last told (by template message) that a reply waits for them."""
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """The user unfollowed the account: nothing more is pushed until they follow again."""

@@ -24,7 +24,9 @@ __all__ = [
     "mark_failed",
     "mark_held",
     "mark_sent",
+    "release_held",
     "replies_to",
+    "requeue_handed_back",
     "retry_later",
 ]
 
@@ -192,6 +194,49 @@ async def mark_held(session: AsyncSession, message_id: int, error: str) -> None:
         .where(OutboxMessage.id == message_id)
         .values(status="held", last_error=error[:500])
     )
+
+
+async def release_held(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
+    """The user wrote again: what was held for them is due now. Returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == "held",
+        )
+        .values(status="pending", next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def requeue_handed_back(
+    session: AsyncSession, inbound_key: str, now: datetime, *, keep: int = 0
+) -> int:
+    """Replies to ``inbound_key`` that were to go back in the HTTP response but did not: send them.
+
+    Only rows the sender never took qualify (no attempts), so nothing the sender delivered goes
+    out twice; the first ``keep`` of them did go back. Returns how many were queued.
+    """
+    handed_back = (
+        await session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.inbound_key == inbound_key,
+                OutboxMessage.status == "sent",
+                OutboxMessage.attempts == 0,
+            )
+            .order_by(OutboxMessage.id)
+        )
+    ).all()[keep:]
+    if not handed_back:
+        return 0
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(handed_back))
+        .values(status="pending", sent_at=None, next_attempt_at=now)
+    )
+    return len(handed_back)
 
 
 async def backlog(

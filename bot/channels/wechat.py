@@ -1,0 +1,670 @@
+"""The WeChat Official Account channel (公众号), under WeChat's rules.
+
+WeChat posts each message to ``POST /wechat`` and gives up after 5 seconds: the user then sees
+"该公众号暂时无法提供服务" and WeChat posts the same message again, three times in all. So:
+
+* every request's ``signature`` is checked (403 otherwise); in safe and compatible mode the
+  body is also checked against ``msg_signature`` and decrypted, and the reply encrypted with the
+  request's nonce and timestamp;
+* an answer ready within :data:`PASSIVE_BUDGET` goes back in the response (a passive reply);
+  anything later, and every further message, is answered ``success`` and sent by customer-service
+  message through the outbox;
+* WeChat only ever sees ``success``, a reply's XML or 403: an unreadable, oversized, entity-laden
+  or undecryptable body is answered ``success`` and logged;
+* ``MsgId`` (events: sender, time and event) is the dedup key, so the three retries are one
+  message with one answer.
+
+Customer-service messages are allowed only within 48 hours of the user's last message, a few per
+message (:data:`MESSAGE_QUOTA`), or a minute after a menu click, follow or scan
+(:data:`EVENT_QUOTA`). The adapter keeps that window per user (:mod:`storage.push_windows`); what
+falls outside it is held and goes out the moment the user writes again, and a configured
+template message tells them that a reply waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
+from bot.clock import SHANGHAI, Clock
+from bot.messages import Attachment, Channel, IncomingMessage, OutgoingMessage, Sender
+from bot.routing import Dispatcher
+from bot.sender import Delivered, DeliveryError
+from bot.settings import Settings
+from bot.texts import texts_for
+from storage import Database, outbox, push_windows
+from storage.models import PushWindow, Request
+
+__all__ = [
+    "EVENT_QUOTA",
+    "MENU",
+    "MESSAGE_QUOTA",
+    "PASSIVE_BUDGET",
+    "WEBHOOK_PATH",
+    "WeChatChannel",
+    "escape_cdata",
+    "split_text",
+]
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/wechat"
+MAX_BODY = 64 * 1024
+"""A WeChat message is a few kilobytes; anything bigger is not from WeChat."""
+PASSIVE_BUDGET = 2.0
+"""Seconds: an answer ready by then goes back in the response itself."""
+REPLY_LIMIT = 4.0
+"""Seconds: WeChat gets ``success`` by then whatever happens (it gives up at 5)."""
+RETRY_SIGNAL = 5.5
+"""Seconds a request that failed inside the bot is left unanswered, so that WeChat retries it."""
+WINDOW = timedelta(hours=48)
+MESSAGE_QUOTA = 5
+"""Customer-service messages allowed per user message, within :data:`WINDOW`."""
+EVENT_WINDOW = timedelta(minutes=1)
+EVENT_QUOTA = 3
+"""Customer-service messages allowed within a minute of a menu click, follow or scan."""
+TEXT_LIMIT = 2000
+"""Bytes of UTF-8 per text message (WeChat refuses more than 2,048)."""
+SUCCESS = "success"
+
+MENU: dict[str, Any] = {
+    "button": [
+        {"type": "click", "name": "提交工单", "key": "new"},
+        {"type": "click", "name": "我的工单", "key": "tickets"},
+        {
+            "name": "更多",
+            "sub_button": [
+                {"type": "click", "name": "选择众创空间", "key": "space"},
+                {"type": "click", "name": "取消当前操作", "key": "cancel"},
+                {"type": "click", "name": "使用帮助", "key": "help"},
+            ],
+        },
+    ]
+}
+"""The account's custom menu (``python -m bot wechat menu`` prints or pushes it)."""
+MENU_COMMANDS = {"new": "/new", "tickets": "/tickets", "space": "/space", "cancel": "/cancel"}
+MENU_COMMANDS["help"] = "/help"
+"""Menu click key → the command it stands for."""
+
+_MEDIA = {"image": "photo", "voice": "voice", "video": "video", "shortvideo": "video"}
+_SENDABLE = {"photo": "image", "voice": "voice", "video": "video"}
+"""Attachment kind → customer-service ``msgtype`` that sends a WeChat ``media_id`` on."""
+_TRUSTED_START = re.compile(rb"^\s*<xml[\s>]")
+_NUMBERED = re.compile(r"^(\d+)\.\s")
+_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
+_NOTICE_TEXT_LIMIT = 20
+"""WeChat's ``thing`` template fields take 20 characters."""
+
+
+class Unreadable(Exception):
+    """The body is not a WeChat message we can read (answered ``success``, logged)."""
+
+
+class Forged(Exception):
+    """The body's ``msg_signature`` does not match (answered 403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Allowance:
+    event: int
+    message: int
+
+
+class WeChatChannel:
+    """Adapter between the Official Account and the dispatcher; the outbox's way to WeChat."""
+
+    def __init__(
+        self, settings: Settings, dispatcher: Dispatcher, clock: Clock, database: Database
+    ) -> None:
+        """Prepare the channel from the ``BOT_WECHAT_*`` settings.
+
+        Raises:
+            ValueError: ``settings`` has no WeChat token.
+        """
+        if settings.wechat_token is None:
+            raise ValueError("BOT_WECHAT_TOKEN is not set")
+        self._token = settings.wechat_token.get_secret_value()
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._database = database
+        aes_key = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
+        if aes_key and not settings.wechat_app_id:
+            raise ValueError("safe mode (BOT_WECHAT_AES_KEY) needs BOT_WECHAT_APP_ID too")
+        self._crypto = (
+            WeChatCrypto(self._token, aes_key, settings.wechat_app_id or "") if aes_key else None
+        )
+        self.api = (
+            WeChatApi(
+                settings.wechat_api_url,
+                settings.wechat_app_id,
+                settings.wechat_app_secret.get_secret_value(),
+                clock,
+            )
+            if settings.wechat_app_id and settings.wechat_app_secret
+            else None
+        )
+        """The outbound API; ``None`` without AppID and AppSecret (passive replies only)."""
+        self._notice_template = settings.wechat_notice_template
+        self._notice_kind = settings.wechat_notice_kind
+        self._notice_fields = settings.wechat_notice_fields
+        self._late: set[asyncio.Task[Any]] = set()
+        """Handling that outlived its response, and its bookkeeping; awaited at stop."""
+
+    @property
+    def mode(self) -> str:
+        """``safe`` (messages encrypted; compatible mode too) or ``plain``, for the log."""
+        return "safe" if self._crypto is not None else "plain"
+
+    def register(self, app: web.Application) -> None:
+        """Add ``GET`` and ``POST /wechat`` to ``app``."""
+        app.router.add_get(WEBHOOK_PATH, self._verify_url)
+        app.router.add_post(WEBHOOK_PATH, self._receive)
+
+    async def stop(self) -> None:
+        """Let late answers finish their bookkeeping; close the API's connections."""
+        if self._late:
+            await asyncio.gather(*self._late, return_exceptions=True)
+        if self.api is not None:
+            await self.api.close()
+
+    # Inbound ---------------------------------------------------------------------------------
+
+    def _signed(self, query: Mapping[str, str]) -> bool:
+        try:
+            check_signature(
+                self._token,
+                query.get("signature", ""),
+                query.get("timestamp", ""),
+                query.get("nonce", ""),
+            )
+        except InvalidSignatureException:
+            return False
+        return True
+
+    async def _verify_url(self, request: web.Request) -> web.Response:
+        """WeChat's server-URL check: echo ``echostr`` back if the signature is ours."""
+        if not self._signed(request.query):
+            log.warning("wechat: refused a URL check with a bad signature")
+            return web.Response(status=403, text="forbidden")
+        return web.Response(text=request.query.get("echostr", ""))
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        query = request.query
+        if not self._signed(query):
+            log.warning("wechat: refused a message with a bad signature")
+            return web.Response(status=403, text="forbidden")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            log.warning("wechat: ignored a %d-byte body", request.content_length)
+            return _success()
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            log.warning("wechat: ignored a body over %d bytes", MAX_BODY)
+            return _success()
+        encrypted = query.get("encrypt_type", "raw").lower() == "aes"
+        try:
+            fields = self._open(body, query, encrypted)
+        except Forged:
+            log.warning("wechat: refused a message whose msg_signature does not match")
+            return web.Response(status=403, text="forbidden")
+        except Unreadable as problem:
+            log.warning("wechat: ignored an unreadable message: %s", problem)
+            return _success()
+        reply = await self._answer(fields)
+        if reply is None:
+            return _success()
+        if encrypted:
+            assert self._crypto is not None
+            reply = self._crypto.encrypt_message(
+                reply, query.get("nonce", ""), query.get("timestamp", "")
+            )
+        return web.Response(text=reply, content_type="application/xml")
+
+    def _open(self, body: bytes, query: Mapping[str, str], encrypted: bool) -> dict[str, str]:
+        """The message's fields, decrypted in safe mode.
+
+        Raises:
+            Forged: ``msg_signature`` does not match the encrypted body.
+            Unreadable: Not a WeChat message, or not one this configuration can decrypt.
+        """
+        if encrypted != (self._crypto is not None):
+            raise Unreadable(
+                "an encrypted message but no BOT_WECHAT_AES_KEY"
+                if encrypted
+                else "a plain message while BOT_WECHAT_AES_KEY asks for safe mode"
+            )
+        if encrypted:
+            assert self._crypto is not None
+            outer = _parse(body)
+            if "Encrypt" not in outer:
+                raise Unreadable("no Encrypt element")
+            try:
+                plain = self._crypto.decrypt_message(
+                    outer,
+                    query.get("msg_signature", ""),
+                    query.get("timestamp", ""),
+                    query.get("nonce", ""),
+                )
+            except InvalidSignatureException:
+                raise Forged from None
+            except Exception as error:
+                # Whatever the cipher library raises, the answer to WeChat is the same.
+                name = type(error).__name__
+                raise Unreadable(f"cannot decrypt ({name}): check the key") from None
+            return _parse(plain.encode() if isinstance(plain, str) else plain)
+        return _parse(body)
+
+    async def _answer(self, fields: dict[str, str]) -> str | None:
+        """Handle the message; its passive reply's XML, or ``None`` to answer ``success``."""
+        openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
+        kind = fields.get("MsgType", "").lower()
+        if not openid or not kind:
+            log.warning("wechat: ignored a message without sender or type")
+            return None
+        if kind == "event":
+            return await self._event(fields, openid, account)
+        message = self._incoming(fields, openid, kind)
+        if message is None:
+            log.info("wechat: ignored a %s message", kind)
+            return None
+        return await self._handle(message, account, event=False)
+
+    async def _event(self, fields: dict[str, str], openid: str, account: str) -> str | None:
+        event = fields.get("Event", "").lower()
+        key = f"wechat:{openid}:{fields.get('CreateTime', '')}:{event}"
+        received = self._clock.now()
+        if event in ("subscribe", "click"):
+            clicked = MENU_COMMANDS.get(fields.get("EventKey", ""))
+            text = "/start" if event == "subscribe" else clicked
+            if text is None:
+                log.info("wechat: ignored a click on unknown menu key %r", fields.get("EventKey"))
+                return None
+            message = IncomingMessage(Sender(Channel.WECHAT, openid), openid, text, key, received)
+            return await self._handle(message, account, event=True, following=event == "subscribe")
+        if event in ("unsubscribe", "scan"):
+            async with self._database.transaction() as session:
+                if await outbox.claim_inbound(session, key, received):
+                    if event == "unsubscribe":
+                        await push_windows.note_unsubscribed(
+                            session, Channel.WECHAT.value, openid, received
+                        )
+                    else:
+                        await push_windows.note_event(
+                            session, Channel.WECHAT.value, openid, received, quota=EVENT_QUOTA
+                        )
+            log.info("wechat: %s event", event)
+            return None
+        log.debug("wechat: ignored a %s event", event)
+        return None
+
+    def _incoming(self, fields: dict[str, str], openid: str, kind: str) -> IncomingMessage | None:
+        msg_id = fields.get("MsgId")
+        if not msg_id:
+            return None
+        text, choice = "", None
+        attachments: tuple[Attachment, ...] = ()
+        if kind == "text":
+            text = fields.get("Content", "").strip()
+            choice = fields.get("bizmsgmenuid") or None
+            if choice is not None:
+                text = ""
+        elif kind in _MEDIA:
+            media = fields.get("MediaId") or None
+            attachments = (Attachment(_MEDIA[kind], None, None, Channel.WECHAT, media),)
+            text = fields.get("Recognition", "").strip()  # voice, when recognition is on
+        elif kind == "file":
+            name = fields.get("Title") or None
+            attachments = (Attachment("document", name, None, Channel.WECHAT, None),)
+        elif kind == "location":
+            text = fields.get("Label", "").strip()
+        elif kind == "link":
+            text = f"{fields.get('Title', '')} {fields.get('Url', '')}".strip()
+        else:
+            return None
+        return IncomingMessage(
+            sender=Sender(Channel.WECHAT, openid),
+            chat_id=openid,
+            text=text,
+            key=f"wechat:{msg_id}",
+            received_at=self._clock.now(),
+            choice=choice,
+            attachments=attachments,
+            message_id=msg_id,
+        )
+
+    async def _handle(
+        self, message: IncomingMessage, account: str, *, event: bool, following: bool = False
+    ) -> str | None:
+        """Run the message; hand its first reply back if ready in time, else ``None``."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        released = 0
+
+        async def note_contact(session: AsyncSession, now: datetime) -> None:
+            nonlocal released
+            channel, openid = Channel.WECHAT.value, message.chat_id
+            if event:
+                await push_windows.note_event(
+                    session, channel, openid, now, quota=EVENT_QUOTA, following=following
+                )
+            else:
+                await push_windows.note_message(session, channel, openid, now, quota=MESSAGE_QUOTA)
+            released = await outbox.release_held(session, channel, openid, now)
+
+        task = loop.create_task(
+            self._dispatcher.handle(
+                message,
+                inline=True,
+                inline_while=lambda: loop.time() - started < PASSIVE_BUDGET,
+                on_claimed=note_contact,
+            )
+        )
+        done, _ = await asyncio.wait({task}, timeout=REPLY_LIMIT)
+        if task not in done:
+            log.warning("wechat: %s took over %.0f s; answering later", message.key, REPLY_LIMIT)
+            self._late.add(task)
+            task.add_done_callback(lambda t: self._after_late(t, message.key))
+            return None
+        try:
+            replies = task.result()
+        except Exception:
+            # Left unanswered past WeChat's limit, the message comes again (three tries in
+            # all); answering would tell WeChat it was handled, and it would be lost.
+            log.exception("wechat: handling %s failed; letting WeChat retry", message.key)
+            await asyncio.sleep(max(0.0, RETRY_SIGNAL - (loop.time() - started)))
+            return None
+        if released:
+            log.info("wechat: %d held message(s) for a user who wrote again", released)
+            self._wake_sender()
+        if not replies:
+            return None
+        # One response carries one message: the replies that fit go in it together (welcome and
+        # the maker spaces, say), the rest by customer-service message.
+        texts = [render_text(reply) for reply in replies]
+        fitting = 0
+        while (
+            fitting < len(replies)
+            and not replies[fitting].attachments
+            and len("\n\n".join(texts[: fitting + 1]).encode()) <= TEXT_LIMIT
+        ):
+            fitting += 1
+        if fitting < len(replies):
+            await self._requeue(message.key, keep=fitting)
+        if fitting == 0:
+            return None
+        return self._passive("\n\n".join(texts[:fitting]), message.chat_id, account)
+
+    def _after_late(self, task: asyncio.Task[list[OutgoingMessage]], key: str) -> None:
+        self._late.discard(task)
+        if task.cancelled() or task.exception() is not None or not task.result():
+            if not task.cancelled() and task.exception() is not None:
+                log.error("wechat: late handling of %s failed", key, exc_info=task.exception())
+            return
+        # The handler finished within the passive budget but its commit came too late for the
+        # response: what it handed back never left, so the outbox sends it.
+        follow_up = asyncio.get_running_loop().create_task(self._requeue(key, keep=0))
+        self._late.add(follow_up)
+        follow_up.add_done_callback(self._late.discard)
+
+    async def _requeue(self, key: str, *, keep: int) -> None:
+        """Send by the outbox what was handed back for ``key``, but the first ``keep``."""
+        async with self._database.transaction() as session:
+            count = await outbox.requeue_handed_back(session, key, self._clock.now(), keep=keep)
+        if count:
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        if self._dispatcher.on_queued is not None:
+            self._dispatcher.on_queued()
+
+    def _passive(self, text: str, openid: str, account: str) -> str:
+        """``text`` as WeChat's passive reply XML."""
+        content = escape_cdata(text)
+        now = int(self._clock.now().timestamp())
+        return str(TextReply(source=account, target=openid, content=content, time=now).render())
+
+    # Outbound --------------------------------------------------------------------------------
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        """Push ``message`` by customer-service message within WeChat's window (the deliverer).
+
+        Raises:
+            DeliveryError: ``hold`` outside the window or over the quota (sent when the user
+                writes again), ``final`` once the user unfollowed, plain for trouble that
+                passes.
+        """
+        if message.edit is not None or message.edit_card:
+            return Delivered(None)  # no cards on WeChat: nothing to edit
+        if self.api is None:
+            raise DeliveryError("BOT_WECHAT_APP_ID/BOT_WECHAT_APP_SECRET 未设置，无法主动推送")
+        if message.notice:
+            return await self._notify(message)
+        openid = message.chat_id
+        parts = self._custom_messages(message)
+        window = await self._window(openid)
+        allowance = self._allowance(window, len(parts), message)
+        try:
+            for part in parts:
+                await self.api.send_custom(openid, part)
+        except WeChatApiError as error:
+            notify = self._should_notify(window, message)
+            raise await self._refused(error, openid, notify=notify) from None
+        if window is not None:
+            async with self._database.transaction() as session:
+                await push_windows.spend(
+                    session,
+                    Channel.WECHAT.value,
+                    openid,
+                    event=allowance.event,
+                    message=allowance.message,
+                )
+        return Delivered(None)
+
+    async def _window(self, openid: str) -> PushWindow | None:
+        async with self._database.sessions() as session:
+            return await push_windows.load(session, Channel.WECHAT.value, openid)
+
+    def _allowance(
+        self, window: PushWindow | None, needed: int, message: OutgoingMessage
+    ) -> _Allowance:
+        """How many pushes each window pays for; raises when they cannot go now."""
+        if window is None:
+            return _Allowance(0, 0)  # never wrote since we kept track: WeChat decides
+        if window.unsubscribed_at is not None:
+            raise DeliveryError("用户已取消关注公众号", final=True)
+        now = self._clock.now()
+        event = (
+            max(0, window.event_quota)
+            if window.event_at is not None and now - window.event_at < EVENT_WINDOW
+            else 0
+        )
+        chat = (
+            max(0, window.message_quota)
+            if window.message_at is not None and now - window.message_at < WINDOW
+            else 0
+        )
+        if event + chat < needed:
+            outside = window.message_at is None or now - window.message_at >= WINDOW
+            reason = "超过 48 小时未互动" if outside else "本次互动可推送的条数已用完"
+            raise DeliveryError(reason, hold=True, notify=self._should_notify(window, message))
+        from_event = min(event, needed)
+        return _Allowance(from_event, needed - from_event)
+
+    def _should_notify(self, window: PushWindow | None, message: OutgoingMessage) -> bool:
+        """Tell the user by template message, once per silence, about a request's news."""
+        if self._notice_template is None or message.request_id is None:
+            return False
+        if window is None or window.notified_at is None:
+            return True
+        last = max(t for t in (window.message_at, window.event_at, window.notified_at) if t)
+        return window.notified_at < last
+
+    async def _refused(self, error: WeChatApiError, openid: str, *, notify: bool) -> DeliveryError:
+        """The delivery error for WeChat's refusal, with the window brought up to date."""
+        code, channel = error.code, Channel.WECHAT.value
+        if code in (45015, 45047):
+            async with self._database.transaction() as session:
+                await push_windows.close(session, channel, openid)
+            reason = "超过 48 小时未互动" if code == 45015 else "本次互动可推送的条数已用完"
+            return DeliveryError(f"{reason}（{code}）", hold=True, notify=notify)
+        if code == 43004:
+            async with self._database.transaction() as session:
+                await push_windows.note_unsubscribed(session, channel, openid, self._clock.now())
+            return DeliveryError("用户已取消关注公众号（43004）", final=True)
+        if code == 48001:
+            return DeliveryError("公众号没有客服消息接口权限（48001）", final=True)
+        if code == 45009:
+            return DeliveryError("今日接口调用已达上限（45009）", retry_after=timedelta(hours=1))
+        if code is None or code == -1 or code in TOKEN_ERRORS or code in (40013, 40125, 40164):
+            # Network trouble, WeChat busy, or a configuration an admin can fix: try again.
+            return DeliveryError(error.message if code is None else f"{code}: {error.message}")
+        return DeliveryError(f"{code}: {error.message}", final=True)
+
+    async def _notify(self, message: OutgoingMessage) -> Delivered:
+        """Send the "a reply waits" template message, once per silence."""
+        assert self.api is not None
+        openid = message.chat_id
+        window = await self._window(openid)
+        if self._notice_template is None or not self._should_notify(window, message):
+            return Delivered(None)
+        number = ""
+        if message.request_id is not None:
+            async with self._database.sessions() as session:
+                request = await session.get(Request, message.request_id)
+                number = request.number if request is not None else ""
+        values = {
+            "text": message.text,
+            "number": number,
+            "time": self._clock.now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        }
+        data = {field: _fit(field, values.get(what, what)) for field, what in self._notice_fields}
+        try:
+            if self._notice_kind == "subscription":
+                await self.api.send_subscription(openid, self._notice_template, data)
+            else:
+                await self.api.send_template(openid, self._notice_template, data)
+        except WeChatApiError as error:
+            raise await self._refused(error, openid, notify=False) from None
+        async with self._database.transaction() as session:
+            await push_windows.note_notified(
+                session, Channel.WECHAT.value, openid, self._clock.now()
+            )
+        return Delivered(None)
+
+    def _custom_messages(self, message: OutgoingMessage) -> list[dict[str, Any]]:
+        """The message as customer-service calls: its text in parts, then the files it carries."""
+        calls: list[dict[str, Any]] = [
+            {"msgtype": "text", "text": {"content": part}}
+            for part in split_text(render_text(message), TEXT_LIMIT)
+        ]
+        for attachment in message.attachments:
+            msgtype = _SENDABLE.get(attachment.kind)
+            if attachment.channel is Channel.WECHAT and attachment.ref and msgtype:
+                calls.append({"msgtype": msgtype, msgtype: {"media_id": attachment.ref}})
+        return calls
+
+
+def render_text(message: OutgoingMessage) -> str:
+    """The text as WeChat shows it: the source line, then the buttons as tappable menu links.
+
+    A tapped ``weixin://bizmsgmenu`` link sends its content back with ``bizmsgmenuid``, which
+    carries the button's payload. A numbered label ("3. 项目申报…") sends just its number, which
+    keeps a long list inside one message and reads as what a user would type.
+    """
+    text = message.text
+    if message.source:
+        text = f"{text}\n\n{texts_for(message.language).source.format(source=message.source)}"
+    if message.buttons:
+        links = [
+            f'<a href="weixin://bizmsgmenu?msgmenucontent={_link_safe(_said(b.label))}'
+            f'&msgmenuid={_link_safe(b.payload)}">{b.label}</a>'
+            for b in message.buttons
+        ]
+        text = "\n".join([text, "", *links])
+    return text
+
+
+def escape_cdata(text: str) -> str:
+    """Make ``text`` safe inside ``<![CDATA[…]]>``: a ``]]>`` would end the section early."""
+    return text.replace("]]>", "]]]]><![CDATA[>")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """``text`` in parts of at most ``limit`` UTF-8 bytes, cut at line ends where possible."""
+    parts: list[str] = []
+    current = ""
+    for whole in text.splitlines(keepends=True):
+        line = whole
+        while len(line.encode()) > limit:
+            cut = _fit_bytes(line, limit)
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        if len((current + line).encode()) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current or not parts:
+        parts.append(current)
+    return [part.rstrip("\n") or part for part in parts]
+
+
+def _fit_bytes(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` UTF-8 bytes."""
+    size = 0
+    for index, char in enumerate(text):
+        size += len(char.encode())
+        if size > limit:
+            return index
+    return len(text)
+
+
+def _said(label: str) -> str:
+    numbered = _NUMBERED.match(label)
+    return numbered.group(1) if numbered else label
+
+
+def _link_safe(value: str) -> str:
+    return re.sub(r'[&"<>]', "", value)
+
+
+def _fit(field: str, value: str) -> str:
+    return value[:_NOTICE_TEXT_LIMIT] if field.startswith("thing") else value
+
+
+def _success() -> web.Response:
+    return web.Response(text=SUCCESS)
+
+
+def _parse(body: bytes) -> dict[str, str]:
+    """The ``<xml>`` message as a flat dict; no DTD, no entities, nothing nested.
+
+    Raises:
+        Unreadable: Anything that is not a plain WeChat XML message.
+    """
+    if not _TRUSTED_START.match(body) or b"<!" in _CDATA.sub(b"", body):
+        raise Unreadable("not a plain <xml> document (a DTD, an entity or a comment)")
+    try:
+        document = xmltodict.parse(body, disable_entities=True)
+    except (ExpatError, ValueError) as error:
+        raise Unreadable(f"XML error: {error}") from None
+    root = document.get("xml") if isinstance(document, dict) else None
+    if not isinstance(root, dict):
+        raise Unreadable("no <xml> root")
+    return {k: v for k, v in root.items() if isinstance(v, str)}

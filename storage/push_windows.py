@@ -1,0 +1,108 @@
+"""Push windows: what a platform lets the bot send a user unasked, kept per user.
+
+The rules themselves (how long a window lasts, how many messages it allows) belong to the
+channel adapter; this module only records the user's last message and event, the pushes left,
+and whether they unfollowed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import PushWindow
+from storage.upsert import insert_for
+
+__all__ = [
+    "close",
+    "load",
+    "note_event",
+    "note_message",
+    "note_notified",
+    "note_unsubscribed",
+    "spend",
+]
+
+
+async def load(session: AsyncSession, channel: str, chat_id: str) -> PushWindow | None:
+    """The user's window, or ``None`` when they never wrote."""
+    return await session.get(PushWindow, (channel, chat_id))
+
+
+async def note_message(
+    session: AsyncSession, channel: str, chat_id: str, now: datetime, *, quota: int
+) -> None:
+    """The user wrote: a fresh window with ``quota`` pushes, and they follow the account."""
+    values: dict[str, object] = {
+        "message_at": now,
+        "message_quota": quota,
+        "unsubscribed_at": None,
+    }
+    await _upsert(session, channel, chat_id, values)
+
+
+async def note_event(
+    session: AsyncSession,
+    channel: str,
+    chat_id: str,
+    now: datetime,
+    *,
+    quota: int,
+    following: bool = False,
+) -> None:
+    """The user clicked the menu, followed or scanned: a short window with ``quota`` pushes.
+
+    ``following``: the event is a follow, which ends an earlier unfollow.
+    """
+    values: dict[str, object] = {"event_at": now, "event_quota": quota}
+    if following:
+        values["unsubscribed_at"] = None
+    await _upsert(session, channel, chat_id, values)
+
+
+async def note_unsubscribed(
+    session: AsyncSession, channel: str, chat_id: str, now: datetime
+) -> None:
+    """The user unfollowed: nothing is pushed until they follow again."""
+    await _upsert(session, channel, chat_id, {"unsubscribed_at": now})
+
+
+async def note_notified(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> None:
+    """The user was told a reply waits for them."""
+    await _upsert(session, channel, chat_id, {"notified_at": now})
+
+
+async def spend(
+    session: AsyncSession, channel: str, chat_id: str, *, event: int = 0, message: int = 0
+) -> None:
+    """Count pushes sent against the event window and the message window."""
+    await session.execute(
+        update(PushWindow)
+        .where(PushWindow.channel == channel, PushWindow.chat_id == chat_id)
+        .values(
+            event_quota=PushWindow.event_quota - event,
+            message_quota=PushWindow.message_quota - message,
+        )
+    )
+
+
+async def close(session: AsyncSession, channel: str, chat_id: str) -> None:
+    """The platform refused a push: no pushes left until the user writes again."""
+    await session.execute(
+        update(PushWindow)
+        .where(PushWindow.channel == channel, PushWindow.chat_id == chat_id)
+        .values(event_quota=0, message_quota=0)
+    )
+
+
+async def _upsert(
+    session: AsyncSession, channel: str, chat_id: str, values: dict[str, object]
+) -> None:
+    statement = insert_for(session, PushWindow).values(channel=channel, chat_id=chat_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PushWindow.channel, PushWindow.chat_id], set_=values
+        )
+    )

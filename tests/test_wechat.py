@@ -1,0 +1,525 @@
+"""The WeChat Official Account channel end to end, over real HTTP.
+
+The bot's own aiohttp application serves ``/wechat`` on 127.0.0.1, on a real database, with a
+manual clock so that 48 hours pass without waiting; its outbox sender runs beside it and pushes
+through :class:`FakeWeChat`, the stand-in for ``api.weixin.qq.com``. :class:`WeChatPlatform`
+plays WeChat itself: it signs (and in safe mode encrypts) the message XML and posts it, then
+checks and decrypts the passive reply as WeChat would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from conftest import ROOT, bot_env, write_faq
+from fake_wechat import (
+    CUSTOM_SEND,
+    STABLE_TOKEN,
+    FakeWeChat,
+    Posted,
+    WeChatPlatform,
+    event_xml,
+    new_aes_key,
+    text_xml,
+)
+from sqlalchemy import func, select
+
+from bot.app import Bot, create_bot
+from bot.channels import wechat
+from bot.channels.wechat import MENU, escape_cdata, render_text, split_text
+from bot.channels.wechat_api import WeChatApi
+from bot.clock import SHANGHAI, ManualClock
+from bot.messages import Button, Channel, OutgoingMessage
+from bot.server import build_application
+from bot.settings import load_settings
+from storage.models import InboundKey, OutboxMessage, Request
+
+TOKEN = "wechat-token-for-tests"
+APP_ID = "wx1234567890abcdef"
+APP_SECRET = "app-secret-for-tests"
+TEMPLATE = "tmpl-reply-waiting"
+MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
+"""A plain week: no holidays from here to the end of November."""
+ENTREPRENEUR = "oENTREPRENEUR0000000000000001"
+ZHANG = "o-example-zhangwei"
+"""张伟 in the demo roster: a member of 宝坻区服务一组, which is on duty for 北大科技园."""
+SPACE = "baodi-pku"
+
+
+@dataclass
+class Site:
+    """The bot serving ``/wechat``, the fake WeChat API, and WeChat posting to the bot."""
+
+    bot: Bot
+    fake: FakeWeChat
+    platform: WeChatPlatform
+    url: str
+
+    @property
+    def clock(self) -> ManualClock:
+        assert isinstance(self.bot.clock, ManualClock)
+        return self.bot.clock
+
+    async def say(self, openid: str, text: str, msg_id: int, **options: Any) -> Posted:
+        """``openid`` sends ``text``; returns what WeChat got back."""
+        return await self.platform.post(text_xml(openid, text, msg_id=msg_id, **options))
+
+    async def count(self, model: Any, *where: Any) -> int:
+        async with self.bot.database.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+def content(posted: Posted) -> str:
+    """The text of a passive reply (fails on ``success``)."""
+    assert posted.status == 200, posted.body_text
+    assert posted.reply is not None, f"no passive reply: {posted.body_text!r}"
+    return str(posted.reply["Content"])
+
+
+def pushed_texts(fake: FakeWeChat, openid: str) -> list[str]:
+    return [m["text"]["content"] for m in fake.custom_messages(openid) if m["msgtype"] == "text"]
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    database_url: str, knowledge_dir: Path, *, mode: str = "plain", **settings: Any
+) -> AsyncIterator[Site]:
+    clock = ManualClock(MONDAY)
+    aes_key = new_aes_key() if mode != "plain" else None
+    async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET, clock=clock) as fake:
+        bot = await create_bot(
+            load_settings(
+                database_url=database_url,
+                knowledge_dir=knowledge_dir,
+                roster=None,
+                calendar=None,
+                web_chat=False,
+                wechat_token=TOKEN,
+                wechat_app_id=APP_ID,
+                wechat_app_secret=APP_SECRET,
+                wechat_aes_key=aes_key,
+                wechat_api_url=fake.root,
+                **settings,
+            ),
+            clock,
+        )
+        server = TestServer(build_application(bot), host="127.0.0.1")
+        await server.start_server()
+        stop = asyncio.Event()
+        sender = asyncio.create_task(bot.sender.run(stop))
+        url = str(server.make_url("/wechat"))
+        platform = WeChatPlatform(url, TOKEN, APP_ID, aes_key, mode)  # type: ignore[arg-type]
+        try:
+            yield Site(bot, fake, platform, url)
+        finally:
+            stop.set()
+            await sender
+            await server.close()
+            assert bot.wechat is not None
+            await bot.wechat.stop()
+            await bot.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Site]:
+    async with serve(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", faq_dir) as running:
+        yield running
+
+
+async def open_request(site: Site, openid: str = ENTREPRENEUR, first_id: int = 100) -> str:
+    """``openid`` opens a request at 北大科技园 through the intake; returns its number."""
+    asked = await site.say(openid, "提交工单 想咨询公司注册需要哪些材料", first_id)
+    assert "众创空间" in content(asked)
+    space = f"space:{SPACE}"
+    chosen = await site.say(openid, "北大科技园众创空间", first_id + 1, bizmsgmenuid=space)
+    found = re.search(r"工单已提交：(\d{4}-\d{4})", content(chosen))
+    assert found, content(chosen)
+    return found.group(1)
+
+
+# --- the server URL and signatures -----------------------------------------------------------
+
+
+async def test_the_url_check_echoes_and_bad_signatures_are_refused(site: Site) -> None:
+    checked = await site.platform.verify_url("echo-4711")
+    assert (checked.status, checked.body_text) == (200, "echo-4711")
+    forged = await site.platform.verify_url("echo-4711", tamper="signature")
+    assert forged.status == 403
+    for tamper in ("signature", "unsigned"):
+        posted = await site.platform.post(
+            text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=1), tamper=tamper
+        )
+        assert posted.status == 403
+        assert posted.body_text != "success"
+    assert await site.count(InboundKey) == 0
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
+async def test_a_question_is_answered_passively_with_its_source(
+    tmp_path: Path, faq_dir: Path, mode: str
+) -> None:
+    async with serve(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", faq_dir, mode=mode) as site:
+        posted = await site.say(ENTREPRENEUR, "服务专员多久给我反馈结果？", 11)
+        assert posted.encrypted == (mode != "plain")
+        assert "10个工作日" in content(posted)
+        assert "来源：津科创〔2015〕51号 第七条" in content(posted)
+        assert posted.reply is not None
+        assert posted.reply["ToUserName"] == ENTREPRENEUR
+        assert posted.reply["MsgType"] == "text"
+        # Answered in the response itself: nothing went through the API.
+        assert site.fake.custom_messages() == []
+
+
+async def test_cdata_end_in_an_answer_survives_the_reply(tmp_path: Path) -> None:
+    faq = tmp_path / "faq"
+    write_faq(
+        faq,
+        "a.yaml",
+        "- id: markup\n  question: 代码里的结束标记怎么写？\n  variants: [结束标记]\n"
+        "  answer: 写成 ]]> 即可，<b>不是</b> HTML。\n  source: 津科创〔2015〕51号 第七条\n"
+        "  category: commissioners\n",
+    )
+    async with serve(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", faq, mode="safe") as site:
+        posted = await site.say(ENTREPRENEUR, "代码里的结束标记怎么写？", 12)
+        assert "写成 ]]> 即可，<b>不是</b> HTML。" in content(posted)
+
+
+async def test_a_slow_answer_is_acknowledged_and_pushed(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time left for a passive reply: the answer must come by customer-service message.
+    monkeypatch.setattr(wechat, "PASSIVE_BUDGET", 0.0)
+    posted = await site.say(ENTREPRENEUR, "服务专员多久给我反馈结果？", 13)
+    assert (posted.status, posted.body_text) == (200, "success")
+    call = await site.fake.wait_for(lambda c: c.path == CUSTOM_SEND and c.ok, timeout=10)
+    assert call.body is not None
+    assert call.body["touser"] == ENTREPRENEUR
+    assert "10个工作日" in call.body["text"]["content"]
+    assert len(site.fake.custom_messages()) == 1
+
+
+async def test_the_menu_and_the_command_words_work(site: Site) -> None:
+    followed = await site.platform.post(event_xml(ENTREPRENEUR, "subscribe"))
+    welcome = content(followed)
+    assert "weixin://bizmsgmenu" in welcome  # the maker spaces, as tappable links
+    assert "msgmenuid=space:baodi-pku" in welcome
+    tickets = await site.platform.post(event_xml(ENTREPRENEUR, "CLICK", event_key="tickets"))
+    assert "工单" in content(tickets)
+    number = await open_request(site)
+    listed = await site.say(ENTREPRENEUR, "我的工单", 40)
+    assert number in content(listed)
+    # An unknown menu key and a VIEW event are not messages: WeChat gets "success".
+    odd = await site.platform.post(event_xml(ENTREPRENEUR, "CLICK", event_key="nonsense"))
+    assert odd.body_text == "success"
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+
+async def test_three_retries_make_one_request_and_one_answer(site: Site) -> None:
+    asked = await site.say(ENTREPRENEUR, "提交工单 想咨询公司注册需要哪些材料", 50)
+    assert "众创空间" in content(asked)
+    choice = text_xml(ENTREPRENEUR, "北大科技园众创空间", msg_id=51, bizmsgmenuid=f"space:{SPACE}")
+    posts = await site.platform.post_retries(choice, times=3, concurrent=True)
+    answers = {content(posted) for posted in posts}
+    assert len(answers) == 1
+    answer = answers.pop()
+    assert "工单已提交" in answer
+    assert await site.count(Request) == 1
+    assert await site.count(InboundKey, InboundKey.key == "wechat:51") == 1
+    # Every reply to it went back in that one passive answer, and only there.
+    async with site.bot.database.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.inbound_key == "wechat:51",
+                    OutboxMessage.channel == Channel.WECHAT.value,
+                )
+            )
+        ).all()
+    assert rows
+    assert all((row.status, row.attempts) == ("sent", 0) for row in rows)
+    assert all(str(row.payload["text"]) in answer for row in rows)
+    assert site.fake.custom_messages(ENTREPRENEUR) == []  # the answer went back passively
+
+
+# --- pushes and WeChat's 48-hour window ------------------------------------------------------
+
+
+async def test_a_commissioners_reply_within_the_window_is_pushed(site: Site) -> None:
+    number = await open_request(site)
+    answered = await site.say(ZHANG, f"#{number} 请带营业执照复印件到窗口办理。", 200)
+    assert answered.status == 200
+    await site.fake.wait_until(lambda: len(pushed_texts(site.fake, ENTREPRENEUR)) == 1, timeout=10)
+    assert "请带营业执照复印件到窗口办理。" in pushed_texts(site.fake, ENTREPRENEUR)[0]
+    # The commissioner learns it arrived.
+    await site.fake.wait_until(
+        lambda: any("✓" in text for text in pushed_texts(site.fake, ZHANG)), timeout=10
+    )
+
+
+async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_writes(
+    tmp_path: Path, faq_dir: Path
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    async with serve(database, faq_dir, wechat_notice_template=TEMPLATE) as site:
+        number = await open_request(site)
+        site.clock.advance(timedelta(hours=49))
+        await site.say(ZHANG, f"#{number} 材料清单已整理好，请查收。", 300)
+        # Held: nothing is pushed to the entrepreneur, who gets one template notice instead…
+        await site.fake.wait_until(lambda: len(site.fake.templates(ENTREPRENEUR)) == 1, timeout=10)
+        notice = site.fake.templates(ENTREPRENEUR)[0]
+        assert notice["template_id"] == TEMPLATE
+        assert notice["data"]["keyword1"]["value"] == number
+        # …and the commissioner is told it waits.
+        await site.fake.wait_until(
+            lambda: any("⏳" in text for text in pushed_texts(site.fake, ZHANG)), timeout=10
+        )
+        assert pushed_texts(site.fake, ENTREPRENEUR) == []
+        held = await site.count(OutboxMessage, OutboxMessage.status == "held")
+        assert held == 1
+        # A second reply in the same silence is held too, without a second notice.
+        await site.say(ZHANG, f"#{number} 另外请带身份证。", 301)
+        await site.fake.wait_until(
+            lambda: len([t for t in pushed_texts(site.fake, ZHANG) if "⏳" in t]) == 2, timeout=10
+        )
+        assert len(site.fake.templates(ENTREPRENEUR)) == 1
+
+        site.clock.advance(timedelta(hours=3))
+        posted = await site.say(ENTREPRENEUR, "你好", 302)
+        assert posted.reply is not None  # the message itself is answered as usual
+        await site.fake.wait_until(
+            lambda: len(pushed_texts(site.fake, ENTREPRENEUR)) == 2, timeout=10
+        )
+        texts = pushed_texts(site.fake, ENTREPRENEUR)
+        assert "材料清单已整理好，请查收。" in texts[0]
+        assert "另外请带身份证。" in texts[1]
+        await site.fake.wait_until(
+            lambda: len([t for t in pushed_texts(site.fake, ZHANG) if "✓" in t]) == 2, timeout=10
+        )
+        assert await site.count(OutboxMessage, OutboxMessage.status == "held") == 0
+
+
+async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(site: Site) -> None:
+    number = await open_request(site)
+    site.fake.outside_window(ENTREPRENEUR)  # WeChat's own count disagrees with ours: 45015
+    await site.say(ZHANG, f"#{number} 已转交税务窗口。", 400)
+    await site.fake.wait_until(
+        lambda: any(c.errcode == 45015 for c in site.fake.calls_of(CUSTOM_SEND)), timeout=10
+    )
+    await site.fake.wait_until(
+        lambda: any("⏳" in text for text in pushed_texts(site.fake, ZHANG)), timeout=10
+    )
+    site.fake.inside_window(ENTREPRENEUR)
+    await site.say(ENTREPRENEUR, "请问进度如何", 401)
+    await site.fake.wait_until(
+        lambda: any("已转交税务窗口。" in t for t in pushed_texts(site.fake, ENTREPRENEUR)),
+        timeout=10,
+    )
+
+
+async def test_nothing_is_pushed_after_an_unfollow(site: Site) -> None:
+    number = await open_request(site)
+    gone = await site.platform.post(event_xml(ENTREPRENEUR, "unsubscribe"))
+    assert gone.body_text == "success"
+    await site.say(ZHANG, f"#{number} 您好，请补充材料。", 500)
+    await site.fake.wait_until(
+        lambda: any("⚠" in text for text in pushed_texts(site.fake, ZHANG)), timeout=10
+    )
+    assert "取消关注" in next(t for t in pushed_texts(site.fake, ZHANG) if "⚠" in t)
+    assert pushed_texts(site.fake, ENTREPRENEUR) == []
+    assert site.fake.calls_of(CUSTOM_SEND) == [
+        c for c in site.fake.calls_of(CUSTOM_SEND) if c.touser != ENTREPRENEUR
+    ]
+
+
+# --- what is not a WeChat message ------------------------------------------------------------
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;">]><xml><ToUserName>gh</ToUserName>'
+    "<FromUserName>oX</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
+    "<Content>&c;</Content><MsgId>9</MsgId></xml>"
+)
+EXTERNAL_ENTITY = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    "<xml><ToUserName>gh</ToUserName><FromUserName>oX</FromUserName><CreateTime>1</CreateTime>"
+    "<MsgType>text</MsgType><Content>&e;</Content><MsgId>10</MsgId></xml>"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"this is not xml",
+        b"<xml><MsgType>text</MsgType>",  # cut short
+        BILLION_LAUGHS.encode(),
+        EXTERNAL_ENTITY.encode(),
+        b"<xml>" + b"A" * (1024 * 1024) + b"</xml>",  # 1 MiB
+        b"\xff\xfe<\x00x\x00m\x00l\x00>",  # not UTF-8
+        b'{"MsgType": "text"}',
+    ],
+    ids=["garbage", "truncated", "entities", "external-entity", "1MiB", "utf16", "json"],
+)
+async def test_unreadable_bodies_get_success_and_store_nothing(site: Site, body: bytes) -> None:
+    query = site.platform._query(ENTREPRENEUR, "1700000000", "12345", None, None)
+    async with (
+        aiohttp.ClientSession() as client,
+        # A file-like body: aiohttp warns about posting a megabyte of raw bytes.
+        client.post(site.url, params=query, data=io.BytesIO(body)) as response,
+    ):
+        assert (response.status, await response.text()) == (200, "success")
+    assert await site.count(InboundKey) == 0
+    assert await site.count(OutboxMessage) == 0
+
+
+async def test_safe_mode_refuses_forgeries_and_undecryptable_bodies(
+    tmp_path: Path, faq_dir: Path
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    async with serve(database, faq_dir, mode="safe") as site:
+        question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=70)
+        forged = await site.platform.post(question, tamper="msg_signature")
+        assert forged.status == 403
+        wrong_key = await site.platform.post(question, tamper="aes")
+        assert (wrong_key.status, wrong_key.body_text) == (200, "success")
+        other_app = await site.platform.post(question, tamper="appid")
+        assert (other_app.status, other_app.body_text) == (200, "success")
+        # A plain message while the account is in safe mode: not taken.
+        plain = WeChatPlatform(site.url, TOKEN, APP_ID)
+        downgraded = await plain.post(question)
+        assert (downgraded.status, downgraded.body_text) == (200, "success")
+        assert await site.count(InboundKey) == 0
+        # The real thing still works afterwards.
+        assert "10个工作日" in content(await site.platform.post(question))
+
+
+# --- the access token ------------------------------------------------------------------------
+
+
+async def test_concurrent_sends_fetch_the_token_once() -> None:
+    clock = ManualClock(MONDAY)
+    async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET, clock=clock) as fake:
+        api = WeChatApi(fake.root, APP_ID, APP_SECRET, clock)
+        try:
+            fake.token_delay = 0.2  # every sender arrives while the first fetch is under way
+            text = {"msgtype": "text", "text": {"content": "您好"}}
+            await asyncio.gather(*(api.send_custom(f"oUser{n}", text) for n in range(20)))
+            assert fake.token_fetches == 1
+            assert [c.path for c in fake.calls if "token" in c.path] == [STABLE_TOKEN]
+            assert len(fake.custom_messages()) == 20
+            # Renewed before it expires, not after: 6,900 s into its 7,200 s.
+            clock.advance(timedelta(seconds=6900))
+            await api.send_custom("oUser1", text)
+            assert fake.token_fetches == 2
+            # A token WeChat calls expired is renewed once and the call retried.
+            fake.expire_tokens()
+            await asyncio.gather(*(api.send_custom(f"oUser{n}", text) for n in range(5)))
+            assert fake.token_fetches == 3
+            assert len(fake.custom_messages()) == 26
+            assert api.token_fetches == 3
+        finally:
+            await api.close()
+
+
+async def test_the_secret_and_token_never_reach_the_log(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    number = await open_request(site)
+    await site.say(ZHANG, f"#{number} 好的", 700)
+    await site.fake.wait_until(lambda: len(pushed_texts(site.fake, ENTREPRENEUR)) == 1, timeout=10)
+    tokens = site.fake.valid_tokens()
+    assert tokens
+    for secret in (APP_SECRET, TOKEN, *tokens):
+        assert secret not in caplog.text
+
+
+# --- the menu command ------------------------------------------------------------------------
+
+
+async def test_wechat_menu_push_installs_the_menu(tmp_path: Path) -> None:
+    async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET) as fake:
+        env = bot_env(
+            tmp_path,
+            wechat_token=TOKEN,
+            wechat_app_id=APP_ID,
+            wechat_app_secret=APP_SECRET,
+            wechat_api_url=fake.root,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "wechat", "menu", "--push",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, err.decode()
+        assert "提交工单" in out.decode()
+
+        def leaves(buttons: list[dict[str, Any]]) -> list[tuple[str, str]]:
+            found = []
+            for button in buttons:
+                found += leaves(button.get("sub_button") or [])
+                if "key" in button:
+                    found.append((button["name"], button["key"]))
+            return found
+
+        assert fake.menu is not None
+        assert leaves(fake.menu) == leaves(MENU["button"])
+        assert [b["name"] for b in fake.menu] == ["提交工单", "我的工单", "更多"]
+        assert APP_SECRET not in err.decode()
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def test_text_is_split_at_line_ends_within_the_byte_limit() -> None:
+    text = "\n".join(f"第{n}行：" + "政策" * 40 for n in range(40))
+    parts = split_text(text, 2000)
+    assert all(len(part.encode()) <= 2000 for part in parts)
+    assert "\n".join(parts) == text
+    assert len(parts) > 1
+    long_line = "长" * 1500  # one line over the limit is cut inside it
+    assert "".join(split_text(long_line, 2000)) == long_line
+    assert split_text("", 2000) == [""]
+
+
+def test_cdata_end_is_escaped() -> None:
+    assert escape_cdata("a]]>b") == "a]]]]><![CDATA[>b"
+    assert escape_cdata("plain") == "plain"
+
+
+def test_buttons_become_menu_links_and_numbered_labels_send_their_number() -> None:
+    message = OutgoingMessage(
+        ENTREPRENEUR,
+        Channel.WECHAT,
+        "请选择",
+        buttons=(Button("3. 项目申报", "intake:cat:projects"), Button("取消", "intake:cancel")),
+        source="津科创〔2015〕51号 第七条",
+    )
+    text = render_text(message)
+    assert "来源：津科创〔2015〕51号 第七条" in text
+    assert (
+        '<a href="weixin://bizmsgmenu?msgmenucontent=3&msgmenuid=intake:cat:projects">'
+        "3. 项目申报</a>" in text
+    )
+    assert "msgmenucontent=取消&msgmenuid=intake:cancel" in text
+
+
+def test_every_menu_key_stands_for_a_command() -> None:
+    keys = [b["key"] for top in MENU["button"] for b in (top.get("sub_button") or [top])]
+    assert sorted(keys) == sorted(wechat.MENU_COMMANDS)
