@@ -1252,9 +1252,14 @@ class WeChatPlatform:
             if session is None:
                 session = await stack.enter_async_context(aiohttp.ClientSession())
             try:
-                async with session.request(
-                    method, self.url, params=query, data=data, headers=headers, timeout=timeout
-                ) as response:
+                # WeChat hangs up after its limit whatever the connection is doing; aiohttp's
+                # own timeout does not reliably cover a server that is still busy.
+                async with (
+                    asyncio.timeout(self.timeout),
+                    session.request(
+                        method, self.url, params=query, data=data, headers=headers, timeout=timeout
+                    ) as response,
+                ):
                     status, text = response.status, (await response.read()).decode()
             except TimeoutError:
                 return Posted(None, "", None, query=query)

@@ -34,7 +34,7 @@ from fake_wechat import (
     new_aes_key,
     text_xml,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.app import Bot, create_bot
 from bot.channels import wechat
@@ -346,6 +346,20 @@ async def test_nothing_is_pushed_after_an_unfollow(site: Site) -> None:
     assert site.fake.calls_of(CUSTOM_SEND) == [
         c for c in site.fake.calls_of(CUSTOM_SEND) if c.touser != ENTREPRENEUR
     ]
+
+
+async def test_a_message_the_bot_fails_on_is_left_for_wechat_to_retry(site: Site) -> None:
+    # The database cannot take the message (its dedup table is gone for a moment): the bot must
+    # not answer within WeChat's 5 seconds, so WeChat posts it again instead of dropping it.
+    async with site.bot.database.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE inbound_keys RENAME TO inbound_keys_away"))
+    question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=90)
+    first = await site.platform.post(question)
+    assert first.status is None  # no answer within the limit: WeChat will retry
+    async with site.bot.database.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE inbound_keys_away RENAME TO inbound_keys"))
+    retried = await site.platform.post(question)
+    assert "10个工作日" in content(retried)
 
 
 # --- what is not a WeChat message ------------------------------------------------------------

@@ -68,8 +68,6 @@ MAX_BODY = 64 * 1024
 """A WeChat message is a few kilobytes; anything bigger is not from WeChat."""
 PASSIVE_BUDGET = 2.0
 """Seconds: an answer ready by then goes back in the response itself."""
-REPLY_LIMIT = 4.0
-"""Seconds: WeChat gets ``success`` by then whatever happens (it gives up at 5)."""
 RETRY_SIGNAL = 5.5
 """Seconds a request that failed inside the bot is left unanswered, so that WeChat retries it."""
 WINDOW = timedelta(hours=48)
@@ -162,8 +160,6 @@ class WeChatChannel:
         self._notice_template = settings.wechat_notice_template
         self._notice_kind = settings.wechat_notice_kind
         self._notice_fields = settings.wechat_notice_fields
-        self._late: set[asyncio.Task[Any]] = set()
-        """Handling that outlived its response, and its bookkeeping; awaited at stop."""
 
     @property
     def mode(self) -> str:
@@ -176,9 +172,7 @@ class WeChatChannel:
         app.router.add_post(WEBHOOK_PATH, self._receive)
 
     async def stop(self) -> None:
-        """Let late answers finish their bookkeeping; close the API's connections."""
-        if self._late:
-            await asyncio.gather(*self._late, return_exceptions=True)
+        """Close the API's connections."""
         if self.api is not None:
             await self.api.close()
 
@@ -224,7 +218,16 @@ class WeChatChannel:
         except Unreadable as problem:
             log.warning("wechat: ignored an unreadable message: %s", problem)
             return _success()
-        reply = await self._answer(fields)
+        started = asyncio.get_running_loop().time()
+        try:
+            reply = await self._answer(fields)
+        except Exception:
+            # Left unanswered past WeChat's limit, the message comes again (three tries in
+            # all); answering would tell WeChat it was handled, and it would be lost.
+            log.exception("wechat: handling a message failed; letting WeChat retry it")
+            elapsed = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(0.0, RETRY_SIGNAL - elapsed))
+            return _success()
         if reply is None:
             return _success()
         if encrypted:
@@ -365,28 +368,15 @@ class WeChatChannel:
                 await push_windows.note_message(session, channel, openid, now, quota=MESSAGE_QUOTA)
             released = await outbox.release_held(session, channel, openid, now)
 
-        task = loop.create_task(
-            self._dispatcher.handle(
-                message,
-                inline=True,
-                inline_while=lambda: loop.time() - started < PASSIVE_BUDGET,
-                on_claimed=note_contact,
-            )
+        # Awaited to the end, however long it takes: answering before the message is stored
+        # could lose it. If this outlasts WeChat's 5 seconds, WeChat posts it again; the retry
+        # waits for this transaction, then finds the key and answers with what was handed back.
+        replies = await self._dispatcher.handle(
+            message,
+            inline=True,
+            inline_while=lambda: loop.time() - started < PASSIVE_BUDGET,
+            on_claimed=note_contact,
         )
-        done, _ = await asyncio.wait({task}, timeout=REPLY_LIMIT)
-        if task not in done:
-            log.warning("wechat: %s took over %.0f s; answering later", message.key, REPLY_LIMIT)
-            self._late.add(task)
-            task.add_done_callback(lambda t: self._after_late(t, message.key))
-            return None
-        try:
-            replies = task.result()
-        except Exception:
-            # Left unanswered past WeChat's limit, the message comes again (three tries in
-            # all); answering would tell WeChat it was handled, and it would be lost.
-            log.exception("wechat: handling %s failed; letting WeChat retry", message.key)
-            await asyncio.sleep(max(0.0, RETRY_SIGNAL - (loop.time() - started)))
-            return None
         if released:
             log.info("wechat: %d held message(s) for a user who wrote again", released)
             self._wake_sender()
@@ -407,18 +397,6 @@ class WeChatChannel:
         if fitting == 0:
             return None
         return self._passive("\n\n".join(texts[:fitting]), message.chat_id, account)
-
-    def _after_late(self, task: asyncio.Task[list[OutgoingMessage]], key: str) -> None:
-        self._late.discard(task)
-        if task.cancelled() or task.exception() is not None or not task.result():
-            if not task.cancelled() and task.exception() is not None:
-                log.error("wechat: late handling of %s failed", key, exc_info=task.exception())
-            return
-        # The handler finished within the passive budget but its commit came too late for the
-        # response: what it handed back never left, so the outbox sends it.
-        follow_up = asyncio.get_running_loop().create_task(self._requeue(key, keep=0))
-        self._late.add(follow_up)
-        follow_up.add_done_callback(self._late.discard)
 
     async def _requeue(self, key: str, *, keep: int) -> None:
         """Send by the outbox what was handed back for ``key``, but the first ``keep``."""
