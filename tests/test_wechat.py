@@ -44,6 +44,7 @@ from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Button, Channel, OutgoingMessage
 from bot.server import build_application
 from bot.settings import load_settings
+from storage import Database
 from storage.models import InboundKey, OutboxMessage, Request
 
 TOKEN = "wechat-token-for-tests"
@@ -231,7 +232,14 @@ async def test_the_menu_and_the_command_words_work(site: Site) -> None:
 # --- retries ---------------------------------------------------------------------------------
 
 
-async def test_three_retries_make_one_request_and_one_answer(site: Site) -> None:
+async def test_three_retries_make_one_request_and_one_answer(
+    database: Database, faq_dir: Path
+) -> None:
+    async with serve(database.url, faq_dir) as site:
+        await _three_retries(site)
+
+
+async def _three_retries(site: Site) -> None:
     asked = await site.say(ENTREPRENEUR, "提交工单 想咨询公司注册需要哪些材料", 50)
     assert "众创空间" in content(asked)
     choice = text_xml(ENTREPRENEUR, "北大科技园众创空间", msg_id=51, bizmsgmenuid=f"space:{SPACE}")
