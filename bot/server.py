@@ -86,6 +86,11 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     host, port = bot.settings.http_host, bot.settings.http_port
     if bot.wechat is not None:
         log.info("wechat: server URL path %s (mode: %s)", "/wechat", bot.wechat.mode)
+        if bot.wechat.mode == "plain":
+            log.warning(
+                "wechat: plain mode signs no message body; set BOT_WECHAT_AES_KEY and switch "
+                "the account to safe mode (安全模式)"
+            )
     if bot.settings.web_chat:
         log.info("web chat on http://%s:%d/", host, port)
         log.info("commissioners' console on http://%s:%d/console", host, port)

@@ -73,9 +73,17 @@ class Site:
         assert isinstance(self.bot.clock, ManualClock)
         return self.bot.clock
 
+    def stamp(self) -> str:
+        """The ``timestamp`` WeChat signs a request with, by the bot's clock."""
+        return str(int(self.clock.now().timestamp()))
+
+    async def post(self, xml: str, **options: Any) -> Posted:
+        """WeChat posts ``xml``, signed now by the bot's clock."""
+        return await self.platform.post(xml, timestamp=self.stamp(), **options)
+
     async def say(self, openid: str, text: str, msg_id: int, **options: Any) -> Posted:
         """``openid`` sends ``text``; returns what WeChat got back."""
-        return await self.platform.post(text_xml(openid, text, msg_id=msg_id, **options))
+        return await self.post(text_xml(openid, text, msg_id=msg_id, **options))
 
     async def count(self, model: Any, *where: Any) -> int:
         async with self.bot.database.sessions() as session:
@@ -154,17 +162,28 @@ async def open_request(site: Site, openid: str = ENTREPRENEUR, first_id: int = 1
 
 
 async def test_the_url_check_echoes_and_bad_signatures_are_refused(site: Site) -> None:
-    checked = await site.platform.verify_url("echo-4711")
+    checked = await site.platform.verify_url("echo-4711", timestamp=site.stamp())
     assert (checked.status, checked.body_text) == (200, "echo-4711")
-    forged = await site.platform.verify_url("echo-4711", tamper="signature")
+    forged = await site.platform.verify_url("echo-4711", tamper="signature", timestamp=site.stamp())
     assert forged.status == 403
     for tamper in ("signature", "unsigned"):
-        posted = await site.platform.post(
+        posted = await site.post(
             text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=1), tamper=tamper
         )
         assert posted.status == 403
         assert posted.body_text != "success"
     assert await site.count(InboundKey) == 0
+
+
+async def test_a_stale_signature_is_refused(site: Site) -> None:
+    # A signed query seen once must not carry other bodies later: the timestamp is signed too.
+    question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=2)
+    for skew in (timedelta(minutes=-6), timedelta(minutes=6)):
+        stale = str(int((site.clock.now() + skew).timestamp()))
+        assert (await site.platform.post(question, timestamp=stale)).status == 403
+        assert (await site.platform.verify_url("e", timestamp=stale)).status == 403
+    fresh = str(int((site.clock.now() - timedelta(minutes=4)).timestamp()))
+    assert "10个工作日" in content(await site.platform.post(question, timestamp=fresh))
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -215,17 +234,17 @@ async def test_a_slow_answer_is_acknowledged_and_pushed(
 
 
 async def test_the_menu_and_the_command_words_work(site: Site) -> None:
-    followed = await site.platform.post(event_xml(ENTREPRENEUR, "subscribe"))
+    followed = await site.post(event_xml(ENTREPRENEUR, "subscribe"))
     welcome = content(followed)
     assert "weixin://bizmsgmenu" in welcome  # the maker spaces, as tappable links
     assert "msgmenuid=space:baodi-pku" in welcome
-    tickets = await site.platform.post(event_xml(ENTREPRENEUR, "CLICK", event_key="tickets"))
+    tickets = await site.post(event_xml(ENTREPRENEUR, "CLICK", event_key="tickets"))
     assert "工单" in content(tickets)
     number = await open_request(site)
     listed = await site.say(ENTREPRENEUR, "我的工单", 40)
     assert number in content(listed)
     # An unknown menu key and a VIEW event are not messages: WeChat gets "success".
-    odd = await site.platform.post(event_xml(ENTREPRENEUR, "CLICK", event_key="nonsense"))
+    odd = await site.post(event_xml(ENTREPRENEUR, "CLICK", event_key="nonsense"))
     assert odd.body_text == "success"
 
 
@@ -243,7 +262,9 @@ async def _three_retries(site: Site) -> None:
     asked = await site.say(ENTREPRENEUR, "提交工单 想咨询公司注册需要哪些材料", 50)
     assert "众创空间" in content(asked)
     choice = text_xml(ENTREPRENEUR, "北大科技园众创空间", msg_id=51, bizmsgmenuid=f"space:{SPACE}")
-    posts = await site.platform.post_retries(choice, times=3, concurrent=True)
+    posts = await site.platform.post_retries(
+        choice, times=3, concurrent=True, timestamp=site.stamp()
+    )
     answers = {content(posted) for posted in posts}
     assert len(answers) == 1
     answer = answers.pop()
@@ -343,7 +364,7 @@ async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(site: Site)
 
 async def test_nothing_is_pushed_after_an_unfollow(site: Site) -> None:
     number = await open_request(site)
-    gone = await site.platform.post(event_xml(ENTREPRENEUR, "unsubscribe"))
+    gone = await site.post(event_xml(ENTREPRENEUR, "unsubscribe"))
     assert gone.body_text == "success"
     await site.say(ZHANG, f"#{number} 您好，请补充材料。", 500)
     await site.fake.wait_until(
@@ -362,11 +383,11 @@ async def test_a_message_the_bot_fails_on_is_left_for_wechat_to_retry(site: Site
     async with site.bot.database.engine.begin() as connection:
         await connection.execute(text("ALTER TABLE inbound_keys RENAME TO inbound_keys_away"))
     question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=90)
-    first = await site.platform.post(question)
+    first = await site.post(question)
     assert first.status is None  # no answer within the limit: WeChat will retry
     async with site.bot.database.engine.begin() as connection:
         await connection.execute(text("ALTER TABLE inbound_keys_away RENAME TO inbound_keys"))
-    retried = await site.platform.post(question)
+    retried = await site.post(question)
     assert "10个工作日" in content(retried)
 
 
@@ -399,7 +420,7 @@ EXTERNAL_ENTITY = (
     ids=["garbage", "truncated", "entities", "external-entity", "1MiB", "utf16", "json"],
 )
 async def test_unreadable_bodies_get_success_and_store_nothing(site: Site, body: bytes) -> None:
-    query = site.platform._query(ENTREPRENEUR, "1700000000", "12345", None, None)
+    query = site.platform._query(ENTREPRENEUR, site.stamp(), "12345", None, None)
     async with (
         aiohttp.ClientSession() as client,
         # A file-like body: aiohttp warns about posting a megabyte of raw bytes.
@@ -416,19 +437,19 @@ async def test_safe_mode_refuses_forgeries_and_undecryptable_bodies(
     database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     async with serve(database, faq_dir, mode="safe") as site:
         question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=70)
-        forged = await site.platform.post(question, tamper="msg_signature")
+        forged = await site.post(question, tamper="msg_signature")
         assert forged.status == 403
-        wrong_key = await site.platform.post(question, tamper="aes")
+        wrong_key = await site.post(question, tamper="aes")
         assert (wrong_key.status, wrong_key.body_text) == (200, "success")
-        other_app = await site.platform.post(question, tamper="appid")
+        other_app = await site.post(question, tamper="appid")
         assert (other_app.status, other_app.body_text) == (200, "success")
         # A plain message while the account is in safe mode: not taken.
         plain = WeChatPlatform(site.url, TOKEN, APP_ID)
-        downgraded = await plain.post(question)
+        downgraded = await plain.post(question, timestamp=site.stamp())
         assert (downgraded.status, downgraded.body_text) == (200, "success")
         assert await site.count(InboundKey) == 0
         # The real thing still works afterwards.
-        assert "10个工作日" in content(await site.platform.post(question))
+        assert "10个工作日" in content(await site.post(question))
 
 
 # --- the access token ------------------------------------------------------------------------

@@ -70,6 +70,8 @@ PASSIVE_BUDGET = 2.0
 """Seconds: an answer ready by then goes back in the response itself."""
 RETRY_SIGNAL = 5.5
 """Seconds a request that failed inside the bot is left unanswered, so that WeChat retries it."""
+MAX_SKEW = timedelta(minutes=5)
+"""How far a request's signed timestamp may be from our clock (WeChat's retries reuse it)."""
 WINDOW = timedelta(hours=48)
 MESSAGE_QUOTA = 5
 """Customer-service messages allowed per user message, within :data:`WINDOW`."""
@@ -179,28 +181,35 @@ class WeChatChannel:
     # Inbound ---------------------------------------------------------------------------------
 
     def _signed(self, query: Mapping[str, str]) -> bool:
+        """Whether WeChat signed this request, and recently.
+
+        The signature covers the timestamp and nonce only (in plain mode not the body), so a
+        signed query seen once could be replayed with another body: one older (or newer) than
+        :data:`MAX_SKEW` is refused.
+        """
+        timestamp = query.get("timestamp", "")
         try:
             check_signature(
-                self._token,
-                query.get("signature", ""),
-                query.get("timestamp", ""),
-                query.get("nonce", ""),
+                self._token, query.get("signature", ""), timestamp, query.get("nonce", "")
             )
         except InvalidSignatureException:
             return False
-        return True
+        if not timestamp.isdigit():
+            return False
+        skew = abs(self._clock.now().timestamp() - int(timestamp))
+        return skew <= MAX_SKEW.total_seconds()
 
     async def _verify_url(self, request: web.Request) -> web.Response:
         """WeChat's server-URL check: echo ``echostr`` back if the signature is ours."""
         if not self._signed(request.query):
-            log.warning("wechat: refused a URL check with a bad signature")
+            log.warning("wechat: refused a URL check with a bad or stale signature")
             return web.Response(status=403, text="forbidden")
         return web.Response(text=request.query.get("echostr", ""))
 
     async def _receive(self, request: web.Request) -> web.Response:
         query = request.query
         if not self._signed(query):
-            log.warning("wechat: refused a message with a bad signature")
+            log.warning("wechat: refused a message with a bad or stale signature")
             return web.Response(status=403, text="forbidden")
         if request.content_length is not None and request.content_length > MAX_BODY:
             log.warning("wechat: ignored a %d-byte body", request.content_length)
