@@ -344,6 +344,27 @@ async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_write
         assert await site.count(OutboxMessage, OutboxMessage.status == "held") == 0
 
 
+async def test_the_notice_can_be_a_subscription_message_with_the_accounts_own_fields(
+    tmp_path: Path, faq_dir: Path
+) -> None:
+    async with serve(
+        f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        faq_dir,
+        wechat_notice_template=TEMPLATE,
+        wechat_notice_kind="subscription",
+        wechat_notice_fields="thing1=text,character_string2=number,thing3=请回复查看",
+    ) as site:
+        number = await open_request(site)
+        site.clock.advance(timedelta(hours=48, minutes=1))
+        await site.say(ZHANG, f"#{number} 已受理。", 350)
+        await site.fake.wait_until(lambda: site.fake.subscriptions(ENTREPRENEUR) != [], timeout=10)
+        data = site.fake.subscriptions(ENTREPRENEUR)[0]["data"]
+        assert len(data["thing1"]["value"]) == 20  # WeChat's limit for a thing field
+        assert data["character_string2"]["value"] == number
+        assert data["thing3"]["value"] == "请回复查看"
+        assert site.fake.templates() == []
+
+
 async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(site: Site) -> None:
     number = await open_request(site)
     site.fake.outside_window(ENTREPRENEUR)  # WeChat's own count disagrees with ours: 45015
