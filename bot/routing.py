@@ -171,7 +171,6 @@ class Dispatcher:
         inline: bool = False,
         inline_limit: int | None = None,
         inline_while: Callable[[], bool] | None = None,
-        on_claimed: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
     ) -> list[OutgoingMessage]:
         """Handle one incoming message exactly once and queue what it causes.
 
@@ -187,8 +186,6 @@ class Dispatcher:
                 carries one); the rest wait in the outbox.
             inline_while: Asked once the handler is done: ``False`` means the adapter's
                 moment to answer inline has passed, so every reply waits in the outbox.
-            on_claimed: Runs in the transaction once the message is known to be new (not on a
-                redelivery): an adapter's own bookkeeping, such as a push window.
 
         Returns:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
@@ -209,8 +206,6 @@ class Dispatcher:
                     and (not inline or (row.status == "sent" and row.attempts == 0))
                 ]
                 return again[:inline_limit]
-            if on_claimed is not None:
-                await on_claimed(session, now)
             context = Context(services, session, now)
             replies = _last_edits(await self.dispatch(message, context))
             late = inline and inline_while is not None and not inline_while()

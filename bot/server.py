@@ -68,6 +68,8 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     ]
     if bot.telegram is not None and not bot.telegram.webhook:
         workers.append(loop.create_task(bot.telegram.poll(stop), name="telegram-polling"))
+    if bot.wechat is not None:
+        workers.append(loop.create_task(bot.wechat.run(stop), name="wechat-contacts"))
     reloads: set[asyncio.Task[object]] = set()
 
     async def reload_files() -> None:

@@ -6,7 +6,7 @@ is handled once and answered with the same reply.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -196,13 +196,17 @@ async def mark_held(session: AsyncSession, message_id: int, error: str) -> None:
     )
 
 
-async def release_held(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> int:
-    """The user wrote again: what was held for them is due now. Returns how many."""
+async def release_held(
+    session: AsyncSession, channel: str, chat_ids: Collection[str], now: datetime
+) -> int:
+    """These users wrote again: what was held for them is due now. Returns how many."""
+    if not chat_ids:
+        return 0
     result = await session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.channel == channel,
-            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.chat_id.in_(list(chat_ids)),
             OutboxMessage.status == "held",
         )
         .values(status="pending", next_attempt_at=now)

@@ -7,6 +7,7 @@ and whether they unfollowed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import update
@@ -19,7 +20,8 @@ __all__ = [
     "close",
     "load",
     "note_event",
-    "note_message",
+    "note_events",
+    "note_messages",
     "note_notified",
     "note_unsubscribed",
     "spend",
@@ -31,16 +33,53 @@ async def load(session: AsyncSession, channel: str, chat_id: str) -> PushWindow 
     return await session.get(PushWindow, (channel, chat_id))
 
 
-async def note_message(
-    session: AsyncSession, channel: str, chat_id: str, now: datetime, *, quota: int
+async def note_messages(
+    session: AsyncSession, channel: str, messages: Mapping[str, datetime], *, quota: int
 ) -> None:
-    """The user wrote: a fresh window with ``quota`` pushes, and they follow the account."""
-    values: dict[str, object] = {
-        "message_at": now,
-        "message_quota": quota,
-        "unsubscribed_at": None,
-    }
-    await _upsert(session, channel, chat_id, values)
+    """Many users wrote (user → when): one statement for all."""
+    if not messages:
+        return
+    rows = [
+        {"channel": channel, "chat_id": chat_id, "message_at": at, "message_quota": quota}
+        for chat_id, at in messages.items()
+    ]
+    statement = insert_for(session, PushWindow).values(rows)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PushWindow.channel, PushWindow.chat_id],
+            set_={
+                "message_at": statement.excluded.message_at,
+                "message_quota": statement.excluded.message_quota,
+                "unsubscribed_at": None,
+            },
+        )
+    )
+
+
+async def note_events(
+    session: AsyncSession,
+    channel: str,
+    events: Mapping[str, datetime],
+    *,
+    quota: int,
+) -> None:
+    """Many users clicked, followed or scanned (user → when): one statement for all."""
+    if not events:
+        return
+    rows = [
+        {"channel": channel, "chat_id": chat_id, "event_at": at, "event_quota": quota}
+        for chat_id, at in events.items()
+    ]
+    statement = insert_for(session, PushWindow).values(rows)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PushWindow.channel, PushWindow.chat_id],
+            set_={
+                "event_at": statement.excluded.event_at,
+                "event_quota": statement.excluded.event_quota,
+            },
+        )
+    )
 
 
 async def note_event(
@@ -89,12 +128,12 @@ async def spend(
 
 
 async def close(session: AsyncSession, channel: str, chat_id: str) -> None:
-    """The platform refused a push: no pushes left until the user writes again."""
-    await session.execute(
-        update(PushWindow)
-        .where(PushWindow.channel == channel, PushWindow.chat_id == chat_id)
-        .values(event_quota=0, message_quota=0)
-    )
+    """The platform refused a push: no pushes left until the user writes again.
+
+    The row is created if need be: a user with held messages always has a window, which is
+    how their next message finds what waits for them.
+    """
+    await _upsert(session, channel, chat_id, {"event_quota": 0, "message_quota": 0})
 
 
 async def _upsert(

@@ -73,6 +73,12 @@ class Site:
         assert isinstance(self.bot.clock, ManualClock)
         return self.bot.clock
 
+    async def advance(self, delta: timedelta) -> None:
+        """Let ``delta`` pass, after the contacts so far are written (as they long would be)."""
+        assert self.bot.wechat is not None
+        await self.bot.wechat.flush_contacts()
+        self.clock.advance(delta)
+
     def stamp(self) -> str:
         """The ``timestamp`` WeChat signs a request with, by the bot's clock."""
         return str(int(self.clock.now().timestamp()))
@@ -128,13 +134,15 @@ async def serve(
         await server.start_server()
         stop = asyncio.Event()
         sender = asyncio.create_task(bot.sender.run(stop))
+        assert bot.wechat is not None
+        contacts = asyncio.create_task(bot.wechat.run(stop))
         url = str(server.make_url("/wechat"))
         platform = WeChatPlatform(url, TOKEN, APP_ID, aes_key, mode)  # type: ignore[arg-type]
         try:
             yield Site(bot, fake, platform, url)
         finally:
             stop.set()
-            await sender
+            await asyncio.gather(sender, contacts)
             await server.close()
             assert bot.wechat is not None
             await bot.wechat.stop()
@@ -308,7 +316,7 @@ async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_write
     database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     async with serve(database, faq_dir, wechat_notice_template=TEMPLATE) as site:
         number = await open_request(site)
-        site.clock.advance(timedelta(hours=49))
+        await site.advance(timedelta(hours=49))
         await site.say(ZHANG, f"#{number} 材料清单已整理好，请查收。", 300)
         # Held: nothing is pushed to the entrepreneur, who gets one template notice instead…
         await site.fake.wait_until(lambda: len(site.fake.templates(ENTREPRENEUR)) == 1, timeout=10)
@@ -329,7 +337,7 @@ async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_write
         )
         assert len(site.fake.templates(ENTREPRENEUR)) == 1
 
-        site.clock.advance(timedelta(hours=3))
+        await site.advance(timedelta(hours=3))
         posted = await site.say(ENTREPRENEUR, "你好", 302)
         assert posted.reply is not None  # the message itself is answered as usual
         await site.fake.wait_until(
@@ -355,7 +363,7 @@ async def test_the_notice_can_be_a_subscription_message_with_the_accounts_own_fi
         wechat_notice_fields="thing1=text,character_string2=number,thing3=请回复查看",
     ) as site:
         number = await open_request(site)
-        site.clock.advance(timedelta(hours=48, minutes=1))
+        await site.advance(timedelta(hours=48, minutes=1))
         await site.say(ZHANG, f"#{number} 已受理。", 350)
         await site.fake.wait_until(lambda: site.fake.subscriptions(ENTREPRENEUR) != [], timeout=10)
         data = site.fake.subscriptions(ENTREPRENEUR)[0]["data"]

@@ -24,6 +24,7 @@ template message tells them that a reply waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -34,7 +35,6 @@ from xml.parsers.expat import ExpatError
 
 import xmltodict
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
@@ -70,6 +70,8 @@ PASSIVE_BUDGET = 2.0
 """Seconds: an answer ready by then goes back in the response itself."""
 RETRY_SIGNAL = 5.5
 """Seconds a request that failed inside the bot is left unanswered, so that WeChat retries it."""
+CONTACT_FLUSH = timedelta(milliseconds=500)
+"""How often users' contacts are written to their push windows (and held messages released)."""
 MAX_SKEW = timedelta(minutes=5)
 """How far a request's signed timestamp may be from our clock (WeChat's retries reuse it)."""
 WINDOW = timedelta(hours=48)
@@ -159,6 +161,10 @@ class WeChatChannel:
             else None
         )
         """The outbound API; ``None`` without AppID and AppSecret (passive replies only)."""
+        self._messages: dict[str, datetime] = {}
+        self._events: dict[str, datetime] = {}
+        self._follows: set[str] = set()
+        """Contacts not yet written to the push windows (see :meth:`run`)."""
         self._notice_template = settings.wechat_notice_template
         self._notice_kind = settings.wechat_notice_kind
         self._notice_fields = settings.wechat_notice_fields
@@ -172,6 +178,60 @@ class WeChatChannel:
         """Add ``GET`` and ``POST /wechat`` to ``app``."""
         app.router.add_get(WEBHOOK_PATH, self._verify_url)
         app.router.add_post(WEBHOOK_PATH, self._receive)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Write the users' contacts to their push windows until ``stop``, then once more.
+
+        Written in batches rather than in each message's transaction: a message then costs no
+        extra statement, and a crash forgets at most the last :data:`CONTACT_FLUSH` of contacts,
+        which only makes a push wait for the user's next message (or WeChat's own refusal
+        corrects it). Each batch also releases what was held for those users.
+        """
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CONTACT_FLUSH.total_seconds())
+            try:
+                await self.flush_contacts()
+            except Exception:
+                log.exception("wechat: writing push windows failed; trying again")
+
+    async def flush_contacts(self) -> None:
+        """Write the contacts noted since the last call; release what was held for them."""
+        messages, events, follows = self._messages, self._events, self._follows
+        if not messages and not events:
+            return
+        self._messages, self._events, self._follows = {}, {}, set()
+        channel, now = Channel.WECHAT.value, self._clock.now()
+        try:
+            async with self._database.transaction() as session:
+                await push_windows.note_messages(session, channel, messages, quota=MESSAGE_QUOTA)
+                await push_windows.note_events(session, channel, events, quota=EVENT_QUOTA)
+                for openid in follows:
+                    await push_windows.note_event(
+                        session, channel, openid, events[openid], quota=EVENT_QUOTA, following=True
+                    )
+                released = await outbox.release_held(
+                    session, channel, messages.keys() | events.keys(), now
+                )
+        except BaseException:
+            # Put them back (newer notes win) so that the next round writes them.
+            self._messages = messages | self._messages
+            self._events = events | self._events
+            self._follows |= follows
+            raise
+        if released:
+            log.info("wechat: %d held message(s) for users who wrote again", released)
+            self._wake_sender()
+
+    def _note_contact(
+        self, openid: str, at: datetime, *, event: bool, following: bool = False
+    ) -> None:
+        if event:
+            self._events[openid] = at
+            if following:
+                self._follows.add(openid)
+        else:
+            self._messages[openid] = at
 
     async def stop(self) -> None:
         """Close the API's connections."""
@@ -307,18 +367,19 @@ class WeChatChannel:
                 return None
             message = IncomingMessage(Sender(Channel.WECHAT, openid), openid, text, key, received)
             return await self._handle(message, account, event=True, following=event == "subscribe")
-        if event in ("unsubscribe", "scan"):
+        if event == "scan":
+            self._note_contact(openid, received, event=True)
+            return None
+        if event == "unsubscribe":
+            # Written at once, after whatever of this user's is still waiting to be noted.
+            self._messages.pop(openid, None)
+            self._events.pop(openid, None)
             async with self._database.transaction() as session:
                 if await outbox.claim_inbound(session, key, received):
-                    if event == "unsubscribe":
-                        await push_windows.note_unsubscribed(
-                            session, Channel.WECHAT.value, openid, received
-                        )
-                    else:
-                        await push_windows.note_event(
-                            session, Channel.WECHAT.value, openid, received, quota=EVENT_QUOTA
-                        )
-            log.info("wechat: %s event", event)
+                    await push_windows.note_unsubscribed(
+                        session, Channel.WECHAT.value, openid, received
+                    )
+            log.info("wechat: a user unfollowed the account")
             return None
         log.debug("wechat: ignored a %s event", event)
         return None
@@ -364,19 +425,6 @@ class WeChatChannel:
         """Run the message; hand its first reply back if ready in time, else ``None``."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        released = 0
-
-        async def note_contact(session: AsyncSession, now: datetime) -> None:
-            nonlocal released
-            channel, openid = Channel.WECHAT.value, message.chat_id
-            if event:
-                await push_windows.note_event(
-                    session, channel, openid, now, quota=EVENT_QUOTA, following=following
-                )
-            else:
-                await push_windows.note_message(session, channel, openid, now, quota=MESSAGE_QUOTA)
-            released = await outbox.release_held(session, channel, openid, now)
-
         # Awaited to the end, however long it takes: answering before the message is stored
         # could lose it. If this outlasts WeChat's 5 seconds, WeChat posts it again; the retry
         # waits for this transaction, then finds the key and answers with what was handed back.
@@ -384,11 +432,9 @@ class WeChatChannel:
             message,
             inline=True,
             inline_while=lambda: loop.time() - started < PASSIVE_BUDGET,
-            on_claimed=note_contact,
         )
-        if released:
-            log.info("wechat: %d held message(s) for a user who wrote again", released)
-            self._wake_sender()
+        # Only once the message is stored: a failed one (WeChat retries it) changes nothing.
+        self._note_contact(message.chat_id, message.received_at, event=event, following=following)
         if not replies:
             return None
         # One response carries one message: the replies that fit go in it together (welcome and
