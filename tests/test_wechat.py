@@ -590,6 +590,8 @@ def test_buttons_become_menu_links_and_numbered_labels_send_their_number() -> No
         "3. 项目申报</a>" in text
     )
     assert "msgmenucontent=取消&msgmenuid=intake:cancel" in text
+    words = OutgoingMessage(ENTREPRENEUR, Channel.WECHAT, "发送 /new 提交，/cancel 取消，/start。")
+    assert render_text(words) == "发送 “提交工单” 提交，“取消” 取消，/start。"
 
 
 def test_every_menu_key_stands_for_a_command() -> None:

@@ -42,7 +42,14 @@ from wechatpy.utils import check_signature
 
 from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, Clock
-from bot.messages import Attachment, Channel, IncomingMessage, OutgoingMessage, Sender
+from bot.messages import (
+    COMMAND_WORDS,
+    Attachment,
+    Channel,
+    IncomingMessage,
+    OutgoingMessage,
+    Sender,
+)
 from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
@@ -107,6 +114,9 @@ _MEDIA = {"image": "photo", "voice": "voice", "video": "video", "shortvideo": "v
 _SENDABLE = {"photo": "image", "voice": "voice", "video": "video"}
 """Attachment kind → customer-service ``msgtype`` that sends a WeChat ``media_id`` on."""
 _TRUSTED_START = re.compile(rb"^\s*<xml[\s>]")
+_WORD_FOR = {command: word for word, command in reversed(COMMAND_WORDS.items())}
+"""Command → the first word that means it (提交工单 for ``new``)."""
+_COMMAND = re.compile(rf"/({'|'.join(_WORD_FOR)})\b")
 _NUMBERED = re.compile(r"^(\d+)\.\s")
 _CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _NOTICE_TEXT_LIMIT = 20
@@ -614,11 +624,13 @@ class WeChatChannel:
 def render_text(message: OutgoingMessage) -> str:
     """The text as WeChat shows it: the source line, then the buttons as tappable menu links.
 
-    A tapped ``weixin://bizmsgmenu`` link sends its content back with ``bizmsgmenuid``, which
-    carries the button's payload. A numbered label ("3. 项目申报…") sends just its number, which
-    keeps a long list inside one message and reads as what a user would type.
+    Commands are named by their words ("/new" reads “提交工单”), which WeChat users type
+    without a keyboard switch. A tapped ``weixin://bizmsgmenu`` link sends its content back
+    with ``bizmsgmenuid``, which carries the button's payload. A numbered label ("3. 项目申报…")
+    sends just its number, which keeps a long list inside one message and reads as what a user
+    would type.
     """
-    text = message.text
+    text = _COMMAND.sub(lambda found: f"“{_WORD_FOR[found.group(1)]}”", message.text)
     if message.source:
         text = f"{text}\n\n{texts_for(message.language).source.format(source=message.source)}"
     if message.buttons:
