@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/wechat"
 MAX_BODY = 64 * 1024
 """A WeChat message is a few kilobytes; anything bigger is not from WeChat."""
-PASSIVE_BUDGET = 2.0
+PASSIVE_BUDGET = 3.0
 """Seconds: an answer ready by then goes back in the response itself."""
 RETRY_SIGNAL = 5.5
 """Seconds a request that failed inside the bot is left unanswered, so that WeChat retries it."""
