@@ -36,48 +36,41 @@ async def load(session: AsyncSession, channel: str, chat_id: str) -> PushWindow 
 async def note_messages(
     session: AsyncSession, channel: str, messages: Mapping[str, datetime], *, quota: int
 ) -> None:
-    """Many users wrote (user → when): one statement for all."""
-    if not messages:
-        return
-    rows = [
-        {"channel": channel, "chat_id": chat_id, "message_at": at, "message_quota": quota}
-        for chat_id, at in messages.items()
-    ]
-    statement = insert_for(session, PushWindow).values(rows)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[PushWindow.channel, PushWindow.chat_id],
-            set_={
-                "message_at": statement.excluded.message_at,
-                "message_quota": statement.excluded.message_quota,
-                "unsubscribed_at": None,
-            },
-        )
+    """Many users wrote (user → when): one statement for all; each follows the account."""
+    await _note_many(
+        session, channel, messages, "message", quota=quota, also={"unsubscribed_at": None}
     )
 
 
 async def note_events(
-    session: AsyncSession,
-    channel: str,
-    events: Mapping[str, datetime],
-    *,
-    quota: int,
+    session: AsyncSession, channel: str, events: Mapping[str, datetime], *, quota: int
 ) -> None:
     """Many users clicked, followed or scanned (user → when): one statement for all."""
-    if not events:
+    await _note_many(session, channel, events, "event", quota=quota, also={})
+
+
+async def _note_many(
+    session: AsyncSession,
+    channel: str,
+    contacts: Mapping[str, datetime],
+    kind: str,
+    *,
+    quota: int,
+    also: dict[str, object],
+) -> None:
+    """Upsert ``{kind}_at`` and ``{kind}_quota`` of many users at once."""
+    if not contacts:
         return
+    at, left = f"{kind}_at", f"{kind}_quota"
     rows = [
-        {"channel": channel, "chat_id": chat_id, "event_at": at, "event_quota": quota}
-        for chat_id, at in events.items()
+        {"channel": channel, "chat_id": chat_id, at: when, left: quota}
+        for chat_id, when in contacts.items()
     ]
     statement = insert_for(session, PushWindow).values(rows)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[PushWindow.channel, PushWindow.chat_id],
-            set_={
-                "event_at": statement.excluded.event_at,
-                "event_quota": statement.excluded.event_quota,
-            },
+            set_={at: statement.excluded[at], left: statement.excluded[left], **also},
         )
     )
 

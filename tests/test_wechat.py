@@ -291,7 +291,10 @@ async def _three_retries(site: Site) -> None:
         ).all()
     assert rows
     assert all((row.status, row.attempts) == ("sent", 0) for row in rows)
-    assert all(str(row.payload["text"]) in answer for row in rows)
+    assert all(
+        render_text(OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)) in answer
+        for row in rows
+    )
     assert site.fake.custom_messages(ENTREPRENEUR) == []  # the answer went back passively
 
 
