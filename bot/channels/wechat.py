@@ -244,7 +244,11 @@ class WeChatChannel:
             self._messages[openid] = at
 
     async def stop(self) -> None:
-        """Close the API's connections."""
+        """Write the contacts of the last requests served; close the API's connections."""
+        try:
+            await self.flush_contacts()
+        except Exception:
+            log.exception("wechat: writing the last push windows failed")
         if self.api is not None:
             await self.api.close()
 
