@@ -600,3 +600,21 @@ def test_buttons_become_menu_links_and_numbered_labels_send_their_number() -> No
 def test_every_menu_key_stands_for_a_command() -> None:
     keys = [b["key"] for top in MENU["button"] for b in (top.get("sub_button") or [top])]
     assert sorted(keys) == sorted(wechat.MENU_COMMANDS)
+
+
+async def test_media_is_uploaded_for_a_media_id_and_a_stale_token_is_renewed_once() -> None:
+    clock = ManualClock(MONDAY)
+    async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET, clock=clock) as fake:
+        api = WeChatApi(fake.root, APP_ID, APP_SECRET, clock)
+        try:
+            photo = b"\xff\xd8\xff\xe0 a photo of the licence"
+            media_id = await api.upload_media("image", "licence.jpg", photo, "image/jpeg")
+            assert fake.media[media_id].upload.data == photo
+            fake.revoke_tokens()  # 40001 on the next call: fetched again, tried once more
+            again = await api.upload_media("image", "licence.jpg", photo, "image/jpeg")
+            assert again != media_id
+            assert fake.token_fetches == 2
+            await api.send_custom(ENTREPRENEUR, {"msgtype": "image", "image": {"media_id": again}})
+            assert fake.custom_messages(ENTREPRENEUR)[0]["image"]["media_id"] == again
+        finally:
+            await api.close()

@@ -85,21 +85,52 @@ class WeChatApi:
             self._session = None
 
     async def call(
-        self, path: str, body: Mapping[str, Any] | None = None, *, method: str = "POST"
+        self,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        method: str = "POST",
+        query: Mapping[str, str] | None = None,
+        upload: tuple[str, bytes, str] | None = None,
     ) -> dict[str, Any]:
         """Call ``path`` with the access token; one retry with a new token if it went stale.
+
+        Args:
+            path: The API path, ``/cgi-bin/…``.
+            body: The JSON body.
+            method: The HTTP method.
+            query: Query parameters besides the token.
+            upload: A file to post as the ``media`` form field: name, bytes, content type.
 
         Raises:
             WeChatApiError: WeChat refused the call, or did not answer in time.
         """
         token = await self.access_token()
         try:
-            return await self._call(path, body, method, token)
+            return await self._call(path, body, method, token, query=query, upload=upload)
         except WeChatApiError as error:
             if error.code not in TOKEN_ERRORS:
                 raise
             log.info("wechat: access token refused (%s); fetching a new one", error.code)
-        return await self._call(path, body, method, await self.access_token(stale=token))
+        fresh = await self.access_token(stale=token)
+        return await self._call(path, body, method, fresh, query=query, upload=upload)
+
+    async def upload_media(self, kind: str, name: str, data: bytes, content_type: str) -> str:
+        """Upload a temporary file (kept 3 days by WeChat) and return its ``media_id``.
+
+        Args:
+            kind: ``image``, ``voice``, ``video`` or ``thumb``.
+            name: The file name; WeChat judges the type by its extension.
+            data: The file.
+            content_type: Its MIME type.
+        """
+        answer = await self.call(
+            "/cgi-bin/media/upload", query={"type": kind}, upload=(name, data, content_type)
+        )
+        media_id = answer.get("thumb_media_id" if kind == "thumb" else "media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise WeChatApiError(None, "no media_id in the answer")
+        return media_id
 
     async def send_custom(self, openid: str, message: Mapping[str, Any]) -> None:
         """Send a customer-service message (``{"msgtype": "text", "text": {...}}``)."""
@@ -201,10 +232,23 @@ class WeChatApi:
         log.log(level, "wechat: fetching an access token (%d today)", self.token_fetches)
 
     async def _call(
-        self, path: str, body: Mapping[str, Any] | None, method: str, token: str
+        self,
+        path: str,
+        body: Mapping[str, Any] | None,
+        method: str,
+        token: str,
+        *,
+        query: Mapping[str, str] | None,
+        upload: tuple[str, bytes, str] | None,
     ) -> dict[str, Any]:
+        params = {**(query or {}), "access_token": token}
+        form = None
+        if upload is not None:
+            name, data, content_type = upload
+            form = aiohttp.FormData()
+            form.add_field("media", data, filename=name, content_type=content_type)
         try:
-            return await self._request(method, path, params={"access_token": token}, json=body)
+            return await self._request(method, path, params=params, json=body, data=form)
         except _NotThere:
             raise WeChatApiError(None, f"HTTP 404 from {path}") from None
 
@@ -215,12 +259,13 @@ class WeChatApi:
         *,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        data: aiohttp.FormData | None = None,
     ) -> dict[str, Any]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         try:
             async with self._session.request(
-                method, f"{self._root}{path}", params=params, json=json
+                method, f"{self._root}{path}", params=params, json=json, data=data
             ) as response:
                 if response.status == 404:
                     raise _NotThere(path)
