@@ -24,12 +24,17 @@ from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
 from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar
 from handlers.faq import answer_question
+from knowledge.gaps import Asked, group_questions
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
+from storage.questions import UnansweredSummary
 
 __all__ = ["main"]
 
 log = logging.getLogger("bot")
+
+DISTINCT_QUESTIONS = 5000
+"""Distinct unanswered texts ``kb gaps`` groups, most asked first (grouping is quadratic)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     unanswered.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (Asia/Shanghai)")
     unanswered.add_argument("--limit", type=int, default=50)
     unanswered.set_defaults(action=_kb_unanswered)
+    gaps = kb.add_parser(
+        "gaps", help="unanswered questions grouped by meaning: the FAQ entries to write next"
+    )
+    gaps.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (Asia/Shanghai)")
+    gaps.add_argument("--limit", type=int, default=30, help="groups to show")
+    gaps.set_defaults(action=_kb_gaps)
 
     workdays = commands.add_parser("workdays", help="working-day calendar tools").add_subparsers(
         title="workdays commands", metavar="WORKDAYS_COMMAND"
@@ -211,30 +222,53 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _kb_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+def _since(day: date | None) -> datetime | None:
+    """The start of ``day`` in Asia/Shanghai, as UTC."""
+    return datetime.combine(day, datetime.min.time(), SHANGHAI).astimezone(UTC) if day else None
 
-    since = (
-        datetime.combine(args.since, datetime.min.time(), SHANGHAI).astimezone(UTC)
-        if args.since
-        else None
-    )
 
-    async def go() -> int:
-        database = Database(settings.database_url)
-        try:
-            await database.migrate()
-            rows = await database.unanswered.summary(since, args.limit)
-        finally:
-            await database.close()
-        if not rows:
-            print("没有未能回答的问题。")
-        for row in rows:
-            last = row.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-            near = f"  最接近：{row.best_faq_id}（{row.best_score:.0f}）" if row.best_faq_id else ""
-            print(f"{row.count:>4} 次  {last}  {row.text}{near}")
+async def _unanswered(
+    settings: Settings, since: datetime | None, limit: int
+) -> list[UnansweredSummary]:
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        return list(await database.unanswered.summary(since, limit))
+    finally:
+        await database.close()
+
+
+def _kb_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    base = _load(settings.knowledge_dir)
+    if base is None:
+        return 1
+    rows = asyncio.run(_unanswered(settings, _since(args.since), DISTINCT_QUESTIONS))
+    asked = [Asked(r.text, r.count, r.last_asked_at, r.best_faq_id) for r in rows]
+    found = group_questions(asked, base.matcher)
+    if not found:
+        print("没有未能回答的问题。")
         return 0
+    print(f"未能回答的问题：{sum(g.count for g in found)} 次，{len(found)} 组（相似的问法算一组）")
+    for rank, gap in enumerate(found[: args.limit], 1):
+        last = gap.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+        near = f"  最接近的条目：{gap.nearest_faq_id}" if gap.nearest_faq_id else ""
+        print(f"\n{rank}. {gap.example}  （{gap.count} 次，最近 {last}）{near}")
+        for other in gap.phrasings[1:6]:
+            print(f"     · {other.text}（{other.count} 次）")
+        if len(gap.phrasings) > 6:
+            print(f"     · 另有 {len(gap.phrasings) - 6} 种问法")
+    return 0
 
-    return asyncio.run(go())
+
+def _kb_unanswered(args: argparse.Namespace, settings: Settings) -> int:
+    rows = asyncio.run(_unanswered(settings, _since(args.since), args.limit))
+    if not rows:
+        print("没有未能回答的问题。")
+    for row in rows:
+        last = row.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        near = f"  最接近：{row.best_faq_id}（{row.best_score:.0f}）" if row.best_faq_id else ""
+        print(f"{row.count:>4} 次  {last}  {row.text}{near}")
+    return 0
 
 
 def _workdays_due(args: argparse.Namespace, settings: Settings) -> int:

@@ -240,6 +240,10 @@ class Matcher:
         entries = self._doc_entry[docs[np.argsort(-ranked, kind="stable")]]
         return list(dict.fromkeys(entries.tolist()))[:CANDIDATES]
 
+    def weight(self, word: str) -> float:
+        """How much ``word`` tells entries apart: rare in the base, heavy (IDF)."""
+        return self._weight(word)
+
     def _weight(self, word: str) -> float:
         scoring = self.scoring
         weight = self._idf.get(word, self._unknown_idf)
