@@ -30,6 +30,9 @@ class Texts:
     attachment_only: str
     unknown_command: str
     admin_only: str
+    stats_only: str
+    stats: str
+    stats_unanswered: str
     reload_ok: str
     reload_failed: str
     roster_reload_ok: str
@@ -73,6 +76,13 @@ ZH = Texts(
     attachment_only="我目前只能看懂文字。请用文字描述您的问题，我来帮您解答。",
     unknown_command="我不认识命令 /{command}。发送 /help 查看可用的命令。",
     admin_only="抱歉，这个操作只有管理员可以使用。",
+    stats_only="抱歉，统计只有督导和管理员可以查看。",
+    stats=(
+        "📊 今日统计（{day}，{scope}）\n"
+        "新工单 {opened} · 今日办结 {resolved}\n"
+        "在办 {active}（其中超期 {overdue}）· 待创业者补充 {waiting}"
+    ),
+    stats_unanswered="未能回答的问题 {count} 个（python -m bot kb gaps 可查看）",
     reload_ok="知识库已重新加载，共 {entries} 条。",
     reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
     roster_reload_ok="名册已重新加载，共 {groups} 个服务小组。",
@@ -117,6 +127,13 @@ EN = Texts(
     attachment_only="I can only read text for now. Please describe your question in words.",
     unknown_command="I don't know the command /{command}. Send /help to see what I can do.",
     admin_only="Sorry, only admins can do that.",
+    stats_only="Sorry, only supervisors and admins can see the statistics.",
+    stats=(
+        "📊 Today ({day}, {scope})\n"
+        "New requests {opened} · resolved today {resolved}\n"
+        "In progress {active} (overdue {overdue}) · waiting on the entrepreneur {waiting}"
+    ),
+    stats_unanswered="Questions the bot could not answer: {count} (see python -m bot kb gaps)",
     reload_ok="Knowledge base reloaded: {entries} entries.",
     reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
     roster_reload_ok="Roster reloaded: {groups} service groups.",

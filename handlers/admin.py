@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, time
 
 from bot.admin_files import FileReload, reload_all
-from bot.messages import IncomingMessage, OutgoingMessage
+from bot.clock import SHANGHAI
+from bot.messages import IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import Texts, texts_for
 from handlers.basics import reply
 from handlers.desk import redate_all
+from storage.stats import day_counts
 
 __all__ = ["router"]
 
@@ -19,6 +22,39 @@ log = logging.getLogger(__name__)
 router = Router("admin")
 
 _MAX_FAULTS_SHOWN = 10
+
+
+@router.command("stats")
+async def stats(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """Today's counts: for an admin every group's, for a supervisor their districts'."""
+    texts = texts_for(message.language)
+    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    if not (roles.is_admin or roles.supervisor_of):
+        log.warning("/stats refused: %s:%s", message.channel, message.sender.user_id)
+        return reply(message, texts.stats_only)
+    roster = context.roster
+    today = context.now.astimezone(SHANGHAI).date()
+    start = datetime.combine(today, time.min, SHANGHAI)
+    if roles.is_admin:
+        groups, scope = None, "全部" if message.language is Language.ZH else "all"
+    else:
+        groups = [g.id for g in roster.groups if g.district in roles.supervisor_of]
+        scope = "、".join(d.name for d in roster.districts if d.id in roles.supervisor_of)
+    counts = await day_counts(context.session, groups, start, context.now)
+    lines = [
+        texts.stats.format(
+            day=today.isoformat(),
+            scope=scope,
+            opened=counts.opened,
+            resolved=counts.resolved,
+            active=counts.active,
+            overdue=counts.overdue,
+            waiting=counts.waiting,
+        )
+    ]
+    if roles.is_admin:
+        lines.append(texts.stats_unanswered.format(count=counts.unanswered))
+    return reply(message, "\n".join(lines))
 
 
 @router.command("reload")
