@@ -396,8 +396,12 @@ async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(site: Site)
 
 async def test_nothing_is_pushed_after_an_unfollow(site: Site) -> None:
     number = await open_request(site)
+    # A follow and an unfollow within one batch of contacts: the unfollow wins.
+    await site.post(event_xml(ENTREPRENEUR, "subscribe", create_time=1))
     gone = await site.post(event_xml(ENTREPRENEUR, "unsubscribe"))
     assert gone.body_text == "success"
+    assert site.bot.wechat is not None
+    await site.bot.wechat.flush_contacts()  # the forgotten follow must not break the batch
     await site.say(ZHANG, f"#{number} 您好，请补充材料。", 500)
     await site.fake.wait_until(
         lambda: any("⚠" in text for text in pushed_texts(site.fake, ZHANG)), timeout=10

@@ -172,8 +172,8 @@ class WeChatChannel:
         )
         """The outbound API; ``None`` without AppID and AppSecret (passive replies only)."""
         self._messages: dict[str, datetime] = {}
-        self._events: dict[str, datetime] = {}
-        self._follows: set[str] = set()
+        self._events: dict[str, tuple[datetime, bool]] = {}
+        """User → when they last clicked, followed or scanned, and whether it was a follow."""
         """Contacts not yet written to the push windows (see :meth:`run`)."""
         self._notice_template = settings.wechat_notice_template
         self._notice_kind = settings.wechat_notice_kind
@@ -207,19 +207,22 @@ class WeChatChannel:
 
     async def flush_contacts(self) -> None:
         """Write the contacts noted since the last call; release what was held for them."""
-        messages, events, follows = self._messages, self._events, self._follows
+        messages, events = self._messages, self._events
         if not messages and not events:
             return
-        self._messages, self._events, self._follows = {}, {}, set()
+        self._messages, self._events = {}, {}
         channel, now = Channel.WECHAT.value, self._clock.now()
         try:
             async with self._database.transaction() as session:
                 await push_windows.note_messages(session, channel, messages, quota=MESSAGE_QUOTA)
-                await push_windows.note_events(session, channel, events, quota=EVENT_QUOTA)
-                for openid in follows:
-                    await push_windows.note_event(
-                        session, channel, openid, events[openid], quota=EVENT_QUOTA, following=True
-                    )
+                await push_windows.note_events(
+                    session, channel, {o: at for o, (at, _) in events.items()}, quota=EVENT_QUOTA
+                )
+                for openid, (at, follow) in events.items():
+                    if follow:  # rare: a follow also ends an earlier unfollow
+                        await push_windows.note_event(
+                            session, channel, openid, at, quota=EVENT_QUOTA, following=True
+                        )
                 released = await outbox.release_held(
                     session, channel, messages.keys() | events.keys(), now
                 )
@@ -227,7 +230,6 @@ class WeChatChannel:
             # Put them back (newer notes win) so that the next round writes them.
             self._messages = messages | self._messages
             self._events = events | self._events
-            self._follows |= follows
             raise
         if released:
             log.info("wechat: %d held message(s) for users who wrote again", released)
@@ -237,9 +239,9 @@ class WeChatChannel:
         self, openid: str, at: datetime, *, event: bool, following: bool = False
     ) -> None:
         if event:
-            self._events[openid] = at
-            if following:
-                self._follows.add(openid)
+            # A click right after a follow must not hide the follow from this batch.
+            followed = following or self._events.get(openid, (at, False))[1]
+            self._events[openid] = (at, followed)
         else:
             self._messages[openid] = at
 
