@@ -220,6 +220,8 @@ class DeskTexts:
     card_assignee: str
     card_moved: str
     attachments_note: str
+    group_attachments_note: str
+    """The same, under an entrepreneur's message in a duty group: whom to ask is them."""
     attachment_kinds: dict[str, str]
     held: str
     """Under a commissioner's reply that WeChat will not take until the entrepreneur writes."""
@@ -327,6 +329,7 @@ DESK_ZH = DeskTexts(
     card_assignee="｜承办：{name}",
     card_moved="↪ 工单 {number} 已转交给{group}。",
     attachments_note="（附件：{kinds}。这里显示不了，需要时请向服务专员索取。）",
+    group_attachments_note="（附件：{kinds}。创业者在另一个渠道发送，这里显示不了，需要时请联系创业者。）",
     attachment_kinds={"photo": "照片", "document": "文件", "voice": "语音", "video": "视频"},
 )
 
@@ -432,6 +435,10 @@ DESK_EN = DeskTexts(
     card_assignee=" | handled by {name}",
     card_moved="↪ Request {number} went to {group}.",
     attachments_note="(Attached: {kinds}. They can't be shown here; ask the commissioner.)",
+    group_attachments_note=(
+        "(Attached: {kinds}, sent on another channel. They can't be shown here; "
+        "ask the entrepreneur.)"
+    ),
     attachment_kinds={"photo": "photo", "document": "file", "voice": "voice", "video": "video"},
 )
 

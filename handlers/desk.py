@@ -217,7 +217,9 @@ def to_group(
         channel = Channel(name)
         if not channel.pushed:
             continue
-        shown, carried = carry(GROUP_TEXTS, text, attachments, channel)
+        shown, carried = carry(
+            GROUP_TEXTS, text, attachments, channel, note=GROUP_TEXTS.group_attachments_note
+        )
         messages.append(
             OutgoingMessage(
                 chat_id,
@@ -268,18 +270,30 @@ async def to_entrepreneur(
 
 
 def carry(
-    texts: DeskTexts, text: str, attachments: Sequence[Attachment], channel: Channel
+    texts: DeskTexts,
+    text: str,
+    attachments: Sequence[Attachment],
+    channel: Channel,
+    *,
+    note: str | None = None,
 ) -> tuple[str, tuple[Attachment, ...]]:
     """The files ``channel`` can send on as they are, and a note in ``text`` for the others.
 
     A platform's file reference is good on that platform only: a Telegram photo reaches a
     Telegram chat, while a WeChat user learns that a photo exists and whom to ask.
+
+    Args:
+        texts: The reader's texts.
+        text: The message.
+        attachments: The files that came with it.
+        channel: Where it goes.
+        note: The note for files left behind; by default, "ask the commissioner".
     """
     carried = tuple(a for a in attachments if a.channel is channel and a.ref)
     left = [a for a in attachments if a not in carried]
     if left:
         kinds = "、".join(texts.attachment_kinds.get(a.kind, a.kind) for a in left)
-        text = f"{text}\n{texts.attachments_note.format(kinds=kinds)}"
+        text = f"{text}\n{(note or texts.attachments_note).format(kinds=kinds)}"
     return text, carried
 
 

@@ -31,6 +31,7 @@ from fake_wechat import (
     Posted,
     WeChatPlatform,
     event_xml,
+    image_xml,
     new_aes_key,
     text_xml,
 )
@@ -425,6 +426,21 @@ async def test_a_message_the_bot_fails_on_is_left_for_wechat_to_retry(site: Site
         await connection.execute(text("ALTER TABLE inbound_keys_away RENAME TO inbound_keys"))
     retried = await site.post(question)
     assert "10个工作日" in content(retried)
+
+
+async def test_a_photo_follow_up_tells_the_group_whom_to_ask(site: Site) -> None:
+    await open_request(site)
+    media = site.fake.add_media(b"\xff\xd8photo", "image", "licence.jpg")
+    await site.post(image_xml(ENTREPRENEUR, media, "http://mmbiz/licence.jpg", 620))
+    group_chat = "-1002000000001"  # 宝坻区服务一组 on Telegram, in the demo roster
+    async with site.bot.database.sessions() as session:
+        texts = [
+            str(row.payload["text"])
+            for row in await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.chat_id == group_chat)
+            )
+        ]
+    assert any("附件：照片" in text and "请联系创业者" in text for text in texts), texts
 
 
 # --- what is not a WeChat message ------------------------------------------------------------
