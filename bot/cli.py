@@ -19,6 +19,8 @@ from bot.channels.wechat import MENU
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
+from bot.report_tables import report_csv, report_markdown
+from bot.reports import Quarter, build_report
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -28,6 +30,7 @@ from knowledge.gaps import Asked, group_questions
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
 from storage.questions import UnansweredSummary
+from storage.reports import History, histories
 
 __all__ = ["main"]
 
@@ -111,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     link.add_argument("--hours", type=int, default=24, help="hours the link stays usable")
     link.set_defaults(action=_console_link)
+
+    report = commands.add_parser("report", help="the Article 8 quarterly report (季报)")
+    report.add_argument("--quarter", help="such as 2026Q4; default: the current quarter")
+    report.add_argument("--district", help="one district's report (its roster id)")
+    report.add_argument("--format", choices=["md", "csv"], default="md")
+    report.add_argument("--out", type=Path, help="write to this file instead of printing")
+    report.set_defaults(action=_report)
 
     wechat = commands.add_parser("wechat", help="WeChat Official Account tools").add_subparsers(
         title="wechat commands", metavar="WECHAT_COMMAND"
@@ -378,3 +388,45 @@ def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return asyncio.run(push())
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    now = SystemClock().now()
+    try:
+        quarter = Quarter.parse(args.quarter) if args.quarter else Quarter.of(now)
+    except ValueError as error:
+        print(f"季度写法不对：{error}", file=sys.stderr)
+        return 2
+    try:
+        roster = Roster.load(settings.roster or DEMO_ROSTER)
+        calendar = WorkCalendar.load(settings.calendar)
+    except (RosterError, CalendarError) as error:
+        print(f"无法生成季报：{error}", file=sys.stderr)
+        return 1
+    districts = {d.id for d in roster.districts}
+    if args.district and args.district not in districts:
+        print(f"名册里没有区 {args.district}；有：{'、'.join(sorted(districts))}", file=sys.stderr)
+        return 2
+
+    async def read() -> list[History]:
+        database = Database(settings.database_url)
+        try:
+            await database.migrate()
+            async with database.sessions() as session:
+                return await histories(session, quarter.start, quarter.end)
+        finally:
+            await database.close()
+
+    district_of = {g.id: g.district for g in roster.groups}
+    built = build_report(asyncio.run(read()), quarter, now, calendar, district_of)
+    if args.format == "csv":
+        body = report_csv(built, roster, args.district)
+    else:
+        body = report_markdown(built, roster, args.district).encode("utf-8")
+    if args.out:
+        args.out.write_bytes(body)
+        print(f"季报已写入 {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    return 0

@@ -1,0 +1,231 @@
+"""The quarterly report as supervisors read it: Markdown, or CSV for a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot import categories
+from bot.clock import SHANGHAI
+from bot.reports import Figures, QuarterReport
+from bot.roster import Roster
+
+__all__ = ["COLUMNS", "ReportRow", "report_csv", "report_markdown", "report_rows"]
+
+COLUMNS = (
+    "收到",
+    "办结",
+    "按期办结",
+    "按期率",
+    "当前超期",
+    "待创业者补充",
+    "首次答复中位（工作日）",
+    "首次答复P90（工作日）",
+    "办结用时中位（工作日）",
+    "办结用时P90（工作日）",
+    "满意度均分",
+    "评价数",
+)
+"""The figures of every row, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One line of the report: a district, a group, a commissioner or the total."""
+
+    level: str
+    """``合计``, ``区``, ``服务小组`` or ``服务专员``."""
+    name: str
+    figures: Figures
+
+    def cells(self) -> list[str]:
+        """The figures as the table shows them (``—`` where there is nothing to measure)."""
+        f = self.figures
+        first, first_p90 = f.first_reply()
+        spent, spent_p90 = f.resolution()
+        return [
+            str(len(f.received)),
+            str(len(f.resolved)),
+            str(len(f.on_time)),
+            _percent(f.on_time_rate),
+            str(len(f.overdue)),
+            str(len(f.waiting)),
+            _number(first),
+            _number(first_p90),
+            _number(spent),
+            _number(spent_p90),
+            _number(f.satisfaction, 2),
+            str(len(f.stars)),
+        ]
+
+
+def report_rows(
+    report: QuarterReport, roster: Roster, district: str | None = None
+) -> list[ReportRow]:
+    """The total, then each district, group and commissioner (only ``district``'s if given)."""
+    district_names = {d.id: d.name for d in roster.districts}
+    group_of = {g.id: g for g in roster.groups}
+    rows: list[ReportRow] = []
+    if district is None:
+        rows.append(ReportRow("合计", "全市", report.total))
+    for district_id, figures in sorted(report.districts.items()):
+        if district in (None, district_id):
+            rows.append(ReportRow("区", district_names.get(district_id, district_id), figures))
+    members: set[str] = set()
+    for group_id, figures in sorted(report.groups.items()):
+        group = group_of.get(group_id)
+        if district is not None and (group is None or group.district != district):
+            continue
+        rows.append(ReportRow("服务小组", group.name if group else group_id, figures))
+        if group is not None:
+            members.update(
+                f"{channel}:{uid}" for p in group.members for channel, uid in p.ids.items()
+            )
+    for person, figures in sorted(report.commissioners.items()):
+        if district is not None and person not in members:
+            continue
+        channel, _, user_id = person.partition(":")
+        listed = roster.roles_of(channel, user_id).person
+        rows.append(ReportRow("服务专员", listed.name if listed else person, figures))
+    return rows
+
+
+def report_markdown(report: QuarterReport, roster: Roster, district: str | None = None) -> str:
+    """The whole report in Markdown: summary, tables, categories, overdue requests."""
+    rows = report_rows(report, roster, district)
+    total = rows[0].figures if rows else Figures()
+    scope = (
+        next((d.name for d in roster.districts if d.id == district), "全市") if district else "全市"
+    )
+    if report.as_of < report.quarter.end:
+        moment = report.as_of.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") + "（季度进行中）"
+    else:
+        moment = f"{report.quarter.next_first_day - timedelta(days=1)} 24:00（季度已结束）"
+    lines = [
+        f"# 众创空间服务专员工作季报 · {report.quarter.label} · {scope}",
+        "",
+        f"统计至 {moment}。依据津科创〔2015〕51号第八条。",
+        "",
+        _summary(total),
+        "",
+    ]
+    for level, title in (("区", "各区"), ("服务小组", "各服务小组"), ("服务专员", "各服务专员")):
+        chosen = [row for row in rows if row.level in (level, "合计" if level == "区" else "")]
+        if not chosen:
+            continue
+        lines += [
+            f"## {title}",
+            "",
+            *_table(["名称", *COLUMNS], [[r.name, *r.cells()] for r in chosen]),
+            "",
+        ]
+    lines += ["## 按服务类别（收到）", ""]
+    by_category = sorted(total.categories.items(), key=lambda item: (-len(item[1]), item[0]))
+    lines += _table(
+        ["服务类别", "第十条 / 第四条", "收到"],
+        [
+            [categories.by_id(c).zh, categories.by_id(c).article, str(len(ids))]
+            for c, ids in by_category
+        ],
+    )
+    overdue = [
+        row
+        for row in report.overdue
+        if district is None or _district_of(roster, row.group_id) == district
+    ]
+    lines += ["", f"## 超期工单（{len(overdue)} 件）", ""]
+    if overdue:
+        lines += _table(
+            [
+                "工单",
+                "服务小组",
+                "众创空间",
+                "服务类别",
+                "状态",
+                "答复期限",
+                "已超期（工作日）",
+                "经办人",
+            ],
+            [
+                [
+                    row.number,
+                    _group_name(roster, row.group_id),
+                    _space_name(roster, row.space_id),
+                    categories.by_id(row.category).zh,
+                    _STATUS.get(row.status, row.status),
+                    row.due_date.isoformat(),
+                    str(row.workdays_late),
+                    _person_name(roster, row.assignee),
+                ]
+                for row in overdue
+            ],
+        )
+    else:
+        lines.append("无。")
+    return "\n".join(lines) + "\n"
+
+
+def report_csv(report: QuarterReport, roster: Roster, district: str | None = None) -> bytes:
+    """One row per total, district, group and commissioner; UTF-8 with BOM, so Excel reads it."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["季度", "层级", "名称", *COLUMNS])
+    for row in report_rows(report, roster, district):
+        writer.writerow([str(report.quarter), row.level, row.name, *row.cells()])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _summary(total: Figures) -> str:
+    rate = _percent(total.on_time_rate)
+    first, _ = total.first_reply()
+    stars = _number(total.satisfaction, 2)
+    return (
+        f"本季度共收到工单 {len(total.received)} 件，办结 {len(total.resolved)} 件，"
+        f"其中按期办结 {len(total.on_time)} 件（按期率 {rate}）；"
+        f"截至统计时超期未办结 {len(total.overdue)} 件，待创业者补充材料 {len(total.waiting)} 件。"
+        f"首次答复用时中位数 {_number(first)} 个工作日；"
+        f"创业者评价 {len(total.stars)} 次，平均 {stars} 星。"
+    )
+
+
+def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
+    yield "| " + " | ".join(header) + " |"
+    yield "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"
+    for cells in body:
+        yield "| " + " | ".join(cells) + " |"
+
+
+_STATUS = {"open": "待受理", "claimed": "办理中", "waiting": "待补充", "resolved": "已办结"}
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return str(int(value)) if float(value).is_integer() else f"{value:.{digits}f}"
+
+
+def _district_of(roster: Roster, group_id: str) -> str | None:
+    return next((g.district for g in roster.groups if g.id == group_id), None)
+
+
+def _group_name(roster: Roster, group_id: str) -> str:
+    return next((g.name for g in roster.groups if g.id == group_id), group_id)
+
+
+def _space_name(roster: Roster, space_id: str) -> str:
+    return next((s.name for s in roster.spaces if s.id == space_id), space_id)
+
+
+def _person_name(roster: Roster, actor: str | None) -> str:
+    if not actor:
+        return "—"
+    channel, _, user_id = actor.partition(":")
+    person = roster.roles_of(channel, user_id).person
+    return person.name if person else actor

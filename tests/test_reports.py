@@ -1,0 +1,225 @@
+"""The quarterly report against an independent count.
+
+A quarter of activity goes through the real handlers with a manual clock: two groups, requests
+resolved on time and late, one resolved, reopened and resolved again, a wait on the
+entrepreneur, one left overdue, one still waiting, ratings. The report, counted from the event
+log, must agree figure by figure with a count made another way: from the requests' own columns
+(``resolved_at``, ``deadline``, ``status``, ``satisfaction``…), which the handlers keep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import ROOT
+from sqlalchemy import select
+from test_requests import ZHANG, say
+
+from bot.app import Bot
+from bot.clock import ManualClock
+from bot.messages import Channel, Sender
+from bot.report_tables import report_csv, report_markdown
+from bot.reports import Figures, Quarter, QuarterReport, build_report
+from storage.models import Request, RequestEvent
+from storage.reports import histories
+
+LI = Sender(Channel.TELEGRAM, "2002", "李娜")
+WANG = Sender(Channel.TELEGRAM, "2003", "王芳")
+LIU = Sender(Channel.TELEGRAM, "2004", "刘洋")
+Q4 = Quarter(2026, 4)
+_people = itertools.count(1)
+
+
+async def open_for(bot: Bot, space: str, text: str) -> tuple[str, Sender]:
+    """A new entrepreneur in ``space`` opens a request; its number and who they are."""
+    entrepreneur = Sender(Channel.WEB, f"r{next(_people)}", "创业者")
+    await say(bot, entrepreneur, choice=f"space:{space}")
+    replies = await say(bot, entrepreneur, f"/new {text}")
+    confirmation = next(r for r in replies if r.chat_id == entrepreneur.user_id)
+    return confirmation.text.split("：", 1)[1].split("\n", 1)[0], entrepreneur
+
+
+async def a_quarter(bot: Bot, clock: ManualClock) -> dict[str, str]:
+    """Three weeks of work from Monday 2026-11-23 (due dates fall on 2026-12-07)."""
+    day = timedelta(days=1)
+    on_time, e1 = await open_for(bot, "baodi-eco", "想咨询公司注册需要哪些材料")
+    twice, e2 = await open_for(bot, "baodi-eco", "申请创业补贴需要什么条件")
+    forgotten, _ = await open_for(bot, "baodi-pku", "想了解科技金融服务")
+    late, e4 = await open_for(bot, "baodi-pku", "能否协助对接检测认证机构")
+    waiting, _ = await open_for(bot, "baodi-eco", "知识产权申请怎么办理")
+    clock.advance(day)  # Tue
+    await say(bot, ZHANG, f"/ask {twice} 请问公司成立多久了？")
+    await say(bot, LIU, f"/reply {late} 已收到，正在联系检测机构。")
+    await say(bot, WANG, f"/claim {forgotten}")
+    clock.advance(day)  # Wed
+    await say(bot, ZHANG, f"/resolve {on_time} 已协助完成注册。")
+    await say(bot, e1, choice=f"req:rate:{on_time}:5")
+    await say(bot, e2, "公司成立一年半了")  # the wait ends; the due date moves a day
+    await say(bot, ZHANG, f"/ask {waiting} 请补充专利申请材料")
+    clock.advance(2 * day)  # Fri
+    await say(bot, ZHANG, f"/resolve {twice} 符合条件，已提交申请。")
+    clock.advance(3 * day)  # Mon 11-30
+    await say(bot, e2, choice=f"req:reopen:{twice}")
+    clock.advance(day)  # Tue 12-01
+    await say(bot, LI, f"/resolve {twice} 补贴已批复。")
+    await say(bot, e2, choice=f"req:rate:{twice}:4")
+    clock.advance(9 * day)  # Thu 12-10: past the 12-07 due date
+    await say(bot, LIU, f"/resolve {late} 已对接完成。")
+    await say(bot, e4, choice=f"req:rate:{late}:2")
+    return {"on_time": on_time, "twice": twice, "forgotten": forgotten, "late": late}
+
+
+async def report_of(bot: Bot, now: datetime) -> QuarterReport:
+    async with bot.database.sessions() as session:
+        found = await histories(session, Q4.start, Q4.end)
+    district_of = {g.id: g.district for g in bot.services.roster.current.groups}
+    return build_report(found, Q4, now, bot.services.calendar.current, district_of)
+
+
+async def independent(bot: Bot, as_of: datetime) -> dict[str, dict[str, object]]:
+    """Each group's figures from the requests' columns, not from the event log."""
+    calendar = bot.services.calendar.current
+    async with bot.database.sessions() as session:
+        rows = (await session.scalars(select(Request))).all()
+    counted: dict[str, dict[str, object]] = {}
+    for group in ("g1", "g2", "total"):
+        mine = [r for r in rows if group in (r.group_id, "total")]
+        resolved = [r for r in mine if r.resolved_at is not None and r.resolved_at < as_of]
+        counted[group] = {
+            "received": len([r for r in mine if Q4.start <= r.opened_at < Q4.end]),
+            "resolved": len(resolved),
+            "on_time": len([r for r in resolved if r.resolved_at and r.resolved_at < r.deadline]),
+            "overdue": len(
+                [r for r in mine if r.status in ("open", "claimed") and r.deadline <= as_of]
+            ),
+            "waiting": len([r for r in mine if r.status == "waiting"]),
+            "first_reply_days": sorted(
+                calendar.working_days_between(r.opened_at, r.first_reply_at)
+                for r in mine
+                if r.first_reply_at
+            ),
+            "resolve_days": sorted(
+                calendar.working_days_between(r.opened_at, r.resolved_at)
+                for r in resolved
+                if r.resolved_at
+            ),
+            "stars": sorted(r.satisfaction for r in mine if r.satisfaction),
+        }
+    return counted
+
+
+def figures_of(f: Figures) -> dict[str, object]:
+    return {
+        "received": len(f.received),
+        "resolved": len(f.resolved),
+        "on_time": len(f.on_time),
+        "overdue": len(f.overdue),
+        "waiting": len(f.waiting),
+        "first_reply_days": sorted(f.first_reply_days.values()),
+        "resolve_days": sorted(f.resolve_days.values()),
+        "stars": sorted(f.stars.values()),
+    }
+
+
+async def test_every_figure_matches_an_independent_count(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    numbers = await a_quarter(running, clock)
+    end_of_year = datetime(2027, 1, 10, tzinfo=UTC)
+    report = await report_of(running, end_of_year)
+    assert report.as_of == Q4.end
+    expected = await independent(running, report.as_of)
+    assert figures_of(report.groups["g1"]) == expected["g1"]
+    assert figures_of(report.groups["g2"]) == expected["g2"]
+    assert figures_of(report.total) == expected["total"]
+    assert figures_of(report.districts["baodi"]) == expected["total"]
+    # What the scenario was built to show, said plainly.
+    total = report.total
+    assert (len(total.received), len(total.resolved), len(total.on_time)) == (5, 3, 2)
+    assert [row.number for row in report.overdue] == [numbers["forgotten"]]
+    assert report.overdue[0].workdays_late == 18  # 12-08 … 12-31, working days
+    assert (len(total.waiting), sorted(total.stars.values())) == (1, [2, 4, 5])
+
+
+async def test_commissioners_are_credited_with_what_they_did(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    numbers = await a_quarter(running, clock)
+    report = await report_of(running, datetime(2027, 1, 10, tzinfo=UTC))
+    zhang, li, wang, liu = (report.commissioners.get(f"telegram:{n}") for n in range(2001, 2005))
+    assert zhang is not None
+    assert li is not None
+    assert wang is not None
+    assert liu is not None
+    assert len(zhang.resolved) == 1  # the other one he resolved was reopened; 李娜 finished it
+    async with running.database.sessions() as session:
+        last_resolver = {
+            request_id: actor
+            for request_id, actor in (
+                await session.execute(
+                    select(RequestEvent.request_id, RequestEvent.actor)
+                    .where(RequestEvent.kind == "resolve")
+                    .order_by(RequestEvent.at, RequestEvent.id)
+                )
+            ).all()
+        }
+    for person, figures in report.commissioners.items():
+        assert figures.resolved == {r for r, actor in last_resolver.items() if actor == person}
+    assert list(li.stars.values()) == [4]
+    assert len(wang.overdue) == 1  # the claimed request nobody finished
+    assert len(liu.first_reply_days) == 1
+    assert numbers["late"]
+
+
+async def test_a_running_quarter_counts_up_to_now(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    await a_quarter(running, clock)
+    report = await report_of(running, datetime(2026, 12, 1, 2, 0, tzinfo=UTC))  # 12-01 10:00
+    assert report.as_of < Q4.end
+    # Resolved on Friday but reopened on Monday: only the first request counts as resolved.
+    assert len(report.total.resolved) == 1
+    assert report.overdue == []
+    markdown = report_markdown(report, running.services.roster.current)
+    assert "（季度进行中）" in markdown
+
+
+async def test_markdown_and_csv(bot: tuple[Bot, ManualClock], tmp_path: Path) -> None:
+    running, clock = bot
+    await a_quarter(running, clock)
+    report = await report_of(running, datetime(2027, 1, 10, tzinfo=UTC))
+    roster = running.services.roster.current
+    markdown = report_markdown(report, roster)
+    assert markdown.startswith("# 众创空间服务专员工作季报 · 2026年第四季度 · 全市")
+    assert "统计至 2026-12-31 24:00（季度已结束）" in markdown
+    assert "本季度共收到工单 5 件，办结 3 件，其中按期办结 2 件（按期率 66.7%）" in markdown
+    assert "| 服务一组 | 3 | 2 | 2 | 100.0% |" in markdown
+    assert "## 超期工单（1 件）" in markdown
+    data = report_csv(report, roster)
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel needs the BOM to read UTF-8 Chinese
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("季度,层级,名称,收到,办结,按期办结")
+    assert any(line.startswith("2026Q4,服务小组,服务二组,2,1,0,0.0%,1,0,") for line in lines)
+
+
+def test_the_command_writes_the_report(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    out = tmp_path / "q4.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", "--format", "csv",
+         "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120,
+        env=environment | {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().decode("utf-8-sig").startswith("季度,层级,名称")
+    wrong = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--quarter", "2026Q5"],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    assert "季度写法不对" in wrong.stderr
