@@ -19,8 +19,8 @@ from bot.channels.wechat import MENU
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
-from bot.report_tables import report_csv, report_markdown
-from bot.reports import Quarter, build_report
+from bot.report_tables import archive_csv, archive_markdown, report_csv, report_markdown
+from bot.reports import Period, Quarter, Year, build_report
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="the Article 8 quarterly report (季报)")
     report.add_argument("--quarter", help="such as 2026Q4; default: the current quarter")
     report.add_argument("--district", help="one district's report (its roster id)")
+    report.add_argument("--year", type=int, help="with --archive: the year of the archive")
+    report.add_argument(
+        "--archive", action="store_true", help="each commissioner's year, quarter by quarter"
+    )
     report.add_argument("--format", choices=["md", "csv"], default="md")
     report.add_argument("--out", type=Path, help="write to this file instead of printing")
     report.set_defaults(action=_report)
@@ -392,6 +396,9 @@ def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     now = SystemClock().now()
+    if args.archive != (args.year is not None):
+        print("绩效档案写作：report --year 2026 --archive", file=sys.stderr)
+        return 2
     try:
         quarter = Quarter.parse(args.quarter) if args.quarter else Quarter.of(now)
     except ValueError as error:
@@ -407,25 +414,41 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     if args.district and args.district not in districts:
         print(f"名册里没有区 {args.district}；有：{'、'.join(sorted(districts))}", file=sys.stderr)
         return 2
+    period: Period = Year(args.year) if args.archive else quarter
 
     async def read() -> list[History]:
         database = Database(settings.database_url)
         try:
             await database.migrate()
             async with database.sessions() as session:
-                return await histories(session, quarter.start, quarter.end)
+                return await histories(session, period.start, period.end)
         finally:
             await database.close()
 
+    found = asyncio.run(read())
     district_of = {g.id: g.district for g in roster.groups}
-    built = build_report(asyncio.run(read()), quarter, now, calendar, district_of)
-    if args.format == "csv":
-        body = report_csv(built, roster, args.district)
+    if isinstance(period, Year):
+        periods = [
+            build_report(found, q, now, calendar, district_of)
+            for q in period.quarters()
+            if q.start <= now
+        ]
+        periods.append(build_report(found, period, now, calendar, district_of))
+        body = (
+            archive_csv(periods, roster)
+            if args.format == "csv"
+            else archive_markdown(periods, roster).encode("utf-8")
+        )
     else:
-        body = report_markdown(built, roster, args.district).encode("utf-8")
+        built = build_report(found, quarter, now, calendar, district_of)
+        body = (
+            report_csv(built, roster, args.district)
+            if args.format == "csv"
+            else report_markdown(built, roster, args.district).encode("utf-8")
+        )
     if args.out:
         args.out.write_bytes(body)
-        print(f"季报已写入 {args.out}", file=sys.stderr)
+        print(f"已写入 {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +13,16 @@ from bot.clock import SHANGHAI
 from bot.reports import Figures, QuarterReport
 from bot.roster import Roster
 
-__all__ = ["COLUMNS", "ReportRow", "report_csv", "report_markdown", "report_rows"]
+__all__ = [
+    "ARCHIVE_COLUMNS",
+    "COLUMNS",
+    "ReportRow",
+    "archive_csv",
+    "archive_markdown",
+    "report_csv",
+    "report_markdown",
+    "report_rows",
+]
 
 COLUMNS = (
     "收到",
@@ -30,6 +39,9 @@ COLUMNS = (
     "评价数",
 )
 """The figures of every row, in order."""
+_CREDITED = (1, 2, 3, 4, 6, 7, 8, 9, 10, 11)
+"""The columns a commissioner is credited with (groups receive requests, and wait on people)."""
+ARCHIVE_COLUMNS = tuple(COLUMNS[i] for i in _CREDITED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +188,55 @@ def report_csv(report: QuarterReport, roster: Roster, district: str | None = Non
     for row in report_rows(report, roster, district):
         writer.writerow([str(report.quarter), row.level, row.name, *row.cells()])
     return out.getvalue().encode("utf-8-sig")
+
+
+def archive_markdown(periods: Sequence[QuarterReport], roster: Roster) -> str:
+    """The performance archive: each commissioner's figures, quarter by quarter, then the year.
+
+    Args:
+        periods: The quarters of the year so far, then the whole year.
+        roster: Names the commissioners and their groups.
+    """
+    year = periods[-1].quarter
+    lines = [f"# 服务专员绩效档案 · {year}年", "", "依据津科创〔2015〕51号第八条。", ""]
+    for person, name, groups in _commissioners(periods, roster):
+        lines += [f"## {name}（{groups}）", ""]
+        lines += _table(
+            ["期间", *ARCHIVE_COLUMNS],
+            [[report.quarter.label, *_credited(report, person)] for report in periods],
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def archive_csv(periods: Sequence[QuarterReport], roster: Roster) -> bytes:
+    """The archive as one row per commissioner and period; UTF-8 with BOM."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["服务专员", "服务小组", "期间", *ARCHIVE_COLUMNS])
+    for person, name, groups in _commissioners(periods, roster):
+        for report in periods:
+            writer.writerow([name, groups, str(report.quarter), *_credited(report, person)])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _commissioners(periods: Sequence[QuarterReport], roster: Roster) -> list[tuple[str, str, str]]:
+    """Every commissioner the roster lists or the reports credit: key, name, their groups."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    for group in roster.groups:
+        for member in group.members:
+            keys = [f"{channel}:{uid}" for channel, uid in member.ids.items()]
+            key = next((k for k in keys if any(k in r.commissioners for r in periods)), keys[0])
+            found.setdefault(key, (member.name, []))[1].append(group.name)
+    for report in periods:
+        for key in report.commissioners:
+            found.setdefault(key, (_person_name(roster, key), []))
+    return [(key, name, "、".join(groups) or "—") for key, (name, groups) in found.items()]
+
+
+def _credited(report: QuarterReport, person: str) -> list[str]:
+    cells = ReportRow("服务专员", person, report.commissioners.get(person, Figures())).cells()
+    return [cells[i] for i in _CREDITED]
 
 
 def _summary(total: Figures) -> str:

@@ -40,8 +40,10 @@ from storage.reports import History
 __all__ = [
     "Figures",
     "OverdueRequest",
+    "Period",
     "Quarter",
     "QuarterReport",
+    "Year",
     "build_report",
 ]
 
@@ -119,6 +121,49 @@ class Quarter:
         return f"{self.year}年第{'一二三四'[self.number - 1]}季度"
 
 
+@dataclass(frozen=True, slots=True)
+class Year:
+    """A calendar year in Asia/Shanghai: the performance archive's whole-year column."""
+
+    year: int
+
+    @property
+    def first_day(self) -> date:
+        """January 1st."""
+        return date(self.year, 1, 1)
+
+    @property
+    def next_first_day(self) -> date:
+        """January 1st of the next year."""
+        return date(self.year + 1, 1, 1)
+
+    @property
+    def start(self) -> datetime:
+        """Its first moment (UTC)."""
+        return _midnight(self.first_day)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after it (UTC)."""
+        return _midnight(self.next_first_day)
+
+    def quarters(self) -> list[Quarter]:
+        """Its four quarters."""
+        return [Quarter(self.year, n) for n in range(1, 5)]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+    @property
+    def label(self) -> str:
+        """``2026年全年``."""
+        return f"{self.year}年全年"
+
+
+Period = Quarter | Year
+"""What a report counts: a quarter, or a whole year (the archive)."""
+
+
 @dataclass(slots=True)
 class Figures:
     """The counts of one district, group or commissioner (or of the whole report)."""
@@ -174,7 +219,8 @@ class OverdueRequest:
 class QuarterReport:
     """Everything the report shows."""
 
-    quarter: Quarter
+    quarter: Period
+    """The period counted (a quarter, or the year of the archive)."""
     as_of: datetime
     total: Figures = field(default_factory=Figures)
     districts: dict[str, Figures] = field(default_factory=dict)
@@ -186,7 +232,7 @@ class QuarterReport:
 
 def build_report(
     histories: Iterable[History],
-    quarter: Quarter,
+    quarter: Period,
     now: datetime,
     calendar: WorkCalendar,
     district_of: dict[str, str],
@@ -196,7 +242,7 @@ def build_report(
     Args:
         histories: Every request with an event before the quarter's end that was not closed
             before its start (more does no harm: what falls outside counts nowhere).
-        quarter: The quarter.
+        quarter: The quarter (or a year).
         now: The present; a quarter still running is counted up to it.
         calendar: The working-day calendar.
         district_of: Group id → district id, from the roster (unknown groups fall under "?").

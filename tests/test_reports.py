@@ -23,8 +23,8 @@ from test_requests import ZHANG, say
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, Sender
-from bot.report_tables import report_csv, report_markdown
-from bot.reports import Figures, Quarter, QuarterReport, build_report
+from bot.report_tables import archive_csv, archive_markdown, report_csv, report_markdown
+from bot.reports import Figures, Quarter, QuarterReport, Year, build_report
 from storage.models import Request, RequestEvent
 from storage.reports import histories
 
@@ -223,3 +223,50 @@ def test_the_command_writes_the_report(tmp_path: Path) -> None:
     )  # fmt: skip
     assert wrong.returncode == 2
     assert "季度写法不对" in wrong.stderr
+
+
+async def test_the_archive_gives_each_commissioner_quarter_by_quarter_and_the_year(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await a_quarter(running, clock)
+    now = datetime(2027, 1, 10, tzinfo=UTC)
+    year = Year(2026)
+    async with running.database.sessions() as session:
+        found = await histories(session, year.start, year.end)
+    calendar = running.services.calendar.current
+    district_of = {g.id: g.district for g in running.services.roster.current.groups}
+    periods = [build_report(found, q, now, calendar, district_of) for q in year.quarters()]
+    periods.append(build_report(found, year, now, calendar, district_of))
+    quarter_four, whole_year = periods[3], periods[4]
+    for person, figures in quarter_four.commissioners.items():
+        # Everything happened in the fourth quarter, so the year says the same.
+        assert figures_of(whole_year.commissioners[person]) == figures_of(figures)
+    assert all(not report.commissioners for report in periods[:3])
+    roster = running.services.roster.current
+    markdown = archive_markdown(periods, roster)
+    assert markdown.startswith("# 服务专员绩效档案 · 2026年")
+    section = markdown.split("## 刘洋（服务二组）", 1)[1].split("##", 1)[0]
+    assert "| 2026年第四季度 | 1 | 0 | 0.0% |" in section
+    assert "| 2026年全年 | 1 | 0 | 0.0% |" in section
+    assert "| 2026年第一季度 | 0 | 0 | — |" in section
+    lines = archive_csv(periods, roster).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("服务专员,服务小组,期间,办结,按期办结")
+    assert "张伟,服务一组,2026,1,1,100.0%," in "\n".join(lines)
+
+
+def test_the_archive_command(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--year", "2026", "--archive"],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "## 张伟（宝坻区服务一组）" in result.stdout  # the demo roster's commissioners
+    half = subprocess.run(
+        [sys.executable, "-m", "bot", "report", "--archive"],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
+    )  # fmt: skip
+    assert half.returncode == 2
+    assert "--year 2026 --archive" in half.stderr
