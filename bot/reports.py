@@ -63,8 +63,34 @@ _STATUS_AFTER = {
 """Event kind → the status after it (others leave it as it was; a follow-up ends a wait)."""
 
 
+class _Span:
+    """A stretch of whole days in Asia/Shanghai, from ``first_day`` to ``next_first_day``."""
+
+    __slots__ = ()
+
+    @property
+    def first_day(self) -> date:
+        """Its first day."""
+        raise NotImplementedError
+
+    @property
+    def next_first_day(self) -> date:
+        """The first day after it."""
+        raise NotImplementedError
+
+    @property
+    def start(self) -> datetime:
+        """Its first moment (UTC)."""
+        return _midnight(self.first_day)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after it (UTC)."""
+        return _midnight(self.next_first_day)
+
+
 @dataclass(frozen=True, slots=True)
-class Quarter:
+class Quarter(_Span):
     """A calendar quarter in Asia/Shanghai, such as ``2026Q4``."""
 
     year: int
@@ -102,16 +128,6 @@ class Quarter:
             else date(self.year, 3 * self.number + 1, 1)
         )
 
-    @property
-    def start(self) -> datetime:
-        """Its first moment (UTC)."""
-        return _midnight(self.first_day)
-
-    @property
-    def end(self) -> datetime:
-        """The first moment after it (UTC)."""
-        return _midnight(self.next_first_day)
-
     def __str__(self) -> str:
         return f"{self.year}Q{self.number}"
 
@@ -122,7 +138,7 @@ class Quarter:
 
 
 @dataclass(frozen=True, slots=True)
-class Year:
+class Year(_Span):
     """A calendar year in Asia/Shanghai: the performance archive's whole-year column."""
 
     year: int
@@ -136,16 +152,6 @@ class Year:
     def next_first_day(self) -> date:
         """January 1st of the next year."""
         return date(self.year + 1, 1, 1)
-
-    @property
-    def start(self) -> datetime:
-        """Its first moment (UTC)."""
-        return _midnight(self.first_day)
-
-    @property
-    def end(self) -> datetime:
-        """The first moment after it (UTC)."""
-        return _midnight(self.next_first_day)
 
     def quarters(self) -> list[Quarter]:
         """Its four quarters."""

@@ -162,13 +162,19 @@ def card_buttons(request: Request) -> tuple[Button, ...]:
     return tuple(buttons)
 
 
-def post_card(context: Context, request: Request, person: Person | None) -> list[OutgoingMessage]:
-    """The request's card, with the moves it allows, for its duty group's chats."""
+def post_card(
+    context: Context, request: Request, person: Person | None, *, edit: bool = False
+) -> list[OutgoingMessage]:
+    """The request's card, with the moves it allows, for its duty group's chats.
+
+    ``edit``: replace the cards already posted instead of posting new ones.
+    """
     return to_group(
         context,
         request,
         card_text(context, request, person),
-        card=True,
+        card=not edit,
+        edit_card=edit,
         buttons=card_buttons(request),
     )
 
@@ -176,13 +182,7 @@ def post_card(context: Context, request: Request, person: Person | None) -> list
 async def card_update(context: Context, request: Request) -> list[OutgoingMessage]:
     """Bring the request's cards in its duty group's chats up to date (status, due date)."""
     person = await context.session.get(Person, request.person_id)
-    return to_group(
-        context,
-        request,
-        card_text(context, request, person),
-        edit_card=True,
-        buttons=card_buttons(request),
-    )
+    return post_card(context, request, person, edit=True)
 
 
 def to_group(

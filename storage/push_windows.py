@@ -19,7 +19,6 @@ from storage.upsert import insert_for
 __all__ = [
     "close",
     "load",
-    "note_event",
     "note_events",
     "note_messages",
     "note_notified",
@@ -43,10 +42,19 @@ async def note_messages(
 
 
 async def note_events(
-    session: AsyncSession, channel: str, events: Mapping[str, datetime], *, quota: int
+    session: AsyncSession,
+    channel: str,
+    events: Mapping[str, datetime],
+    *,
+    quota: int,
+    following: bool = False,
 ) -> None:
-    """Many users clicked, followed or scanned (user → when): one statement for all."""
-    await _note_many(session, channel, events, "event", quota=quota, also={})
+    """Many users clicked, followed or scanned (user → when): one statement for all.
+
+    ``following``: the events are follows, which end an earlier unfollow.
+    """
+    also: dict[str, object] = {"unsubscribed_at": None} if following else {}
+    await _note_many(session, channel, events, "event", quota=quota, also=also)
 
 
 async def _note_many(
@@ -73,25 +81,6 @@ async def _note_many(
             set_={at: statement.excluded[at], left: statement.excluded[left], **also},
         )
     )
-
-
-async def note_event(
-    session: AsyncSession,
-    channel: str,
-    chat_id: str,
-    now: datetime,
-    *,
-    quota: int,
-    following: bool = False,
-) -> None:
-    """The user clicked the menu, followed or scanned: a short window with ``quota`` pushes.
-
-    ``following``: the event is a follow, which ends an earlier unfollow.
-    """
-    values: dict[str, object] = {"event_at": now, "event_quota": quota}
-    if following:
-        values["unsubscribed_at"] = None
-    await _upsert(session, channel, chat_id, values)
 
 
 async def note_unsubscribed(

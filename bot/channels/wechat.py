@@ -215,14 +215,14 @@ class WeChatChannel:
         try:
             async with self._database.transaction() as session:
                 await push_windows.note_messages(session, channel, messages, quota=MESSAGE_QUOTA)
-                await push_windows.note_events(
-                    session, channel, {o: at for o, (at, _) in events.items()}, quota=EVENT_QUOTA
-                )
-                for openid, (at, follow) in events.items():
-                    if follow:  # rare: a follow also ends an earlier unfollow
-                        await push_windows.note_event(
-                            session, channel, openid, at, quota=EVENT_QUOTA, following=True
-                        )
+                for following in (False, True):
+                    await push_windows.note_events(
+                        session,
+                        channel,
+                        {o: at for o, (at, follow) in events.items() if follow is following},
+                        quota=EVENT_QUOTA,
+                        following=following,
+                    )
                 released = await outbox.release_held(
                     session, channel, messages.keys() | events.keys(), now
                 )
