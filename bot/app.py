@@ -10,6 +10,7 @@ from bot.channels.wechat import WeChatChannel
 from bot.clock import Clock, SystemClock
 from bot.messages import Channel
 from bot.reloadable import Reloadable
+from bot.report_files import ReportMaker
 from bot.roster import DEMO_ROSTER, Roster
 from bot.routing import Dispatcher, Services
 from bot.scheduler import Scheduler
@@ -102,7 +103,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.wechat_token is not None:
         wechat = WeChatChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECHAT] = wechat
-    sender = OutboxSender(database, clock, deliverers, services.roster)
+    files = ReportMaker(services, settings.chromium)
+    sender = OutboxSender(database, clock, deliverers, services.roster, files=files)
     dispatcher.on_queued = sender.wake
     scheduler = Scheduler(services, on_queued=sender.wake)
     return Bot(settings, services, dispatcher, sender, scheduler, telegram, wechat)

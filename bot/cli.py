@@ -19,7 +19,9 @@ from bot.channels.wechat import MENU
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
-from bot.report_tables import archive_csv, archive_markdown, report_csv, report_markdown
+from bot.report_files import render_report
+from bot.report_pdf import PdfError
+from bot.report_tables import archive_csv, archive_markdown
 from bot.reports import Period, Quarter, Year, build_report
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
@@ -122,7 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--archive", action="store_true", help="each commissioner's year, quarter by quarter"
     )
-    report.add_argument("--format", choices=["md", "csv"], default="md")
+    report.add_argument(
+        "--format",
+        choices=["md", "csv", "html", "pdf"],
+        default="md",
+        help="html: with charts, prints on A4; pdf: printed by Chromium (needs --out)",
+    )
     report.add_argument("--out", type=Path, help="write to this file instead of printing")
     report.set_defaults(action=_report)
 
@@ -414,6 +421,12 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     if args.district and args.district not in districts:
         print(f"名册里没有区 {args.district}；有：{'、'.join(sorted(districts))}", file=sys.stderr)
         return 2
+    if args.archive and args.format in ("html", "pdf"):
+        print("绩效档案只有 md 和 csv 两种格式", file=sys.stderr)
+        return 2
+    if args.format == "pdf" and not args.out:
+        print("PDF 请用 --out 指定文件，例如 --out 季报.pdf", file=sys.stderr)
+        return 2
     period: Period = Year(args.year) if args.archive else quarter
 
     async def read() -> list[History]:
@@ -441,11 +454,14 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         )
     else:
         built = build_report(found, quarter, now, calendar, district_of)
-        body = (
-            report_csv(built, roster, args.district)
-            if args.format == "csv"
-            else report_markdown(built, roster, args.district).encode("utf-8")
-        )
+        try:
+            made = asyncio.run(
+                render_report(built, roster, args.district, args.format, settings.chromium)
+            )
+        except PdfError as error:
+            print(f"无法生成 PDF：{error}", file=sys.stderr)
+            return 1
+        body = made.content
     if args.out:
         args.out.write_bytes(body)
         print(f"已写入 {args.out}", file=sys.stderr)

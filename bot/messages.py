@@ -77,7 +77,10 @@ class Sender:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file the user sent; only its description travels through the core."""
+    """A file a user sent, or one the bot makes (a report).
+
+    Only its description travels through the core and the outbox.
+    """
 
     kind: str
     """``photo``, ``document``, ``voice``… as the adapter names it."""
@@ -87,27 +90,38 @@ class Attachment:
     """The channel whose file reference ``ref`` is; only that channel can send the file on."""
     ref: str | None = None
     """The platform's reference to the file (Telegram ``file_id``), to send it on unchanged."""
+    made: str | None = None
+    """A file the bot makes when it sends the message, such as ``report:2026Q4:pdf:``: the
+    outbox keeps this description, and the sender makes the file each time it tries."""
+    content: bytes | None = None
+    """The made file's bytes, filled in by the sender just before delivery (never stored)."""
 
     def to_payload(self) -> dict[str, object]:
         """The attachment as stored in the outbox (JSON)."""
-        return {
+        payload: dict[str, object] = {
             "kind": self.kind,
             "name": self.name,
             "size": self.size,
             "channel": self.channel.value if self.channel else None,
             "ref": self.ref,
         }
+        if self.made:
+            payload["made"] = self.made
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, object]) -> Attachment:
         """Rebuild an attachment from its outbox form."""
-        channel, size, name, ref = (payload.get(k) for k in ("channel", "size", "name", "ref"))
+        channel, size, name, ref, made = (
+            payload.get(k) for k in ("channel", "size", "name", "ref", "made")
+        )
         return cls(
             str(payload.get("kind", "document")),
             name=str(name) if name else None,
             size=size if isinstance(size, int) else None,
             channel=Channel(str(channel)) if channel else None,
             ref=str(ref) if ref else None,
+            made=str(made) if made else None,
         )
 
 

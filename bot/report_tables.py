@@ -15,13 +15,21 @@ from bot.roster import Roster
 
 __all__ = [
     "ARCHIVE_COLUMNS",
+    "CATEGORY_COLUMNS",
     "COLUMNS",
+    "OVERDUE_COLUMNS",
     "ReportRow",
     "archive_csv",
     "archive_markdown",
+    "category_rows",
+    "level_tables",
+    "overdue_rows",
     "report_csv",
     "report_markdown",
+    "report_moment",
     "report_rows",
+    "report_title",
+    "summary_paragraph",
 ]
 
 COLUMNS = (
@@ -108,26 +116,15 @@ def report_rows(
 def report_markdown(report: QuarterReport, roster: Roster, district: str | None = None) -> str:
     """The whole report in Markdown: summary, tables, categories, overdue requests."""
     rows = report_rows(report, roster, district)
-    total = rows[0].figures if rows else Figures()
-    scope = (
-        next((d.name for d in roster.districts if d.id == district), "全市") if district else "全市"
-    )
-    if report.as_of < report.quarter.end:
-        moment = report.as_of.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") + "（季度进行中）"
-    else:
-        moment = f"{report.quarter.next_first_day - timedelta(days=1)} 24:00（季度已结束）"
     lines = [
-        f"# 众创空间服务专员工作季报 · {report.quarter.label} · {scope}",
+        f"# {report_title(report, roster, district)}",
         "",
-        f"统计至 {moment}。依据津科创〔2015〕51号第八条。",
+        f"统计至 {report_moment(report)}。依据津科创〔2015〕51号第八条。",
         "",
-        _summary(total),
+        summary_paragraph(rows[0].figures if rows else Figures()),
         "",
     ]
-    for level, title in (("区", "各区"), ("服务小组", "各服务小组"), ("服务专员", "各服务专员")):
-        chosen = [row for row in rows if row.level in (level, "合计" if level == "区" else "")]
-        if not chosen:
-            continue
+    for title, chosen in level_tables(rows):
         lines += [
             f"## {title}",
             "",
@@ -135,49 +132,78 @@ def report_markdown(report: QuarterReport, roster: Roster, district: str | None 
             "",
         ]
     lines += ["## 按服务类别（收到）", ""]
-    by_category = sorted(total.categories.items(), key=lambda item: (-len(item[1]), item[0]))
-    lines += _table(
-        ["服务类别", "第十条 / 第四条", "收到"],
+    lines += _table(list(CATEGORY_COLUMNS), category_rows(rows[0].figures if rows else Figures()))
+    overdue = overdue_rows(report, roster, district)
+    lines += ["", f"## 超期工单（{len(overdue)} 件）", ""]
+    lines += _table(list(OVERDUE_COLUMNS), overdue) if overdue else ["无。"]
+    return "\n".join(lines) + "\n"
+
+
+def report_title(report: QuarterReport, roster: Roster, district: str | None = None) -> str:
+    """``众创空间服务专员工作季报 · 2026年第四季度 · 全市`` (or the district's name)."""
+    scope = next((d.name for d in roster.districts if d.id == district), "全市")
+    return f"众创空间服务专员工作季报 · {report.quarter.label} · {scope}"
+
+
+def report_moment(report: QuarterReport) -> str:
+    """What the figures are counted up to, and whether the quarter is still running."""
+    if report.as_of < report.quarter.end:
+        return report.as_of.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") + "（季度进行中）"
+    return f"{report.quarter.next_first_day - timedelta(days=1)} 24:00（季度已结束）"
+
+
+def level_tables(rows: Sequence[ReportRow]) -> list[tuple[str, list[ReportRow]]]:
+    """The report's three tables: districts (with the total), groups, commissioners."""
+    tables = []
+    for level, title in (("区", "各区"), ("服务小组", "各服务小组"), ("服务专员", "各服务专员")):
+        chosen = [row for row in rows if row.level in (level, "合计" if level == "区" else "")]
+        if chosen:
+            tables.append((title, chosen))
+    return tables
+
+
+CATEGORY_COLUMNS = ("服务类别", "第十条 / 第四条", "收到")
+
+
+def category_rows(figures: Figures) -> list[list[str]]:
+    """Requests received by category, most first."""
+    by_category = sorted(figures.categories.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [
+        [categories.by_id(c).zh, categories.by_id(c).article, str(len(ids))]
+        for c, ids in by_category
+    ]
+
+
+OVERDUE_COLUMNS = (
+    "工单",
+    "服务小组",
+    "众创空间",
+    "服务类别",
+    "状态",
+    "答复期限",
+    "已超期（工作日）",
+    "经办人",
+)
+
+
+def overdue_rows(
+    report: QuarterReport, roster: Roster, district: str | None = None
+) -> list[list[str]]:
+    """The overdue requests (only ``district``'s if given), as table cells."""
+    return [
         [
-            [categories.by_id(c).zh, categories.by_id(c).article, str(len(ids))]
-            for c, ids in by_category
-        ],
-    )
-    overdue = [
-        row
+            row.number,
+            _group_name(roster, row.group_id),
+            _space_name(roster, row.space_id),
+            categories.by_id(row.category).zh,
+            _STATUS.get(row.status, row.status),
+            row.due_date.isoformat(),
+            str(row.workdays_late),
+            _person_name(roster, row.assignee),
+        ]
         for row in report.overdue
         if district is None or _district_of(roster, row.group_id) == district
     ]
-    lines += ["", f"## 超期工单（{len(overdue)} 件）", ""]
-    if overdue:
-        lines += _table(
-            [
-                "工单",
-                "服务小组",
-                "众创空间",
-                "服务类别",
-                "状态",
-                "答复期限",
-                "已超期（工作日）",
-                "经办人",
-            ],
-            [
-                [
-                    row.number,
-                    _group_name(roster, row.group_id),
-                    _space_name(roster, row.space_id),
-                    categories.by_id(row.category).zh,
-                    _STATUS.get(row.status, row.status),
-                    row.due_date.isoformat(),
-                    str(row.workdays_late),
-                    _person_name(roster, row.assignee),
-                ]
-                for row in overdue
-            ],
-        )
-    else:
-        lines.append("无。")
-    return "\n".join(lines) + "\n"
 
 
 def report_csv(report: QuarterReport, roster: Roster, district: str | None = None) -> bytes:
@@ -239,7 +265,8 @@ def _credited(report: QuarterReport, person: str) -> list[str]:
     return [cells[i] for i in _CREDITED]
 
 
-def _summary(total: Figures) -> str:
+def summary_paragraph(total: Figures) -> str:
+    """The report's opening paragraph, in Chinese."""
     rate = _percent(total.on_time_rate)
     first, _ = total.first_reply()
     stars = _number(total.satisfaction, 2)

@@ -187,6 +187,10 @@ class Figures:
     """Request → its last rating in the quarter."""
     categories: dict[str, set[int]] = field(default_factory=dict)
     """Category → the requests received."""
+    received_at: dict[int, datetime] = field(default_factory=dict)
+    """Request → when it first reached this scope in the quarter (for the weekly volume)."""
+    resolved_at: dict[int, datetime] = field(default_factory=dict)
+    """Request → when its counted resolution came."""
 
     @property
     def on_time_rate(self) -> float | None:
@@ -269,7 +273,8 @@ class _Replayed:
     due: date | None = None
     assignee: str | None = None
     resolver: str | None = None
-    received_by: list[str] = field(default_factory=list)
+    received_by: list[tuple[str, datetime]] = field(default_factory=list)
+    """Each group it reached in the quarter, and when."""
     first_reply: tuple[int, str, str] | None = None
     """Working days, group, commissioner."""
     resolution: tuple[datetime, str, str, bool] | None = None
@@ -292,7 +297,7 @@ def _replay(history: History, report: QuarterReport, calendar: WorkCalendar) -> 
             state.due = _date(data.get("due_date")) or state.due
             state.assignee = None
             if inside:
-                state.received_by.append(state.group)
+                state.received_by.append((state.group, event.at))
         elif event.kind == "due_changed":
             state.due = _date(data.get("to")) or state.due
         elif event.kind == "reopened":
@@ -340,9 +345,10 @@ def _tally(
             found.append(report.commissioners.setdefault(person, Figures()))
         return found
 
-    for group in state.received_by:
+    for group, at in state.received_by:
         for figures in scopes(group):
             figures.received.add(rid)
+            figures.received_at.setdefault(rid, at)
             figures.categories.setdefault(history.category, set()).add(rid)
     if state.first_reply is not None:
         days, group, actor = state.first_reply
@@ -354,6 +360,7 @@ def _tally(
         for figures in scopes(group, actor):
             figures.resolved.add(rid)
             figures.resolve_days[rid] = days
+            figures.resolved_at[rid] = at
             if on_time:
                 figures.on_time.add(rid)
     if state.rating is not None:

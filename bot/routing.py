@@ -215,7 +215,14 @@ class Dispatcher:
             queued = False
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
-                handed_back = inline and mine and (inline_limit is None or len(own) < inline_limit)
+                # A file the bot makes (a report) is made by the sender, never handed back.
+                made = any(a.made for a in reply.attachments)
+                handed_back = (
+                    inline
+                    and mine
+                    and not made
+                    and (inline_limit is None or len(own) < inline_limit)
+                )
                 if handed_back or (mine and not inline):
                     own.append(reply)
                 queued = queued or not handed_back

@@ -34,6 +34,8 @@ __all__ = [
     "Delivered",
     "Deliverer",
     "DeliveryError",
+    "FileMaker",
+    "MadeFile",
     "OutboxSender",
     "backoff",
 ]
@@ -97,6 +99,28 @@ class Deliverer(Protocol):
         ...
 
 
+class MadeFile(Protocol):
+    """A file the bot made for a message."""
+
+    @property
+    def name(self) -> str:
+        """The file name the reader sees."""
+        ...
+
+    @property
+    def content(self) -> bytes:
+        """The file."""
+        ...
+
+
+class FileMaker(Protocol):
+    """Makes the files that messages describe (:attr:`Attachment.made`) when they are sent."""
+
+    async def make(self, spec: str) -> MadeFile:
+        """The file ``spec`` describes."""
+        ...
+
+
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 5 s doubling, at most two hours."""
     wait: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
@@ -117,6 +141,7 @@ class OutboxSender:
         deliverers: Mapping[Channel, Deliverer],
         roster: Reloadable[Roster],
         *,
+        files: FileMaker | None = None,
         batch: int = 50,
         idle: float = 1.0,
     ) -> None:
@@ -127,6 +152,7 @@ class OutboxSender:
             clock: Decides when a retry is due.
             deliverers: The channels to push, each with its adapter.
             roster: Names the duty group's chats a failure is reported to.
+            files: Makes the files messages describe (the reports).
             batch: Rows taken per round.
             idle: Seconds between rounds when nothing woke the sender.
         """
@@ -134,6 +160,7 @@ class OutboxSender:
         self._clock = clock
         self._deliverers = dict(deliverers)
         self._roster = roster
+        self._files = files
         self._batch = batch
         self._idle = idle
         self._wake = asyncio.Event()
@@ -183,6 +210,7 @@ class OutboxSender:
                 return
         deliverer = self._deliverers[message.channel]
         try:
+            message = await self._made(message)
             delivered = await deliverer.deliver(message)
         except DeliveryError as error:
             await self._failed(row, message, error)
@@ -208,6 +236,31 @@ class OutboxSender:
                 self._confirm(session, message, GROUP_TEXTS.delivered, now)
         if message.confirm is not None:
             self.wake()
+
+    async def _made(self, message: OutgoingMessage) -> OutgoingMessage:
+        """``message`` with the files it describes made, fresh for each attempt.
+
+        Raises:
+            DeliveryError: Final when nothing here makes files; for now when making failed.
+        """
+        if not any(a.made for a in message.attachments):
+            return message
+        if self._files is None:
+            raise DeliveryError("no file maker", final=True)
+        attachments = []
+        for attachment in message.attachments:
+            if not attachment.made:
+                attachments.append(attachment)
+                continue
+            try:
+                made = await self._files.make(attachment.made)
+            except Exception as error:
+                log.exception("could not make %s", attachment.made)
+                raise DeliveryError(f"file not made: {type(error).__name__}") from None
+            attachments.append(
+                replace(attachment, name=made.name, size=len(made.content), content=made.content)
+            )
+        return replace(message, attachments=tuple(attachments))
 
     async def _place(self, row: OutboxMessage, message: OutgoingMessage) -> OutgoingMessage | None:
         """Find the request's card in the chat for a message that edits or answers under it.

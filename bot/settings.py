@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     """The template's fields and what fills them, ``field=what`` separated by commas, where
     ``what`` is ``text`` (the notice), ``number`` (the request), ``time`` or fixed words."""
 
+    chromium: str | None = None
+    """Chromium to print the report's PDF with (a path or a command); unset: the first of
+    ``chromium``, ``chromium-browser`` or ``google-chrome`` on PATH. Without one, ``/report``
+    sends the HTML report instead."""
+
     web_chat: bool = True
     """Serve the local web chat (the Internet intake channel of Article 6)."""
 

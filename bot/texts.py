@@ -33,6 +33,12 @@ class Texts:
     stats_only: str
     stats: str
     stats_unanswered: str
+    report_only: str
+    report_usage: str
+    report_not_started: str
+    report_making: str
+    report_caption: str
+    report_no_files: str
     reload_ok: str
     reload_failed: str
     roster_reload_ok: str
@@ -83,6 +89,17 @@ ZH = Texts(
         "在办 {active}（其中超期 {overdue}）· 待创业者补充 {waiting}"
     ),
     stats_unanswered="未能回答的问题 {count} 个（python -m bot kb gaps 可查看）",
+    report_only="抱歉，季报只有督导和管理员可以获取。",
+    report_usage=(
+        "用法：/report [季度] [pdf|html|csv]，例如 /report 2026Q3 csv。不写季度就是本季度。"
+    ),
+    report_not_started="{quarter} 还没开始，没有可统计的数据。",
+    report_making="好的，正在生成{scope}的{quarter}季报，稍候以文件发给您。",
+    report_caption="📑 {title}\n统计至发送时；含图表，A4 纸可直接打印。",
+    report_no_files=(
+        "这里发不了文件。完整季报（含图表）可以在 Telegram 向我发送 /report 获取，"
+        "或由管理员运行：python -m bot report --quarter {quarter} --format pdf"
+    ),
     reload_ok="知识库已重新加载，共 {entries} 条。",
     reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
     roster_reload_ok="名册已重新加载，共 {groups} 个服务小组。",
@@ -134,6 +151,18 @@ EN = Texts(
         "In progress {active} (overdue {overdue}) · waiting on the entrepreneur {waiting}"
     ),
     stats_unanswered="Questions the bot could not answer: {count} (see python -m bot kb gaps)",
+    report_only="Sorry, only supervisors and admins can get the report.",
+    report_usage=(
+        "Usage: /report [quarter] [pdf|html|csv], e.g. /report 2026Q3 csv. "
+        "Without a quarter: this quarter."
+    ),
+    report_not_started="{quarter} has not started yet: there is nothing to count.",
+    report_making="On it: the {quarter} report for {scope} follows as a file in a moment.",
+    report_caption="📑 {title}\nCounted as of sending; with charts, prints on A4.",
+    report_no_files=(
+        "Files cannot be sent here. Get the full report (with charts) by sending /report to me "
+        "on Telegram, or ask an admin to run: python -m bot report --quarter {quarter} --format pdf"
+    ),
     reload_ok="Knowledge base reloaded: {entries} entries.",
     reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
     roster_reload_ok="Roster reloaded: {groups} service groups.",

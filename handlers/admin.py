@@ -8,7 +8,9 @@ from datetime import datetime, time
 
 from bot.admin_files import FileReload, reload_all
 from bot.clock import SHANGHAI
-from bot.messages import IncomingMessage, Language, OutgoingMessage
+from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage
+from bot.report_files import FORMATS, report_spec
+from bot.reports import Quarter
 from bot.routing import Context, Router
 from bot.texts import Texts, texts_for
 from handlers.basics import reply
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 router = Router("admin")
 
 _MAX_FAULTS_SHOWN = 10
+_FILE_CHANNELS = frozenset({Channel.TELEGRAM})
+"""Where the bot can send a file it made. WeChat's customer-service messages carry no files,
+and the web chat is the entrepreneurs' intake, where no supervisor is listed."""
 
 
 @router.command("stats")
@@ -55,6 +60,54 @@ async def stats(message: IncomingMessage, context: Context) -> Sequence[Outgoing
     if roles.is_admin:
         lines.append(texts.stats_unanswered.format(count=counts.unanswered))
     return reply(message, "\n".join(lines))
+
+
+@router.command("report")
+async def report(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """The quarter's report as a file: ``/report [2026Q4] [pdf|html|csv]``.
+
+    An admin gets the whole city's, a supervisor one file per district they supervise. The
+    outbox keeps only what to make; the sender counts and renders it when it sends, so the
+    figures are those of the moment the file goes out.
+    """
+    texts = texts_for(message.language)
+    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    if not (roles.is_admin or roles.supervisor_of):
+        log.warning("/report refused: %s:%s", message.channel, message.sender.user_id)
+        return reply(message, texts.report_only)
+    quarter, fmt = Quarter.of(context.now), "pdf"
+    for word in message.command_args.split():
+        if word.lower() in FORMATS:
+            fmt = word.lower()
+            continue
+        try:
+            quarter = Quarter.parse(word)
+        except ValueError:
+            return reply(message, texts.report_usage)
+    if quarter.start > context.now:
+        return reply(message, texts.report_not_started.format(quarter=quarter))
+    if message.channel not in _FILE_CHANNELS:
+        return reply(message, texts.report_no_files.format(quarter=quarter))
+    roster = context.roster
+    districts: list[str | None] = [None]
+    if not roles.is_admin:
+        districts = [*sorted(roles.supervisor_of)]
+    names = {d.id: d.name for d in roster.districts}
+    everywhere = "全市" if message.language is Language.ZH else "the city"
+    scope = "、".join(names.get(d, d) for d in districts if d) or everywhere
+    answers = list(reply(message, texts.report_making.format(quarter=quarter, scope=scope)))
+    for district in districts:
+        title = f"{quarter.label} · {names.get(district, everywhere) if district else everywhere}"
+        answers.append(
+            OutgoingMessage(
+                message.chat_id,
+                message.channel,
+                texts.report_caption.format(title=title),
+                attachments=(Attachment("document", made=report_spec(quarter, fmt, district)),),
+                language=message.language,
+            )
+        )
+    return answers
 
 
 @router.command("reload")

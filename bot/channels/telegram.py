@@ -26,7 +26,14 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+    Update,
+)
 from telegram import Message as TelegramMessage
 from telegram.error import (
     BadRequest,
@@ -228,8 +235,15 @@ class TelegramChannel:
         markup: InlineKeyboardMarkup | None,
         reply: ReplyParameters | None,
     ) -> TelegramMessage:
-        """The text, with the files attached to it (the text as the first file's caption)."""
-        files = [a for a in message.attachments if a.channel is Channel.TELEGRAM and a.ref]
+        """The text, with the files attached to it (the text as the first file's caption).
+
+        Files are sent on by their ``file_id``, or uploaded when the bot made them (reports).
+        """
+        files = [
+            a
+            for a in message.attachments
+            if a.content is not None or (a.channel is Channel.TELEGRAM and a.ref)
+        ]
         chat = message.chat_id
         if not files:
             return await self._bot.send_message(
@@ -242,11 +256,15 @@ class TelegramChannel:
         for n, file in enumerate(files):
             caption = text if n == 0 and text else None
             last = n == len(files) - 1
+            what: InputFile | str | None = file.ref
             send = _MEDIA_SENDERS.get(file.kind, _MEDIA_SENDERS["document"])
+            if file.content is not None:
+                what = InputFile(file.content, filename=file.name)
+                send = _MEDIA_SENDERS["document"]
             sent = await send(
                 self._bot,
                 chat,
-                file.ref,
+                what,
                 caption=caption,
                 reply_markup=markup if last else None,
                 reply_parameters=reply,

@@ -1,0 +1,157 @@
+"""The quarterly report as a file: counted from the database, rendered as PDF, HTML, CSV or MD.
+
+The CLI writes it; in chat, ``/report`` leaves a description of it in the outbox
+(``report:2026Q4:pdf:district``) and the sender makes it when it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.report_html import report_html
+from bot.report_pdf import PdfError, find_chromium, html_to_pdf
+from bot.report_tables import report_csv, report_markdown
+from bot.reports import Quarter, QuarterReport, build_report
+from bot.roster import Roster
+from bot.routing import Services
+from bot.workdays import WorkCalendar
+from storage.reports import histories
+
+__all__ = [
+    "FORMATS",
+    "ReportFile",
+    "ReportMaker",
+    "file_name",
+    "parse_spec",
+    "read_report",
+    "render_report",
+    "report_spec",
+]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("pdf", "html", "csv", "md")
+_MEDIA_TYPES = {
+    "pdf": "application/pdf",
+    "html": "text/html; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+}
+_SPEC_PREFIX = "report:"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFile:
+    """A rendered report."""
+
+    name: str
+    """A file name that says what it is: ``季报-2026Q4-全市.pdf``."""
+    media_type: str
+    content: bytes
+
+
+def report_spec(quarter: Quarter, fmt: str, district: str | None) -> str:
+    """The outbox's description of a report file: ``report:2026Q4:pdf:`` (all districts)."""
+    return f"{_SPEC_PREFIX}{quarter}:{fmt}:{district or ''}"
+
+
+def parse_spec(spec: str) -> tuple[Quarter, str, str | None]:
+    """The quarter, format and district of a :func:`report_spec`.
+
+    Raises:
+        ValueError: ``spec`` is not one.
+    """
+    if not spec.startswith(_SPEC_PREFIX):
+        raise ValueError(f"not a report: {spec!r}")
+    quarter, fmt, district = spec.removeprefix(_SPEC_PREFIX).split(":", 2)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}")
+    return Quarter.parse(quarter), fmt, district or None
+
+
+def file_name(quarter: Quarter, fmt: str, roster: Roster, district: str | None) -> str:
+    """``季报-2026Q4-全市.pdf``, or with the district's name."""
+    scope = next((d.name for d in roster.districts if d.id == district), "全市")
+    return f"季报-{quarter}-{scope}.{fmt}"
+
+
+async def read_report(
+    session: AsyncSession,
+    quarter: Quarter,
+    now: datetime,
+    calendar: WorkCalendar,
+    roster: Roster,
+) -> QuarterReport:
+    """Count ``quarter`` from the event log, up to ``now`` if it is still running."""
+    found = await histories(session, quarter.start, quarter.end)
+    district_of = {g.id: g.district for g in roster.groups}
+    # Counting a big quarter takes seconds of CPU; a thread keeps the bot's chats answering.
+    return await asyncio.to_thread(build_report, found, quarter, now, calendar, district_of)
+
+
+async def render_report(
+    report: QuarterReport,
+    roster: Roster,
+    district: str | None,
+    fmt: str,
+    chromium: str | None = None,
+) -> ReportFile:
+    """Render ``report`` (only ``district``'s part, if given) in ``fmt``.
+
+    Raises:
+        bot.report_pdf.PdfError: ``fmt`` is ``pdf`` and Chromium is missing or failed.
+    """
+    quarter = report.quarter
+    assert isinstance(quarter, Quarter)
+    if fmt == "pdf":
+        html = report_html(report, roster, district)
+        content = await html_to_pdf(html, find_chromium(chromium))
+    elif fmt == "html":
+        content = report_html(report, roster, district).encode("utf-8")
+    elif fmt == "csv":
+        content = report_csv(report, roster, district)
+    else:
+        content = report_markdown(report, roster, district).encode("utf-8")
+    return ReportFile(file_name(quarter, fmt, roster, district), _MEDIA_TYPES[fmt], content)
+
+
+class ReportMaker:
+    """Makes the report files that ``/report`` queues, for the outbox sender."""
+
+    def __init__(self, services: Services, chromium: str | None = None) -> None:
+        """Read from ``services``; print PDFs with ``chromium`` (found on PATH when unset)."""
+        self._services = services
+        self._chromium = chromium
+
+    def can_print(self) -> bool:
+        """Whether a PDF can be printed here (Chromium is installed)."""
+        try:
+            find_chromium(self._chromium)
+        except PdfError:
+            return False
+        return True
+
+    async def make(self, spec: str) -> ReportFile:
+        """The file ``spec`` describes, counted now; HTML when the PDF cannot be printed.
+
+        Raises:
+            ValueError: ``spec`` is not a report.
+        """
+        quarter, fmt, district = parse_spec(spec)
+        services = self._services
+        roster = services.roster.current
+        async with services.database.sessions() as session:
+            report = await read_report(
+                session, quarter, services.clock.now(), services.calendar.current, roster
+            )
+        try:
+            return await render_report(report, roster, district, fmt, self._chromium)
+        except PdfError as error:
+            # The supervisor still gets the report, charts and all, to print from a browser.
+            log.warning("report %s: no PDF (%s); sending HTML", spec, error)
+            return await render_report(report, roster, district, "html")

@@ -1,0 +1,302 @@
+"""The report as a file: the HTML page's charts against the counted figures, the PDF Chromium
+prints of it, and ``/report`` in chat (made by the outbox sender when it sends).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from fake_telegram import FakeTelegram, Upload
+from pypdf import PdfReader
+from sqlalchemy import select
+from test_reports import Q4, a_quarter, report_of
+from test_requests import say
+from test_sender import Platform, rows
+from test_telegram import TOKEN, ZHANG, running_bot, sent_to, settled
+
+from bot import categories
+from bot.app import Bot
+from bot.clock import ManualClock
+from bot.messages import Channel, OutgoingMessage, Sender
+from bot.report_files import ReportFile, ReportMaker, parse_spec
+from bot.report_html import CHARTS, report_html
+from bot.report_pdf import PdfError, find_chromium, html_to_pdf
+from bot.reports import Quarter
+from bot.sender import Delivered, OutboxSender
+from storage.models import OutboxMessage
+
+SUPERVISOR = Sender(Channel.TELEGRAM, "9101", "区科委值班")
+ADMIN = Sender(Channel.TELEGRAM, "9001", "管理员")
+MEMBER = Sender(Channel.TELEGRAM, "2001", "张伟")
+END_OF_YEAR = datetime(2027, 1, 10, tzinfo=UTC)
+
+
+def chromium() -> str:
+    try:
+        return find_chromium()
+    except PdfError:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+
+
+def charts(html: str) -> dict[str, ElementTree.Element]:
+    """Each chart's SVG, parsed, by its accessible name."""
+    found = {}
+    for svg in re.findall(r"<svg .*?</svg>", html, flags=re.S):
+        root = ElementTree.fromstring(svg)
+        found[root.attrib["aria-label"]] = root
+    return found
+
+
+def bars(svg: ElementTree.Element, colour: str) -> list[tuple[float, str]]:
+    """The value and tooltip of each bar drawn in ``colour``."""
+    return [
+        (float(rect.attrib["data-value"]), rect.findtext("{*}title") or "")
+        for rect in svg.iter("{http://www.w3.org/2000/svg}rect")
+        if rect.attrib.get("fill") == colour and "data-value" in rect.attrib
+    ]
+
+
+async def test_the_charts_show_the_counted_figures(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    await a_quarter(running, clock)
+    report = await report_of(running, END_OF_YEAR)
+    html = report_html(report, running.services.roster.current)
+    drawn = charts(html)
+    assert list(drawn) == list(CHARTS)
+
+    on_time = bars(drawn[CHARTS[0]], "#2f7d5b")
+    expected = {
+        name: report.groups[group]
+        for group, name in (("g1", "服务一组"), ("g2", "服务二组"))
+        if report.groups[group].on_time
+    }
+    assert [value for value, _ in on_time] == [f.on_time_rate for f in expected.values()]
+    for (_, tip), (name, f) in zip(on_time, expected.items(), strict=True):
+        assert tip == f"{name}：{f.on_time_rate:.0%}（{len(f.on_time)}/{len(f.resolved)}）"
+
+    by_category = bars(drawn[CHARTS[1]], "#3566a8")
+    assert sorted(value for value, _ in by_category) == sorted(
+        len(ids) for ids in report.total.categories.values()
+    )
+    assert sum(value for value, _ in by_category) == len(report.total.received) == 5
+    names = {categories.by_id(c).zh for c in report.total.categories}
+    assert {tip.split("：")[0] for _, tip in by_category} == names
+
+    weekly = drawn[CHARTS[2]]
+    assert sum(v for v, _ in bars(weekly, "#3566a8")) == len(report.total.received)
+    assert sum(v for v, _ in bars(weekly, "#2f7d5b")) == len(report.total.resolved) == 3
+    # All five arrived in the week of Monday 11-23; the late one was resolved on 12-10.
+    assert [tip for _, tip in bars(weekly, "#3566a8")] == ["11/23 起一周收到 5 件"]
+    assert ("12/7 起一周办结 1 件") in [tip for _, tip in bars(weekly, "#2f7d5b")]
+    assert len(weekly.findall(".//{*}text")) >= 14 + 4  # 14 weeks labelled, legend, axis
+
+
+async def test_the_pdf_prints_on_a4_with_its_charts(bot: tuple[Bot, ManualClock]) -> None:
+    running, clock = bot
+    await a_quarter(running, clock)
+    report = await report_of(running, END_OF_YEAR)
+    html = report_html(report, running.services.roster.current)
+    printed = await html_to_pdf(html, chromium())
+    if os.environ.get("DUMP_REPORT"):
+        Path(os.environ["DUMP_REPORT"]).with_suffix(".html").write_text(html, encoding="utf-8")
+        Path(os.environ["DUMP_REPORT"]).with_suffix(".pdf").write_bytes(printed)
+    pdf = PdfReader(io.BytesIO(printed))
+
+    # The summary and the charts fill the first page, the tables the second.
+    assert len(pdf.pages) == 2
+    for page in pdf.pages:
+        box = page.mediabox
+        assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4
+    # PDF fonts map some characters to look-alikes (工 to the Kangxi radical ⼯): NFKC undoes it.
+    first, second = (unicodedata.normalize("NFKC", page.extract_text()) for page in pdf.pages)
+    assert "本季度共收到工单 5 件" in first  # in a Chinese font that prints
+    assert all(unicodedata.normalize("NFKC", title) in first for title in CHARTS)
+    assert "各服务专员" in second
+    assert "超期工单(1 件)" in second
+
+    # Each chart is in the PDF as a tagged figure named by its title, and drawn.
+    figures = list(_figures(pdf.trailer["/Root"]["/StructTreeRoot"]))
+    assert [alt for alt in figures if alt in CHARTS] == list(CHARTS)
+    drawing = b"".join(page.get_contents().get_data() for page in pdf.pages).decode("latin-1")
+    fills = {
+        "#{:02x}{:02x}{:02x}".format(*(round(float(c) * 255) for c in rgb.split()))
+        for rgb in re.findall(r"([\d.]+ [\d.]+ [\d.]+) rg", drawing)
+    }
+    assert {"#2f7d5b", "#3566a8"} <= fills  # the bars, in the charts' colours
+
+
+def _figures(node: Any) -> Iterator[str]:
+    node = node.get_object()
+    if not isinstance(node, dict):
+        return
+    if node.get("/S") == "/Figure" and "/Alt" in node:
+        yield str(node["/Alt"])
+    kids = node.get("/K")
+    for kid in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+        yield from _figures(kid)
+
+
+async def test_a_supervisor_gets_the_report_as_a_file_others_are_refused(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await a_quarter(running, clock)
+    clock.advance(timedelta(minutes=1))  # the report counts what happened before its moment
+    refused = await say(running, MEMBER, "/report")
+    assert [m.text for m in refused] == ["抱歉，季报只有督导和管理员可以获取。"]
+    assert "用法" in (await say(running, SUPERVISOR, "/report 2026Q5"))[0].text
+    assert "还没开始" in (await say(running, SUPERVISOR, "/report 2027Q1"))[0].text
+
+    asked = await say(running, SUPERVISOR, "/report csv")
+    assert [m.text for m in asked] == ["好的，正在生成宝坻区的2026Q4季报，稍候以文件发给您。"]
+    await say(running, ADMIN, "/report 2026Q4")
+    queued = [
+        (row.chat_id, OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload))
+        for row in await rows(running)
+        if row.payload.get("attachments")
+    ]
+    assert [(chat, parse_spec(m.attachments[0].made or "")) for chat, m in queued] == [
+        ("9101", (Q4, "csv", "baodi")),
+        ("9001", (Q4, "pdf", None)),
+    ]
+    assert queued[0][1].text.startswith("📑 2026年第四季度 · 宝坻区")
+
+    platform = Files()
+    sender = OutboxSender(
+        running.database,
+        running.clock,
+        {Channel.TELEGRAM: platform},
+        running.services.roster,
+        files=ReportMaker(running.services, chromium()),
+    )
+    while await sender.deliver_due():
+        pass
+    (csv_name, csv_body), (pdf_name, pdf_body) = platform.files
+    assert csv_name == "季报-2026Q4-宝坻区.csv"
+    assert csv_body.startswith("\ufeff季度,层级,名称".encode())
+    assert "2026Q4,区,宝坻区,5,3,2," in csv_body.decode("utf-8-sig")
+    assert pdf_name == "季报-2026Q4-全市.pdf"
+    assert pdf_body.startswith(b"%PDF-")
+
+
+class Files(Platform):
+    """A platform that keeps the files it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[tuple[str, bytes]] = []
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        for attachment in message.attachments:
+            assert attachment.content is not None
+            assert attachment.name is not None
+            self.files.append((attachment.name, attachment.content))
+        return await super().deliver(message)
+
+
+async def test_a_file_that_cannot_be_made_is_tried_again_not_lost(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await say(running, ADMIN, "/report html")
+
+    class Broken:
+        async def make(self, spec: str) -> ReportFile:
+            raise OSError("disk full")
+
+    platform = Files()
+    broken = OutboxSender(
+        running.database,
+        clock,
+        {Channel.TELEGRAM: platform},
+        running.services.roster,
+        files=Broken(),
+    )
+    await broken.deliver_due()
+    async with running.database.sessions() as session:
+        row = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()[-1]
+    assert (row.status, row.last_error) == ("pending", "file not made: OSError")
+    assert platform.files == []
+
+    clock.advance(timedelta(minutes=1))
+    working = OutboxSender(
+        running.database,
+        clock,
+        {Channel.TELEGRAM: platform},
+        running.services.roster,
+        files=ReportMaker(running.services),
+    )
+    await working.deliver_due()
+    assert [name for name, _ in platform.files] == ["季报-2026Q4-全市.html"]
+    assert platform.files[0][1].startswith(b"<!doctype html>")
+
+
+def test_printing_without_chromium_says_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(PdfError, match="apt-get install chromium"):
+        find_chromium(str(tmp_path / "no-such-chromium"))
+
+
+async def test_on_telegram_the_report_arrives_as_a_document(tmp_path: Path) -> None:
+    chromium()
+    quarter = Quarter.of(datetime.now(UTC))  # the bot runs on the real clock
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        fake.private_message(9101, "/report")
+        await sent_to(fake, 9101, "正在生成宝坻区的")
+        sent = await fake.wait_for(lambda c: c.method == "sendDocument", timeout=60)
+        assert sent.params["chat_id"] == 9101
+        assert sent.params["caption"].startswith(f"📑 {quarter.label} · 宝坻区")
+        upload = sent.params["document"]
+        assert isinstance(upload, Upload)
+        assert upload.filename == f"季报-{quarter}-宝坻区.pdf"
+        pdf = PdfReader(io.BytesIO(upload.data))
+        figures = list(_figures(pdf.trailer["/Root"]["/StructTreeRoot"]))
+        assert [alt for alt in figures if alt in CHARTS] == list(CHARTS)
+
+        fake.private_message(ZHANG, "/report")
+        await sent_to(fake, ZHANG, "只有督导和管理员")
+        await settled(fake)
+        assert len(fake.calls_of("sendDocument")) == 1
+
+
+def test_the_command_writes_html_and_pdf(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", *args],
+            capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
+        )  # fmt: skip
+
+    page = tmp_path / "q4.html"
+    assert report("--format", "html", "--out", str(page)).returncode == 0
+    assert charts(page.read_text(encoding="utf-8")).keys() == set(CHARTS)
+    unprinted = report("--format", "pdf")
+    assert (unprinted.returncode, unprinted.stderr.strip()) == (
+        2,
+        "PDF 请用 --out 指定文件，例如 --out 季报.pdf",
+    )
+    environment["BOT_CHROMIUM"] = str(tmp_path / "no-chromium")
+    missing = report("--format", "pdf", "--out", str(tmp_path / "q4.pdf"))
+    assert missing.returncode == 1
+    assert "apt-get install chromium" in missing.stderr
+    assert not (tmp_path / "q4.pdf").exists()
+    del environment["BOT_CHROMIUM"]
+    chromium()
+    printed = report("--format", "pdf", "--out", str(tmp_path / "q4.pdf"))
+    assert printed.returncode == 0, printed.stderr
+    assert len(PdfReader(tmp_path / "q4.pdf").pages) == 1  # a quarter with nothing in it
