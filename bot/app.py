@@ -35,6 +35,8 @@ class Bot:
     sender: OutboxSender
     """Pushes the outbox to the channels that push (the web chat pulls its own)."""
     scheduler: Scheduler
+    reports: ReportMaker
+    """Makes the quarterly report files (``/report``, the console's download)."""
     telegram: TelegramChannel | None = None
     """The Telegram channel, when ``BOT_TELEGRAM_TOKEN`` is set."""
     wechat: WeChatChannel | None = None
@@ -107,4 +109,4 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     sender = OutboxSender(database, clock, deliverers, services.roster, files=files)
     dispatcher.on_queued = sender.wake
     scheduler = Scheduler(services, on_queued=sender.wake)
-    return Bot(settings, services, dispatcher, sender, scheduler, telegram, wechat)
+    return Bot(settings, services, dispatcher, sender, scheduler, files, telegram, wechat)

@@ -27,7 +27,7 @@ def build_application(bot: Bot) -> web.Application:
     app.router.add_get("/healthz", _health)
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock).register(app)
-        ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo).register(app)
+        ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports).register(app)
     if bot.telegram is not None and bot.telegram.webhook:
         bot.telegram.register(app)
     if bot.wechat is not None:

@@ -97,8 +97,8 @@ ZH = Texts(
     report_making="好的，正在生成{scope}的{quarter}季报，稍候以文件发给您。",
     report_caption="📑 {title}\n统计至发送时；含图表，A4 纸可直接打印。",
     report_no_files=(
-        "这里发不了文件。完整季报（含图表）可以在 Telegram 向我发送 /report 获取，"
-        "或由管理员运行：python -m bot report --quarter {quarter} --format pdf"
+        "这里发不了文件。完整季报（含图表）可以在服务专员控制台（/console）下载，"
+        "或在 Telegram 向我发送 /report 获取。"
     ),
     reload_ok="知识库已重新加载，共 {entries} 条。",
     reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
@@ -160,8 +160,8 @@ EN = Texts(
     report_making="On it: the {quarter} report for {scope} follows as a file in a moment.",
     report_caption="📑 {title}\nCounted as of sending; with charts, prints on A4.",
     report_no_files=(
-        "Files cannot be sent here. Get the full report (with charts) by sending /report to me "
-        "on Telegram, or ask an admin to run: python -m bot report --quarter {quarter} --format pdf"
+        "Files cannot be sent here. Download the full report (with charts) from the "
+        "commissioners' console (/console), or send /report to me on Telegram."
     ),
     reload_ok="Knowledge base reloaded: {entries} entries.",
     reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
@@ -520,6 +520,10 @@ class ConsoleTexts:
     event: dict[str, str]
     moved: str
     stars: str
+    report_only: str
+    report_bad_quarter: str
+    report_district_needed: str
+    report_link: str
 
 
 CONSOLE_TEXTS = ConsoleTexts(
@@ -571,4 +575,8 @@ CONSOLE_TEXTS = ConsoleTexts(
     },
     moved="{old} → {new}",
     stars="{stars} 星",
+    report_only="季报只有督导和管理员可以下载。",
+    report_bad_quarter="季度写法不对，例如 2026Q4；格式可选 pdf、html、csv。",
+    report_district_needed="您督导多个区，请选择其中一个区的季报。",
+    report_link="{quarter}季报（{scope}）",
 )

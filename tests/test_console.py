@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -677,3 +678,51 @@ async def test_cli_link_signs_in_on_the_running_bot(tmp_path: Path, faq_dir: Pat
         status, listing = await board(client)
     assert status == 200
     assert listing["person"]["name"] == "张伟"
+
+
+async def test_supervisors_and_admins_download_the_report_others_are_refused(
+    site: Console,
+) -> None:
+    _, entrepreneur = await open_request(site, G1_SPACE, "想咨询公司注册需要哪些材料")
+    await entrepreneur.close()
+    site.clock.advance(timedelta(minutes=1))  # the report counts what happened before now
+    member = await demo_signin(site, "zhangwei")
+    supervisor = await demo_signin(site, "duty-baodi")
+    admin = await demo_signin(site, "admin")
+    stranger = site.client()
+    try:
+        _, listing = await board(member)
+        assert listing["reports"] == []
+        async with member.get("/console/report?quarter=2026Q4") as refused:
+            assert (refused.status, await refused.text()) == (403, "季报只有督导和管理员可以下载。")
+        async with stranger.get("/console/report") as anonymous:
+            assert anonymous.status == 401
+
+        _, listing = await board(supervisor)
+        assert listing["reports"] == [
+            {
+                "label": "2026年第四季度季报（宝坻区）",
+                "href": "/console/report?quarter=2026Q4&format=pdf&district=baodi",
+            }
+        ]
+        async with supervisor.get("/console/report?quarter=2026Q4&format=csv") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/csv")
+            assert response.headers["Content-Disposition"] == (
+                "attachment; filename*=UTF-8''" + quote("季报-2026Q4-宝坻区.csv")
+            )
+            body = (await response.read()).decode("utf-8-sig")
+        assert "2026Q4,区,宝坻区,1,0,0," in body
+        assert "全市" not in body  # a supervisor's report is their district's
+        for query in ("quarter=2026Q9", "format=docx", "district=nowhere"):
+            async with supervisor.get(f"/console/report?{query}") as wrong:
+                assert wrong.status in (400, 403), query
+
+        _, listing = await board(admin)
+        assert [r["label"] for r in listing["reports"]] == ["2026年第四季度季报（全市）"]
+        async with admin.get("/console/report?format=html") as page:
+            assert page.status == 200
+            assert "众创空间服务专员工作季报 · 2026年第四季度 · 全市" in await page.text()
+    finally:
+        for client in (member, supervisor, admin, stranger):
+            await client.close()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -36,6 +37,8 @@ from bot.channels.web import SECURITY_HEADERS
 from bot.clock import SHANGHAI, Clock
 from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.messages import MAX_TEXT_LENGTH, Channel, IncomingMessage, Language, Sender
+from bot.report_files import ReportMaker, report_spec
+from bot.reports import Quarter
 from bot.roster import Person, Roles, Roster
 from bot.routing import Dispatcher
 from bot.texts import CONSOLE_TEXTS
@@ -156,18 +159,27 @@ async def issue_link(
 class ConsoleChannel:
     """Adapter between the console page and the dispatcher."""
 
-    def __init__(self, dispatcher: Dispatcher, clock: Clock, *, demo: bool) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        demo: bool,
+        reports: ReportMaker | None = None,
+    ) -> None:
         """Serve the console for ``dispatcher``'s services, timed by ``clock``.
 
         Args:
             dispatcher: Handles the commands the console sends.
             clock: The bot's clock.
             demo: The bot runs on the demo roster: anyone may sign in as any person in it.
+            reports: Makes the quarterly report that supervisors and admins download here.
         """
         self._dispatcher = dispatcher
         self._services = dispatcher.services
         self._clock = clock
         self._demo = demo
+        self._reports = reports
 
     def register(self, app: web.Application) -> None:
         """Add the console's pages, assets and API to ``app``."""
@@ -179,6 +191,7 @@ class ConsoleChannel:
         app.router.add_post("/console/api/signout", _guarded(self._signout))
         app.router.add_get("/console/api/requests", _guarded(self._board))
         app.router.add_post("/console/api/act", _guarded(self._act))
+        app.router.add_get("/console/report", self._report)
 
     @property
     def _roster(self) -> Roster:
@@ -303,6 +316,86 @@ class ConsoleChannel:
         channel, _, user_id = (account or "").partition(":")
         return self._roster.roles_of(channel, user_id).person if account else None
 
+    # --- the quarterly report ------------------------------------------------------------
+
+    async def _report(self, request: web.Request) -> web.StreamResponse:
+        """``/console/report?quarter=2026Q4&format=pdf&district=ID``: the report as a download.
+
+        An admin may have any district's or the whole city's (no ``district``); a supervisor
+        only their districts'. Everyone else is refused.
+        """
+        try:
+            who = await self._commissioner(request)
+            quarter, fmt, district = self._report_wanted(request, who)
+        except _Refused as refused:
+            return web.Response(status=refused.status, text=refused.text, headers=_SECURITY_HEADERS)
+        assert self._reports is not None
+        made = await self._reports.make(report_spec(quarter, fmt, district))
+        log.info("console: %s downloaded %s", _account(who.web_id), made.name)
+        disposition = f"attachment; filename*=UTF-8''{quote(made.name)}"
+        return web.Response(
+            body=made.content,
+            headers={
+                **_SECURITY_HEADERS,
+                "Content-Type": made.media_type,
+                "Content-Disposition": disposition,
+            },
+        )
+
+    def _report_wanted(
+        self, request: web.Request, who: Commissioner
+    ) -> tuple[Quarter, str, str | None]:
+        texts = CONSOLE_TEXTS
+        allowed = self._report_districts(who)
+        if allowed is None:
+            raise _Refused(403, texts.report_only)
+        query = request.query
+        fmt = query.get("format", "pdf")
+        try:
+            quarter = Quarter.parse(query["quarter"]) if "quarter" in query else None
+        except ValueError:
+            quarter = None
+            fmt = ""
+        if fmt not in ("pdf", "html", "csv"):
+            raise _Refused(400, texts.report_bad_quarter)
+        district = query.get("district") or None
+        if not who.roles.is_admin:
+            if district is None and len(allowed) == 1:
+                district = allowed[0]
+            if district is None:
+                raise _Refused(400, texts.report_district_needed)
+            if district not in allowed:
+                raise _Refused(403, texts.report_only)
+        elif district is not None and district not in allowed:
+            raise _Refused(400, texts.report_bad_quarter)
+        return quarter or Quarter.of(self._clock.now()), fmt, district
+
+    def _report_districts(self, who: Commissioner) -> list[str] | None:
+        """The districts whose report ``who`` may have; ``None``: no report at all."""
+        if self._reports is None or not (who.roles.is_admin or who.roles.supervisor_of):
+            return None
+        if who.roles.is_admin:
+            return [d.id for d in self._roster.districts]
+        return sorted(who.roles.supervisor_of)
+
+    def _report_links(self, who: Commissioner) -> list[dict[str, str]]:
+        allowed = self._report_districts(who)
+        if allowed is None:
+            return []
+        quarter = Quarter.of(self._clock.now())
+        names = {d.id: d.name for d in self._roster.districts}
+        scopes: list[str | None] = [None] if who.roles.is_admin else [*allowed]
+        return [
+            {
+                "label": CONSOLE_TEXTS.report_link.format(
+                    quarter=quarter.label, scope=names.get(scope, scope) if scope else "全市"
+                ),
+                "href": f"/console/report?quarter={quarter}&format=pdf"
+                + (f"&district={quote(scope)}" if scope else ""),
+            }
+            for scope in scopes
+        ]
+
     # --- the board -----------------------------------------------------------------------
 
     async def _board(self, request: web.Request) -> web.StreamResponse:
@@ -360,6 +453,7 @@ class ConsoleChannel:
                 "roles": _role_labels(roster, who.roles),
             },
             "groups": [{"id": g, "name": _group_name(roster, g)} for g in groups],
+            "reports": self._report_links(who),
             "all_groups": [{"id": g.id, "name": g.name} for g in roster.groups],
             "notice": "" if groups else CONSOLE_TEXTS.no_groups,
             "sections": sections,

@@ -132,6 +132,14 @@ function showBoard(data) {
   $("groups").textContent = data.groups.length
     ? "您所在的服务小组：" + data.groups.map((g) => g.name).join("、")
     : "";
+  const reports = $("reports");
+  reports.replaceChildren("下载季报（PDF，含图表）：");
+  for (const report of data.reports) {
+    const link = el("a", "report", report.label);
+    link.href = report.href;
+    reports.append(link, " ");
+  }
+  reports.hidden = !data.reports.length;
   $("notice").textContent = data.notice;
   $("notice").hidden = !data.notice;
   allGroups = data.all_groups;
