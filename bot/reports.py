@@ -303,7 +303,8 @@ def _replay(history: History, report: QuarterReport, calendar: WorkCalendar) -> 
         elif event.kind == "reopened":
             state.resolution = None  # not resolved after all: the next resolution counts
         elif event.kind in ("claim", "reply", "ask", "resolve"):
-            state.assignee = event.actor
+            if state.assignee is None or event.kind == "claim":
+                state.assignee = event.actor  # as the desk assigns: the first to act, or a claim
             if event.kind in _REPLIES and not replied:
                 replied = True
                 if inside:
