@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -44,7 +45,11 @@ async def test_question_gets_answer_with_source(client: aiohttp.ClientSession) -
     (message,) = body["messages"]
     assert "10个工作日" in message["text"]
     assert message["source"] == "津科创〔2015〕51号 第七条"
-    assert message["buttons"] == []
+    # Nothing but 👍 and 👎, naming the answer as it was kept.
+    assert [b["label"] for b in message["buttons"]] == ["👍有帮助", "👎没帮助"]
+    up, down = (b["payload"] for b in message["buttons"])
+    assert re.fullmatch(r"rate:[0-9]+:up", up)
+    assert down == up.removesuffix(":up") + ":down"
 
 
 async def test_suggestions_are_choices_that_answer(client: aiohttp.ClientSession) -> None:
@@ -54,9 +59,13 @@ async def test_suggestions_are_choices_that_answer(client: aiohttp.ClientSession
     payloads = [b["payload"] for b in message["buttons"]]
     assert payloads[-1] == "request:new"
     assert 1 <= len(payloads) - 1 <= 3
+    # Each suggestion carries the question it was suggested for, so its answer is kept with it.
+    picked = re.fullmatch(r"faq:([a-z0-9-]+):[0-9]+", payloads[0])
+    assert picked, payloads[0]
     _, chosen = await say(client, choice=payloads[0])
     assert chosen["messages"][0]["source"]
-    assert chosen["messages"][0]["faq_id"] == payloads[0].removeprefix("faq:")
+    assert chosen["messages"][0]["faq_id"] == picked.group(1)
+    assert [b["label"] for b in chosen["messages"][0]["buttons"]] == ["👍有帮助", "👎没帮助"]
 
 
 async def test_no_match_offers_a_service_request(client: aiohttp.ClientSession) -> None:
