@@ -140,8 +140,9 @@ EN = Texts(
         "Thanks for telling me; we'll improve this answer.\n"
         "If you like, send your question to the service commissioners and they will answer."
     ),
-    rating_unknown="Sorry, I couldn't find that answer, so the rating wasn't saved. "
-    "Please ask again.",
+    rating_unknown=(
+        "Sorry, I couldn't find that answer, so the rating wasn't saved. Please ask again."
+    ),
     rating_not_yours="That answer was given in another chat, so it can't be rated here.",
     request_not_ready=(
         "Online service requests open soon. Meanwhile, visit the commissioners at the mobile "
