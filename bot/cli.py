@@ -28,9 +28,10 @@ from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
 from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar
 from handlers.faq import answer_question
-from knowledge.gaps import Asked, group_questions
+from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
+from storage.answers import RatingSummary
 from storage.questions import UnansweredSummary
 from storage.reports import History, histories
 
@@ -39,7 +40,8 @@ __all__ = ["main"]
 log = logging.getLogger("bot")
 
 DISTINCT_QUESTIONS = 5000
-"""Distinct unanswered texts ``kb gaps`` groups, most asked first (grouping is quadratic)."""
+"""Distinct texts ``kb gaps`` groups in each list, most asked (or most 👎) first (grouping is
+quadratic)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,10 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     unanswered.add_argument("--limit", type=int, default=50)
     unanswered.set_defaults(action=_kb_unanswered)
     gaps = kb.add_parser(
-        "gaps", help="unanswered questions grouped by meaning: the FAQ entries to write next"
+        "gaps",
+        help="unanswered questions, then answers rated unhelpful (👎), grouped by meaning: "
+        "the FAQ entries to write or mend next",
     )
     gaps.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (Asia/Shanghai)")
-    gaps.add_argument("--limit", type=int, default=30, help="groups to show")
+    gaps.add_argument("--limit", type=int, default=30, help="groups to show in each list")
     gaps.set_defaults(action=_kb_gaps)
 
     workdays = commands.add_parser("workdays", help="working-day calendar tools").add_subparsers(
@@ -259,18 +263,37 @@ async def _unanswered(
         await database.close()
 
 
+async def _gap_rows(
+    settings: Settings, since: datetime | None
+) -> tuple[list[UnansweredSummary], list[RatingSummary]]:
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        unanswered = await database.unanswered.summary(since, DISTINCT_QUESTIONS)
+        rated = await database.answered.ratings(since, DISTINCT_QUESTIONS)
+        return list(unanswered), list(rated)
+    finally:
+        await database.close()
+
+
 def _kb_gaps(args: argparse.Namespace, settings: Settings) -> int:
     base = _load(settings.knowledge_dir)
     if base is None:
         return 1
-    rows = asyncio.run(_unanswered(settings, _since(args.since), DISTINCT_QUESTIONS))
+    rows, rated = asyncio.run(_gap_rows(settings, _since(args.since)))
+    _print_unanswered_gaps(rows, base, args.limit)
+    _print_unhelpful(rated, base, args.limit)
+    return 0
+
+
+def _print_unanswered_gaps(rows: list[UnansweredSummary], base: KnowledgeBase, limit: int) -> None:
     asked = [Asked(r.text, r.count, r.last_asked_at, r.best_faq_id) for r in rows]
     found = group_questions(asked, base.matcher)
     if not found:
         print("没有未能回答的问题。")
-        return 0
+        return
     print(f"未能回答的问题：{sum(g.count for g in found)} 次，{len(found)} 组（相似的问法算一组）")
-    for rank, gap in enumerate(found[: args.limit], 1):
+    for rank, gap in enumerate(found[:limit], 1):
         last = gap.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
         near = f"  最接近的条目：{gap.nearest_faq_id}" if gap.nearest_faq_id else ""
         print(f"\n{rank}. {gap.example}  （{gap.count} 次，最近 {last}）{near}")
@@ -278,7 +301,29 @@ def _kb_gaps(args: argparse.Namespace, settings: Settings) -> int:
             print(f"     · {other.text}（{other.count} 次）")
         if len(gap.phrasings) > 6:
             print(f"     · 另有 {len(gap.phrasings) - 6} 种问法")
-    return 0
+
+
+def _print_unhelpful(rows: list[RatingSummary], base: KnowledgeBase, limit: int) -> None:
+    rated = [Rated(r.text, r.faq_id, r.down, r.up, r.last_answered_at) for r in rows]
+    found = group_ratings(rated, base.matcher)
+    if not found:
+        print("\n没有评为“没帮助”的回答。")
+        return
+    print(
+        f"\n评为“没帮助”的回答：👎 {sum(g.down for g in found)} 次，{len(found)} 组"
+        "（相似的问法算一组）"
+    )
+    for rank, group in enumerate(found[:limit], 1):
+        last = group.last_answered_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+        given = "、".join(group.faq_ids)
+        print(
+            f"\n{rank}. {group.example}  （👎 {group.down} 次，👍 {group.up} 次，最近 {last}）"
+            f"  给出的条目：{given}"
+        )
+        for other in group.phrasings[1:6]:
+            print(f"     · {other.text}（👎 {other.down}，👍 {other.up}）")
+        if len(group.phrasings) > 6:
+            print(f"     · 另有 {len(group.phrasings) - 6} 种问法")
 
 
 def _kb_unanswered(args: argparse.Namespace, settings: Settings) -> int:

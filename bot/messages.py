@@ -12,6 +12,7 @@ from enum import StrEnum
 
 __all__ = [
     "COMMAND_WORDS",
+    "MAX_PAYLOAD",
     "MAX_TEXT_LENGTH",
     "Attachment",
     "Button",
@@ -25,6 +26,9 @@ __all__ = [
 
 MAX_TEXT_LENGTH = 2000
 """Longest question or request text the bot accepts; longer ones get a polite refusal."""
+
+MAX_PAYLOAD = 64
+"""Bytes of UTF-8 a button's payload may take: Telegram's limit on ``callback_data``."""
 
 COMMAND_WORDS: dict[str, str] = {
     "提交工单": "new",

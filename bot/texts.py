@@ -24,6 +24,13 @@ class Texts:
     suggest_outro: str
     no_match: str
     submit_button: str
+    helpful_button: str
+    """👍 under an answer; no space in Chinese, for WeChat's menu links carry it as typed."""
+    unhelpful_button: str
+    rated_helpful: str
+    rated_unhelpful: str
+    rating_unknown: str
+    rating_not_yours: str
     request_not_ready: str
     empty_message: str
     too_long: str
@@ -72,6 +79,14 @@ ZH = Texts(
         "抱歉，这个问题我暂时答不上来。\n您可以把问题提交给服务专员，一般在 10 个工作日内给您反馈。"
     ),
     submit_button="提交给服务专员",
+    helpful_button="👍有帮助",
+    unhelpful_button="👎没帮助",
+    rated_helpful="谢谢您的反馈，很高兴能帮上忙！",
+    rated_unhelpful=(
+        "谢谢您的反馈，我们会改进这条回答。\n需要的话，可以把问题提交给服务专员，由专员为您解答。"
+    ),
+    rating_unknown="抱歉，没有找到这条回答，评价没能记下。您可以直接再问一次。",
+    rating_not_yours="这条回答不是发给您的，不能由您评价。",
     request_not_ready=(
         "在线提交工单的功能即将开放。\n"
         "现在您可以在服务小组每周的现场办公日到政府流动服务站找服务专员，"
@@ -135,6 +150,17 @@ EN = Texts(
         "You can send it to the service commissioners; they reply within 10 working days."
     ),
     submit_button="Ask a commissioner",
+    helpful_button="👍 Good",
+    unhelpful_button="👎 Poor",
+    rated_helpful="Thanks for letting me know. Glad it helped!",
+    rated_unhelpful=(
+        "Thanks for telling me; we'll improve this answer.\n"
+        "If you like, send your question to the service commissioners and they will answer."
+    ),
+    rating_unknown=(
+        "Sorry, I couldn't find that answer, so the rating wasn't saved. Please ask again."
+    ),
+    rating_not_yours="That answer was given in another chat, so it can't be rated here.",
     request_not_ready=(
         "Online service requests open soon. Meanwhile, visit the commissioners at the mobile "
         "service station on their weekly on-site day, or call the service group's hotline."

@@ -1,26 +1,46 @@
-"""Answer policy questions from the knowledge base, citing the source."""
+"""Answer policy questions from the knowledge base, citing the source.
+
+Every answer is kept with the question as asked and carries 👍/👎 (:mod:`handlers.feedback`
+takes the press), so that the admins see which answers did not help.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.messages import Button, IncomingMessage, Language, OutgoingMessage
+from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import texts_for
 from handlers.basics import reply
 from knowledge.matcher import Band, MatchResult
 from knowledge.service import KnowledgeBase
-from storage.questions import record_unanswered
+from storage.answers import Rating, record_answer
+from storage.questions import asked_text, record_unanswered
 
-__all__ = ["ASK_COMMISSIONER", "SUGGESTION_PREFIX", "Answer", "answer_question", "router"]
+__all__ = [
+    "ASK_COMMISSIONER",
+    "RATE_PREFIX",
+    "SUGGESTION_PREFIX",
+    "Answer",
+    "answer_question",
+    "rating_buttons",
+    "rating_of",
+    "router",
+]
 
 router = Router("faq")
 
 SUGGESTION_PREFIX = "faq:"
-"""Button payload of a suggested entry: ``faq:<id>``."""
+"""Button payload of a suggested entry: ``faq:<id>``, or ``faq:<id>:<question id>`` when it
+carries the question it was suggested for."""
 ASK_COMMISSIONER = "request:new"
 """Button payload that opens a service request."""
+RATE_PREFIX = "rate:"
+"""Button payload of 👍/👎 under an answer: ``rate:<answer id>:up`` or ``rate:<answer id>:down``."""
+_RATING = re.compile(rf"{re.escape(RATE_PREFIX)}([0-9]{{1,12}}):(up|down)")
+_SUGGESTION = re.compile(rf"{re.escape(SUGGESTION_PREFIX)}([^:]+)(?::([0-9]{{1,12}}))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +57,8 @@ class Answer:
 def answer_question(base: KnowledgeBase, question: str, language: Language) -> Answer:
     """Compose the bot's reply to ``question``: the answer, suggestions, or an offer to ask.
 
-    The CLI's ``ask`` uses this too, so it answers exactly like the bot.
+    The CLI's ``ask`` uses this too, so it answers exactly like the bot. The rating buttons
+    under an answer are the handler's to add: they name the answer as it was kept.
     """
     texts = texts_for(language)
     result = base.match(question)
@@ -56,6 +77,21 @@ def answer_question(base: KnowledgeBase, question: str, language: Language) -> A
     return Answer(result, texts.no_match, None, None, (ask,))
 
 
+def rating_buttons(answer_id: int, language: Language) -> tuple[Button, Button]:
+    """👍 and 👎 for the kept answer ``answer_id``."""
+    texts = texts_for(language)
+    return (
+        Button(texts.helpful_button, f"{RATE_PREFIX}{answer_id}:{Rating.UP.value}"),
+        Button(texts.unhelpful_button, f"{RATE_PREFIX}{answer_id}:{Rating.DOWN.value}"),
+    )
+
+
+def rating_of(payload: str) -> tuple[int, Rating] | None:
+    """The answer id and rating a 👍/👎 payload names, or ``None`` if it is not one."""
+    found = _RATING.fullmatch(payload)
+    return (int(found.group(1)), Rating(found.group(2))) if found else None
+
+
 def _as_message(message: IncomingMessage, answer: Answer) -> OutgoingMessage:
     return OutgoingMessage(
         message.chat_id,
@@ -68,38 +104,80 @@ def _as_message(message: IncomingMessage, answer: Answer) -> OutgoingMessage:
     )
 
 
+def _carrying(button: Button, question_id: int) -> Button:
+    """A suggestion button that also names the question it answers, where that fits."""
+    if not button.payload.startswith(SUGGESTION_PREFIX):
+        return button
+    payload = f"{button.payload}:{question_id}"
+    return replace(button, payload=payload) if len(payload.encode()) <= MAX_PAYLOAD else button
+
+
 @router.message()
 async def question(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """Any free text is a question; what the bot could not answer is kept for the admins."""
+    """Any free text is a question; every answer and every question not answered is kept."""
     if not message.text:  # a bare photo or file that no request was waiting for
         return reply(message, texts_for(message.language).attachment_only)
     answer = answer_question(context.knowledge.current, message.text, message.language)
-    if answer.result.band is not Band.ANSWER:
-        best = answer.result.best
-        record_unanswered(
+    best = answer.result.best
+    if answer.faq_id is not None and best is not None:
+        answer_id = await record_answer(
             context.session,
-            asked_at=message.received_at,
+            answered_at=message.received_at,
             channel=message.channel.value,
+            chat_id=message.chat_id,
             text=message.text,
-            band=answer.result.band.value,
-            best_faq_id=best.entry.id if best else None,
-            best_score=best.score if best else 0.0,
+            faq_id=answer.faq_id,
+            score=best.score,
         )
-    return [_as_message(message, answer)]
+        answer = replace(answer, buttons=rating_buttons(answer_id, message.language))
+        return [_as_message(message, answer)]
+    question_id = await record_unanswered(
+        context.session,
+        asked_at=message.received_at,
+        channel=message.channel.value,
+        text=message.text,
+        band=answer.result.band.value,
+        best_faq_id=best.entry.id if best else None,
+        best_score=best.score if best else 0.0,
+    )
+    buttons = tuple(_carrying(button, question_id) for button in answer.buttons)
+    return [_as_message(message, replace(answer, buttons=buttons))]
 
 
 @router.choice(SUGGESTION_PREFIX)
 async def suggestion(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """The user picked one of the suggestions: answer that entry."""
+    """The user picked one of the suggestions: answer that entry, and keep the answer."""
     assert message.choice is not None
-    entry = context.knowledge.current.by_id.get(message.choice.removeprefix(SUGGESTION_PREFIX))
-    if entry is None:  # the entry went away in a reload since the suggestion was shown
+    base = context.knowledge.current
+    picked = _SUGGESTION.fullmatch(message.choice)
+    entry = base.by_id.get(picked.group(1)) if picked else None
+    if picked is None or entry is None:  # the entry went away in a reload since it was shown
         return await question(message, context) or []
+    carried = picked.group(2)
+    asked = await asked_text(context.session, int(carried)) if carried else None
+    # The score the entry had when it was suggested: the same question meets the same matcher
+    # (unless a reload came in between, when it may not be among the matches any more).
+    score = (
+        next((m.score for m in base.match(asked).matches if m.entry.id == entry.id), None)
+        if asked
+        else None
+    )
+    answer_id = await record_answer(
+        context.session,
+        answered_at=message.received_at,
+        channel=message.channel.value,
+        chat_id=message.chat_id,
+        text=asked or entry.question,
+        faq_id=entry.id,
+        score=score,
+        picked=True,
+    )
     return [
         OutgoingMessage(
             message.chat_id,
             message.channel,
             entry.answer,
+            buttons=rating_buttons(answer_id, message.language),
             source=entry.source,
             faq_id=entry.id,
             language=message.language,

@@ -9,6 +9,9 @@ everywhere (众创空间, 创业) says little about which question it is, a word
 says much. A group is every question linked to another of it, and is named by its most asked
 phrasing. Synonyms the analyzer does not know (要钱 / 收费) keep questions apart:
 the glossary (``knowledge/data/glossary.yaml``) is where to teach them.
+
+Answers the askers rated 👎 are gaps of another kind: an entry was given, and it did not answer
+what was asked. :func:`group_ratings` groups their questions the same way, ranked by 👎.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import datetime
 
 from knowledge.matcher import Matcher
 
-__all__ = ["SIMILAR", "Asked", "Gap", "group_questions"]
+__all__ = ["SIMILAR", "Asked", "Gap", "Rated", "Unhelpful", "group_questions", "group_ratings"]
 
 SIMILAR = 0.45
 """Dice overlap of two questions' features from which they count as the same question."""
@@ -97,6 +100,70 @@ def group_questions(
     gaps = list(by_root.values())
     gaps.sort(key=lambda gap: (-gap.count, -gap.last_asked_at.timestamp()))
     return gaps
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """One question text answered with one entry, and how often the askers rated it."""
+
+    text: str
+    faq_id: str
+    """The entry the bot answered with."""
+    down: int
+    up: int
+    last_answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Unhelpful:
+    """Paraphrases of one question whose answers were rated, with their 👎 and 👍 counted."""
+
+    example: str
+    """The phrasing rated 👎 most often."""
+    down: int
+    up: int
+    last_answered_at: datetime
+    faq_ids: list[str]
+    """The entries given, the most 👎 first."""
+    phrasings: list[Rated]
+    """Every rated phrasing in the group, the most 👎 first (the example among them)."""
+
+
+def group_ratings(
+    rated: Sequence[Rated], matcher: Matcher, *, similar: float = SIMILAR
+) -> list[Unhelpful]:
+    """Group rated answers by their questions as :func:`group_questions` does, the most 👎 first.
+
+    Questions rated only 👍 join the groups of their paraphrases (the contrast an admin wants:
+    3 👎 against 5 👍), but a group without a 👎 is left out.
+
+    Args:
+        rated: Question texts with the entry given and its ratings.
+        matcher: The knowledge base's matcher: words are read and weighed as it reads them.
+        similar: As for :func:`group_questions`.
+    """
+    asked = [Asked(r.text, r.down, r.last_answered_at, r.faq_id) for r in rated]
+    # group_questions hands back the very objects it was given: identity leads back to each.
+    by_asked = dict(zip(map(id, asked), rated, strict=True))
+    groups: list[Unhelpful] = []
+    for gap in group_questions(asked, matcher, similar=similar):
+        if gap.count == 0:
+            continue
+        phrasings = [by_asked[id(a)] for a in gap.phrasings]
+        downs: dict[str, int] = {}
+        for phrasing in phrasings:
+            downs[phrasing.faq_id] = downs.get(phrasing.faq_id, 0) + phrasing.down
+        groups.append(
+            Unhelpful(
+                example=gap.example,
+                down=gap.count,
+                up=sum(p.up for p in phrasings),
+                last_answered_at=gap.last_asked_at,
+                faq_ids=sorted((f for f in downs if downs[f]), key=lambda f: -downs[f]),
+                phrasings=phrasings,
+            )
+        )
+    return groups
 
 
 def _features(text: str, matcher: Matcher) -> dict[str, float]:

@@ -3,7 +3,14 @@
 SQLite (aiosqlite, WAL) is the embedded default; PostgreSQL runs the same code.
 """
 
+from storage.answers import AnsweredQuestions, RatingSummary
 from storage.database import Database
 from storage.questions import UnansweredQuestions, UnansweredSummary
 
-__all__ = ["Database", "UnansweredQuestions", "UnansweredSummary"]
+__all__ = [
+    "AnsweredQuestions",
+    "Database",
+    "RatingSummary",
+    "UnansweredQuestions",
+    "UnansweredSummary",
+]

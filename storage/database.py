@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.answers import AnsweredQuestions
 from storage.questions import UnansweredQuestions
 
 __all__ = ["Database"]
@@ -56,6 +57,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.unanswered = UnansweredQuestions(self.sessions)
+        self.answered = AnsweredQuestions(self.sessions)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

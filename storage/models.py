@@ -21,7 +21,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "MAX_INTEGER",
     "Alert",
+    "AnsweredQuestion",
     "Base",
     "Card",
     "ConsoleSession",
@@ -40,6 +42,10 @@ __all__ = [
     "UnansweredQuestion",
     "UtcDateTime",
 ]
+
+
+MAX_INTEGER = 2**31 - 1
+"""The largest id an ``Integer`` column holds on PostgreSQL; a larger one names no row."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -82,6 +88,34 @@ class UnansweredQuestion(Base):
     best_score: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
 
     __table_args__ = (Index("ix_unanswered_questions_asked_at", "asked_at"),)
+
+
+class AnsweredQuestion(Base):
+    """A question the bot answered from the knowledge base, and how the asker rated the answer.
+
+    Answers rated 👎 are gaps too: the entry did not answer what was asked.
+    """
+
+    __tablename__ = "answered_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    answered_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    """The conversation answered; only a press from there may rate the answer."""
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    """The question as asked (for a picked suggestion, the entry's question if the original
+    question did not travel with the button)."""
+    faq_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    score: Mapped[float | None] = mapped_column(Float)
+    """The entry's match score for ``text``; unknown for a suggestion picked without it."""
+    picked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    """Answered because the asker picked it among suggestions."""
+    rating: Mapped[str | None] = mapped_column(String(8))
+    """``up`` (👍) or ``down`` (👎): the asker's last press; ``None`` until they press one."""
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_answered_questions_answered_at", "answered_at"),)
 
 
 class Person(Base):

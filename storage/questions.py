@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import UnansweredQuestion
+from storage.models import MAX_INTEGER, UnansweredQuestion
 
-__all__ = ["UnansweredQuestions", "UnansweredSummary", "record_unanswered"]
+__all__ = ["UnansweredQuestions", "UnansweredSummary", "asked_text", "record_unanswered"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class UnansweredSummary:
     best_score: float
 
 
-def record_unanswered(
+async def record_unanswered(
     session: AsyncSession,
     *,
     asked_at: datetime,
@@ -33,18 +33,31 @@ def record_unanswered(
     band: str,
     best_faq_id: str | None,
     best_score: float,
-) -> None:
-    """Keep one question the bot did not answer outright, in the caller's transaction."""
-    session.add(
-        UnansweredQuestion(
-            asked_at=asked_at,
-            channel=channel,
-            text=text,
-            band=band,
-            best_faq_id=best_faq_id,
-            best_score=best_score,
-        )
+) -> int:
+    """Keep one question the bot did not answer outright, in the caller's transaction.
+
+    Returns:
+        Its id, which suggestion buttons carry so that a picked suggestion knows the question.
+    """
+    question = UnansweredQuestion(
+        asked_at=asked_at,
+        channel=channel,
+        text=text,
+        band=band,
+        best_faq_id=best_faq_id,
+        best_score=best_score,
     )
+    session.add(question)
+    await session.flush()
+    return question.id
+
+
+async def asked_text(session: AsyncSession, question_id: int) -> str | None:
+    """The text of the unanswered question ``question_id``, if it is kept."""
+    if not 0 < question_id <= MAX_INTEGER:  # from a button: PostgreSQL would refuse it
+        return None
+    question = await session.get(UnansweredQuestion, question_id)
+    return question.text if question is not None else None
 
 
 class UnansweredQuestions:
@@ -66,7 +79,7 @@ class UnansweredQuestions:
     ) -> None:
         """Keep one question the bot did not answer outright."""
         async with self._sessions.begin() as session:
-            record_unanswered(
+            await record_unanswered(
                 session,
                 asked_at=asked_at,
                 channel=channel,

@@ -70,6 +70,30 @@ def test_ask_see_answer_source_and_pick_a_suggestion(
     page.close()
 
 
+def test_thumbs_sit_in_one_row_under_an_answer_and_thumbs_down_offers_a_commissioner(
+    browser: Browser, shipped_bot: RunningBot
+) -> None:
+    page = browser.new_page(locale="zh-CN")
+    page.goto(shipped_bot.url)
+    page.wait_for_selector(".msg.bot >> text=我是众创助手")
+    page.fill("#text", "服务小组有几个人")
+    page.press("#text", "Enter")
+    answer = page.locator(".msg.bot").nth(1)
+    answer.locator(".source").wait_for()
+    thumbs = answer.locator(".choices button")
+    assert thumbs.all_inner_texts() == ["👍有帮助", "👎没帮助"]
+    up, down = thumbs.nth(0).bounding_box(), thumbs.nth(1).bounding_box()
+    assert up is not None
+    assert down is not None
+    assert up["y"] == down["y"]
+    assert up["x"] < down["x"]
+    thumbs.nth(1).click()
+    thanks = page.locator(".msg.bot").nth(2)
+    expect(thanks).to_contain_text("我们会改进这条回答")
+    expect(thanks.locator(".choices button")).to_have_text(["提交给服务专员"])
+    page.close()
+
+
 def test_html_in_a_question_shows_as_text(browser: Browser, shipped_bot: RunningBot) -> None:
     page = browser.new_page()
     page.goto(shipped_bot.url)

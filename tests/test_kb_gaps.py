@@ -2,6 +2,7 @@
 
 The paraphrases were written for this test: several ways people ask each of a few questions the
 shipped knowledge base cannot answer, with different words, word order and colloquial synonyms.
+Answers rated 👎 are grouped the same way, with paraphrases of questions it does answer.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from knowledge.gaps import Asked, group_questions
+from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.matcher import Matcher
 from knowledge.service import build
 from storage import Database
+from storage.answers import Rating, rate_answer, record_answer
 
 PARAPHRASES: dict[str, list[str]] = {
     "subsidy": [
@@ -117,3 +119,110 @@ def test_the_command_lists_groups_with_counts_and_examples(tmp_path: Path) -> No
     assert "· 如何申请创业补贴（4 次）" in out
     assert "2. 注册公司可以用众创空间的地址吗  （10 次" in out
     assert "无线网密码" not in out  # only the three largest groups were asked for
+
+
+RATED: list[tuple[str, str, list[Rating | None]]] = [
+    # Five ways of asking how soon the commissioners reply, all answered by reply-deadline.
+    ("服务专员多久给我回复？", "reply-deadline", [Rating.DOWN] * 3 + [Rating.UP]),
+    ("服务专员多长时间答复", "reply-deadline", [Rating.DOWN, Rating.DOWN]),
+    ("专员多久能回复我", "reply-deadline", [Rating.UP, Rating.UP]),
+    ("服务专员几天内反馈", "reply-deadline", [None]),  # answered, never rated
+    # Three ways of asking how big a service group is.
+    ("服务小组多少人", "service-group-size", [Rating.DOWN, Rating.DOWN]),
+    ("服务小组有几个人", "service-group-size", [Rating.DOWN] + [Rating.UP] * 3),
+    # Liked by everyone: no gap.
+    ("众创空间在哪里办公", "mobile-service-station", [Rating.UP] * 4),
+]
+
+
+def rated_list() -> list[Rated]:
+    return [
+        Rated(
+            text,
+            faq_id,
+            down=ratings.count(Rating.DOWN),
+            up=ratings.count(Rating.UP),
+            last_answered_at=NOW - timedelta(hours=n),
+        )
+        for n, (text, faq_id, ratings) in enumerate(RATED)
+        if any(ratings)
+    ]
+
+
+def test_rated_answers_are_grouped_like_questions_and_ranked_by_thumbs_down(
+    matcher: Matcher,
+) -> None:
+    groups = group_ratings(rated_list(), matcher)
+    assert [(g.example, g.down, g.up, g.faq_ids) for g in groups] == [
+        ("服务专员多久给我回复？", 5, 3, ["reply-deadline"]),
+        ("服务小组多少人", 3, 3, ["service-group-size"]),
+    ]
+    assert [p.text for p in groups[0].phrasings] == [
+        "服务专员多久给我回复？",
+        "服务专员多长时间答复",
+        "专员多久能回复我",
+    ]
+    assert groups[0].last_answered_at == NOW
+
+
+def test_the_command_lists_answers_rated_unhelpful_after_the_unanswered(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+    async def record() -> None:
+        database = Database(url)
+        await database.migrate()
+        try:
+            for n, (text, faq_id, ratings) in enumerate(RATED):
+                at = NOW - timedelta(hours=n)
+                for chat, rating in enumerate(ratings):
+                    async with database.transaction() as session:
+                        answer = await record_answer(
+                            session,
+                            answered_at=at,
+                            channel="wechat",
+                            chat_id=f"o{chat}",
+                            text=text,
+                            faq_id=faq_id,
+                            score=95.0,
+                        )
+                        if rating is not None:
+                            await rate_answer(
+                                session,
+                                answer,
+                                channel="wechat",
+                                chat_id=f"o{chat}",
+                                rating=rating,
+                                at=at,
+                            )
+        finally:
+            await database.close()
+
+    asyncio.run(record())
+    out = gaps_output(url)
+    unanswered, _, rated = out.partition("评为“没帮助”的回答")
+    assert unanswered.strip() == "没有未能回答的问题。"
+    assert rated.startswith("：👎 8 次，2 组（相似的问法算一组）")
+    first = rated.index("1. 服务专员多久给我回复？  （👎 5 次，👍 3 次，最近 2026-11-20）")
+    second = rated.index("2. 服务小组多少人  （👎 3 次，👍 3 次")
+    assert first < rated.index("给出的条目：reply-deadline") < second
+    assert "· 服务专员多长时间答复（👎 2，👍 0）" in rated
+    assert "· 专员多久能回复我（👎 0，👍 2）" in rated
+    assert "· 服务小组有几个人（👎 1，👍 3）" in rated[second:]
+    assert "给出的条目：service-group-size" in rated[second:]
+    assert "服务专员几天内反馈" not in out  # never rated
+    assert "众创空间在哪里办公" not in out  # rated helpful only
+
+
+def gaps_output(url: str, *options: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "kb", "gaps", *options],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment | {"BOT_DATABASE_URL": url},
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

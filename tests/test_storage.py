@@ -1,4 +1,4 @@
-"""Unanswered questions are kept for the admins, on SQLite and PostgreSQL."""
+"""Unanswered questions and rated answers are kept for the admins, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from storage import Database
+from storage.answers import Rating, RatingOutcome, rate_answer, record_answer
 from storage.models import Base
 
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=timezone(timedelta(hours=8)))
@@ -62,3 +63,79 @@ async def test_the_migrations_build_exactly_the_tables_the_models_describe(
     async with database.engine.connect() as connection:
         found = await connection.run_sync(differences)
     assert found == []
+
+
+async def test_ratings_are_summed_per_question_and_entry_most_thumbs_down_first(
+    database: Database,
+) -> None:
+    pressed = [
+        ("服务专员多久回复", "reply-deadline", [Rating.DOWN, Rating.UP, Rating.DOWN]),
+        ("服务小组几个人", "group-size", [Rating.UP, Rating.UP, None]),
+        ("服务专员多久回复", "onsite-days", [Rating.DOWN]),
+    ]
+    async with database.transaction() as session:
+        for n, (text, faq_id, ratings) in enumerate(pressed):
+            for rating in ratings:
+                at = T0 + timedelta(minutes=n)
+                answer = await record_answer(
+                    session,
+                    answered_at=at,
+                    channel="web",
+                    chat_id="c1",
+                    text=text,
+                    faq_id=faq_id,
+                    score=80.0,
+                )
+                if rating is not None:
+                    rated = await rate_answer(
+                        session, answer, channel="web", chat_id="c1", rating=rating, at=at
+                    )
+                    assert rated is RatingOutcome.RATED
+    rows = await database.answered.ratings()
+    assert [(r.text, r.faq_id, r.down, r.up) for r in rows] == [
+        ("服务专员多久回复", "reply-deadline", 2, 1),
+        ("服务专员多久回复", "onsite-days", 1, 0),
+        ("服务小组几个人", "group-size", 0, 2),
+    ]
+    assert rows[0].last_answered_at == T0.astimezone(UTC)
+    later = await database.answered.ratings(since=T0 + timedelta(minutes=1))
+    assert [(r.faq_id, r.down, r.up) for r in later] == [
+        ("onsite-days", 1, 0),
+        ("group-size", 0, 2),
+    ]
+    assert [r.faq_id for r in await database.answered.ratings(limit=1)] == ["reply-deadline"]
+
+
+async def test_a_rating_needs_the_answers_own_chat_and_a_known_answer(database: Database) -> None:
+    async with database.transaction() as session:
+        answer = await record_answer(
+            session,
+            answered_at=T0,
+            channel="wechat",
+            chat_id="oA",
+            text="服务专员多久回复",
+            faq_id="reply-deadline",
+            score=None,
+            picked=True,
+        )
+    async with database.transaction() as session:
+        assert (
+            await rate_answer(
+                session, answer, channel="wechat", chat_id="oB", rating=Rating.DOWN, at=T0
+            )
+            is RatingOutcome.NOT_YOURS
+        )
+        assert (
+            await rate_answer(
+                session, answer, channel="web", chat_id="oA", rating=Rating.DOWN, at=T0
+            )
+            is RatingOutcome.NOT_YOURS
+        )
+        for unknown in (answer + 1, 0, 2**31, 10**12):
+            assert (
+                await rate_answer(
+                    session, unknown, channel="wechat", chat_id="oA", rating=Rating.UP, at=T0
+                )
+                is RatingOutcome.UNKNOWN
+            )
+    assert await database.answered.ratings() == []

@@ -21,7 +21,11 @@ from typing import Any
 import aiohttp
 from conftest import bot_env
 from fake_telegram import FakeTelegram
+from sqlalchemy import select
 from test_requests import ROSTER
+
+from storage import Database
+from storage.models import AnsweredQuestion
 
 TOKEN = "123456:TEST-token"
 GROUP = -1002000000001
@@ -147,6 +151,56 @@ async def test_a_question_is_answered_with_its_source(tmp_path: Path) -> None:
         assert "10个工作日" in str(answer["text"])
 
 
+async def kept_answers(tmp_path: Path) -> list[AnsweredQuestion]:
+    """The answers the bot process kept, read from its database."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    try:
+        async with database.sessions() as session:
+            return list(await session.scalars(select(AnsweredQuestion)))
+    finally:
+        await database.close()
+
+
+async def test_an_answer_carries_thumbs_in_one_row_and_a_press_rates_it(tmp_path: Path) -> None:
+    async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
+        fake.private_message(ENTREPRENEUR, "服务专员多久给我回复？")
+        await sent_to(fake, ENTREPRENEUR, "来源：")
+        answer = fake.sent(chat_id=ENTREPRENEUR)[-1]
+        keyboard = answer.params["reply_markup"]["inline_keyboard"]
+        assert [[b["text"] for b in row] for row in keyboard] == [["👍有帮助", "👎没帮助"]]
+        (row,) = await kept_answers(tmp_path)
+        up, down = (b["callback_data"] for b in keyboard[0])
+        assert (up, down) == (f"rate:{row.id}:up", f"rate:{row.id}:down")
+        message_id = int(answer.result["message_id"])
+        acknowledged = len(fake.calls_of("answerCallbackQuery"))
+
+        fake.callback(ENTREPRENEUR, ENTREPRENEUR, message_id, down)
+        thanks = await sent_to(fake, ENTREPRENEUR, "我们会改进这条回答")
+        thanks_id = int(fake.sent(chat_id=ENTREPRENEUR)[-1].result["message_id"])
+        offer = thanks["reply_markup"]["inline_keyboard"]
+        assert [[(b["text"], b["callback_data"]) for b in r] for r in offer] == [
+            [("提交给服务专员", "request:new")]
+        ]
+        assert [r.rating for r in await kept_answers(tmp_path)] == ["down"]
+
+        # Another user presses the same button (a forwarded message): refused, nothing changes.
+        fake.callback(STRANGER, STRANGER, message_id, up)
+        await sent_to(fake, STRANGER, "这条回答不是发给您的")
+        assert [r.rating for r in await kept_answers(tmp_path)] == ["down"]
+
+        fake.callback(ENTREPRENEUR, ENTREPRENEUR, message_id, up)
+        await sent_to(fake, ENTREPRENEUR, "很高兴能帮上忙")
+        assert [r.rating for r in await kept_answers(tmp_path)] == ["up"]
+        # Every press is answered, so no button is left spinning.
+        await fake.wait_until(
+            lambda: len(fake.calls_of("answerCallbackQuery")) == acknowledged + 3, timeout=20
+        )
+
+        # The commissioner offered after 👎 is the request intake.
+        fake.callback(ENTREPRENEUR, ENTREPRENEUR, thanks_id, "request:new")
+        await sent_to(fake, ENTREPRENEUR, "属于哪一类")
+
+
 async def test_english_users_get_english(tmp_path: Path) -> None:
     async with FakeTelegram(token=TOKEN) as fake, running_bot(tmp_path, fake):
         fake.private_message(ENTREPRENEUR, "/help", language_code="en")
@@ -235,6 +289,11 @@ async def test_the_webhook_refuses_calls_without_the_secret(tmp_path: Path) -> N
         assert await fake.deliver(update, url=f"{bot.url}/telegram") == 200
         assert len(texts_to(fake, ENTREPRENEUR)) == 2
         assert texts_to(fake, ENTREPRENEUR)[0] == texts_to(fake, ENTREPRENEUR)[1]
+        # With the same 👍/👎, naming the one answer kept.
+        first, again = (c.params["reply_markup"] for c in fake.sent(chat_id=ENTREPRENEUR))
+        assert first == again
+        (kept,) = await kept_answers(tmp_path)
+        assert first["inline_keyboard"][0][1]["callback_data"] == f"rate:{kept.id}:down"
         # A request opened through the webhook still reaches the group, by the outbox.
         await fake.deliver(
             fake.private_message(ENTREPRENEUR, "/new 想咨询公司注册需要哪些材料"),

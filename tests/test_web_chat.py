@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -12,6 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import ROOT, RunningBot
+
+from storage import Database
+from storage.models import AnsweredQuestion
 
 
 @pytest.fixture
@@ -44,7 +48,11 @@ async def test_question_gets_answer_with_source(client: aiohttp.ClientSession) -
     (message,) = body["messages"]
     assert "10个工作日" in message["text"]
     assert message["source"] == "津科创〔2015〕51号 第七条"
-    assert message["buttons"] == []
+    # Nothing but 👍 and 👎, naming the answer as it was kept.
+    assert [b["label"] for b in message["buttons"]] == ["👍有帮助", "👎没帮助"]
+    up, down = (b["payload"] for b in message["buttons"])
+    assert re.fullmatch(r"rate:[0-9]+:up", up)
+    assert down == up.removesuffix(":up") + ":down"
 
 
 async def test_suggestions_are_choices_that_answer(client: aiohttp.ClientSession) -> None:
@@ -54,9 +62,86 @@ async def test_suggestions_are_choices_that_answer(client: aiohttp.ClientSession
     payloads = [b["payload"] for b in message["buttons"]]
     assert payloads[-1] == "request:new"
     assert 1 <= len(payloads) - 1 <= 3
+    # Each suggestion carries the question it was suggested for, so its answer is kept with it.
+    picked = re.fullmatch(r"faq:([a-z0-9-]+):[0-9]+", payloads[0])
+    assert picked, payloads[0]
     _, chosen = await say(client, choice=payloads[0])
     assert chosen["messages"][0]["source"]
-    assert chosen["messages"][0]["faq_id"] == payloads[0].removeprefix("faq:")
+    assert chosen["messages"][0]["faq_id"] == picked.group(1)
+    assert [b["label"] for b in chosen["messages"][0]["buttons"]] == ["👍有帮助", "👎没帮助"]
+
+
+async def rating_of(shipped_bot: RunningBot, answer_id: int) -> str | None:
+    """The rating the bot process stored for ``answer_id``, read from its database."""
+    database = Database(shipped_bot.env["BOT_DATABASE_URL"])
+    try:
+        async with database.sessions() as session:
+            answer = await session.get(AnsweredQuestion, answer_id)
+            assert answer is not None
+            return answer.rating
+    finally:
+        await database.close()
+
+
+async def kb_gaps(shipped_bot: RunningBot) -> str:
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "kb", "gaps"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=shipped_bot.env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+async def visitor(shipped_bot: RunningBot) -> AsyncIterator[aiohttp.ClientSession]:
+    """One visitor who keeps the session cookie, as a browser does (aiohttp's default jar
+    drops cookies from an IP address, which makes every message a new visitor's)."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(shipped_bot.url, cookie_jar=jar) as session:
+        async with session.get("/") as page:
+            assert page.status == 200
+        assert len(jar) == 1
+        yield session
+
+
+async def test_an_answer_is_rated_and_rated_again_and_shows_in_kb_gaps(
+    visitor: aiohttp.ClientSession, shipped_bot: RunningBot
+) -> None:
+    client = visitor
+    _, body = await say(client, text="服务专员多长时间答复")
+    (answer,) = body["messages"]
+    up, down = (b["payload"] for b in answer["buttons"])
+    answer_id = int(up.split(":")[1])
+    assert await rating_of(shipped_bot, answer_id) is None
+
+    _, body = await say(client, choice=down)
+    (thanks,) = body["messages"]
+    assert thanks["text"].startswith("谢谢您的反馈，我们会改进这条回答。")
+    assert thanks["buttons"] == [{"label": "提交给服务专员", "payload": "request:new"}]
+    assert await rating_of(shipped_bot, answer_id) == "down"
+
+    async with aiohttp.ClientSession(shipped_bot.url) as someone_else:
+        _, body = await say(someone_else, choice=up)
+        assert body["messages"][0]["text"] == "这条回答不是发给您的，不能由您评价。"
+    _, body = await say(client, choice="rate:2147483647:up")
+    assert body["messages"][0]["text"].startswith("抱歉，没有找到这条回答，评价没能记下。")
+    assert await rating_of(shipped_bot, answer_id) == "down"
+
+    _, body = await say(client, choice=up)
+    assert body["messages"][0]["text"] == "谢谢您的反馈，很高兴能帮上忙！"
+    assert await rating_of(shipped_bot, answer_id) == "up"
+    await say(client, choice=down)
+    assert await rating_of(shipped_bot, answer_id) == "down"
+
+    rated = (await kb_gaps(shipped_bot)).partition("评为“没帮助”的回答")[2]
+    assert "服务专员多长时间答复  （👎 1 次，👍 0 次" in rated
+    assert "给出的条目：reply-deadline" in rated
 
 
 async def test_no_match_offers_a_service_request(client: aiohttp.ClientSession) -> None:

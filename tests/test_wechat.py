@@ -42,11 +42,13 @@ from bot.channels import wechat
 from bot.channels.wechat import MENU, escape_cdata, render_text, split_text
 from bot.channels.wechat_api import WeChatApi
 from bot.clock import SHANGHAI, ManualClock
-from bot.messages import Button, Channel, OutgoingMessage
+from bot.messages import Button, Channel, Language, OutgoingMessage
 from bot.server import build_application
 from bot.settings import load_settings
+from handlers.faq import rating_buttons
+from knowledge.service import build
 from storage import Database
-from storage.models import InboundKey, OutboxMessage, Request
+from storage.models import MAX_INTEGER, AnsweredQuestion, InboundKey, OutboxMessage, Request
 
 TOKEN = "wechat-token-for-tests"
 APP_ID = "wx1234567890abcdef"
@@ -255,6 +257,76 @@ async def test_the_menu_and_the_command_words_work(site: Site) -> None:
     # An unknown menu key and a VIEW event are not messages: WeChat gets "success".
     odd = await site.post(event_xml(ENTREPRENEUR, "CLICK", event_key="nonsense"))
     assert odd.body_text == "success"
+
+
+_LINK = re.compile(
+    r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&"]*)&msgmenuid=([^"]*)">([^<]*)</a>'
+)
+
+
+def links(text: str) -> dict[str, tuple[str, str]]:
+    """The menu links in ``text``: label → (what a tap says, the payload it carries)."""
+    return {label: (said, payload) for said, payload, label in _LINK.findall(text)}
+
+
+async def tap(site: Site, openid: str, link: tuple[str, str], msg_id: int) -> str:
+    """``openid`` taps ``link`` as WeChat sends a tap; returns the passive reply."""
+    said, payload = link
+    return content(await site.say(openid, said, msg_id, bizmsgmenuid=payload))
+
+
+async def answer_row(site: Site) -> AnsweredQuestion:
+    async with site.bot.database.sessions() as session:
+        (row,) = (await session.scalars(select(AnsweredQuestion))).all()
+        return row
+
+
+async def test_an_answer_carries_thumbs_and_a_tap_rates_it(
+    database: Database, faq_dir: Path
+) -> None:
+    async with serve(database.url, faq_dir) as site:
+        question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=60)
+        posts = await site.platform.post_retries(
+            question, times=3, concurrent=True, timestamp=site.stamp()
+        )
+        answers = {content(posted) for posted in posts}
+        assert len(answers) == 1  # WeChat's three tries: one answer, kept once
+        answer = answers.pop()
+        assert await site.count(AnsweredQuestion) == 1
+        row = await answer_row(site)
+        assert answer.endswith(
+            "\n\n来源：津科创〔2015〕51号 第七条\n\n"
+            f'<a href="weixin://bizmsgmenu?msgmenucontent=👍有帮助&msgmenuid=rate:{row.id}:up">'
+            "👍有帮助</a>\n"
+            f'<a href="weixin://bizmsgmenu?msgmenucontent=👎没帮助&msgmenuid=rate:{row.id}:down">'
+            "👎没帮助</a>"
+        )
+        thumbs = links(answer)
+
+        thanks = await tap(site, ENTREPRENEUR, thumbs["👎没帮助"], 61)
+        assert thanks.startswith("谢谢您的反馈，我们会改进这条回答。")
+        assert links(thanks) == {"提交给服务专员": ("提交给服务专员", "request:new")}
+        row = await answer_row(site)
+        assert (row.channel, row.chat_id, row.rating) == ("wechat", ENTREPRENEUR, "down")
+
+        refused = await tap(site, "oSOMEONE-ELSE000000000000000", thumbs["👍有帮助"], 62)
+        assert refused == "这条回答不是发给您的，不能由您评价。"
+        assert (await answer_row(site)).rating == "down"
+
+        assert await tap(site, ENTREPRENEUR, thumbs["👍有帮助"], 63) == (
+            "谢谢您的反馈，很高兴能帮上忙！"
+        )
+        assert (await answer_row(site)).rating == "up"  # changed, not a second row
+        assert site.fake.custom_messages() == []  # every reply went back passively
+
+
+def test_every_shipped_answer_with_its_thumbs_fits_one_wechat_message() -> None:
+    thumbs = rating_buttons(MAX_INTEGER, Language.ZH)  # the longest id a button can carry
+    for entry in build(ROOT / "knowledge" / "faq").entries:
+        answer = OutgoingMessage(
+            ENTREPRENEUR, Channel.WECHAT, entry.answer, thumbs, source=entry.source
+        )
+        assert len(render_text(answer).encode()) <= wechat.TEXT_LIMIT, entry.id
 
 
 # --- retries ---------------------------------------------------------------------------------
