@@ -40,6 +40,8 @@ class Texts:
     stats_only: str
     stats: str
     stats_unanswered: str
+    supervisor_help: str
+    admin_help: str
     report_only: str
     report_usage: str
     report_not_started: str
@@ -104,6 +106,8 @@ ZH = Texts(
         "在办 {active}（其中超期 {overdue}）· 待创业者补充 {waiting}"
     ),
     stats_unanswered="未能回答的问题 {count} 个（python -m bot kb gaps 可查看）",
+    supervisor_help="督导和管理员：/stats 今日统计；/report [季度] [pdf|html|csv] 季报文件",
+    admin_help="管理员：/reload 重新加载知识库、名册和工作日日历",
     report_only="抱歉，季报只有督导和管理员可以获取。",
     report_usage=(
         "用法：/report [季度] [pdf|html|csv]，例如 /report 2026Q3 csv。不写季度就是本季度。"
@@ -177,6 +181,11 @@ EN = Texts(
         "In progress {active} (overdue {overdue}) · waiting on the entrepreneur {waiting}"
     ),
     stats_unanswered="Questions the bot could not answer: {count} (see python -m bot kb gaps)",
+    supervisor_help=(
+        "Supervisors and admins: /stats today's counts; /report [quarter] [pdf|html|csv] the "
+        "quarterly report as a file"
+    ),
+    admin_help="Admins: /reload the knowledge base, roster and working-day calendar",
     report_only="Sorry, only supervisors and admins can get the report.",
     report_usage=(
         "Usage: /report [quarter] [pdf|html|csv], e.g. /report 2026Q3 csv. "

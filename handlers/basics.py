@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import texts_for
+from bot.texts import desk_texts_for, texts_for
 
 __all__ = ["guard_router", "router", "unknown"]
 
@@ -39,9 +39,18 @@ async def unusable(message: IncomingMessage, _: Context) -> Sequence[OutgoingMes
 
 
 @router.command("help")
-async def help_(message: IncomingMessage, _: Context) -> Sequence[OutgoingMessage]:
-    """List what the bot can do."""
-    return reply(message, texts_for(message.language).help)
+async def help_(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
+    """List what the bot can do, and what the roster lets this person do besides."""
+    texts = texts_for(message.language)
+    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    lines = [texts.help]
+    if roles.member_of:
+        lines.append(desk_texts_for(message.language).member_usage)
+    if roles.is_admin or roles.supervisor_of:
+        lines.append(texts.supervisor_help)
+    if roles.is_admin:
+        lines.append(texts.admin_help)
+    return reply(message, "\n\n".join(lines))
 
 
 async def unknown(message: IncomingMessage, _: Context) -> Sequence[OutgoingMessage]:

@@ -49,3 +49,23 @@ async def test_everyone_else_is_refused(bot: tuple[Bot, ManualClock]) -> None:
     running, _ = bot
     for who in (ENTREPRENEUR, ZHANG):
         assert await stats_for(running, who) == "抱歉，统计只有督导和管理员可以查看。"
+
+
+async def test_help_lists_the_commands_each_role_may_use(bot: tuple[Bot, ManualClock]) -> None:
+    running, _ = bot
+
+    async def help_for(who: Sender) -> str:
+        (answer,) = await say(running, who, "/help")
+        return answer.text
+
+    entrepreneur, member = await help_for(ENTREPRENEUR), await help_for(ZHANG)
+    supervisor, admin = await help_for(SUPERVISOR), await help_for(ADMIN)
+    assert entrepreneur.startswith("直接输入问题")
+    assert all(command not in entrepreneur for command in ("/claim", "/stats", "/reload"))
+    assert "/claim 编号" in member
+    assert "/report" not in member
+    assert "/report [季度]" in supervisor
+    assert "/reload" not in supervisor
+    assert "/report [季度]" in admin
+    assert "/reload" in admin
+    assert all(text.startswith(entrepreneur) for text in (member, supervisor, admin))
