@@ -30,6 +30,7 @@ class Texts:
     rated_helpful: str
     rated_unhelpful: str
     rating_unknown: str
+    suggestion_gone: str
     rating_not_yours: str
     request_not_ready: str
     empty_message: str
@@ -88,6 +89,7 @@ ZH = Texts(
         "谢谢您的反馈，我们会改进这条回答。\n需要的话，可以把问题提交给服务专员，由专员为您解答。"
     ),
     rating_unknown="抱歉，没有找到这条回答，评价没能记下。您可以直接再问一次。",
+    suggestion_gone="抱歉，这条内容刚刚更新过，请把您的问题再发一次。",
     rating_not_yours="这条回答不是发给您的，不能由您评价。",
     request_not_ready=(
         "在线提交工单的功能即将开放。\n"
@@ -164,6 +166,7 @@ EN = Texts(
     rating_unknown=(
         "Sorry, I couldn't find that answer, so the rating wasn't saved. Please ask again."
     ),
+    suggestion_gone="Sorry, that entry was just updated. Please send your question again.",
     rating_not_yours="That answer was given in another chat, so it can't be rated here.",
     request_not_ready=(
         "Online service requests open soon. Meanwhile, visit the commissioners at the mobile "

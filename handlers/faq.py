@@ -152,7 +152,7 @@ async def suggestion(message: IncomingMessage, context: Context) -> Sequence[Out
     picked = _SUGGESTION.fullmatch(message.choice)
     entry = base.by_id.get(picked.group(1)) if picked else None
     if picked is None or entry is None:  # the entry went away in a reload since it was shown
-        return await question(message, context) or []
+        return reply(message, texts_for(message.language).suggestion_gone)
     carried = picked.group(2)
     asked = await asked_text(context.session, int(carried)) if carried else None
     # The score the entry had when it was suggested: the same question meets the same matcher

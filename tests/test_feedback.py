@@ -168,3 +168,16 @@ async def test_english_users_rate_in_english(bot: tuple[Bot, ManualClock]) -> No
     (thanks,) = await say(running, english, choice=answer.buttons[1].payload)
     assert thanks.text == EN.rated_unhelpful
     assert [b.label for b in thanks.buttons] == [EN.submit_button]
+
+
+async def test_a_suggestion_gone_in_a_reload_asks_for_the_question_again(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    (suggested,) = await say(running, ASKER, VAGUE)
+    picked = suggested.buttons[0].payload
+    assert picked.startswith("faq:group-size")
+    gone = picked.replace("group-size", "no-longer-there")
+    (answer,) = await say(running, ASKER, choice=gone)
+    assert answer.text == ZH.suggestion_gone
+    assert await kept(running) == []  # nothing was answered, so nothing to rate
