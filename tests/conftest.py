@@ -244,9 +244,21 @@ MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 async def bot(
     request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
 ) -> AsyncIterator[tuple[Bot, ManualClock]]:
+    async with bot_for(request, tmp_path, faq_dir, ROSTER, ManualClock(MONDAY)) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def bot_for(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    faq_dir: Path,
+    roster_text: str,
+    clock: ManualClock,
+) -> AsyncIterator[tuple[Bot, ManualClock]]:
+    """The bot in-process on ``roster_text``, on the database ``request.param`` names."""
     roster = tmp_path / "roster.yaml"
-    roster.write_text(ROSTER, encoding="utf-8")
-    clock = ManualClock(MONDAY)
+    roster.write_text(roster_text, encoding="utf-8")
 
     async def start(url: str) -> Bot:
         settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
@@ -254,10 +266,14 @@ async def bot(
 
     if request.param == "sqlite":
         running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-        yield running, clock
-        await running.close()
+        try:
+            yield running, clock
+        finally:
+            await running.close()
         return
     async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
         running = await start(url)
-        yield running, clock
-        await running.close()
+        try:
+            yield running, clock
+        finally:
+            await running.close()

@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import scratch_postgres
+from conftest import bot_for
 from sqlalchemy import select
 from test_reports import open_for
 from test_requests import say
 
-from bot.app import Bot, create_bot
+from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, Sender
 from bot.reports import Figures, Quarter, build_report
-from bot.settings import load_settings
 from storage.models import Request, RequestEvent
 from storage.reports import histories
 
@@ -90,23 +89,9 @@ QUESTIONS = (
 async def quarter_bot(
     request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
 ) -> AsyncIterator[tuple[Bot, ManualClock]]:
-    roster = tmp_path / "roster.yaml"
-    roster.write_text(ROSTER, encoding="utf-8")
-    clock = ManualClock(datetime(2026, 10, 1, 1, 0, tzinfo=UTC))
-
-    async def start(url: str) -> Bot:
-        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
-        return await create_bot(settings, clock)
-
-    if request.param == "sqlite":
-        running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-        yield running, clock
-        await running.close()
-        return
-    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
-        running = await start(url)
-        yield running, clock
-        await running.close()
+    clock = ManualClock(datetime(2026, 10, 1, 1, 0, tzinfo=UTC))  # 09:00 on National Day
+    async with bot_for(request, tmp_path, faq_dir, ROSTER, clock) as running:
+        yield running
 
 
 async def a_random_quarter(bot: Bot, clock: ManualClock, seed: int) -> None:
