@@ -255,8 +255,9 @@ async def bot_for(
     faq_dir: Path,
     roster_text: str,
     clock: ManualClock,
+    database: str | None = None,
 ) -> AsyncIterator[tuple[Bot, ManualClock]]:
-    """The bot in-process on ``roster_text``, on the database ``request.param`` names."""
+    """The bot in-process on ``roster_text``, on ``database`` (default: ``request.param``)."""
     roster = tmp_path / "roster.yaml"
     roster.write_text(roster_text, encoding="utf-8")
 
@@ -264,7 +265,7 @@ async def bot_for(
         settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
         return await create_bot(settings, clock)
 
-    if request.param == "sqlite":
+    if (database or request.param) == "sqlite":
         running = await start(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
         try:
             yield running, clock

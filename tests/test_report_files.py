@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import MONDAY, ROOT, ROSTER, bot_for
 from fake_telegram import FakeTelegram, Upload
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -300,3 +300,17 @@ def test_the_command_writes_html_and_pdf(tmp_path: Path) -> None:
     printed = report("--format", "pdf", "--out", str(tmp_path / "q4.pdf"))
     assert printed.returncode == 0, printed.stderr
     assert len(PdfReader(tmp_path / "q4.pdf").pages) == 1  # a quarter with nothing in it
+
+
+async def test_on_wechat_the_bot_says_where_to_get_the_file(
+    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
+) -> None:
+    roster = ROSTER.replace(
+        "{name: 区科委值班, telegram: 9101}", "{name: 区科委值班, telegram: 9101, wechat: o-duty}"
+    )
+    assert roster != ROSTER
+    clock = ManualClock(MONDAY)
+    async with bot_for(request, tmp_path, faq_dir, roster, clock, "sqlite") as (running, _):
+        (answer,) = await say(running, Sender(Channel.WECHAT, "o-duty"), "/report")
+        assert "服务专员控制台（/console）下载" in answer.text
+        assert not any(row.payload.get("attachments") for row in await rows(running))
