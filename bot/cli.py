@@ -20,7 +20,7 @@ from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
 from bot.report_tables import archive_csv, archive_markdown, report_csv, report_markdown
-from bot.reports import Period, Quarter, Year, build_report
+from bot.reports import Period, Quarter, QuarterReport, Year, count_periods
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -30,7 +30,6 @@ from knowledge.gaps import Asked, group_questions
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
 from storage.questions import UnansweredSummary
-from storage.reports import History, histories
 
 __all__ = ["main"]
 
@@ -416,35 +415,34 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     period: Period = Year(args.year) if args.archive else quarter
 
-    async def read() -> list[History]:
+    district_of = {g.id: g.district for g in roster.groups}
+    periods: list[Period] = (
+        [*(q for q in period.quarters() if q.start <= now), period]
+        if isinstance(period, Year)
+        else [quarter]
+    )
+
+    async def read() -> list[QuarterReport]:
         database = Database(settings.database_url)
         try:
             await database.migrate()
             async with database.sessions() as session:
-                return await histories(session, period.start, period.end)
+                return await count_periods(session, periods, now, calendar, district_of)
         finally:
             await database.close()
 
-    found = asyncio.run(read())
-    district_of = {g.id: g.district for g in roster.groups}
+    counted = asyncio.run(read())
     if isinstance(period, Year):
-        periods = [
-            build_report(found, q, now, calendar, district_of)
-            for q in period.quarters()
-            if q.start <= now
-        ]
-        periods.append(build_report(found, period, now, calendar, district_of))
         body = (
-            archive_csv(periods, roster)
+            archive_csv(counted, roster)
             if args.format == "csv"
-            else archive_markdown(periods, roster).encode("utf-8")
+            else archive_markdown(counted, roster).encode("utf-8")
         )
     else:
-        built = build_report(found, quarter, now, calendar, district_of)
         body = (
-            report_csv(built, roster, args.district)
+            report_csv(counted[0], roster, args.district)
             if args.format == "csv"
-            else report_markdown(built, roster, args.district).encode("utf-8")
+            else report_markdown(counted[0], roster, args.district).encode("utf-8")
         )
     if args.out:
         args.out.write_bytes(body)
