@@ -755,13 +755,13 @@ class _WorkdayCount:
     def _build(self) -> None:
         first, last = self._years
         day, end = date(first, 1, 1), date(last + 1, 1, 1)
-        origin = _midnight(self._ORIGIN)
-        start = _midnight(day)
+        # The count through the day before the table's first: negative before the origin.
+        origin, before = _midnight(self._ORIGIN), _midnight(day - timedelta(days=1))
         total = (
-            self._calendar.working_days_between(origin, start)
-            if start >= origin
-            else -self._calendar.working_days_between(start, origin)
-        )  # through the day before the table's first
+            self._calendar.working_days_between(origin, before)
+            if before >= origin
+            else -self._calendar.working_days_between(before, origin)
+        )
         bounds, counts = [], []
         while day < end:
             bounds.append(_midnight(day).timestamp())

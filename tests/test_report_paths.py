@@ -14,14 +14,24 @@ second half of 2026, on SQLite and PostgreSQL. For several periods and moments:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import bisect
+import random
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import report_reference as reference
 
 from bench.report_data import bench_roster, insert, simulate
-from bot.reports import Period, Quarter, QuarterReport, Year, build_report, count_periods
+from bot.reports import (
+    Period,
+    Quarter,
+    QuarterReport,
+    Year,
+    _WorkdayCount,  # the private helper the report counts working days with
+    build_report,
+    count_periods,
+)
 from bot.workdays import WorkCalendar
 from storage import Database
 from storage.reports import _portable, histories, stream_histories
@@ -106,3 +116,28 @@ async def test_postgresql_reads_the_histories_the_portable_query_reads(
             ]
         assert len(fast) > 1000
         assert fast == portable
+
+
+def test_working_days_counted_by_table_agree_with_the_calendar() -> None:
+    # New Year's Day 2026 made a working day: a table must not count its first day twice, or a
+    # table starting in 2026 and one grown back into 2025 disagree.
+    calendar = WorkCalendar(workdays=[date(2026, 1, 1)])
+    rng = random.Random(3)
+    span = (
+        datetime(2027, 12, 31, tzinfo=UTC).timestamp()
+        - datetime(2023, 1, 1, tzinfo=UTC).timestamp()
+    )
+    base = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
+    for _ in range(1000):
+        a, b = sorted(base + rng.random() * span for _ in range(2))
+        if rng.random() < 0.5:
+            b = a + rng.random() * 40 * 86400  # mostly near each other, as replies are
+        # A count taken before the table grows (back in time) goes with one taken after.
+        year = datetime.fromtimestamp(b, UTC).year
+        table = _WorkdayCount(calendar, year, year)
+        bounds, counts, _ = table.table(b)
+        count_b = counts[bisect.bisect_right(bounds, b) - 1]
+        bounds, counts, _ = table.table(a)
+        count_a = counts[bisect.bisect_right(bounds, a) - 1]
+        at_a, at_b = datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)
+        assert max(0, count_b - count_a) == calendar.working_days_between(at_a, at_b)
