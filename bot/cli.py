@@ -422,16 +422,21 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         else [quarter]
     )
 
-    async def read() -> list[QuarterReport]:
+    counted: list[QuarterReport] = []
+
+    async def read() -> None:
+        # The reports are handed out, not returned: when asyncio.run (3.11) puts the SIGINT
+        # handler back it formats the main task's repr, result and all, and the repr of a
+        # million requests' figures takes seconds.
         database = Database(settings.database_url)
         try:
             await database.migrate()
             async with database.sessions() as session:
-                return await count_periods(session, periods, now, calendar, district_of)
+                counted.extend(await count_periods(session, periods, now, calendar, district_of))
         finally:
             await database.close()
 
-    counted = asyncio.run(read())
+    asyncio.run(read())
     if isinstance(period, Year):
         body = (
             archive_csv(counted, roster)
