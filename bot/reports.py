@@ -302,7 +302,7 @@ class ReportBuilder:
 
     Each log is replayed up to the report's moment. What a log counts depends only on the kinds
     of its events and on where the quarter's start and the report's moment cut it, so that is
-    worked out once per distinct log shape (:class:`_Shape`, a few hundred in a quarter) and
+    worked out once per distinct log shape (:class:`_Shape`: 2,433 in a million requests) and
     each request only looks up the values at the positions its shape names. Counts are
     gathered in lists by group and commissioner and poured into the figures' sets at the end.
     """

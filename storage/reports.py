@@ -131,10 +131,10 @@ async def stream_histories(
             await asyncio.sleep(0)  # let it send the request before the caller gets to work
             yield [new(History, row) for row in rows]
     finally:
-        if not ahead.done():
-            ahead.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ahead
+        # A caller that stops early: the chunk already asked for is let arrive, so the
+        # connection is free for the session's next statement.
+        with contextlib.suppress(Exception):
+            await ahead
 
 
 async def _driver_connection(connection: AsyncConnection) -> Any:

@@ -141,3 +141,18 @@ def test_working_days_counted_by_table_agree_with_the_calendar() -> None:
         count_a = counts[bisect.bisect_right(bounds, a) - 1]
         at_a, at_b = datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)
         assert max(0, count_b - count_a) == calendar.working_days_between(at_a, at_b)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_a_reader_may_stop_early(filled: tuple[Database, dict[str, str]]) -> None:
+    database, _ = filled
+    period = Quarter(2026, 4)
+    async with database.sessions() as session:
+        stream = stream_histories(session, period.start, period.end, chunk=10)
+        async for chunk in stream:
+            assert len(chunk) == 10
+            break
+        await stream.aclose()
+        # The session's connection is usable again.
+        assert len(await histories(session, period.start, period.end)) > 1000
