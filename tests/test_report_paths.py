@@ -15,7 +15,9 @@ second half of 2026, on SQLite and PostgreSQL. For several periods and moments:
 from __future__ import annotations
 
 import bisect
+import math
 import random
+import statistics
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import report_reference as reference
 
 from bench.report_data import bench_roster, insert, simulate
 from bot.reports import (
+    Figures,
     Period,
     Quarter,
     QuarterReport,
@@ -156,3 +159,18 @@ async def test_a_reader_may_stop_early(filled: tuple[Database, dict[str, str]]) 
         await stream.aclose()
         # The session's connection is usable again.
         assert len(await histories(session, period.start, period.end)) > 1000
+
+
+def test_medians_and_90th_percentiles_are_counted_as_they_were_sorted() -> None:
+    rng = random.Random(5)
+    for size in [0, 1, 2, 3, 10, 11, *(rng.randrange(1, 400) for _ in range(200))]:
+        days = {rid: rng.choice((0, 1, 2, 3, 5, 8, 13, 40)) for rid in range(size)}
+        figures = Figures(first_reply_days=days, resolve_days=dict(reversed(days.items())))
+        ordered = sorted(days.values())
+        expected = (
+            (float(statistics.median(ordered)), ordered[max(0, math.ceil(0.9 * size) - 1)])
+            if ordered
+            else (None, None)
+        )
+        assert figures.first_reply() == expected
+        assert figures.resolution() == expected
