@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import matcher, requests, scheduler, telegram, wechat
+from bench import matcher, report, requests, scheduler, telegram, wechat
 
 
 def main() -> None:
@@ -14,6 +14,7 @@ def main() -> None:
     matcher.print_table(matcher.run(quick=args.quick))
     requests.print_table(requests.run(quick=args.quick))
     scheduler.print_table(scheduler.run(quick=args.quick))
+    report.print_table(report.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
 

@@ -22,7 +22,7 @@ from bot.messages import Language
 from bot.report_files import render_report
 from bot.report_pdf import PdfError
 from bot.report_tables import archive_csv, archive_markdown
-from bot.reports import Period, Quarter, Year, build_report
+from bot.reports import Period, Quarter, Year, count_periods
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -33,7 +33,6 @@ from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
 from storage.answers import RatingSummary
 from storage.questions import UnansweredSummary
-from storage.reports import History, histories
 
 __all__ = ["main"]
 
@@ -448,8 +447,9 @@ def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     now = SystemClock().now()
-    if args.archive != (args.year is not None):
-        print("绩效档案写作：report --year 2026 --archive", file=sys.stderr)
+    fault = _report_usage_fault(args)
+    if fault:
+        print(fault, file=sys.stderr)
         return 2
     try:
         quarter = Quarter.parse(args.quarter) if args.quarter else Quarter.of(now)
@@ -466,51 +466,74 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     if args.district and args.district not in districts:
         print(f"名册里没有区 {args.district}；有：{'、'.join(sorted(districts))}", file=sys.stderr)
         return 2
-    if args.archive and args.format in ("html", "pdf"):
-        print("绩效档案只有 md 和 csv 两种格式", file=sys.stderr)
-        return 2
-    if args.format == "pdf" and not args.out:
-        print("PDF 请用 --out 指定文件，例如 --out 季报.pdf", file=sys.stderr)
-        return 2
     period: Period = Year(args.year) if args.archive else quarter
-
-    async def read() -> list[History]:
-        database = Database(settings.database_url)
-        try:
-            await database.migrate()
-            async with database.sessions() as session:
-                return await histories(session, period.start, period.end)
-        finally:
-            await database.close()
-
-    found = asyncio.run(read())
-    district_of = {g.id: g.district for g in roster.groups}
-    if isinstance(period, Year):
-        periods = [
-            build_report(found, q, now, calendar, district_of)
-            for q in period.quarters()
-            if q.start <= now
-        ]
-        periods.append(build_report(found, period, now, calendar, district_of))
-        body = (
-            archive_csv(periods, roster)
-            if args.format == "csv"
-            else archive_markdown(periods, roster).encode("utf-8")
-        )
-    else:
-        built = build_report(found, quarter, now, calendar, district_of)
-        try:
-            made = asyncio.run(
-                render_report(built, roster, args.district, args.format, settings.chromium)
+    body: list[bytes] = []
+    try:
+        asyncio.run(
+            _report_body(
+                args,
+                settings,
+                roster=roster,
+                calendar=calendar,
+                period=period,
+                now=now,
+                body=body,
             )
-        except PdfError as error:
-            print(f"无法生成 PDF：{error}", file=sys.stderr)
-            return 1
-        body = made.content
+        )
+    except PdfError as error:
+        print(f"无法生成 PDF：{error}", file=sys.stderr)
+        return 1
     if args.out:
-        args.out.write_bytes(body)
+        args.out.write_bytes(body[0])
         print(f"已写入 {args.out}", file=sys.stderr)
     else:
-        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.write(body[0])
         sys.stdout.flush()
     return 0
+
+
+def _report_usage_fault(args: argparse.Namespace) -> str | None:
+    if args.archive != (args.year is not None):
+        return "绩效档案写作：report --year 2026 --archive"
+    if args.archive and args.format in ("html", "pdf"):
+        return "绩效档案只有 md 和 csv 两种格式"
+    if args.format == "pdf" and not args.out:
+        return "PDF 请用 --out 指定文件，例如 --out 季报.pdf"
+    return None
+
+
+async def _report_body(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    roster: Roster,
+    calendar: WorkCalendar,
+    period: Period,
+    now: datetime,
+    body: list[bytes],
+) -> None:
+    """Count ``period`` and render it into ``body``.
+
+    The file is handed out, not returned: when ``asyncio.run`` (3.11) puts the SIGINT handler
+    back it formats the main task's repr, result and all, and the repr of a million requests'
+    figures takes seconds.
+    """
+    district_of = {g.id: g.district for g in roster.groups}
+    periods: list[Period] = (
+        [*(q for q in period.quarters() if q.start <= now), period]
+        if isinstance(period, Year)
+        else [period]
+    )
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        async with database.sessions() as session:
+            counted = await count_periods(session, periods, now, calendar, district_of)
+    finally:
+        await database.close()
+    if isinstance(period, Year):
+        archive = archive_csv(counted, roster) if args.format == "csv" else None
+        body.append(archive or archive_markdown(counted, roster).encode("utf-8"))
+        return
+    made = await render_report(counted[0], roster, args.district, args.format, settings.chromium)
+    body.append(made.content)

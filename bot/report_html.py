@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 
 from bot import categories
@@ -191,12 +191,8 @@ def _horizontal_bars(title: str, bars: Sequence[_Bar], top: float, color: str) -
 def _weekly_bars(title: str, report: QuarterReport, figures: Figures) -> str:
     """Requests received and resolved each week (Monday to Sunday) of the quarter."""
     weeks = _weeks(report.quarter.first_day, report.quarter.next_first_day)
-    received = Counter(
-        _week_of(at.astimezone(SHANGHAI).date()) for at in figures.received_at.values()
-    )
-    resolved = Counter(
-        _week_of(at.astimezone(SHANGHAI).date()) for at in figures.resolved_at.values()
-    )
+    received = Counter(_week_of(_day(at)) for at in figures.received_at.values())
+    resolved = Counter(_week_of(_day(at)) for at in figures.resolved_at.values())
     top = max([*received.values(), *resolved.values(), 1])
     left, bottom, plot_height, legend = 36, 34, 170, 22
     height = legend + plot_height + bottom
@@ -242,6 +238,11 @@ def _weeks(first: date, after: date) -> list[date]:
         weeks.append(monday)
         monday += timedelta(days=7)
     return weeks
+
+
+def _day(moment: float) -> date:
+    """The Shanghai date of a POSIX timestamp."""
+    return datetime.fromtimestamp(moment, SHANGHAI).date()
 
 
 def _week_of(day: date) -> date:

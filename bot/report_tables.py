@@ -299,16 +299,26 @@ def _number(value: float | None, digits: int = 1) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.{digits}f}"
 
 
+# Lookups by id, not walks over the roster: the overdue list may run to tens of thousands.
 def _district_of(roster: Roster, group_id: str) -> str | None:
-    return next((g.district for g in roster.groups if g.id == group_id), None)
+    try:
+        return roster.group(group_id).district
+    except KeyError:
+        return None
 
 
 def _group_name(roster: Roster, group_id: str) -> str:
-    return next((g.name for g in roster.groups if g.id == group_id), group_id)
+    try:
+        return roster.group(group_id).name
+    except KeyError:
+        return group_id
 
 
 def _space_name(roster: Roster, space_id: str) -> str:
-    return next((s.name for s in roster.spaces if s.id == space_id), space_id)
+    try:
+        return roster.space(space_id).name
+    except KeyError:
+        return space_id
 
 
 def _person_name(roster: Roster, actor: str | None) -> str:

@@ -211,13 +211,19 @@ class RequestEvent(Base):
     __tablename__ = "request_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), nullable=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     actor: Mapped[str] = mapped_column(String(160), nullable=False)
     """``entrepreneur``, ``system`` or a commissioner as ``channel:user_id``."""
     text: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        # Each log in the order it is replayed: the quarterly report reads millions of events
+        # this way without a sort; request_id alone (the foreign key) is served by it too.
+        Index("ix_request_events_request_id_at", "request_id", "at", "id"),
+    )
 
 
 class OutboxMessage(Base):
