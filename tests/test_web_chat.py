@@ -84,9 +84,14 @@ async def rating_of(shipped_bot: RunningBot, answer_id: int) -> str | None:
 
 
 async def kb_gaps(shipped_bot: RunningBot) -> str:
+    return await kb(shipped_bot, "gaps")
+
+
+async def kb(shipped_bot: RunningBot, command: str) -> str:
+    """``python -m bot kb COMMAND`` against the running bot's database; its output."""
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bot", "kb", "gaps"],
+        [sys.executable, "-m", "bot", "kb", command],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -218,18 +223,7 @@ async def test_unanswered_questions_reach_the_admins(
     client: aiohttp.ClientSession, shipped_bot: RunningBot
 ) -> None:
     await say(client, text="孵化器的食堂几点开饭")
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", "kb", "unanswered"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=shipped_bot.env,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "孵化器的食堂几点开饭" in result.stdout
+    assert "孵化器的食堂几点开饭" in await kb(shipped_bot, "unanswered")
 
 
 async def test_health(client: aiohttp.ClientSession) -> None:
