@@ -88,6 +88,7 @@ def report_html(report: QuarterReport, roster: Roster, district: str | None = No
     scope = rows[0].figures if rows else Figures()
     title = report_title(report, roster, district)
     groups = [row for row in rows if row.level == "服务小组"]
+    in_district = {g.id for g in roster.groups if g.district == district} if district else None
     parts = [
         "<!doctype html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',
@@ -129,7 +130,7 @@ def report_html(report: QuarterReport, roster: Roster, district: str | None = No
                 _BLUE,
             ),
         ),
-        _figure(CHARTS[2], _weekly_bars(CHARTS[2], report, scope)),
+        _figure(CHARTS[2], _weekly_bars(CHARTS[2], report, scope, in_district)),
     ]
     for heading, chosen in level_tables(rows):
         cells = [[row.name, *row.cells()] for row in chosen]
@@ -188,11 +189,23 @@ def _horizontal_bars(title: str, bars: Sequence[_Bar], top: float, color: str) -
     return "".join(shapes)
 
 
-def _weekly_bars(title: str, report: QuarterReport, figures: Figures) -> str:
-    """Requests received and resolved each week (Monday to Sunday) of the quarter."""
+def _weekly_bars(
+    title: str, report: QuarterReport, figures: Figures, groups: set[str] | None
+) -> str:
+    """Requests received and resolved each week (Monday to Sunday) of the quarter.
+
+    A request counts once, in the week it first reached one of ``groups`` (all: ``None``), and
+    in the week of the resolution the figures count.
+    """
     weeks = _weeks(report.quarter.first_day, report.quarter.next_first_day)
-    received = Counter(_week_of(_day(at)) for at in figures.received_at.values())
-    resolved = Counter(_week_of(_day(at)) for at in figures.resolved_at.values())
+    first: dict[int, float] = {}
+    for group, arrivals in report.received_at.items():
+        if groups is None or group in groups:
+            for rid, at in arrivals.items():
+                if at < first.get(rid, at + 1):
+                    first[rid] = at
+    received = Counter(_week_of(_day(at)) for at in first.values())
+    resolved = Counter(_week_of(_day(report.resolved_at[rid])) for rid in figures.resolved)
     top = max([*received.values(), *resolved.values(), 1])
     left, bottom, plot_height, legend = 36, 34, 170, 22
     height = legend + plot_height + bottom

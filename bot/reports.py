@@ -195,11 +195,6 @@ class Figures:
     """Request → its last rating in the quarter."""
     categories: dict[str, set[int]] = field(default_factory=dict)
     """Category → the requests received."""
-    received_at: dict[int, float] = field(default_factory=dict)
-    """Request → when it first reached this scope in the quarter (a POSIX timestamp; the
-    weekly volume)."""
-    resolved_at: dict[int, float] = field(default_factory=dict)
-    """Request → when its counted resolution came (a POSIX timestamp)."""
 
     @property
     def on_time_rate(self) -> float | None:
@@ -247,6 +242,11 @@ class QuarterReport:
     commissioners: dict[str, Figures] = field(default_factory=dict)
     """Keyed by the commissioner as ``channel:user_id``."""
     overdue: list[OverdueRequest] = field(default_factory=list)
+    received_at: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Group → request → when it first reached the group in the quarter (POSIX timestamps),
+    for the weekly volume."""
+    resolved_at: dict[int, float] = field(default_factory=dict)
+    """Request → when its resolution that counts came (a POSIX timestamp)."""
 
 
 def build_report(
@@ -342,7 +342,7 @@ class ReportBuilder:
         shapes, tallies, new, new_map = self._shapes, self._tallies, self._new, self._new_map
         received, categories = tallies.received, tallies.categories
         firsts, resolutions, on_time = tallies.first_replies, tallies.resolutions, tallies.on_time
-        ratings, resolved_at = tallies.ratings, tallies.resolved_at
+        ratings, resolved_at = tallies.ratings, self._report.resolved_at
         group_at, due_at = self._group, self._due
         # What the openings' data say, by text: almost every log's group and due date.
         opening_group, opening_due, stars_of = self._opening_group, self._opening_due, self._stars
@@ -401,7 +401,7 @@ class ReportBuilder:
                     (resolutions.get(scope) or new_map(resolutions, scope, *scope))[rid] = (
                         spent if spent > 0 else 0
                     )
-                    resolved_at.setdefault(scope, {})[rid] = times[at]
+                    resolved_at[rid] = times[at]
                     due = (
                         opening_due.get(values[shape.opening_due])
                         if shape.opening_due is not None
@@ -468,7 +468,6 @@ class ReportBuilder:
             ids = set(received)
             for figures in scopes[group, None]:
                 figures.received.update(ids)
-                _earliest(figures.received_at, received)
         for (group, category), of_kind in tallies.categories.items():
             ids = set(of_kind)
             for figures in scopes[group, None]:
@@ -478,10 +477,8 @@ class ReportBuilder:
                 figures.first_reply_days.update(days)
         for key, days in tallies.resolutions.items():
             on_time = set(tallies.on_time.get(key, ()))
-            resolved_at = tallies.resolved_at[key]
             for figures in scopes[key]:
                 figures.resolved.update(days)
-                figures.resolved_at.update(resolved_at)
                 figures.resolve_days.update(days)
                 figures.on_time.update(on_time)
         for key, stars in tallies.ratings.items():
@@ -496,6 +493,8 @@ class ReportBuilder:
             for figures in scopes[key]:
                 figures.overdue.update(ids)
         report.overdue.sort(key=lambda row: (row.due_date, row.number))
+        for group, received in tallies.received.items():
+            report.received_at.setdefault(group, {}).update(received)
         self._tallies = _Tallies()
         return report
 
@@ -719,8 +718,6 @@ class _Tallies:
     resolutions: dict[tuple[str, str | None], dict[int, int]] = field(default_factory=dict)
     """Request → working days, by group and commissioner."""
     on_time: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
-    resolved_at: dict[tuple[str, str | None], dict[int, float]] = field(default_factory=dict)
-    """Request → when it was resolved, by group and commissioner."""
     ratings: dict[tuple[str, str | None], dict[int, int]] = field(default_factory=dict)
     """Request → stars, by group and the commissioner who resolved it."""
     waiting: dict[str, list[int]] = field(default_factory=dict)
@@ -785,14 +782,6 @@ class _WorkdayCount:
             day += timedelta(days=1)
         bounds.append(_midnight(end).timestamp())
         self._bounds, self._counts = bounds, counts
-
-
-def _earliest(into: dict[int, float], times: dict[int, float]) -> None:
-    """Merge ``times`` into ``into``, keeping the earlier time of a request in both."""
-    both = into.keys() & times.keys() if into else ()
-    earlier = {rid: into[rid] for rid in both if into[rid] < times[rid]}
-    into.update(times)
-    into.update(earlier)
 
 
 def _deadline(due: date) -> datetime:

@@ -201,9 +201,9 @@ def _tally(
         return found
 
     for group, received_at in state.received_by:
+        report.received_at.setdefault(group, {}).setdefault(rid, received_at.timestamp())
         for figures in scopes(group):
             figures.received.add(rid)
-            figures.received_at.setdefault(rid, received_at.timestamp())
             figures.categories.setdefault(history.category, set()).add(rid)
     if state.first_reply is not None:
         days, group, actor = state.first_reply
@@ -212,10 +212,10 @@ def _tally(
     if state.resolution is not None:
         at, group, actor, on_time = state.resolution
         days = calendar.working_days_between(history.opened_at, at)
+        report.resolved_at[rid] = at.timestamp()
         for figures in scopes(group, actor):
             figures.resolved.add(rid)
             figures.resolve_days[rid] = days
-            figures.resolved_at[rid] = at.timestamp()
             if on_time:
                 figures.on_time.add(rid)
     if state.rating is not None:

@@ -68,6 +68,8 @@ def same(mine: QuarterReport, theirs: QuarterReport) -> None:
         assert list(getattr(mine, name)) == list(getattr(theirs, name)), name
         assert getattr(mine, name) == getattr(theirs, name), name
     assert mine.overdue == theirs.overdue
+    assert mine.received_at == theirs.received_at
+    assert mine.resolved_at == theirs.resolved_at
 
 
 @pytest.mark.parametrize(("period", "now"), CASES)

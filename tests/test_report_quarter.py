@@ -24,12 +24,14 @@ from typing import Any
 import pytest
 from conftest import bot_for
 from sqlalchemy import select
+from test_report_files import bars, charts
 from test_reports import open_for
 from test_requests import say
 
 from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, Sender
+from bot.report_html import CHARTS, report_html
 from bot.reports import Figures, Quarter, build_report
 from storage.models import Request, RequestEvent
 from storage.reports import histories
@@ -260,3 +262,8 @@ async def test_a_random_quarter_matches_a_count_of_its_own(
     assert total.waiting
     assert len(report.groups) == 3
     assert len(report.districts) == 2
+    # The weekly chart of each district adds up to its figures.
+    for district, figures in report.districts.items():
+        weekly = charts(report_html(report, running.services.roster.current, district))[CHARTS[2]]
+        assert sum(v for v, _ in bars(weekly, "#3566a8")) == len(figures.received), district
+        assert sum(v for v, _ in bars(weekly, "#2f7d5b")) == len(figures.resolved), district
