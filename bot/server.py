@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -12,12 +13,15 @@ from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.console import ConsoleChannel
 from bot.channels.web import WebChannel
+from bot.workdays import shanghai_date
 
 __all__ = ["build_application", "serve"]
 
 log = logging.getLogger(__name__)
 
 BOT_KEY = web.AppKey("bot", Bot)
+READY_AHEAD = timedelta(days=60)
+"""How far ahead the working-day calendar must be official for ``/readyz``."""
 
 
 def build_application(bot: Bot) -> web.Application:
@@ -25,6 +29,7 @@ def build_application(bot: Bot) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[BOT_KEY] = bot
     app.router.add_get("/healthz", _health)
+    app.router.add_get("/readyz", _ready)
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock).register(app)
         ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports).register(app)
@@ -47,6 +52,29 @@ async def _health(request: web.Request) -> web.Response:
         },
     }
     return web.json_response(body, status=200 if database else 503)
+
+
+async def _ready(request: web.Request) -> web.Response:
+    """Whether this process should take traffic: 200, or 503 naming what is missing.
+
+    Ready means the database answers, the knowledge base has entries, and the working-day
+    calendar is official (not estimated) for the next :data:`READY_AHEAD`, so that the due
+    dates the bot promises now are not provisional. An unknown year is fixed by the admins'
+    calendar file (``known_years``) or a newer chinese-calendar.
+    """
+    bot = request.app[BOT_KEY]
+    today = shanghai_date(bot.clock.now())
+    unknown = bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
+    checks = {
+        "database": await bot.database.ping(),
+        "knowledge": bool(bot.knowledge.current.entries),
+        "calendar": not unknown,
+    }
+    ready = all(checks.values())
+    body: dict[str, object] = {"ready": ready, "checks": checks}
+    if unknown:
+        body["calendar_estimated_years"] = unknown
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:

@@ -58,6 +58,7 @@ class Texts:
     redated: str
     bad_request: str
     busy: str
+    unavailable: str
 
 
 ZH = Texts(
@@ -130,6 +131,7 @@ ZH = Texts(
     redated="按新日历，{count} 个工单的答复期限有变化，已通知创业者。",
     bad_request="抱歉，没能读懂这条消息。请重新输入您的问题。",
     busy="消息发得有点快，请稍等几秒再试。",
+    unavailable="抱歉，系统暂时无法处理，您的消息还没有收到。请过一会儿再发一次。",
 )
 
 EN = Texts(
@@ -212,6 +214,10 @@ EN = Texts(
     redated="{count} requests have a new due date by the new calendar; entrepreneurs were told.",
     bad_request="Sorry, I couldn't read that message. Please type your question again.",
     busy="That's a lot of messages at once. Please wait a few seconds.",
+    unavailable=(
+        "Sorry, I can't take messages right now and yours was not received. "
+        "Please send it again in a moment."
+    ),
 )
 
 _BY_LANGUAGE = {Language.ZH: ZH, Language.EN: EN}

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,7 +25,16 @@ from sqlalchemy.ext.asyncio import (
 from storage.answers import AnsweredQuestions
 from storage.questions import UnansweredQuestions
 
-__all__ = ["Database"]
+__all__ = ["UNAVAILABLE", "Database"]
+
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+)
+"""What the database raises when it cannot be reached (down, restarting, the network): the
+caller may say "try again later", since nothing was stored."""
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +84,10 @@ class Database:
                 )
             await connection.run_sync(_upgrade)
 
-    async def ping(self) -> bool:
-        """Whether the database answers."""
+    async def ping(self, seconds: float = 2.0) -> bool:
+        """Whether the database answers within ``seconds``."""
         try:
-            async with self.engine.connect() as connection:
+            async with asyncio.timeout(seconds), self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
             log.warning("database ping failed", exc_info=True)

@@ -30,6 +30,7 @@ from bot.messages import (
 from bot.routing import Dispatcher
 from bot.texts import texts_for
 from storage import outbox
+from storage.database import UNAVAILABLE
 
 __all__ = ["SECURITY_HEADERS", "SESSION_COOKIE", "WebChannel"]
 
@@ -123,7 +124,12 @@ class WebChannel:
             received_at=now,
             choice=choice,
         )
-        replies = await self._dispatcher.handle(message, inline=True)
+        try:
+            replies = await self._dispatcher.handle(message, inline=True)
+        except UNAVAILABLE:
+            # Nothing was stored: the person is told to send it again, not left guessing.
+            log.warning("web chat: the database is unreachable; message refused for now")
+            return _error(503, texts.unavailable)
         response = web.json_response({"messages": [_render(m) for m in replies]})
         if fresh_session:
             _set_session(response, fresh_session)
