@@ -106,7 +106,9 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         wechat = WeChatChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECHAT] = wechat
     files = ReportMaker(services, settings.chromium)
-    sender = OutboxSender(database, clock, deliverers, services.roster, files=files)
+    sender = OutboxSender(
+        database, clock, deliverers, services.roster, files=files, metrics=services.metrics
+    )
     dispatcher.on_queued = sender.wake
     scheduler = Scheduler(services, on_queued=sender.wake)
     return Bot(settings, services, dispatcher, sender, scheduler, files, telegram, wechat)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.messages import IncomingMessage, OutgoingMessage
+from bot.metrics import Metrics
 from storage import outbox
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Services:
     """Districts, maker spaces, duty groups and who holds which role."""
     calendar: Reloadable[WorkCalendar]
     """The working-day calendar with the admins' overrides."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """What ``/metrics`` shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +194,23 @@ class Dispatcher:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
             none when ``inline_while`` said it was too late).
         """
+        with self.services.metrics.handling_time(message.channel.value):
+            return await self._handle(message, inline, inline_limit, inline_while)
+
+    async def _handle(
+        self,
+        message: IncomingMessage,
+        inline: bool,
+        inline_limit: int | None,
+        inline_while: Callable[[], bool] | None,
+    ) -> list[OutgoingMessage]:
         services = self.services
+        counted = services.metrics
+        channel = message.channel.value
         async with services.database.transaction() as session:
             now = services.clock.now()
             if not await outbox.claim_inbound(session, message.key, now):
+                counted.messages_in.labels(channel, "duplicate").inc()
                 log.info("redelivered message %s: answering as before", message.key)
                 stored = await outbox.replies_to(session, message.key)
                 again = [
@@ -236,6 +252,9 @@ class Dispatcher:
                     request_id=reply.request_id,
                     sent=handed_back,
                 )
+        counted.messages_in.labels(channel, "new").inc()
+        if inline:
+            counted.messages_out.labels(channel, "inline").inc(len(own))
         if queued and self.on_queued is not None:
             self.on_queued()
         return [] if late else own

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.messages import Channel, Language, OutgoingMessage
+from bot.metrics import Metrics
 from bot.reloadable import Reloadable
 from bot.roster import Roster
 from bot.texts import GROUP_TEXTS, desk_texts_for
@@ -142,6 +144,7 @@ class OutboxSender:
         roster: Reloadable[Roster],
         *,
         files: FileMaker | None = None,
+        metrics: Metrics | None = None,
         batch: int = 50,
         idle: float = 1.0,
     ) -> None:
@@ -153,6 +156,7 @@ class OutboxSender:
             deliverers: The channels to push, each with its adapter.
             roster: Names the duty group's chats a failure is reported to.
             files: Makes the files messages describe (the reports).
+            metrics: Where deliveries and failures are counted.
             batch: Rows taken per round.
             idle: Seconds between rounds when nothing woke the sender.
         """
@@ -161,6 +165,7 @@ class OutboxSender:
         self._deliverers = dict(deliverers)
         self._roster = roster
         self._files = files
+        self._metrics = metrics or Metrics()
         self._batch = batch
         self._idle = idle
         self._wake = asyncio.Event()
@@ -211,7 +216,9 @@ class OutboxSender:
         deliverer = self._deliverers[message.channel]
         try:
             message = await self._made(message)
+            started = time.perf_counter()
             delivered = await deliverer.deliver(message)
+            self._metrics.delivery.labels(row.channel).observe(time.perf_counter() - started)
         except DeliveryError as error:
             await self._failed(row, message, error)
             return
@@ -220,6 +227,7 @@ class OutboxSender:
             log.exception("outbox %d: %s adapter raised", row.id, row.channel)
             await self._failed(row, message, DeliveryError(type(error).__name__))
             return
+        self._metrics.messages_out.labels(row.channel, "pushed").inc()
         now = self._clock.now()
         async with self._database.transaction() as session:
             await outbox.mark_sent(session, row.id, now)
@@ -301,6 +309,10 @@ class OutboxSender:
     async def _failed(
         self, row: OutboxMessage, message: OutgoingMessage, error: DeliveryError
     ) -> None:
+        outcome = "held" if error.hold else "retry"
+        if not error.hold and (error.final or row.attempts >= MAX_ATTEMPTS):
+            outcome = "final"
+        self._metrics.delivery_failures.labels(row.channel, outcome).inc()
         now = self._clock.now()
         async with self._database.transaction() as session:
             if error.hold:

@@ -13,6 +13,7 @@ from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.console import ConsoleChannel
 from bot.channels.web import WebChannel
+from bot.metrics import CONTENT_TYPE
 from bot.workdays import shanghai_date
 
 __all__ = ["build_application", "serve"]
@@ -30,6 +31,7 @@ def build_application(bot: Bot) -> web.Application:
     app[BOT_KEY] = bot
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)
+    app.router.add_get("/metrics", _metrics)
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock).register(app)
         ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports).register(app)
@@ -75,6 +77,13 @@ async def _ready(request: web.Request) -> web.Response:
     if unknown:
         body["calendar_estimated_years"] = unknown
     return web.json_response(body, status=200 if ready else 503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus's text format; the database's figures are read at each scrape."""
+    bot = request.app[BOT_KEY]
+    body = await bot.services.metrics.exposition(bot.database, bot.clock.now())
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:

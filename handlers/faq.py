@@ -118,6 +118,7 @@ async def question(message: IncomingMessage, context: Context) -> Sequence[Outgo
     if not message.text:  # a bare photo or file that no request was waiting for
         return reply(message, texts_for(message.language).attachment_only)
     answer = answer_question(context.knowledge.current, message.text, message.language)
+    context.services.metrics.answers.labels(answer.result.band.value).inc()
     best = answer.result.best
     if answer.faq_id is not None and best is not None:
         answer_id = await record_answer(

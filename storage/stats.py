@@ -1,4 +1,4 @@
-"""Today's counts for supervisors and admins (``/stats``)."""
+"""Counts for people and machines: today's for ``/stats``, and where things stand for metrics."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Request, RequestEvent, UnansweredQuestion
+from storage.models import OutboxMessage, Request, RequestEvent, UnansweredQuestion
 
-__all__ = ["DayCounts", "day_counts"]
+__all__ = ["DayCounts", "Standing", "day_counts", "standing"]
 
 _ACTIVE = ("open", "claimed")
 
@@ -64,4 +64,45 @@ async def day_counts(
         overdue=await count(active.where(Request.deadline < now)),
         waiting=await count(requests.where(Request.status == "waiting")),
         unanswered=await count(unanswered, scoped=False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where the requests and the outbox stand at one moment."""
+
+    requests: dict[str, int]
+    """Status → how many requests."""
+    overdue: int
+    """Open or being worked on, past their deadline."""
+    outbox: dict[tuple[str, str], int]
+    """(channel, status) → messages waiting: ``pending`` or ``held``."""
+    oldest_waiting: dict[str, datetime]
+    """Channel → when its oldest pending message was queued."""
+
+
+async def standing(session: AsyncSession, now: datetime) -> Standing:
+    """Count requests by status, the overdue ones, and the outbox's waiting messages."""
+    by_status = await session.execute(select(Request.status, func.count()).group_by(Request.status))
+    overdue = await session.scalar(
+        select(func.count())
+        .select_from(Request)
+        .where(Request.status.in_(_ACTIVE), Request.deadline < now)
+    )
+    waiting = OutboxMessage.status.in_(("pending", "held"))
+    backlog = await session.execute(
+        select(OutboxMessage.channel, OutboxMessage.status, func.count())
+        .where(waiting)
+        .group_by(OutboxMessage.channel, OutboxMessage.status)
+    )
+    oldest = await session.execute(
+        select(OutboxMessage.channel, func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.status == "pending")
+        .group_by(OutboxMessage.channel)
+    )
+    return Standing(
+        requests={status: int(count) for status, count in by_status.all()},
+        overdue=int(overdue or 0),
+        outbox={(channel, status): int(count) for channel, status, count in backlog.all()},
+        oldest_waiting={channel: at for channel, at in oldest.all() if at is not None},
     )

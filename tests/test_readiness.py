@@ -25,7 +25,7 @@ from aiohttp.test_utils import TestServer
 from conftest import ROSTER, free_port
 from sqlalchemy import func, select
 
-from bot.app import create_bot
+from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import load_settings
@@ -47,7 +47,9 @@ async def site(
     *,
     database_url: str | None = None,
     calendar: str | None = None,
+    keep: list[Bot] | None = None,
 ) -> AsyncIterator[str]:
+    """The bot's HTTP application on 127.0.0.1; its address (the bot goes into ``keep``)."""
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
     overrides = None
@@ -61,6 +63,8 @@ async def site(
         database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
     )
     bot = await create_bot(settings, clock)
+    if keep is not None:
+        keep.append(bot)
     server = TestServer(build_application(bot), host="127.0.0.1")
     await server.start_server()
     try:
