@@ -20,6 +20,8 @@ EDGES = {
     "test_any_faq_file_is_served_or_refused_with_its_line": "FAQ file (text, YAML)",
     "test_any_roster_is_taken_or_refused_with_its_line": "roster file (text, YAML)",
     "test_the_web_chat_answers_any_body_without_a_server_error": "web chat POST /api/messages",
+    "test_wechat_answers_any_signed_body_as_wechat_accepts": "WeChat POST /wechat (signed XML)",
+    "test_telegram_takes_any_webhook_update_without_a_server_error": "Telegram webhook update",
 }
 
 
