@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from bot import logs
 from bot.app import create_bot
 from bot.channels.console import issue_link
 from bot.channels.telegram import TelegramUnavailable
@@ -55,13 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"设置有误，无法启动：\n{error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request with its URL, and the Bot API URL carries the bot's token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, json_lines=settings.log_format == "json")
     return int(args.action(args, settings))
 
 

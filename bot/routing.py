@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.logs import concerning
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.metrics import Metrics
 from storage import outbox
@@ -194,6 +195,7 @@ class Dispatcher:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
             none when ``inline_while`` said it was too late).
         """
+        concerning(None)  # a long-polling task handles one message after another
         with self.services.metrics.handling_time(message.channel.value):
             return await self._handle(message, inline, inline_limit, inline_while)
 

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     web_chat: bool = True
     """Serve the local web chat (the Internet intake channel of Article 6)."""
 
+    log_format: Literal["text", "json"] = "text"
+    """``text`` for a terminal; ``json`` writes one JSON object a line for a log collector."""
+
     log_level: str = "INFO"
     """Python logging level name."""
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot import categories
 from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.logs import concerning
 from bot.messages import Button, Confirmation, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
@@ -194,6 +195,7 @@ async def _check(
     """The request and its next status, or the refusal when the sender may not do this."""
     texts = desk_texts_for(message.language)
     request = await requests.by_number(context.session, number, lock=True)
+    concerning(request.number if request is not None else None)
     if request is None:
         log.info("refused: %s named unknown request %s", actor_of(message), number)
         return list(reply(message, texts.unknown_number.format(number=number)))

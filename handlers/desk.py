@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from bot import categories
 from bot.clock import SHANGHAI
 from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.logs import concerning
 from bot.messages import Attachment, Button, Channel, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context
 from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
@@ -104,6 +105,7 @@ async def open_request(
         text=text,
         data={"group": group.id, "space": space.id, "due_date": due.due_date.isoformat()},
     )
+    concerning(number)
     log.info("request %s opened for group %s", number, group.id)
     texts = desk_texts_for(message.language)
     shown, note = due_text(texts, request)

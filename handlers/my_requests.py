@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot import categories
 from bot.lifecycle import REOPEN_WORKDAYS, Action, IllegalTransition, Role, Status, transition
+from bot.logs import concerning
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import desk_texts_for
@@ -72,6 +73,7 @@ async def request_button(message: IncomingMessage, context: Context) -> Sequence
     verb, number = parts[1], parts[2]
     person = await person_of(context, message)
     request = await requests.by_number(context.session, number, lock=True)
+    concerning(request.number if request is not None else None)
     if request is None or request.person_id != person.id:
         log.warning("%s asked for request %s, not theirs", message.sender.user_id, number)
         return reply(message, texts.not_yours.format(number=number))
