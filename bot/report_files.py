@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.report_html import report_html
 from bot.report_pdf import PdfError, find_chromium, html_to_pdf
-from bot.report_tables import report_csv, report_markdown
+from bot.report_tables import report_csv, report_markdown, scope_name
 from bot.reports import Quarter, QuarterReport, build_report
 from bot.roster import Roster
 from bot.routing import Services
@@ -76,8 +76,7 @@ def parse_spec(spec: str) -> tuple[Quarter, str, str | None]:
 
 def file_name(quarter: Quarter, fmt: str, roster: Roster, district: str | None) -> str:
     """``季报-2026Q4-全市.pdf``, or with the district's name."""
-    scope = next((d.name for d in roster.districts if d.id == district), "全市")
-    return f"季报-{quarter}-{scope}.{fmt}"
+    return f"季报-{quarter}-{scope_name(roster, district)}.{fmt}"
 
 
 async def read_report(

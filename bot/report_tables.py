@@ -29,6 +29,7 @@ __all__ = [
     "report_moment",
     "report_rows",
     "report_title",
+    "scope_name",
     "summary_paragraph",
 ]
 
@@ -141,8 +142,13 @@ def report_markdown(report: QuarterReport, roster: Roster, district: str | None 
 
 def report_title(report: QuarterReport, roster: Roster, district: str | None = None) -> str:
     """``众创空间服务专员工作季报 · 2026年第四季度 · 全市`` (or the district's name)."""
-    scope = next((d.name for d in roster.districts if d.id == district), "全市")
+    scope = scope_name(roster, district)
     return f"众创空间服务专员工作季报 · {report.quarter.label} · {scope}"
+
+
+def scope_name(roster: Roster, district: str | None) -> str:
+    """The district's name, or ``全市`` for the whole city."""
+    return next((d.name for d in roster.districts if d.id == district), "全市")
 
 
 def report_moment(report: QuarterReport) -> str:

@@ -309,13 +309,11 @@ class OutboxSender:
     async def _failed(
         self, row: OutboxMessage, message: OutgoingMessage, error: DeliveryError
     ) -> None:
-        outcome = "held" if error.hold else "retry"
-        if not error.hold and (error.final or row.attempts >= MAX_ATTEMPTS):
-            outcome = "final"
-        self._metrics.delivery_failures.labels(row.channel, outcome).inc()
+        failures = self._metrics.delivery_failures
         now = self._clock.now()
         async with self._database.transaction() as session:
             if error.hold:
+                failures.labels(row.channel, "held").inc()
                 log.info("outbox %d held for %s: %s", row.id, row.channel, error.reason)
                 await outbox.mark_held(session, row.id, error.reason)
                 if message.confirm is not None and row.last_error is None:
@@ -343,6 +341,7 @@ class OutboxSender:
                     self.wake()
                 return
             if not error.final and row.attempts < MAX_ATTEMPTS:
+                failures.labels(row.channel, "retry").inc()
                 wait = error.retry_after or backoff(row.attempts)
                 log.warning(
                     "outbox %d to %s failed (attempt %d): %s; again in %s",
@@ -354,6 +353,7 @@ class OutboxSender:
                 )
                 await outbox.retry_later(session, row.id, now + wait, error.reason)
                 return
+            failures.labels(row.channel, "final").inc()
             log.error(
                 "outbox %d to %s undeliverable after %d attempts: %s",
                 row.id,
