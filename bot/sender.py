@@ -48,8 +48,12 @@ MAX_ATTEMPTS = 10
 """Attempts before a message counts as undeliverable: about a day of backoff."""
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_WAIT = timedelta(hours=2)
-LEASE = timedelta(minutes=2)
-"""How long a claimed row is left to its sender before another may take it."""
+LEASE = timedelta(seconds=60)
+"""How long a claimed row is left to its sender before another may take it.
+
+It is also how long the messages a killed process had taken wait before another process
+sends them. A round gives back what it has not begun by half the lease, so a slow platform
+never lets a lease run out under a delivery that is still to come."""
 REPORTED = "report"
 """Payload flag of a failure report, so a report that fails is not reported in turn."""
 
@@ -147,6 +151,7 @@ class OutboxSender:
         metrics: Metrics | None = None,
         batch: int = 50,
         idle: float = 1.0,
+        lease: timedelta = LEASE,
     ) -> None:
         """Create a sender.
 
@@ -159,6 +164,7 @@ class OutboxSender:
             metrics: Where deliveries and failures are counted.
             batch: Rows taken per round.
             idle: Seconds between rounds when nothing woke the sender.
+            lease: How long a claimed row is this sender's (see :data:`LEASE`).
         """
         self._database = database
         self._clock = clock
@@ -168,6 +174,7 @@ class OutboxSender:
         self._metrics = metrics or Metrics()
         self._batch = batch
         self._idle = idle
+        self._lease = lease
         self._wake = asyncio.Event()
 
     @property
@@ -195,12 +202,24 @@ class OutboxSender:
 
     async def deliver_due(self) -> int:
         """One round: deliver the due messages, oldest first. Returns how many were taken."""
-        now = self._clock.now()
+        claimed = self._clock.now()
         async with self._database.write_lock:
             rows = await outbox.claim_due(
-                self._database.sessions, self.channels, now=now, lease=LEASE, limit=self._batch
+                self._database.sessions,
+                self.channels,
+                now=claimed,
+                lease=self._lease,
+                limit=self._batch,
             )
-        for row in rows:
+        for index, row in enumerate(rows):
+            now = self._clock.now()
+            if now - claimed > self._lease / 2:
+                # Another process may take them once the lease ends; sending them after that
+                # could send them twice.
+                rest = [later.id for later in rows[index:]]
+                async with self._database.transaction() as session:
+                    await outbox.release(session, rest, lease_end=claimed + self._lease, now=now)
+                break
             await self._deliver(row)
         return len(rows)
 

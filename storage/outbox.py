@@ -24,6 +24,7 @@ __all__ = [
     "mark_failed",
     "mark_held",
     "mark_sent",
+    "release",
     "release_held",
     "replies_to",
     "requeue_handed_back",
@@ -158,6 +159,28 @@ async def claim_due(
             .returning(OutboxMessage)
         )
         return sorted(claimed.all(), key=lambda row: row.id)
+
+
+async def release(
+    session: AsyncSession, message_ids: Collection[int], *, lease_end: datetime, now: datetime
+) -> int:
+    """Give back claimed rows their sender will not get to in time: due again at once.
+
+    Only rows still under that claim (pending, their next attempt still ``lease_end``) are
+    released, and the claim is not counted as an attempt. Returns how many were released.
+    """
+    if not message_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(message_ids)),
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at == lease_end,
+        )
+        .values(next_attempt_at=now, attempts=OutboxMessage.attempts - 1)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> None:

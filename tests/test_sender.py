@@ -211,6 +211,34 @@ async def test_a_sender_that_died_mid_delivery_leaves_rows_that_fall_due_after_t
     assert len(platform.delivered) == 1
 
 
+async def test_a_slow_platform_gives_back_what_the_lease_would_not_cover(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    for text in ("场地租金能减免吗", "创业补贴怎么申请", "专利申请有补助吗"):
+        await open_one(running, text)
+
+    class Slow(Platform):
+        """Each delivery takes a third of the lease."""
+
+        async def deliver(self, message: OutgoingMessage) -> Delivered:
+            clock.advance(LEASE / 3)
+            return await super().deliver(message)
+
+    platform = Slow()
+    sender = sender_for(running, platform)
+    assert await sender.deliver_due() == 3
+    # Two deliveries took two thirds of the lease: the third card was given back, not sent
+    # after the point where another process could already have taken it.
+    assert len(platform.delivered) == 2
+    pending = [row for row in await rows(running) if row.status == "pending"]
+    assert [(row.attempts, row.next_attempt_at) for row in pending] == [(0, clock.now())]
+    assert await sender.deliver_due() == 1
+    assert len(platform.delivered) == 3
+    cards = [row for row in await rows(running) if row.channel == "telegram"]
+    assert [row.status for row in cards] == ["sent"] * 3
+
+
 @pytest.mark.postgres
 async def test_two_senders_on_one_postgresql_deliver_each_message_once(
     postgres_server: str, tmp_path: Path, faq_dir: Path
