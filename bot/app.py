@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.channels.telegram import TelegramChannel
 from bot.channels.wechat import WeChatChannel
@@ -107,7 +108,13 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         deliverers[Channel.WECHAT] = wechat
     files = ReportMaker(services, settings.chromium)
     sender = OutboxSender(
-        database, clock, deliverers, services.roster, files=files, metrics=services.metrics
+        database,
+        clock,
+        deliverers,
+        services.roster,
+        files=files,
+        metrics=services.metrics,
+        lease=timedelta(seconds=settings.outbox_lease),
     )
     dispatcher.on_queued = sender.wake
     scheduler = Scheduler(services, on_queued=sender.wake)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     ``chromium``, ``chromium-browser`` or ``google-chrome`` on PATH. Without one, ``/report``
     sends the HTML report instead."""
 
+    outbox_lease: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    """Seconds a process keeps the outgoing messages it took: after a crash, another process
+    sends them once this has passed. Longer than the slowest delivery (a report's upload)."""
+
     web_chat: bool = True
     """Serve the local web chat (the Internet intake channel of Article 6)."""
 
