@@ -142,6 +142,8 @@ class IncomingMessage:
         choice: Payload of a button the user pressed, instead of typed text.
         attachments: Files sent with or instead of text.
         reply_to: The platform id of the bot message this one replies to (a request card).
+        quoted: The text of that bot message as the platform quotes it: a card whose id the
+            bot has not recorded (sent just before a crash) still names its request.
         message_id: The platform's id of this message, so the bot can answer under it.
     """
 
@@ -153,6 +155,7 @@ class IncomingMessage:
     choice: str | None = None
     attachments: tuple[Attachment, ...] = ()
     reply_to: str | None = None
+    quoted: str | None = None
     message_id: str | None = None
 
     @property

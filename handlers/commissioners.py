@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 router = Router("commissioners")
 
 _HASH_REPLY = re.compile(r"^#(\d{4}-\d{4,})\s+(.+)$", re.DOTALL)
+_QUOTED_CARD = re.compile(r"^📋 \S+ (\d{4}-\d{4,})")
+"""The first line of a card as quoted by the platform: ``📋 工单 2026-0001｜…``."""
 _OPEN_STATUSES = ("open", "claimed", "waiting")
 CARD_MOVE = "card-move"
 """Conversation kind: a member pressed "ask" or "resolve" and owes the text, by replying."""
@@ -167,9 +169,13 @@ async def reply_in_chat(
         request = await requests.request_for_card(
             context.session, message.channel.value, message.chat_id, message.reply_to
         )
-        if request is not None:
-            action = await _pending_move(message, context, request.number)
-            return await _act(message, context, action, request.number, message.text)
+        # A card the sender delivered but could not record (the process died in between) is
+        # still a card: the platform quotes it. Who may act is checked the same way after.
+        quoted = _QUOTED_CARD.match(message.quoted or "")
+        number = request.number if request is not None else quoted and quoted.group(1)
+        if number:
+            action = await _pending_move(message, context, number)
+            return await _act(message, context, action, number, message.text)
     found = _HASH_REPLY.match(message.text)
     if found:
         return await _act(message, context, Action.REPLY, found.group(1), found.group(2).strip())

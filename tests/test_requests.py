@@ -131,6 +131,35 @@ async def test_commissioner_reply_reaches_the_entrepreneur(bot: tuple[Bot, Manua
     assert stored.first_reply_at == clock.now()
 
 
+async def test_a_reply_to_a_card_the_bot_never_recorded_still_answers_its_request(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    # The card went out, but the process died before it wrote down the card's message id.
+    card = f"📋 工单 {number}｜政策咨询\n众创空间：节能环保工业园区众创空间"
+
+    async def reply(sender: Sender, text: str) -> list[OutgoingMessage]:
+        message = IncomingMessage(
+            sender, "-1002000000001", text, f"test:{next(_keys)}", running.clock.now(),
+            reply_to="4242", quoted=card,
+        )  # fmt: skip
+        return await running.dispatcher.handle(message, inline=True)
+
+    refused = await reply(WANG, "我来答")
+    assert "只有工单" in refused[0].text
+    await reply(ZHANG, "请带营业执照原件到服务站")
+    assert any("请带营业执照原件到服务站" in t for t in await outbox_for(running, "e1"))
+    assert not any("我来答" in t for t in await outbox_for(running, "e1"))
+    # A quote that is not a card answers no request.
+    chatter = IncomingMessage(
+        ZHANG, "-1002000000001", "收到", "test:quoted-chatter", running.clock.now(),
+        reply_to="4243", quoted="好的，已记下您在“节能环保工业园区众创空间”。",
+    )  # fmt: skip
+    await running.dispatcher.handle(chatter, inline=True)
+    assert not any("收到" in t for t in await outbox_for(running, "e1"))
+
+
 async def test_only_the_duty_group_acts_on_its_request(bot: tuple[Bot, ManualClock]) -> None:
     running, _ = bot
     number = await open_one(running)

@@ -384,6 +384,7 @@ class TelegramChannel:
             received_at=self._clock.now(),
             attachments=_attachments(message),
             reply_to=str(replied.message_id) if to_us and replied is not None else None,
+            quoted=(replied.text or replied.caption) if to_us and replied is not None else None,
             message_id=str(message.message_id),
         )
 
