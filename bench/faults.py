@@ -1,0 +1,973 @@
+"""Load and faults: bot processes on one PostgreSQL, killed at random, nothing lost or doubled.
+
+A burst of entrepreneurs on Telegram and WeChat, and the commissioners answering them, reach
+``python -m bot run`` processes that share one scratch PostgreSQL database. In the faulty phase
+one of two processes is killed with ``SIGKILL`` at random points of the run and started again at
+once, as systemd's ``Restart=always`` would. At the end, what the platforms received is
+compared with what the database says was sent, message by message.
+
+Everything runs on 127.0.0.1, in this process unless said otherwise:
+
+* **the platforms**: the tests' fake Telegram Bot API (:class:`FakeTelegram`) and fake WeChat
+  API (:class:`FakeWeChat`), which record every message the bot sends; plus what came back in
+  HTTP responses (a Telegram webhook's method call, a WeChat passive reply), recorded by the
+  poster. Together they are the :class:`Inbox`.
+* **the load balancer** (:class:`Balancer`): each post goes to the next process in turn; a
+  refused or broken connection, a timeout or a 5xx is tried again on the next one after a
+  short pause, with the same update id or MsgId. That is a reverse proxy in front and the
+  platform's own redelivery behind it, and it is what makes a kill survivable at all: a
+  message a dying process took is delivered again, and the dedup key makes the second
+  handling answer with the first one's reply.
+* **the processes** (:class:`Node`): ``python -m bot run`` as shipped, Telegram by webhook,
+  WeChat in plain (signed) mode, the shipped knowledge base and a roster of two duty groups.
+* **the people** (:func:`telegram_entrepreneur`, :func:`wechat_entrepreneur`): each
+  entrepreneur picks a maker space, asks a question of the check set the knowledge base answers,
+  opens a request with a tag of their own in its text, and waits for the commissioner's
+  answer, which a member of the duty group gives by replying to the request's card in the
+  Telegram group, or (for half the WeChat entrepreneurs) by ``#number`` from WeChat. Each of
+  those four messages waits for its answer before the next, as a person would; ``concurrency``
+  entrepreneurs go at once.
+* **the deadlines**: before the processes start, requests are opened in this process on a
+  clock set weeks back, so they are overdue when the processes start; both processes'
+  schedulers then race to send their overdue notices and escalations.
+* **the killer** (faulty phase): at ``kills`` random points of the stream of inbound messages,
+  ``SIGKILL`` to a random process, then started again.
+
+The check at the end, once the outbox is empty (or ``drain_s`` has passed):
+
+* **requests**: created = asked (each entrepreneur's tag appears in exactly one request);
+* **deliveries**: for every outbox row the bot wrote during the phase, the number of copies
+  that reached its chat (its text, as the channel renders it) must be the number of rows with
+  that text for that chat: fewer is a lost message, more a doubled one. Rows not ``sent`` at
+  the end are lost too. A doubled message whose first copy arrived in the second before a
+  kill is told apart: the platform had accepted it and the process died before it could
+  record that (Telegram and WeChat take no idempotency key, so no sender can close that window).
+* **latency** of each inbound message: from its first post to the arrival of its answer (the
+  commissioner's reply counts when it reaches the entrepreneur); **throughput**: inbound
+  messages over the time from the first post to the last answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
+from sqlalchemy import func, select
+
+from bench.harness import ROOT, SHIPPED_FAQ, free_port, print_markdown, questions
+
+# The fake platforms are the tests'; the harness drives the bot exactly as the tests do.
+sys.path.insert(0, str(ROOT / "tests"))
+from fake_telegram import FakeTelegram
+from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, text_xml
+
+from bot.app import create_bot
+from bot.channels.wechat import render_text
+from bot.clock import SHANGHAI, ManualClock
+from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
+from bot.settings import load_settings
+from storage import Database
+from storage.models import OutboxMessage, Request
+
+POSTGRES_URL = os.environ.get(
+    "BOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TOKEN = "424242:faults-harness-token"
+WECHAT_TOKEN = "faults-harness"
+APP_ID = "wxfaultsharness01"
+APP_SECRET = "faults-harness-secret"
+SUPERVISORS_CHAT = -1009100000001
+SPACES = ("space-a", "space-b")
+GROUP_CHAT = {"space-a": -1002000000001, "space-b": -1002000000002}
+MEMBERS = {"space-a": (2001, 2002), "space-b": (2003, 2004)}
+WECHAT_MEMBER = {"space-a": "o-faults-zhangwei", "space-b": "o-faults-wangfang"}
+ROSTER = """\
+districts:
+  - id: north
+    name: 北辰区
+    supervisors:
+      - {name: 区科委值班, telegram: 9101}
+    supervisors_chat: {telegram: -1009100000001}
+spaces:
+  - {id: space-a, name: 甲众创空间, district: north}
+  - {id: space-b, name: 乙众创空间, district: north}
+groups:
+  - id: g1
+    name: 服务一组
+    district: north
+    chat: {telegram: -1002000000001}
+    members:
+      - {name: 张伟, telegram: 2001, wechat: o-faults-zhangwei}
+      - {name: 李娜, telegram: 2002}
+    onsite: {space-a: mon}
+  - id: g2
+    name: 服务二组
+    district: north
+    chat: {telegram: -1002000000002}
+    members:
+      - {name: 王芳, telegram: 2003, wechat: o-faults-wangfang}
+      - {name: 刘洋, telegram: 2004}
+    onsite: {space-b: wed}
+admins:
+  - {name: 管理员, telegram: 9001}
+"""
+INBOUND_PER_ENTREPRENEUR = 4
+"""Space, question, request, and the commissioner's answer to it."""
+HEALTH_WAIT_S = 60.0
+ANSWER_WAIT_S = 30.0
+"""How long a person waits for an answer before the message counts as lost."""
+RETRY_FOR_S = 90.0
+"""How long a message is posted again (to the next process) before it counts as refused."""
+IN_DOUBT_S = 1.0
+"""A doubled message whose first copy arrived this close before a kill was in flight then."""
+POLL_S = 0.005
+_NUMBER = re.compile(r"工单已提交：(\d{4}-\d{4})")
+_CARD = re.compile(r"工单 (\d{4}-\d{4})")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One phase: how many people, processes and kills."""
+
+    entrepreneurs: int
+    """Half on Telegram, half on WeChat; four inbound messages each."""
+    processes: int = 2
+    kills: int = 5
+    concurrency: int = 48
+    """Entrepreneurs going at once."""
+    overdue: int = 20
+    """Requests opened weeks ago, overdue when the processes start."""
+    lease_s: float = 60.0
+    """``BOT_OUTBOX_LEASE`` of the processes."""
+    drain_s: float = 120.0
+    """After the last answer, how long the outbox may take to empty."""
+    seed: int = 7
+
+    @property
+    def label(self) -> str:
+        """How the phase reads in the table."""
+        kills = f", {self.kills} kills" if self.kills else ""
+        return f"{self.processes} process{'es' if self.processes > 1 else ''}{kills}"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message that reached a chat."""
+
+    chat: str
+    text: str
+    at: float
+    """``time.monotonic()`` when it reached the platform (or came back in a response)."""
+    message_id: int | None = None
+
+
+@dataclass
+class Doubled:
+    """A message that reached its chat more often than the bot wrote it."""
+
+    chat: str
+    text: str
+    copies: int
+    rows: int
+    in_doubt: bool
+
+
+@dataclass
+class Outcome:
+    """What one phase measured."""
+
+    plan: Plan
+    inbound: int = 0
+    retried_posts: int = 0
+    asked: int = 0
+    created: int = 0
+    duplicate_requests: int = 0
+    missing_requests: int = 0
+    unanswered: list[str] = field(default_factory=list)
+    rows: int = 0
+    delivered_once: int = 0
+    doubled: list[Doubled] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+    notices: int = 0
+    kills: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    drain_s: float = 0.0
+    logged_errors: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        """Inbound messages answered a second."""
+        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+    def percentile(self, share: float) -> float:
+        """The latency below which ``share`` of the answers came."""
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+    @property
+    def in_doubt(self) -> int:
+        """Doubled messages explained by a kill between delivery and its record."""
+        return sum(d.copies - d.rows for d in self.doubled if d.in_doubt)
+
+    @property
+    def doubled_otherwise(self) -> int:
+        """Doubled messages no kill explains: a defect."""
+        return sum(d.copies - d.rows for d in self.doubled if not d.in_doubt)
+
+    @property
+    def sound(self) -> bool:
+        """Nothing lost, nothing doubled but what a kill left in doubt, every request once."""
+        return (
+            self.created == self.asked
+            and not self.duplicate_requests
+            and not self.missing_requests
+            and not self.unanswered
+            and not self.lost
+            and not self.unexplained
+            and not self.doubled_otherwise
+        )
+
+
+# ---------------------------------------------------------------- what reached the chats
+
+
+class Inbox:
+    """Every message that reached a chat, from the fakes' records and the HTTP responses."""
+
+    def __init__(self, telegram: FakeTelegram, wechat: FakeWeChat) -> None:
+        self._telegram = telegram
+        self._wechat = wechat
+        self.by_chat: dict[str, list[Arrival]] = defaultdict(list)
+        self._cards: dict[str, Arrival] = {}
+        self._new_card = asyncio.Event()
+        self._changed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._telegram_read = 0
+        self._wechat_read = 0
+        # Telegram's fake stamps calls with the wall clock; latency runs on the monotonic one.
+        self._wall_to_monotonic = time.monotonic() - time.time()
+
+    def add(self, arrival: Arrival) -> None:
+        """Note ``arrival`` and wake whoever waits on its chat."""
+        self.by_chat[arrival.chat].append(arrival)
+        if arrival.message_id is not None and (card := _CARD.search(arrival.text)):
+            self._cards.setdefault(card.group(1), arrival)
+            self._new_card.set()
+        self._changed[arrival.chat].set()
+
+    def read_fakes(self) -> None:
+        """Take what the fakes recorded since the last call."""
+        calls = self._telegram.calls
+        for call in calls[self._telegram_read :]:
+            if call.status != 200 or call.method not in ("sendMessage", "editMessageText"):
+                continue
+            message_id = call.result.get("message_id") if isinstance(call.result, dict) else None
+            at = call.at.timestamp() + self._wall_to_monotonic
+            text = str(call.params.get("text", ""))
+            self.add(Arrival(str(call.params.get("chat_id")), text, at, message_id))
+        self._telegram_read = len(calls)
+        wechat_calls = self._wechat.calls
+        for wechat_call in wechat_calls[self._wechat_read :]:
+            if wechat_call.path != CUSTOM_SEND or not wechat_call.ok or not wechat_call.body:
+                continue
+            content = (wechat_call.body.get("text") or {}).get("content", "")
+            self.add(Arrival(str(wechat_call.touser), str(content), wechat_call.at))
+        self._wechat_read = len(wechat_calls)
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Read the fakes every few milliseconds until ``stop`` is set."""
+        while not stop.is_set():
+            self.read_fakes()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_S)
+        self.read_fakes()
+
+    def mark(self, chat: str) -> int:
+        """Where ``chat``'s messages stand now, to wait for one after it."""
+        return len(self.by_chat[chat])
+
+    async def expect(
+        self, chat: str, wanted: Callable[[str], bool], since: int, wait_s: float = ANSWER_WAIT_S
+    ) -> Arrival:
+        """The first message to ``chat`` after ``since`` that is ``wanted``.
+
+        Raises:
+            TimeoutError: None came within ``wait_s``.
+        """
+        async with asyncio.timeout(wait_s):
+            while True:
+                event = self._changed[chat]
+                event.clear()
+                found = next((a for a in self.by_chat[chat][since:] if wanted(a.text)), None)
+                if found is not None:
+                    return found
+                await event.wait()
+
+    async def card(self, number: str, wait_s: float = ANSWER_WAIT_S) -> Arrival:
+        """The card of request ``number`` in its duty group (the first copy, should there be two).
+
+        Raises:
+            TimeoutError: It did not come within ``wait_s``.
+        """
+        async with asyncio.timeout(wait_s):
+            while number not in self._cards:
+                self._new_card.clear()
+                await self._new_card.wait()
+        return self._cards[number]
+
+
+# ---------------------------------------------------------------- the processes
+
+
+class Node:
+    """One ``python -m bot run`` process, started again after each kill on the same port."""
+
+    def __init__(self, index: int, env: dict[str, str], folder: Path) -> None:
+        self.index = index
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = env | {"BOT_HTTP_PORT": str(self.port)}
+        self._folder = folder
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+        self.logs: list[Path] = []
+
+    async def start(self, client: aiohttp.ClientSession) -> None:
+        """Start the process and wait until it answers its health check.
+
+        Raises:
+            RuntimeError: It exited or did not answer within :data:`HEALTH_WAIT_S`.
+        """
+        self.starts += 1
+        log = self._folder / f"node{self.index}-{self.starts}.log"
+        self.logs.append(log)
+        with log.open("wb") as sink:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run",
+                cwd=self._folder, env=self._env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink,
+            )  # fmt: skip
+        deadline = time.monotonic() + HEALTH_WAIT_S
+        while time.monotonic() < deadline:
+            if self.process.returncode is not None:
+                raise RuntimeError(f"node {self.index} exited:\n{log.read_text(errors='replace')}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with client.get(f"{self.url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.05)  # the process is importing; nothing to wait on
+        raise RuntimeError(f"node {self.index} did not start:\n{log.read_text(errors='replace')}")
+
+    async def kill(self) -> None:
+        """``SIGKILL``: no shutdown, no flush, open transactions and connections cut."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        """``SIGTERM``, as a service manager stops it; ``SIGKILL`` if it does not go."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    def complaints(self) -> list[str]:
+        """The lines at ERROR or above it logged, in all its lives."""
+        found = []
+        for log in self.logs:
+            text = log.read_text(encoding="utf-8", errors="replace")
+            found += [
+                line for line in text.splitlines() if " ERROR " in line or "Traceback" in line
+            ]
+        return found
+
+
+class Refused(Exception):
+    """No process took a message within :data:`RETRY_FOR_S`."""
+
+
+class Balancer:
+    """The reverse proxy in front and the platform's redelivery behind, in one."""
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        self._nodes = list(nodes)
+        self._turn = itertools.count()
+        self.retries = 0
+
+    async def forward(self, attempt: Callable[[Node], Awaitable[T | None]]) -> T:
+        """``attempt`` on the next process, and on the next after a failure, until one answers.
+
+        Raises:
+            Refused: Every try failed for :data:`RETRY_FOR_S`.
+        """
+        deadline = time.monotonic() + RETRY_FOR_S
+        for tries in itertools.count(1):
+            node = self._nodes[next(self._turn) % len(self._nodes)]
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                answered = await attempt(node)
+                if answered is not None:
+                    return answered
+            self.retries += 1
+            if time.monotonic() > deadline:
+                raise Refused(f"no process took the message in {RETRY_FOR_S:.0f} s")
+            await asyncio.sleep(min(0.02 * tries, 0.5))  # the platforms back off too
+        raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- the people
+
+
+@dataclass
+class Crowd:
+    """What the people share: the platforms, the balancer, the questions, the tallies."""
+
+    telegram: FakeTelegram
+    wechat: FakeWeChat
+    inbox: Inbox
+    balancer: Balancer
+    client: aiohttp.ClientSession
+    questions: list[tuple[str, str]]
+    secret: str
+    outcome: Outcome
+    platforms: dict[int, WeChatPlatform] = field(default_factory=dict)
+    msg_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    progress: int = 0
+    progressed: asyncio.Event = field(default_factory=asyncio.Event)
+    asked_tags: list[str] = field(default_factory=list)
+
+    def answered(self, started: float, arrival: Arrival) -> None:
+        """One inbound message got its answer."""
+        self.outcome.latencies.append(max(0.0, arrival.at - started))
+        self.progress += 1
+        self.progressed.set()
+
+    async def telegram_update(self, update: dict[str, Any]) -> None:
+        """Post ``update`` to the webhook; a method call in the response is delivered."""
+
+        async def attempt(node: Node) -> bool | None:
+            async with self.client.post(
+                f"{node.url}/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": self.secret},
+            ) as response:
+                if response.status != 200:
+                    return None
+                seen = time.monotonic()
+                if response.content_type == "application/json":
+                    call = await response.json()
+                    if isinstance(call, dict) and call.get("method") == "sendMessage":
+                        chat, text = str(call.get("chat_id")), str(call.get("text", ""))
+                        self.inbox.add(Arrival(chat, text, seen))
+                return True
+
+        self.outcome.inbound += 1
+        await self.balancer.forward(attempt)
+
+    async def wechat_message(self, xml: str) -> None:
+        """Post ``xml`` signed; a passive reply in the response is delivered."""
+
+        async def attempt(node: Node) -> bool | None:
+            platform = self.platforms.setdefault(
+                node.index, WeChatPlatform(f"{node.url}/wechat", WECHAT_TOKEN, APP_ID)
+            )
+            posted = await platform.post(xml, session=self.client)
+            if posted.status != 200:
+                return None  # no answer in 5 s, or an error: WeChat posts it again
+            if posted.reply is not None and posted.reply.get("MsgType") == "text":
+                openid = str(posted.reply.get("ToUserName"))
+                self.inbox.add(Arrival(openid, str(posted.reply["Content"]), time.monotonic()))
+            return True
+
+        self.outcome.inbound += 1
+        await self.balancer.forward(attempt)
+
+
+async def telegram_entrepreneur(crowd: Crowd, index: int) -> None:
+    """Space, question, request, and a commissioner's answer in the group, on Telegram."""
+    user, space, tag = 600_000 + index, SPACES[index % 2], f"T{index:05d}"
+    chat, fake, inbox = str(user), crowd.telegram, crowd.inbox
+    question, answer = crowd.questions[index % len(crowd.questions)]
+
+    async def say(update: dict[str, Any], wanted: Callable[[str], bool]) -> Arrival:
+        since, started = inbox.mark(chat), time.monotonic()
+        await crowd.telegram_update(update)
+        try:
+            arrival = await inbox.expect(chat, wanted, since)
+        except TimeoutError:
+            raise TimeoutError(f"{tag}: no answer to {update}") from None
+        crowd.answered(started, arrival)
+        return arrival
+
+    await say(fake.callback(user, user, 1, f"space:{space}"), lambda _: True)
+    await say(fake.private_message(user, question), lambda text: text.startswith(answer[:40]))
+    crowd.asked_tags.append(tag)
+    confirmed = await say(
+        fake.private_message(user, f"/new {tag} 想咨询场地租金减免需要哪些材料"),
+        lambda text: "工单已提交" in text,
+    )
+    number = _number(confirmed)
+    card = await _card(inbox, number, tag)
+    member = MEMBERS[space][index % 2]
+    reply = fake.group_message(
+        GROUP_CHAT[space],
+        member,
+        f"答复{tag}：请带营业执照原件到服务站",
+        reply_to_message_id=card.message_id,
+    )
+    since, started = inbox.mark(chat), time.monotonic()
+    await crowd.telegram_update(reply)
+    crowd.answered(started, await _relayed(inbox, chat, tag, since))
+
+
+async def wechat_entrepreneur(crowd: Crowd, index: int) -> None:
+    """Space, question, request, and a commissioner's answer (group card or WeChat), on WeChat."""
+    openid, space, tag = f"o-faults-user-{index:06d}", SPACES[index % 2], f"W{index:05d}"
+    inbox = crowd.inbox
+    question, answer = crowd.questions[(index + 1) % len(crowd.questions)]
+
+    async def say(text: str, wanted: Callable[[str], bool], choice: str | None = None) -> Arrival:
+        since, started = inbox.mark(openid), time.monotonic()
+        xml = text_xml(openid, text, msg_id=next(crowd.msg_ids), bizmsgmenuid=choice)
+        await crowd.wechat_message(xml)
+        try:
+            arrival = await inbox.expect(openid, wanted, since)
+        except TimeoutError:
+            raise TimeoutError(f"{tag}: no answer to {text!r}") from None
+        crowd.answered(started, arrival)
+        return arrival
+
+    await say(space, lambda _: True, choice=f"space:{space}")
+    await say(question, lambda text: text.startswith(answer[:40]))
+    crowd.asked_tags.append(tag)
+    confirmed = await say(
+        f"提交工单 {tag} 想咨询创业补贴怎么申请", lambda text: "工单已提交" in text
+    )
+    number = _number(confirmed)
+    answer_text = f"答复{tag}：请带身份证原件到服务站"
+    since, started = inbox.mark(openid), time.monotonic()
+    if index % 4 == 1:
+        xml = text_xml(WECHAT_MEMBER[space], f"#{number} {answer_text}", msg_id=next(crowd.msg_ids))
+        await crowd.wechat_message(xml)
+    else:
+        card = await _card(inbox, number, tag)
+        member = MEMBERS[space][index % 2]
+        since, started = inbox.mark(openid), time.monotonic()
+        reply = crowd.telegram.group_message(
+            GROUP_CHAT[space], member, answer_text, reply_to_message_id=card.message_id
+        )
+        await crowd.telegram_update(reply)
+    crowd.answered(started, await _relayed(inbox, openid, tag, since))
+
+
+async def _card(inbox: Inbox, number: str, tag: str) -> Arrival:
+    try:
+        return await inbox.card(number)
+    except TimeoutError:
+        raise TimeoutError(f"{tag}: the card of {number} never reached its group") from None
+
+
+async def _relayed(inbox: Inbox, chat: str, tag: str, since: int) -> Arrival:
+    try:
+        return await inbox.expect(chat, lambda text: f"答复{tag}" in text, since)
+    except TimeoutError:
+        seen = [a.text[:40] for a in inbox.by_chat[chat][since:]]
+        raise TimeoutError(f"{tag}: the commissioner's answer never came; came: {seen}") from None
+
+
+def _number(confirmation: Arrival) -> str:
+    found = _NUMBER.search(confirmation.text)
+    if found is None:
+        raise AssertionError(f"no request number in {confirmation.text!r}")
+    return found.group(1)
+
+
+# ---------------------------------------------------------------- one phase
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str) -> AsyncIterator[str]:
+    """A database of its own on the PostgreSQL server, dropped afterwards."""
+    name = f"makerdesk_faults_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The outbox rows the overdue requests' opening wrote."""
+
+    written: set[int]
+    sent: set[int]
+    """Handed back as replies at once, to no platform: not part of the comparison."""
+
+
+async def open_overdue(url: str, roster: Path, count: int) -> Seeded:
+    """Open ``count`` requests on a clock five weeks back; the outbox rows that wrote.
+
+    They are overdue when the processes start, so their schedulers have notices to send at
+    once. Everything these requests ask to send waits in the outbox for the processes.
+    """
+    today = datetime.now(SHANGHAI).date()
+    monday = today - timedelta(days=today.weekday() + 35)
+    clock = ManualClock(datetime(monday.year, monday.month, monday.day, 2, 0, tzinfo=UTC))
+    settings = load_settings(
+        database_url=url, knowledge_dir=SHIPPED_FAQ, roster=roster, calendar=None, web_chat=False
+    )
+    bot = await create_bot(settings, clock)
+    try:
+        for index in range(count):
+            user = str(700_000 + index)
+            sender = Sender(Channel.TELEGRAM, user)
+            for key, text, choice in (
+                ("space", "", f"space:{SPACES[index % 2]}"),
+                ("new", f"/new O{index:05d} 想咨询高新技术企业认定的条件", None),
+            ):
+                message = IncomingMessage(
+                    sender, user, text, f"seed:{index}:{key}", clock.now(), choice=choice
+                )
+                await bot.dispatcher.handle(message, inline=False)
+        async with bot.database.sessions() as session:
+            written = (await session.execute(select(OutboxMessage.id, OutboxMessage.status))).all()
+        return Seeded({i for i, _ in written}, {i for i, status in written if status == "sent"})
+    finally:
+        await bot.close()
+
+
+async def run_phase(plan: Plan, server_url: str = POSTGRES_URL) -> Outcome:
+    """One phase: the crowd against ``plan.processes`` processes, killed ``plan.kills`` times."""
+    outcome = Outcome(plan)
+    rng = random.Random(plan.seed)
+    timeout = aiohttp.ClientTimeout(total=10)
+    with tempfile.TemporaryDirectory(prefix="makerdesk-faults-") as tmp:
+        folder = Path(tmp)
+        roster = folder / "roster.yaml"
+        roster.write_text(ROSTER, encoding="utf-8")
+        async with (
+            scratch_database(server_url) as url,
+            FakeTelegram(token=TOKEN) as telegram,
+            FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET) as wechat,
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=plan.concurrency * 2), timeout=timeout
+            ) as client,
+        ):
+            seeded = await open_overdue(url, roster, plan.overdue)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | {
+                "BOT_DATABASE_URL": url,
+                "BOT_KNOWLEDGE_DIR": str(SHIPPED_FAQ),
+                "BOT_ROSTER": str(roster),
+                "BOT_HTTP_HOST": "127.0.0.1",
+                "BOT_WEB_CHAT": "false",
+                "BOT_TELEGRAM_TOKEN": TOKEN,
+                "BOT_TELEGRAM_API_URL": telegram.root,
+                # The address in front of every process, as Telegram knows it.
+                "BOT_TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:9",
+                "BOT_WECHAT_TOKEN": WECHAT_TOKEN,
+                "BOT_WECHAT_APP_ID": APP_ID,
+                "BOT_WECHAT_APP_SECRET": APP_SECRET,
+                "BOT_WECHAT_API_URL": wechat.root,
+                "BOT_OUTBOX_LEASE": str(plan.lease_s),
+                "BOT_LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+            nodes = [Node(i, env, folder) for i in range(plan.processes)]
+            for node in nodes:
+                await node.start(client)
+            try:
+                await _load(plan, outcome, rng, nodes, telegram, wechat, client, url, seeded)
+            finally:
+                for node in nodes:
+                    await node.stop()
+                outcome.logged_errors = [line for node in nodes for line in node.complaints()]
+    return outcome
+
+
+async def _load(
+    plan: Plan,
+    outcome: Outcome,
+    rng: random.Random,
+    nodes: list[Node],
+    telegram: FakeTelegram,
+    wechat: FakeWeChat,
+    client: aiohttp.ClientSession,
+    url: str,
+    seeded: Seeded,
+) -> None:
+    inbox = Inbox(telegram, wechat)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(inbox.watch(stop))
+    secret = telegram.webhook.secret_token or ""
+    crowd = Crowd(telegram, wechat, inbox, Balancer(nodes), client, questions(), secret, outcome)
+    people: list[Callable[[], Awaitable[None]]] = []
+    for index in range(plan.entrepreneurs):
+        script = telegram_entrepreneur if index % 2 == 0 else wechat_entrepreneur
+        people.append(lambda script=script, index=index: script(crowd, index // 2))  # type: ignore[misc]
+    rng.shuffle(people)
+    total = plan.entrepreneurs * INBOUND_PER_ENTREPRENEUR
+    killer = asyncio.create_task(_kill(plan, outcome, rng, nodes, crowd, client, total))
+    started = time.monotonic()
+    queue = iter(people)
+
+    async def person() -> None:
+        for script in queue:
+            try:
+                await script()
+            except (TimeoutError, Refused) as error:
+                outcome.unanswered.append(f"{type(error).__name__}: {error}")
+
+    try:
+        await asyncio.gather(*(person() for _ in range(plan.concurrency)))
+        outcome.wall_s = time.monotonic() - started
+        await killer
+        outcome.asked = len(crowd.asked_tags)
+        outcome.retried_posts = crowd.balancer.retries
+        drained = time.monotonic()
+        await _drain(url, inbox, plan.drain_s)
+        outcome.drain_s = time.monotonic() - drained
+    finally:
+        killer.cancel()
+        stop.set()
+        await watcher
+    await _compare(outcome, crowd, url, seeded)
+
+
+async def _kill(
+    plan: Plan,
+    outcome: Outcome,
+    rng: random.Random,
+    nodes: list[Node],
+    crowd: Crowd,
+    client: aiohttp.ClientSession,
+    total: int,
+) -> None:
+    """``SIGKILL`` a random process at ``plan.kills`` random points of the stream, restart it."""
+    points = sorted(rng.uniform(0.05, 0.85) * total for _ in range(plan.kills))
+    for point in points:
+        while crowd.progress < point:
+            crowd.progressed.clear()
+            await crowd.progressed.wait()
+        node = rng.choice(nodes)
+        outcome.kills.append(time.monotonic())
+        await node.kill()
+        await node.start(client)
+
+
+async def _drain(url: str, inbox: Inbox, limit: float) -> None:
+    """Wait until nothing is left to send and the platforms have had it all, or ``limit``."""
+    database = Database(url)
+    try:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            async with database.sessions() as session:
+                pending = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status == "pending")
+                )
+            if not pending:
+                break
+            await asyncio.sleep(0.2)  # the processes are sending; the database is the record
+        await asyncio.sleep(0.3)  # a delivery recorded just now reaches the fake's record
+        inbox.read_fakes()
+    finally:
+        await database.close()
+
+
+async def _compare(outcome: Outcome, crowd: Crowd, url: str, seeded: Seeded) -> None:
+    """Requests against what was asked; every outbox row against what reached its chat."""
+    database = Database(url)
+    try:
+        async with database.sessions() as session:
+            opened = (await session.execute(select(Request.id, Request.text))).all()
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.channel.in_(["telegram", "wechat"]))
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+    finally:
+        await database.close()
+    tags = Counter(
+        found.group(0) for _, text in opened if (found := re.search(r"[TW]\d{5}", text or ""))
+    )
+    overdue = {rid for rid, text in opened if re.search(r"O\d{5}", text or "")}
+    outcome.created = sum(tags.values())
+    outcome.duplicate_requests = sum(n - 1 for n in tags.values() if n > 1)
+    outcome.missing_requests = sum(1 for tag in crowd.asked_tags if tag not in tags)
+    wanted: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        if row.id in seeded.sent:
+            continue  # handed back while they were opened, to no platform
+        outcome.rows += 1
+        if row.request_id in overdue and row.id not in seeded.written:
+            outcome.notices += 1
+        if row.status != "sent":
+            outcome.lost.append(f"{row.status} after the run: outbox {row.id} to {row.chat_id}")
+            continue
+        wanted[row.chat_id][_shown(row)] += 1
+    for chat, texts in wanted.items():
+        arrivals = crowd.inbox.by_chat.get(chat, [])
+        claimed: set[int] = set()
+        for text, count in texts.items():
+            copies = [i for i, arrival in enumerate(arrivals) if text in arrival.text]
+            claimed.update(copies)
+            if len(copies) < count:
+                outcome.lost.append(f"{count - len(copies)}× to {chat}: {text[:60]!r}")
+            elif len(copies) > count:
+                first = arrivals[copies[0]].at
+                in_doubt = any(first <= kill <= first + IN_DOUBT_S for kill in outcome.kills)
+                outcome.doubled.append(Doubled(chat, text[:80], len(copies), count, in_doubt))
+            outcome.delivered_once += min(count, len(copies))
+        outcome.unexplained += [
+            f"to {chat}: {arrival.text[:60]!r}"
+            for i, arrival in enumerate(arrivals)
+            if i not in claimed
+        ]
+
+
+def _shown(row: OutboxMessage) -> str:
+    """The part of a row's text every rendering of it on its channel contains."""
+    message = OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload, row.request_id)
+    if row.channel == Channel.WECHAT.value:
+        return render_text(message).split("\n", 1)[0]
+    return message.text
+
+
+# ---------------------------------------------------------------- the run and its table
+
+
+@dataclass
+class Report:
+    """A run: a single process without faults, then the faulty phase, on the same load."""
+
+    outcomes: list[Outcome]
+
+
+def plans(quick: bool = False) -> list[Plan]:
+    """The phases of a run: the baseline and the faulty one, each over 10,000 inbound messages.
+
+    ``quick`` runs a tenth of the people, with a shorter lease so a kill's stranded messages do
+    not dominate the run.
+    """
+    entrepreneurs = 250 if quick else 2_500
+    lease = 15.0 if quick else 60.0
+    return [
+        Plan(entrepreneurs, processes=1, kills=0, lease_s=lease),
+        Plan(entrepreneurs, processes=2, kills=5, lease_s=lease),
+    ]
+
+
+def run(quick: bool = False) -> Report:
+    """Every phase of :func:`plans`, one after the other."""
+    return Report([asyncio.run(run_phase(plan)) for plan in plans(quick)])
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+COLUMNS = (
+    "phase", "inbound", "re-posted", "requests asked / created", "dup. or missing",
+    "delivered once / written", "notices", "doubled: in doubt / other", "lost", "msg/s",
+    "p50", "p99", "sound",
+)  # fmt: skip
+
+
+def print_table(report: Report) -> None:
+    """The phases side by side, then what went wrong, if anything."""
+    rows = []
+    for o in report.outcomes:
+        rows.append(
+            (
+                o.plan.label,
+                f"{o.inbound:,}",
+                f"{o.retried_posts:,}",
+                f"{o.asked:,} / {o.created:,}",
+                str(o.duplicate_requests + o.missing_requests),
+                f"{o.delivered_once:,} / {o.rows:,}",
+                str(o.notices),
+                f"{o.in_doubt} / {o.doubled_otherwise}",
+                str(len(o.lost) + len(o.unanswered)),
+                f"{o.throughput:,.0f}",
+                _ms(o.percentile(0.5)),
+                _ms(o.percentile(0.99)),
+                "yes" if o.sound else "**no**",
+            )
+        )
+    notes = []
+    for o in report.outcomes:
+        problems = o.unanswered + o.lost + o.unexplained
+        problems += [
+            f"doubled {d.copies}× (written {d.rows}×) to {d.chat}: {d.text!r}" for d in o.doubled
+        ]
+        if problems:
+            notes.append(f"{o.plan.label}: " + "; ".join(problems[:10]))
+        if o.logged_errors:
+            first = o.logged_errors[0][:200]
+            count = len(o.logged_errors)
+            notes.append(f"{o.plan.label}: the processes logged {count} error lines; {first}")
+    print_markdown(
+        "Load and faults: processes on one PostgreSQL, killed at random",
+        "Entrepreneurs on Telegram (webhook) and WeChat (signed XML) pick a maker space, ask a "
+        "question, open a request and get a commissioner's answer from the duty group's chat; "
+        f"{report.outcomes[0].plan.concurrency} at once, {INBOUND_PER_ENTREPRENEUR} inbound "
+        "messages each. Requests opened weeks earlier are overdue, so the schedulers send "
+        "notices meanwhile. The faulty phase kills a random process with SIGKILL at random "
+        "points and restarts it; a post that fails is posted again to the next process. "
+        f"Machine: {os.cpu_count()} CPUs, shared by the processes, PostgreSQL and the harness.",
+        (COLUMNS, "lrrrrrrrrrrrc"),
+        rows,
+        "Sound: every request once, every message written delivered, none lost, none doubled "
+        "but those a kill caught between the platform accepting them and the process recording "
+        "it (in doubt: Telegram and WeChat take no idempotency key, so no sender can close "
+        "that window; it is one delivery wide per process). Latency runs from an inbound "
+        "message's first post to its answer's arrival; after a kill, the messages the dead "
+        f"process had taken wait for the outbox lease (BOT_OUTBOX_LEASE, "
+        f"{report.outcomes[-1].plan.lease_s:.0f} s here) and set the p99.",
+        notes,
+    )
+
+
+def main() -> None:
+    """``python -m bench.faults [--quick]``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.faults")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the load")
+    args = parser.parse_args()
+    print_table(run(quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()
