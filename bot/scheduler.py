@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -49,6 +49,7 @@ from handlers.desk import (
     to_group,
 )
 from storage import outbox, requests
+from storage.database import UNAVAILABLE
 from storage.models import Alert, Notice, Request
 from storage.upsert import insert_for
 
@@ -139,15 +140,17 @@ class Scheduler:
             now = self._services.clock.now()
             done = Round()
             for due in await self.due_notices(now):
-                with about(due.number):
-                    if not await self._notify(due.request_id, due.kind, due.day, now):
-                        continue
+                sent = False
+                with _on_its_own(due.number, f"the {due.kind.value} notice"):
+                    sent = await self._notify(due.request_id, due.kind, due.day, now)
+                if not sent:
+                    continue
                 if due.kind is NoticeKind.ESCALATION:
                     done.escalations += 1
                 else:
                     done.reminders += 1
             for request_id, number in await self._closable(now):
-                with about(number):
+                with _on_its_own(number, "closing it"):
                     done.closed += await self._auto_close(request_id, now)
             done.alerts = await self._calendar_alert(now)
         if done.messages_queued and self._on_queued is not None:
@@ -353,6 +356,23 @@ class Scheduler:
                 log.warning("calendar for %d is estimated: %d due dates provisional", year, count)
                 sent += 1
         return sent
+
+
+@contextlib.contextmanager
+def _on_its_own(number: str, what: str) -> Iterator[None]:
+    """Deal with one request, its log lines marked with its number.
+
+    A fault of this request alone (its group left the roster, say) is logged and the round goes
+    on with the others; the request is tried again next round. A database that cannot be
+    reached ends the round, so an outage is one line a round rather than one per request.
+    """
+    with about(number):
+        try:
+            yield
+        except UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception("request %s: %s failed; trying again next round", number, what)
 
 
 async def _locked(session: AsyncSession, request_id: int) -> Request | None:
