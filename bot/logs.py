@@ -7,13 +7,16 @@ across processes with one search.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TextIO
 
-__all__ = ["REQUEST", "JsonLines", "concerning", "configure"]
+__all__ = ["REQUEST", "JsonLines", "about", "concerning", "configure", "handler"]
 
 REQUEST: ContextVar[str | None] = ContextVar("makerdesk_request", default=None)
 """The number of the request the current message is about, if any."""
@@ -22,6 +25,20 @@ REQUEST: ContextVar[str | None] = ContextVar("makerdesk_request", default=None)
 def concerning(number: str | None) -> None:
     """Mark the rest of this message's handling (this task) as about request ``number``."""
     REQUEST.set(number)
+
+
+@contextlib.contextmanager
+def about(number: str | None) -> Iterator[None]:
+    """Mark the lines logged inside the block as about request ``number`` (``None``: no request).
+
+    The mark ends with the block, so a loop that works through several requests in one task
+    (the outbox sender, the scheduler) never lends one request's number to the next.
+    """
+    token = REQUEST.set(number)
+    try:
+        yield
+    finally:
+        REQUEST.reset(token)
 
 
 class _Request(logging.Filter):
@@ -62,13 +79,18 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: str, json_lines: bool = False) -> None:
-    """Send every log line to stderr, as text or as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_Request())
-    handler.setFormatter(
+def handler(stream: TextIO, json_lines: bool = False) -> logging.Handler:
+    """A handler that writes to ``stream`` as text or as JSON lines, request numbers included."""
+    writer = logging.StreamHandler(stream)
+    writer.addFilter(_Request())
+    writer.setFormatter(
         JsonLines() if json_lines else _Text("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    return writer
+
+
+def configure(level: str, json_lines: bool = False) -> None:
+    """Send every log line to stderr, as text or as JSON lines."""
+    logging.basicConfig(level=level, handlers=[handler(sys.stderr, json_lines)], force=True)
     # httpx logs every request with its URL, and the Bot API URL carries the bot's token.
     logging.getLogger("httpx").setLevel(logging.WARNING)

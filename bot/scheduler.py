@@ -13,6 +13,9 @@ Every notice is written with its row in ``notices`` (request, kind, due date) in
 transaction as the messages it causes, and the request row is locked first, so two scheduler
 processes on one PostgreSQL send each notice exactly once, and none for a closed request. A
 request waiting on the entrepreneur gets none: its clock stands still.
+
+Whatever is logged while one request is dealt with carries its number; the rest of a round
+carries none.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import categories
 from bot.clock import SHANGHAI
 from bot.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
+from bot.logs import about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.routing import Context, Services
 from bot.texts import DeskTexts, desk_texts_for
@@ -44,10 +49,11 @@ from handlers.desk import (
     to_group,
 )
 from storage import outbox, requests
+from storage.database import UNAVAILABLE
 from storage.models import Alert, Notice, Request
 from storage.upsert import insert_for
 
-__all__ = ["REMIND_AT", "NoticeKind", "Round", "Scheduler"]
+__all__ = ["REMIND_AT", "DueNotice", "NoticeKind", "Round", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,17 @@ class NoticeKind(StrEnum):
     REMIND_BEFORE = "remind-before"
     REMIND_DUE = "remind-due"
     ESCALATION = "escalation"
+
+
+class DueNotice(NamedTuple):
+    """A notice whose time has come and that was not sent yet."""
+
+    request_id: int
+    number: str
+    """The request's number, for the log."""
+    kind: NoticeKind
+    day: date
+    """The due date the notice is about."""
 
 
 @dataclass(slots=True)
@@ -103,31 +120,39 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Re-date what the calendar may have changed, then run rounds until ``stop`` is set."""
-        try:
-            await self.redate(provisional_only=self._services.calendar.current.source is None)
-        except Exception:
-            log.exception("re-dating open requests failed; the next reload tries again")
-        while not stop.is_set():
+        with about(None):
             try:
-                await self.tick()
+                await self.redate(provisional_only=self._services.calendar.current.source is None)
             except Exception:
-                log.exception("scheduler round failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+                log.exception("re-dating open requests failed; the next reload tries again")
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("scheduler round failed; trying again")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._interval)
 
     async def tick(self) -> Round:
         """One round at the clock's current time."""
-        now = self._services.clock.now()
-        done = Round()
-        for request_id, kind, day in await self.due_notices(now):
-            if await self._notify(request_id, kind, day, now):
-                if kind is NoticeKind.ESCALATION:
+        # The caller's task may have handled a message about a request: a round starts clean.
+        with about(None):
+            now = self._services.clock.now()
+            done = Round()
+            for due in await self.due_notices(now):
+                sent = False
+                with _on_its_own(due.number, f"the {due.kind.value} notice"):
+                    sent = await self._notify(due.request_id, due.kind, due.day, now)
+                if not sent:
+                    continue
+                if due.kind is NoticeKind.ESCALATION:
                     done.escalations += 1
                 else:
                     done.reminders += 1
-        for request_id in await self._closable(now):
-            done.closed += await self._auto_close(request_id, now)
-        done.alerts = await self._calendar_alert(now)
+            for request_id, number in await self._closable(now):
+                with _on_its_own(number, "closing it"):
+                    done.closed += await self._auto_close(request_id, now)
+            done.alerts = await self._calendar_alert(now)
         if done.messages_queued and self._on_queued is not None:
             self._on_queued()
         return done
@@ -147,16 +172,17 @@ class Scheduler:
             How many requests got a new due date.
         """
         now = self._services.clock.now()
-        async with self._services.database.transaction() as session:
-            context = Context(self._services, session, now)
-            moved, notices = await redate_all(context, provisional_only=provisional_only)
-            _queue(session, notices, now)
+        with about(None):  # a count of requests moved, about no one request
+            async with self._services.database.transaction() as session:
+                context = Context(self._services, session, now)
+                moved, notices = await redate_all(context, provisional_only=provisional_only)
+                _queue(session, notices, now)
         if notices and self._on_queued is not None:
             self._on_queued()
         return moved
 
-    async def due_notices(self, now: datetime) -> list[tuple[int, NoticeKind, date]]:
-        """The (request, kind, due date) notices whose time has come and that were not sent."""
+    async def due_notices(self, now: datetime) -> list[DueNotice]:
+        """The notices whose time has come and that were not sent, by deadline."""
         calendar = self._services.calendar.current
         local = now.astimezone(SHANGHAI)
         today = local.date()
@@ -169,7 +195,7 @@ class Scheduler:
             tomorrow = calendar.next_workday(today)
             wanted.append((NoticeKind.REMIND_DUE, Request.deadline == end_of_day(today)))
             wanted.append((NoticeKind.REMIND_BEFORE, Request.deadline == end_of_day(tomorrow)))
-        found: list[tuple[int, NoticeKind, date]] = []
+        found: list[DueNotice] = []
         async with self._services.database.sessions() as session:
             for kind, condition in wanted:
                 sent = exists().where(
@@ -177,11 +203,13 @@ class Scheduler:
                     Notice.kind == kind.value,
                     Notice.day == Request.due_date,
                 )
-                query = select(Request.id, Request.due_date).where(
+                query = select(Request.id, Request.number, Request.due_date).where(
                     Request.status.in_(_ACTIVE), condition, ~sent
                 )
                 rows = (await session.execute(query.order_by(Request.deadline))).all()
-                found += [(request_id, kind, day) for request_id, day in rows]
+                found += [
+                    DueNotice(request_id, number, kind, day) for request_id, number, day in rows
+                ]
         return found
 
     async def _notify(self, request_id: int, kind: NoticeKind, day: date, now: datetime) -> bool:
@@ -250,15 +278,18 @@ class Scheduler:
         messages.append(await to_entrepreneur(context, request, apology))
         return messages
 
-    async def _closable(self, now: datetime) -> Sequence[int]:
-        """Resolved requests whose reopening window may have passed (checked exactly later)."""
+    async def _closable(self, now: datetime) -> Sequence[tuple[int, str]]:
+        """Resolved requests (id, number) whose reopening window may have passed.
+
+        Checked exactly when each is closed.
+        """
         # Five working days are at least five calendar days: a cheap, indexable first cut.
         earliest = now - timedelta(days=AUTO_CLOSE_WORKDAYS)
         async with self._services.database.sessions() as session:
-            query = select(Request.id).where(
+            query = select(Request.id, Request.number).where(
                 Request.status == Status.RESOLVED.value, Request.resolved_at <= earliest
             )
-            return (await session.scalars(query.order_by(Request.id))).all()
+            return (await session.execute(query.order_by(Request.id))).all()
 
     async def _auto_close(self, request_id: int, now: datetime) -> int:
         calendar = self._services.calendar.current
@@ -325,6 +356,23 @@ class Scheduler:
                 log.warning("calendar for %d is estimated: %d due dates provisional", year, count)
                 sent += 1
         return sent
+
+
+@contextlib.contextmanager
+def _on_its_own(number: str, what: str) -> Iterator[None]:
+    """Deal with one request, its log lines marked with its number.
+
+    A fault of this request alone (its group left the roster, say) is logged and the round goes
+    on with the others; the request is tried again next round. A database that cannot be
+    reached ends the round, so an outage is one line a round rather than one per request.
+    """
+    with about(number):
+        try:
+            yield
+        except UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception("request %s: %s failed; trying again next round", number, what)
 
 
 async def _locked(session: AsyncSession, request_id: int) -> Request | None:

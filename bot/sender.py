@@ -23,6 +23,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.logs import about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.metrics import Metrics
 from bot.reloadable import Reloadable
@@ -188,20 +189,25 @@ class OutboxSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a round that fails is logged and tried again."""
-        while not stop.is_set():
-            try:
-                busy = await self.deliver_due() == self._batch
-            except Exception:
-                log.exception("outbox round failed; trying again")
-                busy = False
-            if busy:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle)
+        with about(None):
+            while not stop.is_set():
+                try:
+                    busy = await self.deliver_due() == self._batch
+                except Exception:
+                    log.exception("outbox round failed; trying again")
+                    busy = False
+                if busy:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle)
 
     async def deliver_due(self) -> int:
-        """One round: deliver the due messages, oldest first. Returns how many were taken."""
+        """One round: deliver the due messages, oldest first. Returns how many were taken.
+
+        What is logged about a message of a request (its failure, its hold, the adapter's own
+        lines) carries the request's number; the lines about any other message carry none.
+        """
         claimed = self._clock.now()
         async with self._database.write_lock:
             rows = await outbox.claim_due(
@@ -211,16 +217,17 @@ class OutboxSender:
                 lease=self._lease,
                 limit=self._batch,
             )
-        for index, row in enumerate(rows):
+        for index, taken in enumerate(rows):
             now = self._clock.now()
             if now - claimed > self._lease / 2:
                 # Another process may take them once the lease ends; sending them after that
                 # could send them twice.
-                rest = [later.id for later in rows[index:]]
+                rest = [later.message.id for later in rows[index:]]
                 async with self._database.transaction() as session:
                     await outbox.release(session, rest, lease_end=claimed + self._lease, now=now)
                 break
-            await self._deliver(row)
+            with about(taken.request_number):
+                await self._deliver(taken.message)
         return len(rows)
 
     async def _deliver(self, row: OutboxMessage) -> None:

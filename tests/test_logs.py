@@ -1,14 +1,38 @@
-"""Log lines as JSON (``BOT_LOG_FORMAT=json``) carry the request a message is about."""
+"""Log lines as JSON (``BOT_LOG_FORMAT=json``) carry the request a message is about.
+
+The dispatcher marks the lines of one inbound message; the outbox sender marks those of each
+message it delivers, and the scheduler those of each request it reminds, escalates or closes.
+Lines about no request carry no number, even when the line before was about one.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from conftest import run_bot
+from sqlalchemy import select
+from test_requests import ZHANG, open_one, say
+from test_scheduler import shanghai
+from test_sender import GROUP_CHAT, Platform
+
+from bot import logs
+from bot.app import Bot
+from bot.clock import ManualClock
+from bot.messages import Channel, OutgoingMessage
+from bot.sender import Delivered, DeliveryError, OutboxSender
+from storage import outbox
+from storage.models import OutboxMessage
+
+ADMIN_CHAT = "9001"
+"""The roster's admin on Telegram: a chat that messages about no request go to."""
 
 
 async def test_json_lines_name_the_request_and_only_while_it_is_handled(tmp_path: Path) -> None:
@@ -46,3 +70,105 @@ def _lines_until(log: Path, seen: Any) -> list[dict[str, Any]]:
             return lines
         time.sleep(0.1)  # the bot's own process flushes its log; nothing else to wait on
     raise AssertionError(f"not logged:\n{log.read_text(encoding='utf-8')}")
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """What this test logs, written as ``BOT_LOG_FORMAT=json`` writes it (INFO and up)."""
+    stream = io.StringIO()
+    writer = logs.handler(stream, json_lines=True)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(writer)
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(writer)
+        root.setLevel(level)
+
+
+def _entries(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+class _Talkative(Platform):
+    """A platform whose adapter logs as it sends, as the WeChat adapter does (token fetches)."""
+
+    async def deliver(self, message: OutgoingMessage) -> Delivered:
+        logging.getLogger("bot.channels.fake").info("pushing to %s", message.chat_id)
+        return await super().deliver(message)
+
+
+async def test_the_senders_lines_name_the_request_of_each_message_and_no_other(
+    bot: tuple[Bot, ManualClock], json_log: io.StringIO
+) -> None:
+    running, _ = bot
+    first = await open_one(running)  # each request's card waits for the group's chat
+    second = await open_one(running, "申请专利需要多久")
+    # This task just handled messages about the second request: what follows must not inherit it.
+    async with running.database.transaction() as session:
+        outbox.enqueue(
+            session,
+            channel=Channel.TELEGRAM.value,
+            chat_id=ADMIN_CHAT,
+            payload={"text": "📅 2027 年的节假日安排尚未收录"},
+            now=running.clock.now(),
+        )
+    platform = _Talkative()
+    platform.failures[GROUP_CHAT] = [
+        DeliveryError("HTTP 502"),  # the first card: tried again later
+        DeliveryError("45015 out of the 48 h window", hold=True),  # the second: held
+    ]
+    platform.failures[ADMIN_CHAT] = [DeliveryError("timeout")]
+    sender = OutboxSender(
+        running.database, running.clock, {Channel.TELEGRAM: platform}, running.services.roster
+    )
+    assert await sender.deliver_due() == 3
+
+    async with running.database.sessions() as session:
+        card, other_card, alert = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.channel == Channel.TELEGRAM.value)
+            .order_by(OutboxMessage.id)
+        )
+    lines = _entries(json_log)
+    sent = {line["message"]: line for line in lines if line["logger"] == "bot.sender"}
+    retried = sent[f"outbox {card.id} to telegram failed (attempt 1): HTTP 502; again in 0:00:05"]
+    assert (retried["level"], retried["request"]) == ("WARNING", first)
+    held = sent[f"outbox {other_card.id} held for telegram: 45015 out of the 48 h window"]
+    assert (held["level"], held["request"]) == ("INFO", second)
+    failed = sent[f"outbox {alert.id} to telegram failed (attempt 1): timeout; again in 0:00:05"]
+    assert "request" not in failed
+    # The adapter's own lines are about the message it is pushing.
+    pushed = [line for line in lines if line["logger"] == "bot.channels.fake"]
+    assert [(line["message"], line.get("request")) for line in pushed] == [
+        (f"pushing to {GROUP_CHAT}", first),
+        (f"pushing to {GROUP_CHAT}", second),
+        (f"pushing to {ADMIN_CHAT}", None),
+    ]
+
+
+async def test_the_schedulers_lines_name_the_request_each_is_about(
+    bot: tuple[Bot, ManualClock], json_log: io.StringIO
+) -> None:
+    running, clock = bot
+    overdue = await open_one(running)  # Mon 2026-11-23: due 2026-12-07
+    resolved = await open_one(running, "申请专利需要多久")
+    await say(running, ZHANG, f"/resolve {resolved} 已办好")  # closes itself on 2026-12-01
+    clock.set(shanghai("2026-12-21T10:00"))
+    # Due in January 2027, a year the calendar only estimates: the admins get an alert. This
+    # task handled that message last, so a round that did not start clean would name it.
+    provisional = await open_one(running, "场地租金补贴怎么申请")
+
+    clock.set(shanghai("2026-12-21T10:01"))
+    done = await running.scheduler.tick()
+    assert (done.escalations, done.closed, done.alerts) == (1, 1, 1)
+
+    lines = [line for line in _entries(json_log) if line["logger"] == "bot.scheduler"]
+    assert [(line["message"], line.get("request")) for line in lines] == [
+        (f"request {overdue}: escalation sent", overdue),
+        (f"request {resolved} closed 5 working days after its result", resolved),
+        ("calendar for 2027 is estimated: 1 due dates provisional", None),
+    ]
+    assert provisional not in {line.get("request") for line in lines}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import scratch_postgres
 from sqlalchemy import select
-from test_requests import ENTREPRENEUR, ROSTER, ZHANG, open_one, say, the_request
+from test_requests import ENTREPRENEUR, OTHER, ROSTER, ZHANG, open_one, say, the_request
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
@@ -197,3 +197,24 @@ async def test_a_faulty_override_file_keeps_the_calendar_and_moves_nothing(
     assert report[3].startswith(f"{overrides}:2: ")
     assert bot.services.calendar.current is calendar
     assert (await the_request(bot, number)).due_date == date(2026, 12, 7)
+
+
+async def test_a_request_whose_group_left_the_roster_does_not_hold_up_the_others(
+    desk: tuple[Bot, ManualClock, Path], tmp_path: Path
+) -> None:
+    bot, clock, _ = desk
+    orphan = await open_one(bot)  # baodi-eco: 服务一组 (g1)
+    clock.set(shanghai("2026-11-24T10:00"))
+    await say(bot, OTHER, choice="space:baodi-pku")
+    await say(bot, OTHER, "/new 申请专利需要多久")  # baodi-pku: 服务二组 (g2)
+    kept = "2026-0002"
+    # An admin renames group g1 and reloads: the first request's group is gone.
+    (tmp_path / "roster.yaml").write_text(ROSTER.replace("id: g1", "id: g9"), encoding="utf-8")
+    await bot.services.roster.reload()
+
+    await tick_at(bot, clock, "2026-12-09T10:00")  # both are overdue; the orphan comes first
+    assert await notices(bot) == Counter({"escalation": 1})
+    assert (await sent_to(bot, SUPERVISORS_CHAT))[-1].startswith(f"🚨 工单 {kept} 已超期")
+    await tick_at(bot, clock, "2026-12-09T10:01")  # tried again each round, never sent twice
+    assert await notices(bot) == Counter({"escalation": 1})
+    assert (await the_request(bot, orphan)).group_id == "g1"
