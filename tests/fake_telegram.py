@@ -13,6 +13,11 @@ just enough state (messages, updates, webhook, files) to be believable, and reco
 
 Sync tests: ``with FakeTelegram(...).in_thread() as fake:`` runs it on a loop of its own; the
 update builders and ``fake.calls`` are safe there, and ``fake.wait_for_sync`` waits.
+
+Like Telegram, one ``getUpdates`` is served at a time: a new one ends the pending one with 409
+Conflict. ``fake.polls`` records every ``getUpdates`` (when it began and ended, and how), and
+``fake.conflicts`` counts the 409s given; a poll whose client hung up ends as ``gone``, not as
+a conflict, since nobody is left to receive the 409.
 """
 
 from __future__ import annotations
@@ -116,6 +121,26 @@ class _Queued:
 
 
 @dataclass
+class Poll:
+    """One ``getUpdates`` as the fake saw it; ``outcome`` is ``waiting`` until it ends.
+
+    Outcomes: ``updates`` (it returned some), ``empty`` (timed out or the fake stopped),
+    ``conflict`` (a newer ``getUpdates`` ended it with 409), ``gone`` (its client hung up),
+    ``webhook`` (refused while a webhook is set).
+    """
+
+    offset: int
+    started: datetime
+    ended: datetime | None = None
+    outcome: str = "waiting"
+    update_ids: tuple[int, ...] = ()
+
+    def finish(self, outcome: str, updates: list[Json] | None = None) -> None:
+        self.ended, self.outcome = datetime.now(UTC), outcome
+        self.update_ids = tuple(u["update_id"] for u in updates or ())
+
+
+@dataclass
 class _Webhook:
     url: str = ""
     secret_token: str | None = None
@@ -138,6 +163,7 @@ class FakeTelegram:
             "first_name": first_name, "username": username,
         }  # fmt: skip
         self.calls: list[Call] = []
+        self.polls: list[Poll] = []
         self.messages: dict[tuple[int | str, int], Json] = {}  # (chat_id, message_id) → Message
         self.files: dict[str, Upload] = {}  # file_id → content
         self.commands: dict[str, list[Json]] = {}  # scope+language → commands
@@ -166,7 +192,11 @@ class FakeTelegram:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
+        # A client that hangs up cancels its handler, as Telegram forgets such a request: a
+        # killed bot's long poll must not linger to be "terminated" by the next poller.
+        self._runner = web.AppRunner(
+            app, shutdown_timeout=1, access_log=None, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -229,6 +259,11 @@ class FakeTelegram:
         return True
 
     # ------------------------------------------------------------------ inspection
+
+    @property
+    def conflicts(self) -> int:
+        """How many ``getUpdates`` were ended with 409 by a newer ``getUpdates``."""
+        return sum(p.outcome == "conflict" for p in self.polls)
 
     def calls_of(self, method: str) -> list[Call]:
         """Every call of ``method`` (failed ones too), oldest first."""
@@ -527,29 +562,41 @@ class FakeTelegram:
         }  # fmt: skip
 
     async def _api_getupdates(self, params: Json) -> list[Json]:
+        offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
+        poll = Poll(offset, datetime.now(UTC))
+        self.polls.append(poll)
         if self.webhook.url:
+            poll.finish("webhook")
             raise ApiError(409, WEBHOOK_CONFLICT)
         self._poll_generation += 1
         generation = self._poll_generation
         self._notify()  # an older long poll is now superseded
         if "allowed_updates" in params:
             self._allowed_updates = list(params["allowed_updates"])
-        offset, limit = int(params.get("offset", 0)), int(params.get("limit", 100))
         deadline = asyncio.get_running_loop().time() + float(params.get("timeout", 0))
-        while True:
-            if generation != self._poll_generation:
-                raise ApiError(409, STANDARD_ERRORS[409])
-            if ready := self._take_updates(offset, max(1, min(limit, 100))):
-                return ready
-            if self._closing:
-                return []
-            self.polls_waiting += 1
-            self._notify()
-            try:
-                if not await self._wait_change(deadline):
+        try:
+            while True:
+                if generation != self._poll_generation:
+                    poll.finish("conflict")
+                    raise ApiError(409, STANDARD_ERRORS[409])
+                if ready := self._take_updates(offset, max(1, min(limit, 100))):
+                    poll.finish("updates", ready)
+                    return ready
+                if self._closing:
+                    poll.finish("empty")
                     return []
-            finally:
-                self.polls_waiting -= 1
+                self.polls_waiting += 1
+                self._notify()
+                try:
+                    if not await self._wait_change(deadline):
+                        poll.finish("empty")
+                        return []
+                finally:
+                    self.polls_waiting -= 1
+        except asyncio.CancelledError:
+            poll.finish("gone")
+            self._notify()
+            raise
 
     def _take_updates(self, offset: int, limit: int) -> list[Json]:
         allowed = self._allowed_updates

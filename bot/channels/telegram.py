@@ -4,9 +4,10 @@ Built on python-telegram-bot's Bot API client (nothing else in the code base imp
 ``telegram``). Updates arrive by long polling when no public address is configured, or on
 ``POST /telegram`` with Telegram's secret-token header; either way each becomes an
 :class:`~bot.messages.IncomingMessage` keyed by its ``update_id``, so a redelivered update is
-handled once. Replies leave through the outbox: :meth:`TelegramChannel.deliver` is the outbox
-sender's way to push them, with Telegram's errors sorted into "later", "wait as told" and
-"never".
+handled once. Of several processes sharing a database, one at a time polls (see
+:meth:`TelegramChannel.poll`). Replies leave through the outbox: :meth:`TelegramChannel.deliver`
+is the outbox sender's way to push them, with Telegram's errors sorted into "later", "wait as
+told" and "never".
 
 In a group the bot hears every message (privacy mode off), but answers only what is meant for
 it: commands, replies to its own messages (request cards) and ``#2026-0001 …``. The rest is the
@@ -22,8 +23,9 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import (
@@ -60,10 +62,13 @@ from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
 from bot.texts import texts_for
+from storage.database import Lease
 
 __all__ = ["SECRET_HEADER", "WEBHOOK_PATH", "TelegramChannel", "TelegramUnavailable"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Opt in to python-telegram-bot's coming behaviour: ``RetryAfter.retry_after`` as a timedelta,
 # without the deprecation warning the old integer form raises on every read.
@@ -75,6 +80,8 @@ MAX_UPDATE = 256 * 1024
 """An update is a few kilobytes; anything bigger is not from Telegram."""
 POLL_TIMEOUT = 25
 """Seconds one ``getUpdates`` long poll waits for news."""
+POLLER_LOCK = "telegram poller"
+"""The database lock that elects the one process that polls (:meth:`TelegramChannel.poll`)."""
 ALLOWED_UPDATES = ("message", "callback_query")
 CAPTION_LIMIT = 1024
 """Telegram's longest caption; a longer text goes as its own message before the files."""
@@ -172,18 +179,45 @@ class TelegramChannel:
         app.router.add_post(WEBHOOK_PATH, self._webhook)
 
     async def poll(self, stop: asyncio.Event) -> None:
-        """Fetch updates until ``stop`` is set; an update is confirmed only once handled.
+        """Fetch updates until ``stop`` is set, whenever this process is elected to poll.
 
-        ``getUpdates`` with ``offset`` confirms every update before it, so a crash before an
-        update is handled gets it again after the restart, and the dedup key makes the second
-        handling a no-op.
+        Telegram serves one ``getUpdates`` at a time and ends the older with 409 Conflict, so
+        of the processes sharing the database only the holder of :data:`POLLER_LOCK` polls;
+        the others stand by, and one of them takes over when the holder stops or dies. A
+        holder whose lock connection is lost (a database restart) stops polling and stands
+        for election again, rather than go on beside the next holder. On SQLite, whose file
+        one process uses, that process polls at once.
+        """
+        database = self._dispatcher.services.database
+        while not stop.is_set():
+            async with contextlib.AsyncExitStack() as held:
+                election = database.leadership(POLLER_LOCK, on_wait=_standing_by)
+                lease = await _unless(held.enter_async_context(election), stop.wait())
+                if lease is None:
+                    return
+                log.info("telegram: this process polls")
+                await self._poll_while(lease, stop)
+                if not stop.is_set():
+                    log.warning("telegram: lost the poller lock (database connection); re-electing")
+
+    async def _poll_while(self, lease: Lease, stop: asyncio.Event) -> None:
+        """Poll while ``lease`` holds and ``stop`` is not set; an update is confirmed once handled.
+
+        ``getUpdates`` with ``offset`` confirms every update before it, so a crash (or a lost
+        lease) before an update is handled gets it again to whoever polls next, and the dedup
+        key makes the second handling a no-op. A stop or a lost lease cuts a long poll short:
+        Telegram keeps what it would have returned for the next poll.
         """
         offset: int | None = None
         failures = 0
-        while not stop.is_set():
+        while not stop.is_set() and await lease.held():
             try:
-                updates = await self._bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                updates = await _unless(
+                    self._bot.get_updates(
+                        offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                    ),
+                    stop.wait(),
+                    lease.lost(),
                 )
                 failures = 0
             except (Conflict, InvalidToken) as error:
@@ -193,13 +227,13 @@ class TelegramChannel:
                 log.warning("telegram: polling failed: %s", error)
                 failures += 1
             else:
-                for update in updates:
+                # Handled to the end even if ``stop`` comes meanwhile: the batch is in hand.
+                for update in updates or ():
                     await self._handle(update)
                     offset = update.update_id + 1
                 continue
             wait = min(60.0, 0.5 * 2**failures)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
+            await _unless(asyncio.sleep(wait), stop.wait(), lease.lost())
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:
         """Send ``message`` to its chat, or replace the card it edits (the outbox's deliverer).
@@ -387,6 +421,26 @@ class TelegramChannel:
             quoted=(replied.text or replied.caption) if to_us and replied is not None else None,
             message_id=str(message.message_id),
         )
+
+
+def _standing_by() -> None:
+    log.info("telegram: another process polls; standing by")
+
+
+async def _unless(work: Awaitable[T], *interruptions: Awaitable[object]) -> T | None:
+    """``work``'s result, or ``None`` when one of ``interruptions`` finishes first.
+
+    Whatever is still running then is cancelled and waited for, so nothing is left behind.
+    """
+    job = asyncio.ensure_future(work)
+    rivals = [asyncio.ensure_future(i) for i in interruptions]
+    try:
+        await asyncio.wait([job, *rivals], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (job, *rivals):
+            task.cancel()
+        await asyncio.wait([job, *rivals])
+    return None if job.cancelled() else job.result()
 
 
 def _sender(user: Any) -> Sender:
