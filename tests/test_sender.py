@@ -211,6 +211,39 @@ async def test_a_sender_that_died_mid_delivery_leaves_rows_that_fall_due_after_t
     assert len(platform.delivered) == 1
 
 
+async def test_a_chat_the_platform_makes_wait_holds_up_only_itself(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await open_one(running)  # the card waits for the group's chat
+    async with running.database.transaction() as session:
+        outbox.enqueue(
+            session, channel="telegram", chat_id="9001", payload={"text": "另一位的答复"},
+            now=clock.now(),
+        )  # fmt: skip
+    gate, other = asyncio.Event(), asyncio.Event()
+
+    class Throttled(Platform):
+        """Telegram makes the bot wait before it posts in the group again."""
+
+        async def deliver(self, message: OutgoingMessage) -> Delivered:
+            if message.chat_id == GROUP_CHAT:
+                await gate.wait()
+            delivered = await super().deliver(message)
+            if message.chat_id == "9001":
+                other.set()
+            return delivered
+
+    platform = Throttled()
+    round_ = asyncio.create_task(sender_for(running, platform).deliver_due())
+    async with asyncio.timeout(10):
+        await other.wait()
+    assert [chat for chat, _ in platform.delivered] == ["9001"]
+    gate.set()
+    assert await round_ == 2
+    assert [chat for chat, _ in platform.delivered] == ["9001", GROUP_CHAT]
+
+
 async def test_a_slow_platform_gives_back_what_the_lease_would_not_cover(
     bot: tuple[Bot, ManualClock],
 ) -> None:
