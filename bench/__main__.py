@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import fuzz, matcher, report, requests, scheduler, telegram, wechat
+from bench import faults, fuzz, matcher, report, requests, scheduler, telegram, wechat
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
     report.print_table(report.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
+    faults.print_table(faults.run(quick=args.quick))
     fuzz.print_table(fuzz.run(quick=args.quick))
 
 

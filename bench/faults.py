@@ -65,6 +65,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,43 +95,71 @@ TOKEN = "424242:faults-harness-token"
 WECHAT_TOKEN = "faults-harness"
 APP_ID = "wxfaultsharness01"
 APP_SECRET = "faults-harness-secret"
-SUPERVISORS_CHAT = -1009100000001
-SPACES = ("space-a", "space-b")
-GROUP_CHAT = {"space-a": -1002000000001, "space-b": -1002000000002}
-MEMBERS = {"space-a": (2001, 2002), "space-b": (2003, 2004)}
-WECHAT_MEMBER = {"space-a": "o-faults-zhangwei", "space-b": "o-faults-wangfang"}
-ROSTER = """\
-districts:
-  - id: north
-    name: 北辰区
-    supervisors:
-      - {name: 区科委值班, telegram: 9101}
-    supervisors_chat: {telegram: -1009100000001}
-spaces:
-  - {id: space-a, name: 甲众创空间, district: north}
-  - {id: space-b, name: 乙众创空间, district: north}
-groups:
-  - id: g1
-    name: 服务一组
-    district: north
-    chat: {telegram: -1002000000001}
-    members:
-      - {name: 张伟, telegram: 2001, wechat: o-faults-zhangwei}
-      - {name: 李娜, telegram: 2002}
-    onsite: {space-a: mon}
-  - id: g2
-    name: 服务二组
-    district: north
-    chat: {telegram: -1002000000002}
-    members:
-      - {name: 王芳, telegram: 2003, wechat: o-faults-wangfang}
-      - {name: 刘洋, telegram: 2004}
-    onsite: {space-b: wed}
-admins:
-  - {name: 管理员, telegram: 9001}
-"""
-INBOUND_PER_ENTREPRENEUR = 4
-"""Space, question, request, and the commissioner's answer to it."""
+DISTRICTS = 8
+SPACES_PER_DISTRICT = 12
+SPACES = DISTRICTS * SPACES_PER_DISTRICT
+"""A city's worth: every maker space with a duty group of its own."""
+REQUEST_EVERY = 5
+"""One entrepreneur in five opens a request; the others ask and go."""
+
+
+def group_chat(space: int) -> int:
+    """The Telegram chat of the duty group of maker space ``space``."""
+    return -1003000000000 - space
+
+
+def member(space: int, which: int) -> int:
+    """The Telegram id of member ``which`` (0 or 1) of ``space``'s duty group."""
+    return 30_000 + 2 * space + which
+
+
+def wechat_member(space: int) -> str:
+    """The WeChat openid of the first member of ``space``'s duty group."""
+    return f"o-faults-member-{space:03d}"
+
+
+def city_roster() -> str:
+    """:data:`DISTRICTS` districts, :data:`SPACES` maker spaces, a duty group for each."""
+    lines = ["districts:"]
+    for d in range(DISTRICTS):
+        lines += [
+            f"  - id: d{d}",
+            f"    name: 第{d + 1}区",
+            f"    supervisors: [{{name: 督导{d + 1}, telegram: {9100 + d}}}]",
+            f"    supervisors_chat: {{telegram: {-1009100000000 - d}}}",
+        ]
+    lines.append("spaces:")
+    lines += [
+        f"  - {{id: s{i}, name: 第{i + 1}众创空间, district: d{i // SPACES_PER_DISTRICT}}}"
+        for i in range(SPACES)
+    ]
+    lines.append("groups:")
+    for i in range(SPACES):
+        lines += [
+            f"  - id: g{i}",
+            f"    name: 服务{i + 1}组",
+            f"    district: d{i // SPACES_PER_DISTRICT}",
+            f"    chat: {{telegram: {group_chat(i)}}}",
+            "    members:",
+            f"      - {{name: 专员{2 * i + 1}, telegram: {member(i, 0)}, "
+            f"wechat: {wechat_member(i)}}}",
+            f"      - {{name: 专员{2 * i + 2}, telegram: {member(i, 1)}}}",
+            f"    onsite: {{s{i}: mon}}",
+        ]
+    lines += ["admins:", "  - {name: 管理员, telegram: 9001}"]
+    return "\n".join(lines) + "\n"
+
+
+def _starts(prefix: str) -> Callable[[str], bool]:
+    return lambda text: text.startswith(prefix)
+
+
+def inbound_of(index: int) -> int:
+    """Inbound messages of entrepreneur ``index``: space and two questions, and a request
+    with its answer for one in :data:`REQUEST_EVERY`."""
+    return 5 if index % REQUEST_EVERY == 0 else 3
+
+
 HEALTH_WAIT_S = 60.0
 ANSWER_WAIT_S = 30.0
 """How long a person waits for an answer before the message counts as lost."""
@@ -420,7 +449,18 @@ class Balancer:
     def __init__(self, nodes: Sequence[Node]) -> None:
         self._nodes = list(nodes)
         self._turn = itertools.count()
+        self._down_until = dict.fromkeys(range(len(self._nodes)), 0.0)
         self.retries = 0
+
+    def _next(self) -> Node:
+        """The next process in turn, passing over one that failed in the last second (as
+        nginx's ``max_fails=1 fail_timeout=1s``) unless every one did."""
+        now = time.monotonic()
+        for _ in range(len(self._nodes)):
+            node = self._nodes[next(self._turn) % len(self._nodes)]
+            if self._down_until[node.index] <= now:
+                return node
+        return node
 
     async def forward(self, attempt: Callable[[Node], Awaitable[T | None]]) -> T:
         """``attempt`` on the next process, and on the next after a failure, until one answers.
@@ -430,11 +470,12 @@ class Balancer:
         """
         deadline = time.monotonic() + RETRY_FOR_S
         for tries in itertools.count(1):
-            node = self._nodes[next(self._turn) % len(self._nodes)]
+            node = self._next()
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 answered = await attempt(node)
                 if answered is not None:
                     return answered
+            self._down_until[node.index] = time.monotonic() + 1.0
             self.retries += 1
             if time.monotonic() > deadline:
                 raise Refused(f"no process took the message in {RETRY_FOR_S:.0f} s")
@@ -463,11 +504,36 @@ class Crowd:
     progressed: asyncio.Event = field(default_factory=asyncio.Event)
     asked_tags: list[str] = field(default_factory=list)
 
-    def answered(self, started: float, arrival: Arrival) -> None:
-        """One inbound message got its answer."""
+    async def exchange(
+        self, chat: str, post: Callable[[], Awaitable[None]], wanted: Callable[[str], bool]
+    ) -> Arrival:
+        """Post one message and wait for its answer in ``chat``; the latency is noted.
+
+        Raises:
+            TimeoutError: No answer came within :data:`ANSWER_WAIT_S` (it counts as lost).
+        """
+        since, started = self.inbox.mark(chat), time.monotonic()
+        await post()
+        try:
+            arrival = await self.inbox.expect(chat, wanted, since)
+        except TimeoutError:
+            came = [a.text[:40] for a in self.inbox.by_chat[chat][since:]]
+            raise TimeoutError(f"{chat}: no answer came (only {came})") from None
         self.outcome.latencies.append(max(0.0, arrival.at - started))
         self.progress += 1
         self.progressed.set()
+        return arrival
+
+    async def card(self, number: str, tag: str) -> Arrival:
+        """The card of request ``number`` in its group, as the commissioner sees it.
+
+        Raises:
+            TimeoutError: It never reached the group.
+        """
+        try:
+            return await self.inbox.card(number)
+        except TimeoutError:
+            raise TimeoutError(f"{tag}: the card of {number} never reached its group") from None
 
     async def telegram_update(self, update: dict[str, Any]) -> None:
         """Post ``update`` to the webhook; a method call in the response is delivered."""
@@ -510,103 +576,91 @@ class Crowd:
         await self.balancer.forward(attempt)
 
 
-async def telegram_entrepreneur(crowd: Crowd, index: int) -> None:
-    """Space, question, request, and a commissioner's answer in the group, on Telegram."""
-    user, space, tag = 600_000 + index, SPACES[index % 2], f"T{index:05d}"
-    chat, fake, inbox = str(user), crowd.telegram, crowd.inbox
-    question, answer = crowd.questions[index % len(crowd.questions)]
+class TelegramVoice:
+    """An entrepreneur in a private chat with the bot on Telegram."""
 
-    async def say(update: dict[str, Any], wanted: Callable[[str], bool]) -> Arrival:
-        since, started = inbox.mark(chat), time.monotonic()
-        await crowd.telegram_update(update)
-        try:
-            arrival = await inbox.expect(chat, wanted, since)
-        except TimeoutError:
-            raise TimeoutError(f"{tag}: no answer to {update}") from None
-        crowd.answered(started, arrival)
-        return arrival
+    def __init__(self, crowd: Crowd, index: int) -> None:
+        self._crowd, self._user = crowd, 600_000 + index
+        self.chat, self.tag = str(self._user), f"T{index:05d}"
 
-    await say(fake.callback(user, user, 1, f"space:{space}"), lambda _: True)
-    await say(fake.private_message(user, question), lambda text: text.startswith(answer[:40]))
-    crowd.asked_tags.append(tag)
-    confirmed = await say(
-        fake.private_message(user, f"/new {tag} 想咨询场地租金减免需要哪些材料"),
-        lambda text: "工单已提交" in text,
-    )
-    number = _number(confirmed)
-    card = await _card(inbox, number, tag)
-    member = MEMBERS[space][index % 2]
-    reply = fake.group_message(
-        GROUP_CHAT[space],
-        member,
-        f"答复{tag}：请带营业执照原件到服务站",
-        reply_to_message_id=card.message_id,
-    )
-    since, started = inbox.mark(chat), time.monotonic()
-    await crowd.telegram_update(reply)
-    crowd.answered(started, await _relayed(inbox, chat, tag, since))
+    async def choose(self, space: int) -> None:
+        """Press the maker space's button."""
+        update = self._crowd.telegram.callback(self._user, self._user, 1, f"space:s{space}")
+        await self._crowd.telegram_update(update)
+
+    async def say(self, text: str) -> None:
+        """Send ``text``."""
+        await self._crowd.telegram_update(self._crowd.telegram.private_message(self._user, text))
+
+    def request(self, words: str) -> str:
+        """The message that opens a request."""
+        return f"/new {self.tag} {words}"
+
+    def shown(self, text: str) -> str:
+        """``text`` as the entrepreneur reads it."""
+        return text
 
 
-async def wechat_entrepreneur(crowd: Crowd, index: int) -> None:
-    """Space, question, request, and a commissioner's answer (group card or WeChat), on WeChat."""
-    openid, space, tag = f"o-faults-user-{index:06d}", SPACES[index % 2], f"W{index:05d}"
-    inbox = crowd.inbox
-    question, answer = crowd.questions[(index + 1) % len(crowd.questions)]
+class WeChatVoice:
+    """An entrepreneur writing to the Official Account."""
 
-    async def say(text: str, wanted: Callable[[str], bool], choice: str | None = None) -> Arrival:
-        since, started = inbox.mark(openid), time.monotonic()
-        xml = text_xml(openid, text, msg_id=next(crowd.msg_ids), bizmsgmenuid=choice)
-        await crowd.wechat_message(xml)
-        try:
-            arrival = await inbox.expect(openid, wanted, since)
-        except TimeoutError:
-            raise TimeoutError(f"{tag}: no answer to {text!r}") from None
-        crowd.answered(started, arrival)
-        return arrival
+    def __init__(self, crowd: Crowd, index: int) -> None:
+        self._crowd = crowd
+        self.chat, self.tag = f"o-faults-user-{index:06d}", f"W{index:05d}"
 
-    await say(space, lambda _: True, choice=f"space:{space}")
-    await say(question, lambda text: text.startswith(answer[:40]))
-    crowd.asked_tags.append(tag)
-    confirmed = await say(
-        f"提交工单 {tag} 想咨询创业补贴怎么申请", lambda text: "工单已提交" in text
-    )
-    number = _number(confirmed)
-    answer_text = f"答复{tag}：请带身份证原件到服务站"
-    since, started = inbox.mark(openid), time.monotonic()
-    if index % 4 == 1:
-        xml = text_xml(WECHAT_MEMBER[space], f"#{number} {answer_text}", msg_id=next(crowd.msg_ids))
-        await crowd.wechat_message(xml)
-    else:
-        card = await _card(inbox, number, tag)
-        member = MEMBERS[space][index % 2]
-        since, started = inbox.mark(openid), time.monotonic()
-        reply = crowd.telegram.group_message(
-            GROUP_CHAT[space], member, answer_text, reply_to_message_id=card.message_id
+    async def choose(self, space: int) -> None:
+        """Tap the maker space's menu link."""
+        xml = text_xml(
+            self.chat,
+            f"第{space + 1}众创空间",
+            next(self._crowd.msg_ids),
+            bizmsgmenuid=f"space:s{space}",
         )
-        await crowd.telegram_update(reply)
-    crowd.answered(started, await _relayed(inbox, openid, tag, since))
+        await self._crowd.wechat_message(xml)
+
+    async def say(self, text: str) -> None:
+        """Send ``text``."""
+        await self._crowd.wechat_message(text_xml(self.chat, text, next(self._crowd.msg_ids)))
+
+    def request(self, words: str) -> str:
+        """The message that opens a request (WeChat users type the command's words)."""
+        return f"提交工单 {self.tag} {words}"
+
+    def shown(self, text: str) -> str:
+        """``text`` as the entrepreneur reads it: commands named by their words."""
+        return render_text(OutgoingMessage(self.chat, Channel.WECHAT, text))
 
 
-async def _card(inbox: Inbox, number: str, tag: str) -> Arrival:
-    try:
-        return await inbox.card(number)
-    except TimeoutError:
-        raise TimeoutError(f"{tag}: the card of {number} never reached its group") from None
-
-
-async def _relayed(inbox: Inbox, chat: str, tag: str, since: int) -> Arrival:
-    try:
-        return await inbox.expect(chat, lambda text: f"答复{tag}" in text, since)
-    except TimeoutError:
-        seen = [a.text[:40] for a in inbox.by_chat[chat][since:]]
-        raise TimeoutError(f"{tag}: the commissioner's answer never came; came: {seen}") from None
-
-
-def _number(confirmation: Arrival) -> str:
-    found = _NUMBER.search(confirmation.text)
-    if found is None:
-        raise AssertionError(f"no request number in {confirmation.text!r}")
-    return found.group(1)
+async def entrepreneur(crowd: Crowd, voice: TelegramVoice | WeChatVoice, index: int) -> None:
+    """Pick a space, ask two questions; one in :data:`REQUEST_EVERY` then opens a request and
+    gets its duty group's answer (a reply to the card, or ``#number`` from WeChat)."""
+    space = index % SPACES
+    await crowd.exchange(voice.chat, lambda: voice.choose(space), lambda _: True)
+    for asked in (index, index + 7):
+        question, expected = crowd.questions[asked % len(crowd.questions)]
+        answered = _starts(voice.shown(expected)[:40])
+        await crowd.exchange(voice.chat, partial(voice.say, question), answered)
+    if index % REQUEST_EVERY:
+        return
+    crowd.asked_tags.append(voice.tag)
+    confirmed = await crowd.exchange(
+        voice.chat, lambda: voice.say(voice.request("想咨询场地租金减免需要哪些材料")),
+        lambda text: "工单已提交" in text,
+    )  # fmt: skip
+    found = _NUMBER.search(confirmed.text)
+    assert found, confirmed.text
+    number, answer_text = found.group(1), f"答复{voice.tag}：请带营业执照原件到服务站"
+    if (index // REQUEST_EVERY) % 4 == 1:
+        xml = text_xml(wechat_member(space), f"#{number} {answer_text}", next(crowd.msg_ids))
+        answer: Callable[[], Awaitable[None]] = lambda: crowd.wechat_message(xml)  # noqa: E731
+    else:
+        card = await crowd.card(number, voice.tag)
+        reply = crowd.telegram.group_message(
+            group_chat(space), member(space, index % 2), answer_text,
+            reply_to_message_id=card.message_id,
+        )  # fmt: skip
+        answer = lambda: crowd.telegram_update(reply)  # noqa: E731
+    await crowd.exchange(voice.chat, answer, lambda text: f"答复{voice.tag}" in text)
 
 
 # ---------------------------------------------------------------- one phase
@@ -652,7 +706,7 @@ async def open_overdue(url: str, roster: Path, count: int) -> Seeded:
             user = str(700_000 + index)
             sender = Sender(Channel.TELEGRAM, user)
             for key, text, choice in (
-                ("space", "", f"space:{SPACES[index % 2]}"),
+                ("space", "", f"space:s{index % SPACES}"),
                 ("new", f"/new O{index:05d} 想咨询高新技术企业认定的条件", None),
             ):
                 message = IncomingMessage(
@@ -674,7 +728,7 @@ async def run_phase(plan: Plan, server_url: str = POSTGRES_URL) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="makerdesk-faults-") as tmp:
         folder = Path(tmp)
         roster = folder / "roster.yaml"
-        roster.write_text(ROSTER, encoding="utf-8")
+        roster.write_text(city_roster(), encoding="utf-8")
         async with (
             scratch_database(server_url) as url,
             FakeTelegram(token=TOKEN) as telegram,
@@ -732,10 +786,10 @@ async def _load(
     crowd = Crowd(telegram, wechat, inbox, Balancer(nodes), client, questions(), secret, outcome)
     people: list[Callable[[], Awaitable[None]]] = []
     for index in range(plan.entrepreneurs):
-        script = telegram_entrepreneur if index % 2 == 0 else wechat_entrepreneur
-        people.append(lambda script=script, index=index: script(crowd, index // 2))  # type: ignore[misc]
+        voice = TelegramVoice(crowd, index) if index % 2 == 0 else WeChatVoice(crowd, index)
+        people.append(lambda voice=voice, index=index: entrepreneur(crowd, voice, index))  # type: ignore[misc]
     rng.shuffle(people)
-    total = plan.entrepreneurs * INBOUND_PER_ENTREPRENEUR
+    total = sum(inbound_of(index) for index in range(plan.entrepreneurs))
     killer = asyncio.create_task(_kill(plan, outcome, rng, nodes, crowd, client, total))
     started = time.monotonic()
     queue = iter(people)
@@ -871,21 +925,22 @@ def _shown(row: OutboxMessage) -> str:
 
 @dataclass
 class Report:
-    """A run: a single process without faults, then the faulty phase, on the same load."""
+    """A run: one process, two, then two killed at random, on the same load."""
 
     outcomes: list[Outcome]
 
 
 def plans(quick: bool = False) -> list[Plan]:
-    """The phases of a run: the baseline and the faulty one, each over 10,000 inbound messages.
+    """The phases of a run, each over 10,000 inbound messages: one process, two, two killed.
 
     ``quick`` runs a tenth of the people, with a shorter lease so a kill's stranded messages do
     not dominate the run.
     """
-    entrepreneurs = 250 if quick else 2_500
+    entrepreneurs = 300 if quick else 3_000  # 3.4 inbound messages each on average
     lease = 15.0 if quick else 60.0
     return [
         Plan(entrepreneurs, processes=1, kills=0, lease_s=lease),
+        Plan(entrepreneurs, processes=2, kills=0, lease_s=lease),
         Plan(entrepreneurs, processes=2, kills=5, lease_s=lease),
     ]
 
@@ -941,10 +996,11 @@ def print_table(report: Report) -> None:
             notes.append(f"{o.plan.label}: the processes logged {count} error lines; {first}")
     print_markdown(
         "Load and faults: processes on one PostgreSQL, killed at random",
-        "Entrepreneurs on Telegram (webhook) and WeChat (signed XML) pick a maker space, ask a "
-        "question, open a request and get a commissioner's answer from the duty group's chat; "
-        f"{report.outcomes[0].plan.concurrency} at once, {INBOUND_PER_ENTREPRENEUR} inbound "
-        "messages each. Requests opened weeks earlier are overdue, so the schedulers send "
+        "Entrepreneurs on Telegram (webhook) and WeChat (signed XML) pick a maker space and ask "
+        f"two questions; one in {REQUEST_EVERY} then opens a request and gets a commissioner's "
+        "answer from the duty group's chat (or from WeChat). "
+        f"{report.outcomes[0].plan.concurrency} go at once, over {SPACES} maker spaces with a "
+        "duty group each. Requests opened weeks earlier are overdue, so the schedulers send "
         "notices meanwhile. The faulty phase kills a random process with SIGKILL at random "
         "points and restarts it; a post that fails is posted again to the next process. "
         f"Machine: {os.cpu_count()} CPUs, shared by the processes, PostgreSQL and the harness.",
