@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.logs import concerning
+from bot.logs import about
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.metrics import Metrics
 from storage import outbox
@@ -195,8 +195,9 @@ class Dispatcher:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
             none when ``inline_while`` said it was too late).
         """
-        concerning(None)  # a long-polling task handles one message after another
-        with self.services.metrics.handling_time(message.channel.value):
+        # The handling marks its lines with the request it turns out to be about; the mark ends
+        # with it, so the task's next lines (a long poll's) are about no request.
+        with about(None), self.services.metrics.handling_time(message.channel.value):
             return await self._handle(message, inline, inline_limit, inline_while)
 
     async def _handle(

@@ -176,3 +176,15 @@ async def test_the_schedulers_lines_name_the_request_each_is_about(
         ("calendar for 2027 is estimated: 1 due dates provisional", None),
     ]
     assert provisional not in {line.get("request") for line in lines}
+
+
+async def test_a_task_is_about_no_request_once_it_has_handled_a_message(
+    bot: tuple[Bot, ManualClock], json_log: io.StringIO
+) -> None:
+    running, _ = bot
+    number = await open_one(running)  # handled in this task, as a long-polling loop does
+    logging.getLogger("bot.channels.telegram").warning("telegram: polling failed: timed out")
+    entries = _entries(json_log)
+    assert any(entry.get("request") == number for entry in entries)
+    (polling,) = [entry for entry in entries if entry["message"].startswith("telegram: polling")]
+    assert "request" not in polling
