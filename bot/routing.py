@@ -175,6 +175,7 @@ class Dispatcher:
         inline: bool = False,
         inline_limit: int | None = None,
         inline_while: Callable[[], bool] | None = None,
+        inline_if: Callable[[OutgoingMessage], bool] | None = None,
     ) -> list[OutgoingMessage]:
         """Handle one incoming message exactly once and queue what it causes.
 
@@ -190,6 +191,9 @@ class Dispatcher:
                 carries one); the rest wait in the outbox.
             inline_while: Asked once the handler is done: ``False`` means the adapter's
                 moment to answer inline has passed, so every reply waits in the outbox.
+            inline_if: Which replies the adapter can hand back (Telegram's webhook answer
+                sends a message, it cannot edit one); from the first it cannot, the rest of
+                the sender's replies wait in the outbox too, so they keep their order.
 
         Returns:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
@@ -198,7 +202,7 @@ class Dispatcher:
         # The handling marks its lines with the request it turns out to be about; the mark ends
         # with it, so the task's next lines (a long poll's) are about no request.
         with about(None), self.services.metrics.handling_time(message.channel.value):
-            return await self._handle(message, inline, inline_limit, inline_while)
+            return await self._handle(message, inline, inline_limit, inline_while, inline_if)
 
     async def _handle(
         self,
@@ -206,6 +210,7 @@ class Dispatcher:
         inline: bool,
         inline_limit: int | None,
         inline_while: Callable[[], bool] | None,
+        inline_if: Callable[[OutgoingMessage], bool] | None,
     ) -> list[OutgoingMessage]:
         services = self.services
         counted = services.metrics
@@ -236,10 +241,13 @@ class Dispatcher:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
                 # A file the bot makes (a report) is made by the sender, never handed back.
                 made = any(a.made for a in reply.attachments)
+                if mine and inline_if is not None and not inline_if(reply):
+                    inline_if = _nothing
                 handed_back = (
                     inline
                     and mine
                     and not made
+                    and (inline_if is None or inline_if(reply))
                     and (inline_limit is None or len(own) < inline_limit)
                 )
                 if handed_back or (mine and not inline):
@@ -283,3 +291,8 @@ def _last_edits(replies: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
         for i, r in enumerate(replies)
         if not r.edit_card or last[(r.channel, r.chat_id, r.request_id)] == i
     ]
+
+
+def _nothing(reply: OutgoingMessage) -> bool:
+    """Hands back no reply (once one could not be, the rest follow it through the outbox)."""
+    return False

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from test_requests import ROSTER
 
 from storage import Database
-from storage.models import AnsweredQuestion
+from storage.models import AnsweredQuestion, OutboxMessage
 
 TOKEN = "123456:TEST-token"
 GROUP = -1002000000001
@@ -157,6 +157,16 @@ async def kept_answers(tmp_path: Path) -> list[AnsweredQuestion]:
     try:
         async with database.sessions() as session:
             return list(await session.scalars(select(AnsweredQuestion)))
+    finally:
+        await database.close()
+
+
+async def outbox_rows(tmp_path: Path) -> list[OutboxMessage]:
+    """The bot process's outbox, read from its database."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    try:
+        async with database.sessions() as session:
+            return list(await session.scalars(select(OutboxMessage)))
     finally:
         await database.close()
 
@@ -303,10 +313,18 @@ async def test_the_webhook_refuses_calls_without_the_secret(tmp_path: Path) -> N
         press = fake.callback(ENTREPRENEUR, ENTREPRENEUR, 1, "space:baodi-eco")
         await fake.deliver(press, url=f"{bot.url}/telegram")
         await sent_to(fake, GROUP, "📋 工单")
-        acknowledged = fake.calls_of("answerCallbackQuery")
-        assert [c.params["callback_query_id"] for c in acknowledged] == [
-            press["callback_query"]["id"]
-        ]
+        # The press's first answer came back in the webhook's response, never through the
+        # outbox, so a process that dies after answering cannot send it twice; the response
+        # carries one, so the confirmation follows through the outbox.
+        await sent_to(fake, ENTREPRENEUR, "工单已提交")
+        rows = await outbox_rows(tmp_path)
+        (noted,) = [r for r in rows if r.payload["text"].startswith("好的，已记下")]
+        (confirmed,) = [r for r in rows if r.payload["text"].startswith("✅ 工单已提交")]
+        assert (noted.status, noted.attempts, confirmed.attempts) == ("sent", 0, 1)
+        # The spinner is stopped by a call of its own.
+        acknowledged = await fake.wait_for(lambda c: c.method == "answerCallbackQuery")
+        assert acknowledged.params["callback_query_id"] == press["callback_query"]["id"]
+        assert len(fake.calls_of("answerCallbackQuery")) == 1
         assert SECRET not in bot.output()
         assert TOKEN not in bot.output()
 

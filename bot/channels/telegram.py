@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from telegram import (
     Bot,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -131,6 +132,8 @@ class TelegramChannel:
             rate_limiter=AIORateLimiter(max_retries=0),
         )
         self._bot_id: int | None = None
+        self._spinners: set[asyncio.Task[None]] = set()
+        """Calls that stop a button's spinner, running beside the webhook's answer."""
 
     @property
     def webhook(self) -> bool:
@@ -170,7 +173,8 @@ class TelegramChannel:
             log.info("telegram: long polling as @%s", self._bot.username)
 
     async def stop(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections (after the spinners still being stopped)."""
+        await asyncio.gather(*self._spinners, return_exceptions=True)
         with contextlib.suppress(TelegramError):
             await self._bot.shutdown()
 
@@ -349,28 +353,38 @@ class TelegramChannel:
         the same reply.
         """
         message = self._incoming(update)
-        query = update.callback_query
-        if query is not None:
-            # The button's own answer waits in the outbox; the response stops the spinner.
-            if message is not None:
-                await self._dispatcher.handle(message)
-            call: dict[str, object] = {
-                "method": "answerCallbackQuery",
-                "callback_query_id": query.id,
-            }
-        else:
-            replies = (
-                await self._dispatcher.handle(message, inline=True, inline_limit=1)
-                if message is not None
-                else []
+        replies = (
+            await self._dispatcher.handle(
+                message, inline=True, inline_limit=1, inline_if=_sendable_inline
             )
-            if not replies:
-                return web.Response(text="ok")
-            text, markup = _rendered(replies[0])
-            call = {"method": "sendMessage", "chat_id": int(replies[0].chat_id), "text": text}
-            if markup is not None:
-                call["reply_markup"] = markup.to_dict()
+            if message is not None
+            else []
+        )
+        if update.callback_query is not None:
+            # The spinner is stopped by a call of its own, so that the response can carry the
+            # button's answer; a lost stop leaves a spinner, never a message twice.
+            self._stop_spinner(update.callback_query)
+        if not replies:
+            return web.Response(text="ok")
+        text, markup = _rendered(replies[0])
+        call: dict[str, object] = {
+            "method": "sendMessage",
+            "chat_id": int(replies[0].chat_id),
+            "text": text,
+        }
+        if markup is not None:
+            call["reply_markup"] = markup.to_dict()
         return web.json_response(call, dumps=_compact_json)
+
+    def _stop_spinner(self, query: CallbackQuery) -> None:
+        task = asyncio.create_task(self._answer_query(query))
+        self._spinners.add(task)
+        task.add_done_callback(self._spinners.discard)
+
+    @staticmethod
+    async def _answer_query(query: CallbackQuery) -> None:
+        with contextlib.suppress(TelegramError):
+            await query.answer()
 
     async def _handle(self, update: Update) -> None:
         message = self._incoming(update)
@@ -441,6 +455,11 @@ async def _unless(work: Awaitable[T], *interruptions: Awaitable[object]) -> T | 
             task.cancel()
         await asyncio.wait([job, *rivals])
     return None if job.cancelled() else job.result()
+
+
+def _sendable_inline(reply: OutgoingMessage) -> bool:
+    """Whether the webhook's answer can carry ``reply``: a plain message, not an edit or files."""
+    return reply.edit is None and not reply.attachments
 
 
 def _sender(user: Any) -> Sender:
