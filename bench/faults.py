@@ -19,14 +19,16 @@ Everything runs on 127.0.0.1, in this process unless said otherwise:
   message a dying process took is delivered again, and the dedup key makes the second
   handling answer with the first one's reply.
 * **the processes** (:class:`Node`): ``python -m bot run`` as shipped, Telegram by webhook,
-  WeChat in plain (signed) mode, the shipped knowledge base and a roster of two duty groups.
-* **the people** (:func:`telegram_entrepreneur`, :func:`wechat_entrepreneur`): each
-  entrepreneur picks a maker space, asks a question of the check set the knowledge base answers,
-  opens a request with a tag of their own in its text, and waits for the commissioner's
-  answer, which a member of the duty group gives by replying to the request's card in the
-  Telegram group, or (for half the WeChat entrepreneurs) by ``#number`` from WeChat. Each of
-  those four messages waits for its answer before the next, as a person would; ``concurrency``
-  entrepreneurs go at once.
+  WeChat in plain (signed) mode, the shipped knowledge base and a city's roster
+  (:func:`city_roster`: 96 maker spaces in 8 districts, a duty group with its own Telegram chat
+  for each, since Telegram lets a bot post only 20 messages a minute in one group).
+* **the people** (:func:`entrepreneur`, through a :class:`TelegramVoice` or a
+  :class:`WeChatVoice`): each entrepreneur picks a maker space and asks two questions of the
+  check set the knowledge base answers; one in :data:`REQUEST_EVERY` then opens a request with
+  a tag of their own in its text and waits for the commissioner's answer, which a member of the
+  duty group gives by replying to the request's card in the Telegram group, or (one in four) by
+  ``#number`` from WeChat. Each message waits for its answer before the next, as a person would;
+  ``concurrency`` entrepreneurs go at once.
 * **the deadlines**: before the processes start, requests are opened in this process on a
   clock set weeks back, so they are overdue when the processes start; both processes'
   schedulers then race to send their overdue notices and escalations.
@@ -161,8 +163,9 @@ def inbound_of(index: int) -> int:
 
 
 HEALTH_WAIT_S = 60.0
-ANSWER_WAIT_S = 30.0
-"""How long a person waits for an answer before the message counts as lost."""
+ANSWER_WAIT_S = 60.0
+"""How long a person waits for an answer before the message counts as lost, beyond the outbox
+lease (what a killed process had taken waits for it)."""
 RETRY_FOR_S = 90.0
 """How long a message is posted again (to the next process) before it counts as refused."""
 IN_DOUBT_S = 1.0
@@ -310,7 +313,9 @@ class Inbox:
         """Take what the fakes recorded since the last call."""
         calls = self._telegram.calls
         for call in calls[self._telegram_read :]:
-            if call.status != 200 or call.method not in ("sendMessage", "editMessageText"):
+            if call.method not in ("sendMessage", "editMessageText"):
+                continue
+            if call.status != 200 and not self._unchanged(call.params):
                 continue
             message_id = call.result.get("message_id") if isinstance(call.result, dict) else None
             at = call.at.timestamp() + self._wall_to_monotonic
@@ -332,6 +337,12 @@ class Inbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), POLL_S)
         self.read_fakes()
+
+    def _unchanged(self, params: dict[str, Any]) -> bool:
+        """An edit Telegram refused as "not modified": the chat already shows its text."""
+        key = (params.get("chat_id"), params.get("message_id"))
+        shown = self._telegram.messages.get(key)  # type: ignore[arg-type]
+        return shown is not None and shown.get("text") == params.get("text")
 
     def mark(self, chat: str) -> int:
         """Where ``chat``'s messages stand now, to wait for one after it."""
@@ -504,18 +515,24 @@ class Crowd:
     progressed: asyncio.Event = field(default_factory=asyncio.Event)
     asked_tags: list[str] = field(default_factory=list)
 
+    @property
+    def patience(self) -> float:
+        """How long a person waits for an answer: what a killed process had taken waits for
+        the outbox lease, and a person is that patient."""
+        return self.outcome.plan.lease_s + ANSWER_WAIT_S
+
     async def exchange(
         self, chat: str, post: Callable[[], Awaitable[None]], wanted: Callable[[str], bool]
     ) -> Arrival:
         """Post one message and wait for its answer in ``chat``; the latency is noted.
 
         Raises:
-            TimeoutError: No answer came within :data:`ANSWER_WAIT_S` (it counts as lost).
+            TimeoutError: No answer came within :attr:`patience` (it counts as lost).
         """
         since, started = self.inbox.mark(chat), time.monotonic()
         await post()
         try:
-            arrival = await self.inbox.expect(chat, wanted, since)
+            arrival = await self.inbox.expect(chat, wanted, since, self.patience)
         except TimeoutError:
             came = [a.text[:40] for a in self.inbox.by_chat[chat][since:]]
             raise TimeoutError(f"{chat}: no answer came (only {came})") from None
@@ -531,7 +548,7 @@ class Crowd:
             TimeoutError: It never reached the group.
         """
         try:
-            return await self.inbox.card(number)
+            return await self.inbox.card(number, self.patience)
         except TimeoutError:
             raise TimeoutError(f"{tag}: the card of {number} never reached its group") from None
 
@@ -901,8 +918,12 @@ async def _compare(outcome: Outcome, crowd: Crowd, url: str, seeded: Seeded) -> 
             if len(copies) < count:
                 outcome.lost.append(f"{count - len(copies)}× to {chat}: {text[:60]!r}")
             elif len(copies) > count:
-                first = arrivals[copies[0]].at
-                in_doubt = any(first <= kill <= first + IN_DOUBT_S for kill in outcome.kills)
+                # Each copy too many needs a kill that came just after a copy arrived.
+                caught = sum(
+                    any(0 <= kill - arrivals[i].at <= IN_DOUBT_S for kill in outcome.kills)
+                    for i in copies
+                )
+                in_doubt = caught >= len(copies) - count
                 outcome.doubled.append(Doubled(chat, text[:80], len(copies), count, in_doubt))
             outcome.delivered_once += min(count, len(copies))
         outcome.unexplained += [
