@@ -316,14 +316,17 @@ class OutboxSender:
         assert message.request_id is not None
         now = self._clock.now()
         async with self._database.transaction() as session:
+            # Pending first: another process may post the card between the two reads, and a
+            # card that stops being pending is recorded in the same commit. Read the other way
+            # round, the card could be neither recorded yet nor pending any more.
+            if await requests.card_pending(session, message.request_id, row.channel, row.chat_id):
+                await outbox.retry_later(session, row.id, now + FIRST_RETRY, "card not posted yet")
+                return None
             card = await requests.card_in(session, message.request_id, row.channel, row.chat_id)
             if card is not None:
                 if message.edit_card:
                     return replace(message, edit=card)
                 return replace(message, reply_to=card)
-            if await requests.card_pending(session, message.request_id, row.channel, row.chat_id):
-                await outbox.retry_later(session, row.id, now + FIRST_RETRY, "card not posted yet")
-                return None
             if message.edit_card:
                 # The card never made it (its failure was reported): nothing to bring up to date.
                 await outbox.mark_sent(session, row.id, now)
