@@ -63,9 +63,8 @@ import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -73,10 +72,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
 from sqlalchemy import func, select
 
-from bench.harness import ROOT, SHIPPED_FAQ, free_port, print_markdown, questions
+from bench.harness import (
+    POSTGRES_URL,
+    ROOT,
+    SHIPPED_FAQ,
+    free_port,
+    print_markdown,
+    questions,
+    scratch_database,
+)
 
 # The fake platforms are the tests'; the harness drives the bot exactly as the tests do.
 sys.path.insert(0, str(ROOT / "tests"))
@@ -91,9 +97,6 @@ from bot.settings import load_settings
 from storage import Database
 from storage.models import OutboxMessage, Request
 
-POSTGRES_URL = os.environ.get(
-    "BOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 TOKEN = "424242:faults-harness-token"
 WECHAT_TOKEN = "faults-harness"
 APP_ID = "wxfaultsharness01"
@@ -685,19 +688,6 @@ async def entrepreneur(crowd: Crowd, voice: TelegramVoice | WeChatVoice, index: 
 
 
 # ---------------------------------------------------------------- one phase
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(server_url: str) -> AsyncIterator[str]:
-    """A database of its own on the PostgreSQL server, dropped afterwards."""
-    name = f"makerdesk_faults_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @dataclass(frozen=True)

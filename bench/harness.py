@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
+POSTGRES_URL = os.environ.get(
+    "BOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+"""The PostgreSQL server the benchmarks make their scratch databases on."""
 SHIPPED_FAQ = ROOT / "knowledge" / "faq"
 HEALTH_WAIT_S = 60.0
 """How long the bot may take to answer its health check after it was started."""
@@ -306,6 +311,21 @@ def cancel_on_sigterm() -> None:
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]:
+    """A database of its own on the PostgreSQL server at ``server_url``, dropped afterwards."""
+    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415  # the helpers need none of it
+
+    name = f"makerdesk_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url.replace("+asyncpg", ""), timeout=3)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 def free_port() -> int:

@@ -24,11 +24,9 @@ Every configuration runs three times; the table shows the median of each figure.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,15 +37,13 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the sam
 from sqlalchemy import func, select
 
 import knowledge
+from bench.harness import POSTGRES_URL, scratch_database
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender
 from bot.settings import load_settings
 from storage.models import Request
 
-POSTGRES_URL = os.environ.get(
-    "BOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 SHIPPED_FAQ = Path(knowledge.__file__).parent / "faq"
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working day
 TARGET = 500.0  # requests/s on SQLite (issue 3)
@@ -102,19 +98,6 @@ class Row:
 async def _sqlite() -> AsyncIterator[str]:
     with tempfile.TemporaryDirectory(prefix="makerdesk-bench-") as tmp:
         yield f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}"
-
-
-@asynccontextmanager
-async def _postgres() -> AsyncIterator[str]:
-    """A scratch database of its own, dropped afterwards."""
-    name = f"makerdesk_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""), timeout=3)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def _postgres_reachable() -> bool:
@@ -175,7 +158,7 @@ async def _one_run(url: str, count: int, concurrency: int) -> Sample:
 async def _measure(database: str, count: int, concurrency: int) -> Row:
     samples = []
     for _ in range(REPEATS):
-        fresh = _sqlite() if database == "SQLite" else _postgres()
+        fresh = _sqlite() if database == "SQLite" else scratch_database()
         async with fresh as url:
             samples.append(await _one_run(url, count, concurrency))
     return Row(

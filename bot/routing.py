@@ -237,17 +237,18 @@ class Dispatcher:
                 inline = False
             own: list[OutgoingMessage] = []
             queued = False
+            in_order = True  # once a reply cannot go back inline, the rest follow it
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
                 # A file the bot makes (a report) is made by the sender, never handed back.
                 made = any(a.made for a in reply.attachments)
                 if mine and inline_if is not None and not inline_if(reply):
-                    inline_if = _nothing
+                    in_order = False
                 handed_back = (
                     inline
                     and mine
                     and not made
-                    and (inline_if is None or inline_if(reply))
+                    and in_order
                     and (inline_limit is None or len(own) < inline_limit)
                 )
                 if handed_back or (mine and not inline):
@@ -291,8 +292,3 @@ def _last_edits(replies: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
         for i, r in enumerate(replies)
         if not r.edit_card or last[(r.channel, r.chat_id, r.request_id)] == i
     ]
-
-
-def _nothing(reply: OutgoingMessage) -> bool:
-    """Hands back no reply (once one could not be, the rest follow it through the outbox)."""
-    return False
