@@ -57,6 +57,7 @@ class Texts:
     calendar_reload_failed: str
     redated: str
     bad_request: str
+    incomplete: str
     busy: str
     unavailable: str
 
@@ -130,6 +131,7 @@ ZH = Texts(
     calendar_reload_failed="工作日覆盖文件有 {count} 处问题，仍在使用原来的日历：\n{faults}",
     redated="按新日历，{count} 个工单的答复期限有变化，已通知创业者。",
     bad_request="抱歉，没能读懂这条消息。请重新输入您的问题。",
+    incomplete="网络中断了，您的消息没有收全，请再发一次。",
     busy="消息发得有点快，请稍等几秒再试。",
     unavailable="抱歉，系统暂时无法处理，您的消息还没有收到。请过一会儿再发一次。",
 )
@@ -213,6 +215,7 @@ EN = Texts(
     ),
     redated="{count} requests have a new due date by the new calendar; entrepreneurs were told.",
     bad_request="Sorry, I couldn't read that message. Please type your question again.",
+    incomplete="The connection broke and your message did not arrive whole. Please send it again.",
     busy="That's a lot of messages at once. Please wait a few seconds.",
     unavailable=(
         "Sorry, I can't take messages right now and yours was not received. "
@@ -548,6 +551,7 @@ class ConsoleTexts:
     signin_button: str
     back_to_chat: str
     bad_request: str
+    incomplete: str
     not_json: str
     too_large: str
     text_needed: str
@@ -584,6 +588,7 @@ CONSOLE_TEXTS = ConsoleTexts(
     signin_button="登录",
     back_to_chat="返回众创助手",
     bad_request="没能读懂这个请求，请刷新页面后再试。",
+    incomplete="网络中断了，内容没有收全，请再提交一次。",
     not_json="请求格式不对（需要 JSON），请刷新页面后再试。",
     too_large="内容太长了，请精简后再提交。",
     text_needed="请先填写内容再提交。",

@@ -1191,6 +1191,23 @@ class WeChatPlatform:
             del query["signature"]
         return await self._send("GET", query, None, session)
 
+    def prepare(
+        self, xml: str, *, timestamp: str | None = None, nonce: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """The signed query and the body WeChat would post for ``xml``, to send by other means."""
+        body, encrypt = self._envelope(xml, None)
+        query = self._query(_openid_of(xml), timestamp or _timestamp(), nonce or _nonce(),
+                            encrypt, None)  # fmt: skip
+        return query, body.encode()
+
+    def read_reply(self, text: str) -> Json | None:
+        """The passive reply in ``text`` as WeChat reads it (``None`` for ``success``).
+
+        Raises:
+            RejectedReply: WeChat would not accept it.
+        """
+        return self._read_reply(text)[0]
+
     def _check_tamper(self, tamper: Tamper | None) -> None:
         if tamper is not None and tamper not in ("signature", "unsigned", *ENCRYPTED_ONLY):
             raise ValueError(f"unknown tamper {tamper!r}")

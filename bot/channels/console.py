@@ -33,6 +33,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot import categories
+from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.web import SECURITY_HEADERS
 from bot.clock import SHANGHAI, Clock
 from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
@@ -660,11 +661,13 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     texts = CONSOLE_TEXTS
     if request.content_type != "application/json":
         raise _Refused(415, texts.not_json)
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise _Refused(413, texts.too_large)
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise _Refused(413, texts.too_large)
+    try:
+        body = await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        raise _Refused(413, texts.too_large) from None
+    except BodyIncomplete as problem:
+        log.info("console: request not read whole (%s)", problem)
+        raise _Refused(400, texts.incomplete) from None
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):

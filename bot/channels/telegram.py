@@ -49,6 +49,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.clock import Clock
 from bot.messages import (
     Attachment,
@@ -328,11 +329,14 @@ class TelegramChannel:
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
             log.warning("telegram webhook: refused a call without the secret token")
             return web.Response(status=401, text="unauthorized")
-        if request.content_length is not None and request.content_length > MAX_UPDATE:
+        try:
+            body = await read_body(request, MAX_UPDATE)
+        except BodyTooLarge:
             return web.Response(status=413, text="too large")
-        body = await request.content.read(MAX_UPDATE + 1)
-        if len(body) > MAX_UPDATE:
-            return web.Response(status=413, text="too large")
+        except BodyIncomplete as problem:
+            # Not acknowledged: Telegram sends the update again.
+            log.warning("telegram webhook: update not read whole (%s)", problem)
+            return web.Response(status=400, text="incomplete body")
         try:
             data = json.loads(body)
             update = Update.de_json(data, self._bot) if isinstance(data, dict) else None

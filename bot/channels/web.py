@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.clock import Clock
 from bot.messages import (
     Channel,
@@ -95,11 +96,13 @@ class WebChannel:
             session = fresh_session = secrets.token_urlsafe(24)
         if request.content_type != "application/json":
             return _error(415, texts.attachment_only)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, texts.too_long.format(length=request.content_length, limit=MAX_BODY))
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            return _error(413, texts.too_long.format(length=len(body), limit=MAX_BODY))
+        try:
+            body = await read_body(request, MAX_BODY)
+        except BodyTooLarge as problem:
+            return _error(413, texts.too_long.format(length=problem.size, limit=MAX_BODY))
+        except BodyIncomplete as problem:
+            log.info("web chat: message not read whole (%s)", problem)
+            return _error(400, texts.incomplete)
         try:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):

@@ -40,6 +40,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, Clock
 from bot.messages import (
@@ -287,13 +288,15 @@ class WeChatChannel:
         if not self._signed(query):
             log.warning("wechat: refused a message with a bad or stale signature")
             return web.Response(status=403, text="forbidden")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            log.warning("wechat: ignored a %d-byte body", request.content_length)
+        try:
+            body = await read_body(request, MAX_BODY)
+        except BodyTooLarge as problem:
+            log.warning("wechat: ignored a body of %d bytes or more", problem.size)
             return _success()
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            log.warning("wechat: ignored a body over %d bytes", MAX_BODY)
-            return _success()
+        except BodyIncomplete as problem:
+            # Never "success" for a message not read whole: WeChat must send it again.
+            log.warning("wechat: message not read whole (%s)", problem)
+            return web.Response(status=400, text="incomplete body")
         encrypted = query.get("encrypt_type", "raw").lower() == "aes"
         try:
             fields = self._open(body, query, encrypted)
