@@ -6,7 +6,8 @@ Adapters turn a platform update into an :class:`IncomingMessage` and render each
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,6 +23,7 @@ __all__ = [
     "Language",
     "OutgoingMessage",
     "Sender",
+    "storable",
 ]
 
 MAX_TEXT_LENGTH = 2000
@@ -157,6 +159,18 @@ class IncomingMessage:
     reply_to: str | None = None
     quoted: str | None = None
     message_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # What a person sends is stored and shown again, so it must be text every database and
+        # platform takes: PostgreSQL refuses NUL, and a lone surrogate (valid in JSON, not in
+        # UTF-8) breaks every encoder. Cleaned here, once, whatever the channel.
+        for name in ("text", "choice", "quoted"):
+            value = getattr(self, name)
+            if value is not None and _UNSTORABLE.search(value):
+                object.__setattr__(self, name, storable(value))
+        name = self.sender.display_name
+        if name is not None and _UNSTORABLE.search(name):
+            object.__setattr__(self, "sender", replace(self.sender, display_name=storable(name)))
 
     @property
     def channel(self) -> Channel:
@@ -305,3 +319,11 @@ class OutgoingMessage:
             language=Language(str(payload.get("language", Language.ZH.value))),
             reply_to=str(reply_to) if reply_to else None,
         )
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` without NUL characters, each lone surrogate replaced by U+FFFD (�)."""
+    return _UNSTORABLE.sub(lambda found: "" if found.group() == "\x00" else "\ufffd", text)
