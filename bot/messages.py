@@ -164,13 +164,13 @@ class IncomingMessage:
         # What a person sends is stored and shown again, so it must be text every database and
         # platform takes: PostgreSQL refuses NUL, and a lone surrogate (valid in JSON, not in
         # UTF-8) breaks every encoder. Cleaned here, once, whatever the channel.
-        for name in ("text", "choice", "quoted"):
-            value = getattr(self, name)
+        for field_name in ("text", "choice", "quoted"):
+            value = getattr(self, field_name)
             if value is not None and _UNSTORABLE.search(value):
-                object.__setattr__(self, name, storable(value))
-        name = self.sender.display_name
-        if name is not None and _UNSTORABLE.search(name):
-            object.__setattr__(self, "sender", replace(self.sender, display_name=storable(name)))
+                object.__setattr__(self, field_name, storable(value))
+        shown = self.sender.display_name
+        if shown is not None and _UNSTORABLE.search(shown):
+            object.__setattr__(self, "sender", replace(self.sender, display_name=storable(shown)))
 
     @property
     def channel(self) -> Channel:

@@ -548,6 +548,7 @@ class ConsoleTexts:
     link_used: str
     link_expired: str
     link_prompt: str
+    link_checking: str
     signin_button: str
     back_to_chat: str
     bad_request: str
@@ -585,6 +586,7 @@ CONSOLE_TEXTS = ConsoleTexts(
     link_used="这个登录链接已经用过了，每个链接只能用一次。请联系管理员重新发一个。",
     link_expired="这个登录链接已过期，请联系管理员重新发一个。",
     link_prompt="{name}，您好！点“登录”进入服务专员控制台。这个链接只能用一次。",
+    link_checking="正在核对登录链接…",
     signin_button="登录",
     back_to_chat="返回众创助手",
     bad_request="没能读懂这个请求，请刷新页面后再试。",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -185,3 +187,35 @@ def test_a_question_goes_to_the_duty_group_console_and_the_answer_comes_back(
     assert errors == []
     console_context.close()
     chat_context.close()
+
+
+def test_a_sign_in_link_greets_its_owner_and_signs_in_once(
+    browser: Browser, shipped_bot: RunningBot
+) -> None:
+    issued = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "link", "zhangwei", "--base-url", shipped_bot.url],
+        capture_output=True,
+        text=True,
+        env=shipped_bot.env,
+        check=True,
+        timeout=120,
+    )
+    link = issued.stdout.strip()
+    assert "#token=" in link
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(link)
+    expect(page.locator("#prompt")).to_contain_text("张伟，您好")
+    page.locator("#redeem").click()
+    page.wait_for_url(f"{shipped_bot.url}/console")
+    expect(page.locator("#who-name")).to_contain_text("张伟")
+
+    # The link is spent: opened again, it says so and offers no button.
+    again = context.new_page()
+    again.goto(link)
+    expect(again.locator("#prompt")).to_contain_text("已经用过了")
+    expect(again.locator("#redeem")).to_be_hidden()
+    assert errors == []
+    context.close()

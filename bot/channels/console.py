@@ -154,7 +154,9 @@ async def issue_link(
     async with database.sessions.begin() as session:
         token = await console.issue_token(session, _account(web_id), now, lifetime)
     log.info("console sign-in link issued for web:%s, valid until %s", web_id, now + lifetime)
-    return person, f"{base_url.rstrip('/')}/console/signin?token={token}"
+    # The token travels in the fragment, which browsers never send: it stays out of proxies'
+    # access logs while it is still unspent. signin.js reads it.
+    return person, f"{base_url.rstrip('/')}/console/signin#token={token}"
 
 
 class ConsoleChannel:
@@ -187,6 +189,7 @@ class ConsoleChannel:
         app.router.add_get("/console", self._page)
         app.router.add_get("/console/static/{name}", self._asset)
         app.router.add_get("/console/signin", self._signin_page)
+        app.router.add_post("/console/api/signin-check", _guarded(self._signin_check))
         app.router.add_post("/console/api/signin", _guarded(self._signin))
         app.router.add_post("/console/api/demo-signin", _guarded(self._demo_signin))
         app.router.add_post("/console/api/signout", _guarded(self._signout))
@@ -211,29 +214,50 @@ class ConsoleChannel:
         return web.FileResponse(STATIC / name, headers=_SECURITY_HEADERS)
 
     async def _signin_page(self, request: web.Request) -> web.StreamResponse:
-        """Check a sign-in link and offer a button that spends it.
+        """The sign-in link's page: it checks the link and offers a button that spends it.
 
         Opening the link does not spend it: chat apps and mail scanners fetch links to preview
         them, and would use up a one-time link before its owner could. The button posts it.
+        Links carry the token in the fragment (``#token=…``), which reaches only the page's
+        script; a link of an earlier release (``?token=…``) is still checked here.
         """
         texts = CONSOLE_TEXTS
-        token = request.query.get("token", "")
-        now = self._clock.now()
-        if not _SECRET.match(token):
-            check = console.TokenCheck(console.TokenState.UNKNOWN)
+        if "token" in request.query:
+            token = request.query["token"]
+            check, person = await self._check_link(token)
+            if person is None:
+                _log_refusal(check, token, "opened")
+                return _html_page(texts.link_title, _token_refusal(check), status=403)
+            prompt, hidden = texts.link_prompt.format(name=person.name), ""
         else:
-            async with self._services.database.sessions() as session:
-                check = await console.check_token(session, token, now)
-        person = self._person_for(check.person)
-        if check.state is not console.TokenState.VALID or person is None:
-            _log_refusal(check, token, "opened")
-            return _html_page(texts.link_title, _token_refusal(check), status=403)
+            prompt, hidden = texts.link_checking, " hidden"
         body = (
-            f'<p class="prompt">{html.escape(texts.link_prompt.format(name=person.name))}</p>'
-            f'<p><button type="button" id="redeem">{html.escape(texts.signin_button)}</button></p>'
+            f'<p class="prompt" id="prompt">{html.escape(prompt)}</p>'
+            f'<p><button type="button" id="redeem"{hidden}>'
+            f"{html.escape(texts.signin_button)}</button></p>"
             '<p id="problem" class="problem" role="alert"></p>'
         )
         return _html_page(texts.title, body, raw=True, script="/console/static/signin.js")
+
+    async def _signin_check(self, request: web.Request) -> web.StreamResponse:
+        """Whose link this is, for the sign-in page to greet them; spends nothing."""
+        payload = await _read_json(request)
+        token = payload.get("token")
+        token = token if isinstance(token, str) else ""
+        check, person = await self._check_link(token)
+        if person is None:
+            _log_refusal(check, token, "opened")
+            raise _Refused(403, _token_refusal(check))
+        return _json({"prompt": CONSOLE_TEXTS.link_prompt.format(name=person.name)})
+
+    async def _check_link(self, token: str) -> tuple[console.TokenCheck, Person | None]:
+        """The token's state, and its roster person when it can sign in."""
+        if not _SECRET.match(token):
+            return console.TokenCheck(console.TokenState.UNKNOWN), None
+        async with self._services.database.sessions() as session:
+            check = await console.check_token(session, token, self._clock.now())
+        person = self._person_for(check.person)
+        return check, person if check.state is console.TokenState.VALID else None
 
     # --- sign-in and sign-out ------------------------------------------------------------
 
