@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from bot import logs
 from bot.app import create_bot
 from bot.channels.console import issue_link
@@ -56,8 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"设置有误，无法启动：\n{error}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, json_lines=settings.log_format == "json")
+    logs.configure(
+        settings.log_level, json_lines=settings.log_format == "json", secrets=_secrets(settings)
+    )
     return int(args.action(args, settings))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret setting's value: none may appear in a log line (a new one is included)."""
+    values = (getattr(settings, name) for name in type(settings).model_fields)
+    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
 
 
 def _parser() -> argparse.ArgumentParser:
