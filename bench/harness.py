@@ -45,6 +45,8 @@ from typing import Any, Generic, Self, TypeVar
 import aiohttp
 from aiohttp import web
 
+from bot.roster import DEMO_ROSTER
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
 POSTGRES_URL = os.environ.get(
@@ -372,6 +374,8 @@ async def bot_process(
             BOT_DATABASE_URL=os.environ.get(f"BOT_BENCH_{channel.upper()}_DB")
             or f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}",
             BOT_KNOWLEDGE_DIR=str(SHIPPED_FAQ),
+            # Named, not left unset: beside a platform channel the bot serves no roster by default.
+            BOT_ROSTER=str(DEMO_ROSTER),
             BOT_HTTP_HOST="127.0.0.1",
             BOT_HTTP_PORT=str(port),
             BOT_LOG_LEVEL="WARNING",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from bot.channels.telegram import TelegramChannel
 from bot.channels.wechat import WeChatChannel
@@ -23,7 +25,77 @@ from handlers.basics import unknown
 from knowledge.service import KnowledgeService, build
 from storage import Database
 
-__all__ = ["Bot", "create_bot"]
+__all__ = [
+    "PLATFORM_CHANNELS",
+    "Bot",
+    "DemoRefused",
+    "create_bot",
+    "demo_refusals",
+    "is_loopback",
+    "roster_file",
+]
+
+PLATFORM_CHANNELS: tuple[tuple[str, str], ...] = (
+    ("Telegram 渠道", "telegram_token"),
+    ("微信公众号渠道", "wechat_token"),
+)
+"""Each platform channel by name and the setting that switches it on. Strangers reach the bot
+through any of them, so the demo's open sign-in never runs beside one: a new channel (WeCom)
+adds its line here."""
+
+
+class DemoRefused(Exception):
+    """The demo roster would serve where others can reach it; ``reasons`` say why, in Chinese."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address only this machine reaches: 127.0.0.0/8, ::1, localhost."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False  # any other name may resolve to any address
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def demo_refusals(settings: Settings) -> list[str]:
+    """Why the demo (its roster and pick-anyone sign-in) may not run with ``settings``.
+
+    The demo is for trying the bot on this machine: only on a loopback address and with no
+    platform channel. An empty list: it may.
+    """
+    reasons = []
+    if not is_loopback(settings.http_host):
+        reasons.append(
+            f"BOT_HTTP_HOST={settings.http_host} 不是本机回环地址（127.0.0.1、::1、localhost），"
+            "别的机器也能访问"
+        )
+    for name, setting in PLATFORM_CHANNELS:
+        if getattr(settings, setting) is not None:
+            reasons.append(f"{name}已配置（BOT_{setting.upper()}），陌生人也能联系机器人")
+    return reasons
+
+
+def roster_file(settings: Settings) -> Path:
+    """The roster to serve: ``BOT_ROSTER``, else the demo roster where the demo may run.
+
+    Raises:
+        DemoRefused: ``BOT_ROSTER`` is unset and the demo may not run (:func:`demo_refusals`).
+    """
+    if settings.roster is not None:
+        return settings.roster
+    reasons = demo_refusals(settings)
+    if reasons:
+        raise DemoRefused(reasons)
+    return DEMO_ROSTER
 
 
 @dataclass(slots=True)
@@ -60,8 +132,12 @@ class Bot:
 
     @property
     def demo(self) -> bool:
-        """Running on the shipped demo roster (no ``BOT_ROSTER``): the console offers sign-in."""
-        return self.settings.roster is None
+        """Running on the shipped demo roster where that is safe: the console offers sign-in.
+
+        Never true on a public address or beside a platform channel, however the bot was built
+        (``python -m bot run`` refuses to start there without ``BOT_ROSTER``).
+        """
+        return self.settings.roster is None and not demo_refusals(self.settings)
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -77,6 +153,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         bot.workdays.CalendarError: The working-day override file has faults.
     """
     clock = clock or SystemClock()
+    # Built in-process (tests, benchmarks) the demo roster loads wherever; its open sign-in still
+    # follows Bot.demo, and ``python -m bot run`` refuses an unsafe demo (roster_file) first.
     roster_path = settings.roster or DEMO_ROSTER
     roster = await asyncio.to_thread(Roster.load, roster_path)
     calendar = await asyncio.to_thread(WorkCalendar.load, settings.calendar)

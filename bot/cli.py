@@ -12,8 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from bot import logs
-from bot.app import create_bot
+from bot.app import DemoRefused, create_bot, roster_file
 from bot.channels.console import issue_link
 from bot.channels.telegram import TelegramUnavailable
 from bot.channels.wechat import MENU
@@ -56,8 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"设置有误，无法启动：\n{error}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, json_lines=settings.log_format == "json")
+    logs.configure(
+        settings.log_level, json_lines=settings.log_format == "json", secrets=_secrets(settings)
+    )
     return int(args.action(args, settings))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret setting's value: none may appear in a log line (a new one is included)."""
+    values = (getattr(settings, name) for name in type(settings).model_fields)
+    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,7 +150,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_demo(refused: DemoRefused) -> None:
+    print("未设置 BOT_ROSTER，而这里不能用演示名册：", file=sys.stderr)
+    for reason in refused.reasons:
+        print(f"  · {reason}", file=sys.stderr)
+    print(
+        "没有名册时，机器人用演示名册，其控制台允许任何人选一个人登录，包括管理员。"
+        f"请把 BOT_ROSTER 设为你的名册文件（可从 {DEMO_ROSTER} 复制一份开始）。\n"
+        "Set BOT_ROSTER to your roster file: without one, anyone could sign in as admin.",
+        file=sys.stderr,
+    )
+
+
 def _run(_: argparse.Namespace, settings: Settings) -> int:
+    try:
+        roster_file(settings)  # first: no database made, no platform called for nothing
+    except DemoRefused as refused:
+        _refuse_demo(refused)
+        return 2
 
     async def go() -> int:
         try:
@@ -156,6 +183,13 @@ def _run(_: argparse.Namespace, settings: Settings) -> int:
         except OSError as error:
             print(f"无法启动：{error}", file=sys.stderr)
             return 1
+        if bot.demo:
+            log.warning(
+                "demo mode: the demo roster (%s) with open console sign-in, where anyone who "
+                "reaches the console can act as anyone in it, admin included; for trying the bot "
+                "on this machine only. Set BOT_ROSTER for real use.",
+                DEMO_ROSTER,
+            )
         try:
             await serve(bot)
         except TelegramUnavailable as error:
@@ -375,7 +409,10 @@ def _console_link(args: argparse.Namespace, settings: Settings) -> int:
         print(f"--hours 应在 1 到 {_MAX_LINK_HOURS} 之间，而不是 {args.hours}", file=sys.stderr)
         return 2
     try:
-        roster = Roster.load(settings.roster or DEMO_ROSTER)
+        roster = Roster.load(roster_file(settings))
+    except DemoRefused as refused:
+        _refuse_demo(refused)
+        return 2
     except RosterError as error:
         print(f"名册有问题：\n{error}", file=sys.stderr)
         return 1
@@ -452,8 +489,11 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"季度写法不对：{error}", file=sys.stderr)
         return 2
     try:
-        roster = Roster.load(settings.roster or DEMO_ROSTER)
+        roster = Roster.load(roster_file(settings))
         calendar = WorkCalendar.load(settings.calendar)
+    except DemoRefused as refused:
+        _refuse_demo(refused)
+        return 2
     except (RosterError, CalendarError) as error:
         print(f"无法生成季报：{error}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ group cannot act on that group's requests. The roster is read from a YAML file t
 edit; :meth:`Roster.load` checks the whole file and raises :class:`RosterError` listing every
 fault as ``file:line: 说明`` in Chinese, so one round of fixes is enough.
 
-The file (see ``examples/roster.yaml`` for a commented one)::
+The file (see ``bot/data/demo_roster.yaml`` for a commented one)::
 
     districts:                       # 区：id, name, supervisors (people), supervisors_chat
       - {id: baodi, name: 宝坻区, supervisors: [{name: 区科委值班, telegram: 9101}],
@@ -76,8 +76,10 @@ __all__ = [
     "load_admins",
 ]
 
-DEMO_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.yaml"
-"""The demo roster that ships with the product; the bot uses it when ``BOT_ROSTER`` is unset."""
+DEMO_ROSTER = Path(__file__).resolve().parent / "data" / "demo_roster.yaml"
+"""The demo roster, shipped inside the package (so an installed bot finds it from any folder);
+the bot serves it when ``BOT_ROSTER`` is unset and the demo is safe (:mod:`bot.app`). Commented
+field by field: the starting point for a real roster."""
 
 MIN_GROUP_MEMBERS = 2
 """Article 5: commissioners go into the maker spaces in service groups of at least 2."""

@@ -219,7 +219,7 @@ class Dispatcher:
             now = services.clock.now()
             if not await outbox.claim_inbound(session, message.key, now):
                 counted.messages_in.labels(channel, "duplicate").inc()
-                log.info("redelivered message %s: answering as before", message.key)
+                log.info("redelivered message %r: answering as before", message.key)
                 stored = await outbox.replies_to(session, message.key)
                 again = [
                     OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)

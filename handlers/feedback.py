@@ -43,7 +43,7 @@ async def rated(message: IncomingMessage, context: Context) -> Sequence[Outgoing
     if outcome is RatingOutcome.UNKNOWN:
         return reply(message, texts.rating_unknown)
     if outcome is RatingOutcome.NOT_YOURS:
-        log.warning("%s pressed a rating of answer %d, given elsewhere", message.key, answer_id)
+        log.warning("%r pressed a rating of answer %d, given elsewhere", message.key, answer_id)
         return reply(message, texts.rating_not_yours)
     if rating is Rating.UP:
         return reply(message, texts.rated_helpful)

@@ -219,7 +219,10 @@ async def _answer(
     # step "space": a typed name or id of a space
     found = _space_from(context, answer)
     if found is None:
-        log.info("unknown maker space %r from %s", answer[:40], message.sender.user_id)
+        # What was typed is the entrepreneur's own words: the log gets its length only.
+        log.info(
+            "unknown maker space (%d characters typed) from %s", len(answer), message.sender.user_id
+        )
         return [
             *reply(message, texts.unknown_space),
             _space_question(message, context),

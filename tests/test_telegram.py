@@ -330,8 +330,12 @@ async def test_the_webhook_refuses_calls_without_the_secret(tmp_path: Path) -> N
 
 
 async def test_a_refused_token_stops_start_up_with_a_clear_message(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")  # without one, the demo refusal would come first
     async with FakeTelegram(token="999:other") as fake:
-        env = bot_env(tmp_path, telegram_token=TOKEN, telegram_api_url=fake.root)
+        env = bot_env(
+            tmp_path, roster=str(roster), telegram_token=TOKEN, telegram_api_url=fake.root
+        )
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -49,6 +49,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot import logs
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.clock import Clock
 from bot.messages import (
@@ -122,6 +123,7 @@ class TelegramChannel:
             if secret
             else hashlib.sha256(f"makerdesk-webhook:{token}".encode()).hexdigest()[:48]
         )
+        logs.register_secret(self._secret)  # derived here, so only known here
         self._bot: Bot = ExtBot(
             token,
             base_url=f"{root}/bot",
