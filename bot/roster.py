@@ -58,7 +58,7 @@ from types import MappingProxyType
 
 import yaml
 
-from bot.messages import Channel
+from bot.messages import Channel, Sender
 
 __all__ = [
     "DEMO_ROSTER",
@@ -293,12 +293,16 @@ class Roles:
         is_admin: Listed under ``admins``.
         supervisor_of: Ids of the districts they supervise.
         member_of: Ids of the groups they are a member of.
+        unverified: The roster lists the account, but the channel could not vouch that the
+            message came from it (WeChat's plain mode), so none of its roles apply: every
+            other field is empty.
     """
 
     person: Person | None = None
     is_admin: bool = False
     supervisor_of: frozenset[str] = frozenset()
     member_of: frozenset[str] = frozenset()
+    unverified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,6 +531,18 @@ class Roster:
             supervisor_of=frozenset(self._supervisor_of.get(account, ())),
             member_of=frozenset(self._members.get(account, ())),
         )
+
+    def roles_for(self, sender: Sender) -> Roles:
+        """What the sender of a message may do: their account's roles, if the channel vouched.
+
+        The one place handlers learn roles from. A channel that cannot tell who really sent a
+        message (WeChat's plain mode signs no body) grants none, however the roster lists the
+        account; :attr:`Roles.unverified` then says there were some to withhold.
+        """
+        roles = self.roles_of(sender.channel.value, sender.user_id)
+        if sender.verified or roles.person is None:
+            return roles
+        return Roles(unverified=True)
 
     def members_of(self, group_id: str) -> tuple[Person, ...]:
         """The members of a group; none for an unknown group."""
