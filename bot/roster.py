@@ -352,6 +352,7 @@ class Roster:
         "_onsite_group",
         "_rota",
         "_rota_by_space",
+        "_section_lines",
         "_spaces",
         "_supervisor_of",
         "source",
@@ -366,6 +367,7 @@ class Roster:
         rota: Iterable[RotaEntry] = (),
         admins: Iterable[Person] = (),
         source: Path | None = None,
+        section_lines: Mapping[str, int] | None = None,
     ) -> None:
         """Index the parts for lookups.
 
@@ -377,8 +379,10 @@ class Roster:
             rota: The rota entries.
             admins: The admins.
             source: The file it was read from, for messages.
+            section_lines: Section (``spaces``…) → the line of its key in ``source``.
         """
         self.source = source
+        self._section_lines = MappingProxyType(dict(section_lines or {}))
         self._districts = {d.id: d for d in districts}
         self._spaces = {s.id: s for s in spaces}
         self._groups = {g.id: g for g in groups}
@@ -475,6 +479,10 @@ class Roster:
             *self._admins,
         ]
         return tuple(dict.fromkeys(listings))
+
+    def section_line(self, section: str) -> int:
+        """The line of ``section`` (``spaces``, ``groups``…) in the file; 0 if it has none."""
+        return self._section_lines.get(section, 0)
 
     def district(self, district_id: str) -> District:
         """The district with id ``district_id``.
@@ -664,6 +672,8 @@ class _Reader:
         self.served: set[str] = set()
         # Who each account belongs to, by the first listing that names it.
         self.owners: dict[tuple[str, str], tuple[str, yaml.Node]] = {}
+        # Where each section's key is, for faults found later about a section as a whole.
+        self.section_lines: dict[str, int] = {}
 
     def add(self, node: yaml.Node | int, message: str) -> None:
         line = node if isinstance(node, int) else _line(node)
@@ -718,6 +728,7 @@ class _Reader:
             rota=rota,
             admins=admins,
             source=self.path,
+            section_lines=self.section_lines,
         )
         if not (roster.districts or roster.spaces or roster.groups or roster.admins):
             self.add(0, _EMPTY)
@@ -738,6 +749,7 @@ class _Reader:
                 self.add(key_node, _DUPLICATE_KEY.format(key=key))
             else:
                 sections[key] = value_node
+                self.section_lines[key] = _line(key_node)
         return sections
 
     def items(self, node: yaml.Node | None, what: str, example: str) -> list[yaml.Node]:
