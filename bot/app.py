@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from bot.admin_files import warn_stranded
 from bot.channels.telegram import TelegramChannel
 from bot.channels.wechat import WeChatChannel
 from bot.clock import Clock, SystemClock
@@ -173,6 +174,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         roster=Reloadable(lambda: Roster.load(roster_path), roster),
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
     )
+    # A roster that lacks a space or group open requests name still serves; the admin is told.
+    await warn_stranded(services, clock.now())
     dispatcher = Dispatcher(services, fallback=unknown)
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 __all__ = ["Reloadable"]
@@ -28,12 +28,18 @@ class Reloadable(Generic[T]):
         """The object in service."""
         return self._current
 
-    async def reload(self) -> T:
+    async def reload(self, vet: Callable[[T], Awaitable[None]] | None = None) -> T:
         """Read the file again and serve the result.
 
+        Args:
+            vet: Looks at the fresh object before it serves (against the database, say);
+                what it raises refuses it.
+
         Raises:
-            Exception: Whatever the loader raises; the current object stays.
+            Exception: Whatever the loader or ``vet`` raises; the current object stays.
         """
         fresh = await asyncio.to_thread(self._load)
+        if vet is not None:
+            await vet(fresh)
         self._current = fresh
         return fresh

@@ -58,7 +58,7 @@ from types import MappingProxyType
 
 import yaml
 
-from bot.messages import Channel
+from bot.messages import Channel, Sender
 
 __all__ = [
     "DEMO_ROSTER",
@@ -295,12 +295,16 @@ class Roles:
         is_admin: Listed under ``admins``.
         supervisor_of: Ids of the districts they supervise.
         member_of: Ids of the groups they are a member of.
+        unverified: The roster lists the account, but the channel could not vouch that the
+            message came from it (WeChat's plain mode), so none of its roles apply: every
+            other field is empty.
     """
 
     person: Person | None = None
     is_admin: bool = False
     supervisor_of: frozenset[str] = frozenset()
     member_of: frozenset[str] = frozenset()
+    unverified: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +354,7 @@ class Roster:
         "_onsite_group",
         "_rota",
         "_rota_by_space",
+        "_section_lines",
         "_spaces",
         "_supervisor_of",
         "source",
@@ -364,6 +369,7 @@ class Roster:
         rota: Iterable[RotaEntry] = (),
         admins: Iterable[Person] = (),
         source: Path | None = None,
+        section_lines: Mapping[str, int] | None = None,
     ) -> None:
         """Index the parts for lookups.
 
@@ -375,8 +381,10 @@ class Roster:
             rota: The rota entries.
             admins: The admins.
             source: The file it was read from, for messages.
+            section_lines: Section (``spaces``…) → the line of its key in ``source``.
         """
         self.source = source
+        self._section_lines = MappingProxyType(dict(section_lines or {}))
         self._districts = {d.id: d for d in districts}
         self._spaces = {s.id: s for s in spaces}
         self._groups = {g.id: g for g in groups}
@@ -474,6 +482,10 @@ class Roster:
         ]
         return tuple(dict.fromkeys(listings))
 
+    def section_line(self, section: str) -> int:
+        """The line of ``section`` (``spaces``, ``groups``…) in the file; 0 if it has none."""
+        return self._section_lines.get(section, 0)
+
     def district(self, district_id: str) -> District:
         """The district with id ``district_id``.
 
@@ -529,6 +541,18 @@ class Roster:
             supervisor_of=frozenset(self._supervisor_of.get(account, ())),
             member_of=frozenset(self._members.get(account, ())),
         )
+
+    def roles_for(self, sender: Sender) -> Roles:
+        """What the sender of a message may do: their account's roles, if the channel vouched.
+
+        The one place handlers learn roles from. A channel that cannot tell who really sent a
+        message (WeChat's plain mode signs no body) grants none, however the roster lists the
+        account; :attr:`Roles.unverified` then says there were some to withhold.
+        """
+        roles = self.roles_of(sender.channel.value, sender.user_id)
+        if sender.verified or roles.person is None:
+            return roles
+        return Roles(unverified=True)
 
     def members_of(self, group_id: str) -> tuple[Person, ...]:
         """The members of a group; none for an unknown group."""
@@ -650,6 +674,8 @@ class _Reader:
         self.served: set[str] = set()
         # Who each account belongs to, by the first listing that names it.
         self.owners: dict[tuple[str, str], tuple[str, yaml.Node]] = {}
+        # Where each section's key is, for faults found later about a section as a whole.
+        self.section_lines: dict[str, int] = {}
 
     def add(self, node: yaml.Node | int, message: str) -> None:
         line = node if isinstance(node, int) else _line(node)
@@ -704,6 +730,7 @@ class _Reader:
             rota=rota,
             admins=admins,
             source=self.path,
+            section_lines=self.section_lines,
         )
         if not (roster.districts or roster.spaces or roster.groups or roster.admins):
             self.add(0, _EMPTY)
@@ -724,6 +751,7 @@ class _Reader:
                 self.add(key_node, _DUPLICATE_KEY.format(key=key))
             else:
                 sections[key] = value_node
+                self.section_lines[key] = _line(key_node)
         return sections
 
     def items(self, node: yaml.Node | None, what: str, example: str) -> list[yaml.Node]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -44,7 +44,9 @@ from handlers.desk import (
     GROUP_TEXTS,
     card_update,
     due_text,
+    group_name,
     redate_all,
+    space_name,
     to_entrepreneur,
     to_group,
 )
@@ -252,20 +254,18 @@ class Scheduler:
         if kind is NoticeKind.REMIND_DUE:
             text = texts.remind_due.format(number=request.number, status=status, due=shown)
             return to_group(context, request, text)
-        roster = context.roster
-        group = roster.group(request.group_id)
         text = texts.escalation.format(
             number=request.number,
             due=shown + note,
             status=status,
-            group=group.name,
-            space=roster.space(request.space_id).name,
+            group=group_name(context, request.group_id),
+            space=space_name(context, request.space_id),
             category=categories.by_id(request.category).zh,
         )
         messages = to_group(context, request, text)
         messages += [
             OutgoingMessage(chat_id, Channel(channel), text, request_id=request.id)
-            for channel, chat_id in roster.supervisors_chat(group.district).items()
+            for channel, chat_id in _supervisors_chat(context, request).items()
             if channel != Channel.WEB.value
         ]
 
@@ -356,6 +356,21 @@ class Scheduler:
                 log.warning("calendar for %d is estimated: %d due dates provisional", year, count)
                 sent += 1
         return sent
+
+
+def _supervisors_chat(context: Context, request: Request) -> Mapping[str, str]:
+    """Where the supervisors of the request's district meet.
+
+    The district is its group's, or its space's once the group has left the roster.
+    """
+    roster = context.roster
+    for lookup, item_id in ((roster.group, request.group_id), (roster.space, request.space_id)):
+        try:
+            return roster.supervisors_chat(lookup(item_id).district)
+        except KeyError:
+            continue
+    log.warning("request %s: neither its group nor its space is in the roster", request.number)
+    return {}
 
 
 @contextlib.contextmanager

@@ -60,6 +60,9 @@ class Texts:
     incomplete: str
     busy: str
     unavailable: str
+    unverified: str
+    """To someone the roster lists, writing through a channel that cannot vouch for the sender
+    (WeChat's plain mode): no role of theirs applies, and what the admin must change."""
 
 
 ZH = Texts(
@@ -134,6 +137,10 @@ ZH = Texts(
     incomplete="网络中断了，您的消息没有收全，请再发一次。",
     busy="消息发得有点快，请稍等几秒再试。",
     unavailable="抱歉，系统暂时无法处理，您的消息还没有收到。请过一会儿再发一次。",
+    unverified=(
+        "抱歉，这里不能用服务专员或管理员的身份操作：公众号目前是明文模式，"
+        "我无法确认消息确实是您发的。请管理员把公众号切换到安全模式（并设置 BOT_WECHAT_AES_KEY）。"
+    ),
 )
 
 EN = Texts(
@@ -221,6 +228,11 @@ EN = Texts(
         "Sorry, I can't take messages right now and yours was not received. "
         "Please send it again in a moment."
     ),
+    unverified=(
+        "Sorry, I can't act on your commissioner or admin role here: this Official Account runs "
+        "in plain mode (明文模式), so I can't confirm the message is yours. Please ask an admin "
+        "to switch it to safe mode (安全模式) and set BOT_WECHAT_AES_KEY."
+    ),
 )
 
 _BY_LANGUAGE = {Language.ZH: ZH, Language.EN: EN}
@@ -303,6 +315,12 @@ class DeskTexts:
     """Under a commissioner's reply that WeChat will not take until the entrepreneur writes."""
     reply_waiting: str
     """The short push (WeChat template message) telling a user that a reply waits."""
+    members_only: str
+    """To a sender in no duty group who names a request: the same words whatever the number,
+    so that numbers tell a stranger nothing."""
+    not_in_your_groups: str
+    """To a member naming a request their groups do not hold: the same words whether it
+    exists or not, and no group named."""
 
 
 DESK_ZH = DeskTexts(
@@ -407,6 +425,8 @@ DESK_ZH = DeskTexts(
     attachments_note="（附件：{kinds}。这里显示不了，需要时请向服务专员索取。）",
     group_attachments_note="（附件：{kinds}。创业者在另一个渠道发送，这里显示不了，需要时请联系创业者。）",
     attachment_kinds={"photo": "照片", "document": "文件", "voice": "语音", "video": "视频"},
+    members_only="抱歉，只有服务小组的成员可以处理工单。",
+    not_in_your_groups="您所在的服务小组没有工单 {number}，请检查编号。",
 )
 
 DESK_EN = DeskTexts(
@@ -516,6 +536,8 @@ DESK_EN = DeskTexts(
         "ask the entrepreneur.)"
     ),
     attachment_kinds={"photo": "photo", "document": "file", "voice": "voice", "video": "video"},
+    members_only="Sorry, only members of a service group can act on requests.",
+    not_in_your_groups="Your service group has no request {number}; please check the number.",
 )
 
 _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}

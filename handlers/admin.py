@@ -13,7 +13,7 @@ from bot.report_files import FORMATS, report_spec
 from bot.reports import Quarter
 from bot.routing import Context, Router
 from bot.texts import Texts, texts_for
-from handlers.basics import reply
+from handlers.basics import refusal, reply
 from handlers.desk import redate_all
 from storage.stats import day_counts
 
@@ -33,10 +33,10 @@ and the web chat is the entrepreneurs' intake, where no supervisor is listed."""
 async def stats(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """Today's counts: for an admin every group's, for a supervisor their districts'."""
     texts = texts_for(message.language)
-    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    roles = context.roster.roles_for(message.sender)
     if not (roles.is_admin or roles.supervisor_of):
         log.warning("/stats refused: %s:%s", message.channel, message.sender.user_id)
-        return reply(message, texts.stats_only)
+        return refusal(message, roles, texts.stats_only)
     roster = context.roster
     today = context.now.astimezone(SHANGHAI).date()
     start = datetime.combine(today, time.min, SHANGHAI)
@@ -71,10 +71,10 @@ async def report(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     figures are those of the moment the file goes out.
     """
     texts = texts_for(message.language)
-    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    roles = context.roster.roles_for(message.sender)
     if not (roles.is_admin or roles.supervisor_of):
         log.warning("/report refused: %s:%s", message.channel, message.sender.user_id)
-        return reply(message, texts.report_only)
+        return refusal(message, roles, texts.report_only)
     quarter, fmt = Quarter.of(context.now), "pdf"
     for word in message.command_args.split():
         if word.lower() in FORMATS:
@@ -118,9 +118,10 @@ async def reload(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     of any date that moved, in this same transaction.
     """
     texts = texts_for(message.language)
-    if not context.roster.roles_of(message.channel.value, message.sender.user_id).is_admin:
+    roles = context.roster.roles_for(message.sender)
+    if not roles.is_admin:
         log.warning("/reload refused: %s:%s is no admin", message.channel, message.sender.user_id)
-        return reply(message, texts.admin_only)
+        return refusal(message, roles, texts.admin_only)
     results = await reload_all(context.services, context.now)
     lines = [_line(texts, result) for result in results]
     notices: list[OutgoingMessage] = []

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
+from bot.roster import Roles
 from bot.routing import Context, Router
 from bot.texts import desk_texts_for, texts_for
 
-__all__ = ["guard_router", "router", "unknown"]
+__all__ = ["guard_router", "refusal", "reply", "router", "unknown"]
+
+log = logging.getLogger(__name__)
 
 guard_router = Router("guards")
 router = Router("basics")
@@ -17,6 +21,23 @@ router = Router("basics")
 def reply(message: IncomingMessage, text: str, **extra: object) -> list[OutgoingMessage]:
     """One message back to the conversation ``message`` came from."""
     return [OutgoingMessage(message.chat_id, message.channel, text, **extra)]  # type: ignore[arg-type]
+
+
+def refusal(message: IncomingMessage, roles: Roles, text: str) -> list[OutgoingMessage]:
+    """``text``, the refusal for a sender without the role; or why a listed one holds none.
+
+    A commissioner or admin writing through a channel that cannot vouch for them (WeChat's
+    plain mode) is told that, and what the admin must change, rather than that they are not
+    listed: they are, and would otherwise look for the fault in the roster.
+    """
+    if roles.unverified:
+        log.warning(
+            "refused: %s:%s is in the roster, but the channel cannot vouch for the sender",
+            message.channel,
+            message.sender.user_id,
+        )
+        return reply(message, texts_for(message.language).unverified)
+    return reply(message, text)
 
 
 def _unusable(message: IncomingMessage) -> bool:
@@ -42,7 +63,7 @@ async def unusable(message: IncomingMessage, _: Context) -> Sequence[OutgoingMes
 async def help_(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """List what the bot can do, and what the roster lets this person do besides."""
     texts = texts_for(message.language)
-    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    roles = context.roster.roles_for(message.sender)
     lines = [texts.help]
     if roles.member_of:
         lines.append(desk_texts_for(message.language).member_usage)
@@ -50,6 +71,8 @@ async def help_(message: IncomingMessage, context: Context) -> Sequence[Outgoing
         lines.append(texts.supervisor_help)
     if roles.is_admin:
         lines.append(texts.admin_help)
+    if roles.unverified:
+        lines.append(texts.unverified)
     return reply(message, "\n\n".join(lines))
 
 

@@ -1,9 +1,13 @@
 """The commissioners' side: list, claim, reply, ask for information, resolve, transfer.
 
-Who may act comes from the roster only: a member of the duty group that holds the request.
-Anyone else is refused, the refusal is logged, and nothing changes. The same moves arrive as
-commands (``/reply 2026-0001 text``), as a reply to the request's card in the group chat, as
-``#2026-0001 text`` (WeChat), and from the web console, which sends the same commands.
+Who may act comes from the roster only, for a sender the channel vouched for: a member of the
+duty group that holds the request. Anyone else is refused, the refusal is logged, and nothing
+changes. A request number tells a refused sender nothing: someone in no group is refused before
+any lookup, and a member hears the same for another group's request as for none.
+
+The same moves arrive as commands (``/reply 2026-0001 text``), as a reply to the request's card
+in the group chat, as ``#2026-0001 text`` (WeChat), and from the web console, which sends the
+same commands.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from bot.logs import concerning
 from bot.messages import Button, Confirmation, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
-from handlers.basics import reply
+from handlers.basics import refusal, reply
 from handlers.desk import (
     actor_of,
     card_update,
@@ -69,12 +73,12 @@ _DONE = {
 async def open_list(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """The open requests of the sender's groups, overdue first."""
     texts = desk_texts_for(message.language)
-    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
+    roles = context.roster.roles_for(message.sender)
     if not any(g.chat.get(message.channel.value) == message.chat_id for g in context.roster.groups):
         # Admins find a new group's id here, to put it in the roster.
         log.info("/open in %s chat %s, which no group has", message.channel, message.chat_id)
     if not roles.member_of:
-        return reply(message, texts.member_usage)
+        return refusal(message, roles, texts.member_usage)
     here = {
         g.id
         for g in context.roster.groups
@@ -198,30 +202,33 @@ async def _pending_move(message: IncomingMessage, context: Context, number: str)
 async def _check(
     message: IncomingMessage, context: Context, action: Action, number: str
 ) -> tuple[Request, Status] | list[OutgoingMessage]:
-    """The request and its next status, or the refusal when the sender may not do this."""
+    """The request and its next status, or the refusal when the sender may not do this.
+
+    Which requests exist, and which group holds them, is for the log alone: a sender in no
+    group gets one answer without a lookup, a member the same for "none" as for "not yours".
+    """
     texts = desk_texts_for(message.language)
+    roles = context.roster.roles_for(message.sender)
+    if not roles.member_of:
+        log.warning("refused: %s is in no group (named request %r)", actor_of(message), number)
+        return refusal(message, roles, texts.members_only)
     request = await requests.by_number(context.session, number, lock=True)
     concerning(request.number if request is not None else None)
-    if request is None:
-        log.info("refused: %s named unknown request %s", actor_of(message), number)
-        return list(reply(message, texts.unknown_number.format(number=number)))
-    if not context.roster.is_member(
-        request.group_id, message.channel.value, message.sender.user_id
-    ):
-        log.warning(
-            "refused: %s is not in group %s (request %s)",
-            actor_of(message),
-            request.group_id,
-            number,
-        )
-        name = next(
-            (g.name for g in context.roster.groups if g.id == request.group_id), request.group_id
-        )
-        return list(reply(message, texts.member_only.format(number=number, group=name)))
+    if request is None or request.group_id not in roles.member_of:
+        if request is None:
+            log.info("refused: %s named unknown request %r", actor_of(message), number)
+        else:
+            log.warning(
+                "refused: %s is not in group %s (request %s)",
+                actor_of(message),
+                request.group_id,
+                number,
+            )
+        return list(reply(message, texts.not_in_your_groups.format(number=number)))
     try:
         return request, transition(Status(request.status), action, Role.MEMBER)
-    except IllegalTransition as refusal:
-        log.warning("refused: request %s: %s", number, refusal)
+    except IllegalTransition as illegal:
+        log.warning("refused: request %s: %s", number, illegal)
         return list(
             reply(
                 message,
@@ -311,7 +318,7 @@ async def _apply(
 
 def _name_of(message: IncomingMessage, context: Context) -> str:
     """The member's name as the roster has it (as the entrepreneur will read it)."""
-    person = context.roster.roles_of(message.channel.value, message.sender.user_id).person
+    person = context.roster.roles_for(message.sender).person
     return person.name if person else (message.sender.display_name or "")
 
 

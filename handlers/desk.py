@@ -27,6 +27,7 @@ __all__ = [
     "card_update",
     "carry",
     "due_text",
+    "group_name",
     "language_of",
     "open_request",
     "person_of",
@@ -34,6 +35,7 @@ __all__ = [
     "recompute_due",
     "redate_all",
     "resolution_buttons",
+    "space_name",
     "to_entrepreneur",
     "to_group",
 ]
@@ -52,6 +54,22 @@ def actor_of(message: IncomingMessage) -> str:
 def language_of(person: Person) -> Language:
     """The language a person reads."""
     return Language(person.language)
+
+
+def space_name(context: Context, space_id: str) -> str:
+    """The maker space's name; its stored id once it has left the roster (its requests stay)."""
+    try:
+        return context.roster.space(space_id).name
+    except KeyError:
+        return space_id
+
+
+def group_name(context: Context, group_id: str) -> str:
+    """The duty group's name; its stored id once it has left the roster (its requests stay)."""
+    try:
+        return context.roster.group(group_id).name
+    except KeyError:
+        return group_id
 
 
 def due_text(texts: DeskTexts, request: Request) -> tuple[str, str]:
@@ -131,7 +149,7 @@ def card_text(context: Context, request: Request, person: Person | None) -> str:
     return texts.card.format(
         number=request.number,
         category=categories.by_id(request.category).zh,
-        space=context.roster.space(request.space_id).name,
+        space=space_name(context, request.space_id),
         who=(person.display_name if person else None) or "创业者",
         phone=f"，电话 {request.phone}" if request.phone else "",
         text=request.text,
@@ -213,7 +231,18 @@ def to_group(
         group_id: Another group than the request's own (the one it was transferred from).
         attachments: Files the entrepreneur sent, passed on where the channel can.
     """
-    group = context.roster.group(group_id or request.group_id)
+    wanted = group_id or request.group_id
+    try:
+        group = context.roster.group(wanted)
+    except KeyError:
+        # Left the roster (at a start-up, or in a race with a reload): it has no chats any more.
+        # The request still shows in the console, to supervisors and admins.
+        log.warning(
+            "request %s: group %s is not in the roster; nothing posted to its chats",
+            request.number,
+            wanted,
+        )
+        return []
     messages = []
     for name, chat_id in group.chat.items():
         channel = Channel(name)

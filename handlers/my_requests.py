@@ -190,8 +190,7 @@ async def follow_up(message: IncomingMessage, context: Context) -> Sequence[Outg
 
 
 def _is_member(context: Context, message: IncomingMessage) -> bool:
-    roles = context.roster.roles_of(message.channel.value, message.sender.user_id)
-    return bool(roles.member_of)
+    return bool(context.roster.roles_for(message.sender).member_of)
 
 
 async def _join(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -35,6 +35,7 @@ __all__ = [
     "is_overdue",
     "next_number",
     "open_pause",
+    "outside",
     "pauses_of",
     "request_for_card",
 ]
@@ -141,6 +142,24 @@ async def for_group(
         .limit(limit)
     )
     return (await session.scalars(query)).all()
+
+
+async def outside(
+    session: AsyncSession,
+    *,
+    spaces: Collection[str],
+    groups: Collection[str],
+    statuses: Sequence[str],
+) -> Sequence[Request]:
+    """The requests in ``statuses`` whose space is not in ``spaces`` or group not in ``groups``.
+
+    In the order they were opened: what a roster listing only those would strand.
+    """
+    query = select(Request).where(
+        Request.status.in_(statuses),
+        Request.space_id.not_in(spaces) | Request.group_id.not_in(groups),
+    )
+    return (await session.scalars(query.order_by(Request.id))).all()
 
 
 def add_event(

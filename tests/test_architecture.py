@@ -33,3 +33,12 @@ def test_only_channel_adapters_import_platform_sdks() -> None:
 def test_handlers_never_import_channel_adapters() -> None:
     for path in (ROOT / "handlers").rglob("*.py"):
         assert "bot.channels" not in path.read_text(encoding="utf-8"), path
+
+
+def test_handlers_read_roles_only_through_roles_for() -> None:
+    # Roles hold only for a sender the channel vouched for; Roster.roles_for is where that is
+    # decided, so a handler asking the roster by account would skip it.
+    for path in (ROOT / "handlers").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for bypass in (".roles_of(", ".is_member(", ".admin_accounts"):
+            assert bypass not in source, f"{path.relative_to(ROOT)}: {bypass}"

@@ -147,7 +147,7 @@ async def test_a_reply_to_a_card_the_bot_never_recorded_still_answers_its_reques
         return await running.dispatcher.handle(message, inline=True)
 
     refused = await reply(WANG, "我来答")
-    assert "只有工单" in refused[0].text
+    assert refused[0].text == f"您所在的服务小组没有工单 {number}，请检查编号。"
     await reply(ZHANG, "请带营业执照原件到服务站")
     assert any("请带营业执照原件到服务站" in t for t in await outbox_for(running, "e1"))
     assert not any("我来答" in t for t in await outbox_for(running, "e1"))
@@ -164,10 +164,9 @@ async def test_only_the_duty_group_acts_on_its_request(bot: tuple[Bot, ManualClo
     running, _ = bot
     number = await open_one(running)
     refused = await say(running, WANG, f"/resolve {number} 已办")
-    assert "只有工单" in refused[0].text
-    assert "服务一组" in refused[0].text
+    assert refused[0].text == f"您所在的服务小组没有工单 {number}，请检查编号。"
     stranger = await say(running, OTHER, f"/claim {number}")
-    assert "只有工单" in stranger[0].text
+    assert stranger[0].text == "抱歉，只有服务小组的成员可以处理工单。"
     stored = await the_request(running, number)
     assert (stored.status, stored.assignee) == ("open", None)
     async with running.database.sessions() as session:
@@ -250,12 +249,12 @@ async def test_transfer_moves_the_request_and_tells_everyone(
     assert any(number in t for t in await outbox_for(running, "-1002000000002"))
     assert any("已转给服务二组" in t for t in await outbox_for(running, "e1"))
     refused = await say(running, ZHANG, f"/claim {number}")
-    assert "只有工单" in refused[0].text
+    assert "您所在的服务小组没有工单" in refused[0].text
 
 
 async def test_unknown_number_and_bad_commands(bot: tuple[Bot, ManualClock]) -> None:
     running, _ = bot
-    assert "没有找到工单 2026-9999" in (await say(running, ZHANG, "/claim 2026-9999"))[0].text
+    assert "没有工单 2026-9999" in (await say(running, ZHANG, "/claim 2026-9999"))[0].text
     assert "服务专员命令" in (await say(running, ZHANG, "/reply"))[0].text
 
 
@@ -313,7 +312,7 @@ async def test_bad_input_is_refused_clearly_logged_and_changes_nothing(
 
     cases = [
         (OTHER, None, "space:baodi-nowhere", "没有找到这个众创空间", "unknown maker space"),
-        (WANG, f"/claim {number}", None, "只有工单", "is not in group g1"),
+        (WANG, f"/claim {number}", None, "没有工单", "is not in group g1"),
         (OTHER, None, f"req:reopen:{number}", f"没有找到您的工单 {number}", "not theirs"),
         (ZHANG, f"/reply {closed} 还有一件事", None, "不能进行这个操作", "may not reply"),
     ]

@@ -213,8 +213,12 @@ async def test_a_request_whose_group_left_the_roster_does_not_hold_up_the_others
     await bot.services.roster.reload()
 
     await tick_at(bot, clock, "2026-12-09T10:00")  # both are overdue; the orphan comes first
-    assert await notices(bot) == Counter({"escalation": 1})
-    assert (await sent_to(bot, SUPERVISORS_CHAT))[-1].startswith(f"🚨 工单 {kept} 已超期")
-    await tick_at(bot, clock, "2026-12-09T10:01")  # tried again each round, never sent twice
-    assert await notices(bot) == Counter({"escalation": 1})
+    assert await notices(bot) == Counter({"escalation": 2})
+    # The orphan's group has no chat left, but its space's district still hears of it.
+    orphaned, escalated = (await sent_to(bot, SUPERVISORS_CHAT))[-2:]
+    assert orphaned.startswith(f"🚨 工单 {orphan} 已超期")
+    assert "g1，节能环保工业园区众创空间，" in orphaned
+    assert escalated.startswith(f"🚨 工单 {kept} 已超期")
+    await tick_at(bot, clock, "2026-12-09T10:01")  # never sent twice
+    assert await notices(bot) == Counter({"escalation": 2})
     assert (await the_request(bot, orphan)).group_id == "g1"

@@ -227,7 +227,7 @@ async def test_a_request_goes_to_the_group_and_a_members_reply_comes_back(
         assert "答复期限：" in confirmation
 
         fake.group_message(GROUP, STRANGER, "我来回答", reply_to_message_id=card)
-        await sent_to(fake, GROUP, "只有工单")
+        await sent_to(fake, GROUP, "只有服务小组的成员")
         fake.group_message(GROUP, ZHANG, "请带营业执照原件到服务站", reply_to_message_id=card)
         relayed = await sent_to(fake, ENTREPRENEUR, "服务专员张伟回复")
         assert "请带营业执照原件到服务站" in str(relayed["text"])
@@ -376,7 +376,7 @@ async def test_card_buttons_act_and_the_card_follows_the_status(tmp_path: Path) 
         answered = len(fake.calls_of("answerCallbackQuery"))
 
         fake.callback(STRANGER, GROUP, card, f"act:claim:{number}")
-        await sent_to(fake, GROUP, "只有工单")
+        await sent_to(fake, GROUP, "只有服务小组的成员")
         fake.callback(ZHANG, GROUP, card, f"act:claim:{number}")
         await fake.wait_for(lambda _: bool(card_edits(fake, card)), timeout=20)
         edited = card_edits(fake, card)[-1]
