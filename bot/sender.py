@@ -8,7 +8,7 @@ and reported to the request's duty group, never dropped silently. A sender that 
 delivery and bookkeeping leaves the row to fall due again when its lease runs out: delivery is
 at least once at the platform boundary and exactly once everywhere else.
 
-While a row is being delivered, its id is the :func:`delivering` row of the task, and the
+While a row is being delivered, the task knows its id (:func:`outbox_headers`), and the
 channels' HTTP clients put it on every platform API call they make for it, as the header
 :data:`OUTBOX_HEADER`: the platforms ignore it, and whoever sees the traffic (an egress proxy, the
 fault harness's fake platforms) can tell which row a call delivered, and a row sent twice.
@@ -48,7 +48,6 @@ __all__ = [
     "MadeFile",
     "OutboxSender",
     "backoff",
-    "delivering",
     "outbox_headers",
 ]
 
@@ -72,11 +71,6 @@ OUTBOX_HEADER = "X-MakerDesk-Outbox"
 _delivering: ContextVar[int | None] = ContextVar("makerdesk_outbox_row", default=None)
 """The outbox row this task is delivering. A context variable, so chats delivered side by side
 (a task each) never see each other's row, and the HTTP clients need not be handed it."""
-
-
-def delivering() -> int | None:
-    """The id of the outbox row the calling task is delivering; ``None`` outside a delivery."""
-    return _delivering.get()
 
 
 def outbox_headers() -> dict[str, str]:
