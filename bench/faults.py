@@ -9,9 +9,10 @@ compared with what the database says was sent, message by message.
 Everything runs on 127.0.0.1, in this process unless said otherwise:
 
 * **the platforms**: the tests' fake Telegram Bot API (:class:`FakeTelegram`) and fake WeChat
-  API (:class:`FakeWeChat`), which record every message the bot sends; plus what came back in
-  HTTP responses (a Telegram webhook's method call, a WeChat passive reply), recorded by the
-  poster. Together they are the :class:`Inbox`.
+  API (:class:`FakeWeChat`), which record every message the bot sends, each with the outbox row
+  its call named (``X-MakerDesk-Outbox``); plus what came back in HTTP responses (a Telegram
+  webhook's method call, a WeChat passive reply), recorded by the poster with the key of the
+  message it posted. Together they are the :class:`Inbox`.
 * **the load balancer** (:class:`Balancer`): each post goes to the next process in turn; a
   refused or broken connection, a timeout or a 5xx is tried again on the next one after a
   short pause, with the same update id or MsgId. That is a reverse proxy in front and the
@@ -33,18 +34,24 @@ Everything runs on 127.0.0.1, in this process unless said otherwise:
   clock set weeks back, so they are overdue when the processes start; both processes'
   schedulers then race to send their overdue notices and escalations.
 * **the killer** (faulty phase): at ``kills`` random points of the stream of inbound messages,
-  ``SIGKILL`` to a random process, then started again.
+  ``SIGKILL`` to a random process, then started again. Right after each kill it notes the rows
+  **in flight**: those a platform already has (by id) that the database does not yet record as
+  sent. Only these may the dead process have delivered without recording it.
 
 The check at the end, once the outbox is empty (or ``drain_s`` has passed):
 
 * **requests**: created = asked (each entrepreneur's tag appears in exactly one request);
-* **deliveries**: for every outbox row the bot wrote during the phase, the number of copies
-  that reached its chat (its text, as the channel renders it) must be the number of rows with
-  that text for that chat: fewer is a lost message, more a doubled one. Rows not ``sent`` at
-  the end are lost too. A doubled message whose first copy arrived in the second before a
-  kill is told apart: the platform had accepted it and the process died before it could
-  record that, and another process sent it again when the lease ran out (Telegram and WeChat
-  take no idempotency key, so no sender can close that window).
+* **deliveries**, by the outbox row's id (:func:`judge`): every row the bot wrote during the
+  phase reached its chat exactly once. A copy is a platform call that named the row (a card's
+  edit counts, also one Telegram refused as "not modified"; a long WeChat message counts by its
+  first part) or, for a row handed back in a webhook's response, that response to the message
+  the row answers. No copy, or a row not ``sent`` at the end, is a lost message. A second copy
+  is **in doubt** only if the row was in flight at a kill, and each kill explains at most one
+  extra copy of each row in flight then: the platform had accepted it, the process died before
+  it could record that, and another process sent it again when the lease ran out (Telegram and
+  WeChat take no idempotency key, so no sender can close that window). Any other second copy,
+  notices and escalations included, is **doubled otherwise**: a defect. A message that reached
+  a chat naming no row of the phase, or another row's chat or text, is unexplained: a defect.
 * **latency** of each inbound message: from its first post to the arrival of its answer (the
   commissioner's reply counts when it reaches the entrepreneur); **throughput**: inbound
   messages over the time from the first post to the last answer.
@@ -64,7 +71,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -90,7 +97,7 @@ from fake_telegram import FakeTelegram
 from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, text_xml
 
 from bot.app import create_bot
-from bot.channels.wechat import render_text
+from bot.channels.wechat import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.settings import load_settings
@@ -172,9 +179,9 @@ ANSWER_WAIT_S = 60.0
 lease (what a killed process had taken waits for it)."""
 RETRY_FOR_S = 90.0
 """How long a message is posted again (to the next process) before it counts as refused."""
-IN_DOUBT_S = 5.0
-"""A copy that arrived this close before a kill may not have been recorded yet: under full
-load on a small machine the commit can lag the platform's acceptance by seconds."""
+KILL_SETTLE_S = 0.3
+"""After a kill, how long the fakes may take to answer what the dead process had already written
+to their sockets, before the rows in flight are noted (they share this process's busy loop)."""
 POLL_S = 0.005
 _NUMBER = re.compile(r"工单已提交：(\d{4}-\d{4})")
 _CARD = re.compile(r"工单 (\d{4}-\d{4})")
@@ -215,19 +222,50 @@ class Arrival:
     at: float
     """``time.monotonic()`` when it reached the platform (or came back in a response)."""
     message_id: int | None = None
+    outbox_id: int | None = None
+    """The outbox row the platform call named (``X-MakerDesk-Outbox``), if it named one."""
+    inbound: str | None = None
+    """For an answer in a webhook's response: the key of the message posted
+    (``telegram:<update_id>``, ``wechat:<MsgId>``), which the rows handed back carry."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """An outbox row, as the oracle weighs it."""
+
+    id: int
+    chat: str
+    status: str
+    text: str
+    """What every copy of it shows, for the report."""
+
+
+@dataclass
+class Kill:
+    """One ``SIGKILL`` and the rows it may have left delivered but not recorded."""
+
+    at: float
+    """``time.monotonic()`` of the kill."""
+    node: int
+    in_flight: frozenset[int]
+    """Rows a platform already had (by id) and the database did not record as sent, right after
+    the kill: the only rows whose delivery the dead process may not have recorded."""
+    in_doubt: int = 0
+    """Extra copies the comparison attributed to this kill: at most one per row in flight."""
 
 
 @dataclass
 class Doubled:
-    """A message that reached its chat more often than the bot wrote it."""
+    """An outbox row that reached its chat more than once."""
 
+    outbox_id: int
     chat: str
     text: str
     copies: int
-    rows: int
-    in_doubt: bool
-    arrived: list[float] = field(default_factory=list)
-    """``time.monotonic()`` of each copy's arrival."""
+    kills: list[int] = field(default_factory=list)
+    """The kills (by index) the copies beyond the first are attributed to, one each."""
+    otherwise: int = 0
+    """Copies beyond the first that no kill explains: a defect."""
 
 
 @dataclass
@@ -243,13 +281,16 @@ class Outcome:
     missing_requests: int = 0
     unanswered: list[str] = field(default_factory=list)
     rows: int = 0
-    delivered_once: int = 0
+    delivered: int = 0
+    """Rows that reached their chat (once, or more)."""
     doubled: list[Doubled] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
     notices: int = 0
-    kills: list[float] = field(default_factory=list)
+    kills: list[Kill] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    started: float = 0.0
+    """``time.monotonic()`` when the first message was posted."""
     wall_s: float = 0.0
     drain_s: float = 0.0
     logged_errors: list[str] = field(default_factory=list)
@@ -267,14 +308,19 @@ class Outcome:
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
     @property
+    def in_flight(self) -> int:
+        """Rows in flight at the kills, all kills together."""
+        return sum(len(kill.in_flight) for kill in self.kills)
+
+    @property
     def in_doubt(self) -> int:
-        """Doubled messages explained by a kill between delivery and its record."""
-        return sum(d.copies - d.rows for d in self.doubled if d.in_doubt)
+        """Extra copies of rows in flight at a kill, attributed to it."""
+        return sum(len(d.kills) for d in self.doubled)
 
     @property
     def doubled_otherwise(self) -> int:
-        """Doubled messages no kill explains: a defect."""
-        return sum(d.copies - d.rows for d in self.doubled if not d.in_doubt)
+        """Extra copies no kill explains: a defect."""
+        return sum(d.otherwise for d in self.doubled)
 
     @property
     def sound(self) -> bool:
@@ -287,6 +333,7 @@ class Outcome:
             and not self.lost
             and not self.unexplained
             and not self.doubled_otherwise
+            and all(kill.in_doubt <= len(kill.in_flight) for kill in self.kills)
         )
 
 
@@ -299,7 +346,11 @@ class Inbox:
     def __init__(self, telegram: FakeTelegram, wechat: FakeWeChat) -> None:
         self._telegram = telegram
         self._wechat = wechat
+        self.arrivals: list[Arrival] = []
+        """Everything, in the order it was noted: what the oracle weighs."""
         self.by_chat: dict[str, list[Arrival]] = defaultdict(list)
+        self.reached: set[int] = set()
+        """The outbox rows a platform has accepted a call for (by the id the call named)."""
         self._cards: dict[str, Arrival] = {}
         self._new_card = asyncio.Event()
         self._changed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
@@ -310,7 +361,10 @@ class Inbox:
 
     def add(self, arrival: Arrival) -> None:
         """Note ``arrival`` and wake whoever waits on its chat."""
+        self.arrivals.append(arrival)
         self.by_chat[arrival.chat].append(arrival)
+        if arrival.outbox_id is not None:
+            self.reached.add(arrival.outbox_id)
         if arrival.message_id is not None and (card := _CARD.search(arrival.text)):
             self._cards.setdefault(card.group(1), arrival)
             self._new_card.set()
@@ -327,14 +381,22 @@ class Inbox:
             message_id = call.result.get("message_id") if isinstance(call.result, dict) else None
             at = call.at.timestamp() + self._wall_to_monotonic
             text = str(call.params.get("text", ""))
-            self.add(Arrival(str(call.params.get("chat_id")), text, at, message_id))
+            chat = str(call.params.get("chat_id"))
+            self.add(Arrival(chat, text, at, message_id, outbox_id=call.outbox_id))
         self._telegram_read = len(calls)
         wechat_calls = self._wechat.calls
         for wechat_call in wechat_calls[self._wechat_read :]:
             if wechat_call.path != CUSTOM_SEND or not wechat_call.ok or not wechat_call.body:
                 continue
             content = (wechat_call.body.get("text") or {}).get("content", "")
-            self.add(Arrival(str(wechat_call.touser), str(content), wechat_call.at))
+            self.add(
+                Arrival(
+                    str(wechat_call.touser),
+                    str(content),
+                    wechat_call.at,
+                    outbox_id=wechat_call.outbox_id,
+                )
+            )
         self._wechat_read = len(wechat_calls)
 
     async def watch(self, stop: asyncio.Event) -> None:
@@ -561,6 +623,7 @@ class Crowd:
 
     async def telegram_update(self, update: dict[str, Any]) -> None:
         """Post ``update`` to the webhook; a method call in the response is delivered."""
+        key = f"telegram:{update['update_id']}"
 
         async def attempt(node: Node) -> bool | None:
             async with self.client.post(
@@ -575,14 +638,21 @@ class Crowd:
                     call = await response.json()
                     if isinstance(call, dict) and call.get("method") == "sendMessage":
                         chat, text = str(call.get("chat_id")), str(call.get("text", ""))
-                        self.inbox.add(Arrival(chat, text, seen))
+                        self.inbox.add(Arrival(chat, text, seen, inbound=key))
                 return True
 
         self.outcome.inbound += 1
         await self.balancer.forward(attempt)
 
-    async def wechat_message(self, xml: str) -> None:
-        """Post ``xml`` signed; a passive reply in the response is delivered."""
+    async def wechat_text(self, openid: str, text: str, **extra: Any) -> None:
+        """``openid`` writes ``text`` (a new MsgId): see :meth:`wechat_message`."""
+        msg_id = next(self.msg_ids)
+        await self.wechat_message(text_xml(openid, text, msg_id, **extra), msg_id)
+
+    async def wechat_message(self, xml: str, msg_id: int) -> None:
+        """Post ``xml`` (whose MsgId is ``msg_id``) signed; a passive reply in the response is
+        delivered."""
+        key = f"wechat:{msg_id}"
 
         async def attempt(node: Node) -> bool | None:
             platform = self.platforms.setdefault(
@@ -592,8 +662,8 @@ class Crowd:
             if posted.status != 200:
                 return None  # no answer in 5 s, or an error: WeChat posts it again
             if posted.reply is not None and posted.reply.get("MsgType") == "text":
-                openid = str(posted.reply.get("ToUserName"))
-                self.inbox.add(Arrival(openid, str(posted.reply["Content"]), time.monotonic()))
+                openid, text = str(posted.reply.get("ToUserName")), str(posted.reply["Content"])
+                self.inbox.add(Arrival(openid, text, time.monotonic(), inbound=key))
             return True
 
         self.outcome.inbound += 1
@@ -634,17 +704,13 @@ class WeChatVoice:
 
     async def choose(self, space: int) -> None:
         """Tap the maker space's menu link."""
-        xml = text_xml(
-            self.chat,
-            f"第{space + 1}众创空间",
-            next(self._crowd.msg_ids),
-            bizmsgmenuid=f"space:s{space}",
+        await self._crowd.wechat_text(
+            self.chat, f"第{space + 1}众创空间", bizmsgmenuid=f"space:s{space}"
         )
-        await self._crowd.wechat_message(xml)
 
     async def say(self, text: str) -> None:
         """Send ``text``."""
-        await self._crowd.wechat_message(text_xml(self.chat, text, next(self._crowd.msg_ids)))
+        await self._crowd.wechat_text(self.chat, text)
 
     def request(self, words: str) -> str:
         """The message that opens a request (WeChat users type the command's words)."""
@@ -675,8 +741,9 @@ async def entrepreneur(crowd: Crowd, voice: TelegramVoice | WeChatVoice, index: 
     assert found, confirmed.text
     number, answer_text = found.group(1), f"答复{voice.tag}：请带营业执照原件到服务站"
     if (index // REQUEST_EVERY) % 4 == 1:
-        xml = text_xml(wechat_member(space), f"#{number} {answer_text}", next(crowd.msg_ids))
-        answer: Callable[[], Awaitable[None]] = lambda: crowd.wechat_message(xml)  # noqa: E731
+        msg_id = next(crowd.msg_ids)
+        xml = text_xml(wechat_member(space), f"#{number} {answer_text}", msg_id)
+        answer: Callable[[], Awaitable[None]] = lambda: crowd.wechat_message(xml, msg_id)  # noqa: E731
     else:
         card = await crowd.card(number, voice.tag)
         reply = crowd.telegram.group_message(
@@ -801,8 +868,8 @@ async def _load(
         people.append(lambda voice=voice, index=index: entrepreneur(crowd, voice, index))  # type: ignore[misc]
     rng.shuffle(people)
     total = sum(inbound_of(index) for index in range(plan.entrepreneurs))
-    killer = asyncio.create_task(_kill(plan, outcome, rng, nodes, crowd, client, total))
-    started = time.monotonic()
+    outcome.started = started = time.monotonic()
+    killer = asyncio.create_task(_kill(plan, outcome, rng, nodes, crowd, client, total, url))
     queue = iter(people)
 
     async def person() -> None:
@@ -836,17 +903,42 @@ async def _kill(
     crowd: Crowd,
     client: aiohttp.ClientSession,
     total: int,
+    url: str,
 ) -> None:
-    """``SIGKILL`` a random process at ``plan.kills`` random points of the stream, restart it."""
+    """``SIGKILL`` a random process at ``plan.kills`` random points of the stream, note the rows
+    in flight, restart it."""
     points = sorted(rng.uniform(0.05, 0.85) * total for _ in range(plan.kills))
-    for point in points:
-        while crowd.progress < point:
-            crowd.progressed.clear()
-            await crowd.progressed.wait()
-        node = rng.choice(nodes)
-        outcome.kills.append(time.monotonic())
-        await node.kill()
-        await node.start(client)
+    database = Database(url)
+    try:
+        for point in points:
+            while crowd.progress < point:
+                crowd.progressed.clear()
+                await crowd.progressed.wait()
+            node = rng.choice(nodes)
+            at = time.monotonic()
+            await node.kill()
+            in_flight = await _in_flight(crowd.inbox, database)
+            outcome.kills.append(Kill(at, node.index, in_flight))
+            await node.start(client)
+    finally:
+        await database.close()
+
+
+async def _in_flight(inbox: Inbox, database: Database) -> frozenset[int]:
+    """The rows a platform has (by id) that the database does not record as sent.
+
+    Taken once the killed process is gone, so it can record nothing more; what it had already
+    written to a fake's socket is given :data:`KILL_SETTLE_S` to be answered first. Rows the live
+    process is delivering at that moment are among them too: its record may not be in yet.
+    """
+    await asyncio.sleep(KILL_SETTLE_S)  # the fakes answer what reached their sockets
+    inbox.read_fakes()
+    reached = set(inbox.reached)
+    async with database.sessions() as session:
+        unrecorded = await session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.status != "sent")
+        )
+        return frozenset(reached.intersection(unrecorded))
 
 
 async def _drain(url: str, inbox: Inbox, limit: float) -> None:
@@ -871,7 +963,7 @@ async def _drain(url: str, inbox: Inbox, limit: float) -> None:
 
 
 async def _compare(outcome: Outcome, crowd: Crowd, url: str, seeded: Seeded) -> None:
-    """Requests against what was asked; every outbox row against what reached its chat."""
+    """Requests against what was asked; every outbox row against its copies (:func:`judge`)."""
     database = Database(url)
     try:
         async with database.sessions() as session:
@@ -892,61 +984,95 @@ async def _compare(outcome: Outcome, crowd: Crowd, url: str, seeded: Seeded) -> 
     outcome.created = sum(tags.values())
     outcome.duplicate_requests = sum(n - 1 for n in tags.values() if n > 1)
     outcome.missing_requests = sum(1 for tag in crowd.asked_tags if tag not in tags)
-    wanted: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        if row.id in seeded.sent:
-            continue  # handed back while they were opened, to no platform
-        outcome.rows += 1
-        if row.request_id in overdue and row.id not in seeded.written:
-            outcome.notices += 1
-        if row.status != "sent":
-            outcome.lost.append(f"{row.status} after the run: outbox {row.id} to {row.chat_id}")
-            continue
-        wanted[row.chat_id][_shown(row)] += 1
-    for chat, texts in wanted.items():
-        arrivals = crowd.inbox.by_chat.get(chat, [])
-        claimed: set[int] = set()
-        for text, count in texts.items():
-            copies = [i for i, arrival in enumerate(arrivals) if text in arrival.text]
-            claimed.update(copies)
-            if len(copies) < count:
-                written = [
-                    (r.id, r.attempts) for r in rows if r.chat_id == chat and _shown(r) == text
-                ]
-                outcome.lost.append(
-                    f"{count - len(copies)}× to {chat}: {text[:60]!r} "
-                    f"(outbox rows and their attempts: {written})"
-                )
-            elif len(copies) > count:
-                arrived = sorted(arrivals[i].at for i in copies)
-                caught = sum(
-                    _resent_after_kill(at, arrived, outcome.kills, outcome.plan.lease_s)
-                    for at in arrived
-                )
-                in_doubt = caught >= len(copies) - count
-                outcome.doubled.append(
-                    Doubled(chat, text[:80], len(copies), count, in_doubt, arrived)
-                )
-            outcome.delivered_once += min(count, len(copies))
-        outcome.unexplained += [
-            f"to {chat}: {arrival.text[:60]!r}"
-            for i, arrival in enumerate(arrivals)
-            if i not in claimed
-        ]
+    # Handed back while they were opened, to no platform: not part of the comparison.
+    written = [row for row in rows if row.id not in seeded.sent]
+    outcome.notices = sum(
+        1 for row in written if row.request_id in overdue and row.id not in seeded.written
+    )
+    copies, outcome.unexplained = count_copies(written, crowd.inbox.arrivals)
+    judge(outcome, [Written(r.id, r.chat_id, r.status, _shown(r)) for r in written], copies)
 
 
-def _resent_after_kill(
-    first: float, arrived: Sequence[float], kills: Sequence[float], lease_s: float
-) -> bool:
-    """Whether the copy at ``first`` was sent again by another process after a kill.
+def count_copies(
+    rows: Sequence[OutboxMessage], arrivals: Sequence[Arrival]
+) -> tuple[Counter[int], list[str]]:
+    """How many times each row reached its chat, by its id; and what reached a chat unwritten.
 
-    The process that delivered it was killed just after (before it could record it), and a
-    later copy came when the lease ran out: at least half a lease later, since a round begins
-    nothing after half its lease. Copies of one text to one chat (a "✓ delivered" line) come
-    from several rows, so the resend need not be the next copy.
+    A platform call counts for the row it named, if it went to that row's chat with that row's
+    text (for a WeChat message in parts, the first part counts, the others are its rest). A
+    webhook's response counts for the rows handed back in it: those that answer the message
+    posted (its key) in that chat, marked sent when they were written (no attempt).
     """
-    killed = any(0 <= kill - first <= IN_DOUBT_S for kill in kills)
-    return killed and any(then - first >= lease_s / 2 for then in arrived)
+    by_id = {row.id: row for row in rows}
+    handed_back: dict[str, list[OutboxMessage]] = defaultdict(list)
+    for written in rows:
+        if written.inbound_key and written.status == "sent" and written.attempts == 0:
+            handed_back[written.inbound_key].append(written)
+    copies: Counter[int] = Counter()
+    unexplained: list[str] = []
+    for arrival in arrivals:
+        what = f"to {arrival.chat}: {arrival.text[:60]!r}"
+        if arrival.inbound is not None:
+            answered = [
+                one.id
+                for one in handed_back.get(arrival.inbound, [])
+                if one.chat_id == arrival.chat and _shown(one) in arrival.text
+            ]
+            if not answered:
+                unexplained.append(f"{what} in the response to {arrival.inbound}, no row's")
+            copies.update(answered)
+            continue
+        row = by_id.get(arrival.outbox_id) if arrival.outbox_id is not None else None
+        if row is None:
+            unexplained.append(f"{what} naming outbox {arrival.outbox_id}, no row of the phase")
+            continue
+        if row.chat_id != arrival.chat:
+            unexplained.append(f"{what} naming outbox {row.id}, which is to {row.chat_id}")
+            continue
+        if row.channel == Channel.WECHAT.value:
+            first, *rest = _parts(row)
+            if arrival.text == first:
+                copies[row.id] += 1
+            elif arrival.text not in rest:
+                unexplained.append(f"{what} naming outbox {row.id}, whose text is {first[:60]!r}")
+            continue
+        if _shown(row) in arrival.text:
+            copies[row.id] += 1
+        else:
+            unexplained.append(f"{what} naming outbox {row.id}, whose text is {_shown(row)[:60]!r}")
+    return copies, unexplained
+
+
+def judge(outcome: Outcome, rows: Sequence[Written], copies: Mapping[int, int]) -> None:
+    """Every row reached its chat exactly once, or more often only when a kill explains it.
+
+    Fills in ``outcome``'s rows, deliveries, losses and doublings, and each kill's in-doubt
+    copies. A row with no copy, or not sent at the end, is lost. Each kill whose rows in flight
+    (:attr:`Kill.in_flight`) include a doubled row explains one extra copy of it, the earliest
+    kill first; the copies no kill explains are doubled otherwise.
+    """
+    outcome.rows = len(rows)
+    for row in rows:
+        seen = copies.get(row.id, 0)
+        if row.status != "sent":
+            outcome.lost.append(
+                f"{row.status} after the run ({seen} copies): outbox {row.id} to {row.chat}"
+            )
+            continue
+        if not seen:
+            what = f"outbox {row.id} to {row.chat}: {row.text[:60]!r}"
+            outcome.lost.append(f"never reached its chat: {what}")
+            continue
+        outcome.delivered += 1
+        if seen == 1:
+            continue
+        caught = [k for k, kill in enumerate(outcome.kills) if row.id in kill.in_flight]
+        explained = caught[: seen - 1]
+        for k in explained:
+            outcome.kills[k].in_doubt += 1
+        outcome.doubled.append(
+            Doubled(row.id, row.chat, row.text[:80], seen, explained, seen - 1 - len(explained))
+        )
 
 
 def _shown(row: OutboxMessage) -> str:
@@ -955,6 +1081,12 @@ def _shown(row: OutboxMessage) -> str:
     if row.channel == Channel.WECHAT.value:
         return render_text(message).split("\n", 1)[0]
     return message.text
+
+
+def _parts(row: OutboxMessage) -> list[str]:
+    """A WeChat row's text as its customer-service messages carry it, in parts."""
+    message = OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload, row.request_id)
+    return split_text(render_text(message), TEXT_LIMIT)
 
 
 # ---------------------------------------------------------------- the run and its table
@@ -992,14 +1124,14 @@ def _ms(seconds: float) -> str:
 
 
 COLUMNS = (
-    "phase", "inbound", "re-posted", "requests asked / created", "dup. or missing",
-    "delivered once / written", "notices", "doubled: in doubt / other", "lost", "msg/s",
-    "p50", "p99", "sound",
+    "phase", "inbound", "re-posted", "requests asked / created", "created twice / missing",
+    "delivered / written", "notices", "lost", "in flight at kills", "in doubt (attributed)",
+    "doubled otherwise", "msg/s", "p50", "p99", "sound",
 )  # fmt: skip
 
 
 def print_table(report: Report) -> None:
-    """The phases side by side, then what went wrong, if anything."""
+    """The phases side by side, then each kill of a faulty phase, then what went wrong."""
     rows = []
     for o in report.outcomes:
         rows.append(
@@ -1008,11 +1140,13 @@ def print_table(report: Report) -> None:
                 f"{o.inbound:,}",
                 f"{o.retried_posts:,}",
                 f"{o.asked:,} / {o.created:,}",
-                str(o.duplicate_requests + o.missing_requests),
-                f"{o.delivered_once:,} / {o.rows:,}",
+                f"{o.duplicate_requests} / {o.missing_requests}",
+                f"{o.delivered:,} / {o.rows:,}",
                 str(o.notices),
-                f"{o.in_doubt} / {o.doubled_otherwise}",
                 str(len(o.lost) + len(o.unanswered)),
+                str(o.in_flight) if o.kills else "–",
+                str(o.in_doubt) if o.kills else "–",
+                str(o.doubled_otherwise),
                 f"{o.throughput:,.0f}",
                 _ms(o.percentile(0.5)),
                 _ms(o.percentile(0.99)),
@@ -1021,9 +1155,20 @@ def print_table(report: Report) -> None:
         )
     notes = []
     for o in report.outcomes:
+        if o.kills:
+            per_kill = "; ".join(
+                f"kill {k + 1} (process {kill.node}, at {kill.at - o.started:.0f} s): "
+                f"{len(kill.in_flight)} in flight, {kill.in_doubt} in-doubt "
+                f"cop{'y' if kill.in_doubt == 1 else 'ies'}"
+                for k, kill in enumerate(o.kills)
+            )
+            notes.append(f"{o.plan.label}, each kill: {per_kill}.")
         problems = o.unanswered + o.lost + o.unexplained
         problems += [
-            f"doubled {d.copies}× (written {d.rows}×) to {d.chat}: {d.text!r}" for d in o.doubled
+            f"outbox {d.outbox_id} reached {d.chat} {d.copies}× "
+            f"({len(d.kills)} in doubt, {d.otherwise} otherwise): {d.text!r}"
+            for d in o.doubled
+            if d.otherwise
         ]
         if problems:
             notes.append(f"{o.plan.label}: " + "; ".join(problems[:10]))
@@ -1041,17 +1186,22 @@ def print_table(report: Report) -> None:
         "notices meanwhile. The faulty phase kills a random process with SIGKILL at random "
         "points and restarts it; a post that fails is posted again to the next process. "
         f"Machine: {os.cpu_count()} CPUs, shared by the processes, PostgreSQL and the harness.",
-        (COLUMNS, "lrrrrrrrrrrrc"),
+        (COLUMNS, "lrrrrrrrrrrrrrc"),
         rows,
-        "Sound: every request once, every message written delivered, none lost, none doubled "
-        "but those a kill caught between the platform accepting them and the process recording "
-        "it (in doubt: Telegram and WeChat take no idempotency key, so no sender can close "
-        "that window; it is as wide as the deliveries in flight when the process died, told by "
-        "a copy that arrived seconds before a kill and its resend when the lease ran out). "
-        "Latency runs from an inbound "
-        "message's first post to its answer's arrival; after a kill, the messages the dead "
-        f"process had taken wait for the outbox lease (BOT_OUTBOX_LEASE, "
-        f"{report.outcomes[-1].plan.lease_s:.0f} s here) and set the p99.",
+        "Every delivery is matched to its outbox row by id: each platform call names the row it "
+        "delivers (header X-MakerDesk-Outbox), and an answer in a webhook's response is matched "
+        "to the message posted. Sound: every request created once, every row written delivered "
+        "exactly once, none lost, nothing reaching a chat unwritten, and no second copy but "
+        "those a kill explains. In flight at a kill: the rows a platform already had that the "
+        "database did not yet record as sent, noted right after the SIGKILL; only these may the "
+        "dead process have delivered without recording it, and another process sends them "
+        "again when the lease runs out (Telegram and WeChat take no idempotency key, so no "
+        "sender can close that window). Each kill explains at most one extra copy of each row "
+        "in flight then (in doubt); any other extra copy, notices included, is doubled "
+        "otherwise, a defect. Latency runs from an inbound message's first post to its "
+        "answer's arrival; after a kill, the messages the dead process had taken wait for the "
+        f"outbox lease (BOT_OUTBOX_LEASE, {report.outcomes[-1].plan.lease_s:.0f} s here) and "
+        "set the p99.",
         notes,
     )
 

@@ -7,6 +7,11 @@ says, ``retry_after``); a final failure, or one that outlasts every retry, is ma
 and reported to the request's duty group, never dropped silently. A sender that dies between
 delivery and bookkeeping leaves the row to fall due again when its lease runs out: delivery is
 at least once at the platform boundary and exactly once everywhere else.
+
+While a row is being delivered, the task knows its id (:func:`outbox_headers`), and the
+channels' HTTP clients put it on every platform API call they make for it, as the header
+:data:`OUTBOX_HEADER`: the platforms ignore it, and whoever sees the traffic (an egress proxy, the
+fault harness's fake platforms) can tell which row a call delivered, and a row sent twice.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -34,6 +40,7 @@ from storage.models import OutboxMessage, Request
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "OUTBOX_HEADER",
     "Delivered",
     "Deliverer",
     "DeliveryError",
@@ -41,6 +48,7 @@ __all__ = [
     "MadeFile",
     "OutboxSender",
     "backoff",
+    "outbox_headers",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,27 @@ sends them. A round gives back what it has not begun by half the lease, so a slo
 never lets a lease run out under a delivery that is still to come."""
 REPORTED = "report"
 """Payload flag of a failure report, so a report that fails is not reported in turn."""
+OUTBOX_HEADER = "X-MakerDesk-Outbox"
+"""The HTTP header naming the outbox row a platform API call delivers."""
+
+_delivering: ContextVar[int | None] = ContextVar("makerdesk_outbox_row", default=None)
+"""The outbox row this task is delivering. A context variable, so chats delivered side by side
+(a task each) never see each other's row, and the HTTP clients need not be handed it."""
+
+
+def outbox_headers() -> dict[str, str]:
+    """The :data:`OUTBOX_HEADER` for a platform API call: the row it delivers, if any."""
+    row = _delivering.get()
+    return {} if row is None else {OUTBOX_HEADER: str(row)}
+
+
+@contextlib.contextmanager
+def _delivering_row(row_id: int) -> Iterator[None]:
+    token = _delivering.set(row_id)
+    try:
+        yield
+    finally:
+        _delivering.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +283,8 @@ class OutboxSender:
         try:
             message = await self._made(message)
             started = time.perf_counter()
-            delivered = await deliverer.deliver(message)
+            with _delivering_row(row.id):
+                delivered = await deliverer.deliver(message)
             self._metrics.delivery.labels(row.channel).observe(time.perf_counter() - started)
         except DeliveryError as error:
             await self._failed(row, message, error)

@@ -70,6 +70,16 @@ NOT_MODIFIED = (
 )
 
 
+OUTBOX_HEADER = "X-MakerDesk-Outbox"
+"""The header in which the bot names the outbox row a call delivers."""
+
+
+def outbox_id(request: web.Request) -> int | None:
+    """The outbox row ``request`` says it delivers (``X-MakerDesk-Outbox``), if it says one."""
+    value = request.headers.get(OUTBOX_HEADER, "")
+    return int(value) if value.isdigit() else None
+
+
 class ApiError(Exception):
     """A Telegram error answer: ``{"ok": false, "error_code": …, "description": …}``."""
 
@@ -96,13 +106,18 @@ class Upload:
 
 @dataclass(frozen=True)
 class Call:
-    """One API call as the fake saw it; ``status`` 200 means it succeeded."""
+    """One API call as the fake saw it; ``status`` 200 means it succeeded.
+
+    ``outbox_id`` is the outbox row the bot said the call delivers (its ``X-MakerDesk-Outbox``
+    header), ``None`` for a call without one (and for a method in a webhook's response).
+    """
 
     method: str
     params: dict[str, Any]
     at: datetime
     status: int = 200
     result: Any = None
+    outbox_id: int | None = None
 
 
 @dataclass
@@ -496,12 +511,16 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.Response:
         params = await self._params(request)
         authorized = request.match_info["token"] == self.token
-        status, body = await self._invoke(request.match_info["method"], params, authorized)
+        status, body = await self._invoke(
+            request.match_info["method"], params, authorized, outbox_id(request)
+        )
         return web.json_response(
             body, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False)
         )
 
-    async def _invoke(self, method: str, params: Json, authorized: bool = True) -> tuple[int, Json]:
+    async def _invoke(
+        self, method: str, params: Json, authorized: bool = True, outbox: int | None = None
+    ) -> tuple[int, Json]:
         """Perform one Bot API call, record it, and return the HTTP status and body."""
         status, result = 200, None
         try:
@@ -516,7 +535,7 @@ class FakeTelegram:
             body: Json = {"ok": True, "result": result}
         except ApiError as error:
             status, body = error.code, error.body()
-        self.calls.append(Call(method, params, datetime.now(UTC), status, result))
+        self.calls.append(Call(method, params, datetime.now(UTC), status, result, outbox))
         self._notify()
         return status, body
 

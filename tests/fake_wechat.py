@@ -133,6 +133,16 @@ MEDIA_MIME = {
 JSON_CONTENT_TYPE = "application/json; encoding=utf-8"  # sic: what api.weixin.qq.com sends
 
 
+OUTBOX_HEADER = "X-MakerDesk-Outbox"
+"""The header in which the bot names the outbox row a call delivers."""
+
+
+def outbox_id(request: web.Request) -> int | None:
+    """The outbox row ``request`` says it delivers (``X-MakerDesk-Outbox``), if it says one."""
+    value = request.headers.get(OUTBOX_HEADER, "")
+    return int(value) if value.isdigit() else None
+
+
 def _rid() -> str:
     """A request id like the ones WeChat appends to every error message."""
     return "-".join(secrets.token_hex(4) for _ in range(3))
@@ -185,6 +195,8 @@ class Call:
         result: The JSON answered; None for a binary answer (media/get) or an unknown path.
         status: The HTTP status: 200 for every API answer, errors included; 404 for unknown paths.
         upload: The ``media`` part of a multipart upload.
+        outbox_id: The outbox row the bot said the call delivers (its ``X-MakerDesk-Outbox``
+            header); None for a call without one.
     """
 
     path: str
@@ -194,6 +206,7 @@ class Call:
     result: Json | None
     status: int = 200
     upload: Upload | None = None
+    outbox_id: int | None = None
 
     @property
     def errcode(self) -> int:
@@ -541,10 +554,12 @@ class FakeWeChat:
     # ------------------------------------------------------------------ HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        path, query = request.path, dict(request.query)
+        path, query, outbox = request.path, dict(request.query), outbox_id(request)
         route = self._routes.get(path)
         if route is None:
-            self._record(Call(path, query, None, time.monotonic(), None, status=404))
+            self._record(
+                Call(path, query, None, time.monotonic(), None, status=404, outbox_id=outbox)
+            )
             return web.Response(status=404, text="404 Not Found")
         body: Json | None = None
         upload: Upload | None = None
@@ -580,9 +595,13 @@ class FakeWeChat:
         except WeChatError as error:
             answer = error.body()
         if isinstance(answer, web.Response):
-            self._record(Call(path, query, body, time.monotonic(), None, upload=upload))
+            self._record(
+                Call(path, query, body, time.monotonic(), None, upload=upload, outbox_id=outbox)
+            )
             return answer
-        self._record(Call(path, query, body, time.monotonic(), answer, upload=upload))
+        self._record(
+            Call(path, query, body, time.monotonic(), answer, upload=upload, outbox_id=outbox)
+        )
         text = json.dumps(answer, ensure_ascii=False)
         return web.Response(body=text.encode(), headers={"Content-Type": JSON_CONTENT_TYPE})
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import httpx
 from aiohttp import web
 from telegram import (
     Bot,
@@ -62,7 +63,7 @@ from bot.messages import (
     Sender,
 )
 from bot.routing import Dispatcher
-from bot.sender import Delivered, DeliveryError
+from bot.sender import Delivered, DeliveryError, outbox_headers
 from bot.settings import Settings
 from bot.texts import texts_for
 from storage.database import Lease
@@ -128,7 +129,13 @@ class TelegramChannel:
             token,
             base_url=f"{root}/bot",
             base_file_url=f"{root}/file/bot",
-            request=HTTPXRequest(connection_pool_size=32, read_timeout=10, write_timeout=10),
+            request=HTTPXRequest(
+                connection_pool_size=32,
+                read_timeout=10,
+                write_timeout=10,
+                # Each call names the outbox row it delivers (hooks run in the caller's task).
+                httpx_kwargs={"event_hooks": {"request": [_name_outbox_row]}},
+            ),
             get_updates_request=HTTPXRequest(
                 connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10
             ),
@@ -542,3 +549,8 @@ _MEDIA_SENDERS: dict[str, Any] = {
 
 def _seconds(value: int | timedelta) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+async def _name_outbox_row(request: httpx.Request) -> None:
+    """Put the outbox row being delivered, if any, on a Bot API call (``X-MakerDesk-Outbox``)."""
+    request.headers.update(outbox_headers())

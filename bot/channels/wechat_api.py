@@ -10,7 +10,8 @@ a call the platform answers with an expired or invalid token (40001, 40014, 4200
 once with a fresh one. ``/cgi-bin/stable_token`` is preferred: it hands every process the same
 token, so several bot processes do not invalidate each other's; ``/cgi-bin/token`` serves where
 the stable endpoint is not available. Fetches are counted per day (WeChat allows a few thousand)
-and logged, the token itself never.
+and logged, the token itself never. A call made while the outbox sender delivers a row names
+the row in the header ``X-MakerDesk-Outbox`` (see :func:`bot.sender.outbox_headers`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from bot.clock import SHANGHAI, Clock
+from bot.sender import outbox_headers
 
 __all__ = ["TOKEN_ERRORS", "WeChatApi", "WeChatApiError"]
 
@@ -248,7 +250,9 @@ class WeChatApi:
             form = aiohttp.FormData()
             form.add_field("media", data, filename=name, content_type=content_type)
         try:
-            return await self._request(method, path, params=params, json=body, data=form)
+            return await self._request(
+                method, path, params=params, json=body, data=form, headers=outbox_headers()
+            )
         except _NotThere:
             raise WeChatApiError(None, f"HTTP 404 from {path}") from None
 
@@ -260,12 +264,13 @@ class WeChatApi:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         data: aiohttp.FormData | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         try:
             async with self._session.request(
-                method, f"{self._root}{path}", params=params, json=json, data=data
+                method, f"{self._root}{path}", params=params, json=json, data=data, headers=headers
             ) as response:
                 if response.status == 404:
                     raise _NotThere(path)
