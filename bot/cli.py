@@ -33,6 +33,7 @@ from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
 from storage.answers import RatingSummary
+from storage.database import UNHURRIED
 from storage.questions import UnansweredSummary
 
 __all__ = ["main"]
@@ -249,7 +250,7 @@ def _since(day: date | None) -> datetime | None:
 async def _unanswered(
     settings: Settings, since: datetime | None, limit: int
 ) -> list[UnansweredSummary]:
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, UNHURRIED)
     try:
         await database.migrate()
         return list(await database.unanswered.summary(since, limit))
@@ -260,7 +261,7 @@ async def _unanswered(
 async def _gap_rows(
     settings: Settings, since: datetime | None
 ) -> tuple[list[UnansweredSummary], list[RatingSummary]]:
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, UNHURRIED)
     try:
         await database.migrate()
         unanswered = await database.unanswered.summary(since, DISTINCT_QUESTIONS)
@@ -519,7 +520,7 @@ async def _report_body(
         if isinstance(period, Year)
         else [period]
     )
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, UNHURRIED)
     try:
         await database.migrate()
         async with database.sessions() as session:
