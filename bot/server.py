@@ -1,33 +1,55 @@
-"""The aiohttp server every HTTP channel and the health check live on."""
+"""The aiohttp server every HTTP channel and the health check live on.
+
+One middleware answers for every route when the database cannot serve (down, stalled, full):
+503, in the asker's words where a person reads the answer, so that a person tries again and a
+platform (Telegram) sends the update again. A request the database keeps waiting is cut off at
+:data:`REQUEST_LIMIT`, so no page and no webhook hangs on a stall.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.console import ConsoleChannel
 from bot.channels.web import WebChannel
+from bot.messages import Language
 from bot.metrics import CONTENT_TYPE
+from bot.texts import CONSOLE_TEXTS, texts_for
 from bot.workdays import shanghai_date
+from storage.database import UNAVAILABLE
 
-__all__ = ["build_application", "serve"]
+__all__ = ["REQUEST_LIMIT", "build_application", "serve"]
 
 log = logging.getLogger(__name__)
 
 BOT_KEY = web.AppKey("bot", Bot)
 READY_AHEAD = timedelta(days=60)
 """How far ahead the working-day calendar must be official for ``/readyz``."""
+REQUEST_LIMIT = 10.0
+"""Seconds a request may take before it is answered 503: a message or a page takes
+milliseconds, and a person waiting longer is better told to try again. WeChat stops waiting
+after 5 s and asks again; the handling goes on here until this limit, so the retry finds it
+done."""
+UNHURRIED_LIMIT = 300.0
+"""Seconds for the quarterly report's download: it reads a whole quarter and prints a PDF."""
+_UNHURRIED = frozenset({"/console/report"})
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def build_application(bot: Bot) -> web.Application:
     """The HTTP application: health check plus the configured channels."""
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[_answer_outages])
     app[BOT_KEY] = bot
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)
@@ -40,6 +62,60 @@ def build_application(bot: Bot) -> web.Application:
     if bot.wechat is not None:
         bot.wechat.register(app)
     return app
+
+
+@web.middleware
+async def _answer_outages(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Answer 503 when the database cannot serve, and a plain 500 for anything unexpected."""
+    limit = UNHURRIED_LIMIT if request.path in _UNHURRIED else REQUEST_LIMIT
+    deadline = asyncio.timeout(limit)
+    try:
+        async with deadline:
+            return await handler(request)
+    except web.HTTPException:
+        raise
+    except UNAVAILABLE as error:
+        log.warning(
+            "%s %s: the database cannot serve (%s); answered 503",
+            request.method,
+            request.path,
+            f"still waiting after {limit:.0f} s" if deadline.expired() else _why(error),
+        )
+        return _unavailable(request)
+    except Exception:
+        # The path only: a query string may carry a sign-in token.
+        log.exception("%s %s failed; answered 500", request.method, request.path)
+        return web.Response(status=500, text="500: Internal Server Error", headers=_NO_STORE)
+
+
+def _why(error: BaseException) -> str:
+    # The driver's message only: the statement's parameters hold what people wrote.
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    first = (str(cause).splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _unavailable(request: web.Request) -> web.Response:
+    """503, in words for a person where one reads the answer (the pages' JSON, the console)."""
+    path = request.path
+    if path.startswith("/api/"):
+        accepted = request.headers.get("Accept-Language", "")
+        language = Language.from_code(accepted.split(",", 1)[0].strip() or None)
+        return _json_error(texts_for(language).unavailable)
+    if path.startswith("/console/api/"):
+        return _json_error(CONSOLE_TEXTS.unavailable)
+    if path.startswith("/console"):
+        return web.Response(status=503, text=CONSOLE_TEXTS.unavailable, headers=_NO_STORE)
+    # Telegram, WeChat, Prometheus, health checks: the status is what they read.
+    return web.Response(status=503, text="503: the database is unavailable", headers=_NO_STORE)
+
+
+def _json_error(text: str) -> web.Response:
+    return web.json_response({"error": text}, status=503, headers=_NO_STORE, dumps=_readable_json)
+
+
+def _readable_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 async def _health(request: web.Request) -> web.Response:
