@@ -22,6 +22,7 @@ from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.console import ConsoleChannel
 from bot.channels.web import WebChannel
+from bot.disk import room_left
 from bot.messages import Language
 from bot.metrics import CONTENT_TYPE
 from bot.texts import CONSOLE_TEXTS, texts_for
@@ -119,23 +120,39 @@ def _readable_json(value: object) -> str:
 
 
 async def _health(request: web.Request) -> web.Response:
+    """Alive: the database answers and the disk it writes to (and temp) has room.
+
+    A full disk fails this check although reads still work: every message would fail to be
+    stored. ``disk`` names each folder checked, with the megabytes free.
+    """
     bot = request.app[BOT_KEY]
     database = await bot.database.ping()
+    rooms = await room_left(bot.database.file)
+    for room in rooms:
+        if room.full:
+            log.warning(
+                "disk: %s folder %s is full (%d bytes free)", room.name, room.folder, room.free
+            )
+    healthy = database and not any(room.full for room in rooms)
     body = {
-        "status": "ok" if database else "degraded",
+        "status": "ok" if healthy else "degraded",
         "database": database,
+        "disk": {
+            room.name: {"free_mb": round(room.free / 2**20, 1), "full": room.full} for room in rooms
+        },
         "knowledge": {
             "entries": len(bot.knowledge.current.entries),
             "loaded_at": bot.knowledge.loaded_at.isoformat(),
         },
     }
-    return web.json_response(body, status=200 if database else 503)
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 async def _ready(request: web.Request) -> web.Response:
     """Whether this process should take traffic: 200, or 503 naming what is missing.
 
-    Ready means the database answers, the knowledge base has entries, and the working-day
+    Ready means the database answers, its disk and the temporary folder have room (see
+    :func:`_health`), the knowledge base has entries, and the working-day
     calendar is official (not estimated) for the next :data:`READY_AHEAD`, so that the due
     dates the bot promises now are not provisional. An unknown year is fixed by the admins'
     calendar file (``known_years``) or a newer chinese-calendar.
@@ -145,6 +162,7 @@ async def _ready(request: web.Request) -> web.Response:
     unknown = bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
     checks = {
         "database": await bot.database.ping(),
+        "disk": not any(room.full for room in await room_left(bot.database.file)),
         "knowledge": bool(bot.knowledge.current.entries),
         "calendar": not unknown,
     }
