@@ -28,7 +28,7 @@ from bot.messages import Language
 from bot.metrics import CONTENT_TYPE
 from bot.texts import CONSOLE_TEXTS, texts_for
 from bot.workdays import shanghai_date
-from storage.database import UNAVAILABLE
+from storage.database import UNAVAILABLE, Database
 
 __all__ = ["REQUEST_LIMIT", "build_application", "serve"]
 
@@ -253,12 +253,12 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         # No new requests; those in flight and the workers finish side by side (each may be
         # waiting on the same stall).
         cleanup = loop.create_task(runner.cleanup(), name="http-server")
-        await _finish([*workers, *reloads, cleanup], bot)
+        await _finish([*workers, *reloads, cleanup], bot.database)
         clients = [c.stop() for c in (bot.telegram, bot.wechat) if c is not None]
         await _within(asyncio.gather(*clients), CLIENTS_STOP, "the platforms' clients")
 
 
-async def _finish(tasks: list[asyncio.Task[Any]], bot: Bot) -> None:
+async def _finish(tasks: list[asyncio.Task[Any]], database: Database) -> None:
     """Let ``tasks`` end within :data:`DRAIN`; then cut what they wait on, then cancel them.
 
     A worker's round may be waiting on a stalled database (or a platform) for longer than a
@@ -267,7 +267,7 @@ async def _finish(tasks: list[asyncio.Task[Any]], bot: Bot) -> None:
     """
     _, late = await asyncio.wait(tasks, timeout=DRAIN)
     if late:
-        cut = bot.database.interrupt()
+        cut = database.interrupt()
         log.warning(
             "still busy %.0f s after the stop: %s; cut %d database connection(s)",
             DRAIN,

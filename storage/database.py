@@ -119,7 +119,7 @@ MIGRATING = Limits(connect=5, checkout=None, statement=None, command=None, idle_
 """For migrations: a schema change may rewrite a table, and waiting for another process's
 migration to finish is the point of the migration lock."""
 CLOSE_LIMIT = 1.5
-"""Seconds :meth:`Database.close` gives connections to close politely before dropping them."""
+"""Seconds :meth:`Database.close` gives connections to close politely before cutting them."""
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x4D616B65  # pg_advisory_lock key: one process migrates at a time
@@ -436,8 +436,9 @@ def _engine(url: str, limits: Limits, *, pooled: bool = True) -> AsyncEngine:
             "command_timeout": limits.command,
             "server_settings": settings,
         }
-        # A pooled connection to a local SQLite file cannot go stale; pinging it on every
-        # checkout only costs round trips to aiosqlite's thread. PostgreSQL's is pinged.
+        # A restart or a stall ends PostgreSQL's connections: each is pinged at checkout. A
+        # local SQLite file's cannot go stale; pinging it would only cost round trips to
+        # aiosqlite's thread.
         options["pool_pre_ping"] = True
         if pooled and limits.checkout is not None:
             options["pool_timeout"] = limits.checkout
