@@ -144,7 +144,7 @@ class ReportMaker:
         quarter, fmt, district = parse_spec(spec)
         services = self._services
         roster = services.roster.current
-        async with services.database.sessions() as session:
+        async with services.database.unhurried() as session:
             report = await read_report(
                 session, quarter, services.clock.now(), services.calendar.current, roster
             )

@@ -1,33 +1,70 @@
-"""The aiohttp server every HTTP channel and the health check live on."""
+"""The aiohttp server every HTTP channel and the health check live on.
+
+One middleware answers for every route when the database cannot serve (down, stalled, full):
+503, in the asker's words where a person reads the answer, so that a person tries again and a
+platform (Telegram) sends the update again. A request the database keeps waiting is cut off at
+:data:`REQUEST_LIMIT`, so no page and no webhook hangs on a stall.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.console import ConsoleChannel
 from bot.channels.web import WebChannel
+from bot.disk import room_left
+from bot.messages import Language
 from bot.metrics import CONTENT_TYPE
+from bot.texts import CONSOLE_TEXTS, texts_for
 from bot.workdays import shanghai_date
+from storage.database import UNAVAILABLE, Database
 
-__all__ = ["build_application", "serve"]
+__all__ = ["REQUEST_LIMIT", "build_application", "serve"]
 
 log = logging.getLogger(__name__)
 
 BOT_KEY = web.AppKey("bot", Bot)
 READY_AHEAD = timedelta(days=60)
 """How far ahead the working-day calendar must be official for ``/readyz``."""
+REQUEST_LIMIT = 10.0
+"""Seconds a request may take before it is answered 503: a message or a page takes
+milliseconds, and a person waiting longer is better told to try again. WeChat stops waiting
+after 5 s and asks again; the handling goes on here until this limit, so the retry finds it
+done."""
+UNHURRIED_LIMIT = 300.0
+"""Seconds for the quarterly report's download: it reads a whole quarter and prints a PDF."""
+_UNHURRIED = frozenset({"/console/report"})
+DRAIN = 4.0
+"""Seconds after SIGTERM that the requests in flight and the workers' current rounds get to
+finish. Then the database's connections are cut, so that whatever still waits on a stalled
+database fails at once (a person gets the 503 answer), and after :data:`UNWIND` more the rest
+is cancelled."""
+UNWIND = 1.0
+"""Seconds for the requests and workers to unwind once their connections are cut, and again
+once cancelled."""
+CLIENTS_STOP = 1.0
+"""Seconds for the platforms' clients to close (WeChat writes its last contacts). With the
+database's own second and a half to close its connections, SIGTERM ends the process within
+9 s even with the database stalled: Docker and Kubernetes send SIGKILL after 10."""
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def build_application(bot: Bot) -> web.Application:
     """The HTTP application: health check plus the configured channels."""
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[_answer_outages])
     app[BOT_KEY] = bot
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)
@@ -42,24 +79,94 @@ def build_application(bot: Bot) -> web.Application:
     return app
 
 
+@web.middleware
+async def _answer_outages(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Answer 503 when the database cannot serve, and a plain 500 for anything unexpected."""
+    limit = UNHURRIED_LIMIT if request.path in _UNHURRIED else REQUEST_LIMIT
+    deadline = asyncio.timeout(limit)
+    try:
+        async with deadline:
+            return await handler(request)
+    except web.HTTPException:
+        raise
+    except UNAVAILABLE as error:
+        log.warning(
+            "%s %s: the database cannot serve (%s); answered 503",
+            request.method,
+            request.path,
+            f"still waiting after {limit:.0f} s" if deadline.expired() else _why(error),
+        )
+        return _unavailable(request)
+    except Exception:
+        # The path only: a query string may carry a sign-in token.
+        log.exception("%s %s failed; answered 500", request.method, request.path)
+        return web.Response(status=500, text="500: Internal Server Error", headers=_NO_STORE)
+
+
+def _why(error: BaseException) -> str:
+    # The driver's message only: the statement's parameters hold what people wrote.
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    first = (str(cause).splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _unavailable(request: web.Request) -> web.Response:
+    """503, in words for a person where one reads the answer (the pages' JSON, the console)."""
+    path = request.path
+    if path.startswith("/api/"):
+        accepted = request.headers.get("Accept-Language", "")
+        language = Language.from_code(accepted.split(",", 1)[0].strip() or None)
+        return _json_error(texts_for(language).unavailable)
+    if path.startswith("/console/api/"):
+        return _json_error(CONSOLE_TEXTS.unavailable)
+    if path.startswith("/console"):
+        return web.Response(status=503, text=CONSOLE_TEXTS.unavailable, headers=_NO_STORE)
+    # Telegram, WeChat, Prometheus, health checks: the status is what they read.
+    return web.Response(status=503, text="503: the database is unavailable", headers=_NO_STORE)
+
+
+def _json_error(text: str) -> web.Response:
+    return web.json_response({"error": text}, status=503, headers=_NO_STORE, dumps=_readable_json)
+
+
+def _readable_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 async def _health(request: web.Request) -> web.Response:
+    """Alive: the database answers and the disk it writes to (and temp) has room.
+
+    A full disk fails this check although reads still work: every message would fail to be
+    stored. ``disk`` names each folder checked, with the megabytes free.
+    """
     bot = request.app[BOT_KEY]
     database = await bot.database.ping()
+    rooms = await room_left(bot.database.file)
+    for room in rooms:
+        if room.full:
+            log.warning(
+                "disk: %s folder %s is full (%d bytes free)", room.name, room.folder, room.free
+            )
+    healthy = database and not any(room.full for room in rooms)
     body = {
-        "status": "ok" if database else "degraded",
+        "status": "ok" if healthy else "degraded",
         "database": database,
+        "disk": {
+            room.name: {"free_mb": round(room.free / 2**20, 1), "full": room.full} for room in rooms
+        },
         "knowledge": {
             "entries": len(bot.knowledge.current.entries),
             "loaded_at": bot.knowledge.loaded_at.isoformat(),
         },
     }
-    return web.json_response(body, status=200 if database else 503)
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 async def _ready(request: web.Request) -> web.Response:
     """Whether this process should take traffic: 200, or 503 naming what is missing.
 
-    Ready means the database answers, the knowledge base has entries, and the working-day
+    Ready means the database answers, its disk and the temporary folder have room (see
+    :func:`_health`), the knowledge base has entries, and the working-day
     calendar is official (not estimated) for the next :data:`READY_AHEAD`, so that the due
     dates the bot promises now are not provisional. An unknown year is fixed by the admins'
     calendar file (``known_years``) or a newer chinese-calendar.
@@ -69,6 +176,7 @@ async def _ready(request: web.Request) -> web.Response:
     unknown = bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
     checks = {
         "database": await bot.database.ping(),
+        "disk": not any(room.full for room in await room_left(bot.database.file)),
         "knowledge": bool(bot.knowledge.current.entries),
         "calendar": not unknown,
     }
@@ -94,7 +202,8 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     if bot.telegram is not None:
         await bot.telegram.start()  # a bad token stops start-up here, before anything listens
-    runner = web.AppRunner(build_application(bot), access_log=None)
+    # Requests get DRAIN, then UNWIND to answer once their database connections are cut.
+    runner = web.AppRunner(build_application(bot), access_log=None, shutdown_timeout=DRAIN + UNWIND)
     await runner.setup()
     site = web.TCPSite(runner, bot.settings.http_host, bot.settings.http_port)
     await site.start()
@@ -141,9 +250,45 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         for name in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(name)
         stop.set()
-        await asyncio.gather(*workers, return_exceptions=True)
-        await runner.cleanup()
-        if bot.telegram is not None:
-            await bot.telegram.stop()
-        if bot.wechat is not None:
-            await bot.wechat.stop()
+        # No new requests; those in flight and the workers finish side by side (each may be
+        # waiting on the same stall).
+        cleanup = loop.create_task(runner.cleanup(), name="http-server")
+        await _finish([*workers, *reloads, cleanup], bot.database)
+        clients = [c.stop() for c in (bot.telegram, bot.wechat) if c is not None]
+        await _within(asyncio.gather(*clients), CLIENTS_STOP, "the platforms' clients")
+
+
+async def _finish(tasks: list[asyncio.Task[Any]], database: Database) -> None:
+    """Let ``tasks`` end within :data:`DRAIN`; then cut what they wait on, then cancel them.
+
+    A worker's round may be waiting on a stalled database (or a platform) for longer than a
+    shutdown can wait; what it was doing is done again after the restart (the outbox's lease,
+    the scheduler's next round). A request cut short is answered 503, or not at all.
+    """
+    _, late = await asyncio.wait(tasks, timeout=DRAIN)
+    if late:
+        cut = database.interrupt()
+        log.warning(
+            "still busy %.0f s after the stop: %s; cut %d database connection(s)",
+            DRAIN,
+            ", ".join(sorted(task.get_name() for task in late)),
+            cut,
+        )
+        _, late = await asyncio.wait(late, timeout=UNWIND)
+    for task in late:
+        task.cancel()
+    if late:
+        _, stuck = await asyncio.wait(late, timeout=UNWIND)
+        for task in stuck:
+            log.error("%s did not unwind; leaving it", task.get_name())
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("%s had stopped with an error", task.get_name(), exc_info=task.exception())
+
+
+async def _within(work: Awaitable[object], seconds: float, what: str) -> None:
+    """Await ``work`` for at most ``seconds``, then give up on it (cancelled) and say so."""
+    try:
+        await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        log.warning("%s did not stop within %.0f s; left behind", what, seconds)

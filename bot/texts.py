@@ -595,6 +595,7 @@ class ConsoleTexts:
     report_bad_quarter: str
     report_district_needed: str
     report_link: str
+    unavailable: str
 
 
 CONSOLE_TEXTS = ConsoleTexts(
@@ -652,4 +653,5 @@ CONSOLE_TEXTS = ConsoleTexts(
     report_bad_quarter="季度写法不对，例如 2026Q4；格式可选 pdf、html、csv。",
     report_district_needed="您督导多个区，请选择其中一个区的季报。",
     report_link="{quarter}季报（{scope}）",
+    unavailable="抱歉，系统暂时无法处理，刚才的操作没有生效。请过一会儿再试。",
 )

@@ -85,7 +85,10 @@ async def test_ready_when_the_calendar_is_official_for_the_next_60_days(
     async with site(tmp_path, faq_dir, ManualClock(SUMMER)) as url:
         assert await readiness(url) == (
             200,
-            {"ready": True, "checks": {"database": True, "knowledge": True, "calendar": True}},
+            {
+                "ready": True,
+                "checks": {"database": True, "disk": True, "knowledge": True, "calendar": True},
+            },
         )
 
 
@@ -95,7 +98,12 @@ async def test_unready_while_next_years_days_off_are_only_estimated(
     async with site(tmp_path, faq_dir, ManualClock(DECEMBER)) as url:
         status, body = await readiness(url)
         assert status == 503
-        assert body["checks"] == {"database": True, "knowledge": True, "calendar": False}
+        assert body["checks"] == {
+            "database": True,
+            "disk": True,
+            "knowledge": True,
+            "calendar": False,
+        }
         assert body["calendar_estimated_years"] == [2027]
         async with aiohttp.ClientSession() as client, client.get(f"{url}/healthz") as health:
             assert health.status == 200  # alive all the same: it answers, with "预计" dates
@@ -184,7 +192,12 @@ async def test_unready_while_postgresql_is_down_and_ready_when_it_returns(
             cluster.stop()
             status, body = await readiness(bot_url)
             assert status == 503
-            assert body["checks"] == {"database": False, "knowledge": True, "calendar": True}
+            assert body["checks"] == {
+                "database": False,
+                "disk": True,
+                "knowledge": True,
+                "calendar": True,
+            }
             # A message in the outage is refused in words, so the person sends it again.
             status, refused = await ask(chat, "during")
             assert (status, refused) == (503, {"error": ZH.unavailable})
