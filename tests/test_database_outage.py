@@ -577,3 +577,37 @@ async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
             status, claimed = await _act(bot.url, cookie, number, "claim-on-full-disk")
             assert status == 200
             assert "认领" in claimed["messages"][0]["text"]
+
+
+async def test_a_poller_waits_out_a_full_disk_and_answers_the_update_once(
+    tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with small_disk(DISK) as disk:
+        temp = disk / "tmp"
+        temp.mkdir()
+        monkeypatch.setenv("TMPDIR", str(temp))
+        async with (
+            FakeTelegram(token=TOKEN) as fake,
+            running_bot(
+                tmp_path,
+                fake,
+                database_url=f"sqlite+aiosqlite:///{disk / 'bot.db'}",
+                knowledge_dir=str(faq_dir),
+            ),
+        ):
+            fake.private_message(ENTREPRENEUR, "服务专员多久给我回复？")
+            await fake.wait_for(lambda c: "10个工作日" in str(c.params.get("text")), timeout=30)
+
+            filler = fill(disk)
+            update = fake.private_message(ENTREPRENEUR, "服务小组有几个人？")
+            # The poller has taken the update and failed to store it, at least once.
+            await fake.wait_until(
+                lambda: any(update["update_id"] in p.update_ids for p in fake.polls), timeout=30
+            )
+            filler.unlink()
+            await fake.wait_for(lambda c: "至少2人" in str(c.params.get("text")), timeout=60)
+            await fake.wait_until(
+                lambda: any(p.offset > update["update_id"] for p in fake.polls), timeout=30
+            )
+            answers = [c for c in fake.sent(ENTREPRENEUR) if "至少2人" in str(c.params["text"])]
+            assert len(answers) == 1

@@ -66,7 +66,7 @@ from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError, outbox_headers
 from bot.settings import Settings
 from bot.texts import texts_for
-from storage.database import Lease
+from storage.database import UNAVAILABLE, Lease
 
 __all__ = ["SECRET_HEADER", "WEBHOOK_PATH", "TelegramChannel", "TelegramUnavailable"]
 
@@ -241,11 +241,21 @@ class TelegramChannel:
                 log.warning("telegram: polling failed: %s", error)
                 failures += 1
             else:
-                # Handled to the end even if ``stop`` comes meanwhile: the batch is in hand.
-                for update in updates or ():
-                    await self._handle(update)
-                    offset = update.update_id + 1
-                continue
+                try:
+                    # Handled to the end even if ``stop`` comes meanwhile: the batch is in hand.
+                    for update in updates or ():
+                        await self._handle(update)
+                        offset = update.update_id + 1
+                except UNAVAILABLE as error:
+                    # Not confirmed: the next poll gets this update again, once the database
+                    # (down, stalled, its disk full) takes it.
+                    log.warning(
+                        "telegram: database unavailable (%s); the update waits for the next poll",
+                        type(error).__name__,
+                    )
+                    failures += 1
+                else:
+                    continue
             wait = min(60.0, 0.5 * 2**failures)
             await _unless(asyncio.sleep(wait), stop.wait(), lease.lost())
 
