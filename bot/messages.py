@@ -77,6 +77,9 @@ class Sender:
     user_id: str
     display_name: str | None = None
     language: Language = Language.ZH
+    verified: bool = True
+    """The platform vouched for this sender (False in WeChat plain mode, whose signature does
+    not cover the body)."""
 
 
 @dataclass(frozen=True, slots=True)
