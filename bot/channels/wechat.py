@@ -17,6 +17,8 @@ WeChat posts each message to ``POST /wechat`` and gives up after 5 seconds: the 
 * WeChat only ever sees ``success``, a reply's XML or 403: an unreadable, oversized, entity-laden
   or undecryptable body is answered ``success`` and logged; XML is read by expat in one pass,
   with DTDs, entities, comments and processing instructions refused;
+* what people wrote never renders as markup: ``<`` and ``>`` in text reach WeChat as ``＜`` and
+  ``＞``, so only the bot's own buttons are links, and every field of a reply is CDATA-safe;
 * ``MsgId`` (events: sender, time and event) is the dedup key, so the three retries are one
   message with one answer.
 
@@ -142,6 +144,9 @@ _WORD_FOR = {command: word for word, command in reversed(COMMAND_WORDS.items())}
 """Command → the first word that means it (提交工单 for ``new``)."""
 _COMMAND = re.compile(rf"/({'|'.join(_WORD_FOR)})\b")
 _NUMBERED = re.compile(r"^(\d+)\.\s")
+_INERT = str.maketrans({"<": "＜", ">": "＞"})
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""A character XML 1.0 does not allow anywhere, CDATA included."""
 _NOTICE_TEXT_LIMIT = 20
 """WeChat's ``thing`` template fields take 20 characters."""
 
@@ -552,10 +557,17 @@ class WeChatChannel:
             self._dispatcher.on_queued()
 
     def _passive(self, text: str, openid: str, account: str) -> str:
-        """``text`` as WeChat's passive reply XML."""
-        content = escape_cdata(text)
-        now = int(self._clock.now().timestamp())
-        return str(TextReply(source=account, target=openid, content=content, time=now).render())
+        """``text`` as WeChat's passive reply XML, every field safe inside its CDATA section.
+
+        The addresses come from the request's body, which in plain mode anyone may write.
+        """
+        reply = TextReply(
+            source=escape_cdata(account),
+            target=escape_cdata(openid),
+            content=escape_cdata(text),
+            time=int(self._clock.now().timestamp()),
+        )
+        return str(reply.render())
 
     # Outbound --------------------------------------------------------------------------------
 
@@ -706,23 +718,43 @@ def render_text(message: OutgoingMessage) -> str:
     with ``bizmsgmenuid``, which carries the button's payload. A numbered label ("3. 项目申报…")
     sends just its number, which keeps a long list inside one message and reads as what a user
     would type.
+
+    The bot's buttons are the only markup: WeChat renders ``<a href>`` in a text message, so
+    text carrying people's words (a request in a card, a commissioner's reply) could otherwise
+    plant a phishing link, or a menu link that makes whoever taps it act on a request. Its
+    ``<`` and ``>`` become the full-width ``＜`` and ``＞`` (see :func:`inert`).
     """
     text = _COMMAND.sub(lambda found: f"“{_WORD_FOR[found.group(1)]}”", message.text)
     if message.source:
         text = f"{text}\n\n{texts_for(message.language).source.format(source=message.source)}"
+    text = inert(text)
     if message.buttons:
         links = [
             f'<a href="weixin://bizmsgmenu?msgmenucontent={_link_safe(_said(b.label))}'
-            f'&msgmenuid={_link_safe(b.payload)}">{b.label}</a>'
+            f'&msgmenuid={_link_safe(b.payload)}">{inert(b.label)}</a>'
             for b in message.buttons
         ]
         text = "\n".join([text, "", *links])
     return text
 
 
+def inert(text: str) -> str:
+    """``text`` that WeChat shows as written, never as a tag or a link.
+
+    WeChat takes any ``<`` in a text message for the start of a tag (``<80%`` hides the rest of
+    the line) and shows entities such as ``&lt;`` literally, so escaping would garble the text;
+    the full-width ``＜`` and ``＞`` read the same and mean nothing to it.
+    """
+    return text.translate(_INERT)
+
+
 def escape_cdata(text: str) -> str:
-    """Make ``text`` safe inside ``<![CDATA[…]]>``: a ``]]>`` would end the section early."""
-    return text.replace("]]>", "]]]]><![CDATA[>")
+    """Make ``text`` safe inside ``<![CDATA[…]]>``.
+
+    A ``]]>`` would end the section early; characters XML does not allow at all (control
+    characters, lone surrogates) would make WeChat refuse the whole reply, so they are dropped.
+    """
+    return _NOT_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
 def split_text(text: str, limit: int) -> list[str]:
