@@ -539,6 +539,13 @@ EXTERNAL_ENTITY = (
 )
 
 
+MESSAGE = (
+    "<ToUserName>gh</ToUserName><FromUserName>oX</FromUserName><CreateTime>1</CreateTime>"
+    "<MsgType>text</MsgType><Content>服务小组有几个人？</Content><MsgId>11</MsgId>"
+)
+"""A message the bot would answer, to put in a body it must not read."""
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -549,8 +556,22 @@ EXTERNAL_ENTITY = (
         b"<xml>" + b"A" * (1024 * 1024) + b"</xml>",  # 1 MiB
         b"\xff\xfe<\x00x\x00m\x00l\x00>",  # not UTF-8
         b'{"MsgType": "text"}',
+        f"<xml><!-- a comment -->{MESSAGE}</xml>".encode(),
+        f"<xml><?php echo 1; ?>{MESSAGE}</xml>".encode(),
+        f"<xml>{MESSAGE}{'<Extra/>' * wechat.MAX_ELEMENTS}</xml>".encode(),
     ],
-    ids=["garbage", "truncated", "entities", "external-entity", "1MiB", "utf16", "json"],
+    ids=[
+        "garbage",
+        "truncated",
+        "entities",
+        "external-entity",
+        "1MiB",
+        "utf16",
+        "json",
+        "comment",
+        "processing-instruction",
+        "too-many-elements",
+    ],
 )
 async def test_unreadable_bodies_get_success_and_store_nothing(site: Site, body: bytes) -> None:
     query = site.platform._query(ENTREPRENEUR, site.stamp(), "12345", None, None)

@@ -99,8 +99,11 @@ way, refused while the database was down) stays usable by whoever read it in a l
 """
 URL_CHECK = "GET"
 """What a URL check's ``(timestamp, nonce)`` is remembered with, instead of a body's digest."""
-MAX_ENVELOPE_TAGS = 1000
-"""Tags the scan for ``Encrypt`` reads before giving up: WeChat's envelopes have a few dozen."""
+MAX_ENVELOPE_PARTS = 256
+"""Tags and CDATA sections the scan for ``Encrypt`` reads before it gives up (WeChat's
+envelopes have a few dozen): it runs before anything is authenticated."""
+MAX_ELEMENTS = 500
+"""Elements a message may have (WeChat's have a few dozen): expat stops at the next one."""
 WINDOW = timedelta(hours=48)
 MESSAGE_QUOTA = 5
 """Customer-service messages allowed per user message, within :data:`WINDOW`."""
@@ -139,7 +142,7 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
 """WeChat's nonces are decimal digits; a signed one of other characters is refused all the same,
 since it goes back into the encrypted reply's XML."""
-_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _WORD_FOR = {command: word for word, command in reversed(COMMAND_WORDS.items())}
 """Command → the first word that means it (提交工单 for ``new``)."""
 _COMMAND = re.compile(rf"/({'|'.join(_WORD_FOR)})\b")
@@ -830,7 +833,7 @@ def _encrypt_of(body: bytes) -> str | None:
     This runs before ``msg_signature`` is checked, on anything anyone posts, so it is one
     forward scan: each step finds the next ``<``, ``>`` or ``]]>`` from where the last one
     stopped, and nothing is read twice. It knows CDATA sections (in compatible mode a user's
-    words could contain ``<Encrypt>``) and stops after :data:`MAX_ENVELOPE_TAGS` tags or at
+    words could contain ``<Encrypt>``) and stops after :data:`MAX_ENVELOPE_PARTS` parts or at
     anything WeChat never sends (comments, DTDs, processing instructions).
     """
     start = _TRUSTED_START.match(body)
@@ -839,10 +842,12 @@ def _encrypt_of(body: bytes) -> str | None:
     at = body.find(b">", start.end() - 1) + 1  # past <xml …>
     if at == 0:
         return None
-    depth, tags = 1, 0
+    depth = 1
     found: bytes | None = None
     text: list[bytes] | None = None  # inside <Encrypt>: its pieces so far
-    while depth > 0 and tags < MAX_ENVELOPE_TAGS:
+    for _ in range(MAX_ENVELOPE_PARTS):
+        if depth == 0:
+            break
         opening = body.find(b"<", at)
         if opening < 0:
             return None
@@ -861,7 +866,7 @@ def _encrypt_of(body: bytes) -> str | None:
         end = body.find(b">", opening + 1)
         if end < 0:
             return None
-        tag, at, tags = body[opening + 1 : end], end + 1, tags + 1
+        tag, at = body[opening + 1 : end], end + 1
         if text is not None:  # the tag after <Encrypt>'s text must close it
             if tag != b"/Encrypt" or found is not None:
                 return None
@@ -876,7 +881,7 @@ def _encrypt_of(body: bytes) -> str | None:
     if depth > 0 or found is None:
         return None
     found = found.strip()
-    if not found or not _BASE64.issuperset(found):
+    if not found or found.translate(None, _BASE64):  # anything left is not base64
         return None
     return found.decode("ascii")
 
@@ -885,8 +890,9 @@ def _parse(body: bytes) -> dict[str, str]:
     """The ``<xml>`` message as a flat dict: its children that hold text, by name.
 
     One pass of expat (linear in the body), refusing what WeChat never sends: a DTD, an entity
-    (undeclared ones are expat's own error), a comment, a processing instruction. A child with
-    attributes or children of its own, or a name that repeats, is left out.
+    (undeclared ones are expat's own error), a comment, a processing instruction, more than
+    :data:`MAX_ELEMENTS` elements. A child with attributes or children of its own, or a name
+    that repeats, is left out.
 
     Raises:
         Unreadable: Anything that is not a plain WeChat XML message.
@@ -926,10 +932,15 @@ class _FlatReader:
         self.fields: dict[str, str | None] = {}
         """Name → text; ``None`` for a child that is empty, nested, or not the only one."""
         self._depth = 0
+        self._elements = 0
         self._plain = False
         self._text: list[str] = []
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
+        self._elements += 1
+        if self._elements > MAX_ELEMENTS:
+            # Each element costs a call into Python: stop before they add up.
+            raise Unreadable(f"more than {MAX_ELEMENTS} elements")
         self._depth += 1
         if self._depth == 2:
             self._plain, self._text = not attributes, []
