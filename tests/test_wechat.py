@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import re
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ class Site:
     fake: FakeWeChat
     platform: WeChatPlatform
     url: str
+    nonces: Iterator[int] = field(default_factory=lambda: itertools.count(1_000_000_000))
+    """The clock stands still, so every post has one timestamp: its nonces must differ (a
+    random one would come twice in some ten thousand posts, and be refused as a replay)."""
 
     @property
     def clock(self) -> ManualClock:
@@ -87,7 +91,8 @@ class Site:
         return str(int(self.clock.now().timestamp()))
 
     async def post(self, xml: str, **options: Any) -> Posted:
-        """WeChat posts ``xml``, signed now by the bot's clock."""
+        """WeChat posts ``xml``, signed now by the bot's clock, with a nonce of its own."""
+        options.setdefault("nonce", str(next(self.nonces)))
         return await self.platform.post(xml, timestamp=self.stamp(), **options)
 
     async def say(self, openid: str, text: str, msg_id: int, **options: Any) -> Posted:
