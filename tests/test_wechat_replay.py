@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from fake_wechat import event_xml, msg_signature, sign, text_xml
-from sqlalchemy import select
+from sqlalchemy import select, text
 from test_wechat import ENTREPRENEUR, TOKEN, ZHANG, Site, content, open_request, serve
 
 from bot.messages import Sender
@@ -262,3 +262,41 @@ async def test_a_nonce_serves_one_body_until_it_is_forgotten(database: Database)
     async with database.sessions() as session:
         left = (await session.scalars(select(WeChatNonce))).all()
         assert [(row.timestamp, row.nonce) for row in left] == [(signed + 1, "1320562132")]
+
+
+async def test_requests_noted_at_once_are_answered_each_as_if_alone(database: Database) -> None:
+    memory = nonces.NonceMemory(database)
+    signed = int(datetime(2026, 12, 7, 1, 0, tzinfo=UTC).timestamp())
+    retries = [memory.first_use(signed, "1", "a" * 64) for _ in range(3)]  # WeChat's, together
+    replay = memory.first_use(signed, "1", "b" * 64)  # the pair with another body, meanwhile
+    fresh = [memory.first_use(signed, str(n), "c" * 64) for n in range(2, 40)]
+    answers = await asyncio.gather(*retries, replay, *fresh)
+    assert answers == [True] * 3 + [False] + [True] * 38
+    assert await memory.first_use(signed, "1", "a" * 64)  # and a retry later still passes
+
+    # The database fails: every request waiting is told so (nothing was noted, WeChat will
+    # post again), and the memory works again once the database does.
+    async with database.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE wechat_nonces RENAME TO wechat_nonces_away"))
+    failed = await asyncio.gather(
+        *(memory.first_use(signed, str(n), "d" * 64) for n in range(50, 53)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(answer, Exception) for answer in failed)
+    async with database.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE wechat_nonces_away RENAME TO wechat_nonces"))
+    assert await memory.first_use(signed, "50", "d" * 64)
+
+
+async def test_a_database_out_of_reach_fails_every_request_waiting(tmp_path: Path) -> None:
+    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path / 'no such folder' / 'bot.db'}")
+    memory = nonces.NonceMemory(unreachable)
+    try:
+        async with asyncio.timeout(10):  # none may wait for ever
+            failed = await asyncio.gather(
+                *(memory.first_use(1796605200, str(n), "a" * 64) for n in range(3)),
+                return_exceptions=True,
+            )
+        assert all(isinstance(answer, Exception) for answer in failed)
+    finally:
+        await unreachable.close()

@@ -193,6 +193,7 @@ class WeChatChannel:
         self._dispatcher = dispatcher
         self._clock = clock
         self._database = database
+        self._nonces = nonces.NonceMemory(database)
         aes_key = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
         if aes_key and not settings.wechat_app_id:
             raise ValueError("safe mode (BOT_WECHAT_AES_KEY) needs BOT_WECHAT_APP_ID too")
@@ -324,14 +325,15 @@ class WeChatChannel:
     async def _first_use(self, signed: _Signed, digest: str) -> bool:
         """Whether ``signed`` comes for the first time, or again with the same ``digest``.
 
-        Its own short transaction, before any work on the message: a replay must be refused
-        before anything is parsed or stored, and the dispatcher's transaction, which would save
-        a round trip, starts only once the message is read (events such as an unfollow have
-        none at all). Committed at once, it also lets WeChat's retry, arriving while the first
-        try is still being handled, through to the ``MsgId`` check, which answers it.
+        A short transaction of its own, before any work on the message, shared with the
+        requests that arrive meanwhile (:class:`storage.nonces.NonceMemory`): a replay must be
+        refused before anything is parsed or stored, and the dispatcher's transaction, which
+        would save the statement, starts only once the message is read (events such as an
+        unfollow have none at all). Committed at once, it also lets WeChat's retry, arriving
+        while the first try is still being handled, through to the ``MsgId`` check, which
+        answers it.
         """
-        async with self._database.transaction() as session:
-            return await nonces.remember(session, int(signed.timestamp), signed.nonce, digest)
+        return await self._nonces.first_use(int(signed.timestamp), signed.nonce, digest)
 
     async def _verify_url(self, request: web.Request) -> web.Response:
         """WeChat's server-URL check: echo ``echostr`` back if the signature is ours."""
