@@ -28,6 +28,12 @@ expat in one pass. Two measurements, each with the old code beside the new in th
   baseline functions below replace ``_parse`` and ``_encrypt_of`` in that process only), so the
   old cost of reading a body is where it was; they stop waiting after ``BUDGET_S`` and show
   "> budget", a lower bound.
+* **(c) the replay memory's cost per message.** The nonce memory adds a write per message
+  (``storage.nonces.NonceMemory``, which notes the requests that arrive together in one
+  statement). Timed in process on a fresh SQLite file and a scratch PostgreSQL database: one
+  message at a time (what a message waits when the bot is idle) and 200 at once (per message),
+  beside the unbatched way (``remember`` in a transaction of its own per message) and beside
+  the floor of a write transaction (one ``SELECT 1`` in ``Database.transaction()``).
 
 Run alone with ``python -m bench.wechat_parse [--quick]``; ``make bench`` runs it with the others.
 """
@@ -49,25 +55,30 @@ from dataclasses import dataclass
 from hashlib import sha1
 from math import inf
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
+from uuid import uuid4
 from xml.parsers.expat import ExpatError
 
 import aiohttp
 import xmltodict
+from sqlalchemy import text
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from bench.harness import (
+    POSTGRES_URL,
     ROOT,
     SHIPPED_FAQ,
     cancel_on_sigterm,
     free_port,
     print_markdown,
+    scratch_database,
     sigterm,
     stop,
 )
 from bot.channels import wechat
+from storage import Database, nonces
 
 TOKEN = "benchtoken"
 APP_ID = "wx0123456789abcdef"
@@ -468,6 +479,85 @@ async def _measure_bursts(quick: bool) -> list[BurstRow]:
     return rows
 
 
+# ---------------------------------------------------------------- (c) the nonce memory's cost
+
+AT_ONCE = 200
+
+
+@dataclass(frozen=True)
+class NonceRow:
+    database: str
+    way: str
+    alone_ms: float
+    """One message at a time: ms each."""
+    together_ms: float
+    """``AT_ONCE`` at once: ms of the whole burst per message."""
+
+
+async def _alone(note: Callable[[int], Any], runs: int, count: int) -> float:
+    means = []
+    for run_ in range(runs):
+        started = time.perf_counter()
+        for n in range(count):
+            await note(run_ * count + n)
+        means.append((time.perf_counter() - started) / count * 1000)
+    return statistics.median(means)
+
+
+async def _together(note: Callable[[int], Any], runs: int) -> float:
+    means = []
+    for run_ in range(runs):
+        started = time.perf_counter()
+        await asyncio.gather(*(note(10**6 + run_ * AT_ONCE + n) for n in range(AT_ONCE)))
+        means.append((time.perf_counter() - started) / AT_ONCE * 1000)
+    return statistics.median(means)
+
+
+async def _nonce_rows(name: str, url: str, quick: bool) -> list[NonceRow]:
+    database = Database(url)
+    await database.migrate()
+    memory = nonces.NonceMemory(database)
+    signed, digest = int(time.time()), "a" * 64
+    runs, count = (3, 50) if quick else (5, 200)
+
+    async def batched(n: int) -> bool:
+        return await memory.first_use(signed, str(n), digest)
+
+    async def own(n: int) -> bool:
+        async with database.transaction() as session:
+            return await nonces.remember(session, signed + 1, str(n), digest)
+
+    async def floor(_: int) -> None:
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
+
+    ways = (
+        ("NonceMemory (as shipped)", batched),
+        ("a transaction per message (unbatched)", own),
+        ("floor: `SELECT 1` in a write transaction", floor),
+    )
+    try:
+        return [
+            NonceRow(name, way, await _alone(note, runs, count), await _together(note, runs))
+            for way, note in ways
+        ]
+    finally:
+        await database.close()
+
+
+async def _measure_nonces(quick: bool) -> list[NonceRow]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="makerdesk-bench-nonces-") as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / f'{uuid4().hex}.db'}"
+        rows += await _nonce_rows("SQLite", url, quick)
+    try:
+        async with scratch_database(POSTGRES_URL) as url:
+            rows += await _nonce_rows("PostgreSQL", url, quick)
+    except OSError as error:  # no server: the SQLite rows stand alone
+        print(f"(PostgreSQL at {POSTGRES_URL} not reachable: {error})", file=sys.stderr)
+    return rows
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -475,13 +565,15 @@ async def _measure_bursts(quick: bool) -> list[BurstRow]:
 class Report:
     loop: list[LoopRow]
     bursts: list[BurstRow]
+    nonces: list[NonceRow]
 
 
 def run(quick: bool = False) -> Report:
-    """Both measurements (quick: fewer runs)."""
+    """The three measurements (quick: fewer runs)."""
     loop = measure_loop(quick)
     bursts = asyncio.run(_measure_bursts(quick))
-    return Report(loop, bursts)
+    memory = asyncio.run(_measure_nonces(quick))
+    return Report(loop, bursts, memory)
 
 
 def _ms(value: float) -> str:
@@ -571,6 +663,23 @@ def print_table(report: Report) -> None:
             "same parse). Plain mode answers `success`: each body is signed, read, and found "
             "unreadable."
         ],
+    )
+    _print_nonces(report.nonces)
+
+
+def _print_nonces(rows: list[NonceRow]) -> None:
+    print_markdown(
+        "WeChat (c): the replay memory's cost per message",
+        "In process: noting a request's `(timestamp, nonce)` and body digest, one message at a "
+        f"time and {AT_ONCE} at once, as shipped beside the unbatched way and beside an empty "
+        "write transaction. Median of several runs.",
+        (("database", "way", "one at a time (ms each)", f"{AT_ONCE} at once (ms each)"), "llrr"),
+        [(r.database, r.way, f"{r.alone_ms:.2f}", f"{r.together_ms:.3f}") for r in rows],
+        "One at a time, a message pays about one short write transaction; at once, the "
+        "requests that arrive while a batch is written share the next statement. On SQLite "
+        "that write also takes its turn among the messages' own transactions: under a steady "
+        "load the turn can mean waiting for the message being handled before it.",
+        [],
     )
 
 
