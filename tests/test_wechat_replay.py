@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from conftest import free_port
 from fake_wechat import event_xml, msg_signature, sign, text_xml
 from sqlalchemy import select, text
 from test_wechat import ENTREPRENEUR, TOKEN, ZHANG, Site, content, open_request, serve
@@ -288,8 +289,9 @@ async def test_requests_noted_at_once_are_answered_each_as_if_alone(database: Da
     assert await memory.first_use(signed, "50", "d" * 64)
 
 
-async def test_a_database_out_of_reach_fails_every_request_waiting(tmp_path: Path) -> None:
-    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path / 'no such folder' / 'bot.db'}")
+async def test_a_database_out_of_reach_fails_every_request_waiting() -> None:
+    # Nothing listens there (asyncpg: no driver thread left behind, unlike a failed aiosqlite).
+    unreachable = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
     memory = nonces.NonceMemory(unreachable)
     try:
         async with asyncio.timeout(10):  # none may wait for ever
