@@ -74,6 +74,7 @@ __all__ = [
     "WEBHOOK_PATH",
     "WeChatChannel",
     "escape_cdata",
+    "inert",
     "split_text",
 ]
 
@@ -201,7 +202,8 @@ class WeChatChannel:
             WeChatCrypto(self._token, aes_key, settings.wechat_app_id or "") if aes_key else None
         )
         self._prp = PrpCrypto(self._crypto.key) if self._crypto is not None else None
-        """Decrypts messages whose ``msg_signature`` was checked here, in constant time."""
+        """Decrypts a message once its ``msg_signature`` passed our own check (wechatpy's
+        ``decrypt_message`` would check it again, comparing with ``!=``)."""
         self.api = (
             WeChatApi(
                 settings.wechat_api_url,
