@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from bench import faults, fuzz, matcher, report, requests, scheduler, telegram, wechat
+from bench import (
+    faults,
+    fuzz,
+    matcher,
+    report,
+    requests,
+    scheduler,
+    telegram,
+    wechat,
+    wechat_parse,
+)
 
 
 def main() -> None:
@@ -17,6 +27,7 @@ def main() -> None:
     report.print_table(report.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
+    wechat_parse.print_table(wechat_parse.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))
     fuzz.print_table(fuzz.run(quick=args.quick))
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -41,6 +42,7 @@ __all__ = [
     "RequestEvent",
     "UnansweredQuestion",
     "UtcDateTime",
+    "WeChatNonce",
 ]
 
 
@@ -357,3 +359,21 @@ class PushWindow(Base):
     """When the user was last told (by template message) that a reply waits for them."""
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     """The user unfollowed the account: nothing more is pushed until they follow again."""
+
+
+class WeChatNonce(Base):
+    """A ``(timestamp, nonce)`` WeChat signed a request with, and the body that came with it.
+
+    WeChat's ``signature`` covers the timestamp and nonce only, so the pair is what a replay
+    reuses: a second request with the pair is handled only if it brings the very same body
+    (WeChat's own retry). Rows older than the channel's signature window can go: a request that
+    old is refused for its timestamp alone.
+    """
+
+    __tablename__ = "wechat_nonces"
+
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    """The signed ``timestamp``: seconds since the epoch (UTC), as WeChat sent it."""
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    """SHA-256 (hex) of the body posted with the pair, or a marker for the GET URL check."""

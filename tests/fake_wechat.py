@@ -1168,11 +1168,13 @@ class WeChatPlatform:
         concurrent: bool = False,
         session: aiohttp.ClientSession | None = None,
         timestamp: str | None = None,
+        nonce: str | None = None,
     ) -> list[Posted]:
         """Post one message ``times`` times, as WeChat does when an answer is late.
 
         Every attempt has the same body (the same ciphertext, the same MsgId) and timestamp;
-        each is signed with a nonce of its own.
+        each is signed with a nonce of its own, unless ``nonce`` is given: then every attempt
+        is the very same request, query and all, as real WeChat retries are.
 
         Args:
             xml: The plaintext message.
@@ -1181,10 +1183,12 @@ class WeChatPlatform:
                 instead of one after another.
             session: A session to post with; one shared fresh session by default.
             timestamp: The ``timestamp`` parameter; now by default.
+            nonce: The one ``nonce`` of every attempt; one each by default.
         """
         body, encrypt = self._envelope(xml, None)
         openid, timestamp = _openid_of(xml), timestamp or _timestamp()
-        queries = [self._query(openid, timestamp, _nonce(), encrypt, None) for _ in range(times)]
+        queries = [self._query(openid, timestamp, nonce or _nonce(), encrypt, None)
+                   for _ in range(times)]  # fmt: skip
         async with contextlib.AsyncExitStack() as stack:
             if session is None:
                 session = await stack.enter_async_context(aiohttp.ClientSession())

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import re
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ class Site:
     fake: FakeWeChat
     platform: WeChatPlatform
     url: str
+    nonces: Iterator[int] = field(default_factory=lambda: itertools.count(1_000_000_000))
+    """The clock stands still, so every post has one timestamp: its nonces must differ (a
+    random one would come twice in some ten thousand posts, and be refused as a replay)."""
 
     @property
     def clock(self) -> ManualClock:
@@ -87,7 +91,8 @@ class Site:
         return str(int(self.clock.now().timestamp()))
 
     async def post(self, xml: str, **options: Any) -> Posted:
-        """WeChat posts ``xml``, signed now by the bot's clock."""
+        """WeChat posts ``xml``, signed now by the bot's clock, with a nonce of its own."""
+        options.setdefault("nonce", str(next(self.nonces)))
         return await self.platform.post(xml, timestamp=self.stamp(), **options)
 
     async def say(self, openid: str, text: str, msg_id: int, **options: Any) -> Posted:
@@ -112,7 +117,12 @@ def pushed_texts(fake: FakeWeChat, openid: str) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def serve(
-    database_url: str, knowledge_dir: Path, *, mode: str = "plain", **settings: Any
+    database_url: str,
+    knowledge_dir: Path,
+    *,
+    mode: str = "plain",
+    roster: Path | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Site]:
     clock = ManualClock(MONDAY)
     aes_key = new_aes_key() if mode != "plain" else None
@@ -121,7 +131,7 @@ async def serve(
             load_settings(
                 database_url=database_url,
                 knowledge_dir=knowledge_dir,
-                roster=None,
+                roster=roster,
                 calendar=None,
                 web_chat=False,
                 wechat_token=TOKEN,
@@ -188,13 +198,16 @@ async def test_the_url_check_echoes_and_bad_signatures_are_refused(site: Site) -
 
 async def test_a_stale_signature_is_refused(site: Site) -> None:
     # A signed query seen once must not carry other bodies later: the timestamp is signed too.
+    # WeChat's three tries of a message come within about 15 s of its timestamp: 60 s is the
+    # window, and the nonces of that window are remembered.
     question = text_xml(ENTREPRENEUR, "服务专员多久给我反馈结果？", msg_id=2)
-    for skew in (timedelta(minutes=-6), timedelta(minutes=6)):
+    for skew in (timedelta(seconds=-61), timedelta(seconds=61)):
         stale = str(int((site.clock.now() + skew).timestamp()))
         assert (await site.platform.post(question, timestamp=stale)).status == 403
         assert (await site.platform.verify_url("e", timestamp=stale)).status == 403
-    fresh = str(int((site.clock.now() - timedelta(minutes=4)).timestamp()))
-    assert "10个工作日" in content(await site.platform.post(question, timestamp=fresh))
+    for skew in (timedelta(seconds=-59), timedelta(seconds=59)):
+        fresh = str(int((site.clock.now() + skew).timestamp()))
+        assert "10个工作日" in content(await site.platform.post(question, timestamp=fresh))
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -216,7 +229,7 @@ async def test_a_question_is_answered_passively_with_its_source(
         assert site.fake.custom_messages() == []
 
 
-async def test_cdata_end_in_an_answer_survives_the_reply(tmp_path: Path) -> None:
+async def test_markup_in_an_answer_reads_as_written(tmp_path: Path) -> None:
     faq = tmp_path / "faq"
     write_faq(
         faq,
@@ -227,7 +240,8 @@ async def test_cdata_end_in_an_answer_survives_the_reply(tmp_path: Path) -> None
     )
     async with serve(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", faq, mode="safe") as site:
         posted = await site.say(ENTREPRENEUR, "代码里的结束标记怎么写？", 12)
-        assert "写成 ]]> 即可，<b>不是</b> HTML。" in content(posted)
+        # WeChat would take <b> for a tag: its brackets go full width, which reads the same.
+        assert "写成 ]]＞ 即可，＜b＞不是＜/b＞ HTML。" in content(posted)
 
 
 async def test_a_slow_answer_is_acknowledged_and_pushed(
@@ -530,6 +544,13 @@ EXTERNAL_ENTITY = (
 )
 
 
+MESSAGE = (
+    "<ToUserName>gh</ToUserName><FromUserName>oX</FromUserName><CreateTime>1</CreateTime>"
+    "<MsgType>text</MsgType><Content>服务小组有几个人？</Content><MsgId>11</MsgId>"
+)
+"""A message the bot would answer, to put in a body it must not read."""
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -540,8 +561,22 @@ EXTERNAL_ENTITY = (
         b"<xml>" + b"A" * (1024 * 1024) + b"</xml>",  # 1 MiB
         b"\xff\xfe<\x00x\x00m\x00l\x00>",  # not UTF-8
         b'{"MsgType": "text"}',
+        f"<xml><!-- a comment -->{MESSAGE}</xml>".encode(),
+        f"<xml><?php echo 1; ?>{MESSAGE}</xml>".encode(),
+        f"<xml>{MESSAGE}{'<Extra/>' * wechat.MAX_ELEMENTS}</xml>".encode(),
     ],
-    ids=["garbage", "truncated", "entities", "external-entity", "1MiB", "utf16", "json"],
+    ids=[
+        "garbage",
+        "truncated",
+        "entities",
+        "external-entity",
+        "1MiB",
+        "utf16",
+        "json",
+        "comment",
+        "processing-instruction",
+        "too-many-elements",
+    ],
 )
 async def test_unreadable_bodies_get_success_and_store_nothing(site: Site, body: bytes) -> None:
     query = site.platform._query(ENTREPRENEUR, site.stamp(), "12345", None, None)
@@ -651,6 +686,78 @@ async def test_wechat_menu_push_installs_the_menu(tmp_path: Path) -> None:
         assert APP_SECRET not in err.decode()
 
 
+# --- what people wrote stays text ------------------------------------------------------------
+
+GROUP_CHAT = "oGROUPCHAT000000000000000001"
+WECHAT_GROUP_ROSTER = f"""\
+districts:
+  - id: baodi
+    name: 宝坻区
+    supervisors:
+      - {{name: 区科委值班, telegram: 9101}}
+spaces:
+  - {{id: baodi-pku, name: 北大科技园众创空间, district: baodi}}
+groups:
+  - id: g1
+    name: 服务一组
+    district: baodi
+    chat: {{wechat: {GROUP_CHAT}}}
+    members:
+      - {{name: 张伟, wechat: {ZHANG}}}
+      - {{name: 李娜, telegram: 2002}}
+    onsite: {{baodi-pku: thu}}
+  - id: g2
+    name: 服务二组
+    district: baodi
+    chat: {{telegram: -1002000000002}}
+    members:
+      - {{name: 王芳, telegram: 2003}}
+      - {{name: 刘洋, telegram: 2004}}
+    onsite: {{baodi-pku: fri}}
+admins:
+  - {{name: 管理员, telegram: 9001}}
+"""
+"""Duty group g1 works in a WeChat chat: its request cards go there as text messages."""
+PLANTED = (
+    '<a href="weixin://bizmsgmenu?msgmenucontent=x&msgmenuid=act:transfer:2026-0001:g2">认领</a>'
+)
+"""A menu link that would make the commissioner who taps it hand the request to g2."""
+
+
+async def test_an_entrepreneurs_link_reaches_the_groups_card_as_inert_text(
+    tmp_path: Path, faq_dir: Path
+) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(WECHAT_GROUP_ROSTER, encoding="utf-8")
+    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    async with serve(database, faq_dir, roster=roster) as site:
+        asked = await site.say(ENTREPRENEUR, f"提交工单 公司注册要哪些材料？{PLANTED}", 800)
+        chosen = await site.say(
+            ENTREPRENEUR, "北大科技园众创空间", 801, bizmsgmenuid=f"space:{SPACE}"
+        )
+        assert "工单已提交" in content(chosen), content(asked)
+        await site.fake.wait_until(lambda: pushed_texts(site.fake, GROUP_CHAT) != [], timeout=10)
+        (card,) = pushed_texts(site.fake, GROUP_CHAT)
+        assert "公司注册要哪些材料？" in card
+        # Shown as written, in full-width brackets that WeChat does not take for a tag…
+        assert PLANTED.replace("<", "＜").replace(">", "＞") in card
+        # …so the only links are the bot's own buttons.
+        assert card.count("<a ") == len(links(card))
+        assert all(payload.startswith("act:") for _, payload in links(card).values())
+        assert "act:transfer:2026-0001:g2" not in [p for _, p in links(card).values()]
+
+
+async def test_a_forged_address_cannot_inject_xml_into_the_reply(site: Site) -> None:
+    # In plain mode anyone may write FromUserName and ToUserName; the reply carries both back.
+    openid = "oX]]></ToUserName><Injected>1</Injected><ToUserName>"
+    account = "gh]]></FromUserName><Injected>2</Injected><FromUserName>"
+    posted = await site.post(text_xml(openid, "服务专员多久给我反馈结果？", msg_id=810, to=account))
+    assert "10个工作日" in content(posted)
+    assert posted.reply is not None
+    assert (posted.reply["ToUserName"], posted.reply["FromUserName"]) == (openid, account)
+    assert "Injected" not in posted.reply
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 
@@ -668,6 +775,23 @@ def test_text_is_split_at_line_ends_within_the_byte_limit() -> None:
 def test_cdata_end_is_escaped() -> None:
     assert escape_cdata("a]]>b") == "a]]]]><![CDATA[>b"
     assert escape_cdata("plain") == "plain"
+    # Characters XML allows nowhere would make WeChat refuse the whole reply.
+    assert escape_cdata("a\x00b\x1bc\ud800d\te\n😀") == "abcd\te\n😀"
+
+
+def test_only_the_bots_own_buttons_are_markup() -> None:
+    message = OutgoingMessage(
+        ZHANG,
+        Channel.WECHAT,
+        f"💬 工单 2026-0001：{PLANTED} 增长<80%",
+        buttons=(Button("认领 <b>", "act:claim:1"),),
+        source="<i>来源</i>",
+    )
+    text = render_text(message)
+    assert links(text) == {"认领 ＜b＞": ("认领 b", "act:claim:1")}
+    assert text.count("<") == text.count(">") == 2  # the one link's own tags
+    assert "增长＜80%" in text
+    assert "＜i＞来源＜/i＞" in text
 
 
 def test_buttons_become_menu_links_and_numbered_labels_send_their_number() -> None:

@@ -3,14 +3,22 @@
 WeChat posts each message to ``POST /wechat`` and gives up after 5 seconds: the user then sees
 "该公众号暂时无法提供服务" and WeChat posts the same message again, three times in all. So:
 
-* every request's ``signature`` is checked (403 otherwise); in safe and compatible mode the
-  body is also checked against ``msg_signature`` and decrypted, and the reply encrypted with the
-  request's nonce and timestamp;
+* every request's ``signature`` is checked (403 otherwise), and in safe and compatible mode
+  its ``msg_signature`` too, before any work on the body: the ``Encrypt`` text it signs is found
+  by one bounded forward scan, and only then decrypted and parsed; the reply is encrypted with
+  the request's nonce and timestamp;
+* a signed ``(timestamp, nonce)`` serves one body (:mod:`storage.nonces`, shared by every
+  process): WeChat's own retry, the very same request, is handled as the first was; the pair
+  with another body, or a URL check's pair with a message, is a replay and gets 403;
+* in plain mode the signature does not cover the body, so no sender is ``verified``;
 * an answer ready within :data:`PASSIVE_BUDGET` goes back in the response (a passive reply);
   anything later, and every further message, is answered ``success`` and sent by customer-service
   message through the outbox;
 * WeChat only ever sees ``success``, a reply's XML or 403: an unreadable, oversized, entity-laden
-  or undecryptable body is answered ``success`` and logged;
+  or undecryptable body is answered ``success`` and logged; XML is read by expat in one pass,
+  with DTDs, entities, comments and processing instructions refused;
+* what people wrote never renders as markup: ``<`` and ``>`` in text reach WeChat as ``＜`` and
+  ``＞``, so only the bot's own buttons are links, and every field of a reply is CDATA-safe;
 * ``MsgId`` (events: sender, time and event) is the dedup key, so the three retries are one
   message with one answer.
 
@@ -25,20 +33,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from xml.parsers.expat import ExpatError
+from xml.parsers import expat
 
-import xmltodict
 from aiohttp import web
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
-from wechatpy.utils import check_signature
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
@@ -55,17 +62,19 @@ from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
 from bot.texts import texts_for
-from storage import Database, outbox, push_windows
+from storage import Database, nonces, outbox, push_windows
 from storage.models import PushWindow, Request
 
 __all__ = [
     "EVENT_QUOTA",
+    "MAX_SKEW",
     "MENU",
     "MESSAGE_QUOTA",
     "PASSIVE_BUDGET",
     "WEBHOOK_PATH",
     "WeChatChannel",
     "escape_cdata",
+    "inert",
     "split_text",
 ]
 
@@ -80,8 +89,22 @@ RETRY_SIGNAL = 5.5
 """Seconds a request that failed inside the bot is left unanswered, so that WeChat retries it."""
 CONTACT_FLUSH = timedelta(milliseconds=500)
 """How often users' contacts are written to their push windows (and held messages released)."""
-MAX_SKEW = timedelta(minutes=5)
-"""How far a request's signed timestamp may be from our clock (WeChat's retries reuse it)."""
+MAX_SKEW = timedelta(seconds=60)
+"""How far a request's signed timestamp may be from our clock.
+
+WeChat's three tries of a message come within about 15 seconds, all with the first one's
+timestamp; the rest is room for clock drift, which NTP keeps far under a second. Nonces are
+remembered for this long (:mod:`storage.nonces`; older ones may be forgotten): the shorter it
+is, the fewer rows, and the less time a signed query that never reached the bot (lost on the
+way, refused while the database was down) stays usable by whoever read it in a log.
+"""
+URL_CHECK = "GET"
+"""What a URL check's ``(timestamp, nonce)`` is remembered with, instead of a body's digest."""
+MAX_ENVELOPE_PARTS = 256
+"""Tags and CDATA sections the scan for ``Encrypt`` reads before it gives up (WeChat's
+envelopes have a few dozen): it runs before anything is authenticated."""
+MAX_ELEMENTS = 500
+"""Elements a message may have (WeChat's have a few dozen): expat stops at the next one."""
 WINDOW = timedelta(hours=48)
 MESSAGE_QUOTA = 5
 """Customer-service messages allowed per user message, within :data:`WINDOW`."""
@@ -114,12 +137,20 @@ MENU_COMMANDS["help"] = "/help"
 _MEDIA = {"image": "photo", "voice": "voice", "video": "video", "shortvideo": "video"}
 _SENDABLE = {"photo": "image", "voice": "voice", "video": "video"}
 """Attachment kind → customer-service ``msgtype`` that sends a WeChat ``media_id`` on."""
-_TRUSTED_START = re.compile(rb"^\s*<xml[\s>]")
+_TRUSTED_START = re.compile(rb"\s*<xml[\s>]")
+"""How every WeChat body starts (used with ``match``: one pass over the leading blanks)."""
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
+"""WeChat's nonces are decimal digits; a signed one of other characters is refused all the same,
+since it goes back into the encrypted reply's XML."""
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _WORD_FOR = {command: word for word, command in reversed(COMMAND_WORDS.items())}
 """Command → the first word that means it (提交工单 for ``new``)."""
 _COMMAND = re.compile(rf"/({'|'.join(_WORD_FOR)})\b")
 _NUMBERED = re.compile(r"^(\d+)\.\s")
-_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
+_INERT = str.maketrans({"<": "＜", ">": "＞"})
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""A character XML 1.0 does not allow anywhere, CDATA included."""
 _NOTICE_TEXT_LIMIT = 20
 """WeChat's ``thing`` template fields take 20 characters."""
 
@@ -128,8 +159,16 @@ class Unreadable(Exception):
     """The body is not a WeChat message we can read (answered ``success``, logged)."""
 
 
-class Forged(Exception):
-    """The body's ``msg_signature`` does not match (answered 403)."""
+class Refused(Exception):
+    """The request's signature is bad, stale or malformed (answered 403); says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """The ``timestamp`` and ``nonce`` of a request whose ``signature`` is good and fresh."""
+
+    timestamp: str
+    nonce: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +194,16 @@ class WeChatChannel:
         self._dispatcher = dispatcher
         self._clock = clock
         self._database = database
+        self._nonces = nonces.NonceMemory(database)
         aes_key = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
         if aes_key and not settings.wechat_app_id:
             raise ValueError("safe mode (BOT_WECHAT_AES_KEY) needs BOT_WECHAT_APP_ID too")
         self._crypto = (
             WeChatCrypto(self._token, aes_key, settings.wechat_app_id or "") if aes_key else None
         )
+        self._prp = PrpCrypto(self._crypto.key) if self._crypto is not None else None
+        """Decrypts a message once its ``msg_signature`` passed our own check (wechatpy's
+        ``decrypt_message`` would check it again, comparing with ``!=``)."""
         self.api = (
             WeChatApi(
                 settings.wechat_api_url,
@@ -257,37 +300,67 @@ class WeChatChannel:
 
     # Inbound ---------------------------------------------------------------------------------
 
-    def _signed(self, query: Mapping[str, str]) -> bool:
-        """Whether WeChat signed this request, and recently.
+    def _authenticate(self, query: Mapping[str, str]) -> _Signed:
+        """The request's timestamp and nonce, if WeChat signed them, and recently.
 
-        The signature covers the timestamp and nonce only (in plain mode not the body), so a
-        signed query seen once could be replayed with another body: one older (or newer) than
-        :data:`MAX_SKEW` is refused.
+        The signature covers the timestamp and nonce only (in plain mode not the body): what
+        keeps a signed query from carrying another body is :meth:`_first_use`, for as long as
+        the timestamp is within :data:`MAX_SKEW` of our clock.
+
+        Raises:
+            Refused: The signature is missing, wrong or stale, or the query malformed.
         """
-        timestamp = query.get("timestamp", "")
-        try:
-            check_signature(
-                self._token, query.get("signature", ""), timestamp, query.get("nonce", "")
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce):
+            raise Refused("no well-formed timestamp and nonce")
+        if not _same(_sha1(self._token, timestamp, nonce), query.get("signature", "")):
+            raise Refused("a bad signature")
+        behind = self._clock.now().timestamp() - int(timestamp)
+        if abs(behind) > MAX_SKEW.total_seconds():
+            side = "behind" if behind > 0 else "ahead of"
+            raise Refused(
+                f"a stale signature (its timestamp {abs(behind):.0f} s {side} our clock, "
+                f"{MAX_SKEW.total_seconds():.0f} s allowed: is the server's clock right?)"
             )
-        except InvalidSignatureException:
-            return False
-        if not timestamp.isdigit():
-            return False
-        skew = abs(self._clock.now().timestamp() - int(timestamp))
-        return skew <= MAX_SKEW.total_seconds()
+        return _Signed(timestamp, nonce)
+
+    async def _first_use(self, signed: _Signed, digest: str) -> bool:
+        """Whether ``signed`` comes for the first time, or again with the same ``digest``.
+
+        A short transaction of its own, before any work on the message, shared with the
+        requests that arrive meanwhile (:class:`storage.nonces.NonceMemory`): a replay must be
+        refused before anything is parsed or stored, and the dispatcher's transaction, which
+        would save the statement, starts only once the message is read (events such as an
+        unfollow have none at all). Committed at once, it also lets WeChat's retry, arriving
+        while the first try is still being handled, through to the ``MsgId`` check, which
+        answers it.
+        """
+        return await self._nonces.first_use(int(signed.timestamp), signed.nonce, digest)
 
     async def _verify_url(self, request: web.Request) -> web.Response:
         """WeChat's server-URL check: echo ``echostr`` back if the signature is ours."""
-        if not self._signed(request.query):
-            log.warning("wechat: refused a URL check with a bad or stale signature")
-            return web.Response(status=403, text="forbidden")
+        try:
+            signed = self._authenticate(request.query)
+        except Refused as refused:
+            log.warning("wechat: refused a URL check with %s", refused)
+            return _forbidden()
+        try:
+            first = await self._first_use(signed, URL_CHECK)
+        except Exception:
+            log.exception("wechat: could not note a URL check's nonce")
+            return web.Response(status=503, text="unavailable")
+        if not first:
+            log.warning("wechat: refused a URL check whose timestamp and nonce were used before")
+            return _forbidden()
         return web.Response(text=request.query.get("echostr", ""))
 
     async def _receive(self, request: web.Request) -> web.Response:
         query = request.query
-        if not self._signed(query):
-            log.warning("wechat: refused a message with a bad or stale signature")
-            return web.Response(status=403, text="forbidden")
+        try:
+            signed = self._authenticate(query)
+        except Refused as refused:
+            log.warning("wechat: refused a message with %s", refused)
+            return _forbidden()
         try:
             body = await read_body(request, MAX_BODY)
         except BodyTooLarge as problem:
@@ -298,16 +371,36 @@ class WeChatChannel:
             log.warning("wechat: message not read whole (%s)", problem)
             return web.Response(status=400, text="incomplete body")
         encrypted = query.get("encrypt_type", "raw").lower() == "aes"
-        try:
-            fields = self._open(body, query, encrypted)
-        except Forged:
-            log.warning("wechat: refused a message whose msg_signature does not match")
-            return web.Response(status=403, text="forbidden")
-        except Unreadable as problem:
-            log.warning("wechat: ignored an unreadable message: %s", problem)
+        if encrypted != (self._crypto is not None):
+            log.warning(
+                "wechat: ignored an unreadable message: %s",
+                "an encrypted message but no BOT_WECHAT_AES_KEY"
+                if encrypted
+                else "a plain message while BOT_WECHAT_AES_KEY asks for safe mode",
+            )
             return _success()
+        encrypt = None
+        if encrypted:
+            # Before anything else reads the body: a forged one costs one linear scan.
+            encrypt = _encrypt_of(body)
+            expected = _sha1(self._token, signed.timestamp, signed.nonce, encrypt or "")
+            if not _same(expected, query.get("msg_signature", "")):
+                log.warning("wechat: refused a message whose msg_signature does not match")
+                return _forbidden()
         started = asyncio.get_running_loop().time()
         try:
+            if not await self._first_use(signed, hashlib.sha256(body).hexdigest()):
+                # Not logged: the body, which may be anyone's words; the query is WeChat's.
+                log.warning(
+                    "wechat: refused a message whose timestamp and nonce came before with "
+                    "another body (a replayed signature)"
+                )
+                return _forbidden()
+            try:
+                fields = self._open(body, encrypt)
+            except Unreadable as problem:
+                log.warning("wechat: ignored an unreadable message: %s", problem)
+                return _success()
             reply = await self._answer(fields)
         except Exception:
             # Left unanswered past WeChat's limit, the message comes again (three tries in
@@ -320,44 +413,27 @@ class WeChatChannel:
             return _success()
         if encrypted:
             assert self._crypto is not None
-            reply = self._crypto.encrypt_message(
-                reply, query.get("nonce", ""), query.get("timestamp", "")
-            )
+            reply = self._crypto.encrypt_message(reply, signed.nonce, signed.timestamp)
         return web.Response(text=reply, content_type="application/xml")
 
-    def _open(self, body: bytes, query: Mapping[str, str], encrypted: bool) -> dict[str, str]:
-        """The message's fields, decrypted in safe mode.
+    def _open(self, body: bytes, encrypt: str | None) -> dict[str, str]:
+        """The message's fields, decrypted in safe mode (its ``msg_signature`` already checked).
 
         Raises:
-            Forged: ``msg_signature`` does not match the encrypted body.
             Unreadable: Not a WeChat message, or not one this configuration can decrypt.
         """
-        if encrypted != (self._crypto is not None):
-            raise Unreadable(
-                "an encrypted message but no BOT_WECHAT_AES_KEY"
-                if encrypted
-                else "a plain message while BOT_WECHAT_AES_KEY asks for safe mode"
-            )
-        if encrypted:
-            assert self._crypto is not None
-            outer = _parse(body)
-            if "Encrypt" not in outer:
-                raise Unreadable("no Encrypt element")
-            try:
-                plain = self._crypto.decrypt_message(
-                    outer,
-                    query.get("msg_signature", ""),
-                    query.get("timestamp", ""),
-                    query.get("nonce", ""),
-                )
-            except InvalidSignatureException:
-                raise Forged from None
-            except Exception as error:
-                # Whatever the cipher library raises, the answer to WeChat is the same.
-                name = type(error).__name__
-                raise Unreadable(f"cannot decrypt ({name}): check the key") from None
-            return _parse(plain.encode() if isinstance(plain, str) else plain)
-        return _parse(body)
+        crypto, prp = self._crypto, self._prp
+        if crypto is None or prp is None:
+            return _parse(body)
+        if encrypt is None:
+            raise Unreadable("no Encrypt element")
+        try:
+            plain = prp.decrypt(encrypt, crypto.app_id)
+        except Exception as error:
+            # Whatever the cipher library raises, the answer to WeChat is the same.
+            name = type(error).__name__
+            raise Unreadable(f"cannot decrypt ({name}): check the key") from None
+        return _parse(plain.encode() if isinstance(plain, str) else plain)
 
     async def _answer(self, fields: dict[str, str]) -> str | None:
         """Handle the message; its passive reply's XML, or ``None`` to answer ``success``."""
@@ -384,7 +460,7 @@ class WeChatChannel:
             if text is None:
                 log.info("wechat: ignored a click on unknown menu key %r", fields.get("EventKey"))
                 return None
-            message = IncomingMessage(Sender(Channel.WECHAT, openid), openid, text, key, received)
+            message = IncomingMessage(self._sender(openid), openid, text, key, received)
             return await self._handle(message, account, event=True, following=event == "subscribe")
         if event == "scan":
             self._note_contact(openid, received, event=True)
@@ -402,6 +478,10 @@ class WeChatChannel:
             return None
         log.debug("wechat: ignored a %s event", event)
         return None
+
+    def _sender(self, openid: str) -> Sender:
+        # In plain mode the signature does not cover the body: FromUserName is only a claim.
+        return Sender(Channel.WECHAT, openid, verified=self._crypto is not None)
 
     def _incoming(self, fields: dict[str, str], openid: str, kind: str) -> IncomingMessage | None:
         msg_id = fields.get("MsgId")
@@ -428,7 +508,7 @@ class WeChatChannel:
         else:
             return None
         return IncomingMessage(
-            sender=Sender(Channel.WECHAT, openid),
+            sender=self._sender(openid),
             chat_id=openid,
             text=text,
             key=f"wechat:{msg_id}",
@@ -484,10 +564,17 @@ class WeChatChannel:
             self._dispatcher.on_queued()
 
     def _passive(self, text: str, openid: str, account: str) -> str:
-        """``text`` as WeChat's passive reply XML."""
-        content = escape_cdata(text)
-        now = int(self._clock.now().timestamp())
-        return str(TextReply(source=account, target=openid, content=content, time=now).render())
+        """``text`` as WeChat's passive reply XML, every field safe inside its CDATA section.
+
+        The addresses come from the request's body, which in plain mode anyone may write.
+        """
+        reply = TextReply(
+            source=escape_cdata(account),
+            target=escape_cdata(openid),
+            content=escape_cdata(text),
+            time=int(self._clock.now().timestamp()),
+        )
+        return str(reply.render())
 
     # Outbound --------------------------------------------------------------------------------
 
@@ -638,23 +725,43 @@ def render_text(message: OutgoingMessage) -> str:
     with ``bizmsgmenuid``, which carries the button's payload. A numbered label ("3. 项目申报…")
     sends just its number, which keeps a long list inside one message and reads as what a user
     would type.
+
+    The bot's buttons are the only markup: WeChat renders ``<a href>`` in a text message, so
+    text carrying people's words (a request in a card, a commissioner's reply) could otherwise
+    plant a phishing link, or a menu link that makes whoever taps it act on a request. Its
+    ``<`` and ``>`` become the full-width ``＜`` and ``＞`` (see :func:`inert`).
     """
     text = _COMMAND.sub(lambda found: f"“{_WORD_FOR[found.group(1)]}”", message.text)
     if message.source:
         text = f"{text}\n\n{texts_for(message.language).source.format(source=message.source)}"
+    text = inert(text)
     if message.buttons:
         links = [
             f'<a href="weixin://bizmsgmenu?msgmenucontent={_link_safe(_said(b.label))}'
-            f'&msgmenuid={_link_safe(b.payload)}">{b.label}</a>'
+            f'&msgmenuid={_link_safe(b.payload)}">{inert(b.label)}</a>'
             for b in message.buttons
         ]
         text = "\n".join([text, "", *links])
     return text
 
 
+def inert(text: str) -> str:
+    """``text`` that WeChat shows as written, never as a tag or a link.
+
+    WeChat takes any ``<`` in a text message for the start of a tag (``<80%`` hides the rest of
+    the line) and shows entities such as ``&lt;`` literally, so escaping would garble the text;
+    the full-width ``＜`` and ``＞`` read the same and mean nothing to it.
+    """
+    return text.translate(_INERT)
+
+
 def escape_cdata(text: str) -> str:
-    """Make ``text`` safe inside ``<![CDATA[…]]>``: a ``]]>`` would end the section early."""
-    return text.replace("]]>", "]]]]><![CDATA[>")
+    """Make ``text`` safe inside ``<![CDATA[…]]>``.
+
+    A ``]]>`` would end the section early; characters XML does not allow at all (control
+    characters, lone surrogates) would make WeChat refuse the whole reply, so they are dropped.
+    """
+    return _NOT_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -706,19 +813,150 @@ def _success() -> web.Response:
     return web.Response(text=SUCCESS)
 
 
+def _forbidden() -> web.Response:
+    return web.Response(status=403, text="forbidden")
+
+
+def _sha1(*parts: str) -> str:
+    """WeChat's signatures: SHA-1 of the parts sorted and joined (hex)."""
+    # SHA-1 is WeChat's choice, not ours: the platform signs with it.
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324
+
+
+def _same(expected: str, given: str) -> bool:
+    """Whether a signature matches, in time that does not depend on where they differ.
+
+    wechatpy compares with ``!=``, which stops at the first differing character.
+    """
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def _encrypt_of(body: bytes) -> str | None:
+    """The text of the envelope's ``<Encrypt>`` element, or ``None`` if there is not exactly one.
+
+    This runs before ``msg_signature`` is checked, on anything anyone posts, so it is one
+    forward scan: each step finds the next ``<``, ``>`` or ``]]>`` from where the last one
+    stopped, and nothing is read twice. It knows CDATA sections (in compatible mode a user's
+    words could contain ``<Encrypt>``) and stops after :data:`MAX_ENVELOPE_PARTS` parts or at
+    anything WeChat never sends (comments, DTDs, processing instructions).
+    """
+    start = _TRUSTED_START.match(body)
+    if start is None:
+        return None
+    at = body.find(b">", start.end() - 1) + 1  # past <xml …>
+    if at == 0:
+        return None
+    depth = 1
+    found: bytes | None = None
+    text: list[bytes] | None = None  # inside <Encrypt>: its pieces so far
+    for _ in range(MAX_ENVELOPE_PARTS):
+        if depth == 0:
+            break
+        opening = body.find(b"<", at)
+        if opening < 0:
+            return None
+        if text is not None:
+            text.append(body[at:opening])
+        if body.startswith(b"<![CDATA[", opening):
+            closing = body.find(b"]]>", opening + 9)
+            if closing < 0:
+                return None
+            if text is not None:
+                text.append(body[opening + 9 : closing])
+            at = closing + 3
+            continue
+        if body.startswith((b"<!", b"<?"), opening):
+            return None
+        end = body.find(b">", opening + 1)
+        if end < 0:
+            return None
+        tag, at = body[opening + 1 : end], end + 1
+        if text is not None:  # the tag after <Encrypt>'s text must close it
+            if tag != b"/Encrypt" or found is not None:
+                return None
+            found, text = b"".join(text), None
+            depth -= 1
+        elif tag.startswith(b"/"):
+            depth -= 1
+        elif not tag.endswith(b"/"):
+            depth += 1
+            if depth == 2 and tag == b"Encrypt":
+                text = []
+    if depth > 0 or found is None:
+        return None
+    found = found.strip()
+    if not found or found.translate(None, _BASE64):  # anything left is not base64
+        return None
+    return found.decode("ascii")
+
+
 def _parse(body: bytes) -> dict[str, str]:
-    """The ``<xml>`` message as a flat dict; no DTD, no entities, nothing nested.
+    """The ``<xml>`` message as a flat dict: its children that hold text, by name.
+
+    One pass of expat (linear in the body), refusing what WeChat never sends: a DTD, an entity
+    (undeclared ones are expat's own error), a comment, a processing instruction, more than
+    :data:`MAX_ELEMENTS` elements. A child with attributes or children of its own, or a name
+    that repeats, is left out.
 
     Raises:
         Unreadable: Anything that is not a plain WeChat XML message.
     """
-    if not _TRUSTED_START.match(body) or b"<!" in _CDATA.sub(b"", body):
-        raise Unreadable("not a plain <xml> document (a DTD, an entity or a comment)")
+    if not _TRUSTED_START.match(body):
+        raise Unreadable("not a plain <xml> document")
+    reader = _FlatReader()
+    parser = expat.ParserCreate(encoding="utf-8")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.buffer_text = True
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.text
+    for refused in (
+        "StartDoctypeDeclHandler",
+        "EntityDeclHandler",
+        "ExternalEntityRefHandler",
+        "CommentHandler",
+        "ProcessingInstructionHandler",
+    ):
+        setattr(parser, refused, _refuse_markup)
     try:
-        document = xmltodict.parse(body, disable_entities=True)
-    except (ExpatError, ValueError) as error:
+        parser.Parse(body, True)
+    except expat.ExpatError as error:
         raise Unreadable(f"XML error: {error}") from None
-    root = document.get("xml") if isinstance(document, dict) else None
-    if not isinstance(root, dict):
-        raise Unreadable("no <xml> root")
-    return {k: v for k, v in root.items() if isinstance(v, str)}
+    return {name: value for name, value in reader.fields.items() if value is not None}
+
+
+def _refuse_markup(*_: object) -> None:
+    raise Unreadable("not a plain <xml> document (a DTD, an entity, a comment or a PI)")
+
+
+class _FlatReader:
+    """Collects the root's text children as expat reports them (see :func:`_parse`)."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str | None] = {}
+        """Name → text; ``None`` for a child that is empty, nested, or not the only one."""
+        self._depth = 0
+        self._elements = 0
+        self._plain = False
+        self._text: list[str] = []
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        self._elements += 1
+        if self._elements > MAX_ELEMENTS:
+            # Each element costs a call into Python: stop before they add up.
+            raise Unreadable(f"more than {MAX_ELEMENTS} elements")
+        self._depth += 1
+        if self._depth == 2:
+            self._plain, self._text = not attributes, []
+        elif self._depth > 2:
+            self._plain = False
+
+    def end(self, name: str) -> None:
+        if self._depth == 2:
+            value = "".join(self._text).strip() if self._plain else ""
+            self.fields[name] = None if name in self.fields or not value else value
+        self._depth -= 1
+
+    def text(self, data: str) -> None:
+        if self._depth == 2:
+            self._text.append(data)
