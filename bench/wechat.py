@@ -662,12 +662,14 @@ async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
             )  # fmt: skip
             mode: Mode
             for mode in ("plain", "safe"):
-                batches = (
-                    messages.batch(plan.warmup, mode),
-                    messages.batch(plan.messages, mode),
-                )
                 calls_before = await fake.calls()
                 async with _bot(mode, aes_key, fake.child.root, client) as (bot, url):
+                    # Signed once the bot is up: a signature is good for 60 s, and a slow start
+                    # must not make the batch stale.
+                    batches = (
+                        messages.batch(plan.warmup, mode),
+                        messages.batch(plan.messages, mode),
+                    )
                     pid = bot.process.pid
                     samples[mode].append(
                         await _one_run(client, url, pid, fake, batches, messages, mode,
