@@ -69,7 +69,7 @@ class FaultProxy:
         self._call(self._switch(Mode.FORWARD))
 
     def refuse(self) -> None:
-        """Stop listening: new connections are refused; open ones carry on."""
+        """A server that went down: open connections break, new ones are refused."""
         self._call(self._switch(Mode.REFUSE))
 
     def blackhole(self) -> None:
@@ -94,8 +94,10 @@ class FaultProxy:
     async def _switch(self, mode: Mode) -> None:
         assert self._flowing is not None
         if mode is Mode.REFUSE and self._server is not None:
-            self._server.close()  # the listening socket closes now; connections stay
+            self._server.close()
             self._server = None
+            for writer in list(self._streams):
+                writer.transport.abort()
         elif mode is not Mode.REFUSE and self._server is None:
             await self._listen()
         if mode is Mode.BLACKHOLE:
