@@ -168,6 +168,14 @@ async def site(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Site]:
         yield running
 
 
+@pytest.fixture
+async def safe_site(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Site]:
+    """The account in safe mode: the only mode in which a commissioner may act on WeChat."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    async with serve(database, faq_dir, mode="safe") as running:
+        yield running
+
+
 async def open_request(site: Site, openid: str = ENTREPRENEUR, first_id: int = 100) -> str:
     """``openid`` opens a request at 北大科技园 through the intake; returns its number."""
     asked = await site.say(openid, "提交工单 想咨询公司注册需要哪些材料", first_id)
@@ -388,7 +396,8 @@ async def _three_retries(site: Site) -> None:
 # --- pushes and WeChat's 48-hour window ------------------------------------------------------
 
 
-async def test_a_commissioners_reply_within_the_window_is_pushed(site: Site) -> None:
+async def test_a_commissioners_reply_within_the_window_is_pushed(safe_site: Site) -> None:
+    site = safe_site
     number = await open_request(site)
     answered = await site.say(ZHANG, f"#{number} 请带营业执照复印件到窗口办理。", 200)
     assert answered.status == 200
@@ -404,7 +413,7 @@ async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_write
     tmp_path: Path, faq_dir: Path
 ) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    async with serve(database, faq_dir, wechat_notice_template=TEMPLATE) as site:
+    async with serve(database, faq_dir, mode="safe", wechat_notice_template=TEMPLATE) as site:
         number = await open_request(site)
         await site.advance(timedelta(hours=49))
         await site.say(ZHANG, f"#{number} 材料清单已整理好，请查收。", 300)
@@ -448,6 +457,7 @@ async def test_the_notice_can_be_a_subscription_message_with_the_accounts_own_fi
     async with serve(
         f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         faq_dir,
+        mode="safe",
         wechat_notice_template=TEMPLATE,
         wechat_notice_kind="subscription",
         wechat_notice_fields="thing1=text,character_string2=number,thing3=请回复查看",
@@ -463,7 +473,8 @@ async def test_the_notice_can_be_a_subscription_message_with_the_accounts_own_fi
         assert site.fake.templates() == []
 
 
-async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(site: Site) -> None:
+async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(safe_site: Site) -> None:
+    site = safe_site
     number = await open_request(site)
     site.fake.outside_window(ENTREPRENEUR)  # WeChat's own count disagrees with ours: 45015
     await site.say(ZHANG, f"#{number} 已转交税务窗口。", 400)
@@ -481,7 +492,8 @@ async def test_wechat_refusing_a_push_holds_it_until_the_user_writes(site: Site)
     )
 
 
-async def test_nothing_is_pushed_after_an_unfollow(site: Site) -> None:
+async def test_nothing_is_pushed_after_an_unfollow(safe_site: Site) -> None:
+    site = safe_site
     number = await open_request(site)
     # A follow and an unfollow within one batch of contacts: the unfollow wins.
     await site.post(event_xml(ENTREPRENEUR, "subscribe", create_time=1))
@@ -640,15 +652,17 @@ async def test_concurrent_sends_fetch_the_token_once() -> None:
 
 
 async def test_the_secret_and_token_never_reach_the_log(
-    site: Site, caplog: pytest.LogCaptureFixture
+    safe_site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
+    site = safe_site
     caplog.set_level("DEBUG")
     number = await open_request(site)
     await site.say(ZHANG, f"#{number} 好的", 700)
     await site.fake.wait_until(lambda: len(pushed_texts(site.fake, ENTREPRENEUR)) == 1, timeout=10)
     tokens = site.fake.valid_tokens()
     assert tokens
-    for secret in (APP_SECRET, TOKEN, *tokens):
+    assert site.platform.aes_key is not None
+    for secret in (APP_SECRET, TOKEN, site.platform.aes_key, *tokens):
         assert secret not in caplog.text
 
 
@@ -730,7 +744,7 @@ async def test_an_entrepreneurs_link_reaches_the_groups_card_as_inert_text(
     roster = tmp_path / "roster.yaml"
     roster.write_text(WECHAT_GROUP_ROSTER, encoding="utf-8")
     database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    async with serve(database, faq_dir, roster=roster) as site:
+    async with serve(database, faq_dir, mode="safe", roster=roster) as site:
         asked = await site.say(ENTREPRENEUR, f"提交工单 公司注册要哪些材料？{PLANTED}", 800)
         chosen = await site.say(
             ENTREPRENEUR, "北大科技园众创空间", 801, bizmsgmenuid=f"space:{SPACE}"
