@@ -20,7 +20,7 @@ Everything runs on 127.0.0.1, in this process unless said otherwise:
   message a dying process took is delivered again, and the dedup key makes the second
   handling answer with the first one's reply.
 * **the processes** (:class:`Node`): ``python -m bot run`` as shipped, Telegram by webhook,
-  WeChat in plain (signed) mode, the shipped knowledge base and a city's roster
+  WeChat in safe (encrypted) mode, the shipped knowledge base and a city's roster
   (:func:`city_roster`: 96 maker spaces in 8 districts, a duty group with its own Telegram chat
   for each, since Telegram lets a bot post only 20 messages a minute in one group).
 * **the people** (:func:`entrepreneur`, through a :class:`TelegramVoice` or a
@@ -94,7 +94,7 @@ from bench.harness import (
 # The fake platforms are the tests'; the harness drives the bot exactly as the tests do.
 sys.path.insert(0, str(ROOT / "tests"))
 from fake_telegram import FakeTelegram
-from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, text_xml
+from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, new_aes_key, text_xml
 
 from bot.app import create_bot
 from bot.channels.wechat import TEXT_LIMIT, render_text, split_text
@@ -106,6 +106,8 @@ from storage.models import OutboxMessage, Request
 
 TOKEN = "424242:faults-harness-token"
 WECHAT_TOKEN = "faults-harness"
+WECHAT_AES_KEY = new_aes_key()
+"""Safe mode, as production runs: in plain mode no commissioner may answer on WeChat."""
 APP_ID = "wxfaultsharness01"
 APP_SECRET = "faults-harness-secret"
 DISTRICTS = 8
@@ -656,7 +658,8 @@ class Crowd:
 
         async def attempt(node: Node) -> bool | None:
             platform = self.platforms.setdefault(
-                node.index, WeChatPlatform(f"{node.url}/wechat", WECHAT_TOKEN, APP_ID)
+                node.index,
+                WeChatPlatform(f"{node.url}/wechat", WECHAT_TOKEN, APP_ID, WECHAT_AES_KEY, "safe"),
             )
             posted = await platform.post(xml, session=self.client)
             if posted.status != 200:
@@ -829,6 +832,7 @@ async def run_phase(plan: Plan, server_url: str = POSTGRES_URL) -> Outcome:
                 "BOT_WECHAT_TOKEN": WECHAT_TOKEN,
                 "BOT_WECHAT_APP_ID": APP_ID,
                 "BOT_WECHAT_APP_SECRET": APP_SECRET,
+                "BOT_WECHAT_AES_KEY": WECHAT_AES_KEY,
                 "BOT_WECHAT_API_URL": wechat.root,
                 "BOT_OUTBOX_LEASE": str(plan.lease_s),
                 "BOT_LOG_LEVEL": "WARNING",
