@@ -694,7 +694,7 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
         raise _Refused(400, texts.incomplete) from None
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or more digits than int() takes
         raise _Refused(400, texts.bad_request) from None
     if not isinstance(payload, dict):
         raise _Refused(400, texts.bad_request)

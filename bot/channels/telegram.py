@@ -359,11 +359,14 @@ class TelegramChannel:
         try:
             data = json.loads(body)
             update = Update.de_json(data, self._bot) if isinstance(data, dict) else None
-        except (ValueError, TypeError, KeyError) as error:
+            readable = update is not None and _readable(update)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
             # Answering 200 stops Telegram from sending the same unreadable update again.
             log.warning("telegram webhook: unreadable update (%s)", type(error).__name__)
             return web.Response(text="ok")
-        if update is None:
+        if update is None or not readable:
+            if update is not None:
+                log.warning("telegram webhook: an update whose fields have the wrong types")
             return web.Response(text="ok")
         return await self._answer_webhook(update)
 
@@ -483,6 +486,57 @@ async def _unless(work: Awaitable[T], *interruptions: Awaitable[object]) -> T | 
 def _sendable_inline(reply: OutgoingMessage) -> bool:
     """Whether the webhook's answer can carry ``reply``: a plain message, not an edit or files."""
     return reply.edit is None and not reply.attachments
+
+
+def _readable(update: Update) -> bool:
+    """Whether the fields the bot reads have the types Telegram gives them.
+
+    Only the secret's holder can post to the webhook, but a leaked secret or a buggy proxy must
+    not make the bot store a message it then cannot answer (a chat id that is not a number).
+    """
+    if not isinstance(update.update_id, int):
+        return False
+    query = update.callback_query
+    if query is not None:
+        return (
+            isinstance(query.data, str | None)
+            and _user_readable(query.from_user)
+            and (query.message is None or _message_readable(query.message))
+        )
+    message = update.message
+    if message is None:
+        return True
+    replied = message.reply_to_message
+    return _message_readable(message) and (replied is None or _message_readable(replied))
+
+
+def _message_readable(message: Any) -> bool:
+    # A button's message may be one the bot can no longer see: only its chat and id are known.
+    files = [
+        *(getattr(message, "photo", None) or ()),
+        *(getattr(message, kind, None) for kind in ("document", "voice", "video")),
+    ]
+    return (
+        isinstance(message.message_id, int)
+        and isinstance(message.chat.id, int)
+        and isinstance(getattr(message, "text", None), str | None)
+        and isinstance(getattr(message, "caption", None), str | None)
+        and (getattr(message, "from_user", None) is None or _user_readable(message.from_user))
+        and all(
+            isinstance(file.file_id, str) and isinstance(file.file_size, int | None)
+            for file in files
+            if file is not None
+        )
+    )
+
+
+def _user_readable(user: Any) -> bool:
+    return (
+        isinstance(user.id, int)
+        and isinstance(user.first_name, str)
+        and isinstance(user.last_name, str | None)
+        and isinstance(user.language_code, str | None)
+    )
 
 
 def _sender(user: Any) -> Sender:

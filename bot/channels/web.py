@@ -105,7 +105,7 @@ class WebChannel:
             return _error(400, texts.incomplete)
         try:
             payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # bad UTF-8 or JSON, or more digits than int() takes
             return _error(400, texts.bad_request)
         if not isinstance(payload, dict):
             return _error(400, texts.bad_request)
