@@ -1,0 +1,130 @@
+"""The PDF printer and the HTML report, locked down: no local file, no script, a full disk.
+
+No entrepreneur's text reaches the report today (audit #9), so these tests plant what such
+text could one day carry: frames, images, objects and style sheets pointing at files of
+``tmp_path`` holding the word SECRET, scripts that write JS-RAN, a refresh to a file. The
+printer must show none of it, and the HTML report, opened from disk in a browser that
+runs scripts and lets a file page load files, must show none of it either (its CSP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from conftest import MONDAY, ROSTER, bot_for
+from pypdf import PdfReader
+from test_report_files import END_OF_YEAR, chromium
+from test_reports import a_quarter, report_of
+
+from bot.clock import ManualClock
+from bot.report_html import report_html
+
+FIGURES = "本季度共收到工单 5 件，办结 3 件，其中按期办结 2 件（按期率 66.7%）"
+"""The first line of the counted quarter's summary (``a_quarter``)."""
+SUMMARY_BACKGROUND = "#f3f6f9"
+"""Drawn only when the report's own style sheet applies."""
+
+
+def plant(folder: Path, refresh: bool = True) -> str:
+    """HTML that shows files of ``folder`` and runs scripts, wherever a browser lets it."""
+    folder.mkdir(exist_ok=True)
+    (folder / "frame.txt").write_text("SECRET-FRAME", encoding="utf-8")
+    (folder / "object.txt").write_text("SECRET-OBJECT", encoding="utf-8")
+    (folder / "image.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="40">'
+        '<text x="0" y="20">SECRET-IMAGE</text></svg>',
+        encoding="utf-8",
+    )
+    (folder / "style.css").write_text('body::after { content: "SECRET-STYLE"; }', "utf-8")
+    (folder / "moved.txt").write_text("SECRET-REFRESH", encoding="utf-8")
+    url = folder.as_uri()
+    planted = [
+        f'<iframe src="{url}/frame.txt"></iframe>',
+        f'<object data="{url}/object.txt" type="text/plain"></object>',
+        f'<img src="{url}/image.svg">',
+        f'<embed src="{url}/image.svg" type="image/svg+xml">',
+        f'<svg width="300" height="40"><image href="{url}/image.svg" width="300" height="40"/>'
+        "</svg>",
+        f'<link rel="stylesheet" href="{url}/style.css">',
+        f"<style>@import url({url}/style.css);</style>",
+        "<script>document.write('JS-RAN')</script>",
+        '<img src="data:," onerror="document.body.append(\'JS-RAN\')">',
+    ]
+    if refresh:
+        # No CSP stops a refresh: only the printer's blank page, which may not open a file.
+        planted.append(f'<meta http-equiv="refresh" content="0; url={url}/moved.txt">')
+    return "\n".join(planted)
+
+
+def pdf_text(printed: bytes) -> str:
+    """The PDF's text, look-alike characters mapped back (NFKC), all whitespace removed."""
+    pages = PdfReader(io.BytesIO(printed)).pages
+    text = unicodedata.normalize("NFKC", "".join(page.extract_text() for page in pages))
+    return "".join(text.split())
+
+
+def colours(printed: bytes) -> set[str]:
+    """The fill colours the PDF paints with."""
+    drawing = b"".join(
+        page.get_contents().get_data() for page in PdfReader(io.BytesIO(printed)).pages
+    ).decode("latin-1")
+    return {
+        "#{:02x}{:02x}{:02x}".format(*(round(float(c) * 255) for c in rgb.split()))
+        for rgb in re.findall(r"([\d.]+ [\d.]+ [\d.]+) rg", drawing)
+    }
+
+
+def squashed(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@pytest.fixture
+async def report_page(request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path) -> str:
+    """The HTML report of a counted quarter (``a_quarter``)."""
+    async with bot_for(request, tmp_path, faq_dir, ROSTER, ManualClock(MONDAY), "sqlite") as (
+        running,
+        clock,
+    ):
+        await a_quarter(running, clock)
+        report = await report_of(running, END_OF_YEAR)
+        return report_html(report, running.services.roster.current)
+
+
+async def test_the_html_report_opened_from_disk_loads_no_file_and_runs_no_script(
+    report_page: str, tmp_path: Path
+) -> None:
+    """A supervisor opens the HTML report in a browser: scripts on, file pages may load files.
+
+    What holds is the report's own CSP. (A refresh is not planted: no CSP stops it.)
+    """
+    planted = report_page.replace("</body>", plant(tmp_path / "files", refresh=False) + "</body>")
+    folder = tmp_path / "download"
+    folder.mkdir()
+    page = folder / "季报-2026Q4-全市.html"
+    page.write_text(planted, encoding="utf-8")
+    printed = folder / "printed.pdf"
+    args = [
+        chromium(),
+        "--headless",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--no-pdf-header-footer",
+        f"--print-to-pdf={printed}",
+    ]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    browser = await asyncio.create_subprocess_exec(
+        *args, page.as_uri(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    assert await asyncio.wait_for(browser.wait(), 120) == 0
+    text = pdf_text(printed.read_bytes())
+    assert squashed(FIGURES) in text
+    assert "SECRET" not in text
+    assert "JS-RAN" not in text
+    assert SUMMARY_BACKGROUND in colours(printed.read_bytes())
