@@ -21,7 +21,7 @@ from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
 from bot.report_files import render_report
-from bot.report_pdf import PdfError
+from bot.report_pdf import PdfError, PdfPrinter
 from bot.report_tables import archive_csv, archive_markdown
 from bot.reports import Period, Quarter, Year, count_periods
 from bot.roster import DEMO_ROSTER, Roster, RosterError
@@ -530,5 +530,6 @@ async def _report_body(
         archive = archive_csv(counted, roster) if args.format == "csv" else None
         body.append(archive or archive_markdown(counted, roster).encode("utf-8"))
         return
-    made = await render_report(counted[0], roster, args.district, args.format, settings.chromium)
+    printer = PdfPrinter(settings.chromium)
+    made = await render_report(counted[0], roster, args.district, args.format, printer)
     body.append(made.content)
