@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import faults, fuzz, matcher, report, requests, scheduler, telegram, wechat
+from bench import faults, fuzz, matcher, pdf, report, requests, scheduler, telegram, wechat
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
     requests.print_table(requests.run(quick=args.quick))
     scheduler.print_table(scheduler.run(quick=args.quick))
     report.print_table(report.run(quick=args.quick))
+    pdf.print_table(pdf.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))
