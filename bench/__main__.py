@@ -8,6 +8,7 @@ from bench import (
     faults,
     fuzz,
     matcher,
+    pdf,
     report,
     requests,
     scheduler,
@@ -25,6 +26,7 @@ def main() -> None:
     requests.print_table(requests.run(quick=args.quick))
     scheduler.print_table(scheduler.run(quick=args.quick))
     report.print_table(report.run(quick=args.quick))
+    pdf.print_table(pdf.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
     wechat_parse.print_table(wechat_parse.run(quick=args.quick))

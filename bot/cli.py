@@ -24,9 +24,9 @@ from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, SystemClock
 from bot.messages import Language
 from bot.report_files import render_report
-from bot.report_pdf import PdfError
+from bot.report_pdf import PdfError, PdfPrinter
 from bot.report_tables import archive_csv, archive_markdown
-from bot.reports import Period, Quarter, Year, count_periods
+from bot.reports import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year, count_periods
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
@@ -492,8 +492,19 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         quarter = Quarter.parse(args.quarter) if args.quarter else Quarter.of(now)
-    except ValueError as error:
-        print(f"季度写法不对：{error}", file=sys.stderr)
+    except ValueError:
+        print(
+            f"季度写法不对：{args.quarter!r}。请写成 2026Q4 这样，年份在 {FIRST_YEAR} 到 "
+            f"{LAST_YEAR} 之间。",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        period: Period = Year(args.year) if args.archive else quarter
+    except ValueError:
+        print(
+            f"年份不对：{args.year}。请写 {FIRST_YEAR} 到 {LAST_YEAR} 之间的年份。", file=sys.stderr
+        )
         return 2
     try:
         roster = Roster.load(roster_file(settings))
@@ -508,7 +519,6 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     if args.district and args.district not in districts:
         print(f"名册里没有区 {args.district}；有：{'、'.join(sorted(districts))}", file=sys.stderr)
         return 2
-    period: Period = Year(args.year) if args.archive else quarter
     body: list[bytes] = []
     try:
         asyncio.run(
@@ -577,5 +587,6 @@ async def _report_body(
         archive = archive_csv(counted, roster) if args.format == "csv" else None
         body.append(archive or archive_markdown(counted, roster).encode("utf-8"))
         return
-    made = await render_report(counted[0], roster, args.district, args.format, settings.chromium)
+    printer = PdfPrinter(settings.chromium)
+    made = await render_report(counted[0], roster, args.district, args.format, printer)
     body.append(made.content)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.report_html import report_html
-from bot.report_pdf import PdfError, find_chromium, html_to_pdf
+from bot.report_pdf import PdfError, PdfPrinter
 from bot.report_tables import report_csv, report_markdown, scope_name
 from bot.reports import Quarter, QuarterReport, build_report
 from bot.roster import Roster
@@ -98,18 +98,25 @@ async def render_report(
     roster: Roster,
     district: str | None,
     fmt: str,
-    chromium: str | None = None,
+    printer: PdfPrinter | None = None,
 ) -> ReportFile:
     """Render ``report`` (only ``district``'s part, if given) in ``fmt``.
 
+    Args:
+        report: The counted quarter.
+        roster: Names what the report counts.
+        district: Only this district's part (its roster id); ``None``: the whole city's.
+        fmt: One of :data:`FORMATS`.
+        printer: Prints the PDF (default: one of its own, with the Chromium on PATH).
+
     Raises:
-        bot.report_pdf.PdfError: ``fmt`` is ``pdf`` and Chromium is missing or failed.
+        bot.report_pdf.PdfError: ``fmt`` is ``pdf`` and Chromium is missing or failed, or the
+            disk is full.
     """
     quarter = report.quarter
     assert isinstance(quarter, Quarter)
     if fmt == "pdf":
-        html = report_html(report, roster, district)
-        content = await html_to_pdf(html, find_chromium(chromium))
+        content = await (printer or PdfPrinter()).print(report_html(report, roster, district))
     elif fmt == "html":
         content = report_html(report, roster, district).encode("utf-8")
     elif fmt == "csv":
@@ -123,17 +130,17 @@ class ReportMaker:
     """Makes the report files that ``/report`` queues, for the outbox sender."""
 
     def __init__(self, services: Services, chromium: str | None = None) -> None:
-        """Read from ``services``; print PDFs with ``chromium`` (found on PATH when unset)."""
+        """Read from ``services``; print PDFs with ``chromium`` (found on PATH when unset).
+
+        The console's downloads and the files ``/report`` sends share the one printer, so the
+        process prints one PDF at a time.
+        """
         self._services = services
-        self._chromium = chromium
+        self._printer = PdfPrinter(chromium)
 
     def can_print(self) -> bool:
         """Whether a PDF can be printed here (Chromium is installed)."""
-        try:
-            find_chromium(self._chromium)
-        except PdfError:
-            return False
-        return True
+        return self._printer.can_print()
 
     async def make(self, spec: str) -> ReportFile:
         """The file ``spec`` describes, counted now; HTML when the PDF cannot be printed.
@@ -149,8 +156,9 @@ class ReportMaker:
                 session, quarter, services.clock.now(), services.calendar.current, roster
             )
         try:
-            return await render_report(report, roster, district, fmt, self._chromium)
+            return await render_report(report, roster, district, fmt, self._printer)
         except PdfError as error:
-            # The supervisor still gets the report, charts and all, to print from a browser.
+            # The supervisor still gets the report, charts and all, to print from a browser:
+            # when Chromium is missing or failed, and when the disk is full.
             log.warning("report %s: no PDF (%s); sending HTML", spec, error)
             return await render_report(report, roster, district, "html")

@@ -3,10 +3,17 @@
 One self-contained file: the styles and the three charts (inline SVG, so they stay sharp on
 paper and in the PDF) are inside it, and it loads nothing, so it opens the same on a phone, on
 an office PC with no network, and in the headless Chromium that prints it to PDF.
+
+Its Content Security Policy holds it to that: no script runs, nothing is loaded (no file, no
+image, no frame, no style sheet), and no style applies but its own. So HTML that ever slipped
+into a report could neither show a local file nor restyle the figures, in the PDF printer or in
+the browser of a supervisor who opens the file from disk.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +74,10 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 td:first-child { white-space: nowrap; }
 .empty { color: #6b7280; }
 """
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+_CSP = f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'none'"
+"""Only ``_STYLE`` applies (by its hash: no other style element or attribute); everything else,
+scripts included, is refused. A picture would need ``img-src data:``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,8 @@ def report_html(report: QuarterReport, roster: Roster, district: str | None = No
     parts = [
         "<!doctype html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',
+        # First in the head: a policy binds only what comes after it.
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",

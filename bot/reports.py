@@ -44,6 +44,8 @@ from bot.workdays import WorkCalendar
 from storage.reports import ACTING, History, paused_gc, stream_histories
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "Figures",
     "OverdueRequest",
     "Period",
@@ -69,6 +71,22 @@ _STATUS_AFTER = {
     "closed": "closed",
 }
 """Event kind → the status after it (others leave it as it was; a follow-up ends a wait)."""
+
+
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+"""The years a report may count. The service began long after 2000 (its rules are of 2015),
+and 2100 is further ahead than anyone will ask. Within them every quarter is written with four
+digits and reads back the same (the outbox keeps reports as ``report:2026Q4:…``), the days
+around a quarter or year exist (``date`` ends at 9999), and Asia/Shanghai is +08:00 without
+summer time (which it last had in 1991)."""
+
+
+def _check_year(year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(
+            f"no report for the year {year}: only {FIRST_YEAR} to {LAST_YEAR} (write it as 2026Q4)"
+        )
 
 
 class _Span:
@@ -104,12 +122,22 @@ class Quarter(_Span):
     year: int
     number: int
 
-    @classmethod
-    def parse(cls, text: str) -> Quarter:
-        """``2026Q4`` (or ``2026-Q4``, ``2026q4``) as a quarter.
+    def __post_init__(self) -> None:
+        """Check that it is a quarter of the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`.
 
         Raises:
-            ValueError: Not a quarter.
+            ValueError: It is not.
+        """
+        _check_year(self.year)
+        if not 1 <= self.number <= 4:
+            raise ValueError(f"no quarter {self.number}: only 1 to 4 (write it as 2026Q4)")
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        """``2026Q4`` (or ``2026-Q4``, ``2026q4``) as a quarter, of the years 2000 to 2100.
+
+        Raises:
+            ValueError: Not a quarter, or not of those years.
         """
         found = re.fullmatch(r"(\d{4})-?[Qq]([1-4])", text.strip())
         if not found:
@@ -150,6 +178,14 @@ class Year(_Span):
     """A calendar year in Asia/Shanghai: the performance archive's whole-year column."""
 
     year: int
+
+    def __post_init__(self) -> None:
+        """Check that it is one of the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`.
+
+        Raises:
+            ValueError: It is not.
+        """
+        _check_year(self.year)
 
     @property
     def first_day(self) -> date:

@@ -44,8 +44,9 @@ END_OF_YEAR = datetime(2027, 1, 10, tzinfo=UTC)
 
 
 def chromium() -> str:
+    """The Chromium the PDF tests print with: ``BOT_CHROMIUM``, else one on PATH."""
     try:
-        return find_chromium()
+        return find_chromium(os.environ.get("BOT_CHROMIUM"))
     except PdfError:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing; .ci/run installs it")
