@@ -22,6 +22,7 @@ from handlers import ROUTERS
 from handlers.basics import unknown
 from knowledge.service import KnowledgeService, build
 from storage import Database
+from storage.retention import RetentionJob, standard_prunes
 
 __all__ = ["Bot", "create_bot"]
 
@@ -117,5 +118,6 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         lease=timedelta(seconds=settings.outbox_lease),
     )
     dispatcher.on_queued = sender.wake
-    scheduler = Scheduler(services, on_queued=sender.wake)
+    retention = RetentionJob(standard_prunes(timedelta(days=settings.retention_days)))
+    scheduler = Scheduler(services, on_queued=sender.wake, retention=retention)
     return Bot(settings, services, dispatcher, sender, scheduler, files, telegram, wechat)

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     web_chat: bool = True
     """Serve the local web chat (the Internet intake channel of Article 6)."""
 
+    retention_days: Annotated[int, Field(ge=1)] = 180
+    """Days the bot keeps the questions it was asked (answered or not) and the outgoing
+    messages it finished with. Requests and their history are kept for good."""
+
     log_format: Literal["text", "json"] = "text"
     """``text`` for a terminal; ``json`` writes one JSON object a line for a log collector."""
 
