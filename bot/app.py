@@ -95,6 +95,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         clock=clock,
         roster=Reloadable(lambda: Roster.load(roster_path), roster),
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
+        settings=settings,
     )
     dispatcher = Dispatcher(services, fallback=unknown)
     dispatcher.include(*ROUTERS)
