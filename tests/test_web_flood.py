@@ -32,8 +32,11 @@ from storage.models import InboundKey
 
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # Tuesday 12:00 in Shanghai
 BUSY = "消息发得有点快，请稍等几秒再试。"
-PER_ADDRESS = 60
-"""Messages one address may send a minute (bot.channels.web.ADDRESS_LIMIT)."""
+PER_ADDRESS = 120
+"""Short messages one address may send a minute (bot.channels.web: 24,000 characters, each
+message counting at least 200)."""
+LONG_PER_ADDRESS = 12
+"""Messages of 2,000 characters one address may send a minute."""
 PER_SESSION = 20
 """Messages one session may send in 10 s (bot.channels.web.SESSION_LIMIT)."""
 
@@ -81,9 +84,10 @@ def site(tmp_path: Path, faq_dir: Path) -> Open:
 
 
 async def send(
-    client: aiohttp.ClientSession, n: int, headers: dict[str, str] | None = None
+    client: aiohttp.ClientSession, n: int, headers: dict[str, str] | None = None, length: int = 0
 ) -> tuple[int, str]:
-    body = {"text": f"第{n}个问题：孵化器的食堂几点开饭", "id": f"m{n}"}
+    text = f"第{n}个问题：孵化器的食堂几点开饭"
+    body = {"text": text + "饭" * (length - len(text)), "id": f"m{n}"}
     async with client.post("/api/messages", json=body, headers=headers or {}) as response:
         answer = await response.json()
         return response.status, answer.get("error", "")
@@ -95,13 +99,14 @@ async def flood(
     headers: Callable[[int], dict[str, str]] = lambda n: {},
     *,
     fresh: bool = False,
+    length: int = 0,
 ) -> list[int]:
     """``count`` messages as fast as one client sends; ``fresh``: forget the cookie each time."""
     statuses = []
     for n in range(count):
         if fresh:
             client.cookie_jar.clear()
-        status, error = await send(client, n, headers(n))
+        status, error = await send(client, n, headers(n), length)
         if status == 429:
             assert error == BUSY
         statuses.append(status)
@@ -117,6 +122,14 @@ async def test_a_flood_without_a_cookie_is_refused_past_the_address_limit(site: 
         assert (await send(neighbour, 1))[0] == 200
         bot.clock.advance(timedelta(minutes=2))
         assert (await send(flooder, 999))[0] == 200
+
+
+async def test_long_messages_use_the_address_budget_up_sooner(site: Open) -> None:
+    async with site() as bot, bot.client() as flooder:
+        statuses = await flood(flooder, LONG_PER_ADDRESS + 3, fresh=True, length=2000)
+        assert statuses == [200] * LONG_PER_ADDRESS + [429] * 3
+        # A question of ordinary length from the same address waits as long as the rest.
+        assert (await send(flooder, 99))[0] == 429
 
 
 async def test_rotating_made_up_cookies_do_not_escape_the_address_limit(site: Open) -> None:
@@ -141,15 +154,15 @@ async def test_one_session_gets_its_own_smaller_limit(site: Open) -> None:
 
 async def test_dozens_of_people_behind_one_address_chat_normally(site: Open) -> None:
     async with site() as bot:
-        people = [bot.client() for _ in range(25)]
+        people = [bot.client() for _ in range(40)]
         try:
             for minute in range(3):
                 for n, person in enumerate(people):
                     # Two messages a minute each: a lively session, far from a flood.
                     assert (await send(person, 100 * minute + 2 * n))[0] == 200
                     assert (await send(person, 100 * minute + 2 * n + 1))[0] == 200
-                    bot.clock.advance(timedelta(seconds=2))
-                bot.clock.advance(timedelta(seconds=10))
+                    bot.clock.advance(timedelta(seconds=1))
+                bot.clock.advance(timedelta(seconds=20))
         finally:
             for person in people:
                 await person.close()

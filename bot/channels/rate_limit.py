@@ -15,10 +15,13 @@ __all__ = ["RateLimit"]
 
 
 class RateLimit:
-    """At most ``limit`` events per ``window`` and key, approximately, in one process."""
+    """At most ``limit`` per ``window`` and key, approximately, in one process.
+
+    What is counted may be events (each costs 1) or something they weigh (characters).
+    """
 
     def __init__(self, limit: int, window: timedelta) -> None:
-        """Allow ``limit`` events per ``window`` to each key."""
+        """Allow ``limit`` per ``window`` to each key."""
         self.limit = limit
         self.window = window
         self._seconds = window.total_seconds()
@@ -32,16 +35,16 @@ class RateLimit:
         """How many keys are remembered (those seen in this window or the one before)."""
         return len(self._current.keys() | self._previous.keys())
 
-    def full(self, key: str, now: datetime) -> bool:
-        """Whether ``key`` has had its ``limit`` in the window that ends at ``now``."""
+    def full(self, key: str, now: datetime, cost: int = 1) -> bool:
+        """Whether ``cost`` more at ``now`` would take ``key`` past its limit for the window."""
         overlap = self._roll(now)
         estimate = self._previous.get(key, 0) * overlap + self._current.get(key, 0)
-        return estimate >= self.limit
+        return estimate + cost > self.limit
 
-    def count(self, key: str, now: datetime) -> None:
-        """Count one event of ``key`` at ``now``."""
+    def count(self, key: str, now: datetime, cost: int = 1) -> None:
+        """Count ``cost`` for ``key`` at ``now``."""
         self._roll(now)
-        self._current[key] = self._current.get(key, 0) + 1
+        self._current[key] = self._current.get(key, 0) + cost
 
     def refuse(self, key: str, now: datetime) -> bool:
         """Note that ``key`` was refused; whether for the first time this window (to say so)."""

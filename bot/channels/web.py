@@ -31,6 +31,7 @@ from bot.channels.rate_limit import RateLimit
 from bot.channels.web_sessions import SessionCookies, visitor_of
 from bot.clock import Clock
 from bot.messages import (
+    MAX_TEXT_LENGTH,
     Channel,
     IncomingMessage,
     Language,
@@ -56,11 +57,14 @@ SESSION_WINDOW = timedelta(seconds=10)
 SESSION_LIMIT = 20
 """Messages one session may send per window; generous for a person, a brake for a script."""
 ADDRESS_WINDOW = timedelta(minutes=1)
-ADDRESS_LIMIT = 60
-"""Messages one client address may send per window, whatever its sessions. A maker space puts
-dozens of people behind one NAT address, but few of them write to the bot in the same minute,
-each a message every twenty seconds at most: sixty a minute leaves room for twenty at once. A
-script gets no more: about 0.4 MB a minute of 2,000-character messages (bench/flood.py)."""
+ADDRESS_BUDGET = 24_000
+"""Characters one client address may send per window, whatever its sessions, each message
+counting as at least :data:`MESSAGE_FLOOR` (what a message costs the database grows with its
+length). That is 120 short messages a minute: room for forty people behind a maker space's NAT
+writing two messages each in the same minute, with bursts. A script gets 12 messages of 2,000
+characters, or 120 short ones: about 0.1 MB a minute (bench/flood.py)."""
+MESSAGE_FLOOR = 200
+"""What a short message (or a button press) counts, in characters, against the address."""
 COOKIE_LIFETIME = timedelta(days=180)
 SIGNING_KEY = "web-session"
 """The name of the key session cookies are signed with (:func:`storage.visitors.signing_key`)."""
@@ -101,7 +105,7 @@ class WebChannel:
         public_url = settings.public_url if settings is not None else None
         self._secure = public_url is not None and public_url.startswith("https://")
         self._per_session = RateLimit(SESSION_LIMIT, SESSION_WINDOW)
-        self._per_address = RateLimit(ADDRESS_LIMIT, ADDRESS_WINDOW)
+        self._per_address = RateLimit(ADDRESS_BUDGET, ADDRESS_WINDOW)
         self._cookies: SessionCookies | None = None
         self._unsigned_until: datetime | None = None
 
@@ -167,12 +171,13 @@ class WebChannel:
         # The address first: a flood with a made-up cookie each time is refused before its
         # cookie costs a database read.
         address = self._address(request)
-        if self._per_address.full(address, now):
+        cost = max(MESSAGE_FLOOR, min(len(text), MAX_TEXT_LENGTH))
+        if self._per_address.full(address, now, cost):
             if self._per_address.refuse(address, now):
                 log.warning(
-                    "web chat: %s sent %d messages within %s; refusing more for now",
+                    "web chat: %s sent %d characters within %s; refusing more for now",
                     address,
-                    ADDRESS_LIMIT,
+                    ADDRESS_BUDGET,
                     ADDRESS_WINDOW,
                 )
             return _error(429, texts.busy)
@@ -184,7 +189,7 @@ class WebChannel:
         user, cookie = known if known is not None else self._issue()
         if self._per_session.full(user, now):
             return self._with_session(_error(429, texts.busy), cookie)
-        self._per_address.count(address, now)
+        self._per_address.count(address, now, cost)
         self._per_session.count(user, now)
         key = client_id if client_id is not None else secrets.token_hex(8)
         message = IncomingMessage(
