@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import faults, fuzz, matcher, report, requests, scheduler, telegram, wechat
+from bench import faults, flood, fuzz, matcher, report, requests, scheduler, telegram, wechat
 
 
 def main() -> None:
@@ -18,6 +18,7 @@ def main() -> None:
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))
+    flood.print_table(flood.run(quick=args.quick), quick=args.quick)
     fuzz.print_table(fuzz.run(quick=args.quick))
 
 
