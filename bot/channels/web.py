@@ -15,6 +15,7 @@ brake they share is the reverse proxy's (nginx ``limit_req`` on ``/api/messages`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -65,6 +66,10 @@ writing two messages each in the same minute, with bursts. A script gets 12 mess
 characters, or 120 short ones: about 0.1 MB a minute (bench/flood.py)."""
 MESSAGE_FLOOR = 200
 """What a short message (or a button press) counts, in characters, against the address."""
+REFUSAL_DELAY = 1.0
+"""Seconds a refused message waits for its 429. Answering at once lets a script that floods
+over a few connections keep the process busy with thousands of refusals a second, and everyone
+else waits; held back, each connection gets one answer a second, and the wait costs no CPU."""
 COOKIE_LIFETIME = timedelta(days=180)
 SIGNING_KEY = "web-session"
 """The name of the key session cookies are signed with (:func:`storage.visitors.signing_key`)."""
@@ -145,6 +150,12 @@ class WebChannel:
         texts = texts_for(language)
         if request.content_type != "application/json":
             return _error(415, texts.attachment_only)
+        now = self._clock.now()
+        address = self._address(request)
+        # An address over its budget even for the shortest message is refused before its body
+        # is read and parsed: a flood costs as little as it can.
+        if self._per_address.full(address, now, MESSAGE_FLOOR):
+            return await self._refuse(address, now, texts.busy)
         try:
             body = await read_body(request, MAX_BODY)
         except BodyTooLarge as problem:
@@ -167,20 +178,11 @@ class WebChannel:
             isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)
         ):
             return _error(400, texts.bad_request)
-        now = self._clock.now()
-        # The address first: a flood with a made-up cookie each time is refused before its
-        # cookie costs a database read.
-        address = self._address(request)
+        # The address before the session: a flood with a made-up cookie each time is refused
+        # before its cookie costs a database read.
         cost = max(MESSAGE_FLOOR, min(len(text), MAX_TEXT_LENGTH))
         if self._per_address.full(address, now, cost):
-            if self._per_address.refuse(address, now):
-                log.warning(
-                    "web chat: %s sent %d characters within %s; refusing more for now",
-                    address,
-                    ADDRESS_BUDGET,
-                    ADDRESS_WINDOW,
-                )
-            return _error(429, texts.busy)
+            return await self._refuse(address, now, texts.busy)
         try:
             known = await self._known_visitor(request)
         except UNAVAILABLE:
@@ -188,6 +190,7 @@ class WebChannel:
             return _error(503, texts.unavailable)
         user, cookie = known if known is not None else self._issue()
         if self._per_session.full(user, now):
+            await asyncio.sleep(REFUSAL_DELAY)
             return self._with_session(_error(429, texts.busy), cookie)
         self._per_address.count(address, now, cost)
         self._per_session.count(user, now)
@@ -238,6 +241,18 @@ class WebChannel:
         cursor = max([after, *(row.id for row in rows)])
         response = web.json_response({"messages": messages, "cursor": cursor}, headers=API_HEADERS)
         return self._with_session(response, cookie)
+
+    async def _refuse(self, address: str, now: datetime, text: str) -> web.Response:
+        """The 429 for a message over its address's budget, after :data:`REFUSAL_DELAY`."""
+        if self._per_address.refuse(address, now):
+            log.warning(
+                "web chat: %s sent %d characters within %s; refusing more for now",
+                address,
+                ADDRESS_BUDGET,
+                ADDRESS_WINDOW,
+            )
+        await asyncio.sleep(REFUSAL_DELAY)
+        return _error(429, text)
 
     def _address(self, request: web.Request) -> str:
         return client_address(
