@@ -268,7 +268,7 @@ class WebChannel:
         """
         cookies = self._signer()
         value = request.cookies.get(SESSION_COOKIE)
-        if not value or not value.isascii():
+        if not value:
             return None
         user = cookies.visitor(value)
         if user is not None:

@@ -40,6 +40,8 @@ class SessionCookies:
 
     def visitor(self, cookie: str) -> str | None:
         """The visitor of a cookie this server issued; ``None`` for any other value."""
+        if not cookie.isascii():  # ours are; compare_digest takes no other text
+            return None
         random_part, dot, signature = cookie.rpartition(".")
         if not dot or not random_part:
             return None
