@@ -62,8 +62,9 @@ ADDRESS_BUDGET = 24_000
 """Characters one client address may send per window, whatever its sessions, each message
 counting as at least :data:`MESSAGE_FLOOR` (what a message costs the database grows with its
 length). That is 120 short messages a minute: room for forty people behind a maker space's NAT
-writing two messages each in the same minute, with bursts. A script gets 12 messages of 2,000
-characters, or 120 short ones: about 0.1 MB a minute (bench/flood.py)."""
+writing two messages each in the same minute, with bursts. A script gets 15 to 20 messages of
+2,000 characters through in its first minute (12 at once, then as the window slides): 0.1 MB
+on SQLite, 0.2-0.35 MB on PostgreSQL (bench/flood.py), where it stored 6-13 MB before."""
 MESSAGE_FLOOR = 200
 """What a short message (or a button press) counts, in characters, against the address."""
 REFUSAL_DELAY = 1.0
