@@ -6,6 +6,7 @@ import argparse
 
 from bench import (
     faults,
+    flood,
     fuzz,
     matcher,
     pdf,
@@ -31,6 +32,7 @@ def main() -> None:
     wechat.print_table(wechat.run(quick=args.quick))
     wechat_parse.print_table(wechat_parse.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))
+    flood.print_table(flood.run(quick=args.quick), quick=args.quick)
     fuzz.print_table(fuzz.run(quick=args.quick))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.admin_files import warn_stranded
 from bot.channels.telegram import TelegramChannel
-from bot.channels.wechat import WeChatChannel
+from bot.channels.wechat import MAX_SKEW, WeChatChannel
 from bot.clock import Clock, SystemClock
 from bot.messages import Channel
 from bot.reloadable import Reloadable
@@ -24,7 +24,8 @@ from bot.workdays import WorkCalendar
 from handlers import ROUTERS
 from handlers.basics import unknown
 from knowledge.service import KnowledgeService, build
-from storage import Database
+from storage import Database, nonces
+from storage.retention import Prune, RetentionJob, standard_prunes
 
 __all__ = [
     "PLATFORM_CHANNELS",
@@ -173,6 +174,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         clock=clock,
         roster=Reloadable(lambda: Roster.load(roster_path), roster),
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
+        settings=settings,
     )
     # A roster that lacks a space or group open requests name still serves; the admin is told.
     await warn_stranded(services, clock.now())
@@ -198,5 +200,12 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         lease=timedelta(seconds=settings.outbox_lease),
     )
     dispatcher.on_queued = sender.wake
-    scheduler = Scheduler(services, on_queued=sender.wake)
+    retention = RetentionJob(
+        [
+            *standard_prunes(timedelta(days=settings.retention_days)),
+            # A signature older than WeChat's window is refused for its age alone.
+            Prune("wechat_nonces", MAX_SKEW, nonces.forget_before),
+        ]
+    )
+    scheduler = Scheduler(services, on_queued=sender.wake, retention=retention)
     return Bot(settings, services, dispatcher, sender, scheduler, files, telegram, wechat)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.reloadable import Reloadable
     from bot.roster import Roster
+    from bot.settings import Settings
     from bot.workdays import WorkCalendar
     from knowledge.service import KnowledgeService
     from storage.database import Database
@@ -51,6 +52,9 @@ class Services:
     """The working-day calendar with the admins' overrides."""
     metrics: Metrics = field(default_factory=Metrics)
     """What ``/metrics`` shows."""
+    settings: Settings | None = None
+    """The operator's settings, for the channels built from the services (the web chat reads
+    its proxies and public address); ``None`` where a test builds services by hand."""
 
 
 @dataclass(frozen=True, slots=True)

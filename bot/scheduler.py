@@ -7,7 +7,9 @@ Each round reads the clock once and decides in Asia/Shanghai time:
 - once the deadline (24:00 of the due date) has passed without a result, the group and the
   district's supervisors get an escalation and the entrepreneur an apology;
 - a resolved request nobody reopened closes itself after 5 working days;
-- while due dates rest on a year the calendar only estimates, the admins are told once per year.
+- while due dates rest on a year the calendar only estimates, the admins are told once per year;
+- about once an hour, one process of several forgets what is past keeping
+  (:mod:`storage.retention`).
 
 Every notice is written with its row in ``notices`` (request, kind, due date) in the same
 transaction as the messages it causes, and the request row is locked first, so two scheduler
@@ -53,6 +55,7 @@ from handlers.desk import (
 from storage import outbox, requests
 from storage.database import UNAVAILABLE
 from storage.models import Alert, Notice, Request
+from storage.retention import RetentionJob
 from storage.upsert import insert_for
 
 __all__ = ["REMIND_AT", "DueNotice", "NoticeKind", "Round", "Scheduler"]
@@ -92,6 +95,8 @@ class Round:
     escalations: int = 0
     closed: int = 0
     alerts: int = 0
+    pruned: dict[str, int | None] | None = None
+    """Rows the retention job deleted, by kind; ``None`` when it was not its hour."""
 
     @property
     def messages_queued(self) -> bool:
@@ -108,6 +113,7 @@ class Scheduler:
         *,
         on_queued: Callable[[], None] | None = None,
         interval: float = 30.0,
+        retention: RetentionJob | None = None,
     ) -> None:
         """Create a scheduler.
 
@@ -115,10 +121,12 @@ class Scheduler:
             services: The bot's services (database, clock, roster, calendar).
             on_queued: Called after a round that queued messages (wakes the outbox sender).
             interval: Seconds between rounds.
+            retention: Forgets old rows at the end of a round, when its hour has come.
         """
         self._services = services
         self._on_queued = on_queued
         self._interval = interval
+        self._retention = retention
 
     async def run(self, stop: asyncio.Event) -> None:
         """Re-date what the calendar may have changed, then run rounds until ``stop`` is set."""
@@ -157,6 +165,13 @@ class Scheduler:
             done.alerts = await self._calendar_alert(now)
         if done.messages_queued and self._on_queued is not None:
             self._on_queued()
+        # Last, so a long first clean-up after an upgrade never holds this round's notices back.
+        if self._retention is not None:
+            with about(None):
+                try:
+                    done.pruned = await self._retention.run_if_due(self._services.database, now)
+                except Exception:
+                    log.exception("retention failed; trying again in an hour")
         return done
 
     async def redate(self, *, provisional_only: bool = False) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -106,6 +108,21 @@ class Settings(BaseSettings):
     web_chat: bool = True
     """Serve the local web chat (the Internet intake channel of Article 6)."""
 
+    public_url: str | None = None
+    """The public address of this server as browsers see it (``https://bot.example.cn``). With
+    ``https://`` the web chat's session cookie is marked ``Secure``, which the bot cannot tell
+    by itself behind a proxy that ends TLS."""
+
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    """Your own reverse proxies, as addresses or networks separated by commas
+    (``127.0.0.1,10.0.0.0/8``). Only a request from one of them has its ``X-Forwarded-For``
+    believed, to find the visitor's address for the web chat's rate limit. Empty: trust no one,
+    the peer's address is the visitor's."""
+
+    retention_days: Annotated[int, Field(ge=1)] = 180
+    """Days the bot keeps the questions it was asked (answered or not) and the outgoing
+    messages it finished with. Requests and their history are kept for good."""
+
     log_format: Literal["text", "json"] = "text"
     """``text`` for a terminal; ``json`` writes one JSON object a line for a log collector."""
 
@@ -141,6 +158,35 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = urlsplit(value.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("write the address browsers use: https://bot.example.cn")
+        if url.query or url.fragment or url.username or url.password:
+            raise ValueError("only scheme, host, port and path: https://bot.example.cn")
+        return url.geturl().rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            try:
+                networks.append(ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"{item.strip()!r} is not an address or network: write 10.0.0.5,10.1.0.0/16"
+                ) from None
+        return tuple(networks)
 
     @field_validator("knowledge_dir")
     @classmethod

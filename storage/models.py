@@ -33,6 +33,7 @@ __all__ = [
     "Counter",
     "Identity",
     "InboundKey",
+    "JobRun",
     "Notice",
     "OutboxMessage",
     "Pause",
@@ -40,6 +41,7 @@ __all__ = [
     "PushWindow",
     "Request",
     "RequestEvent",
+    "SigningKey",
     "UnansweredQuestion",
     "UtcDateTime",
     "WeChatNonce",
@@ -233,7 +235,11 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # One row per message in and out: PostgreSQL's int4 would run out; SQLite's INTEGER key is
+    # 64 bits already and must stay INTEGER to number rows by itself.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
     chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
     payload: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
@@ -261,6 +267,8 @@ class InboundKey(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_inbound_keys_received_at", "received_at"),)
 
 
 class Notice(Base):
@@ -297,6 +305,8 @@ class Conversation(Base):
     step: Mapped[str] = mapped_column(String(32), nullable=False)
     data: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_conversations_updated_at", "updated_at"),)
 
 
 class ConsoleToken(Base):
@@ -377,3 +387,26 @@ class WeChatNonce(Base):
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), nullable=False)
     """SHA-256 (hex) of the body posted with the pair, or a marker for the GET URL check."""
+
+
+class SigningKey(Base):
+    """A secret the processes share, made once by the first to need it (the web chat's cookies).
+
+    It signs what the server hands out so that it can tell its own from a value a client made
+    up; it opens nothing by itself (a web chat visitor is known by the hash of the random part).
+    """
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class JobRun(Base):
+    """When a periodic job (retention) last ran, so one process of several runs it each time."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

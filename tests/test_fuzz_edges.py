@@ -16,11 +16,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from knowledge.service import KnowledgeError, build
 from storage.models import InboundKey
 
 _NOON = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
+_visitors = itertools.count(1)
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 EXAMPLES = 10_000 if LONG else 200
 FUZZ = settings(
@@ -161,7 +164,9 @@ def web_chat(tmp_path: Path, faq_dir: Path) -> Iterator[tuple[asyncio.AbstractEv
     """The bot's HTTP application on 127.0.0.1, in a loop of its own the examples drive."""
     loop = asyncio.new_event_loop()
     settings_ = load_settings(
-        knowledge_dir=faq_dir, database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        knowledge_dir=faq_dir,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        trusted_proxies="127.0.0.1",  # each example names its own visitor's address
     )
     bot = loop.run_until_complete(create_bot(settings_, ManualClock(_NOON)))
     server = TestServer(build_application(bot), host="127.0.0.1")
@@ -183,13 +188,13 @@ def test_the_web_chat_answers_any_body_without_a_server_error(
 
     async def post() -> tuple[int, Any, int, int]:
         before = await keys(bot)
+        # A new visitor each time, at an address of their own: no rate limit.
+        headers = {"X-Forwarded-For": str(ip_address("10.0.0.0") + next(_visitors))}
+        if content_type:
+            headers["Content-Type"] = content_type
         async with (
-            aiohttp.ClientSession() as client,  # a new visitor each time: no rate limit
-            client.post(
-                f"{url}/api/messages",
-                data=body,
-                headers={"Content-Type": content_type} if content_type else {},
-            ) as response,
+            aiohttp.ClientSession() as client,
+            client.post(f"{url}/api/messages", data=body, headers=headers) as response,
         ):
             answer = await response.json(content_type=None)
         return response.status, answer, before, await keys(bot)

@@ -3,25 +3,36 @@
 The page sends with ``POST /api/messages`` (the replies come back in the response) and fetches
 what arrives later (a commissioner's reply, a deadline notice) with ``GET /api/updates?after=N``,
 which also acknowledges everything up to ``N``. A visitor is known by an anonymous session
-cookie; its hash, never the cookie itself, is the user id.
+cookie that only the server issues (:mod:`bot.channels.web_sessions`); the hash of its random
+part, never the cookie itself, is the user id.
+
+Anyone may write without signing up, so sending is braked twice, per process: per session, and
+per client address (:mod:`bot.channels.client_address`), since a script can drop its cookie with
+every message. The address limit bounds what one address can add to the database. Several
+processes each count on their own, so together they let through that many times more; the
+brake they share is the reverse proxy's (nginx ``limit_req`` on ``/api/messages``).
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 import logging
+import re
 import secrets
-from collections import deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
+from bot.channels.client_address import client_address
+from bot.channels.rate_limit import RateLimit
+from bot.channels.web_sessions import SessionCookies, visitor_of
 from bot.clock import Clock
 from bot.messages import (
+    MAX_TEXT_LENGTH,
     Channel,
     IncomingMessage,
     Language,
@@ -30,21 +41,48 @@ from bot.messages import (
 )
 from bot.routing import Dispatcher
 from bot.texts import texts_for
-from storage import outbox
+from storage import outbox, visitors
 from storage.database import UNAVAILABLE
 
-__all__ = ["SECURITY_HEADERS", "SESSION_COOKIE", "WebChannel"]
+__all__ = ["API_HEADERS", "SECURITY_HEADERS", "SESSION_COOKIE", "WebChannel"]
 
 log = logging.getLogger(__name__)
+ResponseT = TypeVar("ResponseT", bound=web.StreamResponse)
 
 STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "md_session"
 MAX_BODY = 64 * 1024
 """A question is at most a few thousand characters; anything bigger is not a chat message."""
 MAX_CHOICE = 200
-RATE_WINDOW = timedelta(seconds=10)
-RATE_LIMIT = 20
+SESSION_WINDOW = timedelta(seconds=10)
+SESSION_LIMIT = 20
 """Messages one session may send per window; generous for a person, a brake for a script."""
+ADDRESS_WINDOW = timedelta(minutes=1)
+ADDRESS_BUDGET = 24_000
+"""Characters one client address may send per window, whatever its sessions, each message
+counting as at least :data:`MESSAGE_FLOOR` (what a message costs the database grows with its
+length). That is 120 short messages a minute: room for forty people behind a maker space's NAT
+writing two messages each in the same minute, with bursts. A script gets 15 to 20 messages of
+2,000 characters through in its first minute (12 at once, then as the window slides): 0.1 MB
+on SQLite, 0.2-0.35 MB on PostgreSQL (bench/flood.py), where it stored 6-13 MB before."""
+MESSAGE_FLOOR = 200
+"""What a short message (or a button press) counts, in characters, against the address."""
+REFUSAL_DELAY = 1.0
+"""Seconds a refused message waits for its 429. Answering at once lets a script that floods
+over a few connections keep the process busy with thousands of refusals a second, and everyone
+else waits; held back, each connection gets one answer a second, and the wait costs no CPU."""
+COOKIE_LIFETIME = timedelta(days=180)
+SIGNING_KEY = "web-session"
+"""The name of the key session cookies are signed with (:func:`storage.visitors.signing_key`)."""
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What the page may name its message with: it goes into the dedup key and the log."""
+_UNSIGNED = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A cookie from before signing: the server issued ``secrets.token_urlsafe(24)``."""
+MAX_CURSOR = 2**63 - 1
+"""The largest outbox id: a larger ``after`` acknowledges no more and names no row."""
+
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+"""On every JSON answer of the chat API: read as JSON only, and kept by no cache."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -61,23 +99,44 @@ class WebChannel:
     """Adapter between the browser page and the dispatcher."""
 
     def __init__(self, dispatcher: Dispatcher, clock: Clock) -> None:
-        """Feed messages from the page to ``dispatcher``, timed by ``clock``."""
+        """Feed messages from the page to ``dispatcher``, timed by ``clock``.
+
+        The proxies to believe and the public address come from the dispatcher's settings.
+        """
         self._dispatcher = dispatcher
         self._clock = clock
-        self._recent: dict[str, deque[Any]] = {}
+        self._sessions = dispatcher.services.database.sessions
+        settings = dispatcher.services.settings
+        self._trusted = settings.trusted_proxies if settings is not None else ()
+        public_url = settings.public_url if settings is not None else None
+        self._secure = public_url is not None and public_url.startswith("https://")
+        self._per_session = RateLimit(SESSION_LIMIT, SESSION_WINDOW)
+        self._per_address = RateLimit(ADDRESS_BUDGET, ADDRESS_WINDOW)
+        self._cookies: SessionCookies | None = None
+        self._unsigned_until: datetime | None = None
 
     def register(self, app: web.Application) -> None:
-        """Add the page, its assets and the API to ``app``."""
+        """Add the page, its assets and the API to ``app``; the signing key is read at start."""
+        app.on_startup.append(self._start)
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._asset)
         app.router.add_post("/api/messages", self._message)
         app.router.add_get("/api/updates", self._updates)
 
+    async def _start(self, _app: web.Application) -> None:
+        key = await visitors.signing_key(self._sessions, SIGNING_KEY, self._clock.now())
+        self._cookies = SessionCookies(key.secret)
+        # An unsigned cookie was issued before the key was made: none outlives it by more than
+        # a cookie's lifetime.
+        self._unsigned_until = key.created_at + COOKIE_LIFETIME
+
     async def _page(self, request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
-        if not _session(request):
-            _set_session(response, secrets.token_urlsafe(24))
-        return response
+        try:
+            known = await self._known_visitor(request)
+        except UNAVAILABLE:
+            return response  # the page still loads; its first message gets the session
+        return self._with_session(response, self._issue()[1] if known is None else known[1])
 
     async def _asset(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -90,12 +149,14 @@ class WebChannel:
     async def _message(self, request: web.Request) -> web.Response:
         language = _language(request)
         texts = texts_for(language)
-        session = _session(request)
-        fresh_session = None
-        if not session:
-            session = fresh_session = secrets.token_urlsafe(24)
         if request.content_type != "application/json":
             return _error(415, texts.attachment_only)
+        now = self._clock.now()
+        address = self._address(request)
+        # An address over its budget even for the shortest message is refused before its body
+        # is read and parsed: a flood costs as little as it can.
+        if self._per_address.full(address, now, MESSAGE_FLOOR):
+            return await self._refuse(address, now, texts.busy)
         try:
             body = await read_body(request, MAX_BODY)
         except BodyTooLarge as problem:
@@ -114,16 +175,32 @@ class WebChannel:
             return _error(400, texts.bad_request)
         if choice is not None and len(choice) > MAX_CHOICE:
             return _error(400, texts.bad_request)
-        user = hashlib.sha256(session.encode()).hexdigest()[:32]
-        if self._too_many(user):
-            return _error(429, texts.busy)
-        now = self._clock.now()
-        key = str(client_id) if isinstance(client_id, str) and client_id else secrets.token_hex(8)
+        if client_id is not None and not (
+            isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)
+        ):
+            return _error(400, texts.bad_request)
+        # The address before the session: a flood with a made-up cookie each time is refused
+        # before its cookie costs a database read.
+        cost = max(MESSAGE_FLOOR, min(len(text), MAX_TEXT_LENGTH))
+        if self._per_address.full(address, now, cost):
+            return await self._refuse(address, now, texts.busy)
+        try:
+            known = await self._known_visitor(request)
+        except UNAVAILABLE:
+            log.warning("web chat: the database is unreachable; message refused for now")
+            return _error(503, texts.unavailable)
+        user, cookie = known if known is not None else self._issue()
+        if self._per_session.full(user, now):
+            await asyncio.sleep(REFUSAL_DELAY)
+            return self._with_session(_error(429, texts.busy), cookie)
+        self._per_address.count(address, now, cost)
+        self._per_session.count(user, now)
+        key = client_id if client_id is not None else secrets.token_hex(8)
         message = IncomingMessage(
             sender=Sender(Channel.WEB, user, None, language),
             chat_id=user,
             text=text.strip(),
-            key=f"web:{user}:{key[:64]}",
+            key=f"web:{user}:{key}",
             received_at=now,
             choice=choice,
         )
@@ -132,28 +209,29 @@ class WebChannel:
         except UNAVAILABLE:
             # Nothing was stored: the person is told to send it again, not left guessing.
             log.warning("web chat: the database is unreachable; message refused for now")
-            return _error(503, texts.unavailable)
-        response = web.json_response({"messages": [_render(m) for m in replies]})
-        if fresh_session:
-            _set_session(response, fresh_session)
-        return response
+            return self._with_session(_error(503, texts.unavailable), cookie)
+        response = web.json_response(
+            {"messages": [_render(m) for m in replies]}, headers=API_HEADERS
+        )
+        return self._with_session(response, cookie)
 
     async def _updates(self, request: web.Request) -> web.Response:
-        session = _session(request)
-        if not session:
-            return web.json_response({"messages": [], "cursor": 0})
+        texts = texts_for(_language(request))
         try:
-            after = max(0, int(request.query.get("after", "0")))
+            after = min(MAX_CURSOR, max(0, int(request.query.get("after", "0"))))
         except ValueError:
-            return _error(400, texts_for(_language(request)).bad_request)
-        user = hashlib.sha256(session.encode()).hexdigest()[:32]
-        rows = await outbox.deliver_to_page(
-            self._dispatcher.services.database.sessions,
-            Channel.WEB.value,
-            user,
-            acknowledged=after,
-            now=self._clock.now(),
-        )
+            return _error(400, texts.bad_request)
+        try:
+            known = await self._known_visitor(request)
+            if known is None:
+                return web.json_response({"messages": [], "cursor": 0}, headers=API_HEADERS)
+            user, cookie = known
+            rows = await outbox.deliver_to_page(
+                self._sessions, Channel.WEB.value, user, acknowledged=after, now=self._clock.now()
+            )
+        except UNAVAILABLE:
+            log.warning("web chat: the database is unreachable; updates wait")
+            return _error(503, texts.unavailable)
         messages = [
             {
                 "id": row.id,
@@ -162,20 +240,75 @@ class WebChannel:
             for row in rows
         ]
         cursor = max([after, *(row.id for row in rows)])
-        return web.json_response({"messages": messages, "cursor": cursor})
+        response = web.json_response({"messages": messages, "cursor": cursor}, headers=API_HEADERS)
+        return self._with_session(response, cookie)
 
-    def _too_many(self, user: str) -> bool:
-        now = self._clock.now()
-        window = self._recent.setdefault(user, deque())
-        while window and now - window[0] > RATE_WINDOW:
-            window.popleft()
-        if len(window) >= RATE_LIMIT:
-            return True
-        window.append(now)
-        if len(self._recent) > 10_000:  # forget idle sessions so memory stays bounded
-            for idle in [u for u, w in self._recent.items() if not w or now - w[-1] > RATE_WINDOW]:
-                del self._recent[idle]
-        return False
+    async def _refuse(self, address: str, now: datetime, text: str) -> web.Response:
+        """The 429 for a message over its address's budget, after :data:`REFUSAL_DELAY`."""
+        if self._per_address.refuse(address, now):
+            log.warning(
+                "web chat: %s sent %d characters within %s; refusing more for now",
+                address,
+                ADDRESS_BUDGET,
+                ADDRESS_WINDOW,
+            )
+        await asyncio.sleep(REFUSAL_DELAY)
+        return _error(429, text)
+
+    def _address(self, request: web.Request) -> str:
+        return client_address(
+            request.remote, request.headers.getall("X-Forwarded-For", []), self._trusted
+        )
+
+    async def _known_visitor(self, request: web.Request) -> tuple[str, str | None] | None:
+        """The visitor whose session cookie came with ``request``, if the server issued it.
+
+        Returns:
+            The user id and, for a cookie from before signing, the signed cookie to send
+            back; ``None`` for no cookie or one the server did not issue (never adopted).
+        """
+        cookies = self._signer()
+        value = request.cookies.get(SESSION_COOKIE)
+        if not value:
+            return None
+        user = cookies.visitor(value)
+        if user is not None:
+            return user, None
+        # From before signing: kept only by someone the bot knows (who has written before and
+        # may have requests and replies waiting), so nobody loses them on upgrade.
+        assert self._unsigned_until is not None
+        if not _UNSIGNED.fullmatch(value) or self._clock.now() >= self._unsigned_until:
+            return None
+        user = visitor_of(value)
+        if not await visitors.is_known(self._sessions, Channel.WEB.value, user):
+            return None
+        log.info("web chat: a session from before signing is signed now")
+        return user, cookies.sign(value)
+
+    def _issue(self) -> tuple[str, str]:
+        """A new session: its user id and its cookie."""
+        cookie, user = self._signer().issue()
+        return user, cookie
+
+    def _signer(self) -> SessionCookies:
+        if self._cookies is None:
+            raise RuntimeError("the web chat was not started (its app's on_startup)")
+        return self._cookies
+
+    def _with_session(self, response: ResponseT, cookie: str | None) -> ResponseT:
+        """``response``, setting the session cookie ``cookie`` if there is one to set."""
+        if cookie is None:
+            return response
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="Strict",
+            secure=self._secure,
+            max_age=int(COOKIE_LIFETIME.total_seconds()),
+            path="/",
+        )
+        return response
 
 
 def _render(message: OutgoingMessage) -> dict[str, Any]:
@@ -188,18 +321,7 @@ def _render(message: OutgoingMessage) -> dict[str, Any]:
 
 
 def _error(status: int, text: str) -> web.Response:
-    return web.json_response({"error": text}, status=status)
-
-
-def _session(request: web.Request) -> str | None:
-    value = request.cookies.get(SESSION_COOKIE)
-    return value if value and len(value) <= 64 else None
-
-
-def _set_session(response: web.StreamResponse, value: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE, value, httponly=True, samesite="Strict", max_age=180 * 24 * 3600, path="/"
-    )
+    return web.json_response({"error": text}, status=status, headers=API_HEADERS)
 
 
 def _language(request: web.Request) -> Language:

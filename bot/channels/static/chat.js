@@ -46,7 +46,11 @@ async function post(body, echo) {
   if (echo) bubble("me").textContent = echo;
   log.scrollTop = log.scrollHeight;
   send.disabled = true;
-  body.id = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+  // randomUUID needs a secure context (HTTPS or localhost); the fallback keeps to the
+  // characters the server takes in an id: letters, digits, "-" and "_".
+  body.id = crypto.randomUUID
+    ? crypto.randomUUID()
+    : Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   try {
     const response = await fetch("/api/messages", {
       method: "POST",
