@@ -185,18 +185,18 @@ async def test_our_own_lines_carry_no_typed_words_and_no_forged_lines(tmp_path: 
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(url, cookie_jar=jar) as chat:
 
-            async def say(**body: str) -> None:
+            async def say(status: int = 200, **body: str) -> None:
                 async with chat.post("/api/messages", json=body) as response:
-                    assert response.status == 200
+                    assert response.status == status
 
             await say(text="/new 想咨询公司注册需要哪些材料")
             await say(text=typed)  # no such maker space: asked again, and logged
-            # A client id that ends one log line and starts a forged one, sent twice.
-            await say(text="/help", id=f"x\n{FORGED}")
-            await say(text="/help", id=f"x\n{FORGED}")
+            # A client id that ends one log line and starts a forged one, sent twice: refused
+            # before anything is logged about it.
+            await say(400, text="/help", id=f"x\n{FORGED}")
+            await say(400, text="/help", id=f"x\n{FORGED}")
         output = log.read_text(encoding="utf-8")
     assert "unknown maker space" in output
-    assert "redelivered message" in output
     assert typed not in output
     assert not any(line.startswith(FORGED) for line in output.splitlines()), output
 
