@@ -110,8 +110,8 @@ class Settings(BaseSettings):
 
     public_url: str | None = None
     """The public address of this server as browsers see it (``https://bot.example.cn``). With
-    ``https://`` the web chat's session cookie is marked ``Secure``, which the bot cannot tell
-    by itself behind a proxy that ends TLS."""
+    ``https://`` the web chat's and the console's cookies are marked ``Secure``, which the bot
+    cannot tell by itself behind a proxy that ends TLS."""
 
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     """Your own reverse proxies, as addresses or networks separated by commas
@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @property
+    def served_over_https(self) -> bool:
+        """Browsers reach the bot by HTTPS (``BOT_PUBLIC_URL``): cookies go out ``Secure``."""
+        return self.public_url is not None and self.public_url.startswith("https://")
 
     @field_validator("public_url")
     @classmethod

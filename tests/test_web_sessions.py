@@ -216,6 +216,13 @@ async def test_the_cookie_is_secure_when_the_public_address_is_https(
             _, _, fresh = await post(another, {"text": "你好"}, "made-up")
         assert fresh is not None
         assert bool(fresh[COOKIE]["secure"]) is secure
+        # The console's cookie too, though aiohttp sees plain HTTP behind the proxy.
+        async with (
+            aiohttp.ClientSession(site.url) as console,
+            console.post("/console/api/demo-signin", json={"web_id": "zhangwei"}) as signed_in,
+        ):
+            assert signed_in.status == 200
+            assert bool(signed_in.cookies["md_console"]["secure"]) is secure
 
 
 async def test_the_chat_apis_json_is_never_sniffed_nor_cached(chat: Open) -> None:

@@ -183,6 +183,8 @@ class ConsoleChannel:
         self._clock = clock
         self._demo = demo
         self._reports = reports
+        settings = dispatcher.services.settings
+        self._https = settings is not None and settings.served_over_https
 
     def register(self, app: web.Application) -> None:
         """Add the console's pages, assets and API to ``app``."""
@@ -307,7 +309,8 @@ class ConsoleChannel:
             path="/console",
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            # Behind a proxy that ends TLS, aiohttp cannot see it: BOT_PUBLIC_URL says so.
+            secure=self._https or request.secure,
         )
         return response
 

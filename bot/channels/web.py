@@ -108,8 +108,7 @@ class WebChannel:
         self._sessions = dispatcher.services.database.sessions
         settings = dispatcher.services.settings
         self._trusted = settings.trusted_proxies if settings is not None else ()
-        public_url = settings.public_url if settings is not None else None
-        self._secure = public_url is not None and public_url.startswith("https://")
+        self._secure = settings is not None and settings.served_over_https
         self._per_session = RateLimit(SESSION_LIMIT, SESSION_WINDOW)
         self._per_address = RateLimit(ADDRESS_BUDGET, ADDRESS_WINDOW)
         self._cookies: SessionCookies | None = None
