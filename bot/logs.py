@@ -28,6 +28,7 @@ from typing import TextIO
 __all__ = [
     "REQUEST",
     "JsonLines",
+    "Outage",
     "about",
     "concerning",
     "configure",
@@ -139,6 +140,36 @@ def about(number: str | None) -> Iterator[None]:
         yield
     finally:
         REQUEST.reset(token)
+
+
+class Outage:
+    """Says once that a loop cannot reach the database, and once that it can again.
+
+    A loop that retries every second (the outbox sender) would otherwise write a traceback a
+    second for as long as the database is down, and bury everything else in the log.
+    """
+
+    def __init__(self, logger: logging.Logger, loop: str) -> None:
+        """Speak for ``loop`` (``outbox``, ``scheduler``) through ``logger``."""
+        self._logger = logger
+        self._loop = loop
+        self._down = False
+
+    def failed(self, error: BaseException) -> None:
+        """A round failed because the database is unavailable."""
+        if not self._down:
+            self._logger.warning(
+                "%s: the database is unavailable (%s); trying again every round",
+                self._loop,
+                type(error).__name__,
+            )
+        self._down = True
+
+    def succeeded(self) -> None:
+        """A round went through."""
+        if self._down:
+            self._logger.info("%s: the database is back", self._loop)
+        self._down = False
 
 
 class _Request(logging.Filter):

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import categories
 from bot.clock import SHANGHAI
 from bot.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
-from bot.logs import about
+from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.routing import Context, Services
 from bot.texts import DeskTexts, desk_texts_for
@@ -135,11 +135,16 @@ class Scheduler:
                 await self.redate(provisional_only=self._services.calendar.current.source is None)
             except Exception:
                 log.exception("re-dating open requests failed; the next reload tries again")
+            outage = Outage(log, "scheduler")
             while not stop.is_set():
                 try:
                     await self.tick()
+                except UNAVAILABLE as error:
+                    outage.failed(error)
                 except Exception:
                     log.exception("scheduler round failed; trying again")
+                else:
+                    outage.succeeded()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._interval)
 

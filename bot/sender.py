@@ -29,13 +29,14 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.logs import about
+from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.metrics import Metrics
 from bot.reloadable import Reloadable
 from bot.roster import Roster
 from bot.texts import GROUP_TEXTS, desk_texts_for
 from storage import Database, outbox, requests
+from storage.database import UNAVAILABLE
 from storage.models import OutboxMessage, Request
 
 __all__ = [
@@ -218,13 +219,19 @@ class OutboxSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; a round that fails is logged and tried again."""
+        outage = Outage(log, "outbox")
         with about(None):
             while not stop.is_set():
                 try:
                     busy = await self.deliver_due() == self._batch
+                except UNAVAILABLE as error:
+                    outage.failed(error)
+                    busy = False
                 except Exception:
                     log.exception("outbox round failed; trying again")
                     busy = False
+                else:
+                    outage.succeeded()
                 if busy:
                     continue
                 self._wake.clear()

@@ -188,3 +188,22 @@ async def test_a_task_is_about_no_request_once_it_has_handled_a_message(
     assert any(entry.get("request") == number for entry in entries)
     (polling,) = [entry for entry in entries if entry["message"].startswith("telegram: polling")]
     assert "request" not in polling
+
+
+def test_an_outage_is_said_once_when_it_begins_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="test.outage")
+    outage = logs.Outage(logging.getLogger("test.outage"), "outbox")
+    outage.succeeded()
+    for _ in range(30):  # a round a second for half a minute
+        outage.failed(TimeoutError())
+    outage.succeeded()
+    outage.succeeded()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "outbox: the database is unavailable (TimeoutError); trying again every round",
+        ),
+        ("INFO", "outbox: the database is back"),
+    ]
