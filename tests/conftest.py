@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -32,6 +34,8 @@ POSTGRES_URL = os.environ.get(
     "BOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI") == "true"
+START_UP = 60.0
+"""Seconds a bot process may take to answer ``/healthz`` (a loaded CI machine is slow)."""
 
 ENTRY = """\
 - id: {id}
@@ -159,14 +163,12 @@ def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_bot(tmp_path: Path, **settings: str) -> Iterator[RunningBot]:
-    """Start the real bot process and wait until ``/healthz`` answers."""
-    env = bot_env(tmp_path, **settings)
-    log = tmp_path / f"bot-{uuid.uuid4().hex[:6]}.log"
+def serving(env: dict[str, str], cwd: Path, log: Path) -> Iterator[RunningBot]:
+    """``python -m bot run`` in ``cwd`` with ``env``; waits until ``/healthz`` answers."""
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
-            cwd=tmp_path,
+            cwd=cwd,
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -176,7 +178,7 @@ def run_bot(tmp_path: Path, **settings: str) -> Iterator[RunningBot]:
     url = f"http://127.0.0.1:{env['BOT_HTTP_PORT']}"
     running = RunningBot(process, url, env, log)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_UP
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"bot exited early:\n{running.output()}")
@@ -196,6 +198,91 @@ def run_bot(tmp_path: Path, **settings: str) -> Iterator[RunningBot]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def run_bot(tmp_path: Path, **settings: str) -> Iterator[RunningBot]:
+    """Start the real bot process and wait until ``/healthz`` answers."""
+    log = tmp_path / f"bot-{uuid.uuid4().hex[:6]}.log"
+    with serving(bot_env(tmp_path, **settings), tmp_path, log) as running:
+        yield running
+
+
+@dataclass
+class BotProcess:
+    """A ``python -m bot run`` process started from a test's event loop."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def serving_async(tmp_path: Path, **settings: str) -> AsyncIterator[BotProcess]:
+    """:func:`run_bot` without blocking the loop (the test's fakes run on it)."""
+    env = bot_env(tmp_path, **settings)
+    log = tmp_path / f"bot-{uuid.uuid4().hex[:6]}.log"
+    with log.open("w") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=tmp_path, env=env, stdout=sink, stderr=sink, stdin=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+    running = BotProcess(process, f"http://127.0.0.1:{env['BOT_HTTP_PORT']}", log)
+    try:
+        async with aiohttp.ClientSession() as client:
+            deadline = time.monotonic() + START_UP
+            while True:
+                if process.returncode is not None:
+                    raise AssertionError(f"bot exited:\n{running.output()}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with client.get(f"{running.url}/healthz") as response:
+                        if response.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"bot did not start:\n{running.output()}")
+                await asyncio.sleep(0.1)  # the process is starting; nothing to wait on
+        yield running
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@contextlib.contextmanager
+def tmpfs(size: str, *, inodes: int | None = None) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``"128m"``, ``"64k"``), mounted for the test, unmounted after it.
+
+    It needs root, as CI has: elsewhere the test is skipped, in CI it fails.
+    """
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("mounting a tmpfs needs root; CI runs as root")
+        pytest.skip("mounting a tmpfs needs root (the full-disk tests run as root, as in CI)")
+    folder = Path(tempfile.mkdtemp(prefix="makerdesk-disk-"))
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        folder.rmdir()
+        if IN_CI:
+            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr}")
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+        folder.rmdir()
 
 
 @pytest.fixture(scope="module")

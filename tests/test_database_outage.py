@@ -16,10 +16,8 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import tempfile
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +28,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import IN_CI, MONDAY, ROSTER, run_bot, scratch_postgres
+from conftest import MONDAY, ROSTER, run_bot, scratch_postgres, tmpfs
 from fake_telegram import FakeTelegram
 from sqlalchemy import select, text
 from tcp_proxy import FaultProxy
@@ -464,35 +462,9 @@ async def test_a_stalled_postgresql_gets_503_on_every_channel_and_the_bot_recove
 
 # --- SQLite on a full disk -----------------------------------------------------------------
 
-DISK = 128 * 1024 * 1024
+DISK = 128 * 2**20
 """The tmpfs's size: room for jieba's cache (9 MB) and the database, and above the bot's
 low-space mark, so that it starts healthy."""
-
-
-@contextlib.contextmanager
-def small_disk(size: int) -> Iterator[Path]:
-    """A tmpfs of ``size`` bytes, mounted for the test and unmounted after it."""
-    if os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("the full-disk test mounts a tmpfs: run it as root in CI")
-        pytest.skip("mounting a tmpfs needs root")
-    folder = Path(tempfile.mkdtemp(prefix="makerdesk-disk-"))
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        folder.rmdir()
-        if IN_CI:
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr}")
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)
-        folder.rmdir()
 
 
 def fill(folder: Path) -> Path:
@@ -530,7 +502,7 @@ async def _act(url: str, cookie: str, number: str, client_id: str) -> tuple[int,
 async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
     tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with small_disk(DISK) as disk:
+    with tmpfs(f"{DISK // 2**20}m") as disk:
         temp = disk / "tmp"
         temp.mkdir()
         monkeypatch.setenv("TMPDIR", str(temp))  # the PDF's and jieba's files go there
@@ -583,7 +555,7 @@ async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
 async def test_a_poller_waits_out_a_full_disk_and_answers_the_update_once(
     tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with small_disk(DISK) as disk:
+    with tmpfs(f"{DISK // 2**20}m") as disk:
         temp = disk / "tmp"
         temp.mkdir()
         monkeypatch.setenv("TMPDIR", str(temp))

@@ -12,20 +12,16 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import MONDAY, ROOT, bot_env, free_port, run_bot
+from conftest import MONDAY, ROOT, bot_env, free_port, run_bot, serving
 from fake_telegram import FakeTelegram
 
 from bot.app import create_bot, demo_refusals, is_loopback, roster_file
@@ -222,36 +218,9 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def installed_bot(site: Path, folder: Path) -> Iterator[tuple[str, Path]]:
     """``python -m bot run`` from the unpacked wheel, in ``folder``, with no setting but a port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    port = free_port()
-    env.update(PYTHONPATH=str(site), BOT_HTTP_PORT=str(port), PYTHONUNBUFFERED="1")
-    log = folder.parent / "installed-bot.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_UP
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"bot exited:\n{log.read_text(encoding='utf-8')}")
-            try:
-                with urlopen(f"{url}/healthz", timeout=2):
-                    break
-            except (URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"no start:\n{log.read_text(encoding='utf-8')}") from None
-                time.sleep(0.1)  # the process is starting; nothing to wait on
-        yield url, log
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env.update(PYTHONPATH=str(site), BOT_HTTP_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    with serving(env, folder, folder.parent / "installed-bot.log") as running:
+        yield running.url, running.log
 
 
 async def test_an_installed_wheel_runs_the_demo_from_any_folder(

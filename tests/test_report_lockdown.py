@@ -15,14 +15,13 @@ import errno
 import io
 import os
 import re
-import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, MONDAY, ROSTER, bot_for
+from conftest import MONDAY, ROSTER, bot_for, tmpfs
 from pypdf import PdfReader
 from test_report_files import END_OF_YEAR, chromium
 from test_reports import a_quarter, report_of
@@ -164,28 +163,10 @@ async def test_the_html_report_opened_from_disk_loads_no_file_and_runs_no_script
 
 
 @pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
+def full_disk() -> Iterator[Path]:
     """A tiny tmpfs (64 KiB, 8 inodes), to fill up."""
-    if os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("mounting a tmpfs needs root; CI runs as root")
-        pytest.skip("mounting a tmpfs needs root (the full-disk tests run as root, as in CI)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=8", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        if IN_CI:
-            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr}")
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with tmpfs("64k", inodes=8) as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def fill(disk: Path, *, inodes: bool) -> None:

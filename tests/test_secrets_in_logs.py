@@ -9,13 +9,10 @@ make them: with ``%`` arguments, with a traceback, with SQLAlchemy's statement e
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import logging
 import re
-import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import sqlalchemy
-from conftest import ROSTER, bot_env, scratch_postgres
+from conftest import ROSTER, scratch_postgres, serving_async
 from fake_telegram import FakeTelegram
 from fake_wechat import FakeWeChat, WeChatPlatform, new_aes_key, text_xml
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -51,35 +48,8 @@ SPACE = "space:baodi-eco"
 @contextlib.asynccontextmanager
 async def bot_process(tmp_path: Path, **settings: str) -> AsyncIterator[tuple[str, Path]]:
     """``python -m bot run`` with ``settings``; its URL and its log (stdout and stderr)."""
-    env = bot_env(tmp_path, **settings)
-    log = tmp_path / f"bot-{uuid.uuid4().hex[:6]}.log"
-    with log.open("w") as sink:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run",
-            cwd=tmp_path, env=env, stdout=sink, stderr=sink, stdin=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{env['BOT_HTTP_PORT']}"
-    try:
-        async with aiohttp.ClientSession() as client:
-            for _ in range(600):
-                if process.returncode is not None:
-                    raise AssertionError(f"bot exited:\n{log.read_text(encoding='utf-8')}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with client.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                await asyncio.sleep(0.1)  # the process is starting; nothing to wait on
-            else:
-                raise AssertionError(f"bot did not start:\n{log.read_text(encoding='utf-8')}")
-        yield url, log
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    async with serving_async(tmp_path, **settings) as running:
+        yield running.url, running.log
 
 
 async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(

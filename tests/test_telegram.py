@@ -10,16 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sys
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from conftest import bot_env
+from conftest import BotProcess, bot_env, serving_async
 from fake_telegram import FakeTelegram
 from sqlalchemy import select
 from test_requests import ROSTER
@@ -36,65 +33,17 @@ STRANGER = 9999
 SECRET = "webhook-secret-for-tests"
 
 
-@dataclass
-class BotProcess:
-    process: asyncio.subprocess.Process
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
 @contextlib.asynccontextmanager
 async def running_bot(
     tmp_path: Path, fake: FakeTelegram, **settings: str
 ) -> AsyncIterator[BotProcess]:
-    """``python -m bot run`` on a free port, started and stopped without blocking the loop."""
+    """``python -m bot run`` on the test roster, with Telegram at ``fake``."""
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
-    env = bot_env(
-        tmp_path,
-        roster=str(roster),
-        telegram_token=TOKEN,
-        telegram_api_url=fake.root,
-        **settings,
-    )
-    log = tmp_path / f"bot-{uuid.uuid4().hex[:6]}.log"
-    with log.open("w") as sink:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=sink,
-            stderr=sink,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-    running = BotProcess(process, f"http://127.0.0.1:{env['BOT_HTTP_PORT']}", log)
-    try:
-        async with aiohttp.ClientSession() as client:
-            for _ in range(600):
-                if process.returncode is not None:
-                    raise AssertionError(f"bot exited:\n{running.output()}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with client.get(f"{running.url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                await asyncio.sleep(0.1)  # the process is starting; nothing to wait on
-            else:
-                raise AssertionError(f"bot did not start:\n{running.output()}")
+    async with serving_async(
+        tmp_path, roster=str(roster), telegram_token=TOKEN, telegram_api_url=fake.root, **settings
+    ) as running:
         yield running
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 def texts_to(fake: FakeTelegram, chat_id: int) -> list[str]:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from conftest import scratch_postgres
+from conftest import BotProcess, scratch_postgres
 from fake_telegram import FakeTelegram
 from telegram import Bot
 from telegram.error import Conflict
-from test_telegram import TOKEN, BotProcess, running_bot, texts_to
+from test_telegram import TOKEN, running_bot, texts_to
 
 from storage import Database
 from storage.database import Lease
