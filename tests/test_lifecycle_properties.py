@@ -63,6 +63,7 @@ from bot.settings import load_settings
 from bot.texts import desk_texts_for
 from bot.workdays import WorkCalendar, end_of_day
 from storage.models import OutboxMessage, Pause, Request, RequestEvent
+from storage.retention import INBOUND_HORIZON
 
 T = TypeVar("T")
 
@@ -717,8 +718,21 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 1000))
     def redelivered(self, pick: int) -> None:
-        """The channel delivers an old message again: same answer, nothing changes."""
-        message, first = self.delivered[pick % len(self.delivered)]
+        """The channel delivers a message again: same answer, nothing changes.
+
+        Only within the platforms' redelivery horizon, the age past which the retention job
+        forgets inbound keys: Telegram keeps an update for 24 hours and WeChat retries for 15
+        seconds, so no platform sends anything older.
+        """
+        recent = [
+            (message, replies)
+            for message, replies in self.delivered
+            if self.clock.now() - message.received_at < INBOUND_HORIZON
+        ]
+        if not recent:
+            note("redelivery: nothing within the platforms' horizon")
+            return
+        message, first = recent[pick % len(recent)]
         before = self.run(self.read(None))
         again = [r.text for r in self.run(self.bot.dispatcher.handle(message, inline=True))]
         after = self.run(self.read(None))
