@@ -32,8 +32,8 @@ format: $(VENV)/.installed
 check: $(VENV)/.installed ## validate the FAQ files
 	$(PY) -m bot kb check
 
-eval: $(VENV)/.installed ## accuracy on EVAL_SET (the shared dev set) and on our own check set
-	$(PY) -m bench.eval $(EVAL_SET) bench/data/faq_check.jsonl
+eval: $(VENV)/.installed ## accuracy on EVAL_SET (the shared dev set) and on our check sets: tuning, and held-out (figures only)
+	$(PY) -m bench.eval --dev $(EVAL_SET)
 
 bench: $(VENV)/.installed ## benchmarks, printed as tables
 	$(PY) -m bench

@@ -430,17 +430,20 @@ def questions() -> list[tuple[str, str]]:
         RuntimeError: The shipped base answers none of them.
     """
     # Imported here: the helper processes import this module and need none of it.
-    from bot.messages import Language  # noqa: PLC0415
-    from handlers.faq import answer_question  # noqa: PLC0415
+    from bot.clock import SystemClock  # noqa: PLC0415
+    from bot.workdays import shanghai_date  # noqa: PLC0415
+    from handlers.faq import answer_question, language_of  # noqa: PLC0415
     from knowledge.service import build  # noqa: PLC0415
 
     base = build(SHIPPED_FAQ)
+    today = shanghai_date(SystemClock().now())
     found = []
     for line in CHECK_SET.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         question = json.loads(line)["q"]
-        answer = answer_question(base, question, Language.ZH)
+        # As the bot answers it: in the question's own language, on today's date.
+        answer = answer_question(base, question, language_of(question), today)
         if answer.faq_id is not None:
             found.append((question, answer.text))
     if not found:

@@ -30,8 +30,9 @@ from bot.reports import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year, count_peri
 from bot.roster import DEMO_ROSTER, Roster, RosterError
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
-from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar
-from handlers.faq import answer_question
+from bot.texts import texts_for
+from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar, shanghai_date
+from handlers.faq import answer_question, language_of
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database
@@ -82,7 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer questions like the bot would")
     ask.add_argument("question", nargs="*", help="a question; none: one question a line on stdin")
     ask.add_argument("--json", action="store_true", help="one JSON object a line")
-    ask.add_argument("--lang", choices=[lang.value for lang in Language], default="zh")
+    ask.add_argument(
+        "--lang",
+        choices=[lang.value for lang in Language],
+        default="zh",
+        help="the language of a question that does not show its own (as a user's profile would)",
+    )
     ask.set_defaults(action=_ask)
 
     kb = commands.add_parser("kb", help="knowledge-base tools").add_subparsers(
@@ -250,12 +256,16 @@ def _lines(stream: TextIO) -> Iterable[str]:
 def _print_answer(
     base: KnowledgeBase, question: str, language: Language, as_json: bool, out: TextIO
 ) -> None:
-    answer = answer_question(base, question, language)
+    language = language_of(question, language)
+    today = shanghai_date(SystemClock().now())
+    answer = answer_question(base, question, language, today)
     result = answer.result
     if as_json:
         record = {
             "q": question,
             "matched": answer.faq_id is not None,
+            "kind": answer.kind.value,
+            "language": language.value,
             "faq_id": answer.faq_id,
             "score": result.best.score if result.best else 0.0,
             "answer": answer.text,
@@ -273,7 +283,7 @@ def _print_answer(
     else:
         out.write(answer.text + "\n")
         if answer.source:
-            out.write(f"来源：{answer.source}\n")
+            out.write(texts_for(language).source.format(source=answer.source) + "\n")
         out.write("\n")
     out.flush()
 

@@ -9,13 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
 
 from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import texts_for
+from bot.texts import faq_texts_for, texts_for
+from bot.workdays import shanghai_date
 from handlers.basics import reply
 from knowledge.matcher import Band, MatchResult
+from knowledge.model import FaqEntry
+from knowledge.reading import CHECKED_ASKS, Chatter
 from knowledge.service import KnowledgeBase
+from knowledge.text import looks_english
 from storage.answers import Rating, record_answer
 from storage.questions import asked_text, record_unanswered
 
@@ -24,7 +30,9 @@ __all__ = [
     "RATE_PREFIX",
     "SUGGESTION_PREFIX",
     "Answer",
+    "Reply",
     "answer_question",
+    "language_of",
     "rating_buttons",
     "rating_of",
     "router",
@@ -43,6 +51,26 @@ _RATING = re.compile(rf"{re.escape(RATE_PREFIX)}([0-9]{{1,12}}):(up|down)")
 _SUGGESTION = re.compile(rf"{re.escape(SUGGESTION_PREFIX)}([^:]+)(?::([0-9]{{1,12}}))?")
 
 
+class Reply(StrEnum):
+    """What kind of reply the bot gives to a message."""
+
+    ANSWERED = "answered"
+    """An entry answers it outright."""
+    NOT_STATED = "not-stated"
+    """The nearest entry is on its topic but does not state what it asks (a rate, a date)."""
+    SUGGESTED = "suggested"
+    NO_MATCH = "no-match"
+    """On the policies' topics, but nothing answers it: offered to a commissioner."""
+    CHATTER = "chatter"
+    ELSEWHERE = "elsewhere"
+    """About a place outside Tianjin."""
+    OFF_TOPIC = "off-topic"
+
+
+QUIET = frozenset({Reply.CHATTER, Reply.ELSEWHERE, Reply.OFF_TOPIC})
+"""Replies that are not knowledge gaps: nothing is kept for ``kb gaps``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What the bot says to a question, before it is addressed to a chat."""
@@ -52,29 +80,102 @@ class Answer:
     source: str | None
     faq_id: str | None
     buttons: tuple[Button, ...]
+    kind: Reply = Reply.ANSWERED
 
 
-def answer_question(base: KnowledgeBase, question: str, language: Language) -> Answer:
+def language_of(text: str, default: Language = Language.ZH) -> Language:
+    """The language to answer ``text`` in: its own, or ``default`` when it cannot be told."""
+    english = looks_english(text)
+    if english is None:
+        return default
+    return Language.EN if english else Language.ZH
+
+
+def answer_question(
+    base: KnowledgeBase, question: str, language: Language, today: date | None = None
+) -> Answer:
     """Compose the bot's reply to ``question``: the answer, suggestions, or an offer to ask.
 
     The CLI's ``ask`` uses this too, so it answers exactly like the bot. The rating buttons
     under an answer are the handler's to add: they name the answer as it was kept.
+
+    Args:
+        base: The knowledge base serving now.
+        question: As the user wrote it.
+        language: The language to answer in (:func:`language_of` the question, usually).
+        today: The date in Asia/Shanghai, for notes on lapsed measures; none without it.
     """
     texts = texts_for(language)
-    result = base.match(question)
+    faq = faq_texts_for(language)
+    reading = base.reader.read(question)
     ask = Button(texts.submit_button, ASK_COMMISSIONER)
+    if reading.chatter is not None:
+        result = MatchResult(question, Band.NONE, ())
+        buttons = (ask,) if reading.chatter in (Chatter.HUMAN, Chatter.INSULT) else ()
+        return Answer(
+            result, faq.chatter[reading.chatter.value], None, None, buttons, Reply.CHATTER
+        )
+    if reading.elsewhere is not None:
+        result = MatchResult(question, Band.NONE, ())
+        text = faq.elsewhere.format(place=reading.elsewhere)
+        return Answer(result, text, None, None, (), Reply.ELSEWHERE)
+    result = base.match(reading.question)
     if result.band is Band.ANSWER and result.best is not None:
         entry = result.best.entry
-        return Answer(result, entry.answer, entry.source, entry.id, ())
+        body = _answer_text(base, entry, language, today)
+        # Not stated: the question asks for a fact of a checked kind (an amount, a date) and the
+        # entry states none of what the question asks; a question that also asks "how" is
+        # answered by an entry that says how.
+        if entry.silent:
+            return Answer(result, body, entry.source, None, (ask,), Reply.NOT_STATED)
+        checked = reading.asks & CHECKED_ASKS
+        if checked and entry.answers and not reading.asks & entry.answers:
+            missing = sorted(checked)[0]
+            text = f"{faq.not_stated[missing.value]}\n{faq.nearest}\n{body}"
+            return Answer(result, text, entry.source, None, (ask,), Reply.NOT_STATED)
+        return Answer(result, body, entry.source, entry.id, ())
     if result.band is Band.SUGGEST:
         lines = [texts.suggest_intro]
-        lines += [f"{n}. {m.entry.question}" for n, m in enumerate(result.matches, 1)]
+        lines += [
+            f"{n}. {_question_text(m.entry, language)}" for n, m in enumerate(result.matches, 1)
+        ]
         lines.append(texts.suggest_outro)
-        buttons = tuple(
-            Button(m.entry.question, SUGGESTION_PREFIX + m.entry.id) for m in result.matches
+        offered = tuple(
+            Button(_question_text(m.entry, language), SUGGESTION_PREFIX + m.entry.id)
+            for m in result.matches
         )
-        return Answer(result, "\n".join(lines), None, None, (*buttons, ask))
-    return Answer(result, texts.no_match, None, None, (ask,))
+        return Answer(result, "\n".join(lines), None, None, (*offered, ask), Reply.SUGGESTED)
+    if not base.matcher.about_policies(reading.question):
+        text = "\n".join((faq.off_topic, *(f"· {example}" for example in faq.examples)))
+        return Answer(result, text, None, None, (), Reply.OFF_TOPIC)
+    return Answer(result, texts.no_match, None, None, (ask,), Reply.NO_MATCH)
+
+
+def _question_text(entry: FaqEntry, language: Language) -> str:
+    if language is Language.EN and entry.english is not None:
+        return entry.english.question.text
+    return entry.question
+
+
+def _answer_text(
+    base: KnowledgeBase, entry: FaqEntry, language: Language, today: date | None
+) -> str:
+    """The entry's answer in ``language`` (Chinese where it has no English).
+
+    An answer drawn from a measure past its term (on ``today``) ends with a line that says so.
+    """
+    english = language is Language.EN and entry.english is not None
+    text = entry.english.answer if english and entry.english is not None else entry.answer
+    document = base.document_of(entry)
+    if today is None or document is None or not document.lapsed(today):
+        return text
+    until = document.valid_until
+    title = document.title_en if english else document.title
+    note = faq_texts_for(Language.EN if english else Language.ZH).lapsed.format(
+        document=title if english else f"《{title}》",
+        until=until.isoformat() if until else "-",
+    )
+    return f"{text}\n\n{note}"
 
 
 def rating_buttons(answer_id: int, language: Language) -> tuple[Button, Button]:
@@ -92,7 +193,7 @@ def rating_of(payload: str) -> tuple[int, Rating] | None:
     return (int(found.group(1)), Rating(found.group(2))) if found else None
 
 
-def _as_message(message: IncomingMessage, answer: Answer) -> OutgoingMessage:
+def _as_message(message: IncomingMessage, answer: Answer, language: Language) -> OutgoingMessage:
     return OutgoingMessage(
         message.chat_id,
         message.channel,
@@ -100,7 +201,7 @@ def _as_message(message: IncomingMessage, answer: Answer) -> OutgoingMessage:
         buttons=answer.buttons,
         source=answer.source,
         faq_id=answer.faq_id,
-        language=message.language,
+        language=language,
     )
 
 
@@ -114,10 +215,16 @@ def _carrying(button: Button, question_id: int) -> Button:
 
 @router.message()
 async def question(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """Any free text is a question; every answer and every question not answered is kept."""
+    """Any free text is a question, answered in its own language.
+
+    Every answer and every question not answered is kept, except chatter and what is not about
+    the policies at all: those are not gaps in the knowledge base.
+    """
     if not message.text:  # a bare photo or file that no request was waiting for
         return reply(message, texts_for(message.language).attachment_only)
-    answer = answer_question(context.knowledge.current, message.text, message.language)
+    language = language_of(message.text, message.language)
+    today = shanghai_date(message.received_at)
+    answer = answer_question(context.knowledge.current, message.text, language, today)
     context.services.metrics.answers.labels(answer.result.band.value).inc()
     best = answer.result.best
     if answer.faq_id is not None and best is not None:
@@ -130,8 +237,10 @@ async def question(message: IncomingMessage, context: Context) -> Sequence[Outgo
             faq_id=answer.faq_id,
             score=best.score,
         )
-        answer = replace(answer, buttons=rating_buttons(answer_id, message.language))
-        return [_as_message(message, answer)]
+        answer = replace(answer, buttons=rating_buttons(answer_id, language))
+        return [_as_message(message, answer, language)]
+    if answer.kind in QUIET:
+        return [_as_message(message, answer, language)]
     question_id = await record_unanswered(
         context.session,
         asked_at=message.received_at,
@@ -142,7 +251,7 @@ async def question(message: IncomingMessage, context: Context) -> Sequence[Outgo
         best_score=best.score if best else 0.0,
     )
     buttons = tuple(_carrying(button, question_id) for button in answer.buttons)
-    return [_as_message(message, replace(answer, buttons=buttons))]
+    return [_as_message(message, replace(answer, buttons=buttons), language)]
 
 
 @router.choice(SUGGESTION_PREFIX)
@@ -173,14 +282,15 @@ async def suggestion(message: IncomingMessage, context: Context) -> Sequence[Out
         score=score,
         picked=True,
     )
+    language = language_of(asked, message.language) if asked else message.language
     return [
         OutgoingMessage(
             message.chat_id,
             message.channel,
-            entry.answer,
-            buttons=rating_buttons(answer_id, message.language),
+            _answer_text(base, entry, language, shanghai_date(message.received_at)),
+            buttons=rating_buttons(answer_id, language),
             source=entry.source,
             faq_id=entry.id,
-            language=message.language,
+            language=language,
         )
     ]

@@ -24,7 +24,7 @@ from knowledge.matcher import Matcher
 
 __all__ = ["SIMILAR", "Asked", "Gap", "Rated", "Unhelpful", "group_questions", "group_ratings"]
 
-SIMILAR = 0.45
+SIMILAR = 0.42
 """Dice overlap of two questions' features from which they count as the same question."""
 _PAIR = "\x00"
 """Marks character-pair features apart from word features."""
@@ -176,8 +176,12 @@ def _features(text: str, matcher: Matcher) -> dict[str, float]:
     for word in analyzer.content_tokens(analyzer.fold(text)):
         weight = matcher.weight(word)
         features[word] = weight
-        if word.isascii() or len(word) < 3:
-            continue  # a two-character word is its own only pair
+        if word.isascii() or len(word) < 2:
+            continue
+        if len(word) == 2:  # its own only pair, which meets the same pair in a longer word
+            pair = _PAIR + word
+            features[pair] = max(features.get(pair, 0.0), weight)
+            continue
         share = weight / (len(word) - 1)
         for i in range(len(word) - 1):
             pair = _PAIR + word[i : i + 2]

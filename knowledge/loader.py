@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.model import FaqEntry, Fault, Phrasing
+from knowledge.model import Asks, English, FaqEntry, Fault, Phrasing
 
 __all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file"]
 
@@ -20,8 +20,9 @@ __all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file"]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 REQUIRED_FIELDS = ("id", "question", "answer", "source")
-OPTIONAL_FIELDS = ("variants", "category")
+OPTIONAL_FIELDS = ("variants", "category", "answers", "en", "silent")
 _KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
+ENGLISH_FIELDS = ("question", "variants", "answer")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ANSWER_LENGTH = 1500
 """Longer answers do not fit one chat message on every channel."""
@@ -34,8 +35,13 @@ _DUPLICATE_FIELD = "字段“{field}”在同一条目中出现了两次"
 _MISSING_FIELD = "条目缺少必填字段“{field}”"
 _EMPTY_FIELD = "字段“{field}”不能为空"
 _NOT_TEXT = "字段“{field}”应是一段文字"
-_NOT_TEXT_LIST = "variants 应是文字列表（每行以“- ”开头）"
-_EMPTY_VARIANT = "variants 中有一条是空的"
+_NOT_TEXT_LIST = "{field} 应是文字列表（每行以“- ”开头）"
+_EMPTY_VARIANT = "{field} 中有一条是空的"
+_UNKNOWN_ASKS = "answers 中的“{kind}”不是已知的问题类型（可用：{known}）"
+_NOT_ENGLISH_MAPPING = "en 应是“question / variants / answer”的映射"
+_UNKNOWN_ENGLISH_FIELD = "en 中的未知字段“{field}”（可用字段：{known}）"
+_MISSING_ENGLISH_FIELD = "en 缺少必填字段“{field}”"
+_NOT_YES_NO = "silent 应是 true 或 false"
 _BAD_ID = "id“{id}”应由小写字母、数字和连字符组成（例如 reply-deadline）"
 _ANSWER_TOO_LONG = "答案有 {length} 字，超过 {limit} 字，请拆分或精简"
 _DUPLICATE_ID = "id“{id}”重复，第一次出现在 {first}"
@@ -138,19 +144,16 @@ def _read_entry(path: Path, node: yaml.Node, faults: list[Fault]) -> FaqEntry | 
     text = {
         name: _text(path, name, fields.get(name), faults) for name in (*REQUIRED_FIELDS, "category")
     }
-    variants = _variants(path, fields.get("variants"), faults)
+    variants = _variants(path, "variants", fields.get("variants"), faults)
+    answers = _answers(path, fields.get("answers"), faults)
+    silent = _yes_no(path, fields.get("silent"), faults)
+    english = _english(path, fields.get("en"), faults)
     entry_id = text["id"]
     if entry_id and not _ID.match(entry_id):
         faults.append(Fault(path, _line(fields["id"]), _BAD_ID.format(id=entry_id)))
     answer = text["answer"]
-    if answer and len(answer) > MAX_ANSWER_LENGTH:
-        faults.append(
-            Fault(
-                path,
-                _line(fields["answer"]),
-                _ANSWER_TOO_LONG.format(length=len(answer), limit=MAX_ANSWER_LENGTH),
-            )
-        )
+    if answer:
+        _check_length(path, fields["answer"], answer, faults)
     if len(faults) > before or not all(text[name] for name in REQUIRED_FIELDS):
         return None
     return FaqEntry(
@@ -163,7 +166,72 @@ def _read_entry(path: Path, node: yaml.Node, faults: list[Fault]) -> FaqEntry | 
         file=path,
         line=_line(node),
         question_line=_line(fields["question"]),
+        answers=answers,
+        english=english,
+        silent=silent,
     )
+
+
+def _yes_no(path: Path, node: yaml.Node | None, faults: list[Fault]) -> bool:
+    if node is None:
+        return False
+    value = str(node.value).strip().lower() if isinstance(node, yaml.ScalarNode) else ""
+    if value not in ("true", "false"):
+        faults.append(Fault(path, _line(node), _NOT_YES_NO))
+    return value == "true"
+
+
+def _check_length(path: Path, node: yaml.Node, answer: str, faults: list[Fault]) -> None:
+    if len(answer) > MAX_ANSWER_LENGTH:
+        faults.append(
+            Fault(
+                path,
+                _line(node),
+                _ANSWER_TOO_LONG.format(length=len(answer), limit=MAX_ANSWER_LENGTH),
+            )
+        )
+
+
+def _answers(path: Path, node: yaml.Node | None, faults: list[Fault]) -> frozenset[Asks]:
+    kinds: set[Asks] = set()
+    for item in _variants(path, "answers", node, faults):
+        try:
+            kinds.add(Asks(item.text))
+        except ValueError:
+            known = "、".join(kind.value for kind in Asks)
+            faults.append(Fault(path, item.line, _UNKNOWN_ASKS.format(kind=item.text, known=known)))
+    return frozenset(kinds)
+
+
+def _english(path: Path, node: yaml.Node | None, faults: list[Fault]) -> English | None:
+    if node is None:
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        faults.append(Fault(path, _line(node), _NOT_ENGLISH_MAPPING))
+        return None
+    before = len(faults)
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        if key not in ENGLISH_FIELDS:
+            known = "、".join(ENGLISH_FIELDS)
+            message = _UNKNOWN_ENGLISH_FIELD.format(field=key, known=known)
+            faults.append(Fault(path, _line(key_node), message))
+        elif key in fields:
+            faults.append(Fault(path, _line(key_node), _DUPLICATE_FIELD.format(field=key)))
+        else:
+            fields[key] = value_node
+    for name in ("question", "answer"):
+        if name not in fields:
+            faults.append(Fault(path, _line(node), _MISSING_ENGLISH_FIELD.format(field=name)))
+    question = _text(path, "en.question", fields.get("question"), faults)
+    answer = _text(path, "en.answer", fields.get("answer"), faults)
+    variants = _variants(path, "en.variants", fields.get("variants"), faults)
+    if answer:
+        _check_length(path, fields["answer"], answer, faults)
+    if len(faults) > before or not question or not answer:
+        return None
+    return English(Phrasing(question, _line(fields["question"])), variants, answer)
 
 
 def _text(path: Path, name: str, node: yaml.Node | None, faults: list[Fault]) -> str | None:
@@ -179,18 +247,20 @@ def _text(path: Path, name: str, node: yaml.Node | None, faults: list[Fault]) ->
     return value
 
 
-def _variants(path: Path, node: yaml.Node | None, faults: list[Fault]) -> tuple[Phrasing, ...]:
+def _variants(
+    path: Path, field: str, node: yaml.Node | None, faults: list[Fault]
+) -> tuple[Phrasing, ...]:
     if node is None:
         return ()
     if not isinstance(node, yaml.SequenceNode):
-        faults.append(Fault(path, _line(node), _NOT_TEXT_LIST))
+        faults.append(Fault(path, _line(node), _NOT_TEXT_LIST.format(field=field)))
         return ()
     variants = []
     for item in node.value:
         if not isinstance(item, yaml.ScalarNode):
-            faults.append(Fault(path, _line(item), _NOT_TEXT_LIST))
+            faults.append(Fault(path, _line(item), _NOT_TEXT_LIST.format(field=field)))
         elif not str(item.value).strip():
-            faults.append(Fault(path, _line(item), _EMPTY_VARIANT))
+            faults.append(Fault(path, _line(item), _EMPTY_VARIANT.format(field=field)))
         else:
             variants.append(Phrasing(str(item.value).strip(), _line(item)))
     return tuple(variants)

@@ -16,6 +16,7 @@ match (offer a service request).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,7 +27,7 @@ from rapidfuzz import fuzz
 
 from knowledge.model import FaqEntry, Phrasing
 from knowledge.sounds import SoundCorrector
-from knowledge.text import Analyzer
+from knowledge.text import Analyzer, asking_clauses
 
 __all__ = ["AnalyzedPhrasing", "Band", "Bands", "Match", "MatchResult", "Matcher", "Scoring"]
 
@@ -38,6 +39,9 @@ _CANDIDATE_DOCS = 48
 """Best-ranked phrasings looked at to find the candidate entries."""
 _GRAM = "\x00"
 """Prefix that keeps character bigrams apart from words in the index."""
+
+_STEM = 6
+"""Letters an English word keeps: enough to tell words apart, few enough to meet its kin."""
 
 
 class Band(StrEnum):
@@ -61,8 +65,15 @@ class Bands:
 
     answer: float = 37.0
     margin: float = 1.0
+    relative_margin: float = 0.03
+    """…or by this share of its score, whichever is more: two entries within a few per cent of
+    each other are both suggested (which of the six maker spaces is "众创空间面积多大"?)."""
     sure: float = 80.0
     suggest: float = 25.0
+    lead: float = 30.0
+    lead_ratio: float = 1.45
+    """Below ``answer``, a score of at least ``lead`` is answered when it is this many times
+    the runner-up's: one entry clearly explains the question though much of it is unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,19 @@ class Scoring:
     """Weight of one-character words, which say less than longer ones."""
     number: float = 0.3
     """Weight of bare numbers."""
+    partial: float = 0.6
+    """Credit for a question word that is part of a word of the entry (工商 of 工商注册)."""
+    held: float = 0.6
+    """Score of a long message that holds all of an entry's phrasing, from the entry that
+    explains most of it."""
+    long_words: int = 10
+    """Content words from which a message counts as long."""
+    unknown_cap: float = 0.5
+    """In a long message, words the base does not know weigh at most this share of the words it
+    knows."""
+    context: float = 0.35
+    """Weight of words in the clauses of a long message that do not ask anything: the
+    founder's story around the question says less about which entry is meant."""
 
 
 class Matcher:
@@ -154,9 +178,22 @@ class Matcher:
         # Words of the answer count too, more weakly: the policy's own wording (施行, 追究,
         # 资源共享) is how some people ask.
         self._related = [
-            frozenset(self._content(analyzer.fold(entry.answer))) | asked[index]
+            frozenset(self._content(analyzer.fold(_answers(entry)))) | asked[index]
             for index, entry in enumerate(self.entries)
         ]
+        self._joined = ["|".join(sorted(words)) for words in self._related]
+        # What the policies are about: the policy's terms and the words of the entries' own
+        # questions; not of the answers and variants, which hold everyday words (推荐, 一家).
+        self._topical = (
+            frozenset(
+                word
+                for entry in self.entries
+                for text in (entry.question, *_english_question(entry))
+                for word in self._content(analyzer.fold(text))
+                if len(word) >= (5 if word.isascii() else 2)  # not 谁, 做, give: everyone's words
+            )
+            | analyzer.terms
+        )
         count = len(self.entries)
         frequency: dict[str, int] = {}
         for bag in self._related:
@@ -191,10 +228,7 @@ class Matcher:
             yield from analyzed
 
     def _content(self, folded: str) -> list[str]:
-        # English words the glossary did not map carry no meaning the base can use.
-        return [
-            w for w in self.analyzer.content_tokens(folded) if not (w.isascii() and w.isalpha())
-        ]
+        return [_stem(w) for w in self.analyzer.content_tokens(folded)]
 
     def _build_index(self, documents: list[tuple[int, set[str]]]) -> None:
         """Index each phrasing (and each answer) as a document of features."""
@@ -247,23 +281,83 @@ class Matcher:
     def _weight(self, word: str) -> float:
         scoring = self.scoring
         weight = self._idf.get(word, self._unknown_idf)
-        if word.isdigit():
-            return weight * scoring.number
+        if word.isdigit() and not (len(word) == 4 and word[:2] in ("19", "20")):
+            return weight * scoring.number  # a year the base does not name is a real difference
         return weight * scoring.single_char if len(word) == 1 else weight
+
+    def _query_words(self, text: str) -> list[str]:
+        """The content words of a question, typos corrected."""
+        return self._content(self._sounds.correct(self.analyzer.fold(text)))
+
+    def about_policies(self, question: str) -> bool:
+        """Whether ``question`` holds a word the policies are about.
+
+        Those are the policy's terms and the words of the entries' own questions; a question
+        with none of them that matched nothing either is off the bot's topic.
+        """
+        return any(word in self._topical for word in self._query_words(question))
+
+    def _weighed(self, question: str) -> tuple[dict[str, float], str]:
+        """The question's words with their weights, and its asking words joined.
+
+        A long message is read clause by clause: words only in clauses that ask nothing weigh
+        :attr:`Scoring.context` of their weight.
+        """
+        clauses = [c for c in re.split(r"[，,。．.！!？?；;：:\n]+", question) if c.strip()]
+        words_of = [self._query_words(c) for c in clauses]
+        words = [w for found in words_of for w in found]
+        asking = [w for clause in asking_clauses(question) or () for w in self._query_words(clause)]
+        if asking:
+            context = self.scoring.context
+            weights = {w: self._weight(w) * (1.0 if w in asking else context) for w in set(words)}
+            compact = "".join(asking)
+        else:
+            weights = {w: self._weight(w) for w in set(words)}
+            compact = "".join(words)
+        if len(weights) >= self.scoring.long_words:
+            # A long message tells its story in words the base has never seen; past a share of
+            # what the base knows, they stop diluting the question the story leads up to.
+            known = sum(v for w, v in weights.items() if w in self._idf)
+            unknown = sum(v for w, v in weights.items() if w not in self._idf)
+            cap = known * self.scoring.unknown_cap
+            if unknown > cap > 0:
+                weights = {
+                    w: v if w in self._idf else v * cap / unknown for w, v in weights.items()
+                }
+        return weights, compact
+
+    def _explains(self, index: int, weights: dict[str, float]) -> float:
+        """How much of the question (by weight) entry ``index``'s words explain.
+
+        A Chinese word that is part of one of the entry's words (工商 of 工商注册) counts for
+        :attr:`Scoring.partial` of its weight.
+        """
+        related = self._related[index]
+        joined = self._joined[index]
+        partial = self.scoring.partial
+        return sum(
+            v if w in related else v * partial
+            for w, v in weights.items()
+            if w in related or (len(w) >= 2 and not w.isascii() and w in joined)
+        )
 
     def score(self, question: str) -> list[Match]:
         """Every candidate entry with its score, best first."""
-        words = self._content(self._sounds.correct(self.analyzer.fold(question)))
+        weights, compact = self._weighed(question)
+        words = list(weights)
         if all(w.isdigit() for w in words):
             return []  # numbers alone ("1", "2026") say nothing about a topic
-        compact = "".join(words)
-        weights = {w: self._weight(w) for w in set(words)}
         total = sum(weights.values())
         scoring = self.scoring
+        candidates = self._candidates(words, compact)
+        explains = [self._explains(index, weights) for index in candidates]
+        # A long message is judged by the question inside it: how fully it holds one of an
+        # entry's phrasings, and how much of it that entry explains beside the others.
+        long = len(weights) >= scoring.long_words
+        most = max(explains, default=0.0) or 1.0
         matches = []
-        for index in self._candidates(words, compact):
-            related = self._related[index]
-            loose = sum(v for w, v in weights.items() if w in related) * scoring.answer_credit
+        for index, explained in zip(candidates, explains, strict=True):
+            loose = explained * scoring.answer_credit
             best = 0.0
             for phrasing in self._phrasings_of[index]:
                 shared = phrasing.words.intersection(weights)
@@ -276,6 +370,9 @@ class Matcher:
                 similar = fuzz.ratio(compact, phrasing.compact) / 100.0
                 shape = (covered + similar) / 2
                 best = max(best, covers * (scoring.floor + (1 - scoring.floor) * shape))
+                if long and len(phrasing.words) >= 2:
+                    held = covered * covered * explained / most
+                    best = max(best, scoring.held * held)
             matches.append(Match(self.entries[index], round(100.0 * best, 1)))
         matches.sort(key=lambda m: (-m.score, m.entry.id))
         return matches
@@ -288,10 +385,42 @@ class Matcher:
             return MatchResult(question, Band.NONE, ())
         top = matches[0].score
         runner_up = matches[1].score if len(matches) > 1 else 0.0
-        if top >= bands.sure or (top >= bands.answer and top - runner_up >= bands.margin):
+        leads = top >= bands.lead and top >= bands.lead_ratio * runner_up
+        if (
+            top >= bands.sure
+            or (
+                top >= bands.answer
+                and top - runner_up >= max(bands.margin, bands.relative_margin * top)
+            )
+            or leads
+        ):
             return MatchResult(question, Band.ANSWER, tuple(matches[:MAX_SUGGESTIONS]))
         offered = tuple(m for m in matches[:MAX_SUGGESTIONS] if m.score >= bands.suggest)
         return MatchResult(question, Band.SUGGEST, offered)
+
+
+def _answers(entry: FaqEntry) -> str:
+    english = entry.english
+    return entry.answer if english is None else f"{entry.answer}\n{english.answer}"
+
+
+def _english_question(entry: FaqEntry) -> tuple[str, ...]:
+    return (entry.english.question.text,) if entry.english is not None else ()
+
+
+def _stem(word: str) -> str:
+    """An English word cut to its first :data:`_STEM` letters, plural and -ing taken off.
+
+    Cutting is crude but meets more kin than rules do: "qualify" and "qualification",
+    "register" and "registration", "subsidy" and "subsidies" each share one stem.
+    """
+    if not (word.isascii() and word.isalpha()) or len(word) <= 3:
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return word[:_STEM]
 
 
 def _bigrams(text: str) -> list[str]:

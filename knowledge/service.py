@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 from knowledge.check import find_collisions
+from knowledge.documents import DOCUMENTS_FILE, Document, document_for, load_documents
 from knowledge.loader import load_directory
 from knowledge.matcher import Bands, Matcher, MatchResult
 from knowledge.model import FaqEntry, Fault
+from knowledge.reading import Reader
 from knowledge.text import Analyzer
 
 __all__ = ["KnowledgeBase", "KnowledgeError", "KnowledgeService", "ReloadReport", "build"]
@@ -36,6 +38,8 @@ class KnowledgeBase:
     directory: Path
     matcher: Matcher
     by_id: Mapping[str, FaqEntry] = field(repr=False)
+    documents: tuple[Document, ...] = ()
+    reader: Reader = field(default_factory=Reader.default, repr=False)
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -46,23 +50,37 @@ class KnowledgeBase:
         """Decide how to answer ``question``."""
         return self.matcher.match(question)
 
+    def document_of(self, entry: FaqEntry) -> Document | None:
+        """The document ``entry``'s answer rests on, if the list names it."""
+        return document_for(entry.source, self.documents)
+
 
 def build(
     directory: Path, analyzer: Analyzer | None = None, bands: Bands | None = None
 ) -> KnowledgeBase:
     """Load, validate and index the FAQ files of ``directory``.
 
+    The documents the answers cite are read from ``sources/documents.yaml`` beside
+    ``directory``, when it is there.
+
     Raises:
-        KnowledgeError: With every fault found, each naming file and line.
+        KnowledgeError: With every fault found, each naming file and line: faults of the files,
+            of the glossary and of the document list, and entries the matcher cannot tell apart,
+            all in one run.
     """
     result = load_directory(directory)
-    if result.faults:
-        raise KnowledgeError(result.faults)
-    matcher = Matcher(result.entries, analyzer or Analyzer.default(), bands)
-    collisions = find_collisions(matcher)
-    if collisions:
-        raise KnowledgeError(tuple(sorted(collisions)))
-    return KnowledgeBase(directory, matcher, {e.id: e for e in result.entries})
+    documents, document_faults = load_documents(directory.parent / "sources" / DOCUMENTS_FILE)
+    analyzer = analyzer or Analyzer.default()
+    matcher = Matcher(result.entries, analyzer, bands)
+    faults = (
+        *analyzer.glossary.faults,
+        *result.faults,
+        *document_faults,
+        *find_collisions(matcher),
+    )
+    if faults:
+        raise KnowledgeError(tuple(sorted(set(faults))))
+    return KnowledgeBase(directory, matcher, {e.id: e for e in result.entries}, documents)
 
 
 @dataclass(frozen=True, slots=True)

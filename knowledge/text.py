@@ -20,7 +20,17 @@ import jieba
 import yaml
 import zhconv
 
-__all__ = ["DATA_DIR", "Analyzer", "Glossary", "normalize"]
+from knowledge.model import Fault
+
+__all__ = [
+    "DATA_DIR",
+    "Analyzer",
+    "Glossary",
+    "asking_clauses",
+    "is_kept",
+    "looks_english",
+    "normalize",
+]
 
 DATA_DIR = Path(__file__).parent / "data"
 """Domain dictionary, glossary and stop words that ship with the bot."""
@@ -30,12 +40,14 @@ jieba.setLogLevel(logging.WARNING)
 zhconv.loaddict(str(Path(zhconv.__file__).parent / "zhcdict.json"))
 
 _SPACE = re.compile(r"\s+")
+# libyaml's parser is faster and keeps the line marks the fault messages need.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COMMON = 50
 """jieba frequency from which a string counts as a real word (not a typo)."""
 
 
 @cache
-def _is_kept(char: str) -> bool:
+def is_kept(char: str) -> bool:
     """Letters, digits and ideographs carry meaning; punctuation, symbols and emoji do not."""
     return unicodedata.category(char)[0] in "LN"
 
@@ -48,8 +60,88 @@ def normalize(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text)
     text = zhconv.convert(text, "zh-hans").lower()
-    text = "".join(char if _is_kept(char) else " " for char in text)
+    text = "".join(char if is_kept(char) else " " for char in text)
     return _SPACE.sub(" ", text).strip()
+
+
+_CLAUSES = re.compile(r"[，,。．.！!？?；;：:\n]+")
+_ASKING = re.compile(
+    r"[吗呢么？?]|什么|啥|怎|如何|多久|多少|多长|几|哪|谁|是否|能否|能不能|可不可以|可以吗|有没有|"
+    r"请问|想问|想知道|咨询|(?<![a-z])(?:what|how|when|where|who|which|why|can|could|is there|"
+    r"are there|do i|does|should|may i)(?![a-z])",
+    re.IGNORECASE,
+)
+_LONG = 30
+"""Characters from which a message is read clause by clause."""
+
+
+def asking_clauses(text: str) -> list[str] | None:
+    """In a long message of several clauses, the clauses that ask; ``None`` otherwise.
+
+    A founder often tells the story first and asks at the end: the story says less about what
+    is asked than the question does.
+
+    >>> asking_clauses("我们团队刚搬到宝坻，租了个工位。请问服务专员多久回复？")
+    ['请问服务专员多久回复']
+    """
+    if len(text) < _LONG:
+        return None
+    clauses = [c.strip() for c in re.split(r"(?<=[？?])|[，,。．.！!；;：:\n]+", text) if c.strip()]
+    if len(clauses) < 2:
+        return None
+    asking = [_CLAUSES.sub("", c) for c in clauses if _ASKING.search(c)]
+    return asking or None
+
+
+_ENGLISH_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+_ENGLISH_GRAMMAR = frozenset(
+    re.findall(
+        r"\w+",
+        "a an the is are am was were be do does did can could may might will would should shall "
+        "i you we my our your it this that there what how who whom when where which why any some "
+        "of to for in on at with from about and or if not no",
+    )
+)
+"""Function words: a message built with them is English even when it names a Chinese term."""
+_CHINESE_GRAMMAR = frozenset("的了吗呢吧么啥谁几哪怎我你您是有在能要想和与及")
+"""Characters that build a Chinese sentence: with one of them, English words are borrowed
+terms ("commissioner每周on site几天")."""
+
+
+def looks_english(text: str) -> bool | None:
+    """Whether ``text`` is written in English; ``None`` when it cannot be told (digits, emoji).
+
+    A message with Chinese characters is English only when its sentence is built with English
+    function words and they are not outnumbered (two characters to a word): "what is 众创空间"
+    is English; "maker space 有补贴吗" and "我想问 how to 申请" are Chinese.
+
+    >>> looks_english("Is there any rent subsidy?"), looks_english("我想问subsidy怎么申请")
+    (True, False)
+    >>> looks_english("2026-0001") is None
+    True
+    """
+    found = [word.lower() for word in _ENGLISH_WORD.findall(text)]
+    words = len(found)
+    ideographs = sum(
+        1 for char in text if "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
+    )
+    if not words and not ideographs:
+        return None
+    if not ideographs:
+        return True
+    if any(char in _CHINESE_GRAMMAR for char in text):
+        return False
+    grammar = any(word in _ENGLISH_GRAMMAR for word in found)
+    return grammar and words >= 2 and 2 * words >= ideographs
+
+
+_DEFINED_TWICE = "术语“{term}”定义了两次（第一次在第 {first} 行）：两处的别名已合并，请写成一处"
+_SWALLOWS = (
+    "别名“{alias}”会吞掉“{other}”的开头：“{text}”会读成“{read}”。"
+    "请改写别名，或为这个连写加一条术语（例如“{fix}: [{text}]”）"
+)
+_ALIAS_TWICE = "别名“{alias}”同时属于“{first}”和“{second}”"
+_GLOSSARY_ERROR = "词表格式错误：{problem}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +150,104 @@ class Glossary:
 
     canonical: Mapping[str, str]
     """Each normalized alias to its term; terms map to themselves."""
+    faults: tuple[Fault, ...] = ()
+    """What ``kb check`` reports about the file it was read from."""
 
     @classmethod
     def load(cls, path: Path) -> Glossary:
-        """Read a glossary file: a mapping of term → list of aliases."""
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls.from_mapping(raw)
+        """Read a glossary file (a mapping of term → list of aliases), noting every fault.
+
+        A term defined twice keeps the aliases of both places; an alias of two terms keeps the
+        first; an alias that swallows the start of another term is reported with the text it
+        would misread.
+        """
+        try:
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            return cls({}, (Fault(path, 0, _GLOSSARY_ERROR.format(problem=error)),))
+        faults: list[Fault] = []
+        terms: dict[str, list[str]] = {}
+        lines: dict[str, int] = {}
+        if isinstance(root, yaml.MappingNode):
+            for key, value in root.value:
+                term, line = str(key.value), key.start_mark.line + 1
+                if term in terms:
+                    message = _DEFINED_TWICE.format(term=term, first=lines[term])
+                    faults.append(Fault(path, line, message))
+                lines.setdefault(term, line)
+                aliases = terms.setdefault(term, [])
+                if isinstance(value, yaml.SequenceNode):
+                    for item in value.value:
+                        aliases.append(str(item.value))
+                        lines.setdefault(normalize(str(item.value)), item.start_mark.line + 1)
+        glossary = cls.from_mapping(terms)
+        for alias, first, second in glossary.ambiguous(terms):
+            line = lines.get(alias, 0)
+            faults.append(
+                Fault(path, line, _ALIAS_TWICE.format(alias=alias, first=first, second=second))
+            )
+        for alias, other, text, read in glossary.swallowed():
+            fix = f"{glossary.canonical[alias]} {glossary.canonical[other]}"
+            message = _SWALLOWS.format(alias=alias, other=other, text=text, read=read, fix=fix)
+            faults.append(Fault(path, lines.get(alias, 0), message))
+        return cls(glossary.canonical, tuple(sorted(faults)))
 
     @classmethod
     def from_mapping(cls, terms: Mapping[str, Iterable[str]]) -> Glossary:
-        """Build a glossary from term → aliases."""
+        """Build a glossary from term → aliases; an alias of two terms keeps the first."""
         canonical: dict[str, str] = {}
         for term, aliases in terms.items():
             target = normalize(term)
-            canonical[target] = target
+            canonical.setdefault(target, target)
             for alias in aliases or ():
-                canonical[normalize(str(alias))] = target
+                canonical.setdefault(normalize(str(alias)), target)
         return cls(canonical)
+
+    @staticmethod
+    def ambiguous(terms: Mapping[str, Iterable[str]]) -> list[tuple[str, str, str]]:
+        """Aliases listed under two different terms: (alias, first term, second term)."""
+        owner: dict[str, str] = {}
+        found = []
+        for term, aliases in terms.items():
+            target = normalize(term)
+            for alias in aliases or ():
+                folded = normalize(str(alias))
+                first = owner.setdefault(folded, target)
+                if first != target:
+                    found.append((folded, first, target))
+        return found
+
+    def swallowed(self) -> list[tuple[str, str, str, str]]:
+        """Aliases that take a character another term needs: (alias, other, text, read).
+
+        An alias that is its term with a character added (宝坻区 for 宝坻) also matches where
+        the term is followed by another term that starts with that character: "宝坻区科委" is
+        宝坻 and 区科委, but the longest alias wins and the text reads "宝坻 科委". The same
+        holds for a character added in front.
+        """
+        pattern = self.pattern()
+        if pattern is None:
+            return []
+        found = []
+        for alias, term in self.canonical.items():
+            if alias == term or alias.isascii() or term not in alias:
+                continue
+            before, _, after = alias.partition(term)
+            for other, target in self.canonical.items():
+                if target == term or other.isascii():
+                    continue
+                if after and other.startswith(after) and other != after:
+                    text = term + other
+                elif before and other.endswith(before) and other != before:
+                    text = other + term
+                else:
+                    continue
+                read = _SPACE.sub(
+                    " ", pattern.sub(lambda m: f" {self.canonical[m.group(0)]} ", text)
+                ).strip()
+                if target not in read:
+                    found.append((alias, other, text, read))
+        return found
 
     def pattern(self) -> re.Pattern[str] | None:
         """One alternation of every alias, longest first, so the longest reading wins."""
@@ -111,6 +284,12 @@ class Analyzer:
         self.stopwords = frozenset(normalize(word) for word in stopwords)
         self._tokenizer = jieba.Tokenizer()
         self._tokenizer.initialize()
+        self.terms = frozenset(
+            word
+            for term in {*terms, *glossary.canonical.values()}
+            for word in normalize(term).split()
+        )
+        """The policy's own words: the terms and the glossary's targets."""
         for term in {*terms, *glossary.canonical.values()}:
             word = normalize(term)
             # A term written with a space ("提交 工单") stands for several words, so that
@@ -146,11 +325,10 @@ class Analyzer:
 
 
 def _read_words(path: Path) -> list[str]:
+    """Words of a list file: separated by spaces or lines; ``#`` starts a comment."""
     words = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        word = line.split("#", 1)[0].strip()
-        if word:
-            words.append(word)
+        words += line.split("#", 1)[0].split()
     return words
 
 

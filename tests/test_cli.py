@@ -9,7 +9,7 @@ import sys
 
 from conftest import ROOT
 
-KEYS = {"q", "matched", "faq_id", "score", "answer", "source", "suggestions"}
+KEYS = {"q", "matched", "kind", "language", "faq_id", "score", "answer", "source", "suggestions"}
 
 
 def ask(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
@@ -49,8 +49,9 @@ def test_stdin_mode_one_question_a_line() -> None:
     assert weather["faq_id"] is None
     assert weather["source"] is None
     assert weather["suggestions"] == []
-    assert weather["answer"].startswith("抱歉")
-    assert ambiguous["matched"] is False
+    assert weather["kind"] == "off-topic"
+    assert weather["answer"].startswith("这个我帮不上忙")
+    assert (ambiguous["matched"], ambiguous["kind"]) == (False, "suggested")
     assert 1 <= len(ambiguous["suggestions"]) <= 3
     assert set(ambiguous["suggestions"][0]) == {"faq_id", "question", "score"}
 

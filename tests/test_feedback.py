@@ -23,7 +23,7 @@ SAME_ID_ELSEWHERE = Sender(Channel.TELEGRAM, "e1", "小陈")
 """The same user id on another channel is another chat."""
 QUESTION = "服务专员多久回复"
 """Answered outright from the test knowledge base (entry ``reply-deadline``)."""
-VAGUE = "组几个人"
+VAGUE = "小组"
 """Only near enough to ``group-size`` to be suggested."""
 
 _keys = itertools.count()
@@ -163,7 +163,7 @@ async def test_a_picked_suggestion_is_kept_with_the_question_as_asked(
 async def test_english_users_rate_in_english(bot: tuple[Bot, ManualClock]) -> None:
     running, _ = bot
     english = Sender(Channel.TELEGRAM, "7001", "Ann", Language.EN)
-    (answer,) = await say(running, english, QUESTION)
+    (answer,) = await say(running, english, "how long until the commissioners reply")
     assert [b.label for b in answer.buttons] == [EN.helpful_button, EN.unhelpful_button]
     (thanks,) = await say(running, english, choice=answer.buttons[1].payload)
     assert thanks.text == EN.rated_unhelpful

@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ENTRY, ROOT, write_faq
 
 from knowledge.check import find_collisions
 from knowledge.loader import load_directory
 from knowledge.matcher import Matcher
-from knowledge.text import Analyzer
+from knowledge.service import KnowledgeError, build
+from knowledge.text import Analyzer, Glossary
 
 
 def kb_check(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -88,6 +90,43 @@ def test_unknown_field_and_bad_id_and_wrong_shapes(tmp_path: Path) -> None:
     assert any(f.startswith(f"{path}:11: variants 应是文字列表") for f in faults)
 
 
+def test_an_english_side_and_answer_kinds_are_read_with_their_lines(tmp_path: Path) -> None:
+    write_faq(
+        tmp_path,
+        "a.yaml",
+        "- id: reply-time\n  question: 多久回复\n  answer: 10个工作日内。\n  source: 第七条\n"
+        "  answers: [how-long, when]\n"
+        "  en:\n    question: How long until I hear back?\n"
+        "    variants:\n      - when will they reply\n"
+        "    answer: Within 10 working days.\n",
+    )
+    (entry,) = load_directory(tmp_path).entries
+    assert {kind.value for kind in entry.answers} == {"how-long", "when"}
+    assert entry.english is not None
+    assert entry.english.answer == "Within 10 working days."
+    assert [(p.text, p.line) for p in entry.phrasings[1:]] == [
+        ("How long until I hear back?", 7),
+        ("when will they reply", 9),
+    ]
+
+
+def test_faults_of_the_english_side_and_answer_kinds_name_their_lines(tmp_path: Path) -> None:
+    path = write_faq(
+        tmp_path,
+        "a.yaml",
+        "- id: a\n  question: 问题\n  answer: 答\n  source: 第七条\n"
+        "  answers: [how-much, price]\n"
+        "  en:\n    question: How much?\n    anser: typo\n    variants: one\n"
+        "- id: b\n  question: 问题二\n  answer: 答\n  source: 第七条\n  en: just text\n",
+    )
+    faults = faults_of(tmp_path)
+    assert any(f.startswith(f"{path}:5: answers 中的“price”不是已知的问题类型") for f in faults)
+    assert any(f.startswith(f"{path}:8: en 中的未知字段“anser”") for f in faults)
+    assert f"{path}:7: en 缺少必填字段“answer”" in faults
+    assert any(f.startswith(f"{path}:9: en.variants 应是文字列表") for f in faults)
+    assert f"{path}:14: en 应是“question / variants / answer”的映射" in faults
+
+
 def test_top_level_must_be_a_list(tmp_path: Path) -> None:
     path = write_faq(tmp_path, "a.yaml", "id: x\nquestion: y\n")
     assert faults_of(tmp_path) == [f"{path}:1: 文件顶层应是条目列表（每条以“- id: …”开头）"]
@@ -128,3 +167,61 @@ def test_collision_check_ignores_phrasings_of_one_entry(faq_dir: Path) -> None:
     )
     matcher = Matcher(load_directory(faq_dir).entries, Analyzer.default())
     assert find_collisions(matcher) == []
+
+
+def test_the_glossary_names_a_term_defined_twice_and_an_alias_that_swallows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "glossary.yaml"
+    path.write_text(
+        "北大科技园: [pku science park, 北大科技圆]\n"
+        "宝坻: [宝坻区]\n"
+        "区科委: [区科学技术委员会]\n"
+        "北大科技园: [北大]\n"
+        "补贴: [补助]\n"
+        "贷款: [补助]\n",
+        encoding="utf-8",
+    )
+    glossary = Glossary.load(path)
+    faults = [str(fault) for fault in glossary.faults]
+    assert (
+        f"{path}:4: 术语“北大科技园”定义了两次（第一次在第 1 行）：两处的别名已合并，请写成一处"
+        in faults
+    )
+    assert any(
+        f.startswith(f"{path}:2: 别名“宝坻区”会吞掉“区科委”的开头：“宝坻区科委”会读成“宝坻 科委”")
+        for f in faults
+    )
+    assert any(f.startswith(f"{path}:5: 别名“补助”同时属于“补贴”和“贷款”") for f in faults)
+    # Nothing of the first definition is lost.
+    assert glossary.canonical["北大科技圆"] == glossary.canonical["北大"] == "北大科技园"
+
+
+def test_the_shipped_glossary_is_clean() -> None:
+    assert Glossary.load(ROOT / "knowledge" / "data" / "glossary.yaml").faults == ()
+
+
+def test_every_fault_of_the_base_is_reported_in_one_run(tmp_path: Path) -> None:
+    glossary = tmp_path / "glossary.yaml"
+    glossary.write_text("宝坻: [宝坻区]\n区科委: [区科学技术委员会]\n", encoding="utf-8")
+    faq = tmp_path / "faq"
+    write_faq(
+        faq,
+        "a.yaml",
+        ENTRY.format(id="a", question="服务专员多久回复", variant="专员几天回", answer="十天")
+        + ENTRY.format(id="b", question="服务专员多久回复", variant="多久答复", answer="十天")
+        + "- id: c\n  question: 问题\n  answer: 答\n",
+    )
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "documents.yaml").write_text(
+        "- number: 津科创〔2015〕51号\n  title: 办法\n  status: expired\n", encoding="utf-8"
+    )
+    analyzer = Analyzer(Glossary.load(glossary))
+    with pytest.raises(KnowledgeError) as raised:
+        build(faq, analyzer)
+    faults = [str(fault) for fault in raised.value.faults]
+    assert any("吞掉" in f for f in faults)  # the glossary
+    assert any("缺少必填字段“source”" in f for f in faults)  # a field
+    assert any("status 应是" in f for f in faults)  # the document list
+    assert any("无法区分" in f for f in faults)  # two entries alike

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import ROOT
 
@@ -68,26 +66,3 @@ def test_the_policy_s_named_numbers_are_topics(base: KnowledgeBase) -> None:
     result = base.match("5+1")
     assert result.best is not None
     assert result.best.entry.id == "baodi-5plus1-spaces"
-
-
-CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
-
-
-def test_quality_holds_on_our_check_set(base: KnowledgeBase) -> None:
-    """A regression guard: 166 questions written from the policy texts, not from the FAQ."""
-    inside = outside = inside_ok = outside_ok = 0
-    for line in CHECK_SET.read_text(encoding="utf-8").splitlines():
-        case = json.loads(line)
-        result = base.match(case["q"])
-        answered = result.band is Band.ANSWER and result.best is not None
-        if case["expect"] is None:
-            outside += 1
-            outside_ok += not answered
-        else:
-            inside += 1
-            inside_ok += answered and all(
-                any(s in result.best.entry.answer for s in group)  # type: ignore[union-attr]
-                for group in case["expect"]
-            )
-    assert inside_ok / inside >= 0.90
-    assert outside_ok / outside >= 0.95

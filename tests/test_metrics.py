@@ -49,7 +49,7 @@ async def test_counts_messages_answers_requests_and_the_outbox(
     ):
         await post(chat, text="服务专员多久回复", id="q1")  # answered
         await post(chat, text="服务专员多久回复", id="q1")  # the page sent it twice
-        await post(chat, text="组几个人", id="q2")  # suggested
+        await post(chat, text="小组", id="q2")  # suggested
         await post(chat, text="孵化器的食堂几点开饭", id="q3")  # no match
         await post(chat, text="/new 想咨询公司注册需要哪些材料", id="r1")
         await post(chat, choice="space:baodi-eco", id="r2")  # the card waits for Telegram

@@ -94,7 +94,7 @@ async def test_old_rows_go_after_their_age_and_the_archive_and_waiting_messages_
     bot = await start(clock)
     number = await open_one(bot)  # a request, its events, a card queued for the group
     await say(bot, OTHER, "服务专员多久给我反馈结果？")  # answered from the FAQ
-    await say(bot, OTHER, "推荐一家好吃的火锅店")  # not answered
+    await say(bot, OTHER, "孵化器的食堂几点开饭")  # not answered
     await say(bot, Sender(Channel.WEB, "e3", "小刘"), "/new")  # left at the first step
     async with bot.database.transaction() as session:
         await console.issue_token(session, "web:zhangwei", clock.now(), timedelta(minutes=15))

@@ -1,0 +1,244 @@
+"""Read a message before matching it: what it asks for, and whether it is a question at all.
+
+Three things are told from the words alone, without the knowledge base:
+
+* **chatter**: a greeting, thanks, a goodbye, "who are you", "a person please", an insult or an
+  "ok" is answered warmly and never escalated; a greeting in front of a real question is
+  dropped and the question answered;
+* **elsewhere**: a question about a place outside Tianjin is outside both policies;
+* **asks**: what kind of fact the question wants (an amount, a duration, a date, a place, a
+  body), so that an entry that does not state it is not served as if it did.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from knowledge.model import Asks
+from knowledge.text import DATA_DIR, asking_clauses, is_kept, normalize
+
+__all__ = ["CHECKED_ASKS", "Chatter", "Reader", "Reading"]
+
+
+class Chatter(StrEnum):
+    """Kinds of message that are not a question about the policy."""
+
+    GREETING = "greeting"
+    THANKS = "thanks"
+    GOODBYE = "goodbye"
+    IDENTITY = "identity"
+    HUMAN = "human"
+    INSULT = "insult"
+    ACKNOWLEDGEMENT = "acknowledgement"
+
+
+_PRIORITY = (
+    Chatter.HUMAN,
+    Chatter.IDENTITY,
+    Chatter.INSULT,
+    Chatter.THANKS,
+    Chatter.GOODBYE,
+    Chatter.GREETING,
+    Chatter.ACKNOWLEDGEMENT,
+)
+"""When a message holds several ("谢谢，再见"), the one that asks most of the bot wins."""
+
+CHECKED_ASKS = frozenset({Asks.HOW_MUCH, Asks.HOW_LONG, Asks.WHEN, Asks.WHERE, Asks.WHO})
+"""Kinds of fact an entry must declare to be served for them: a question asking the rate of a
+loan must not get the loan's existence as its answer. Open kinds (how, what, whether) are
+answered by any entry on the topic."""
+
+# What each checked kind of question looks like, in normalized text (simplified, lower case,
+# punctuation as spaces). Counts ("多少个", "how many people") are not amounts: the base's lists
+# answer them.
+_CUES: Mapping[Asks, re.Pattern[str]] = {
+    kind: re.compile(pattern)
+    for kind, pattern in {
+        Asks.HOW_MUCH: (
+            r"多少钱|金额|利率|利息|年息|息率|比例|罚款|罚金|罚多少|额度|价格|价钱|费用是多少|"
+            r"(?:补贴|补助|奖励|奖金|资助|贷款?|拿|给|补|奖)(?:能|可以|最多|一般)?"
+            r"多少(?![个家人名天年月])|"
+            r"多少万|几万|标准是多少|\bhow much\b(?! time)|\binterest rate|"
+            r"\bwhat (?:is the )?rate\b|\bamount\b|\bpenalt|\bfined?\b|\bpercentage\b|"
+            r"\bcost\b|\bfees?\b"
+        ),
+        Asks.HOW_LONG: (
+            r"多久|多长时间|几年|几个月|几周|多少天|期限是|时限是|\bhow long\b|\bhow much time\b|"
+            r"\bhow many (?:days|weeks|months|years)\b|\bwithin how\b|\bwhat is the deadline\b"
+        ),
+        Asks.WHEN: (
+            r"什么时候|啥时候|何时|哪年|哪一年|几号|几月|哪天|哪一天|日期|"
+            r"\bby when\b|\bwhat (?:date|year|time)\b|\bwhich (?:year|day|date)\b|"
+            r"\bwhen (?:do|does|did|is|are|was|were|will|can|should|would|could)\b"
+        ),
+        Asks.WHERE: (
+            r"(?<!从)在哪(?![些个种样])|(?<!从)哪里|(?<!从)哪儿|地址|\bwhere\b|\baddress\b"
+        ),
+        Asks.HOW: (
+            r"怎么|如何|怎样|咋|流程|步骤|"
+            r"\bhow (?:do|does|did|can|could|to|should|would|will|is|are|was|were)\b"
+        ),
+        Asks.WHO: (
+            r"谁|叫什么名字|哪个(?:部门|单位|机构|机关)|哪家(?:单位|机构)|什么(?:部门|单位|机构)|"
+            r"\bwho\b|\bwhom\b|\bwhich (?:department|agency|office|body)\b"
+        ),
+    }.items()
+}
+
+_FILLER = re.compile(
+    r"^(?:[啊呀吧呢哦嘛哈了的吗么]|请问|想问|我想问|问一下|麻烦|打扰了|打扰一下|please)+$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What was read from a message before matching.
+
+    Attributes:
+        chatter: The kind of non-question the whole message is, or ``None``.
+        question: The message without a leading greeting: what is matched.
+        asks: The checked kinds of fact the question wants.
+        elsewhere: A place outside Tianjin the question is about, as written.
+    """
+
+    chatter: Chatter | None
+    question: str
+    asks: frozenset[Asks]
+    elsewhere: str | None
+
+
+class Reader:
+    """Reads messages with the phrase lists that ship in ``knowledge/data``."""
+
+    def __init__(
+        self,
+        chatter: Mapping[Chatter, Iterable[str]],
+        places: Iterable[str],
+        in_scope: Iterable[str],
+    ) -> None:
+        """Build the patterns.
+
+        Args:
+            chatter: Phrases of each kind, as people write them.
+            places: Places outside Tianjin.
+            in_scope: Names that keep a question in Tianjin although it names a place.
+        """
+        self._kinds: dict[str, Chatter] = {}
+        for kind, phrases in chatter.items():
+            for phrase in phrases:
+                self._kinds.setdefault(normalize(phrase), kind)
+        self._chatter = _alternation(self._kinds)
+        self._places = _alternation({normalize(p): p for p in places})
+        self._in_scope = _alternation({normalize(p): p for p in in_scope})
+
+    @classmethod
+    def default(cls) -> Reader:
+        """The reader with the lists that ship with the bot."""
+        return _default_reader()
+
+    def read(self, text: str) -> Reading:
+        """Read one message."""
+        folded = normalize(text)
+        chatter, rest = self._chatter_of(folded)
+        if chatter is not None and not rest:
+            return Reading(chatter, text, frozenset(), None)
+        question = _unfolded(text, rest) if chatter is not None else text
+        return Reading(None, question, self._asks(question), self._elsewhere(rest))
+
+    def _chatter_of(self, folded: str) -> tuple[Chatter | None, str]:
+        """The chatter kinds that make up the whole message, and what is left after them.
+
+        A message is chatter when nothing but chatter phrases and filler is left; otherwise only
+        a greeting at its start is taken off ("你好 请问…").
+        """
+        if self._chatter is None:
+            return None, folded
+        found: list[Chatter] = []
+        rest = folded
+        while rest:
+            head = self._chatter.match(rest)
+            if head is None:
+                break
+            found.append(self._kinds[head.group(0)])
+            rest = rest[head.end() :].lstrip()
+        words = rest.split()
+        while words and (word := words[-1]) in self._kinds:
+            found.append(self._kinds[word])
+            words.pop()
+        rest = " ".join(words)
+        if not found:
+            return None, folded
+        if not rest or _FILLER.match(rest.replace(" ", "")):
+            return min(found, key=_PRIORITY.index), ""
+        greeted = Chatter.GREETING in found or Chatter.THANKS in found
+        return (Chatter.GREETING, rest) if greeted else (None, folded)
+
+    def _asks(self, question: str) -> frozenset[Asks]:
+        """The checked kinds ``question`` asks for, read in the clauses that ask."""
+        clauses = asking_clauses(question) or [question]
+        folded = [normalize(clause) for clause in clauses]
+        return frozenset(kind for kind, cue in _CUES.items() if any(cue.search(f) for f in folded))
+
+    def _elsewhere(self, folded: str) -> str | None:
+        if self._places is None:
+            return None
+        place = self._places.search(folded)
+        if place is None:
+            return None
+        if self._in_scope is not None and self._in_scope.search(folded):
+            return None
+        return place.group(0)
+
+
+def _unfolded(text: str, rest: str) -> str:
+    """The end of ``text`` that folds to ``rest``, punctuation kept.
+
+    The matcher reads a long message clause by clause, so it needs the question as written.
+    """
+    for start in range(1, len(text)):
+        if not is_kept(text[start - 1]) and normalize(text[start:]) == rest:
+            return text[start:]
+    return rest
+
+
+def _alternation(phrases: Mapping[str, object]) -> re.Pattern[str] | None:
+    """One pattern of every phrase, longest first; English phrases stand as whole words."""
+    if not phrases:
+        return None
+    parts = []
+    for phrase in sorted(phrases, key=len, reverse=True):
+        escaped = re.escape(phrase)
+        parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])" if phrase.isascii() else escaped)
+    return re.compile("|".join(parts))
+
+
+def load_places(path: Path) -> tuple[list[str], list[str]]:
+    """Places outside Tianjin, and the in-scope names (the line that starts with ``!``)."""
+    places: list[str] = []
+    in_scope: list[str] = []
+    for written in path.read_text(encoding="utf-8").splitlines():
+        line = written.split("#", 1)[0].strip()
+        if line.startswith("!"):
+            in_scope += _names(line[1:])
+        elif line:
+            places += _names(line)
+    return places, in_scope
+
+
+def _names(line: str) -> list[str]:
+    return [name.strip() for name in line.split(",") if name.strip()]
+
+
+@cache
+def _default_reader() -> Reader:
+    raw = yaml.safe_load((DATA_DIR / "chatter.yaml").read_text(encoding="utf-8")) or {}
+    chatter = {Chatter(kind): [str(p) for p in phrases] for kind, phrases in raw.items()}
+    places, in_scope = load_places(DATA_DIR / "places.txt")
+    return Reader(chatter, places, in_scope)
