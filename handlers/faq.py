@@ -123,11 +123,11 @@ def answer_question(
     if result.band is Band.ANSWER and result.best is not None:
         entry = result.best.entry
         body = _answer_text(base, entry, language, today)
+        if entry.silent:  # the entry says what the policies do not provide
+            return Answer(result, body, entry.source, None, (ask,), Reply.NOT_STATED)
         # Not stated: the question asks for a fact of a checked kind (an amount, a date) and the
         # entry states none of what the question asks; a question that also asks "how" is
         # answered by an entry that says how.
-        if entry.silent:
-            return Answer(result, body, entry.source, None, (ask,), Reply.NOT_STATED)
         checked = reading.asks & CHECKED_ASKS
         if checked and entry.answers and not reading.asks & entry.answers:
             missing = sorted(checked)[0]

@@ -79,10 +79,15 @@ def test_chatter_gets_a_warm_word_and_no_request(
     assert text.startswith(starts)
 
 
-def test_asking_for_a_person_leads_to_the_request_intake(base: KnowledgeBase) -> None:
-    kind, text, offers = ask(base, "转人工")
+@pytest.mark.parametrize(
+    ("question", "says"), [("转人工", "服务专员"), ("I need to talk to a person", "commissioner")]
+)
+def test_asking_for_a_person_leads_to_the_request_intake(
+    base: KnowledgeBase, question: str, says: str
+) -> None:
+    kind, text, offers = ask(base, question)
     assert (kind, offers) == (Reply.CHATTER, True)
-    assert "服务专员" in text
+    assert says in text
 
 
 def test_a_greeting_before_a_question_does_not_hide_it(base: KnowledgeBase) -> None:
