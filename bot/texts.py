@@ -295,6 +295,7 @@ FAQ_ZH = FaqTexts(
         "when": "政策里没有写明具体的时间。",
         "where": "政策里没有写明具体的地点。",
         "who": "政策里没有写明由哪个部门或谁负责这件事。",
+        "conditions": "政策里没有规定这件事的条件或要求。",
     },
     nearest="相关的规定是：",
     elsewhere=(
@@ -337,6 +338,7 @@ FAQ_EN = FaqTexts(
         "when": "The policy does not give a date for this.",
         "where": "The policy does not name a place for this.",
         "who": "The policy does not say which body or person is responsible for this.",
+        "conditions": "The policy does not set conditions or requirements for this.",
     },
     nearest="What it does say:",
     elsewhere=(

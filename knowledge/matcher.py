@@ -409,18 +409,35 @@ def _english_question(entry: FaqEntry) -> tuple[str, ...]:
 
 
 def _stem(word: str) -> str:
-    """An English word cut to its first :data:`_STEM` letters, plural and -ing taken off.
+    """An English word without its ending, cut to its first :data:`_STEM` letters.
 
-    Cutting is crude but meets more kin than rules do: "qualify" and "qualification",
-    "register" and "registration", "subsidy" and "subsidies" each share one stem.
+    Cutting is crude but meets more kin than rules alone do: "define" and "definition",
+    "qualify" and "qualification", "register" and "registration", "subsidy" and "subsidies"
+    each share one stem.
     """
     if not (word.isascii() and word.isalpha()) or len(word) <= 3:
         return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    return word[:_STEM]
+    for ending in _ENDINGS:
+        if ending == "s" and word.endswith(("ss", "us", "is")):
+            continue
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[: -len(ending)]
+            break
+    return word.rstrip("eiy")[:_STEM] if len(word) > 3 else word
+
+
+_ENDINGS = tuple(
+    sorted(
+        re.findall(
+            r"\w+",
+            "ations ation itions ition ments ment ness ings ing ers er ies ied ed izes ize ises "
+            "ise ities ity ances ance ences ence ives ive als al ly s",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+"""English endings taken off before cutting, longest first."""
 
 
 def _bigrams(text: str) -> list[str]:

@@ -50,7 +50,9 @@ _PRIORITY = (
 )
 """When a message holds several ("谢谢，再见"), the one that asks most of the bot wins."""
 
-CHECKED_ASKS = frozenset({Asks.HOW_MUCH, Asks.HOW_LONG, Asks.WHEN, Asks.WHERE, Asks.WHO})
+CHECKED_ASKS = frozenset(
+    {Asks.HOW_MUCH, Asks.HOW_LONG, Asks.WHEN, Asks.WHERE, Asks.WHO, Asks.CONDITIONS}
+)
 """Kinds of fact an entry must declare to be served for them: a question asking the rate of a
 loan must not get the loan's existence as its answer. Open kinds (how, what, whether) are
 answered by any entry on the topic."""
@@ -84,6 +86,10 @@ _CUES: Mapping[Asks, re.Pattern[str]] = {
         Asks.HOW: (
             r"怎么|如何|怎样|咋|流程|步骤|"
             r"\bhow (?:do|does|did|can|could|to|should|would|will|is|are|was|were)\b"
+        ),
+        Asks.CONDITIONS: (
+            r"什么条件|哪些条件|啥条件|条件是|资格|门槛|要求是|需要什么材料|要什么材料|哪些材料|"
+            r"\brequirements?\b|\beligib|\bqualif|\bwhat do i need\b"
         ),
         Asks.WHO: (
             r"谁|叫什么名字|哪个(?:部门|单位|机构|机关)|哪家(?:单位|机构)|什么(?:部门|单位|机构)|"
