@@ -57,6 +57,9 @@ def write_synthetic(directory: Path, count: int, seed: int = 7) -> None:
     tails = ["是什么", "怎么办理", "有哪些", "在哪里", "多久", "怎么申请", "有补贴吗", "谁负责"]
     entries: list[dict[str, object]] = []
     seen: set[str] = set()
+    # Phrasings of two entries must not read alike (the base would refuse to load): what each
+    # reads as, by the analyzer's content words, is kept.
+    taken: set[frozenset[str]] = set()
     while len(entries) < count:
         topic = rng.sample(words, 3)
         key = " ".join(sorted(topic))
@@ -70,6 +73,10 @@ def write_synthetic(directory: Path, count: int, seed: int = 7) -> None:
             topic[0] + rng.choice(words) + topic[1] + topic[2],
             f"{topic[1]}{topic[2]}的{topic[0]}",
         ]
+        reads = {frozenset(analyzer.content_tokens(analyzer.fold(p))) for p in phrasings}
+        if reads & taken:
+            continue
+        taken |= reads
         entries.append(
             {
                 "id": f"synthetic-{n}",
