@@ -1,4 +1,4 @@
-"""The benchmarks' synthetic knowledge bases load: ``make bench`` must not stop at its first table."""
+"""The benchmarks' synthetic knowledge bases load: `make bench` must not stop at its first table."""
 
 from __future__ import annotations
 
