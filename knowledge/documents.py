@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.loader import read_list
 from knowledge.model import Fault
 
 __all__ = ["DOCUMENTS_FILE", "Document", "Status", "document_for", "load_documents"]
@@ -24,7 +25,6 @@ DOCUMENTS_FILE = "documents.yaml"
 
 _FIELDS = ("number", "title", "title_en", "file", "issued", "status", "valid_until")
 _REQUIRED = ("number", "title", "status")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _NOT_A_LIST = "文件顶层应是文件列表（每条以“- number: …”开头）"
 _NOT_A_MAPPING = "每个文件应是“字段: 值”的映射"
@@ -32,7 +32,6 @@ _UNKNOWN_FIELD = "未知字段“{field}”（可用字段：{known}）"
 _MISSING = "缺少必填字段“{field}”"
 _BAD_DATE = "“{field}”应是日期，例如 2015-05-28"
 _BAD_STATUS = "status 应是 current、trial 或 superseded 之一"
-_YAML_ERROR = "YAML 格式错误：{problem}"
 
 
 class Status(StrEnum):
@@ -74,19 +73,9 @@ def load_documents(path: Path) -> tuple[tuple[Document, ...], tuple[Fault, ...]]
     """Read the document list; a missing file is an empty list (no notes on validity)."""
     if not path.is_file():
         return (), ()
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        return (), (Fault(path, line, _YAML_ERROR.format(problem=error)),)
-    if root is None:
-        return (), ()
-    if not isinstance(root, yaml.SequenceNode):
-        return (), (Fault(path, root.start_mark.line + 1, _NOT_A_LIST),)
+    nodes, faults = read_list(path, _NOT_A_LIST)
     documents: list[Document] = []
-    faults: list[Fault] = []
-    for node in root.value:
+    for node in nodes:
         document = _document(path, node, faults)
         if document is not None:
             documents.append(document)

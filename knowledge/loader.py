@@ -14,7 +14,7 @@ import yaml
 
 from knowledge.model import Asks, English, FaqEntry, Fault, Phrasing
 
-__all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file"]
+__all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file", "read_list"]
 
 # libyaml's parser is ~20x faster and keeps the line marks the fault messages need.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -91,30 +91,42 @@ def load_directory(directory: Path) -> LoadResult:
 
 def load_file(path: Path) -> LoadResult:
     """Read one FAQ file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return LoadResult((), (Fault(path, 0, _YAML_ERROR.format(problem=error)),))
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 0
-        problem = " ".join(filter(None, [error.context, error.problem]))
-        return LoadResult((), (Fault(path, line, _YAML_ERROR.format(problem=problem)),))
-    except yaml.YAMLError as error:
-        return LoadResult((), (Fault(path, 0, _YAML_ERROR.format(problem=error)),))
-    if root is None:
-        return LoadResult((), ())
-    if not isinstance(root, yaml.SequenceNode):
-        return LoadResult((), (Fault(path, _line(root), _NOT_A_LIST),))
+    nodes, faults = read_list(path, _NOT_A_LIST)
     entries: list[FaqEntry] = []
-    faults: list[Fault] = []
-    for node in root.value:
+    for node in nodes:
         entry = _read_entry(path, node, faults)
         if entry is not None:
             entries.append(entry)
     return LoadResult(tuple(entries), tuple(faults))
+
+
+def read_list(path: Path, not_a_list: str) -> tuple[list[yaml.Node], list[Fault]]:
+    """The items of a YAML file whose top level is a list, as nodes that keep their lines.
+
+    Args:
+        path: The file.
+        not_a_list: The fault to report when the top level is something else.
+
+    Returns:
+        The items, and the fault that stopped the reading if one did (an empty file is an
+        empty list).
+    """
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, UnicodeDecodeError) as error:
+        return [], [Fault(path, 0, _YAML_ERROR.format(problem=error))]
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = " ".join(filter(None, [error.context, error.problem]))
+        return [], [Fault(path, line, _YAML_ERROR.format(problem=problem))]
+    except yaml.YAMLError as error:
+        return [], [Fault(path, 0, _YAML_ERROR.format(problem=error))]
+    if root is None:
+        return [], []
+    if not isinstance(root, yaml.SequenceNode):
+        return [], [Fault(path, _line(root), not_a_list)]
+    return list(root.value), []
 
 
 def _line(node: yaml.Node) -> int:
