@@ -27,7 +27,7 @@ from rapidfuzz import fuzz
 
 from knowledge.model import FaqEntry, Phrasing
 from knowledge.sounds import SoundCorrector
-from knowledge.text import Analyzer, asking_clauses
+from knowledge.text import Analyzer, asking_clauses, clauses
 
 __all__ = ["AnalyzedPhrasing", "Band", "Bands", "Match", "MatchResult", "Matcher", "Scoring"]
 
@@ -303,10 +303,17 @@ class Matcher:
         A long message is read clause by clause: words only in clauses that ask nothing weigh
         :attr:`Scoring.context` of their weight.
         """
-        clauses = [c for c in re.split(r"[，,。．.！!？?；;：:\n]+", question) if c.strip()]
-        words_of = [self._query_words(c) for c in clauses]
+        pieces = clauses(question)
+        words_of = [self._query_words(clause.text) for clause in pieces]
         words = [w for found in words_of for w in found]
-        asking = [w for clause in asking_clauses(question) or () for w in self._query_words(clause)]
+        asking = []
+        if asking_clauses(question, pieces) is not None:  # each clause is read once
+            asking = [
+                w
+                for clause, found in zip(pieces, words_of, strict=True)
+                if clause.asks
+                for w in found
+            ]
         if asking:
             context = self.scoring.context
             weights = {w: self._weight(w) * (1.0 if w in asking else context) for w in set(words)}

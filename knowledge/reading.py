@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.model import Asks
-from knowledge.text import DATA_DIR, asking_clauses, is_kept, normalize
+from knowledge.text import DATA_DIR, asking_clauses, normalize
 
 __all__ = ["CHECKED_ASKS", "Chatter", "Reader", "Reading"]
 
@@ -152,20 +152,20 @@ class Reader:
     def read(self, text: str) -> Reading:
         """Read one message."""
         folded = normalize(text)
-        chatter, rest = self._chatter_of(folded)
+        chatter, head, rest = self._chatter_of(folded)
         if chatter is not None and not rest:
             return Reading(chatter, text, frozenset(), None)
-        question = _unfolded(text, rest) if chatter is not None else text
+        question = _without_head(text, head) if head else text
         return Reading(None, question, self._asks(question), self._elsewhere(rest))
 
-    def _chatter_of(self, folded: str) -> tuple[Chatter | None, str]:
-        """The chatter kinds that make up the whole message, and what is left after them.
+    def _chatter_of(self, folded: str) -> tuple[Chatter | None, str, str]:
+        """What chatter the message is, the greeting at its start, and what is left after both.
 
         A message is chatter when nothing but chatter phrases and filler is left; otherwise only
-        a greeting at its start is taken off ("你好 请问…").
+        a greeting at its start is taken off ("你好 请问…"), and the kind is ``None``.
         """
         if self._chatter is None:
-            return None, folded
+            return None, "", folded
         found: list[Chatter] = []
         rest = folded
         while rest:
@@ -174,17 +174,19 @@ class Reader:
                 break
             found.append(self._kinds[head.group(0)])
             rest = rest[head.end() :].lstrip()
+        greeting = folded[: len(folded) - len(rest)].strip()
         words = rest.split()
         while words and (word := words[-1]) in self._kinds:
             found.append(self._kinds[word])
             words.pop()
         rest = " ".join(words)
         if not found:
-            return None, folded
+            return None, "", folded
         if not rest or _FILLER.match(rest.replace(" ", "")):
-            return min(found, key=_PRIORITY.index), ""
-        greeted = Chatter.GREETING in found or Chatter.THANKS in found
-        return (Chatter.GREETING, rest) if greeted else (None, folded)
+            return min(found, key=_PRIORITY.index), greeting, ""
+        if greeting and {Chatter.GREETING, Chatter.THANKS} & set(found):
+            return None, greeting, rest
+        return None, "", folded
 
     def _asks(self, question: str) -> frozenset[Asks]:
         """The checked kinds ``question`` asks for, read in the clauses that ask."""
@@ -203,15 +205,23 @@ class Reader:
         return place.group(0)
 
 
-def _unfolded(text: str, rest: str) -> str:
-    """The end of ``text`` that folds to ``rest``, punctuation kept.
+_LEADING = re.compile(r"^[\W_]+")
+"""What is left of punctuation and spaces between a greeting and the question."""
 
-    The matcher reads a long message clause by clause, so it needs the question as written.
+
+def _without_head(text: str, head: str) -> str:
+    """``text`` as written, punctuation kept, without the start that folds to ``head``.
+
+    The matcher reads a long message clause by clause, so it needs the question as written;
+    only the few characters of the greeting are folded again to find where it ends.
     """
-    for start in range(1, len(text)):
-        if not is_kept(text[start - 1]) and normalize(text[start:]) == rest:
-            return text[start:]
-    return rest
+    for end in range(1, len(text) + 1):
+        folded = normalize(text[:end])
+        if folded == head:
+            return _LEADING.sub("", text[end:])
+        if len(folded) > len(head):
+            break
+    return text
 
 
 def _alternation(phrases: Mapping[str, object]) -> re.Pattern[str] | None:

@@ -25,9 +25,10 @@ from knowledge.model import Fault
 __all__ = [
     "DATA_DIR",
     "Analyzer",
+    "Clause",
     "Glossary",
     "asking_clauses",
-    "is_kept",
+    "clauses",
     "looks_english",
     "normalize",
 ]
@@ -47,7 +48,7 @@ _COMMON = 50
 
 
 @cache
-def is_kept(char: str) -> bool:
+def _is_kept(char: str) -> bool:
     """Letters, digits and ideographs carry meaning; punctuation, symbols and emoji do not."""
     return unicodedata.category(char)[0] in "LN"
 
@@ -60,37 +61,60 @@ def normalize(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text)
     text = zhconv.convert(text, "zh-hans").lower()
-    text = "".join(char if is_kept(char) else " " for char in text)
+    text = "".join(char if _is_kept(char) else " " for char in text)
     return _SPACE.sub(" ", text).strip()
 
 
-_CLAUSES = re.compile(r"[，,。．.！!？?；;：:\n]+")
+_PUNCTUATION = re.compile(r"[，,。．.！!？?；;：:\n]+")
 _ASKING = re.compile(
     r"[吗呢么？?]|什么|啥|怎|如何|多久|多少|多长|几|哪|谁|是否|能否|能不能|可不可以|可以吗|有没有|"
     r"请问|想问|想知道|咨询|(?<![a-z])(?:what|how|when|where|who|which|why|can|could|is there|"
     r"are there|do i|does|should|may i)(?![a-z])",
     re.IGNORECASE,
 )
+_CLAUSE_ENDS = re.compile(r"(?<=[？?])|[，,。．.！!；;：:\n]+")
 _LONG = 30
 """Characters from which a message is read clause by clause."""
 
 
-def asking_clauses(text: str) -> list[str] | None:
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """A piece of a message between punctuation, without it."""
+
+    text: str
+    asks: bool
+    """Whether it is worded as a question (吗, 怎么, 哪, what, how…)."""
+
+
+def clauses(text: str) -> list[Clause]:
+    """The clauses of ``text``, in order."""
+    pieces = (piece.strip() for piece in _CLAUSE_ENDS.split(text))
+    return [
+        Clause(_PUNCTUATION.sub("", piece), bool(_ASKING.search(piece)))
+        for piece in pieces
+        if _PUNCTUATION.sub("", piece)
+    ]
+
+
+def asking_clauses(text: str, pieces: list[Clause] | None = None) -> list[str] | None:
     """In a long message of several clauses, the clauses that ask; ``None`` otherwise.
 
     A founder often tells the story first and asks at the end: the story says less about what
     is asked than the question does.
 
-    >>> asking_clauses("我们团队刚搬到宝坻，租了个工位。请问服务专员多久回复？")
+    >>> asking_clauses("我们团队上个月刚搬到宝坻，在众创空间租了个工位。请问服务专员多久回复？")
     ['请问服务专员多久回复']
+
+    Args:
+        text: The message.
+        pieces: Its :func:`clauses`, where the caller has them already.
     """
     if len(text) < _LONG:
         return None
-    clauses = [c.strip() for c in re.split(r"(?<=[？?])|[，,。．.！!；;：:\n]+", text) if c.strip()]
-    if len(clauses) < 2:
+    pieces = clauses(text) if pieces is None else pieces
+    if len(pieces) < 2:
         return None
-    asking = [_CLAUSES.sub("", c) for c in clauses if _ASKING.search(c)]
-    return asking or None
+    return [clause.text for clause in pieces if clause.asks] or None
 
 
 _ENGLISH_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
