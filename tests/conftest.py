@@ -122,20 +122,22 @@ async def scratch_postgres(server_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated database on SQLite and on PostgreSQL."""
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on SQLite and on PostgreSQL, as its URL."""
     if request.param == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-        await db.migrate()
-        yield db
-        await db.close()
+        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         return
-    server = request.getfixturevalue("postgres_server")
-    async with scratch_postgres(server) as url:
-        db = Database(url)
-        await db.migrate()
-        yield db
-        await db.close()
+    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database on SQLite and on PostgreSQL."""
+    db = Database(database_url)
+    await db.migrate()
+    yield db
+    await db.close()
 
 
 @dataclass

@@ -7,7 +7,6 @@ rest goes after its age, in batches, by one process of several.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, ROSTER, scratch_postgres
+from conftest import MONDAY, ROSTER
 from sqlalchemy import func, insert, select
 from test_requests import ENTREPRENEUR, OTHER, open_one, say
 
@@ -47,34 +46,26 @@ DAY = timedelta(days=1)
 MORE_THAN_TWO_BATCHES = 2 * BATCH + 7
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def start(
-    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
-) -> AsyncIterator[Start]:
+@pytest.fixture
+async def start(tmp_path: Path, faq_dir: Path, database_url: str) -> AsyncIterator[Start]:
     """Starts bots (as ``python -m bot run`` builds them) on one database, all closed after."""
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
     started: list[Bot] = []
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        else:
-            server = request.getfixturevalue("postgres_server")
-            url = await stack.enter_async_context(scratch_postgres(server))
 
-        async def starter(clock: ManualClock, **settings: Any) -> Bot:
-            loaded = load_settings(
-                knowledge_dir=faq_dir, roster=roster, database_url=url, **settings
-            )
-            bot = await create_bot(loaded, clock)
-            started.append(bot)
-            return bot
+    async def starter(clock: ManualClock, **settings: Any) -> Bot:
+        loaded = load_settings(
+            knowledge_dir=faq_dir, roster=roster, database_url=database_url, **settings
+        )
+        bot = await create_bot(loaded, clock)
+        started.append(bot)
+        return bot
 
-        try:
-            yield starter
-        finally:
-            for bot in started:
-                await bot.close()
+    try:
+        yield starter
+    finally:
+        for bot in started:
+            await bot.close()
 
 
 async def ids(bot: Bot, column: Any, *where: Any) -> set[Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import run_bot, scratch_postgres
+from conftest import run_bot
 from sqlalchemy import func, select
 
 from bot.app import Bot, create_bot
@@ -54,31 +54,22 @@ class Chat:
 Open = Callable[..., contextlib.AbstractAsyncContextManager[Chat]]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def chat(
-    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
-) -> AsyncIterator[Open]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        else:
-            server_url = request.getfixturevalue("postgres_server")
-            url = await stack.enter_async_context(scratch_postgres(server_url))
+@pytest.fixture
+def chat(faq_dir: Path, database_url: str) -> Open:
+    @contextlib.asynccontextmanager
+    async def open_chat(**settings: Any) -> AsyncIterator[Chat]:
+        clock = ManualClock(NOON)
+        loaded = load_settings(knowledge_dir=faq_dir, database_url=database_url, **settings)
+        bot = await create_bot(loaded, clock)
+        server = TestServer(build_application(bot), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield Chat(str(server.make_url("")), clock, bot)
+        finally:
+            await server.close()
+            await bot.close()
 
-        @contextlib.asynccontextmanager
-        async def open_chat(**settings: Any) -> AsyncIterator[Chat]:
-            clock = ManualClock(NOON)
-            loaded = load_settings(knowledge_dir=faq_dir, database_url=url, **settings)
-            bot = await create_bot(loaded, clock)
-            server = TestServer(build_application(bot), host="127.0.0.1")
-            await server.start_server()
-            try:
-                yield Chat(str(server.make_url("")), clock, bot)
-            finally:
-                await server.close()
-                await bot.close()
-
-        yield open_chat
+    return open_chat
 
 
 def issued(response: aiohttp.ClientResponse) -> SimpleCookie | None:
