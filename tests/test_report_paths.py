@@ -105,7 +105,7 @@ async def test_the_archive_counts_each_quarter_in_one_pass(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_postgresql_reads_the_histories_the_portable_query_reads(
     filled: tuple[Database, dict[str, str]],
 ) -> None:
@@ -149,7 +149,7 @@ def test_working_days_counted_by_table_agree_with_the_calendar() -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_reader_may_stop_early(filled: tuple[Database, dict[str, str]]) -> None:
     database, _ = filled
     period = Quarter(2026, 4)
