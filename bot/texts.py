@@ -286,7 +286,7 @@ FAQ_ZH = FaqTexts(
         "human": (
             "好的，我帮您转给服务专员。点下面的按钮，说说您要办的事，专员一般在 10 个工作日内答复。"
         ),
-        "insult": "抱歉没帮上忙。换个说法再问一次，或者点“提交给服务专员”，由专员来解答。",
+        "insult": "抱歉没帮上忙。换个说法再问一次试试；想请服务专员来答，发“转人工”就行。",
         "acknowledgement": "好的。还有其他问题，直接发给我就行。",
     },
     not_stated={
@@ -327,8 +327,8 @@ FAQ_EN = FaqTexts(
             "need; they usually reply within 10 working days."
         ),
         "insult": (
-            'Sorry I couldn\'t help. Try asking another way, or tap "Ask a commissioner" and a '
-            "person will answer."
+            'Sorry I couldn\'t help. Try asking another way, or send "talk to a person" and a '
+            "service commissioner will answer."
         ),
         "acknowledgement": "All right. Send me any other question.",
     },

@@ -111,7 +111,8 @@ def answer_question(
     ask = Button(texts.submit_button, ASK_COMMISSIONER)
     if reading.chatter is not None:
         result = MatchResult(question, Band.NONE, ())
-        buttons = (ask,) if reading.chatter in (Chatter.HUMAN, Chatter.INSULT) else ()
+        # Only asking for a person leads on to a request; an insult is answered, not escalated.
+        buttons = (ask,) if reading.chatter is Chatter.HUMAN else ()
         return Answer(
             result, faq.chatter[reading.chatter.value], None, None, buttons, Reply.CHATTER
         )

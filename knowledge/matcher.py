@@ -40,6 +40,10 @@ _CANDIDATE_DOCS = 48
 _GRAM = "\x00"
 """Prefix that keeps character bigrams apart from words in the index."""
 
+_NOT_TOPICS = frozenset({"天津", "本市", "多少", "哪些", "怎么", "如何"})
+"""Words of the entries' questions that do not make a message about the policies: the city
+every question is in ("天津明天会下雨吗") and the words any question asks with."""
+
 _STEM = 6
 """Letters an English word keeps: enough to tell words apart, few enough to meet its kin."""
 
@@ -144,6 +148,13 @@ class Scoring:
     context: float = 0.35
     """Weight of words in the clauses of a long message that do not ask anything: the
     founder's story around the question says less about which entry is meant."""
+    everyday_rare: float = 3.5
+    everyday_common: float = 6.0
+    everyday_floor: float = 0.25
+    """A word the base does not know weighs by how rare it is in everyday language (Zipf
+    scale): in full up to ``everyday_rare`` (滨海新区, 盖房子: something the base does not
+    cover), falling to ``everyday_floor`` of it at ``everyday_common`` (告诉, 以后, "else":
+    the way people talk, not what they ask about)."""
 
 
 class Matcher:
@@ -193,7 +204,7 @@ class Matcher:
                 if len(word) >= (5 if word.isascii() else 2)  # not 谁, 做, give: everyone's words
             )
             | analyzer.terms
-        )
+        ) - _NOT_TOPICS
         count = len(self.entries)
         frequency: dict[str, int] = {}
         for bag in self._related:
@@ -276,18 +287,37 @@ class Matcher:
 
     def weight(self, word: str) -> float:
         """How much ``word`` tells entries apart: rare in the base, heavy (IDF)."""
-        return self._weight(word)
+        return self._weight(_stem(word), word)
 
-    def _weight(self, word: str) -> float:
+    def _weight(self, word: str, written: str) -> float:
+        """The weight of stem ``word``, written ``written`` in the question."""
         scoring = self.scoring
-        weight = self._idf.get(word, self._unknown_idf)
+        weight = self._idf.get(word)
+        if weight is None:
+            weight = self._unknown_idf * self._rarity(written)
         if word.isdigit() and not (len(word) == 4 and word[:2] in ("19", "20")):
             return weight * scoring.number  # a year the base does not name is a real difference
         return weight * scoring.single_char if len(word) == 1 else weight
 
+    def _rarity(self, written: str) -> float:
+        """How rare an unknown word is in everyday language, from the floor to 1."""
+        zipf = self.analyzer.everyday(written)
+        if zipf is None:
+            return 1.0
+        s = self.scoring
+        share = (s.everyday_common - zipf) / (s.everyday_common - s.everyday_rare)
+        return max(s.everyday_floor, min(1.0, share))
+
     def _query_words(self, text: str) -> list[str]:
         """The content words of a question, typos corrected."""
-        return self._content(self._sounds.correct(self.analyzer.fold(text)))
+        return [word for word, _ in self._query_tokens(text)]
+
+    def _query_tokens(self, text: str) -> list[tuple[str, float]]:
+        """The content words of a question, typos corrected, each with its weight."""
+        tokens = self.analyzer.content_tokens(self._sounds.correct(self.analyzer.fold(text)))
+        return [
+            (word, self._weight(word, written)) for written in tokens if (word := _stem(written))
+        ]
 
     def about_policies(self, question: str) -> bool:
         """Whether ``question`` holds a word the policies are about.
@@ -300,26 +330,31 @@ class Matcher:
     def _weighed(self, question: str) -> tuple[dict[str, float], str]:
         """The question's words with their weights, and its asking words joined.
 
-        A long message is read clause by clause: words only in clauses that ask nothing weigh
+        A message of several clauses is read clause by clause: words only in clauses that ask
+        nothing weigh
         :attr:`Scoring.context` of their weight.
         """
         pieces = clauses(question)
-        words_of = [self._query_words(clause.text) for clause in pieces]
-        words = [w for found in words_of for w in found]
+        tokens_of = [self._query_tokens(clause.text) for clause in pieces]
+        own: dict[str, float] = {}
+        for found in tokens_of:
+            for word, weight in found:
+                own[word] = max(own.get(word, 0.0), weight)
+        words = [w for found in tokens_of for w, _ in found]
         asking = []
         if asking_clauses(question, pieces) is not None:  # each clause is read once
             asking = [
                 w
-                for clause, found in zip(pieces, words_of, strict=True)
+                for clause, found in zip(pieces, tokens_of, strict=True)
                 if clause.asks
-                for w in found
+                for w, _ in found
             ]
         if asking:
             context = self.scoring.context
-            weights = {w: self._weight(w) * (1.0 if w in asking else context) for w in set(words)}
+            weights = {w: v * (1.0 if w in asking else context) for w, v in own.items()}
             compact = "".join(asking)
         else:
-            weights = {w: self._weight(w) for w in set(words)}
+            weights = own
             compact = "".join(words)
         if len(weights) >= self.scoring.long_words:
             # A long message tells its story in words the base has never seen; past a share of

@@ -101,6 +101,11 @@ _CUES: Mapping[Asks, re.Pattern[str]] = {
 _FILLER = re.compile(
     r"^(?:[啊呀吧呢哦嘛哈了的吗么]|请问|想问|我想问|问一下|麻烦|打扰了|打扰一下|please)+$"
 )
+_LIGHT = re.compile(r"^[我你您他她这那也太了吧啊呀呢哦嘛哈得真就先都还些净说的是个在就又可]*$")
+"""What may surround a chatter phrase inside a short message ("你这也太笨了吧", "我得走了"):
+pronouns, particles and degree words, nothing that could be a topic."""
+_SHORT = 16
+"""Characters (spaces aside) up to which a message may be chatter with such words around it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +186,27 @@ class Reader:
             words.pop()
         rest = " ".join(words)
         if not found:
-            return None, "", folded
+            return self._inside(folded)
         if not rest or _FILLER.match(rest.replace(" ", "")):
             return min(found, key=_PRIORITY.index), greeting, ""
         if greeting and {Chatter.GREETING, Chatter.THANKS} & set(found):
             return None, greeting, rest
-        return None, "", folded
+        return self._inside(folded)
+
+    def _inside(self, folded: str) -> tuple[Chatter | None, str, str]:
+        kind = self._chatter_inside(folded)
+        return (kind, "", "") if kind is not None else (None, "", folded)
+
+    def _chatter_inside(self, folded: str) -> Chatter | None:
+        """The chatter a short message is made of, with only light words around its phrases."""
+        assert self._chatter is not None
+        compact = folded.replace(" ", "")
+        if len(compact) > _SHORT or compact.isascii():
+            return None  # English chatter is whole phrases, matched above
+        found = [self._kinds[m.group(0)] for m in self._chatter.finditer(folded)]
+        if not found or not _LIGHT.match(self._chatter.sub("", folded).replace(" ", "")):
+            return None
+        return min(found, key=_PRIORITY.index)
 
     def _asks(self, question: str) -> frozenset[Asks]:
         """The checked kinds ``question`` asks for, read in the clauses that ask."""

@@ -9,6 +9,7 @@ dictionary of those terms.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import jieba
+import wordfreq
 import yaml
 import zhconv
 
@@ -73,8 +75,9 @@ _ASKING = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_ENDS = re.compile(r"(?<=[？?])|[，,。．.！!；;：:\n]+")
-_LONG = 30
-"""Characters from which a message is read clause by clause."""
+_LONG = 12
+"""Characters from which a message is read clause by clause: past a dozen, a clause that
+asks nothing ("麻烦告诉一声，…") is usually the way of asking, not what is asked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,7 @@ def clauses(text: str) -> list[Clause]:
 
 
 def asking_clauses(text: str, pieces: list[Clause] | None = None) -> list[str] | None:
-    """In a long message of several clauses, the clauses that ask; ``None`` otherwise.
+    """In a message of several clauses, the clauses that ask; ``None`` otherwise.
 
     A founder often tells the story first and asks at the end: the story says less about what
     is asked than the question does.
@@ -338,6 +341,21 @@ class Analyzer:
     def is_common_word(self, text: str) -> bool:
         """Whether jieba's dictionary knows ``text`` as a word in its own right."""
         return int(self._tokenizer.FREQ.get(text, 0)) >= _COMMON
+
+    def everyday(self, word: str) -> float | None:
+        """How common ``word`` is in everyday language, on the Zipf scale (log10 per billion).
+
+        Chinese from jieba's dictionary, English from wordfreq's small list; ``None`` for what
+        neither language can say (numbers, mixed strings). A word neither list holds is 0: rare.
+        """
+        if word.isascii():
+            if not word.isalpha():
+                return None
+            return float(wordfreq.zipf_frequency(word, "en", wordlist="small"))
+        if word in self.terms:
+            return None  # the analyzer gave the policy's terms a made-up frequency
+        count = int(self._tokenizer.FREQ.get(word, 0))
+        return math.log10(count * 1e9 / self._tokenizer.total) if count else 0.0
 
     def tokens(self, folded: str) -> list[str]:
         """Segment an already folded text into words, spaces dropped."""

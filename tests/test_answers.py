@@ -72,6 +72,10 @@ def test_a_chinese_question_gets_the_chinese_answer(base: KnowledgeBase) -> None
         ("你是机器人吗", "我是众创助手"),
         ("拜拜", "好的，祝您创业顺利"),
         ("好的", "好的。还有其他问题"),
+        ("我得走了，改天再聊", "好的，祝您创业顺利"),
+        ("Talk to you later", "Goodbye"),
+        ("你这也太笨了吧", "抱歉没帮上忙"),
+        ("净说些废话", "抱歉没帮上忙"),
     ],
 )
 def test_chatter_gets_a_warm_word_and_no_request(
@@ -128,6 +132,21 @@ def test_english_kin_words_meet() -> None:
     assert [(a, b) for a, b in pairs if _stem(a) != _stem(b)] == []
 
 
+def test_an_unknown_everyday_word_weighs_less_than_an_unknown_rare_one(
+    base: KnowledgeBase,
+) -> None:
+    # Neither is in the knowledge base; "else" is how people talk, "quokka" a topic it lacks.
+    assert base.matcher.weight("else") < base.matcher.weight("quokka")
+
+
+def test_a_polite_clause_that_asks_nothing_does_not_sink_the_question(
+    base: KnowledgeBase,
+) -> None:
+    kind, text, _ = ask(base, "麻烦告诉一声，服务专员多久答复")
+    assert kind is Reply.ANSWERED
+    assert "10个工作日" in text
+
+
 def test_a_how_question_is_answered_where_the_entry_says_how(base: KnowledgeBase) -> None:
     # It asks when too; the entry does not give a date but says how to look it up.
     kind, _, _ = ask(base, "我的工单什么时候到期，怎么查？")
@@ -155,7 +174,16 @@ def test_a_tianjin_name_that_holds_a_place_is_not_elsewhere(base: KnowledgeBase)
 
 
 @pytest.mark.parametrize(
-    "question", ["今天天气怎么样", "推荐一家好吃的火锅店", "What's the weather like?"]
+    "question",
+    [
+        "今天天气怎么样",
+        "推荐一家好吃的火锅店",
+        "What's the weather like?",
+        # The city's name alone does not make a question about its maker spaces.
+        "天津明天会下雨吗",
+        "Best noodle shop in Tianjin?",
+        "帮我算一下这个月工资扣多少税",
+    ],
 )
 def test_off_topic_gets_what_the_bot_covers_and_no_request(
     base: KnowledgeBase, question: str
