@@ -78,6 +78,11 @@ class Bands:
     lead_ratio: float = 1.45
     """Below ``answer``, a score of at least ``lead`` is answered when it is this many times
     the runner-up's: one entry clearly explains the question though much of it is unknown."""
+    long_lead: float = 20.0
+    long_lead_ratio: float = 1.6
+    """The same for a long message (:attr:`Scoring.long_words`), whose story around the
+    question is full of words no entry holds: what counts is that one entry explains clearly
+    more of it than any other."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,10 +390,14 @@ class Matcher:
 
     def score(self, question: str) -> list[Match]:
         """Every candidate entry with its score, best first."""
+        return self._score(question)[0]
+
+    def _score(self, question: str) -> tuple[list[Match], bool]:
+        """Every candidate entry with its score, best first; and whether the message is long."""
         weights, compact = self._weighed(question)
         words = list(weights)
         if all(w.isdigit() for w in words):
-            return []  # numbers alone ("1", "2026") say nothing about a topic
+            return [], False  # numbers alone ("1", "2026") say nothing about a topic
         total = sum(weights.values())
         scoring = self.scoring
         candidates = self._candidates(words, compact)
@@ -417,16 +426,20 @@ class Matcher:
                     best = max(best, scoring.held * held)
             matches.append(Match(self.entries[index], round(100.0 * best, 1)))
         matches.sort(key=lambda m: (-m.score, m.entry.id))
-        return matches
+        return matches, long
 
     def match(self, question: str) -> MatchResult:
         """Decide how to answer ``question``."""
-        matches = self.score(question)
+        matches, long = self._score(question)
         bands = self.bands
-        if not matches or matches[0].score < bands.suggest:
+        if not matches:
             return MatchResult(question, Band.NONE, ())
         top = matches[0].score
         runner_up = matches[1].score if len(matches) > 1 else 0.0
+        if long and top >= bands.long_lead and top >= bands.long_lead_ratio * runner_up:
+            return MatchResult(question, Band.ANSWER, tuple(matches[:MAX_SUGGESTIONS]))
+        if top < bands.suggest:
+            return MatchResult(question, Band.NONE, ())
         leads = top >= bands.lead and top >= bands.lead_ratio * runner_up
         if (
             top >= bands.sure

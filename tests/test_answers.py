@@ -147,6 +147,17 @@ def test_a_polite_clause_that_asks_nothing_does_not_sink_the_question(
     assert "10个工作日" in text
 
 
+def test_a_long_story_is_answered_by_the_entry_that_clearly_leads(base: KnowledgeBase) -> None:
+    # Most of its words are the founders' story; one entry explains far more of it than any other.
+    kind, text, _ = ask(
+        base,
+        "我们团队做了三年无人机，去年拿过两个比赛的奖，现在准备找个地方落脚，朋友推荐过去看看。"
+        "我想问问，京津新城那个众创特区主要搞哪些方向，适不适合我们这种做飞行器的？",
+    )
+    assert kind is Reply.ANSWERED
+    assert "航模" in text
+
+
 def test_a_how_question_is_answered_where_the_entry_says_how(base: KnowledgeBase) -> None:
     # It asks when too; the entry does not give a date but says how to look it up.
     kind, _, _ = ask(base, "我的工单什么时候到期，怎么查？")
