@@ -264,6 +264,8 @@ class FaqTexts:
     nearest: str
     """Before the nearest facts, after a ``not_stated`` line."""
     elsewhere: str
+    other_district: str
+    """A question about one district answered from another district's plan: said first."""
     off_topic: str
     examples: tuple[str, ...]
     """Questions the bot answers, shown with ``off_topic``."""
@@ -302,6 +304,7 @@ FAQ_ZH = FaqTexts(
         "我只能解答天津市众创空间的政策（市科委津科创〔2015〕51号办法和宝坻区的方案）。"
         "“{place}”的政策请咨询当地的主管部门。"
     ),
+    other_district="这是{area}方案里的规定，只适用于{area}；{district}的做法政策里没有写。",
     off_topic="这个我帮不上忙 🙂 我只解答天津市众创空间的相关政策和服务，比如：",
     examples=("众创空间是什么？", "服务专员多久给我答复？", "宝坻区有哪些众创空间？"),
     lapsed=(
@@ -345,6 +348,10 @@ FAQ_EN = FaqTexts(
         "I can only answer for Tianjin's maker spaces (the Commission's measures "
         "津科创〔2015〕51号 and Baodi District's plan). For {place}, please ask the local "
         "authorities there."
+    ),
+    other_district=(
+        "This is in {area}'s plan and applies to {area} only; the policy says nothing about "
+        "{district}."
     ),
     off_topic=(
         "I can't help with that 🙂 I answer questions about Tianjin's maker-space policies, "

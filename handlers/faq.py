@@ -19,7 +19,7 @@ from bot.workdays import shanghai_date
 from handlers.basics import reply
 from knowledge.matcher import Band, MatchResult
 from knowledge.model import FaqEntry
-from knowledge.reading import CHECKED_ASKS, Chatter
+from knowledge.reading import CHECKED_ASKS, Chatter, District, Reading
 from knowledge.service import KnowledgeBase
 from knowledge.text import looks_english
 from storage.answers import Rating, record_answer
@@ -126,6 +126,16 @@ def answer_question(
         body = _answer_text(base, entry, language, today)
         if entry.silent:  # the entry says what the policies do not provide
             return Answer(result, body, entry.source, None, (ask,), Reply.NOT_STATED)
+        other = _other_district(base, entry, reading)
+        if other is not None:
+            district, area = (
+                (other[0].name_en, other[1].name_en)
+                if language is Language.EN
+                else (other[0].name, other[1].name)
+            )
+            line = faq.other_district.format(district=district, area=area)
+            text = f"{line}\n{faq.nearest}\n{body}"
+            return Answer(result, text, entry.source, None, (ask,), Reply.NOT_STATED)
         # Not stated: the question asks for a fact of a checked kind (an amount, a date) and the
         # entry states none of what the question asks; a question that also asks "how" is
         # answered by an entry that says how.
@@ -150,6 +160,23 @@ def answer_question(
         text = "\n".join((faq.off_topic, *(f"· {example}" for example in faq.examples)))
         return Answer(result, text, None, None, (), Reply.OFF_TOPIC)
     return Answer(result, texts.no_match, None, None, (ask,), Reply.NO_MATCH)
+
+
+def _other_district(
+    base: KnowledgeBase, entry: FaqEntry, reading: Reading
+) -> tuple[District, District] | None:
+    """The district the question names and the other one whose plan ``entry`` is from, if so.
+
+    Baodi's seed fund is not Xiqing's: a question naming only other districts than the one the
+    entry's document is for is not answered by it.
+    """
+    document = base.document_of(entry)
+    if document is None or document.district is None or not reading.districts:
+        return None
+    if any(d.name == document.district for d in reading.districts):
+        return None
+    area = base.reader.district(document.district)
+    return (reading.districts[0], area) if area is not None else None
 
 
 def _question_text(entry: FaqEntry, language: Language) -> str:

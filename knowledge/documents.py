@@ -23,7 +23,7 @@ __all__ = ["DOCUMENTS_FILE", "Document", "Status", "document_for", "load_documen
 DOCUMENTS_FILE = "documents.yaml"
 """In the ``sources`` folder beside the FAQ folder."""
 
-_FIELDS = ("number", "title", "title_en", "file", "issued", "status", "valid_until")
+_FIELDS = ("number", "title", "title_en", "file", "issued", "status", "valid_until", "district")
 _REQUIRED = ("number", "title", "status")
 
 _NOT_A_LIST = "文件顶层应是文件列表（每条以“- number: …”开头）"
@@ -53,6 +53,7 @@ class Document:
         issued: When it was issued.
         status: Current, trial or superseded.
         valid_until: The last day of its term, if it has one.
+        district: The district of Tianjin it is for, when it is one district's (宝坻区).
     """
 
     number: str
@@ -61,6 +62,7 @@ class Document:
     issued: date | None
     status: Status
     valid_until: date | None
+    district: str | None = None
 
     def lapsed(self, today: date) -> bool:
         """Whether, on ``today`` (Asia/Shanghai), the document is no longer in force."""
@@ -121,6 +123,7 @@ def _document(path: Path, node: yaml.Node, faults: list[Fault]) -> Document | No
         issued=dates["issued"],
         status=status,
         valid_until=dates["valid_until"],
+        district=values.get("district", ("", 0))[0] or None,
     )
 
 

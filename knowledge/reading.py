@@ -6,6 +6,8 @@ Three things are told from the words alone, without the knowledge base:
   "ok" is answered warmly and never escalated; a greeting in front of a real question is
   dropped and the question answered;
 * **elsewhere**: a question about a place outside Tianjin is outside both policies;
+* **districts**: the districts of Tianjin a question names, since a district's own plan does not
+  answer for another;
 * **asks**: what kind of fact the question wants (an amount, a duration, a date, a place, a
   body), so that an entry that does not state it is not served as if it did.
 """
@@ -24,7 +26,7 @@ import yaml
 from knowledge.model import Asks
 from knowledge.text import DATA_DIR, asking_clauses, normalize
 
-__all__ = ["CHECKED_ASKS", "Chatter", "Reader", "Reading"]
+__all__ = ["CHECKED_ASKS", "Chatter", "District", "Reader", "Reading"]
 
 
 class Chatter(StrEnum):
@@ -109,6 +111,14 @@ _SHORT = 16
 
 
 @dataclass(frozen=True, slots=True)
+class District:
+    """A district of Tianjin, by its names."""
+
+    name: str
+    name_en: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
     """What was read from a message before matching.
 
@@ -117,12 +127,14 @@ class Reading:
         question: The message without a leading greeting: what is matched.
         asks: The checked kinds of fact the question wants.
         elsewhere: A place outside Tianjin the question is about, as written.
+        districts: The districts of Tianjin it names, in order.
     """
 
     chatter: Chatter | None
     question: str
     asks: frozenset[Asks]
     elsewhere: str | None
+    districts: tuple[District, ...] = ()
 
 
 class Reader:
@@ -133,6 +145,7 @@ class Reader:
         chatter: Mapping[Chatter, Iterable[str]],
         places: Iterable[str],
         in_scope: Iterable[str],
+        districts: Mapping[str, District] | None = None,
     ) -> None:
         """Build the patterns.
 
@@ -140,6 +153,7 @@ class Reader:
             chatter: Phrases of each kind, as people write them.
             places: Places outside Tianjin.
             in_scope: Names that keep a question in Tianjin although it names a place.
+            districts: Tianjin's districts by each way of writing them.
         """
         self._kinds: dict[str, Chatter] = {}
         for kind, phrases in chatter.items():
@@ -148,6 +162,8 @@ class Reader:
         self._chatter = _alternation(self._kinds)
         self._places = _alternation({normalize(p): p for p in places})
         self._in_scope = _alternation({normalize(p): p for p in in_scope})
+        self._district_of = {normalize(k): v for k, v in (districts or {}).items()}
+        self._districts = _alternation(self._district_of)
 
     @classmethod
     def default(cls) -> Reader:
@@ -161,7 +177,19 @@ class Reader:
         if chatter is not None and not rest:
             return Reading(chatter, text, frozenset(), None)
         question = _without_head(text, head) if head else text
-        return Reading(None, question, self._asks(question), self._elsewhere(rest))
+        return Reading(
+            None, question, self._asks(question), self._elsewhere(rest), self._named(rest)
+        )
+
+    def district(self, name: str) -> District | None:
+        """The district called ``name`` (in any of its ways of writing)."""
+        return self._district_of.get(normalize(name))
+
+    def _named(self, folded: str) -> tuple[District, ...]:
+        if self._districts is None:
+            return ()
+        found = (self._district_of[m.group(0)] for m in self._districts.finditer(folded))
+        return tuple(dict.fromkeys(found))
 
     def _chatter_of(self, folded: str) -> tuple[Chatter | None, str, str]:
         """What chatter the message is, the greeting at its start, and what is left after both.
@@ -268,6 +296,20 @@ def load_places(path: Path) -> tuple[list[str], list[str]]:
     return places, in_scope
 
 
+def load_districts(path: Path) -> dict[str, District]:
+    """Tianjin's districts by each way of writing them (see ``knowledge/data/districts.txt``)."""
+    districts: dict[str, District] = {}
+    for written in path.read_text(encoding="utf-8").splitlines():
+        line = written.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, name_en, *others = (part.strip() for part in line.split("|"))
+        district = District(name, name_en)
+        for alias in (name, name_en, *_names(",".join(others))):
+            districts[alias] = district
+    return districts
+
+
 def _names(line: str) -> list[str]:
     return [name.strip() for name in line.split(",") if name.strip()]
 
@@ -277,4 +319,4 @@ def _default_reader() -> Reader:
     raw = yaml.safe_load((DATA_DIR / "chatter.yaml").read_text(encoding="utf-8")) or {}
     chatter = {Chatter(kind): [str(p) for p in phrases] for kind, phrases in raw.items()}
     places, in_scope = load_places(DATA_DIR / "places.txt")
-    return Reader(chatter, places, in_scope)
+    return Reader(chatter, places, in_scope, load_districts(DATA_DIR / "districts.txt"))

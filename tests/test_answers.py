@@ -179,6 +179,28 @@ def test_a_place_outside_tianjin_is_out_of_scope(
     assert place.lower() in text.lower()
 
 
+@pytest.mark.parametrize(
+    ("question", "district"),
+    [
+        ("西青区的众创空间有种子基金吗", "西青区"),
+        ("Is there a maker space seed fund in Binhai New Area?", "Binhai New Area"),
+    ],
+)
+def test_baodis_plan_is_not_served_for_another_district(
+    base: KnowledgeBase, question: str, district: str
+) -> None:
+    kind, text, offers = ask(base, question)
+    assert (kind, offers) == (Reply.NOT_STATED, True)
+    first = text.splitlines()[0]
+    assert district in first
+    assert "宝坻" in first or "Baodi" in first
+
+
+def test_baodis_plan_is_served_for_baodi(base: KnowledgeBase) -> None:
+    kind, _, _ = ask(base, "宝坻区的众创空间有种子基金吗")
+    assert kind is Reply.ANSWERED
+
+
 def test_a_tianjin_name_that_holds_a_place_is_not_elsewhere(base: KnowledgeBase) -> None:
     kind, _, _ = ask(base, "北京大学在宝坻办的众创空间有多大？")
     assert kind is not Reply.ELSEWHERE
