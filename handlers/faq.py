@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import faq_texts_for, texts_for
+from bot.texts import FaqTexts, faq_texts_for, texts_for
 from bot.workdays import shanghai_date
 from handlers.basics import reply
 from knowledge.matcher import Band, MatchResult
@@ -120,6 +120,8 @@ def answer_question(
         result = MatchResult(question, Band.NONE, ())
         text = faq.elsewhere.format(place=reading.elsewhere)
         return Answer(result, text, None, None, (), Reply.ELSEWHERE)
+    if reading.task:
+        return _off_topic(MatchResult(question, Band.NONE, ()), faq)
     result = base.match(reading.question)
     if result.band is Band.ANSWER and result.best is not None:
         entry = result.best.entry
@@ -157,9 +159,14 @@ def answer_question(
         )
         return Answer(result, "\n".join(lines), None, None, (*offered, ask), Reply.SUGGESTED)
     if not base.matcher.about_policies(reading.question):
-        text = "\n".join((faq.off_topic, *(f"· {example}" for example in faq.examples)))
-        return Answer(result, text, None, None, (), Reply.OFF_TOPIC)
+        return _off_topic(result, faq)
     return Answer(result, texts.no_match, None, None, (ask,), Reply.NO_MATCH)
+
+
+def _off_topic(result: MatchResult, faq: FaqTexts) -> Answer:
+    """What the bot covers, with example questions, and no offer of a request."""
+    text = "\n".join((faq.off_topic, *(f"· {example}" for example in faq.examples)))
+    return Answer(result, text, None, None, (), Reply.OFF_TOPIC)
 
 
 def _other_district(

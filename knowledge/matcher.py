@@ -40,9 +40,9 @@ _CANDIDATE_DOCS = 48
 _GRAM = "\x00"
 """Prefix that keeps character bigrams apart from words in the index."""
 
-_NOT_TOPICS = frozenset({"天津", "本市", "多少", "哪些", "怎么", "如何"})
-"""Words of the entries' questions that do not make a message about the policies: the city
-every question is in ("天津明天会下雨吗") and the words any question asks with."""
+_NOT_TOPICS = frozenset({"多少", "哪些", "怎么", "如何"})
+"""Words of the entries' questions that do not make a message about the policies: the words
+any question asks with. (The city every question is in, 天津, is a stop word.)"""
 
 _STEM = 6
 """Letters an English word keeps: enough to tell words apart, few enough to meet its kin."""

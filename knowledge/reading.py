@@ -6,6 +6,8 @@ Three things are told from the words alone, without the knowledge base:
   "ok" is answered warmly and never escalated; a greeting in front of a real question is
   dropped and the question answered;
 * **elsewhere**: a question about a place outside Tianjin is outside both policies;
+* **tasks**: work for the bot to do (write, translate, calculate) is not a question about the
+  policy, whatever words it shares with it;
 * **districts**: the districts of Tianjin a question names, since a district's own plan does not
   answer for another;
 * **asks**: what kind of fact the question wants (an amount, a duration, a date, a place, a
@@ -103,6 +105,12 @@ _CUES: Mapping[Asks, re.Pattern[str]] = {
 _FILLER = re.compile(
     r"^(?:[啊呀吧呢哦嘛哈了的吗么]|请问|想问|我想问|问一下|麻烦|打扰了|打扰一下|please)+$"
 )
+_TASK = re.compile(
+    r"^(?:请|麻烦|能不能|能否|可以)?(?:帮我|替我|给我|帮忙)(?:写|翻译|译|算|计算|画|改|润色|做个|做一)|"
+    r"^(?:please |can you |could you )?(?:write|translate|draw|calculate|compose|draft) "
+)
+"""A message that sets the bot a task, in normalized text; ``帮我查…`` is not one (a request
+lookup is the bot's work)."""
 _LIGHT = re.compile(r"^[我你您他她这那也太了吧啊呀呢哦嘛哈得真就先都还些净说的是个在就又可]*$")
 """What may surround a chatter phrase inside a short message ("你这也太笨了吧", "我得走了"):
 pronouns, particles and degree words, nothing that could be a topic."""
@@ -128,6 +136,7 @@ class Reading:
         asks: The checked kinds of fact the question wants.
         elsewhere: A place outside Tianjin the question is about, as written.
         districts: The districts of Tianjin it names, in order.
+        task: Whether it sets the bot a task (write, translate, calculate) instead of asking.
     """
 
     chatter: Chatter | None
@@ -135,6 +144,7 @@ class Reading:
     asks: frozenset[Asks]
     elsewhere: str | None
     districts: tuple[District, ...] = ()
+    task: bool = False
 
 
 class Reader:
@@ -178,7 +188,12 @@ class Reader:
             return Reading(chatter, text, frozenset(), None)
         question = _without_head(text, head) if head else text
         return Reading(
-            None, question, self._asks(question), self._elsewhere(rest), self._named(rest)
+            None,
+            question,
+            self._asks(question),
+            self._elsewhere(rest),
+            self._named(rest),
+            task=_TASK.match(normalize(question)) is not None,
         )
 
     def district(self, name: str) -> District | None:

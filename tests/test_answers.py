@@ -216,6 +216,9 @@ def test_a_tianjin_name_that_holds_a_place_is_not_elsewhere(base: KnowledgeBase)
         "天津明天会下雨吗",
         "Best noodle shop in Tianjin?",
         "帮我算一下这个月工资扣多少税",
+        # Work for the bot to do, however its words meet the policies' ("一份", "写").
+        "帮我写一份年终总结",
+        "Write me a cover letter for a job at a maker space",
     ],
 )
 def test_off_topic_gets_what_the_bot_covers_and_no_request(
