@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.loader import read_list
+from knowledge.loader import read_items
 from knowledge.model import Fault
 
 __all__ = ["DOCUMENTS_FILE", "Document", "Status", "document_for", "load_documents"]
@@ -75,13 +75,7 @@ def load_documents(path: Path) -> tuple[tuple[Document, ...], tuple[Fault, ...]]
     """Read the document list; a missing file is an empty list (no notes on validity)."""
     if not path.is_file():
         return (), ()
-    nodes, faults = read_list(path, _NOT_A_LIST)
-    documents: list[Document] = []
-    for node in nodes:
-        document = _document(path, node, faults)
-        if document is not None:
-            documents.append(document)
-    return tuple(documents), tuple(faults)
+    return read_items(path, _NOT_A_LIST, _document)
 
 
 def _document(path: Path, node: yaml.Node, faults: list[Fault]) -> Document | None:

@@ -7,17 +7,20 @@ field and variant keeps the line it was written on.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
 from knowledge.model import Asks, English, FaqEntry, Fault, Phrasing
 
-__all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file", "read_list"]
+__all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file", "read_items"]
 
 # libyaml's parser is ~20x faster and keeps the line marks the fault messages need.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+T = TypeVar("T")
 
 REQUIRED_FIELDS = ("id", "question", "answer", "source")
 OPTIONAL_FIELDS = ("variants", "category", "answers", "en", "silent")
@@ -91,26 +94,30 @@ def load_directory(directory: Path) -> LoadResult:
 
 def load_file(path: Path) -> LoadResult:
     """Read one FAQ file."""
-    nodes, faults = read_list(path, _NOT_A_LIST)
-    entries: list[FaqEntry] = []
-    for node in nodes:
-        entry = _read_entry(path, node, faults)
-        if entry is not None:
-            entries.append(entry)
-    return LoadResult(tuple(entries), tuple(faults))
+    entries, faults = read_items(path, _NOT_A_LIST, _read_entry)
+    return LoadResult(entries, faults)
 
 
-def read_list(path: Path, not_a_list: str) -> tuple[list[yaml.Node], list[Fault]]:
-    """The items of a YAML file whose top level is a list, as nodes that keep their lines.
+def read_items(
+    path: Path, not_a_list: str, read: Callable[[Path, yaml.Node, list[Fault]], T | None]
+) -> tuple[tuple[T, ...], tuple[Fault, ...]]:
+    """The items of a YAML file whose top level is a list, each read with its line marks.
 
     Args:
         path: The file.
         not_a_list: The fault to report when the top level is something else.
+        read: Reads one item's node, adding its faults to the list; ``None`` for a bad item.
 
     Returns:
-        The items, and the fault that stopped the reading if one did (an empty file is an
-        empty list).
+        The items read, and every fault (an empty file is an empty list).
     """
+    nodes, faults = _nodes(path, not_a_list)
+    items = [item for node in nodes if (item := read(path, node, faults)) is not None]
+    return tuple(items), tuple(faults)
+
+
+def _nodes(path: Path, not_a_list: str) -> tuple[list[yaml.Node], list[Fault]]:
+    """The item nodes of a YAML list file, or the fault that stopped the reading."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, UnicodeDecodeError) as error:

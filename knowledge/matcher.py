@@ -320,9 +320,8 @@ class Matcher:
     def _query_tokens(self, text: str) -> list[tuple[str, float]]:
         """The content words of a question, typos corrected, each with its weight."""
         tokens = self.analyzer.content_tokens(self._sounds.correct(self.analyzer.fold(text)))
-        return [
-            (word, self._weight(word, written)) for written in tokens if (word := _stem(written))
-        ]
+        stems = ((_stem(written), written) for written in tokens)
+        return [(word, self._weight(word, written)) for word, written in stems]
 
     def about_policies(self, question: str) -> bool:
         """Whether ``question`` holds a word the policies are about.
@@ -336,8 +335,7 @@ class Matcher:
         """The question's words with their weights, and its asking words joined.
 
         A message of several clauses is read clause by clause: words only in clauses that ask
-        nothing weigh
-        :attr:`Scoring.context` of their weight.
+        nothing weigh :attr:`Scoring.context` of their weight.
         """
         pieces = clauses(question)
         tokens_of = [self._query_tokens(clause.text) for clause in pieces]
@@ -436,19 +434,14 @@ class Matcher:
             return MatchResult(question, Band.NONE, ())
         top = matches[0].score
         runner_up = matches[1].score if len(matches) > 1 else 0.0
-        if long and top >= bands.long_lead and top >= bands.long_lead_ratio * runner_up:
-            return MatchResult(question, Band.ANSWER, tuple(matches[:MAX_SUGGESTIONS]))
-        if top < bands.suggest:
+        long_leads = long and top >= bands.long_lead and top >= bands.long_lead_ratio * runner_up
+        if top < bands.suggest and not long_leads:
             return MatchResult(question, Band.NONE, ())
         leads = top >= bands.lead and top >= bands.lead_ratio * runner_up
-        if (
-            top >= bands.sure
-            or (
-                top >= bands.answer
-                and top - runner_up >= max(bands.margin, bands.relative_margin * top)
-            )
-            or leads
-        ):
+        clear = top >= bands.answer and top - runner_up >= max(
+            bands.margin, bands.relative_margin * top
+        )
+        if top >= bands.sure or clear or leads or long_leads:
             return MatchResult(question, Band.ANSWER, tuple(matches[:MAX_SUGGESTIONS]))
         offered = tuple(m for m in matches[:MAX_SUGGESTIONS] if m.score >= bands.suggest)
         return MatchResult(question, Band.SUGGEST, offered)

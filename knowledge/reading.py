@@ -1,6 +1,6 @@
 """Read a message before matching it: what it asks for, and whether it is a question at all.
 
-Three things are told from the words alone, without the knowledge base:
+What is told from the words alone, without the knowledge base:
 
 * **chatter**: a greeting, thanks, a goodbye, "who are you", "a person please", an insult or an
   "ok" is answered warmly and never escalated; a greeting in front of a real question is
@@ -17,7 +17,7 @@ Three things are told from the words alone, without the knowledge base:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -162,7 +162,8 @@ class Reader:
         Args:
             chatter: Phrases of each kind, as people write them.
             places: Places outside Tianjin.
-            in_scope: Names that keep a question in Tianjin although it names a place.
+            in_scope: Names besides the districts that keep a question in Tianjin although it
+                names a place.
             districts: Tianjin's districts by each way of writing them.
         """
         self._kinds: dict[str, Chatter] = {}
@@ -171,9 +172,10 @@ class Reader:
                 self._kinds.setdefault(normalize(phrase), kind)
         self._chatter = _alternation(self._kinds)
         self._places = _alternation({normalize(p): p for p in places})
-        self._in_scope = _alternation({normalize(p): p for p in in_scope})
         self._district_of = {normalize(k): v for k, v in (districts or {}).items()}
         self._districts = _alternation(self._district_of)
+        # A district of Tianjin keeps a question in Tianjin whatever other place it names.
+        self._in_scope = _alternation({normalize(p): p for p in (*in_scope, *self._district_of)})
 
     @classmethod
     def default(cls) -> Reader:
@@ -193,7 +195,7 @@ class Reader:
             self._asks(question),
             self._elsewhere(rest),
             self._named(rest),
-            task=_TASK.match(normalize(question)) is not None,
+            task=_TASK.match(rest) is not None,
         )
 
     def district(self, name: str) -> District | None:
@@ -229,27 +231,27 @@ class Reader:
             words.pop()
         rest = " ".join(words)
         if not found:
-            return self._inside(folded)
+            return self._made_of(folded)
         if not rest or _FILLER.match(rest.replace(" ", "")):
             return min(found, key=_PRIORITY.index), greeting, ""
         if greeting and {Chatter.GREETING, Chatter.THANKS} & set(found):
             return None, greeting, rest
-        return self._inside(folded)
+        return self._made_of(folded)
 
-    def _inside(self, folded: str) -> tuple[Chatter | None, str, str]:
-        kind = self._chatter_inside(folded)
-        return (kind, "", "") if kind is not None else (None, "", folded)
+    def _made_of(self, folded: str) -> tuple[Chatter | None, str, str]:
+        """Whether a short message is chatter phrases with only light words around them.
 
-    def _chatter_inside(self, folded: str) -> Chatter | None:
-        """The chatter a short message is made of, with only light words around its phrases."""
+        Returns:
+            What :meth:`_chatter_of` returns: the kind, no greeting and nothing left; or no kind
+            and the whole message.
+        """
         assert self._chatter is not None
         compact = folded.replace(" ", "")
-        if len(compact) > _SHORT or compact.isascii():
-            return None  # English chatter is whole phrases, matched above
-        found = [self._kinds[m.group(0)] for m in self._chatter.finditer(folded)]
-        if not found or not _LIGHT.match(self._chatter.sub("", folded).replace(" ", "")):
-            return None
-        return min(found, key=_PRIORITY.index)
+        if len(compact) <= _SHORT and not compact.isascii():  # English chatter: whole phrases
+            found = [self._kinds[m.group(0)] for m in self._chatter.finditer(folded)]
+            if found and _LIGHT.match(self._chatter.sub("", compact)):
+                return min(found, key=_PRIORITY.index), "", ""
+        return None, "", folded
 
     def _asks(self, question: str) -> frozenset[Asks]:
         """The checked kinds ``question`` asks for, read in the clauses that ask."""
@@ -302,11 +304,10 @@ def load_places(path: Path) -> tuple[list[str], list[str]]:
     """Places outside Tianjin, and the in-scope names (the line that starts with ``!``)."""
     places: list[str] = []
     in_scope: list[str] = []
-    for written in path.read_text(encoding="utf-8").splitlines():
-        line = written.split("#", 1)[0].strip()
+    for line in _lines(path):
         if line.startswith("!"):
             in_scope += _names(line[1:])
-        elif line:
+        else:
             places += _names(line)
     return places, in_scope
 
@@ -314,15 +315,20 @@ def load_places(path: Path) -> tuple[list[str], list[str]]:
 def load_districts(path: Path) -> dict[str, District]:
     """Tianjin's districts by each way of writing them (see ``knowledge/data/districts.txt``)."""
     districts: dict[str, District] = {}
-    for written in path.read_text(encoding="utf-8").splitlines():
-        line = written.split("#", 1)[0].strip()
-        if not line:
-            continue
+    for line in _lines(path):
         name, name_en, *others = (part.strip() for part in line.split("|"))
         district = District(name, name_en)
         for alias in (name, name_en, *_names(",".join(others))):
             districts[alias] = district
     return districts
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of a list file that say something: ``#`` starts a comment."""
+    for written in path.read_text(encoding="utf-8").splitlines():
+        line = written.split("#", 1)[0].strip()
+        if line:
+            yield line
 
 
 def _names(line: str) -> list[str]:
