@@ -45,7 +45,7 @@ from typing import Any, Generic, Self, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bot.roster import DEMO_ROSTER
+from bot.domain.roster import DEMO_ROSTER
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
@@ -431,7 +431,7 @@ def questions() -> list[tuple[str, str]]:
     """
     # Imported here: the helper processes import this module and need none of it.
     from bot.clock import SystemClock  # noqa: PLC0415
-    from bot.workdays import shanghai_date  # noqa: PLC0415
+    from bot.domain.workdays import shanghai_date  # noqa: PLC0415
     from handlers.faq import answer_question, language_of  # noqa: PLC0415
     from knowledge.service import build  # noqa: PLC0415
 

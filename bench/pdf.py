@@ -1,7 +1,7 @@
 """Six PDF reports asked for at once: one Chromium per request (before) against one at a time.
 
 Audit #15 saw six concurrent ``/console/report?format=pdf`` requests take 7.5 s each, one
-Chromium per request. :class:`bot.report_pdf.PdfPrinter` now prints one at a time, and hands
+Chromium per request. :class:`bot.reports.pdf.PdfPrinter` now prints one at a time, and hands
 out again the PDF of a page it printed lately. Each case asks one printer for six PDFs at once
 and times each from the ask to its PDF:
 
@@ -33,10 +33,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.report_data import bench_roster
-from bot.report_html import report_html
-from bot.report_pdf import PdfError, PdfPrinter, find_chromium
-from bot.reports import Quarter, build_report
-from bot.workdays import WorkCalendar
+from bot.domain.workdays import WorkCalendar
+from bot.reports.engine import Quarter, build_report
+from bot.reports.html import report_html
+from bot.reports.pdf import PdfError, PdfPrinter, find_chromium
 
 QUARTER = Quarter(2026, 4)
 ASKED = 6

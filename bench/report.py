@@ -11,7 +11,7 @@ databases of 1,000,000 requests each (20,000 with ``--quick``), built by
   most of the others were closed long before it.
 
 Each run is the report as the command builds it, end to end, in this process: connect and
-migrate, read and count the quarter's requests and logs (``bot.reports.count_periods`` over
+migrate, read and count the quarter's requests and logs (``bot.reports.engine.count_periods`` over
 ``storage.reports.stream_histories``, at 2027-03-01 so the quarter is over), write the Markdown
 and the CSV. The table shows the median of the runs, and the slowest. Then the same report as
 users run it, ``python -m bot report --quarter 2026Q4`` in a process of its own, start to exit:
@@ -46,10 +46,10 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
 
 from bench import report_data
-from bot.report_tables import report_csv, report_markdown
-from bot.reports import Quarter, QuarterReport, count_periods
-from bot.roster import Roster
-from bot.workdays import WorkCalendar
+from bot.domain.roster import Roster
+from bot.domain.workdays import WorkCalendar
+from bot.reports.engine import Quarter, QuarterReport, count_periods
+from bot.reports.tables import report_csv, report_markdown
 from storage import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,8 +265,8 @@ def print_table(rows: Sequence[Row] | str) -> None:
     print(
         "`python -m bot report --quarter 2026Q4` end to end in one process, as the command runs "
         "it: connect and migrate; read and count the requests and their logs "
-        "(`bot.reports.count_periods`: PostgreSQL reads the next chunk while Python counts the "
-        "last); write the Markdown and the CSV. "
+        "(`bot.reports.engine.count_periods`: PostgreSQL reads the next chunk while Python "
+        "counts the last); write the Markdown and the CSV. "
         f"Median of {repeats} runs (slowest in brackets); the stored data is reused between "
         f"runs. Target: under {TARGET_S:.0f} s with every request in the quarter.\n"
     )

@@ -1,7 +1,7 @@
 """Synthetic service requests with the event logs the real handlers write, for the report bench.
 
 :func:`simulate` plays each request's life with a seeded :class:`random.Random` the way
-``handlers/desk.py``, ``handlers/commissioners.py``, ``handlers/my_requests.py`` and the
+``bot/desk/compose.py``, ``handlers/commissioners.py``, ``handlers/my_requests.py`` and the
 scheduler do, and yields the ``requests`` row and its ``request_events`` rows:
 
 * ``opened`` (``{"group", "space", "due_date"}``, due date by the real working calendar and the
@@ -35,9 +35,9 @@ from typing import Any
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import categories
-from bot.roster import Roster
-from bot.workdays import WorkCalendar
+from bot.domain import categories
+from bot.domain.roster import Roster
+from bot.domain.workdays import WorkCalendar
 from storage.models import Person, Request, RequestEvent
 
 __all__ = [

@@ -25,9 +25,9 @@ from sqlalchemy import insert
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
-from bot.roster import DEMO_ROSTER
+from bot.domain.roster import DEMO_ROSTER
+from bot.domain.workdays import end_of_day
 from bot.settings import load_settings
-from bot.workdays import end_of_day
 from storage.models import Person, Request
 
 POSTGRES_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

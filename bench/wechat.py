@@ -620,7 +620,7 @@ SETUPS = (
 def _as_wechat_shows(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The expected answers as WeChat users read them (commands by their words: “提交工单”)."""
     # Imported here: the helper processes import this module and need none of it.
-    from bot.channels.wechat import render_text  # noqa: PLC0415
+    from bot.channels.wechat.inbound import render_text  # noqa: PLC0415
     from bot.messages import Channel, OutgoingMessage  # noqa: PLC0415
 
     return [
@@ -715,7 +715,7 @@ async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
 
 def _run_notes(setup: str, runs: Sequence[WeChatSample], plan: Plan) -> list[str]:
     """What the table's figures for ``setup`` do not show: the errors, the ``success`` answers."""
-    from bot.channels.wechat import PASSIVE_BUDGET  # noqa: PLC0415
+    from bot.channels.wechat.inbound import PASSIVE_BUDGET  # noqa: PLC0415
 
     notes = []
     errors = sum((s.errors for s in runs), Counter[str]())
@@ -794,7 +794,7 @@ def _cells(r: WeChatRow, drain_s: float) -> tuple[str, ...]:
 
 def print_table(report: Report[WeChatPlan, WeChatRow]) -> None:
     """Print ``report`` as a Markdown table, the target line under it, then the notes."""
-    from bot.channels.wechat import PASSIVE_BUDGET  # noqa: PLC0415
+    from bot.channels.wechat.inbound import PASSIVE_BUDGET  # noqa: PLC0415
 
     plan = report.plan
     drain = plan.drain_s

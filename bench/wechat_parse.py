@@ -77,7 +77,7 @@ from bench.harness import (
     sigterm,
     stop,
 )
-from bot.channels import wechat
+from bot.channels.wechat import inbound as wechat
 from storage import Database, nonces
 
 TOKEN = "benchtoken"

@@ -10,17 +10,17 @@ from pathlib import Path
 
 from bot.admin_files import warn_stranded
 from bot.channels.telegram import TelegramChannel
-from bot.channels.wechat import MAX_SKEW, WeChatChannel
+from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
 from bot.clock import Clock, SystemClock
+from bot.domain.roster import DEMO_ROSTER, Roster
+from bot.domain.workdays import WorkCalendar
 from bot.messages import Channel
 from bot.reloadable import Reloadable
-from bot.report_files import ReportMaker
-from bot.roster import DEMO_ROSTER, Roster
+from bot.reports.files import ReportMaker
 from bot.routing import Dispatcher, Services
 from bot.scheduler import Scheduler
 from bot.sender import Deliverer, OutboxSender
 from bot.settings import Settings
-from bot.workdays import WorkCalendar
 from handlers import ROUTERS
 from handlers.basics import unknown
 from knowledge.service import KnowledgeService, build
@@ -151,8 +151,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
 
     Raises:
         knowledge.service.KnowledgeError: The FAQ files have faults.
-        bot.roster.RosterError: The roster file has faults.
-        bot.workdays.CalendarError: The working-day override file has faults.
+        bot.domain.roster.RosterError: The roster file has faults.
+        bot.domain.workdays.CalendarError: The working-day override file has faults.
     """
     clock = clock or SystemClock()
     # Built in-process (tests, benchmarks) the demo roster loads wherever; its open sign-in still

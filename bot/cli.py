@@ -17,21 +17,21 @@ from pydantic import SecretStr
 
 from bot import logs
 from bot.app import DemoRefused, create_bot, roster_file
-from bot.channels.console import issue_link
+from bot.channels.console.routes import issue_link
 from bot.channels.telegram import TelegramUnavailable
-from bot.channels.wechat import MENU
-from bot.channels.wechat_api import WeChatApi, WeChatApiError
+from bot.channels.wechat.api import WeChatApi, WeChatApiError
+from bot.channels.wechat.inbound import MENU
 from bot.clock import SHANGHAI, SystemClock
+from bot.domain.roster import DEMO_ROSTER, Roster, RosterError
+from bot.domain.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar, shanghai_date
 from bot.messages import Language
-from bot.report_files import render_report
-from bot.report_pdf import PdfError, PdfPrinter
-from bot.report_tables import archive_csv, archive_markdown
-from bot.reports import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year, count_periods
-from bot.roster import DEMO_ROSTER, Roster, RosterError
+from bot.reports.engine import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year, count_periods
+from bot.reports.files import render_report
+from bot.reports.pdf import PdfError, PdfPrinter
+from bot.reports.tables import archive_csv, archive_markdown
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
 from bot.texts import texts_for
-from bot.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar, shanghai_date
 from handlers.faq import answer_question, language_of
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build

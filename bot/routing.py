@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.clock import Clock
+    from bot.domain.roster import Roster
+    from bot.domain.workdays import WorkCalendar
     from bot.reloadable import Reloadable
-    from bot.roster import Roster
     from bot.settings import Settings
-    from bot.workdays import WorkCalendar
     from knowledge.service import KnowledgeService
     from storage.database import Database
 

@@ -34,15 +34,8 @@ from typing import NamedTuple
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import categories
 from bot.clock import SHANGHAI
-from bot.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
-from bot.logs import Outage, about
-from bot.messages import Channel, Language, OutgoingMessage
-from bot.routing import Context, Services
-from bot.texts import DeskTexts, desk_texts_for
-from bot.workdays import end_of_day, shanghai_date
-from handlers.desk import (
+from bot.desk.compose import (
     GROUP_TEXTS,
     card_update,
     due_text,
@@ -52,6 +45,13 @@ from handlers.desk import (
     to_entrepreneur,
     to_group,
 )
+from bot.domain import categories
+from bot.domain.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
+from bot.domain.workdays import end_of_day, shanghai_date
+from bot.logs import Outage, about
+from bot.messages import Channel, Language, OutgoingMessage
+from bot.routing import Context, Services
+from bot.texts import DeskTexts, desk_texts_for
 from storage import outbox, requests
 from storage.database import UNAVAILABLE
 from storage.models import Alert, Notice, Request

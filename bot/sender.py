@@ -29,11 +29,11 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.domain.roster import Roster
 from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.metrics import Metrics
 from bot.reloadable import Reloadable
-from bot.roster import Roster
 from bot.texts import GROUP_TEXTS, desk_texts_for
 from storage import Database, outbox, requests
 from storage.database import UNAVAILABLE

@@ -21,13 +21,13 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.admin_files import reload_all
 from bot.app import Bot
-from bot.channels.console import ConsoleChannel
+from bot.channels.console.routes import ConsoleChannel
 from bot.channels.web import WebChannel
 from bot.disk import room_left
+from bot.domain.workdays import shanghai_date
 from bot.messages import Language
 from bot.metrics import CONTENT_TYPE
 from bot.texts import CONSOLE_TEXTS, texts_for
-from bot.workdays import shanghai_date
 from storage.database import UNAVAILABLE, Database
 
 __all__ = ["REQUEST_LIMIT", "build_application", "serve"]

@@ -8,13 +8,13 @@ from datetime import datetime, time
 
 from bot.admin_files import FileReload, reload_all
 from bot.clock import SHANGHAI
+from bot.desk.compose import redate_all
 from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage
-from bot.report_files import FORMATS, report_spec
-from bot.reports import Quarter
+from bot.reports.engine import Quarter
+from bot.reports.files import FORMATS, report_spec
 from bot.routing import Context, Router
 from bot.texts import Texts, texts_for
 from handlers.basics import refusal, reply
-from handlers.desk import redate_all
 from storage.stats import day_counts
 
 __all__ = ["router"]

@@ -18,14 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot import categories
-from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
-from bot.logs import concerning
-from bot.messages import Button, Confirmation, IncomingMessage, Language, OutgoingMessage
-from bot.routing import Context, Router
-from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
-from handlers.basics import refusal, reply
-from handlers.desk import (
+from bot.desk.compose import (
     actor_of,
     card_update,
     due_text,
@@ -35,6 +28,13 @@ from handlers.desk import (
     to_entrepreneur,
     to_group,
 )
+from bot.domain import categories
+from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.logs import concerning
+from bot.messages import Button, Confirmation, IncomingMessage, Language, OutgoingMessage
+from bot.routing import Context, Router
+from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
+from handlers.basics import refusal, reply
 from storage import conversations, requests
 from storage.conversations import ConversationState
 from storage.models import Person, Request

@@ -11,12 +11,12 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot import categories
+from bot.desk.compose import open_request, person_of
+from bot.domain import categories
 from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import desk_texts_for, texts_for
 from handlers.basics import reply
-from handlers.desk import open_request, person_of
 from handlers.faq import ASK_COMMISSIONER
 from storage import conversations
 from storage.conversations import ConversationState

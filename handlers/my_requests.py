@@ -9,14 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot import categories
-from bot.lifecycle import REOPEN_WORKDAYS, Action, IllegalTransition, Role, Status, transition
-from bot.logs import concerning
-from bot.messages import IncomingMessage, OutgoingMessage
-from bot.routing import Context, Router
-from bot.texts import desk_texts_for
-from handlers.basics import reply
-from handlers.desk import (
+from bot.desk.compose import (
     GROUP_TEXTS,
     card_update,
     due_text,
@@ -25,6 +18,20 @@ from handlers.desk import (
     resolution_buttons,
     to_group,
 )
+from bot.domain import categories
+from bot.domain.lifecycle import (
+    REOPEN_WORKDAYS,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    transition,
+)
+from bot.logs import concerning
+from bot.messages import IncomingMessage, OutgoingMessage
+from bot.routing import Context, Router
+from bot.texts import desk_texts_for
+from handlers.basics import reply
 from knowledge.matcher import Band
 from storage import requests
 from storage.models import Person, Request

@@ -96,7 +96,8 @@ async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
     """Forget the pairs signed before ``cutoff``; how many were forgotten.
 
     Only pairs whose timestamp the adapter refuses as stale anyway may go: pass a cutoff at
-    least the adapter's signature window in the past (``now - bot.channels.wechat.MAX_SKEW``).
+    least the adapter's signature window in the past
+    (``now - bot.channels.wechat.inbound.MAX_SKEW``).
 
     Raises:
         ValueError: ``cutoff`` is naive.

@@ -18,8 +18,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
-from bot.reports import Figures, OverdueRequest, Period, QuarterReport
-from bot.workdays import WorkCalendar
+from bot.domain.workdays import WorkCalendar
+from bot.reports.engine import Figures, OverdueRequest, Period, QuarterReport
 from storage.models import Request, RequestEvent
 
 

@@ -15,7 +15,7 @@ from conftest import IN_CI, RunningBot
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from bot.clock import SHANGHAI
-from bot.roster import DEMO_ROSTER, Roster
+from bot.domain.roster import DEMO_ROSTER, Roster
 
 pytestmark = pytest.mark.browser
 

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from test_requests import ROSTER
 
 from bot.clock import SystemClock
+from bot.domain.roster import Roster
 from bot.messages import Channel, OutgoingMessage
 from bot.reloadable import Reloadable
-from bot.roster import Roster
 from bot.sender import Delivered, OutboxSender
 from storage import Database
 from storage.models import OutboxMessage, Request

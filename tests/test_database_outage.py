@@ -36,9 +36,9 @@ from test_readiness import own_postgres
 from test_telegram import ENTREPRENEUR, SECRET, TOKEN, running_bot
 
 from bot.app import create_bot
-from bot.channels.console import issue_link
+from bot.channels.console.routes import issue_link
 from bot.clock import ManualClock, SystemClock
-from bot.roster import Roster
+from bot.domain.roster import Roster
 from bot.server import build_application
 from bot.settings import load_settings
 from bot.texts import CONSOLE_TEXTS, EN, ZH

@@ -39,7 +39,7 @@ from test_wechat import serve as serve_wechat
 
 from bot.app import create_bot
 from bot.clock import ManualClock
-from bot.roster import Roster, RosterError
+from bot.domain.roster import Roster, RosterError
 from bot.server import build_application
 from bot.settings import load_settings
 from knowledge.service import KnowledgeError, build

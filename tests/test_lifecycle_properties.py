@@ -2,7 +2,7 @@
 
 A hypothesis state machine plays entrepreneurs, duty-group members and strangers against the
 bot as ``python -m bot run`` builds it (real dispatcher, real database, manual clock), one
-message at a time. An independent model, driven by :func:`bot.lifecycle.transition` and the
+message at a time. An independent model, driven by :func:`bot.domain.lifecycle.transition` and the
 roster's membership as written below, predicts every request's status; after every message the
 database must agree with it, and:
 
@@ -49,7 +49,7 @@ from test_requests import ROSTER
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
-from bot.lifecycle import (
+from bot.domain.lifecycle import (
     AUTO_CLOSE_WORKDAYS,
     REOPEN_WORKDAYS,
     Action,
@@ -58,10 +58,10 @@ from bot.lifecycle import (
     Status,
     transition,
 )
+from bot.domain.workdays import WorkCalendar, end_of_day
 from bot.messages import Channel, IncomingMessage, Language, Sender
 from bot.settings import load_settings
 from bot.texts import desk_texts_for
-from bot.workdays import WorkCalendar, end_of_day
 from storage.models import OutboxMessage, Pause, Request, RequestEvent
 from storage.retention import INBOUND_HORIZON
 

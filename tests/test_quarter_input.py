@@ -1,7 +1,7 @@
 """A quarter or a year typed by a person: refused clearly when it is not one we report on.
 
 Everywhere a quarter is typed (``/report`` in chat, the console's report link, ``python -m bot
-report``) it goes through :meth:`bot.reports.Quarter.parse`; a wrong one gets the place's own
+report``) it goes through :meth:`bot.reports.engine.Quarter.parse`; a wrong one gets the place's own
 "write it like 2026Q4", never a 500 or a traceback (audit #12).
 """
 
@@ -20,7 +20,7 @@ from test_requests import say
 
 from bot.app import Bot
 from bot.clock import ManualClock
-from bot.reports import FIRST_YEAR, LAST_YEAR, Quarter, Year
+from bot.reports.engine import FIRST_YEAR, LAST_YEAR, Quarter, Year
 from storage import Database
 
 OUT_OF_RANGE = ("9999Q4", "0001Q1", "1999Q4", "2101Q1", "0000Q1")

@@ -26,14 +26,14 @@ from test_requests import say
 from test_sender import Platform, rows
 from test_telegram import TOKEN, ZHANG, running_bot, sent_to, settled
 
-from bot import categories
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.domain import categories
 from bot.messages import Channel, OutgoingMessage, Sender
-from bot.report_files import ReportFile, ReportMaker, parse_spec
-from bot.report_html import CHARTS, report_html
-from bot.report_pdf import PdfError, find_chromium, html_to_pdf
-from bot.reports import Quarter
+from bot.reports.engine import Quarter
+from bot.reports.files import ReportFile, ReportMaker, parse_spec
+from bot.reports.html import CHARTS, report_html
+from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
 from bot.sender import Delivered, OutboxSender
 from storage.models import OutboxMessage
 

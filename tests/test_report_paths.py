@@ -25,7 +25,8 @@ import pytest
 import report_reference as reference
 
 from bench.report_data import bench_roster, insert, simulate
-from bot.reports import (
+from bot.domain.workdays import WorkCalendar
+from bot.reports.engine import (
     Figures,
     Period,
     Quarter,
@@ -35,7 +36,6 @@ from bot.reports import (
     build_report,
     count_periods,
 )
-from bot.workdays import WorkCalendar
 from storage import Database
 from storage.reports import _portable, histories, stream_histories
 

@@ -7,8 +7,8 @@ reopen and rate. Some actions are refused by the handlers (resolving what is alr
 that is fine, since only what the log recorded counts.
 
 The report is then checked, for every group, district, commissioner and the total, against a
-count written differently from :mod:`bot.reports`: each figure on its own, from the log read as
-a list (which event is last of its kinds, which transfer came before it), and where the
+count written differently from :mod:`bot.reports.engine`: each figure on its own, from the log read
+as a list (which event is last of its kinds, which transfer came before it), and where the
 requests stand at the end from the requests' own columns.
 """
 
@@ -31,8 +31,8 @@ from test_requests import say
 from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, Sender
-from bot.report_html import CHARTS, report_html
-from bot.reports import Figures, Quarter, build_report
+from bot.reports.engine import Figures, Quarter, build_report
+from bot.reports.html import CHARTS, report_html
 from storage.models import Request, RequestEvent
 from storage.reports import histories
 

@@ -23,8 +23,8 @@ from test_requests import ZHANG, say
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, Sender
-from bot.report_tables import archive_csv, archive_markdown, report_csv, report_markdown
-from bot.reports import Figures, Quarter, QuarterReport, Year, build_report
+from bot.reports.engine import Figures, Quarter, QuarterReport, Year, build_report
+from bot.reports.tables import archive_csv, archive_markdown, report_csv, report_markdown
 from storage.models import Request, RequestEvent
 from storage.reports import histories
 

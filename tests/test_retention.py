@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select
 from test_requests import ENTREPRENEUR, OTHER, open_one, say
 
 from bot.app import Bot, create_bot
-from bot.channels.wechat import MAX_SKEW
+from bot.channels.wechat.inbound import MAX_SKEW
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender
 from bot.settings import SettingsError, load_settings

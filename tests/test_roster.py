@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.messages import Channel
-from bot.roster import (
+from bot.domain.roster import (
     DEMO_ROSTER,
     Roster,
     RosterError,
@@ -16,6 +15,7 @@ from bot.roster import (
     Weekday,
     load_admins,
 )
+from bot.messages import Channel
 
 # A small valid roster; the fault cases below edit it. Line numbers are found from markers
 # ("# !") rather than written down, so the cases survive edits to this text.

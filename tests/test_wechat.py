@@ -39,9 +39,9 @@ from fake_wechat import (
 from sqlalchemy import func, select, text
 
 from bot.app import Bot, create_bot
-from bot.channels import wechat
-from bot.channels.wechat import MENU, escape_cdata, render_text, split_text
-from bot.channels.wechat_api import WeChatApi
+from bot.channels.wechat import inbound as wechat
+from bot.channels.wechat.api import WeChatApi
+from bot.channels.wechat.inbound import MENU, escape_cdata, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Button, Channel, Language, OutgoingMessage
 from bot.server import build_application

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.clock import SHANGHAI
-from bot.workdays import (
+from bot.domain.workdays import (
     CalendarError,
     WorkCalendar,
     end_of_day,

@@ -48,7 +48,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
-from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
+from bot.channels.wechat.api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.clock import SHANGHAI, Clock
 from bot.messages import (
     COMMAND_WORDS,

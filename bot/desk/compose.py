@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from bot import categories
 from bot.clock import SHANGHAI
-from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.domain import categories
+from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.logs import concerning
 from bot.messages import Attachment, Button, Channel, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context

@@ -13,13 +13,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.report_html import report_html
-from bot.report_pdf import PdfError, PdfPrinter
-from bot.report_tables import report_csv, report_markdown, scope_name
-from bot.reports import Quarter, QuarterReport, build_report
-from bot.roster import Roster
+from bot.domain.roster import Roster
+from bot.domain.workdays import WorkCalendar
+from bot.reports.engine import Quarter, QuarterReport, build_report
+from bot.reports.html import report_html
+from bot.reports.pdf import PdfError, PdfPrinter
+from bot.reports.tables import report_csv, report_markdown, scope_name
 from bot.routing import Services
-from bot.workdays import WorkCalendar
 from storage.reports import histories
 
 __all__ = [
@@ -110,7 +110,7 @@ async def render_report(
         printer: Prints the PDF (default: one of its own, with the Chromium on PATH).
 
     Raises:
-        bot.report_pdf.PdfError: ``fmt`` is ``pdf`` and Chromium is missing or failed, or the
+        bot.reports.pdf.PdfError: ``fmt`` is ``pdf`` and Chromium is missing or failed, or the
             disk is full.
     """
     quarter = report.quarter

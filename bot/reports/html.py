@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from html import escape
 
-from bot import categories
 from bot.clock import SHANGHAI
-from bot.report_tables import (
+from bot.domain import categories
+from bot.domain.roster import Roster
+from bot.reports.engine import Figures, QuarterReport
+from bot.reports.tables import (
     CATEGORY_COLUMNS,
     COLUMNS,
     OVERDUE_COLUMNS,
@@ -34,8 +36,6 @@ from bot.report_tables import (
     report_title,
     summary_paragraph,
 )
-from bot.reports import Figures, QuarterReport
-from bot.roster import Roster
 
 __all__ = ["CHARTS", "report_html"]
 

@@ -40,7 +40,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
-from bot.workdays import WorkCalendar
+from bot.domain.workdays import WorkCalendar
 from storage.reports import ACTING, History, paused_gc, stream_histories
 
 __all__ = [

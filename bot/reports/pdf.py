@@ -4,7 +4,7 @@ Chromium is driven over its DevTools pipe (``--remote-debugging-pipe``: two pipe
 process holds, no port). The page is never a file: it is written into a blank tab, with scripts
 disabled for the tab. A blank tab's origin may not load ``file://`` URLs or navigate to them, so
 whatever HTML ends up in a report can show no local file, and can run nothing; the report's own
-CSP (:mod:`bot.report_html`) is a second lock. Host names all resolve to nothing, so printing
+CSP (:mod:`bot.reports.html`) is a second lock. Host names all resolve to nothing, so printing
 never reaches the network. The PDF comes back over the pipe: nothing is written to disk but
 Chromium's throwaway profile, and a full disk does not stop the PDF.
 """

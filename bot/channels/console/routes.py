@@ -32,18 +32,18 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot import categories
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.web import SECURITY_HEADERS
 from bot.clock import SHANGHAI, Clock
-from bot.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.domain import categories
+from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.domain.roster import Person, Roles, Roster
+from bot.domain.workdays import shanghai_date
 from bot.messages import MAX_TEXT_LENGTH, Channel, IncomingMessage, Language, Sender
-from bot.report_files import ReportMaker, report_spec
-from bot.reports import Quarter
-from bot.roster import Person, Roles, Roster
+from bot.reports.engine import Quarter
+from bot.reports.files import ReportMaker, report_spec
 from bot.routing import Dispatcher
 from bot.texts import CONSOLE_TEXTS
-from bot.workdays import shanghai_date
 from storage import console, requests
 from storage.database import Database
 from storage.models import Person as Entrepreneur
@@ -53,7 +53,7 @@ __all__ = ["COOKIE", "Commissioner", "ConsoleChannel", "issue_link"]
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parents[1] / "static"
 _ASSETS = frozenset({"console.html", "console.js", "console.css", "signin.js"})
 COOKIE = "md_console"
 MAX_BODY = 16 * 1024

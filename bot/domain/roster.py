@@ -76,7 +76,7 @@ __all__ = [
     "load_admins",
 ]
 
-DEMO_ROSTER = Path(__file__).resolve().parent / "data" / "demo_roster.yaml"
+DEMO_ROSTER = Path(__file__).resolve().parents[1] / "data" / "demo_roster.yaml"
 """The demo roster, shipped inside the package (so an installed bot finds it from any folder);
 the bot serves it when ``BOT_ROSTER`` is unset and the demo is safe (:mod:`bot.app`). Commented
 field by field: the starting point for a real roster."""

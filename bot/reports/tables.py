@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot import categories
 from bot.clock import SHANGHAI
-from bot.reports import Figures, QuarterReport
-from bot.roster import Roster
+from bot.domain import categories
+from bot.domain.roster import Roster
+from bot.reports.engine import Figures, QuarterReport
 
 __all__ = [
     "ARCHIVE_COLUMNS",

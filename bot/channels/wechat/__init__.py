@@ -1,0 +1,1 @@
+"""WeChat Official Account: callback, crypto, parsing, passive replies and pushed notices."""

@@ -1,0 +1,1 @@
+"""The service desk: the only writer of requests, their events and the messages they cause."""

@@ -1,0 +1,1 @@
+"""Domain rules with no I/O: the request lifecycle, categories, working days and the roster."""
