@@ -26,6 +26,7 @@ __all__ = [
     "IllegalTransition",
     "Role",
     "Status",
+    "after",
     "transition",
 ]
 
@@ -130,6 +131,15 @@ def transition(status: Status, action: Action, role: Role) -> Status:
     rule = _RULES[action]
     if role is not rule.role or status not in rule.sources:
         raise IllegalTransition(action, status, role)
+    return after(status, action)
+
+
+def after(status: Status, action: Action) -> Status:
+    """Where ``action`` leads from ``status``, the action taken as already allowed.
+
+    The report replays stored logs with it, so it and :func:`transition` cannot disagree.
+    """
     if action is Action.FOLLOW_UP and status is Status.WAITING:
         return Status.CLAIMED
-    return status if rule.target is None else rule.target
+    target = _RULES[action].target
+    return status if target is None else target

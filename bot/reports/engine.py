@@ -40,8 +40,10 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
+from bot.domain.events import ACTING, REPLIES, EventKind, status_after
+from bot.domain.lifecycle import Status
 from bot.domain.workdays import WorkCalendar
-from storage.reports import ACTING, History, paused_gc, stream_histories
+from storage.reports import History, paused_gc, stream_histories
 
 __all__ = [
     "FIRST_YEAR",
@@ -57,20 +59,7 @@ __all__ = [
     "count_periods",
 ]
 
-_REPLIES = frozenset({"reply", "ask", "resolve"})
-_ACTIVE = frozenset({"open", "claimed"})
-_STATUS_AFTER = {
-    "opened": "open",
-    "claim": "claimed",
-    "reply": "claimed",
-    "ask": "waiting",
-    "resolve": "resolved",
-    "transferred": "open",
-    "reopened": "claimed",
-    "confirmed": "closed",
-    "closed": "closed",
-}
-"""Event kind → the status after it (others leave it as it was; a follow-up ends a wait)."""
+_ACTIVE = frozenset({Status.OPEN, Status.CLAIMED})
 
 
 FIRST_YEAR = 2000
@@ -549,7 +538,7 @@ class ReportBuilder:
     def _stands(self, history: History, shape: _Shape, groups: list[str]) -> None:
         """Count a request waiting on the entrepreneur, or overdue, at the report's moment."""
         group = groups[shape.group]
-        if shape.status == "waiting":
+        if shape.status == Status.WAITING:
             waiting = self._tallies.waiting
             (waiting.get(group) or self._new(waiting, group, group)).append(history.request_id)
             return
@@ -677,7 +666,7 @@ class _Shape:
 
         group: _Chain = ()
         due: _Chain = ()
-        status = "open"
+        status = Status.OPEN
         assignee = resolver = -1
         replied = False
         received: list[tuple[int, int]] = []
@@ -686,33 +675,30 @@ class _Shape:
         ratings: list[tuple[int, int, int]] = []
         for at, kind in enumerate(kinds[:cut]):
             inside = at >= first_inside
-            if kind in ("opened", "transferred"):
-                group = ((at, "group" if kind == "opened" else "to"), *group)
+            if kind in (EventKind.OPENED, EventKind.TRANSFERRED):
+                group = ((at, "group" if kind == EventKind.OPENED else "to"), *group)
                 due = ((at, "due_date"), *due)
                 assignee = -1
                 if inside:
                     received.append((at, index(groups, group)))
-            elif kind == "due_changed":
+            elif kind == EventKind.DUE_CHANGED:
                 due = ((at, "to"), *due)
-            elif kind == "reopened":
+            elif kind == EventKind.REOPENED:
                 resolution = None  # not resolved after all: the next resolution counts
             elif kind in ACTING:
-                if assignee < 0 or kind == "claim":
+                if assignee < 0 or kind == EventKind.CLAIM:
                     assignee = at  # as the desk assigns: the first to act, or a claim
-                if kind in _REPLIES and not replied:
+                if kind in REPLIES and not replied:
                     replied = True
                     if inside:
                         first_reply = (at, index(groups, group))
-                if kind == "resolve":
+                if kind == EventKind.RESOLVE:
                     resolver = at
                     if inside:
                         resolution = (at, index(groups, group), index(dues, due))
-            elif kind == "rated" and inside:
+            elif kind == EventKind.RATED and inside:
                 ratings.append((at, index(groups, group), resolver))
-            if kind == "follow_up" and status == "waiting":
-                status = "claimed"
-            else:
-                status = _STATUS_AFTER.get(kind, status)
+            status = status_after(kind, status)
         final_group, final_due = index(groups, group), index(dues, due)
         return cls(
             groups=tuple(groups),
@@ -726,8 +712,8 @@ class _Shape:
             due=final_due,
             assignee=assignee,
             counts_nothing=not (received or first_reply or resolution or ratings)
-            and status not in ("waiting", *_ACTIVE),
-            stands=status in ("waiting", *_ACTIVE),
+            and status not in (Status.WAITING, *_ACTIVE),
+            stands=status in (Status.WAITING, *_ACTIVE),
             opening=_opening(groups, "group"),
             opening_due=None
             if resolution is None
