@@ -25,55 +25,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
-from bot.desk.compose import (
-    GROUP_TEXTS,
-    card_update,
-    due_text,
-    group_name,
-    redate_all,
-    space_name,
-    to_entrepreneur,
-    to_group,
-)
-from bot.domain import categories
-from bot.domain.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
+from bot.desk.commands import SYSTEM, AutoClose, Command, NoticeKind, Notify, Outcome, Redate
+from bot.desk.service import execute
+from bot.desk.turn import Moment
+from bot.domain.lifecycle import AUTO_CLOSE_WORKDAYS
 from bot.domain.workdays import end_of_day, shanghai_date
 from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
-from bot.routing import Context, Services
-from bot.texts import DeskTexts, desk_texts_for
-from storage import outbox, requests
+from bot.routing import Services
+from bot.texts import desk_texts_for
+from storage import notices, outbox, requests
 from storage.database import UNAVAILABLE
-from storage.models import Alert, Notice, Request
 from storage.retention import RetentionJob
-from storage.upsert import insert_for
 
-__all__ = ["REMIND_AT", "DueNotice", "NoticeKind", "Round", "Scheduler"]
+__all__ = ["REMIND_AT", "DueNotice", "NoticeKind", "Round", "Scheduler"]  # NoticeKind: the desk's
 
 log = logging.getLogger(__name__)
 
 REMIND_AT = time(9, 0)
 """Reminders go out at this Shanghai time, when the group's working day starts."""
-_ACTIVE = (Status.OPEN.value, Status.CLAIMED.value)
-_DATED = (Status.OPEN.value, Status.CLAIMED.value, Status.WAITING.value)
-
-
-class NoticeKind(StrEnum):
-    """The notices the scheduler sends, each at most once per request and due date."""
-
-    REMIND_BEFORE = "remind-before"
-    REMIND_DUE = "remind-due"
-    ESCALATION = "escalation"
 
 
 class DueNotice(NamedTuple):
@@ -193,42 +171,28 @@ class Scheduler:
         Returns:
             How many requests got a new due date.
         """
-        now = self._services.clock.now()
         with about(None):  # a count of requests moved, about no one request
-            async with self._services.database.transaction() as session:
-                context = Context(self._services, session, now)
-                moved, notices = await redate_all(context, provisional_only=provisional_only)
-                _queue(session, notices, now)
-        if notices and self._on_queued is not None:
+            outcome = await self._execute(Redate(provisional_only=provisional_only))
+        if outcome.messages and self._on_queued is not None:
             self._on_queued()
-        return moved
+        return outcome.count
 
     async def due_notices(self, now: datetime) -> list[DueNotice]:
         """The notices whose time has come and that were not sent, by deadline."""
         calendar = self._services.calendar.current
         local = now.astimezone(SHANGHAI)
         today = local.date()
-        # Conditions on the deadline (24:00 of the due date) so the (status, deadline) index
-        # finds the few candidates among however many open requests there are.
-        wanted: list[tuple[NoticeKind, ColumnElement[bool]]] = [
-            (NoticeKind.ESCALATION, Request.deadline <= now),
-        ]
+        # By deadline (24:00 of the due date): an escalation once it has passed, the reminders
+        # on the working day it falls at the end of, and on the working day before.
+        wanted: list[tuple[NoticeKind, datetime, bool]] = [(NoticeKind.ESCALATION, now, True)]
         if calendar.is_workday(today) and local.time() >= REMIND_AT:
             tomorrow = calendar.next_workday(today)
-            wanted.append((NoticeKind.REMIND_DUE, Request.deadline == end_of_day(today)))
-            wanted.append((NoticeKind.REMIND_BEFORE, Request.deadline == end_of_day(tomorrow)))
+            wanted.append((NoticeKind.REMIND_DUE, end_of_day(today), False))
+            wanted.append((NoticeKind.REMIND_BEFORE, end_of_day(tomorrow), False))
         found: list[DueNotice] = []
         async with self._services.database.sessions() as session:
-            for kind, condition in wanted:
-                sent = exists().where(
-                    Notice.request_id == Request.id,
-                    Notice.kind == kind.value,
-                    Notice.day == Request.due_date,
-                )
-                query = select(Request.id, Request.number, Request.due_date).where(
-                    Request.status.in_(_ACTIVE), condition, ~sent
-                )
-                rows = (await session.execute(query.order_by(Request.deadline))).all()
+            for kind, deadline, or_earlier in wanted:
+                rows = await notices.unsent(session, kind, deadline, or_earlier=or_earlier)
                 found += [
                     DueNotice(request_id, number, kind, day) for request_id, number, day in rows
                 ]
@@ -236,67 +200,7 @@ class Scheduler:
 
     async def _notify(self, request_id: int, kind: NoticeKind, day: date, now: datetime) -> bool:
         """Send one notice unless another process did, or the request moved on meanwhile."""
-        async with self._services.database.transaction() as session:
-            request = await _locked(session, request_id)
-            if request is None or request.status not in _ACTIVE or request.due_date != day:
-                return False
-            claimed = await session.execute(
-                insert_for(session, Notice)
-                .values(request_id=request_id, kind=kind.value, day=day, sent_at=now)
-                .on_conflict_do_nothing()
-                .returning(Notice.request_id)
-            )
-            if claimed.scalar_one_or_none() is None:
-                return False
-            context = Context(self._services, session, now)
-            messages = await self._compose(context, request, kind)
-            requests.add_event(
-                session,
-                request,
-                kind="notice",
-                actor="system",
-                at=now,
-                data={"notice": kind.value, "day": day.isoformat()},
-            )
-            _queue(session, messages, now)
-        log.info("request %s: %s sent", request.number, kind.value)
-        return True
-
-    async def _compose(
-        self, context: Context, request: Request, kind: NoticeKind
-    ) -> list[OutgoingMessage]:
-        texts = GROUP_TEXTS
-        shown, note = due_text(texts, request)
-        status = texts.status[request.status]
-        if kind is NoticeKind.REMIND_BEFORE:
-            text = texts.remind_before.format(number=request.number, status=status, due=shown)
-            return to_group(context, request, text)
-        if kind is NoticeKind.REMIND_DUE:
-            text = texts.remind_due.format(number=request.number, status=status, due=shown)
-            return to_group(context, request, text)
-        text = texts.escalation.format(
-            number=request.number,
-            due=shown + note,
-            status=status,
-            group=group_name(context, request.group_id),
-            space=space_name(context, request.space_id),
-            category=categories.by_id(request.category).zh,
-        )
-        messages = to_group(context, request, text)
-        messages += [
-            OutgoingMessage(chat_id, Channel(channel), text, request_id=request.id)
-            for channel, chat_id in _supervisors_chat(context, request).items()
-            if channel != Channel.WEB.value
-        ]
-
-        def apology(texts: DeskTexts) -> str:
-            shown, _ = due_text(texts, request)
-            return texts.overdue_apology.format(
-                number=request.number, due=shown, status=texts.status[request.status]
-            )
-
-        messages.append(await to_entrepreneur(context, request, apology))
-        return messages
+        return (await self._execute(Notify(request_id, kind, day), now)).done
 
     async def _closable(self, now: datetime) -> Sequence[tuple[int, str]]:
         """Resolved requests (id, number) whose reopening window may have passed.
@@ -304,67 +208,34 @@ class Scheduler:
         Checked exactly when each is closed.
         """
         # Five working days are at least five calendar days: a cheap, indexable first cut.
-        earliest = now - timedelta(days=AUTO_CLOSE_WORKDAYS)
         async with self._services.database.sessions() as session:
-            query = select(Request.id, Request.number).where(
-                Request.status == Status.RESOLVED.value, Request.resolved_at <= earliest
-            )
-            return (await session.execute(query.order_by(Request.id))).all()
+            return await requests.closable(session, now - timedelta(days=AUTO_CLOSE_WORKDAYS))
 
     async def _auto_close(self, request_id: int, now: datetime) -> int:
-        calendar = self._services.calendar.current
-        async with self._services.database.transaction() as session:
-            request = await _locked(session, request_id)
-            if request is None or request.status != Status.RESOLVED.value:
-                return 0
-            assert request.resolved_at is not None
-            # The same count the reopen button uses, so a request closes exactly when it can
-            # no longer be reopened.
-            if calendar.working_days_between(request.resolved_at, now) <= AUTO_CLOSE_WORKDAYS:
-                return 0
-            status = transition(Status(request.status), Action.AUTO_CLOSE, Role.SYSTEM)
-            request.status, request.closed_at, request.updated_at = status.value, now, now
-            requests.add_event(session, request, kind="closed", actor="system", at=now)
-            context = Context(self._services, session, now)
+        return int((await self._execute(AutoClose(request_id), now)).done)
 
-            def compose(texts: DeskTexts) -> str:
-                return texts.auto_closed.format(number=request.number, days=AUTO_CLOSE_WORKDAYS)
-
-            closing = [await to_entrepreneur(context, request, compose)]
-            _queue(session, [*closing, *await card_update(context, request)], now)
-        log.info(
-            "request %s closed %d working days after its result",
-            request.number,
-            AUTO_CLOSE_WORKDAYS,
-        )
-        return 1
+    async def _execute(self, command: Command, now: datetime | None = None) -> Outcome:
+        """Have the desk carry out ``command`` and queue what it causes, in one transaction."""
+        services = self._services
+        now = now or services.clock.now()
+        async with services.database.transaction() as session:
+            turn = Moment(session, now, services.roster.current, services.calendar.current)
+            outcome = await execute(turn, SYSTEM, command)
+            _queue(session, outcome.messages, now)
+        return outcome
 
     async def _calendar_alert(self, now: datetime) -> int:
         """Tell the admins, once per year, that due dates rest on an estimated calendar."""
         calendar = self._services.calendar.current
         async with self._services.database.sessions() as session:
-            first, last, count = (
-                await session.execute(
-                    select(
-                        func.min(Request.opened_at), func.max(Request.due_date), func.count()
-                    ).where(
-                        and_(Request.provisional == True, Request.status.in_(_DATED)),  # noqa: E712
-                    )
-                )
-            ).one()
-        if not count:
+            first, last, count = await requests.provisional_span(session)
+        if not count or first is None or last is None:
             return 0
         years = calendar.unknown_years((shanghai_date(first), last))
         sent = 0
         for year in years:
             async with self._services.database.transaction() as session:
-                claimed = await session.execute(
-                    insert_for(session, Alert)
-                    .values(kind="calendar-unknown", subject=str(year), sent_at=now)
-                    .on_conflict_do_nothing()
-                    .returning(Alert.kind)
-                )
-                if claimed.scalar_one_or_none() is None:
+                if not await notices.claim_alert(session, "calendar-unknown", str(year), now):
                     continue
                 text = desk_texts_for(Language.ZH).calendar_alert.format(year=year, count=count)
                 admins = [
@@ -376,21 +247,6 @@ class Scheduler:
                 log.warning("calendar for %d is estimated: %d due dates provisional", year, count)
                 sent += 1
         return sent
-
-
-def _supervisors_chat(context: Context, request: Request) -> Mapping[str, str]:
-    """Where the supervisors of the request's district meet.
-
-    The district is its group's, or its space's once the group has left the roster.
-    """
-    roster = context.roster
-    for lookup, item_id in ((roster.group, request.group_id), (roster.space, request.space_id)):
-        try:
-            return roster.supervisors_chat(lookup(item_id).district)
-        except KeyError:
-            continue
-    log.warning("request %s: neither its group nor its space is in the roster", request.number)
-    return {}
 
 
 @contextlib.contextmanager
@@ -408,11 +264,6 @@ def _on_its_own(number: str, what: str) -> Iterator[None]:
             raise
         except Exception:
             log.exception("request %s: %s failed; trying again next round", number, what)
-
-
-async def _locked(session: AsyncSession, request_id: int) -> Request | None:
-    """The request, its row locked until the transaction ends (PostgreSQL; SQLite serialises)."""
-    return await session.get(Request, request_id, with_for_update=True, populate_existing=True)
 
 
 def _queue(session: AsyncSession, messages: Sequence[OutgoingMessage], now: datetime) -> None:

@@ -8,7 +8,8 @@ from datetime import datetime, time
 
 from bot.admin_files import FileReload, reload_all
 from bot.clock import SHANGHAI
-from bot.desk.compose import redate_all
+from bot.desk.commands import SYSTEM, Redate
+from bot.desk.service import execute
 from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage
 from bot.reports.engine import Quarter
 from bot.reports.files import FORMATS, report_spec
@@ -126,9 +127,10 @@ async def reload(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     lines = [_line(texts, result) for result in results]
     notices: list[OutgoingMessage] = []
     if any(result.name == "calendar" and result.ok for result in results):
-        moved, notices = await redate_all(context)
-        if moved:
-            lines.append(texts.redated.format(count=moved))
+        redated = await execute(context, SYSTEM, Redate())
+        notices = redated.messages
+        if redated.count:
+            lines.append(texts.redated.format(count=redated.count))
     return [*reply(message, "\n".join(lines)), *notices]
 
 

@@ -5,12 +5,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot.desk.commands import Entrepreneur, Member, Outcome
 from bot.domain.roster import Roles
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import desk_texts_for, texts_for
+from storage import people
+from storage.models import Person
 
-__all__ = ["guard_router", "refusal", "reply", "router", "unknown"]
+__all__ = [
+    "answer",
+    "entrepreneur_of",
+    "guard_router",
+    "member_of",
+    "person_of",
+    "refusal",
+    "reply",
+    "router",
+    "unknown",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +51,42 @@ def refusal(message: IncomingMessage, roles: Roles, text: str) -> list[OutgoingM
         )
         return reply(message, texts_for(message.language).unverified)
     return reply(message, text)
+
+
+def answer(message: IncomingMessage, outcome: Outcome) -> list[OutgoingMessage]:
+    """A desk outcome as chat: what the sender is told, then everything else it causes."""
+    told = [
+        OutgoingMessage(message.chat_id, message.channel, note.text, note.buttons)
+        for note in outcome.notes
+    ]
+    return [*told, *outcome.messages]
+
+
+def member_of(message: IncomingMessage, context: Context) -> Member:
+    """The sender as the desk sees a member: their roles from the roster, for this account."""
+    roles = context.roster.roles_for(message.sender)
+    name = roles.person.name if roles.person else (message.sender.display_name or "")
+    return Member(
+        f"{message.channel.value}:{message.sender.user_id}", name, roles, message.language
+    )
+
+
+async def person_of(context: Context, message: IncomingMessage) -> Person:
+    """The sender as a person, created on first contact."""
+    return await people.identify(
+        context.session,
+        channel=message.channel.value,
+        user_id=message.sender.user_id,
+        chat_id=message.chat_id,
+        display_name=message.sender.display_name,
+        language=message.language.value,
+        now=context.now,
+    )
+
+
+async def entrepreneur_of(context: Context, message: IncomingMessage) -> Entrepreneur:
+    """The sender as the desk sees an entrepreneur."""
+    return Entrepreneur(await person_of(context, message), message.language)
 
 
 def _unusable(message: IncomingMessage) -> bool:

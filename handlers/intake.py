@@ -11,12 +11,13 @@ import logging
 import re
 from collections.abc import Sequence
 
-from bot.desk.compose import open_request, person_of
+from bot.desk.commands import Entrepreneur, Open
+from bot.desk.service import execute
 from bot.domain import categories
 from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import desk_texts_for, texts_for
-from handlers.basics import reply
+from handlers.basics import answer, person_of, reply
 from handlers.faq import ASK_COMMISSIONER
 from storage import conversations
 from storage.conversations import ConversationState
@@ -272,12 +273,13 @@ async def _continue(
         return [_space_question(message, context)]
     await conversations.clear(context.session, message.channel.value, message.sender.user_id)
     phone = data.get("phone")
-    return await open_request(
-        context,
-        message,
-        person,
+    command = Open(
+        message.channel,
+        message.chat_id,
         category_id=str(data["category"]),
         text=str(data["text"]),
         phone=str(phone) if phone else None,
         space_id=str(person.space_id),
     )
+    outcome = await execute(context, Entrepreneur(person, message.language), command)
+    return answer(message, outcome)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.lifecycle import Status
 from storage.models import (
     Card,
     Counter,
@@ -27,16 +28,19 @@ __all__ = [
     "by_number",
     "card_in",
     "card_pending",
+    "closable",
     "dated",
     "end_pause",
     "events_of",
     "for_group",
     "for_person",
     "is_overdue",
+    "locked_by_id",
     "next_number",
     "open_pause",
     "outside",
     "pauses_of",
+    "provisional_span",
     "request_for_card",
 ]
 
@@ -63,6 +67,39 @@ async def by_number(session: AsyncSession, number: str, *, lock: bool = False) -
     if lock:
         query = query.with_for_update()
     return await session.scalar(query)
+
+
+async def locked_by_id(session: AsyncSession, request_id: int) -> Request | None:
+    """The request, its row locked until the transaction ends (PostgreSQL; SQLite serialises).
+
+    Read afresh, so a request another process changed meanwhile is seen as it is now.
+    """
+    return await session.get(Request, request_id, with_for_update=True, populate_existing=True)
+
+
+async def closable(session: AsyncSession, resolved_before: datetime) -> Sequence[tuple[int, str]]:
+    """Resolved requests (id, number) whose result came before ``resolved_before``, by id."""
+    query = (
+        select(Request.id, Request.number)
+        .where(Request.status == Status.RESOLVED, Request.resolved_at <= resolved_before)
+        .order_by(Request.id)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+async def provisional_span(session: AsyncSession) -> tuple[datetime | None, date | None, int]:
+    """The span of the requests dated on a year the calendar only estimates.
+
+    Returns:
+        Of those still being worked on: the earliest opening, the latest due date, and how
+        many there are.
+    """
+    query = select(func.min(Request.opened_at), func.max(Request.due_date), func.count()).where(
+        Request.provisional == True,  # noqa: E712 - a column comparison, not a truth test
+        Request.status.in_((Status.OPEN, Status.CLAIMED, Status.WAITING)),
+    )
+    first, last, count = (await session.execute(query)).one()
+    return first, last, count
 
 
 async def for_person(session: AsyncSession, person_id: int, limit: int = 20) -> Sequence[Request]:

@@ -1,7 +1,7 @@
-"""The service desk's shared moves: open a request, tell the entrepreneur, tell the group.
+"""What the desk says, and to whom: the group's cards, the entrepreneur's messages, files.
 
-The feature modules (intake, my requests, commissioners) decide *when*; this module knows *how*,
-so a request is opened, addressed and dated the same way from every channel.
+The desk's moves decide *what* happens; this module knows *how* it is told, so a request is
+addressed the same way whichever channel each side uses.
 """
 
 from __future__ import annotations
@@ -9,19 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from bot.clock import SHANGHAI
+from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
-from bot.logs import concerning
-from bot.messages import Attachment, Button, Channel, IncomingMessage, Language, OutgoingMessage
-from bot.routing import Context
+from bot.messages import Attachment, Button, Channel, Language, OutgoingMessage
 from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
-from storage import people, requests
 from storage.models import Person, Request
 
 __all__ = [
     "GROUP_TEXTS",
-    "actor_of",
     "card_buttons",
     "card_text",
     "card_update",
@@ -29,11 +25,7 @@ __all__ = [
     "due_text",
     "group_name",
     "language_of",
-    "open_request",
-    "person_of",
     "post_card",
-    "recompute_due",
-    "redate_all",
     "resolution_buttons",
     "space_name",
     "to_entrepreneur",
@@ -46,28 +38,23 @@ ComposeText = Callable[[DeskTexts], str]
 """Builds a message from the phrases of the reader's language."""
 
 
-def actor_of(message: IncomingMessage) -> str:
-    """How the event log names the sender: ``channel:user_id``."""
-    return f"{message.channel.value}:{message.sender.user_id}"
-
-
 def language_of(person: Person) -> Language:
     """The language a person reads."""
     return Language(person.language)
 
 
-def space_name(context: Context, space_id: str) -> str:
+def space_name(turn: Turn, space_id: str) -> str:
     """The maker space's name; its stored id once it has left the roster (its requests stay)."""
     try:
-        return context.roster.space(space_id).name
+        return turn.roster.space(space_id).name
     except KeyError:
         return space_id
 
 
-def group_name(context: Context, group_id: str) -> str:
+def group_name(turn: Turn, group_id: str) -> str:
     """The duty group's name; its stored id once it has left the roster (its requests stay)."""
     try:
-        return context.roster.group(group_id).name
+        return turn.roster.group(group_id).name
     except KeyError:
         return group_id
 
@@ -77,79 +64,14 @@ def due_text(texts: DeskTexts, request: Request) -> tuple[str, str]:
     return request.due_date.isoformat(), texts.provisional if request.provisional else ""
 
 
-async def open_request(
-    context: Context,
-    message: IncomingMessage,
-    person: Person,
-    *,
-    category_id: str,
-    text: str,
-    phone: str | None,
-    space_id: str,
-) -> list[OutgoingMessage]:
-    """Open a request, route it to the duty group, confirm it and post the group's card."""
-    now = context.now
-    roster = context.roster
-    space = roster.space(space_id)
-    group = roster.duty_group(space_id, now.astimezone(SHANGHAI).date())
-    category = categories.by_id(category_id)
-    due = context.calendar.due(now, category.workdays)
-    number = await requests.next_number(context.session, now.astimezone(SHANGHAI).year)
-    request = Request(
-        number=number,
-        person_id=person.id,
-        channel=message.channel.value,
-        chat_id=message.chat_id,
-        category=category.id,
-        text=text,
-        phone=phone,
-        space_id=space.id,
-        group_id=group.id,
-        status="open",
-        opened_at=now,
-        due_date=due.due_date,
-        deadline=due.deadline,
-        provisional=due.provisional,
-        updated_at=now,
-    )
-    context.session.add(request)
-    await context.session.flush()
-    requests.add_event(
-        context.session,
-        request,
-        kind="opened",
-        actor="entrepreneur",
-        at=now,
-        text=text,
-        data={"group": group.id, "space": space.id, "due_date": due.due_date.isoformat()},
-    )
-    concerning(number)
-    log.info("request %s opened for group %s", number, group.id)
-    texts = desk_texts_for(message.language)
-    shown, note = due_text(texts, request)
-    confirmation = texts.opened.format(
-        number=number,
-        category=category.label(message.language),
-        group=group.name,
-        space=space.name,
-        due=shown,
-        provisional=note,
-        days=category.workdays,
-    )
-    replies = [
-        OutgoingMessage(message.chat_id, message.channel, confirmation, request_id=request.id)
-    ]
-    return [*replies, *post_card(context, request, person)]
-
-
-def card_text(context: Context, request: Request, person: Person | None) -> str:
+def card_text(turn: Turn, request: Request, person: Person | None) -> str:
     """The request as its duty group sees it on the card."""
     texts = GROUP_TEXTS
     shown, note = due_text(texts, request)
     return texts.card.format(
         number=request.number,
         category=categories.by_id(request.category).zh,
-        space=space_name(context, request.space_id),
+        space=space_name(turn, request.space_id),
         who=(person.display_name if person else None) or "创业者",
         phone=f"，电话 {request.phone}" if request.phone else "",
         text=request.text,
@@ -183,30 +105,30 @@ def card_buttons(request: Request) -> tuple[Button, ...]:
 
 
 def post_card(
-    context: Context, request: Request, person: Person | None, *, edit: bool = False
+    turn: Turn, request: Request, person: Person | None, *, edit: bool = False
 ) -> list[OutgoingMessage]:
     """The request's card, with the moves it allows, for its duty group's chats.
 
     ``edit``: replace the cards already posted instead of posting new ones.
     """
     return to_group(
-        context,
+        turn,
         request,
-        card_text(context, request, person),
+        card_text(turn, request, person),
         card=not edit,
         edit_card=edit,
         buttons=card_buttons(request),
     )
 
 
-async def card_update(context: Context, request: Request) -> list[OutgoingMessage]:
+async def card_update(turn: Turn, request: Request) -> list[OutgoingMessage]:
     """Bring the request's cards in its duty group's chats up to date (status, due date)."""
-    person = await context.session.get(Person, request.person_id)
-    return post_card(context, request, person, edit=True)
+    person = await turn.session.get(Person, request.person_id)
+    return post_card(turn, request, person, edit=True)
 
 
 def to_group(
-    context: Context,
+    turn: Turn,
     request: Request,
     text: str,
     *,
@@ -222,7 +144,7 @@ def to_group(
     request's story stays together in a busy group.
 
     Args:
-        context: This turn.
+        turn: This operation.
         request: The request the message is about.
         text: What to say.
         card: The message is the request's card.
@@ -233,7 +155,7 @@ def to_group(
     """
     wanted = group_id or request.group_id
     try:
-        group = context.roster.group(wanted)
+        group = turn.roster.group(wanted)
     except KeyError:
         # Left the roster (at a start-up, or in a race with a reload): it has no chats any more.
         # The request still shows in the console, to supervisors and admins.
@@ -268,7 +190,7 @@ def to_group(
 
 
 async def to_entrepreneur(
-    context: Context,
+    turn: Turn,
     request: Request,
     compose: ComposeText,
     buttons: Callable[[DeskTexts], Sequence[Button]] | None = None,
@@ -278,13 +200,13 @@ async def to_entrepreneur(
     """A message to the entrepreneur on the channel the request came from, in their language.
 
     Args:
-        context: This turn.
+        turn: This operation.
         request: The request the message is about.
         compose: Builds the text from the entrepreneur's phrases.
         buttons: Builds the buttons under it, labelled in the same language.
         attachments: Files the commissioner sent, passed on where the channel can.
     """
-    person = await context.session.get(Person, request.person_id)
+    person = await turn.session.get(Person, request.person_id)
     language = language_of(person) if person else Language.ZH
     texts = desk_texts_for(language)
     channel = Channel(request.channel)
@@ -335,71 +257,4 @@ def resolution_buttons(texts: DeskTexts, request: Request) -> tuple[Button, ...]
         Button(texts.confirm_button, f"req:confirm:{request.number}"),
         Button(texts.reopen_button, f"req:reopen:{request.number}"),
         *stars,
-    )
-
-
-async def recompute_due(context: Context, request: Request) -> list[OutgoingMessage]:
-    """Date the request again from its opening and pauses; tell the entrepreneur if it moved."""
-    category = categories.by_id(request.category)
-    pauses = await requests.pauses_of(context.session, request.id)
-    due = context.calendar.due(request.opened_at, category.workdays, pauses, now=context.now)
-    if due.due_date == request.due_date and due.provisional == request.provisional:
-        return []
-    old = request.due_date
-    request.due_date, request.deadline, request.provisional = (
-        due.due_date,
-        due.deadline,
-        due.provisional,
-    )
-    requests.add_event(
-        context.session,
-        request,
-        kind="due_changed",
-        actor="system",
-        at=context.now,
-        data={"from": old.isoformat(), "to": due.due_date.isoformat()},
-    )
-    cards = await card_update(context, request)
-    if due.due_date == old:
-        return cards  # only the "estimated" mark went away: nothing the entrepreneur must know
-
-    def compose(texts: DeskTexts) -> str:
-        shown, note = due_text(texts, request)
-        return texts.due_moved.format(
-            number=request.number, due=shown, provisional=note, old=old.isoformat()
-        )
-
-    return [await to_entrepreneur(context, request, compose), *cards]
-
-
-async def redate_all(
-    context: Context, *, provisional_only: bool = False
-) -> tuple[int, list[OutgoingMessage]]:
-    """Date every request whose clock runs again, after the calendar changed.
-
-    Returns:
-        How many got a new due date, and the notices to their entrepreneurs.
-    """
-    moved, notices = 0, []
-    for request in await requests.dated(
-        context.session, provisional_only=provisional_only, lock=True
-    ):
-        before = (request.due_date, request.provisional)
-        notices += await recompute_due(context, request)
-        moved += (request.due_date, request.provisional) != before
-    if moved:
-        log.info("calendar change: %d requests re-dated", moved)
-    return moved, notices
-
-
-async def person_of(context: Context, message: IncomingMessage) -> Person:
-    """The sender as a person, created on first contact."""
-    return await people.identify(
-        context.session,
-        channel=message.channel.value,
-        user_id=message.sender.user_id,
-        chat_id=message.chat_id,
-        display_name=message.sender.display_name,
-        language=message.language.value,
-        now=context.now,
     )

@@ -1,0 +1,193 @@
+"""The entrepreneur's moves: open a request, follow it up, confirm, reopen or rate the result.
+
+An entrepreneur only ever touches their own requests (:func:`bot.desk.policy.owns`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.clock import SHANGHAI
+from bot.desk import policy
+from bot.desk.commands import Confirm, Entrepreneur, FollowUp, Note, Open, Outcome, Rate, Reopen
+from bot.desk.compose import (
+    card_update,
+    due_text,
+    post_card,
+    resolution_buttons,
+    to_group,
+)
+from bot.desk.record import ENTREPRENEUR, event, locked, redate
+from bot.desk.turn import Turn
+from bot.domain import categories
+from bot.domain.events import EventKind
+from bot.domain.lifecycle import (
+    REOPEN_WORKDAYS,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    transition,
+)
+from bot.logs import concerning
+from bot.messages import OutgoingMessage
+from bot.texts import GROUP_TEXTS, desk_texts_for
+from storage import requests
+from storage.models import Request
+
+__all__ = ["confirm", "follow_up", "open_request", "rate", "reopen"]
+
+log = logging.getLogger(__name__)
+
+
+async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
+    """Open a request, route it to the duty group, confirm it and post the group's card."""
+    now, roster = turn.now, turn.roster
+    space = roster.space(command.space_id)
+    group = roster.duty_group(command.space_id, now.astimezone(SHANGHAI).date())
+    category = categories.by_id(command.category_id)
+    due = turn.calendar.due(now, category.workdays)
+    number = await requests.next_number(turn.session, now.astimezone(SHANGHAI).year)
+    request = Request(
+        number=number,
+        person_id=who.person.id,
+        channel=command.channel.value,
+        chat_id=command.chat_id,
+        category=category.id,
+        text=command.text,
+        phone=command.phone,
+        space_id=space.id,
+        group_id=group.id,
+        status=Status.OPEN.value,
+        opened_at=now,
+        due_date=due.due_date,
+        deadline=due.deadline,
+        provisional=due.provisional,
+        updated_at=now,
+    )
+    turn.session.add(request)
+    await turn.session.flush()
+    event(
+        turn,
+        request,
+        EventKind.OPENED,
+        ENTREPRENEUR,
+        text=command.text,
+        data={"group": group.id, "space": space.id, "due_date": due.due_date.isoformat()},
+    )
+    concerning(number)
+    log.info("request %s opened for group %s", number, group.id)
+    texts = desk_texts_for(who.language)
+    shown, note = due_text(texts, request)
+    confirmation = texts.opened.format(
+        number=number,
+        category=category.label(who.language),
+        group=group.name,
+        space=space.name,
+        due=shown,
+        provisional=note,
+        days=category.workdays,
+    )
+    # The confirmation names the request, so the entrepreneur's later words can find it.
+    opened = OutgoingMessage(command.chat_id, command.channel, confirmation, request_id=request.id)
+    return Outcome(messages=[opened, *post_card(turn, request, who.person)], request=request)
+
+
+async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome:
+    """The entrepreneur's words join their request; a wait for information ends with them."""
+    request = command.request
+    if not policy.owns(who.person, request):
+        raise ValueError(f"request {request.number} is not this person's")
+    texts = desk_texts_for(who.language)
+    status = transition(Status(request.status), Action.FOLLOW_UP, Role.ENTREPRENEUR)
+    messages: list[OutgoingMessage] = []
+    event(turn, request, EventKind.FOLLOW_UP, ENTREPRENEUR, text=command.text)
+    if request.status == Status.WAITING.value:
+        await requests.end_pause(turn.session, request, turn.now)
+        request.status = status.value
+        messages += await redate(turn, request)
+        messages += await card_update(turn, request)
+    messages += to_group(
+        turn,
+        request,
+        GROUP_TEXTS.card_follow_up.format(number=request.number, text=command.text),
+        attachments=command.attachments,
+    )
+    note = Note(texts.follow_up_added.format(number=request.number))
+    return Outcome(notes=[note], messages=messages, request=request)
+
+
+async def _own(
+    turn: Turn, who: Entrepreneur, number: str, action: Action
+) -> tuple[Request, Status] | Outcome:
+    """The entrepreneur's request and its next status, or why not."""
+    texts = desk_texts_for(who.language)
+    request = await locked(turn, number)
+    concerning(request.number if request is not None else None)
+    if request is None or not policy.owns(who.person, request):
+        log.warning("person %s asked for request %s, not theirs", who.person.id, number)
+        return Outcome.refused(texts.not_yours.format(number=number))
+    try:
+        return request, transition(Status(request.status), action, Role.ENTREPRENEUR)
+    except IllegalTransition as refusal:
+        log.info("refused: request %s: %s", number, refusal)
+        return Outcome.refused(
+            texts.not_allowed.format(number=number, status=texts.status[request.status])
+        )
+
+
+async def confirm(turn: Turn, who: Entrepreneur, command: Confirm) -> Outcome:
+    """The entrepreneur accepts the result: the request closes, and they may rate it."""
+    checked = await _own(turn, who, command.number, Action.CONFIRM)
+    if isinstance(checked, Outcome):
+        return checked
+    request, status = checked
+    texts = desk_texts_for(who.language)
+    request.status = status.value
+    request.closed_at = turn.now
+    event(turn, request, EventKind.CONFIRMED, ENTREPRENEUR)
+    notes = [
+        Note(texts.confirmed.format(number=request.number)),
+        Note(texts.rate_prompt, resolution_buttons(texts, request)[2:]),
+    ]
+    return Outcome(notes=notes, messages=await card_update(turn, request), request=request)
+
+
+async def reopen(turn: Turn, who: Entrepreneur, command: Reopen) -> Outcome:
+    """The entrepreneur is not satisfied: the request is worked on again, if still in time."""
+    checked = await _own(turn, who, command.number, Action.REOPEN)
+    if isinstance(checked, Outcome):
+        return checked
+    request, status = checked
+    texts = desk_texts_for(who.language)
+    assert request.resolved_at is not None
+    elapsed = turn.calendar.working_days_between(request.resolved_at, turn.now)
+    if elapsed > REOPEN_WORKDAYS:
+        return Outcome.refused(
+            texts.reopen_too_late.format(number=request.number, days=REOPEN_WORKDAYS)
+        )
+    # The days between the result and the reopening were not the commissioners' to count.
+    requests.open_pause(turn.session, request, request.resolved_at, until=turn.now)
+    request.status = status.value
+    request.resolved_at = None
+    event(turn, request, EventKind.REOPENED, ENTREPRENEUR)
+    messages = await redate(turn, request)
+    notice = GROUP_TEXTS.reopened.format(number=request.number)
+    messages += to_group(
+        turn, request, GROUP_TEXTS.card_follow_up.format(number=request.number, text=notice)
+    )
+    messages += await card_update(turn, request)
+    note = Note(texts.reopened.format(number=request.number))
+    return Outcome(notes=[note], messages=messages, request=request)
+
+
+async def rate(turn: Turn, who: Entrepreneur, command: Rate) -> Outcome:
+    """The entrepreneur's stars for the service; a later rating replaces an earlier one."""
+    checked = await _own(turn, who, command.number, Action.RATE)
+    if isinstance(checked, Outcome):
+        return checked
+    request, _ = checked
+    request.satisfaction = command.stars
+    event(turn, request, EventKind.RATED, ENTREPRENEUR, data={"stars": command.stars})
+    texts = desk_texts_for(who.language)
+    return Outcome(notes=[Note(texts.rated.format(stars=command.stars))], request=request)
