@@ -20,10 +20,11 @@ run: $(VENV)/.installed ## start the bot: the web chat on http://127.0.0.1:8080 
 test: $(VENV)/.installed ## the whole test suite
 	$(PY) -m pytest
 
-lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+lint: $(VENV)/.installed ## ruff (lint + format check), mypy, and the layers (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -10,22 +10,26 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.domain.roster import Roster
 from bot.domain.workdays import WorkCalendar
+from bot.reloadable import Reloadable
 from bot.reports.engine import Quarter, QuarterReport, build_report
 from bot.reports.html import report_html
 from bot.reports.pdf import PdfError, PdfPrinter
 from bot.reports.tables import report_csv, report_markdown, scope_name
-from bot.routing import Services
+from storage.database import Database
 from storage.reports import histories
 
 __all__ = [
     "FORMATS",
     "ReportFile",
     "ReportMaker",
+    "ReportSources",
     "file_name",
     "parse_spec",
     "read_report",
@@ -126,10 +130,30 @@ async def render_report(
     return ReportFile(file_name(quarter, fmt, roster, district), _MEDIA_TYPES[fmt], content)
 
 
+class ReportSources(Protocol):
+    """Where a report is counted from; the bot's services are one."""
+
+    @property
+    def database(self) -> Database:
+        """The requests and their logs."""
+
+    @property
+    def clock(self) -> Clock:
+        """The report's moment."""
+
+    @property
+    def roster(self) -> Reloadable[Roster]:
+        """Names of districts, spaces and groups."""
+
+    @property
+    def calendar(self) -> Reloadable[WorkCalendar]:
+        """Working days, for lateness."""
+
+
 class ReportMaker:
     """Makes the report files that ``/report`` queues, for the outbox sender."""
 
-    def __init__(self, services: Services, chromium: str | None = None) -> None:
+    def __init__(self, services: ReportSources, chromium: str | None = None) -> None:
         """Read from ``services``; print PDFs with ``chromium`` (found on PATH when unset).
 
         The console's downloads and the files ``/report`` sends share the one printer, so the
