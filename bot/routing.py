@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMessage] | None]]
 """Returns the messages to send, or ``None`` to let the next matching route have it."""
 Predicate = Callable[[IncomingMessage], bool]
+Run = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMessage]]]
+"""Handles a message for certain: what :meth:`Dispatcher.handle` runs in its transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,7 @@ class Dispatcher:
         inline_limit: int | None = None,
         inline_while: Callable[[], bool] | None = None,
         inline_if: Callable[[OutgoingMessage], bool] | None = None,
+        handler: Run | None = None,
     ) -> list[OutgoingMessage]:
         """Handle one incoming message exactly once and queue what it causes.
 
@@ -198,6 +201,8 @@ class Dispatcher:
             inline_if: Which replies the adapter can hand back (Telegram's webhook answer
                 sends a message, it cannot edit one); from the first it cannot, the rest of
                 the sender's replies wait in the outbox too, so they keep their order.
+            handler: Handles the message instead of the routes: an adapter whose input is
+                already a command (the console's buttons) needs no chat text parsed.
 
         Returns:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
@@ -206,15 +211,18 @@ class Dispatcher:
         # The handling marks its lines with the request it turns out to be about; the mark ends
         # with it, so the task's next lines (a long poll's) are about no request.
         with about(None), self.services.metrics.handling_time(message.channel.value):
-            return await self._handle(message, inline, inline_limit, inline_while, inline_if)
+            return await self._handle(
+                message, inline, inline_limit, inline_while, inline_if, handler or self.dispatch
+            )
 
-    async def _handle(
+    async def _handle(  # noqa: PLR0917 - the knobs of handle(), passed on as they are
         self,
         message: IncomingMessage,
         inline: bool,
         inline_limit: int | None,
         inline_while: Callable[[], bool] | None,
         inline_if: Callable[[OutgoingMessage], bool] | None,
+        handler: Run,
     ) -> list[OutgoingMessage]:
         services = self.services
         counted = services.metrics
@@ -235,7 +243,7 @@ class Dispatcher:
                 ]
                 return again[:inline_limit]
             context = Context(services, session, now)
-            replies = _last_edits(await self.dispatch(message, context))
+            replies = _last_edits(await handler(message, context))
             late = inline and inline_while is not None and not inline_while()
             if late:
                 inline = False

@@ -8,6 +8,7 @@ from datetime import datetime, time
 
 from bot.admin_files import FileReload, reload_all
 from bot.clock import SHANGHAI
+from bot.desk import policy
 from bot.desk.commands import SYSTEM, Redate
 from bot.desk.service import execute
 from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage
@@ -73,7 +74,8 @@ async def report(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     """
     texts = texts_for(message.language)
     roles = context.roster.roles_for(message.sender)
-    if not (roles.is_admin or roles.supervisor_of):
+    scope = policy.report_scope(roles, context.roster)
+    if scope is None:
         log.warning("/report refused: %s:%s", message.channel, message.sender.user_id)
         return refusal(message, roles, texts.report_only)
     quarter, fmt = Quarter.of(context.now), "pdf"
@@ -90,13 +92,11 @@ async def report(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     if message.channel not in _FILE_CHANNELS:
         return reply(message, texts.report_no_files.format(quarter=quarter))
     roster = context.roster
-    districts: list[str | None] = [None]
-    if not roles.is_admin:
-        districts = [*sorted(roles.supervisor_of)]
+    districts = scope.default
     names = {d.id: d.name for d in roster.districts}
     everywhere = "全市" if message.language is Language.ZH else "the city"
-    scope = "、".join(names.get(d, d) for d in districts if d) or everywhere
-    answers = list(reply(message, texts.report_making.format(quarter=quarter, scope=scope)))
+    shown = "、".join(names.get(d, d) for d in districts if d) or everywhere
+    answers = list(reply(message, texts.report_making.format(quarter=quarter, scope=shown)))
     for district in districts:
         title = f"{quarter.label} · {names.get(district, everywhere) if district else everywhere}"
         answers.append(

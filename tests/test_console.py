@@ -30,7 +30,7 @@ from conftest import ROOT, bot_env
 from sqlalchemy import select
 
 from bot.app import Bot, create_bot
-from bot.channels.console.routes import issue_link
+from bot.channels.console.auth import issue_link
 from bot.clock import SHANGHAI, Clock, ManualClock, SystemClock
 from bot.domain.roster import DEMO_ROSTER
 from bot.server import build_application
@@ -269,7 +269,7 @@ async def test_a_sign_in_link_works_once(
         assert status == 200
         assert listing["person"]["name"] == "李娜"
 
-    caplog.set_level(logging.WARNING, logger="bot.channels.console.routes")
+    caplog.set_level(logging.WARNING, logger="bot.channels.console.auth")
     async with real_site.client() as second:
         async with second.post("/console/api/signin-check", json={"token": token}) as check:
             assert check.status == 403

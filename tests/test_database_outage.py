@@ -36,7 +36,7 @@ from test_readiness import own_postgres
 from test_telegram import ENTREPRENEUR, SECRET, TOKEN, running_bot
 
 from bot.app import create_bot
-from bot.channels.console.routes import issue_link
+from bot.channels.console.auth import issue_link
 from bot.clock import ManualClock, SystemClock
 from bot.domain.roster import Roster
 from bot.server import build_application

@@ -146,7 +146,7 @@ async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
     assert not leaked, f"{leaked} in the log:\n{output}"
 
 
-FORGED = "2026-12-07 09:00:00,000 WARNING bot.channels.console.routes: console: admin signed in"
+FORGED = "2026-12-07 09:00:00,000 WARNING bot.channels.console.auth: console: admin signed in"
 
 
 async def test_our_own_lines_carry_no_typed_words_and_no_forged_lines(tmp_path: Path) -> None:

@@ -234,7 +234,7 @@ async def test_the_chat_apis_json_is_never_sniffed_nor_cached(chat: Open) -> Non
 @pytest.mark.parametrize(
     "client_id",
     [
-        "q1\n2026-12-07 09:00:00,000 WARNING bot.channels.console.routes: console: forged",
+        "q1\n2026-12-07 09:00:00,000 WARNING bot.channels.console.auth: console: forged",
         "x" * 65,
         "",
         "1733000000000.123",

@@ -1,0 +1,147 @@
+"""The console's board as the page reads it: each request as a card, with its story and moves.
+
+The desk decides what is on the board and in which section (:func:`bot.desk.queries.board`);
+this module only says it in the console's words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.channels.console.auth import Commissioner
+from bot.clock import SHANGHAI
+from bot.desk.queries import Board, BoardItem, moves_allowed
+from bot.domain import categories
+from bot.domain.events import EventKind
+from bot.domain.roster import Roles, Roster
+from bot.messages import Channel
+from bot.texts import CONSOLE_TEXTS
+from storage.models import RequestEvent
+
+__all__ = ["demo_people", "listing"]
+
+
+def listing(
+    roster: Roster, who: Commissioner, board: Board, reports: list[dict[str, str]]
+) -> dict[str, Any]:
+    """What ``GET /console/api/requests`` answers: who is signed in, and their groups' board."""
+    groups = sorted(who.roles.member_of)
+    return {
+        "person": {
+            "name": who.person.name,
+            "web_id": who.web_id,
+            "roles": _role_labels(roster, who.roles),
+        },
+        "groups": [{"id": g, "name": _group_name(roster, g)} for g in groups],
+        "reports": reports,
+        "all_groups": [{"id": g.id, "name": g.name} for g in roster.groups],
+        "notice": "" if groups else CONSOLE_TEXTS.no_groups,
+        "sections": {
+            section.value: [_card(roster, item) for item in items]
+            for section, items in board.sections.items()
+        },
+        "soon_until": board.soon_until.isoformat(),
+    }
+
+
+def _card(roster: Roster, item: BoardItem) -> dict[str, Any]:
+    texts = CONSOLE_TEXTS
+    request, entrepreneur = item.request, item.entrepreneur
+    try:
+        space = roster.space(request.space_id).name
+    except KeyError:  # the space left the roster on a reload; its requests stay
+        space = request.space_id
+    return {
+        "number": request.number,
+        "group_id": request.group_id,
+        "group": _group_name(roster, request.group_id),
+        "category": categories.by_id(request.category).zh,
+        "space": space,
+        "entrepreneur": (entrepreneur.display_name if entrepreneur else None) or texts.anonymous,
+        "phone": request.phone,
+        "text": request.text,
+        "status": request.status,
+        "status_label": texts.status.get(request.status, request.status),
+        "due_date": request.due_date.isoformat(),
+        "provisional": request.provisional,
+        "overdue": item.overdue,
+        "assignee": request.assignee_name,
+        "opened_at": _local(request.opened_at),
+        "result": request.result,
+        "events": [_event(roster, event) for event in item.events],
+        "actions": moves_allowed(request),
+    }
+
+
+def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
+    texts = CONSOLE_TEXTS
+    data = event.data or {}
+    detail = event.text or ""
+    if event.kind == EventKind.OPENED:
+        detail = ""  # the request's own text, shown above the timeline
+    elif event.kind == EventKind.TRANSFERRED:
+        detail = texts.moved.format(
+            old=_group_name(roster, str(data.get("from", ""))),
+            new=_group_name(roster, str(data.get("to", ""))),
+        )
+    elif event.kind == EventKind.DUE_CHANGED:
+        detail = texts.moved.format(old=data.get("from", ""), new=data.get("to", ""))
+    elif event.kind == EventKind.RATED:
+        detail = texts.stars.format(stars=data.get("stars", ""))
+    return {
+        "at": _local(event.at),
+        "kind": event.kind,
+        "what": texts.event.get(event.kind, event.kind),
+        "who": _actor(roster, event.actor),
+        "text": detail,
+    }
+
+
+def _actor(roster: Roster, actor: str) -> str:
+    if actor == "entrepreneur":
+        return CONSOLE_TEXTS.actor_entrepreneur
+    if actor == "system":
+        return CONSOLE_TEXTS.actor_system
+    channel, _, user_id = actor.partition(":")
+    person = roster.roles_of(channel, user_id).person
+    return person.name if person else actor
+
+
+def demo_people(roster: Roster) -> list[dict[str, Any]]:
+    """Everyone on the demo roster who has a console account, to sign in as."""
+    people = []
+    for person in roster.people:
+        web_id = person.id_on(Channel.WEB.value)
+        if web_id:
+            roles = roster.roles_of(Channel.WEB.value, web_id)
+            people.append(
+                {"web_id": web_id, "name": person.name, "roles": _role_labels(roster, roles)}
+            )
+    return people
+
+
+def _group_name(roster: Roster, group_id: str) -> str:
+    try:
+        return roster.group(group_id).name
+    except KeyError:  # the group left the roster on a reload
+        return group_id
+
+
+def _role_labels(roster: Roster, roles: Roles) -> list[str]:
+    texts = CONSOLE_TEXTS
+    labels = [
+        texts.role_member.format(group=g.name) for g in roster.groups if g.id in roles.member_of
+    ]
+    labels += [
+        texts.role_supervisor.format(district=d.name)
+        for d in roster.districts
+        if d.id in roles.supervisor_of
+    ]
+    if roles.is_admin:
+        labels.append(texts.role_admin)
+    return labels
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
