@@ -34,9 +34,10 @@ from pathlib import Path
 
 from bench.report_data import bench_roster
 from bot.domain.workdays import WorkCalendar
-from bot.reports.engine import Quarter, build_report
+from bot.reports.engine import build_report
 from bot.reports.html import report_html
 from bot.reports.pdf import PdfError, PdfPrinter, find_chromium
+from bot.reports.period import Quarter
 
 QUARTER = Quarter(2026, 4)
 ASKED = 6

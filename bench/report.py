@@ -48,7 +48,9 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the sam
 from bench import report_data
 from bot.domain.roster import Roster
 from bot.domain.workdays import WorkCalendar
-from bot.reports.engine import Quarter, QuarterReport, count_periods
+from bot.reports.engine import count_periods
+from bot.reports.figures import QuarterReport
+from bot.reports.period import Quarter
 from bot.reports.tables import report_csv, report_markdown
 from storage import Database
 

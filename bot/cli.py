@@ -25,9 +25,10 @@ from bot.clock import SHANGHAI, SystemClock
 from bot.domain.roster import DEMO_ROSTER, Roster, RosterError
 from bot.domain.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar, shanghai_date
 from bot.messages import Language
-from bot.reports.engine import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year, count_periods
+from bot.reports.engine import count_periods
 from bot.reports.files import render_report
 from bot.reports.pdf import PdfError, PdfPrinter
+from bot.reports.period import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year
 from bot.reports.tables import archive_csv, archive_markdown
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings

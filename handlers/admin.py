@@ -12,8 +12,8 @@ from bot.desk import policy
 from bot.desk.commands import SYSTEM, Redate
 from bot.desk.service import execute
 from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage
-from bot.reports.engine import Quarter
 from bot.reports.files import FORMATS, report_spec
+from bot.reports.period import Quarter
 from bot.routing import Context, Router
 from bot.texts import Texts, texts_for
 from handlers.basics import refusal, reply

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
 from bot.domain.workdays import WorkCalendar
-from bot.reports.engine import Figures, OverdueRequest, Period, QuarterReport
+from bot.reports.figures import Figures, OverdueRequest, QuarterReport
+from bot.reports.period import Period
 from storage.models import Request, RequestEvent
 
 

@@ -20,7 +20,7 @@ from test_requests import say
 
 from bot.app import Bot
 from bot.clock import ManualClock
-from bot.reports.engine import FIRST_YEAR, LAST_YEAR, Quarter, Year
+from bot.reports.period import FIRST_YEAR, LAST_YEAR, Quarter, Year
 from storage import Database
 
 OUT_OF_RANGE = ("9999Q4", "0001Q1", "1999Q4", "2101Q1", "0000Q1")

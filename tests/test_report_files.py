@@ -30,10 +30,10 @@ from bot.app import Bot
 from bot.clock import ManualClock
 from bot.domain import categories
 from bot.messages import Channel, OutgoingMessage, Sender
-from bot.reports.engine import Quarter
 from bot.reports.files import ReportFile, ReportMaker, parse_spec
 from bot.reports.html import CHARTS, report_html
 from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
+from bot.reports.period import Quarter
 from bot.sender import Delivered, OutboxSender
 from storage.models import OutboxMessage
 

@@ -27,10 +27,10 @@ from test_report_files import END_OF_YEAR, chromium
 from test_reports import a_quarter, report_of
 
 from bot.clock import ManualClock
-from bot.reports.engine import Quarter
 from bot.reports.files import ReportMaker, report_spec
 from bot.reports.html import report_html
 from bot.reports.pdf import PdfError, PdfPrinter, html_to_pdf
+from bot.reports.period import Quarter
 
 FIGURES = "本季度共收到工单 5 件，办结 3 件，其中按期办结 2 件（按期率 66.7%）"
 """The first line of the counted quarter's summary (``a_quarter``)."""

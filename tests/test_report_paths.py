@@ -27,15 +27,12 @@ import report_reference as reference
 from bench.report_data import bench_roster, insert, simulate
 from bot.domain.workdays import WorkCalendar
 from bot.reports.engine import (
-    Figures,
-    Period,
-    Quarter,
-    QuarterReport,
-    Year,
     _WorkdayCount,  # the private helper the report counts working days with
     build_report,
     count_periods,
 )
+from bot.reports.figures import Figures, QuarterReport
+from bot.reports.period import Period, Quarter, Year
 from storage import Database
 from storage.reports import _portable, histories, stream_histories
 

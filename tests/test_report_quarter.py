@@ -31,8 +31,10 @@ from test_requests import say
 from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, Sender
-from bot.reports.engine import Figures, Quarter, build_report
+from bot.reports.engine import build_report
+from bot.reports.figures import Figures
 from bot.reports.html import CHARTS, report_html
+from bot.reports.period import Quarter
 from storage.models import Request, RequestEvent
 from storage.reports import histories
 

@@ -23,7 +23,9 @@ from test_requests import ZHANG, say
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, Sender
-from bot.reports.engine import Figures, Quarter, QuarterReport, Year, build_report
+from bot.reports.engine import build_report
+from bot.reports.figures import Figures, QuarterReport
+from bot.reports.period import Quarter, Year
 from bot.reports.tables import archive_csv, archive_markdown, report_csv, report_markdown
 from storage.models import Request, RequestEvent
 from storage.reports import histories

@@ -27,251 +27,23 @@ them:
 from __future__ import annotations
 
 import json
-import math
-import re
-import statistics
 from bisect import bisect_left, bisect_right
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
-from bot.domain.events import ACTING, REPLIES, EventKind, status_after
 from bot.domain.lifecycle import Status
 from bot.domain.workdays import WorkCalendar
+from bot.reports.figures import Figures, OverdueRequest, QuarterReport
+from bot.reports.period import Period, midnight
+from bot.reports.replay import Chain, Shape
 from storage.reports import History, paused_gc, stream_histories
 
-__all__ = [
-    "FIRST_YEAR",
-    "LAST_YEAR",
-    "Figures",
-    "OverdueRequest",
-    "Period",
-    "Quarter",
-    "QuarterReport",
-    "ReportBuilder",
-    "Year",
-    "build_report",
-    "count_periods",
-]
-
-_ACTIVE = frozenset({Status.OPEN, Status.CLAIMED})
-
-
-FIRST_YEAR = 2000
-LAST_YEAR = 2100
-"""The years a report may count. The service began long after 2000 (its rules are of 2015),
-and 2100 is further ahead than anyone will ask. Within them every quarter is written with four
-digits and reads back the same (the outbox keeps reports as ``report:2026Q4:…``), the days
-around a quarter or year exist (``date`` ends at 9999), and Asia/Shanghai is +08:00 without
-summer time (which it last had in 1991)."""
-
-
-def _check_year(year: int) -> None:
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise ValueError(
-            f"no report for the year {year}: only {FIRST_YEAR} to {LAST_YEAR} (write it as 2026Q4)"
-        )
-
-
-class _Span:
-    """A stretch of whole days in Asia/Shanghai, from ``first_day`` to ``next_first_day``."""
-
-    __slots__ = ()
-
-    @property
-    def first_day(self) -> date:
-        """Its first day."""
-        raise NotImplementedError
-
-    @property
-    def next_first_day(self) -> date:
-        """The first day after it."""
-        raise NotImplementedError
-
-    @property
-    def start(self) -> datetime:
-        """Its first moment (UTC)."""
-        return _midnight(self.first_day)
-
-    @property
-    def end(self) -> datetime:
-        """The first moment after it (UTC)."""
-        return _midnight(self.next_first_day)
-
-
-@dataclass(frozen=True, slots=True)
-class Quarter(_Span):
-    """A calendar quarter in Asia/Shanghai, such as ``2026Q4``."""
-
-    year: int
-    number: int
-
-    def __post_init__(self) -> None:
-        """Check that it is a quarter of the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`.
-
-        Raises:
-            ValueError: It is not.
-        """
-        _check_year(self.year)
-        if not 1 <= self.number <= 4:
-            raise ValueError(f"no quarter {self.number}: only 1 to 4 (write it as 2026Q4)")
-
-    @classmethod
-    def parse(cls, text: str) -> Quarter:
-        """``2026Q4`` (or ``2026-Q4``, ``2026q4``) as a quarter, of the years 2000 to 2100.
-
-        Raises:
-            ValueError: Not a quarter, or not of those years.
-        """
-        found = re.fullmatch(r"(\d{4})-?[Qq]([1-4])", text.strip())
-        if not found:
-            raise ValueError(f"not a quarter: {text!r} (write it as 2026Q4)")
-        return cls(int(found.group(1)), int(found.group(2)))
-
-    @classmethod
-    def of(cls, moment: datetime) -> Quarter:
-        """The quarter ``moment`` falls in (Asia/Shanghai)."""
-        day = moment.astimezone(SHANGHAI).date()
-        return cls(day.year, (day.month - 1) // 3 + 1)
-
-    @property
-    def first_day(self) -> date:
-        """Its first day."""
-        return date(self.year, 3 * self.number - 2, 1)
-
-    @property
-    def next_first_day(self) -> date:
-        """The first day of the next quarter."""
-        return (
-            date(self.year + 1, 1, 1)
-            if self.number == 4
-            else date(self.year, 3 * self.number + 1, 1)
-        )
-
-    def __str__(self) -> str:
-        return f"{self.year}Q{self.number}"
-
-    @property
-    def label(self) -> str:
-        """``2026年第四季度``."""
-        return f"{self.year}年第{'一二三四'[self.number - 1]}季度"
-
-
-@dataclass(frozen=True, slots=True)
-class Year(_Span):
-    """A calendar year in Asia/Shanghai: the performance archive's whole-year column."""
-
-    year: int
-
-    def __post_init__(self) -> None:
-        """Check that it is one of the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`.
-
-        Raises:
-            ValueError: It is not.
-        """
-        _check_year(self.year)
-
-    @property
-    def first_day(self) -> date:
-        """January 1st."""
-        return date(self.year, 1, 1)
-
-    @property
-    def next_first_day(self) -> date:
-        """January 1st of the next year."""
-        return date(self.year + 1, 1, 1)
-
-    def quarters(self) -> list[Quarter]:
-        """Its four quarters."""
-        return [Quarter(self.year, n) for n in range(1, 5)]
-
-    def __str__(self) -> str:
-        return str(self.year)
-
-    @property
-    def label(self) -> str:
-        """``2026年全年``."""
-        return f"{self.year}年全年"
-
-
-Period = Quarter | Year
-"""What a report counts: a quarter, or a whole year (the archive)."""
-
-
-@dataclass(slots=True)
-class Figures:
-    """The counts of one district, group or commissioner (or of the whole report)."""
-
-    received: set[int] = field(default_factory=set)
-    resolved: set[int] = field(default_factory=set)
-    on_time: set[int] = field(default_factory=set)
-    overdue: set[int] = field(default_factory=set)
-    waiting: set[int] = field(default_factory=set)
-    first_reply_days: dict[int, int] = field(default_factory=dict)
-    """Request → working days from opening to its first reply (replied in the quarter)."""
-    resolve_days: dict[int, int] = field(default_factory=dict)
-    """Request → working days from opening to its resolution (resolved in the quarter)."""
-    stars: dict[int, int] = field(default_factory=dict)
-    """Request → its last rating in the quarter."""
-    categories: dict[str, set[int]] = field(default_factory=dict)
-    """Category → the requests received."""
-
-    @property
-    def on_time_rate(self) -> float | None:
-        """Share of the resolved that were on time; ``None`` with nothing resolved."""
-        return len(self.on_time) / len(self.resolved) if self.resolved else None
-
-    @property
-    def satisfaction(self) -> float | None:
-        """Mean stars; ``None`` without ratings."""
-        return statistics.fmean(self.stars.values()) if self.stars else None
-
-    def first_reply(self) -> tuple[float | None, int | None]:
-        """Median and 90th percentile of working days to the first reply."""
-        return _median_p90(self.first_reply_days.values())
-
-    def resolution(self) -> tuple[float | None, int | None]:
-        """Median and 90th percentile of working days to the resolution."""
-        return _median_p90(self.resolve_days.values())
-
-
-@dataclass(frozen=True, slots=True)
-class OverdueRequest:
-    """A request past its deadline at the report's moment."""
-
-    number: str
-    group_id: str
-    space_id: str
-    category: str
-    status: str
-    due_date: date
-    workdays_late: int
-    assignee: str | None
-
-
-@dataclass(slots=True)
-class QuarterReport:
-    """Everything the report shows."""
-
-    quarter: Period
-    """The period counted (a quarter, or the year of the archive)."""
-    as_of: datetime
-    total: Figures = field(default_factory=Figures)
-    districts: dict[str, Figures] = field(default_factory=dict)
-    groups: dict[str, Figures] = field(default_factory=dict)
-    commissioners: dict[str, Figures] = field(default_factory=dict)
-    """Keyed by the commissioner as ``channel:user_id``."""
-    overdue: list[OverdueRequest] = field(default_factory=list)
-    received_at: dict[str, dict[int, float]] = field(default_factory=dict)
-    """Group → request → when it first reached the group in the quarter (POSIX timestamps),
-    for the weekly volume."""
-    resolved_at: dict[int, float] = field(default_factory=dict)
-    """Request → when its resolution that counts came (a POSIX timestamp)."""
+__all__ = ["ReportBuilder", "build_report", "count_periods"]
 
 
 def build_report(
@@ -332,7 +104,7 @@ class ReportBuilder:
 
     Each log is replayed up to the report's moment. What a log counts depends only on the kinds
     of its events and on where the quarter's start and the report's moment cut it, so that is
-    worked out once per distinct log shape (:class:`_Shape`: 2,433 in a million requests) and
+    worked out once per distinct log shape (:class:`Shape`: 2,433 in a million requests) and
     each request only looks up the values at the positions its shape names. Counts are
     gathered in lists by group and commissioner and poured into the figures' sets at the end.
     """
@@ -349,7 +121,7 @@ class ReportBuilder:
         self._workdays = _WorkdayCount(
             calendar, quarter.first_day.year - 1, self._report.as_of.year
         )
-        self._shapes: dict[tuple[str, int, int], _Shape] = {}
+        self._shapes: dict[tuple[str, int, int], Shape] = {}
         self._data: dict[str, dict[str, object]] = {}
         # Per data key, per JSON text: what it names (None: nothing).
         self._groups: dict[str, dict[str | None, object]] = {}
@@ -381,7 +153,7 @@ class ReportBuilder:
             first_inside = 0 if times[0] >= start else bisect_left(times, start)
             shape = shapes.get((kinds, cut, first_inside))
             if shape is None:
-                shape = _Shape.of(kinds.split(","), cut, first_inside)
+                shape = Shape.of(kinds.split(","), cut, first_inside)
                 shapes[kinds, cut, first_inside] = shape
             if shape.counts_nothing:
                 continue
@@ -524,7 +296,7 @@ class ReportBuilder:
         return report
 
     def _rate(
-        self, rid: int, shape: _Shape, values: Sequence[str | None], groups: list[str]
+        self, rid: int, shape: Shape, values: Sequence[str | None], groups: list[str]
     ) -> None:
         for at, g, by in shape.ratings:
             stars = self._parsed(values[at]).get("stars")
@@ -535,7 +307,7 @@ class ReportBuilder:
                 (ratings.get(scope) or self._new_map(ratings, scope, *scope))[rid] = stars
                 return
 
-    def _stands(self, history: History, shape: _Shape, groups: list[str]) -> None:
+    def _stands(self, history: History, shape: Shape, groups: list[str]) -> None:
         """Count a request waiting on the entrepreneur, or overdue, at the report's moment."""
         group = groups[shape.group]
         if shape.status == Status.WAITING:
@@ -546,7 +318,7 @@ class ReportBuilder:
         if due is not None and due[1] <= self._as_of:
             self._overdue(history, shape, group, due[0])
 
-    def _overdue(self, history: History, shape: _Shape, group: str, due: date) -> None:
+    def _overdue(self, history: History, shape: Shape, group: str, due: date) -> None:
         assignee = None if shape.assignee < 0 else history.values[shape.assignee]
         scope = (group, assignee or None)
         overdue = self._tallies.overdue
@@ -554,7 +326,7 @@ class ReportBuilder:
         late = self._late.get(due)
         if late is None:
             late = self._late[due] = self._calendar.working_days_between(
-                _midnight(due), self._report.as_of
+                midnight(due), self._report.as_of
             )
         self._report.overdue.append(
             OverdueRequest(
@@ -579,7 +351,7 @@ class ReportBuilder:
             found = self._data[text] = value if isinstance(value, dict) else _NO_DATA
         return found
 
-    def _group(self, values: Sequence[str | None], chain: _Chain) -> str:
+    def _group(self, values: Sequence[str | None], chain: Chain) -> str:
         """The group named by the newest event of ``chain`` that names one."""
         for at, key in chain:
             named = self._groups.setdefault(key, {})
@@ -594,7 +366,7 @@ class ReportBuilder:
                 return str(group)
         return ""
 
-    def _due(self, values: Sequence[str | None], chain: _Chain) -> tuple[date, float] | None:
+    def _due(self, values: Sequence[str | None], chain: Chain) -> tuple[date, float] | None:
         """The due date set by the newest event of ``chain`` that sets one, and its deadline."""
         for at, key in chain:
             dated = self._dues.setdefault(key, {})
@@ -616,116 +388,6 @@ class ReportBuilder:
 
 _UNKNOWN = object()
 _NO_DATA: dict[str, object] = {}
-_Chain = tuple[tuple[int, str], ...]
-"""Positions of the events that may set a value (a group, a due date), newest first, each with
-the key of its data that holds the value; the first that holds one wins."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Shape:
-    """What a log of given kinds counts, cut at the report's moment: positions, not values."""
-
-    groups: tuple[_Chain, ...]
-    """The distinct group chains the fields below refer to by index."""
-    dues: tuple[_Chain, ...]
-    """The distinct due-date chains the fields below refer to by index."""
-    received: tuple[tuple[int, int], ...]
-    """Each opening or transfer in the quarter: its position and group chain."""
-    first_reply: tuple[int, int] | None
-    """The first reply (position, group chain), if it came in the quarter."""
-    resolution: tuple[int, int, int] | None
-    """The resolution that counts (position, group chain, due chain at that moment)."""
-    ratings: tuple[tuple[int, int, int], ...]
-    """The ratings of the quarter, newest first: position, group chain, position of the
-    resolution before it (-1: none). The newest with whole stars counts."""
-    status: str
-    group: int
-    """The group chain at the report's moment."""
-    due: int
-    """The due-date chain at the report's moment."""
-    assignee: int
-    """Position of the event whose actor holds the request at the report's moment (-1: none)."""
-    counts_nothing: bool
-    stands: bool
-    """Waiting on the entrepreneur or being worked on at the report's moment."""
-    opening: int | None
-    """The position of the only event naming a group, if an opening: the common case."""
-    opening_due: int | None
-    """The position of the only event dating the resolution that counts, if an opening."""
-
-    @classmethod
-    def of(cls, kinds: Sequence[str], cut: int, first_inside: int) -> _Shape:
-        """Replay ``kinds[:cut]``; the events from ``first_inside`` on are in the quarter."""
-        groups: list[_Chain] = []
-        dues: list[_Chain] = []
-
-        def index(chains: list[_Chain], chain: _Chain) -> int:
-            if chain not in chains:
-                chains.append(chain)
-            return chains.index(chain)
-
-        group: _Chain = ()
-        due: _Chain = ()
-        status = Status.OPEN
-        assignee = resolver = -1
-        replied = False
-        received: list[tuple[int, int]] = []
-        first_reply: tuple[int, int] | None = None
-        resolution: tuple[int, int, int] | None = None
-        ratings: list[tuple[int, int, int]] = []
-        for at, kind in enumerate(kinds[:cut]):
-            inside = at >= first_inside
-            if kind in (EventKind.OPENED, EventKind.TRANSFERRED):
-                group = ((at, "group" if kind == EventKind.OPENED else "to"), *group)
-                due = ((at, "due_date"), *due)
-                assignee = -1
-                if inside:
-                    received.append((at, index(groups, group)))
-            elif kind == EventKind.DUE_CHANGED:
-                due = ((at, "to"), *due)
-            elif kind == EventKind.REOPENED:
-                resolution = None  # not resolved after all: the next resolution counts
-            elif kind in ACTING:
-                if assignee < 0 or kind == EventKind.CLAIM:
-                    assignee = at  # as the desk assigns: the first to act, or a claim
-                if kind in REPLIES and not replied:
-                    replied = True
-                    if inside:
-                        first_reply = (at, index(groups, group))
-                if kind == EventKind.RESOLVE:
-                    resolver = at
-                    if inside:
-                        resolution = (at, index(groups, group), index(dues, due))
-            elif kind == EventKind.RATED and inside:
-                ratings.append((at, index(groups, group), resolver))
-            status = status_after(kind, status)
-        final_group, final_due = index(groups, group), index(dues, due)
-        return cls(
-            groups=tuple(groups),
-            dues=tuple(dues),
-            received=tuple(received),
-            first_reply=first_reply,
-            resolution=resolution,
-            ratings=tuple(reversed(ratings)),
-            status=status,
-            group=final_group,
-            due=final_due,
-            assignee=assignee,
-            counts_nothing=not (received or first_reply or resolution or ratings)
-            and status not in (Status.WAITING, *_ACTIVE),
-            stands=status in (Status.WAITING, *_ACTIVE),
-            opening=_opening(groups, "group"),
-            opening_due=None
-            if resolution is None
-            else _opening((dues[resolution[2]],), "due_date"),
-        )
-
-
-def _opening(chains: Sequence[_Chain], key: str) -> int | None:
-    """The position of the event in ``chains`` if that is one event, read by ``key``."""
-    if len(chains) == 1 and len(chains[0]) == 1 and chains[0][0][1] == key:
-        return chains[0][0][0]
-    return None
 
 
 @dataclass(slots=True)
@@ -790,7 +452,7 @@ class _WorkdayCount:
         first, last = self._years
         day, end = date(first, 1, 1), date(last + 1, 1, 1)
         # The count through the day before the table's first: negative before the origin.
-        origin, before = _midnight(self._ORIGIN), _midnight(day - timedelta(days=1))
+        origin, before = midnight(self._ORIGIN), midnight(day - timedelta(days=1))
         total = (
             self._calendar.working_days_between(origin, before)
             if before >= origin
@@ -798,47 +460,18 @@ class _WorkdayCount:
         )
         bounds, counts = [], []
         while day < end:
-            bounds.append(_midnight(day).timestamp())
+            bounds.append(midnight(day).timestamp())
             total += self._calendar.is_workday(day)
             counts.append(total)
             day += timedelta(days=1)
-        bounds.append(_midnight(end).timestamp())
+        bounds.append(midnight(end).timestamp())
         self._bounds, self._counts = bounds, counts
 
 
 def _deadline(due: date) -> datetime:
     """24:00 of the due date, Asia/Shanghai, as UTC."""
-    return _midnight(due + timedelta(days=1))
-
-
-def _midnight(day: date) -> datetime:
-    """00:00 of ``day`` in Asia/Shanghai, as UTC."""
-    return datetime.combine(day, time.min, SHANGHAI).astimezone(UTC)
+    return midnight(due + timedelta(days=1))
 
 
 def _date(value: object) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else None
-
-
-def _median_p90(values: Iterable[int]) -> tuple[float | None, int | None]:
-    """The median, and the 90th percentile by nearest rank (the smallest value at or above 90%).
-
-    Counted rather than sorted: there may be a million values, of a few dozen distinct days.
-    """
-    counts = Counter(values)
-    size = counts.total()
-    if not size:
-        return None, None
-    ordered = sorted(counts.items())
-
-    def nth(rank: int) -> int:
-        """The value at ``rank`` (from 0) in sorted order."""
-        for value, many in ordered:
-            if rank < many:
-                return value
-            rank -= many
-        raise IndexError(rank)
-
-    middle = size // 2
-    median = nth(middle) if size % 2 else (nth(middle - 1) + nth(middle)) / 2
-    return float(median), nth(max(0, math.ceil(0.9 * size) - 1))

@@ -18,9 +18,11 @@ from bot.clock import Clock
 from bot.domain.roster import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.reloadable import Reloadable
-from bot.reports.engine import Quarter, QuarterReport, build_report
+from bot.reports.engine import build_report
+from bot.reports.figures import QuarterReport
 from bot.reports.html import report_html
 from bot.reports.pdf import PdfError, PdfPrinter
+from bot.reports.period import Quarter
 from bot.reports.tables import report_csv, report_markdown, scope_name
 from storage.database import Database
 from storage.reports import histories

@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.clock import SHANGHAI
 from bot.domain import categories
 from bot.domain.roster import Roster
-from bot.reports.engine import Figures, QuarterReport
+from bot.reports.figures import Figures, QuarterReport
 
 __all__ = [
     "ARCHIVE_COLUMNS",

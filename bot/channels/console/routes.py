@@ -45,8 +45,8 @@ from bot.messages import (
     OutgoingMessage,
     Sender,
 )
-from bot.reports.engine import Quarter
 from bot.reports.files import ReportMaker, report_spec
+from bot.reports.period import Quarter
 from bot.routing import Context, Dispatcher
 from bot.texts import CONSOLE_TEXTS
 from handlers.basics import answer
