@@ -32,7 +32,7 @@ from bot.reports.period import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year
 from bot.reports.tables import archive_csv, archive_markdown
 from bot.server import serve
 from bot.settings import Settings, SettingsError, load_settings
-from bot.texts import texts_for
+from bot.texts.chat import texts_for
 from handlers.faq import answer_question, language_of
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build

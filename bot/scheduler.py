@@ -41,7 +41,7 @@ from bot.domain.workdays import end_of_day, shanghai_date
 from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.routing import Services
-from bot.texts import desk_texts_for
+from bot.texts.desk import desk_texts_for
 from storage import notices, outbox, requests
 from storage.database import UNAVAILABLE
 from storage.retention import RetentionJob

@@ -34,7 +34,7 @@ from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.metrics import Metrics
 from bot.reloadable import Reloadable
-from bot.texts import GROUP_TEXTS, desk_texts_for
+from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import Database, outbox, requests
 from storage.database import UNAVAILABLE
 from storage.models import OutboxMessage, Request

@@ -27,7 +27,8 @@ from bot.disk import room_left
 from bot.domain.workdays import shanghai_date
 from bot.messages import Language
 from bot.metrics import CONTENT_TYPE
-from bot.texts import CONSOLE_TEXTS, texts_for
+from bot.texts.chat import texts_for
+from bot.texts.console import CONSOLE_TEXTS
 from storage.database import UNAVAILABLE, Database
 
 __all__ = ["REQUEST_LIMIT", "build_application", "serve"]

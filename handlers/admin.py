@@ -11,11 +11,11 @@ from bot.clock import SHANGHAI
 from bot.desk import policy
 from bot.desk.commands import SYSTEM, Redate
 from bot.desk.service import execute
-from bot.messages import Attachment, Channel, IncomingMessage, Language, OutgoingMessage
+from bot.messages import Attachment, Channel, IncomingMessage, OutgoingMessage
 from bot.reports.files import FORMATS, report_spec
 from bot.reports.period import Quarter
 from bot.routing import Context, Router
-from bot.texts import Texts, texts_for
+from bot.texts.chat import Texts, texts_for
 from handlers.basics import refusal, reply
 from storage.stats import day_counts
 
@@ -43,7 +43,7 @@ async def stats(message: IncomingMessage, context: Context) -> Sequence[Outgoing
     today = context.now.astimezone(SHANGHAI).date()
     start = datetime.combine(today, time.min, SHANGHAI)
     if roles.is_admin:
-        groups, scope = None, "全部" if message.language is Language.ZH else "all"
+        groups, scope = None, texts.all_groups
     else:
         groups = [g.id for g in roster.groups if g.district in roles.supervisor_of]
         scope = "、".join(d.name for d in roster.districts if d.id in roles.supervisor_of)
@@ -94,7 +94,7 @@ async def report(message: IncomingMessage, context: Context) -> Sequence[Outgoin
     roster = context.roster
     districts = scope.default
     names = {d.id: d.name for d in roster.districts}
-    everywhere = "全市" if message.language is Language.ZH else "the city"
+    everywhere = texts.whole_city
     shown = "、".join(names.get(d, d) for d in districts if d) or everywhere
     answers = list(reply(message, texts.report_making.format(quarter=quarter, scope=shown)))
     for district in districts:

@@ -9,7 +9,8 @@ from bot.desk.commands import Entrepreneur, Member, Outcome
 from bot.domain.roster import Roles
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import desk_texts_for, texts_for
+from bot.texts.chat import texts_for
+from bot.texts.desk import desk_texts_for
 from storage import people
 from storage.models import Person
 

@@ -20,7 +20,7 @@ from bot.domain import categories
 from bot.domain.lifecycle import Status
 from bot.messages import Button, Confirmation, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import desk_texts_for
+from bot.texts.desk import desk_texts_for
 from handlers.basics import answer, member_of, reply
 from storage import conversations, requests
 from storage.conversations import ConversationState

@@ -15,7 +15,8 @@ from enum import StrEnum
 from bot.domain.workdays import shanghai_date
 from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import FaqTexts, faq_texts_for, texts_for
+from bot.texts.chat import texts_for
+from bot.texts.faq import FaqTexts, faq_texts_for
 from handlers.basics import reply
 from knowledge.matcher import Band, MatchResult
 from knowledge.model import FaqEntry

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import texts_for
+from bot.texts.chat import texts_for
 from handlers.basics import reply
 from handlers.faq import ASK_COMMISSIONER, RATE_PREFIX, rating_of
 from storage.answers import Rating, RatingOutcome, rate_answer

@@ -16,7 +16,8 @@ from bot.desk.service import execute
 from bot.domain import categories
 from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import desk_texts_for, texts_for
+from bot.texts.chat import texts_for
+from bot.texts.desk import desk_texts_for
 from handlers.basics import answer, person_of, reply
 from handlers.faq import ASK_COMMISSIONER
 from storage import conversations

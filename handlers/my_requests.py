@@ -16,7 +16,7 @@ from bot.domain import categories
 from bot.domain.lifecycle import Status
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
-from bot.texts import desk_texts_for
+from bot.texts.desk import desk_texts_for
 from handlers.basics import answer, entrepreneur_of, person_of, reply
 from knowledge.matcher import Band
 from storage import requests

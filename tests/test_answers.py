@@ -10,7 +10,7 @@ from conftest import ROOT
 
 from bench.eval import CHECK_SETS, Case, cases, held_out, passes
 from bot.messages import Language
-from bot.texts import FAQ_EN, FAQ_ZH
+from bot.texts.faq import FAQ_EN, FAQ_ZH
 from handlers.faq import ASK_COMMISSIONER, Reply, answer_question, language_of
 from knowledge.matcher import _stem
 from knowledge.reading import CHECKED_ASKS

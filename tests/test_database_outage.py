@@ -41,7 +41,8 @@ from bot.clock import ManualClock, SystemClock
 from bot.domain.roster import Roster
 from bot.server import build_application
 from bot.settings import load_settings
-from bot.texts import CONSOLE_TEXTS, EN, ZH
+from bot.texts.chat import EN, ZH
+from bot.texts.console import CONSOLE_TEXTS
 from storage import Database
 from storage.database import _MIGRATION_LOCK as MIGRATION_LOCK
 from storage.database import SERVING, UNAVAILABLE

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
-from bot.texts import EN, ZH
+from bot.texts.chat import EN, ZH
 from storage.models import AnsweredQuestion, UnansweredQuestion
 
 ASKER = Sender(Channel.WEB, "e1", "小陈")

@@ -61,7 +61,7 @@ from bot.domain.lifecycle import (
 from bot.domain.workdays import WorkCalendar, end_of_day
 from bot.messages import Channel, IncomingMessage, Language, Sender
 from bot.settings import load_settings
-from bot.texts import desk_texts_for
+from bot.texts.desk import desk_texts_for
 from storage.models import OutboxMessage, Pause, Request, RequestEvent
 from storage.retention import INBOUND_HORIZON
 

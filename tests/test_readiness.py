@@ -29,7 +29,7 @@ from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import load_settings
-from bot.texts import ZH
+from bot.texts.chat import ZH
 from storage import Database
 from storage.models import AnsweredQuestion
 

@@ -65,7 +65,7 @@ from bot.messages import (
 from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError, outbox_headers
 from bot.settings import Settings
-from bot.texts import texts_for
+from bot.texts.chat import texts_for
 from storage.database import UNAVAILABLE, Lease
 
 __all__ = ["SECRET_HEADER", "WEBHOOK_PATH", "TelegramChannel", "TelegramUnavailable"]

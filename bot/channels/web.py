@@ -40,7 +40,7 @@ from bot.messages import (
     Sender,
 )
 from bot.routing import Dispatcher
-from bot.texts import texts_for
+from bot.texts.chat import texts_for
 from storage import outbox, visitors
 from storage.database import UNAVAILABLE
 

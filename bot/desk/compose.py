@@ -13,7 +13,7 @@ from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.messages import Attachment, Button, Channel, Language, OutgoingMessage
-from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for
+from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage.models import Person, Request
 
 __all__ = [

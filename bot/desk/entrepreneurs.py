@@ -31,7 +31,7 @@ from bot.domain.lifecycle import (
 )
 from bot.logs import concerning
 from bot.messages import OutgoingMessage
-from bot.texts import GROUP_TEXTS, desk_texts_for
+from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import requests
 from storage.models import Request
 

@@ -35,8 +35,9 @@ from bot.desk.turn import Turn
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.logs import concerning
-from bot.messages import Language, OutgoingMessage
-from bot.texts import GROUP_TEXTS, DeskTexts, desk_texts_for, texts_for
+from bot.messages import OutgoingMessage
+from bot.texts.chat import texts_for
+from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage import requests
 from storage.models import Person, Request
 
@@ -52,13 +53,6 @@ ACTION_OF: dict[type[MemberMove], Action] = {
     Transfer: Action.TRANSFER,
 }
 _NEEDS_TEXT = (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER)
-_DONE = {
-    Action.CLAIM: ("已认领", "claimed"),
-    Action.REPLY: ("已回复创业者", "replied"),
-    Action.ASK: ("已请创业者补充，计时暂停", "asked the entrepreneur; the clock pauses"),
-    Action.RESOLVE: ("已办结", "resolved"),
-    Action.TRANSFER: ("已转交", "transferred"),
-}
 
 
 def refusal(member: Member, text: str) -> Outcome:
@@ -125,8 +119,7 @@ async def move(turn: Turn, member: Member, command: MemberMove) -> Outcome:
     outcome = Outcome(messages=messages, request=request)
     if any(m.confirm is not None for m in messages):
         return outcome  # the ✓ under the member's message, once delivered, says it all
-    zh, en = _DONE[action]
-    done = texts.done.format(number=number, action=zh if member.language is Language.ZH else en)
+    done = texts.done.format(number=number, action=texts.moves_done[action.value])
     outcome.notes.append(Note(done))
     return outcome
 

@@ -12,7 +12,7 @@ from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.messages import OutgoingMessage
-from bot.texts import DeskTexts
+from bot.texts.desk import DeskTexts
 from storage import requests
 from storage.models import Request
 

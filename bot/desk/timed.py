@@ -26,7 +26,7 @@ from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
 from bot.messages import Channel, OutgoingMessage
-from bot.texts import DeskTexts
+from bot.texts.desk import DeskTexts
 from storage import notices, requests
 from storage.models import Request
 

@@ -28,7 +28,7 @@ from bot.clock import Clock
 from bot.domain.roster import Person, Roles, Roster
 from bot.messages import Channel
 from bot.reloadable import Reloadable
-from bot.texts import CONSOLE_TEXTS
+from bot.texts.console import CONSOLE_TEXTS
 from storage import console
 from storage.database import Database
 

@@ -16,7 +16,7 @@ from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.roster import Roles, Roster
 from bot.messages import Channel
-from bot.texts import CONSOLE_TEXTS
+from bot.texts.console import CONSOLE_TEXTS
 from storage.models import RequestEvent
 
 __all__ = ["demo_people", "listing"]

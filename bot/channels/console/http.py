@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.web import SECURITY_HEADERS
-from bot.texts import CONSOLE_TEXTS
+from bot.texts.console import CONSOLE_TEXTS
 
 __all__ = [
     "CONSOLE_HEADERS",

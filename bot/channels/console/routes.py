@@ -48,7 +48,7 @@ from bot.messages import (
 from bot.reports.files import ReportMaker, report_spec
 from bot.reports.period import Quarter
 from bot.routing import Context, Dispatcher
-from bot.texts import CONSOLE_TEXTS
+from bot.texts.console import CONSOLE_TEXTS
 from handlers.basics import answer
 from storage import console
 
@@ -200,7 +200,8 @@ class ConsoleChannel:
         return [
             {
                 "label": CONSOLE_TEXTS.report_link.format(
-                    quarter=quarter.label, scope=names.get(place, place) if place else "全市"
+                    quarter=quarter.label,
+                    scope=names.get(place, place) if place else CONSOLE_TEXTS.whole_city,
                 ),
                 "href": f"/console/report?quarter={quarter}&format=pdf"
                 + (f"&district={quote(place)}" if place else ""),

@@ -61,7 +61,7 @@ from bot.messages import (
 from bot.routing import Dispatcher
 from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
-from bot.texts import texts_for
+from bot.texts.chat import texts_for
 from storage import Database, nonces, outbox, push_windows
 from storage.models import PushWindow, Request
 

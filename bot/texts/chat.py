@@ -1,0 +1,251 @@
+"""What the bot says to everyone in chat: greeting, help, refusals, admin replies.
+
+Simplified Chinese is the default; English goes to users whose client says English.
+Keep the tone short and warm; the entrepreneur is addressed as 您.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.messages import Language
+
+__all__ = ["EN", "ZH", "Texts", "texts_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Texts:
+    """The bot's phrases in one language. ``{placeholders}`` are filled with ``str.format``."""
+
+    welcome: str
+    help: str
+    source: str
+    suggest_intro: str
+    suggest_outro: str
+    no_match: str
+    submit_button: str
+    helpful_button: str
+    """👍 under an answer; no space in Chinese, for WeChat's menu links carry it as typed."""
+    unhelpful_button: str
+    rated_helpful: str
+    rated_unhelpful: str
+    rating_unknown: str
+    suggestion_gone: str
+    rating_not_yours: str
+    request_not_ready: str
+    empty_message: str
+    too_long: str
+    attachment_only: str
+    unknown_command: str
+    admin_only: str
+    stats_only: str
+    stats: str
+    stats_unanswered: str
+    supervisor_help: str
+    admin_help: str
+    report_only: str
+    report_usage: str
+    report_not_started: str
+    report_making: str
+    whole_city: str
+    """The scope of an admin's report: the whole city."""
+    all_groups: str
+    """The scope of an admin's statistics: every group."""
+    report_caption: str
+    report_no_files: str
+    reload_ok: str
+    reload_failed: str
+    roster_reload_ok: str
+    roster_reload_failed: str
+    calendar_reload_ok: str
+    calendar_reload_failed: str
+    redated: str
+    bad_request: str
+    incomplete: str
+    busy: str
+    unavailable: str
+    unverified: str
+    """To someone the roster lists, writing through a channel that cannot vouch for the sender
+    (WeChat's plain mode): no role of theirs applies, and what the admin must change."""
+
+
+ZH = Texts(
+    welcome=(
+        "您好，我是众创助手 👋\n"
+        "我可以解答众创空间延伸服务的政策问题（津科创〔2015〕51号、宝坻区众创空间实施方案），"
+        "答不上来的，帮您转给服务专员，一般 10 个工作日内反馈。\n"
+        "直接输入您的问题就好，例如：服务专员多久答复？"
+    ),
+    help=(
+        "直接输入问题，我会给出答案和政策出处。\n"
+        "/new 提交工单给服务专员\n"
+        "/tickets 查看我的工单\n"
+        "/space 选择我的众创空间\n"
+        "/cancel 取消当前操作\n"
+        "/help 显示本帮助"
+    ),
+    source="来源：{source}",
+    suggest_intro="您是不是想问：",
+    suggest_outro="都不是？可以提交给服务专员，由专员为您解答。",
+    no_match=(
+        "抱歉，这个问题我暂时答不上来。\n您可以把问题提交给服务专员，一般在 10 个工作日内给您反馈。"
+    ),
+    submit_button="提交给服务专员",
+    helpful_button="👍有帮助",
+    unhelpful_button="👎没帮助",
+    rated_helpful="谢谢您的反馈，很高兴能帮上忙！",
+    rated_unhelpful=(
+        "谢谢您的反馈，我们会改进这条回答。\n需要的话，可以把问题提交给服务专员，由专员为您解答。"
+    ),
+    rating_unknown="抱歉，没有找到这条回答，评价没能记下。您可以直接再问一次。",
+    suggestion_gone="抱歉，这条内容刚刚更新过，请把您的问题再发一次。",
+    rating_not_yours="这条回答不是发给您的，不能由您评价。",
+    request_not_ready=(
+        "在线提交工单的功能即将开放。\n"
+        "现在您可以在服务小组每周的现场办公日到政府流动服务站找服务专员，"
+        "或拨打服务小组的专线电话。"
+    ),
+    empty_message="您好像还没有输入内容。请直接输入您的问题，例如：众创空间是什么？",
+    too_long="您的消息有 {length} 字，超过了 {limit} 字的上限。请精简后再发，或分几条发送。",
+    attachment_only="我目前只能看懂文字。请用文字描述您的问题，我来帮您解答。",
+    unknown_command="我不认识命令 /{command}。发送 /help 查看可用的命令。",
+    admin_only="抱歉，这个操作只有管理员可以使用。",
+    stats_only="抱歉，统计只有督导和管理员可以查看。",
+    stats=(
+        "📊 今日统计（{day}，{scope}）\n"
+        "新工单 {opened} · 今日办结 {resolved}\n"
+        "在办 {active}（其中超期 {overdue}）· 待创业者补充 {waiting}"
+    ),
+    stats_unanswered="未能回答的问题 {count} 个（python -m bot kb gaps 可查看）",
+    supervisor_help="督导和管理员：/stats 今日统计；/report [季度] [pdf|html|csv] 季报文件",
+    admin_help="管理员：/reload 重新加载知识库、名册和工作日日历",
+    report_only="抱歉，季报只有督导和管理员可以获取。",
+    report_usage=(
+        "用法：/report [季度] [pdf|html|csv]，例如 /report 2026Q3 csv。不写季度就是本季度。"
+    ),
+    report_not_started="{quarter} 还没开始，没有可统计的数据。",
+    report_making="好的，正在生成{scope}的{quarter}季报，稍候以文件发给您。",
+    whole_city="全市",
+    all_groups="全部",
+    report_caption="📑 {title}\n统计至发送时；含图表，A4 纸可直接打印。",
+    report_no_files=(
+        "这里发不了文件。完整季报（含图表）可以在服务专员控制台（/console）下载，"
+        "或在 Telegram 向我发送 /report 获取。"
+    ),
+    reload_ok="知识库已重新加载，共 {entries} 条。",
+    reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
+    roster_reload_ok="名册已重新加载，共 {groups} 个服务小组。",
+    roster_reload_failed="名册有 {count} 处问题，仍在使用原来的名册：\n{faults}",
+    calendar_reload_ok="工作日日历已重新加载。",
+    calendar_reload_failed="工作日覆盖文件有 {count} 处问题，仍在使用原来的日历：\n{faults}",
+    redated="按新日历，{count} 个工单的答复期限有变化，已通知创业者。",
+    bad_request="抱歉，没能读懂这条消息。请重新输入您的问题。",
+    incomplete="网络中断了，您的消息没有收全，请再发一次。",
+    busy="消息发得有点快，请稍等几秒再试。",
+    unavailable="抱歉，系统暂时无法处理，您的消息还没有收到。请过一会儿再发一次。",
+    unverified=(
+        "抱歉，这里不能用服务专员或管理员的身份操作：公众号目前是明文模式，"
+        "我无法确认消息确实是您发的。请管理员把公众号切换到安全模式（并设置 BOT_WECHAT_AES_KEY）。"
+    ),
+)
+
+EN = Texts(
+    welcome=(
+        "Hello, I'm MakerDesk 👋\n"
+        "I answer questions about the government services for Tianjin's maker spaces "
+        "(Policy 津科创〔2015〕51号 and the Baodi district plan). What I can't answer, I pass to "
+        "your service commissioners, who reply within 10 working days.\n"
+        "Just type your question, e.g. How long do commissioners take to reply?"
+    ),
+    help=(
+        "Type a question and I'll answer with its policy source.\n"
+        "/new open a service request\n"
+        "/tickets my requests\n"
+        "/space choose my maker space\n"
+        "/cancel cancel what we are doing\n"
+        "/help show this help"
+    ),
+    source="Source: {source}",
+    suggest_intro="Did you mean:",
+    suggest_outro="None of these? Send it to the service commissioners and they will answer.",
+    no_match=(
+        "Sorry, I can't answer that yet.\n"
+        "You can send it to the service commissioners; they reply within 10 working days."
+    ),
+    submit_button="Ask a commissioner",
+    helpful_button="👍 Good",
+    unhelpful_button="👎 Poor",
+    rated_helpful="Thanks for letting me know. Glad it helped!",
+    rated_unhelpful=(
+        "Thanks for telling me; we'll improve this answer.\n"
+        "If you like, send your question to the service commissioners and they will answer."
+    ),
+    rating_unknown=(
+        "Sorry, I couldn't find that answer, so the rating wasn't saved. Please ask again."
+    ),
+    suggestion_gone="Sorry, that entry was just updated. Please send your question again.",
+    rating_not_yours="That answer was given in another chat, so it can't be rated here.",
+    request_not_ready=(
+        "Online service requests open soon. Meanwhile, visit the commissioners at the mobile "
+        "service station on their weekly on-site day, or call the service group's hotline."
+    ),
+    empty_message="Your message looks empty. Please type your question.",
+    too_long="Your message has {length} characters; the limit is {limit}. Please shorten it.",
+    attachment_only="I can only read text for now. Please describe your question in words.",
+    unknown_command="I don't know the command /{command}. Send /help to see what I can do.",
+    admin_only="Sorry, only admins can do that.",
+    stats_only="Sorry, only supervisors and admins can see the statistics.",
+    stats=(
+        "📊 Today ({day}, {scope})\n"
+        "New requests {opened} · resolved today {resolved}\n"
+        "In progress {active} (overdue {overdue}) · waiting on the entrepreneur {waiting}"
+    ),
+    stats_unanswered="Questions the bot could not answer: {count} (see python -m bot kb gaps)",
+    supervisor_help=(
+        "Supervisors and admins: /stats today's counts; /report [quarter] [pdf|html|csv] the "
+        "quarterly report as a file"
+    ),
+    admin_help="Admins: /reload the knowledge base, roster and working-day calendar",
+    report_only="Sorry, only supervisors and admins can get the report.",
+    report_usage=(
+        "Usage: /report [quarter] [pdf|html|csv], e.g. /report 2026Q3 csv. "
+        "Without a quarter: this quarter."
+    ),
+    report_not_started="{quarter} has not started yet: there is nothing to count.",
+    report_making="On it: the {quarter} report for {scope} follows as a file in a moment.",
+    whole_city="the city",
+    all_groups="all",
+    report_caption="📑 {title}\nCounted as of sending; with charts, prints on A4.",
+    report_no_files=(
+        "Files cannot be sent here. Download the full report (with charts) from the "
+        "commissioners' console (/console), or send /report to me on Telegram."
+    ),
+    reload_ok="Knowledge base reloaded: {entries} entries.",
+    reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
+    roster_reload_ok="Roster reloaded: {groups} service groups.",
+    roster_reload_failed="The roster has {count} problems; still serving the old one:\n{faults}",
+    calendar_reload_ok="Working-day calendar reloaded.",
+    calendar_reload_failed=(
+        "The working-day overrides have {count} problems; still serving the old calendar:\n{faults}"
+    ),
+    redated="{count} requests have a new due date by the new calendar; entrepreneurs were told.",
+    bad_request="Sorry, I couldn't read that message. Please type your question again.",
+    incomplete="The connection broke and your message did not arrive whole. Please send it again.",
+    busy="That's a lot of messages at once. Please wait a few seconds.",
+    unavailable=(
+        "Sorry, I can't take messages right now and yours was not received. "
+        "Please send it again in a moment."
+    ),
+    unverified=(
+        "Sorry, I can't act on your commissioner or admin role here: this Official Account runs "
+        "in plain mode (明文模式), so I can't confirm the message is yours. Please ask an admin "
+        "to switch it to safe mode (安全模式) and set BOT_WECHAT_AES_KEY."
+    ),
+)
+
+_BY_LANGUAGE = {Language.ZH: ZH, Language.EN: EN}
+
+
+def texts_for(language: Language) -> Texts:
+    """The phrases for ``language``."""
+    return _BY_LANGUAGE[language]
