@@ -36,7 +36,7 @@ from bot.texts.chat import texts_for
 from handlers.faq import answer_question, language_of
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build
-from storage import Database
+from storage import Database, answers, questions
 from storage.answers import RatingSummary
 from storage.database import UNHURRIED
 from storage.questions import UnansweredSummary
@@ -310,7 +310,8 @@ async def _unanswered(
     database = Database(settings.database_url, UNHURRIED)
     try:
         await database.migrate()
-        return list(await database.unanswered.summary(since, limit))
+        async with database.sessions() as session:
+            return await questions.unanswered_summary(session, since, limit)
     finally:
         await database.close()
 
@@ -321,8 +322,9 @@ async def _gap_rows(
     database = Database(settings.database_url, UNHURRIED)
     try:
         await database.migrate()
-        unanswered = await database.unanswered.summary(since, DISTINCT_QUESTIONS)
-        rated = await database.answered.ratings(since, DISTINCT_QUESTIONS)
+        async with database.sessions() as session:
+            unanswered = await questions.unanswered_summary(session, since, DISTINCT_QUESTIONS)
+            rated = await answers.ratings(session, since, DISTINCT_QUESTIONS)
         return list(unanswered), list(rated)
     finally:
         await database.close()

@@ -1,16 +1,13 @@
-"""Persistence: SQLAlchemy 2.0 (async) models, repositories and Alembic migrations.
+"""Persistence: SQLAlchemy 2.0 (async) models, repository functions and Alembic migrations.
 
-SQLite (aiosqlite, WAL) is the embedded default; PostgreSQL runs the same code.
+One convention throughout: a repository function takes the caller's ``AsyncSession`` and works
+inside the caller's transaction (:meth:`Database.transaction` for writes,
+:meth:`Database.sessions` for reads). SQLite (aiosqlite, WAL) is the embedded default;
+PostgreSQL runs the same code.
 """
 
-from storage.answers import AnsweredQuestions, RatingSummary
+from storage.answers import RatingSummary
 from storage.database import Database
-from storage.questions import UnansweredQuestions, UnansweredSummary
+from storage.questions import UnansweredSummary
 
-__all__ = [
-    "AnsweredQuestions",
-    "Database",
-    "RatingSummary",
-    "UnansweredQuestions",
-    "UnansweredSummary",
-]
+__all__ = ["Database", "RatingSummary", "UnansweredSummary"]

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import MAX_INTEGER, AnsweredQuestion
 
 __all__ = [
-    "AnsweredQuestions",
     "Rating",
     "RatingOutcome",
     "RatingSummary",
     "rate_answer",
+    "ratings",
     "record_answer",
 ]
 
@@ -100,35 +100,30 @@ async def rate_answer(
     return RatingOutcome.RATED
 
 
-class AnsweredQuestions:
-    """Repository of :class:`storage.models.AnsweredQuestion`."""
+async def ratings(
+    session: AsyncSession, since: datetime | None = None, limit: int = 100
+) -> list[RatingSummary]:
+    """Rated answers, one row per question text and entry, most 👎 first.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        """Use ``sessions`` for every call."""
-        self._sessions = sessions
-
-    async def ratings(self, since: datetime | None = None, limit: int = 100) -> list[RatingSummary]:
-        """Rated answers, one row per question text and entry, most 👎 first.
-
-        Args:
-            since: Only answers given from then on.
-            limit: At most this many rows; those with only 👍 are the first left out.
-        """
-        a = AnsweredQuestion
-        down = func.sum(case((a.rating == Rating.DOWN.value, 1), else_=0))
-        up = func.sum(case((a.rating == Rating.UP.value, 1), else_=0))
-        last = func.max(a.answered_at)
-        query = (
-            select(a.text, a.faq_id, down, up, last)
-            .where(a.rating.is_not(None))
-            .group_by(a.text, a.faq_id)
-        )
-        if since is not None:
-            query = query.where(a.answered_at >= since)
-        query = query.order_by(down.desc(), last.desc()).limit(limit)
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [
-            RatingSummary(text, faq_id, int(down or 0), int(up or 0), last)
-            for text, faq_id, down, up, last in rows
-        ]
+    Args:
+        session: The caller's session.
+        since: Only answers given from then on.
+        limit: At most this many rows; those with only 👍 are the first left out.
+    """
+    a = AnsweredQuestion
+    down = func.sum(case((a.rating == Rating.DOWN.value, 1), else_=0))
+    up = func.sum(case((a.rating == Rating.UP.value, 1), else_=0))
+    last = func.max(a.answered_at)
+    query = (
+        select(a.text, a.faq_id, down, up, last)
+        .where(a.rating.is_not(None))
+        .group_by(a.text, a.faq_id)
+    )
+    if since is not None:
+        query = query.where(a.answered_at >= since)
+    query = query.order_by(down.desc(), last.desc()).limit(limit)
+    rows = (await session.execute(query)).all()
+    return [
+        RatingSummary(text, faq_id, int(down or 0), int(up or 0), last)
+        for text, faq_id, down, up, last in rows
+    ]

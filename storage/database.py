@@ -29,8 +29,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from storage.answers import AnsweredQuestions
-from storage.questions import UnansweredQuestions
 
 __all__ = [
     "MIGRATING",
@@ -162,8 +160,6 @@ class Database:
         as soon as the writer is done. PostgreSQL locks rows, not the database: no lock.
         """
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.unanswered = UnansweredQuestions(self.sessions)
-        self.answered = AnsweredQuestions(self.sessions)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

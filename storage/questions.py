@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import MAX_INTEGER, UnansweredQuestion
 
-__all__ = ["UnansweredQuestions", "UnansweredSummary", "asked_text", "record_unanswered"]
+__all__ = ["UnansweredSummary", "asked_text", "record_unanswered", "unanswered_summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,53 +60,29 @@ async def asked_text(session: AsyncSession, question_id: int) -> str | None:
     return question.text if question is not None else None
 
 
-class UnansweredQuestions:
-    """Repository of :class:`storage.models.UnansweredQuestion`."""
+async def unanswered_summary(
+    session: AsyncSession, since: datetime | None = None, limit: int = 100
+) -> list[UnansweredSummary]:
+    """Identical unanswered questions counted together, most asked first.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        """Use ``sessions`` for every call."""
-        self._sessions = sessions
-
-    async def record(
-        self,
-        *,
-        asked_at: datetime,
-        channel: str,
-        text: str,
-        band: str,
-        best_faq_id: str | None,
-        best_score: float,
-    ) -> None:
-        """Keep one question the bot did not answer outright."""
-        async with self._sessions.begin() as session:
-            await record_unanswered(
-                session,
-                asked_at=asked_at,
-                channel=channel,
-                text=text,
-                band=band,
-                best_faq_id=best_faq_id,
-                best_score=best_score,
-            )
-
-    async def summary(
-        self, since: datetime | None = None, limit: int = 100
-    ) -> list[UnansweredSummary]:
-        """Identical questions counted together, most asked first."""
-        q = UnansweredQuestion
-        query = select(
-            q.text,
-            func.count().label("count"),
-            func.max(q.asked_at).label("last"),
-            func.max(q.best_faq_id),
-            func.max(q.best_score),
-        ).group_by(q.text)
-        if since is not None:
-            query = query.where(q.asked_at >= since)
-        query = query.order_by(func.count().desc(), func.max(q.asked_at).desc()).limit(limit)
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [
-            UnansweredSummary(text, count, last, faq_id, float(score or 0.0))
-            for text, count, last, faq_id, score in rows
-        ]
+    Args:
+        session: The caller's session.
+        since: Only questions asked from then on.
+        limit: At most this many rows.
+    """
+    q = UnansweredQuestion
+    query = select(
+        q.text,
+        func.count().label("count"),
+        func.max(q.asked_at).label("last"),
+        func.max(q.best_faq_id),
+        func.max(q.best_score),
+    ).group_by(q.text)
+    if since is not None:
+        query = query.where(q.asked_at >= since)
+    query = query.order_by(func.count().desc(), func.max(q.asked_at).desc()).limit(limit)
+    rows = (await session.execute(query)).all()
+    return [
+        UnansweredSummary(text, count, last, faq_id, float(score or 0.0))
+        for text, count, last, faq_id, score in rows
+    ]

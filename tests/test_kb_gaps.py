@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -22,6 +23,7 @@ from knowledge.matcher import Matcher
 from knowledge.service import build
 from storage import Database
 from storage.answers import Rating, rate_answer, record_answer
+from storage.questions import record_unanswered
 
 PARAPHRASES: dict[str, list[str]] = {
     "subsidy": [
@@ -43,6 +45,12 @@ PARAPHRASES: dict[str, list[str]] = {
     "wifi": ["无线网密码是多少", "wifi密码多少"],
 }
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+async def _record(database: Database, **question: Any) -> None:
+    """Keep one unanswered question, in a transaction of its own, as the FAQ handler does."""
+    async with database.transaction() as session:
+        await record_unanswered(session, **question)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +98,8 @@ def test_the_command_lists_groups_with_counts_and_examples(tmp_path: Path) -> No
         try:
             for asked in asked_list():
                 for _ in range(asked.count):
-                    await database.unanswered.record(
+                    await _record(
+                        database,
                         asked_at=asked.last_asked_at,
                         channel="web",
                         text=asked.text,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -10,15 +11,40 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from storage import Database
-from storage.answers import Rating, RatingOutcome, rate_answer, record_answer
+from storage.answers import (
+    Rating,
+    RatingOutcome,
+    RatingSummary,
+    rate_answer,
+    ratings,
+    record_answer,
+)
 from storage.models import Base
+from storage.questions import UnansweredSummary, record_unanswered, unanswered_summary
 
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 
 
+async def _record(database: Database, **question: Any) -> None:
+    """Keep one unanswered question, in a transaction of its own, as the FAQ handler does."""
+    async with database.transaction() as session:
+        await record_unanswered(session, **question)
+
+
+async def _summary(database: Database, **wanted: Any) -> list[UnansweredSummary]:
+    async with database.sessions() as session:
+        return await unanswered_summary(session, **wanted)
+
+
+async def _ratings(database: Database, **wanted: Any) -> list[RatingSummary]:
+    async with database.sessions() as session:
+        return await ratings(session, **wanted)
+
+
 async def test_unanswered_questions_are_counted(database: Database) -> None:
     for minutes, text in [(0, "能报销路费吗"), (5, "能报销路费吗"), (9, "食堂在哪")]:
-        await database.unanswered.record(
+        await _record(
+            database,
             asked_at=T0 + timedelta(minutes=minutes),
             channel="web",
             text=text,
@@ -26,17 +52,18 @@ async def test_unanswered_questions_are_counted(database: Database) -> None:
             best_faq_id=None,
             best_score=0.0,
         )
-    rows = await database.unanswered.summary()
+    rows = await _summary(database)
     assert [(r.text, r.count) for r in rows] == [("能报销路费吗", 2), ("食堂在哪", 1)]
     assert rows[0].last_asked_at == datetime(2026, 11, 23, 1, 35, tzinfo=UTC)
     assert rows[0].last_asked_at.tzinfo is not None
-    later = await database.unanswered.summary(since=T0 + timedelta(minutes=6))
+    later = await _summary(database, since=T0 + timedelta(minutes=6))
     assert [r.text for r in later] == ["食堂在哪"]
 
 
 async def test_naive_times_are_refused(database: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        await database.unanswered.record(
+        await _record(
+            database,
             asked_at=datetime(2026, 11, 23),  # noqa: DTZ001 - the point of the test
             channel="web",
             text="x",
@@ -91,19 +118,19 @@ async def test_ratings_are_summed_per_question_and_entry_most_thumbs_down_first(
                         session, answer, channel="web", chat_id="c1", rating=rating, at=at
                     )
                     assert rated is RatingOutcome.RATED
-    rows = await database.answered.ratings()
+    rows = await _ratings(database)
     assert [(r.text, r.faq_id, r.down, r.up) for r in rows] == [
         ("服务专员多久回复", "reply-deadline", 2, 1),
         ("服务专员多久回复", "onsite-days", 1, 0),
         ("服务小组几个人", "group-size", 0, 2),
     ]
     assert rows[0].last_answered_at == T0.astimezone(UTC)
-    later = await database.answered.ratings(since=T0 + timedelta(minutes=1))
+    later = await _ratings(database, since=T0 + timedelta(minutes=1))
     assert [(r.faq_id, r.down, r.up) for r in later] == [
         ("onsite-days", 1, 0),
         ("group-size", 0, 2),
     ]
-    assert [r.faq_id for r in await database.answered.ratings(limit=1)] == ["reply-deadline"]
+    assert [r.faq_id for r in await _ratings(database, limit=1)] == ["reply-deadline"]
 
 
 async def test_a_rating_needs_the_answers_own_chat_and_a_known_answer(database: Database) -> None:
@@ -138,4 +165,4 @@ async def test_a_rating_needs_the_answers_own_chat_and_a_known_answer(database: 
                 )
                 is RatingOutcome.UNKNOWN
             )
-    assert await database.answered.ratings() == []
+    assert await _ratings(database) == []
