@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import MAX_INTEGER, AnsweredQuestion
 

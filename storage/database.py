@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-
 __all__ = [
     "MIGRATING",
     "SERVING",
