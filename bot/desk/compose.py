@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from bot.desk.queries import moves_allowed
 from bot.desk.turn import Turn
 from bot.domain import categories
-from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.messages import Attachment, Button, Channel, Language, OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage.models import Person, Request
@@ -84,24 +84,22 @@ def card_text(turn: Turn, request: Request, person: Person | None) -> str:
     )
 
 
-_CARD_ACTIONS = (
-    (Action.CLAIM, "claim", "claim_button"),
-    (Action.ASK, "ask", "ask_button"),
-    (Action.RESOLVE, "resolve", "resolve_button"),
-    (Action.TRANSFER, "transfer", "transfer_button"),
-)
+_CARD_BUTTONS = {
+    "claim": "claim_button",
+    "ask": "ask_button",
+    "resolve": "resolve_button",
+    "transfer": "transfer_button",
+}
+"""The moves a card offers as buttons (a reply is written under the card, not pressed)."""
 
 
 def card_buttons(request: Request) -> tuple[Button, ...]:
     """The moves a member can make on the request now, as buttons under its card."""
-    buttons = []
-    for action, verb, label in _CARD_ACTIONS:
-        try:
-            transition(Status(request.status), action, Role.MEMBER)
-        except IllegalTransition:
-            continue
-        buttons.append(Button(getattr(GROUP_TEXTS, label), f"act:{verb}:{request.number}"))
-    return tuple(buttons)
+    return tuple(
+        Button(getattr(GROUP_TEXTS, _CARD_BUTTONS[move]), f"act:{move}:{request.number}")
+        for move in moves_allowed(request)
+        if move in _CARD_BUTTONS
+    )
 
 
 def post_card(
