@@ -42,7 +42,7 @@ from bot.domain.workdays import shanghai_date
 from bot.messages import MAX_TEXT_LENGTH, Channel, IncomingMessage, Language, Sender
 from bot.reports.engine import Quarter
 from bot.reports.files import ReportMaker, report_spec
-from bot.routing import Dispatcher
+from bot.routing import Dispatcher, InlinePolicy
 from bot.texts import CONSOLE_TEXTS
 from storage import console, requests
 from storage.database import Database
@@ -608,7 +608,7 @@ class ConsoleChannel:
             received_at=self._clock.now(),
         )
         log.info("console: web:%s sends /%s %s", who.web_id, move, number)
-        replies = await self._dispatcher.handle(message, inline=True)
+        replies = await self._dispatcher.handle(message, inline=InlinePolicy())
         return _json({"messages": [{"text": reply.text} for reply in replies]})
 
 

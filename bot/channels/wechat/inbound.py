@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,7 +58,7 @@ from bot.messages import (
     OutgoingMessage,
     Sender,
 )
-from bot.routing import Dispatcher
+from bot.routing import Dispatcher, InlinePolicy
 from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
 from bot.texts import texts_for
@@ -113,6 +113,8 @@ EVENT_QUOTA = 3
 """Customer-service messages allowed within a minute of a menu click, follow or scan."""
 TEXT_LIMIT = 2000
 """Bytes of UTF-8 per text message (WeChat refuses more than 2,048)."""
+_TOGETHER = "\n\n"
+"""Between the replies that share one passive reply."""
 SUCCESS = "success"
 
 MENU: dict[str, Any] = {
@@ -521,43 +523,17 @@ class WeChatChannel:
     async def _handle(
         self, message: IncomingMessage, account: str, *, event: bool, following: bool = False
     ) -> str | None:
-        """Run the message; hand its first reply back if ready in time, else ``None``."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        """Run the message; its passive reply if one was ready in time, else ``None``."""
         # Awaited to the end, however long it takes: answering before the message is stored
         # could lose it. If this outlasts WeChat's 5 seconds, WeChat posts it again; the retry
         # waits for this transaction, then finds the key and answers with what was handed back.
-        replies = await self._dispatcher.handle(
-            message,
-            inline=True,
-            inline_while=lambda: loop.time() - started < PASSIVE_BUDGET,
-        )
+        replies = await self._dispatcher.handle(message, inline=_passive_reply())
         # Only once the message is stored: a failed one (WeChat retries it) changes nothing.
         self._note_contact(message.chat_id, message.received_at, event=event, following=following)
-        if not replies:
+        text = passive_text(replies) if replies else None
+        if text is None:
             return None
-        # One response carries one message: the replies that fit go in it together (welcome and
-        # the maker spaces, say), the rest by customer-service message.
-        texts = [render_text(reply) for reply in replies]
-        fitting = 0
-        while (
-            fitting < len(replies)
-            and not replies[fitting].attachments
-            and len("\n\n".join(texts[: fitting + 1]).encode()) <= TEXT_LIMIT
-        ):
-            fitting += 1
-        if fitting < len(replies):
-            await self._requeue(message.key, keep=fitting)
-        if fitting == 0:
-            return None
-        return self._passive("\n\n".join(texts[:fitting]), message.chat_id, account)
-
-    async def _requeue(self, key: str, *, keep: int) -> None:
-        """Send by the outbox what was handed back for ``key``, but the first ``keep``."""
-        async with self._database.transaction() as session:
-            count = await outbox.requeue_handed_back(session, key, self._clock.now(), keep=keep)
-        if count:
-            self._wake_sender()
+        return self._passive(text, message.chat_id, account)
 
     def _wake_sender(self) -> None:
         if self._dispatcher.on_queued is not None:
@@ -743,6 +719,32 @@ def render_text(message: OutgoingMessage) -> str:
         ]
         text = "\n".join([text, "", *links])
     return text
+
+
+def passive_text(replies: Sequence[OutgoingMessage]) -> str | None:
+    """The one text a passive reply carrying ``replies`` shows; ``None`` if they do not fit.
+
+    A response carries one message: replies that go back together (welcome and the maker
+    spaces, say) share it, within :data:`TEXT_LIMIT`. A reply with a file cannot go back at all.
+    """
+    if any(reply.attachments for reply in replies):
+        return None
+    text = _TOGETHER.join(render_text(reply) for reply in replies)
+    return text if len(text.encode()) <= TEXT_LIMIT else None
+
+
+def _passive_reply() -> InlinePolicy:
+    """What one passive reply carries: the first replies that fit one text, within the budget.
+
+    A response carries one message, so the replies that fit go in it together (welcome and
+    the maker spaces, say); from the first that does not, the rest go by customer-service
+    message. Decided before the message commits, so no reply is stored as handed back that the
+    response then cannot carry.
+    """
+    return InlinePolicy(
+        deadline=asyncio.get_running_loop().time() + PASSIVE_BUDGET,
+        fits=lambda replies: passive_text(replies) is not None,
+    )
 
 
 def inert(text: str) -> str:
