@@ -97,7 +97,7 @@ from fake_telegram import FakeTelegram
 from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, new_aes_key, text_xml
 
 from bot.app import create_bot
-from bot.channels.wechat.inbound import TEXT_LIMIT, render_text, split_text
+from bot.channels.wechat.render import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.settings import load_settings

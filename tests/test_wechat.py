@@ -39,9 +39,10 @@ from fake_wechat import (
 from sqlalchemy import func, select, text
 
 from bot.app import Bot, create_bot
-from bot.channels.wechat import inbound as wechat
+from bot.channels.wechat import inbound, parsing
 from bot.channels.wechat.api import WeChatApi
-from bot.channels.wechat.inbound import MENU, escape_cdata, render_text, split_text
+from bot.channels.wechat.inbound import MENU
+from bot.channels.wechat.render import TEXT_LIMIT, escape_cdata, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Button, Channel, Language, OutgoingMessage
 from bot.server import build_application
@@ -263,7 +264,7 @@ async def test_a_slow_answer_is_acknowledged_and_pushed(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No time left for a passive reply: the answer must come by customer-service message.
-    monkeypatch.setattr(wechat, "PASSIVE_BUDGET", 0.0)
+    monkeypatch.setattr(inbound, "PASSIVE_BUDGET", 0.0)
     posted = await site.say(ENTREPRENEUR, "服务专员多久给我反馈结果？", 13)
     assert (posted.status, posted.body_text) == (200, "success")
     call = await site.fake.wait_for(lambda c: c.path == CUSTOM_SEND and c.ok, timeout=10)
@@ -395,7 +396,7 @@ def test_every_shipped_answer_with_its_thumbs_fits_one_wechat_message() -> None:
         answer = OutgoingMessage(
             ENTREPRENEUR, Channel.WECHAT, entry.answer, thumbs, source=entry.source
         )
-        assert len(render_text(answer).encode()) <= wechat.TEXT_LIMIT, entry.id
+        assert len(render_text(answer).encode()) <= TEXT_LIMIT, entry.id
 
 
 # --- retries ---------------------------------------------------------------------------------
@@ -622,7 +623,7 @@ MESSAGE = (
         b'{"MsgType": "text"}',
         f"<xml><!-- a comment -->{MESSAGE}</xml>".encode(),
         f"<xml><?php echo 1; ?>{MESSAGE}</xml>".encode(),
-        f"<xml>{MESSAGE}{'<Extra/>' * wechat.MAX_ELEMENTS}</xml>".encode(),
+        f"<xml>{MESSAGE}{'<Extra/>' * parsing.MAX_ELEMENTS}</xml>".encode(),
     ],
     ids=[
         "garbage",
@@ -876,7 +877,7 @@ def test_buttons_become_menu_links_and_numbered_labels_send_their_number() -> No
 
 def test_every_menu_key_stands_for_a_command() -> None:
     keys = [b["key"] for top in MENU["button"] for b in (top.get("sub_button") or [top])]
-    assert sorted(keys) == sorted(wechat.MENU_COMMANDS)
+    assert sorted(keys) == sorted(inbound.MENU_COMMANDS)
 
 
 async def test_media_is_uploaded_for_a_media_id_and_a_stale_token_is_renewed_once() -> None:
