@@ -97,12 +97,12 @@ from fake_telegram import FakeTelegram
 from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, new_aes_key, text_xml
 
 from bot.app import create_bot
-from bot.channels.wechat.inbound import TEXT_LIMIT, render_text, split_text
+from bot.channels.wechat.render import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.settings import load_settings
 from storage import Database
-from storage.models import OutboxMessage, Request
+from storage.models import OutboxMessage, OutboxStatus, Request
 
 TOKEN = "424242:faults-harness-token"
 WECHAT_TOKEN = "faults-harness"
@@ -793,10 +793,11 @@ async def open_overdue(url: str, roster: Path, count: int) -> Seeded:
                 message = IncomingMessage(
                     sender, user, text, f"seed:{index}:{key}", clock.now(), choice=choice
                 )
-                await bot.dispatcher.handle(message, inline=False)
+                await bot.dispatcher.handle(message)
         async with bot.database.sessions() as session:
             written = (await session.execute(select(OutboxMessage.id, OutboxMessage.status))).all()
-        return Seeded({i for i, _ in written}, {i for i, status in written if status == "sent"})
+        handed_back = {i for i, status in written if status == OutboxStatus.HANDED_BACK}
+        return Seeded({i for i, _ in written}, handed_back)
     finally:
         await bot.close()
 
@@ -940,7 +941,9 @@ async def _in_flight(inbox: Inbox, database: Database) -> frozenset[int]:
     reached = set(inbox.reached)
     async with database.sessions() as session:
         unrecorded = await session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.status != "sent")
+            select(OutboxMessage.id).where(
+                OutboxMessage.status.not_in((OutboxStatus.SENT, OutboxStatus.HANDED_BACK))
+            )
         )
         return frozenset(reached.intersection(unrecorded))
 
@@ -955,7 +958,7 @@ async def _drain(url: str, inbox: Inbox, limit: float) -> None:
                 pending = await session.scalar(
                     select(func.count())
                     .select_from(OutboxMessage)
-                    .where(OutboxMessage.status == "pending")
+                    .where(OutboxMessage.status == OutboxStatus.PENDING)
                 )
             if not pending:
                 break
@@ -1005,12 +1008,12 @@ def count_copies(
     A platform call counts for the row it named, if it went to that row's chat with that row's
     text (for a WeChat message in parts, the first part counts, the others are its rest). A
     webhook's response counts for the rows handed back in it: those that answer the message
-    posted (its key) in that chat, marked sent when they were written (no attempt).
+    posted (its key) in that chat, stored as handed back when they were written.
     """
     by_id = {row.id: row for row in rows}
     handed_back: dict[str, list[OutboxMessage]] = defaultdict(list)
     for written in rows:
-        if written.inbound_key and written.status == "sent" and written.attempts == 0:
+        if written.inbound_key and written.status == OutboxStatus.HANDED_BACK:
             handed_back[written.inbound_key].append(written)
     copies: Counter[int] = Counter()
     unexplained: list[str] = []
@@ -1058,7 +1061,7 @@ def judge(outcome: Outcome, rows: Sequence[Written], copies: Mapping[int, int]) 
     outcome.rows = len(rows)
     for row in rows:
         seen = copies.get(row.id, 0)
-        if row.status != "sent":
+        if row.status not in (OutboxStatus.SENT, OutboxStatus.HANDED_BACK):
             outcome.lost.append(
                 f"{row.status} after the run ({seen} copies): outbox {row.id} to {row.chat}"
             )

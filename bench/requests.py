@@ -5,10 +5,10 @@ knowledge base, migrations) on a fresh database, then:
 
 * setup, untimed: every one of ``requests`` distinct web users presses ``space:<id>`` (the six
   demo maker spaces in turn), so the bot knows their maker space;
-* timed: every user sends ``/new <text>`` once, through ``Dispatcher.handle(…, inline=True)``
-  exactly as the web chat adapter calls it — inbound dedup, person lookup, request number,
-  request + event + outbox rows, one transaction per message. ``concurrency`` asyncio tasks
-  take the messages from one queue.
+* timed: every user sends ``/new <text>`` once, through
+  ``Dispatcher.handle(…, inline=InlinePolicy())`` exactly as the web chat adapter calls it —
+  inbound dedup, person lookup, request number, request + event + outbox rows, one
+  transaction per message. ``concurrency`` asyncio tasks take the messages from one queue.
 
 The clock is a :class:`~bot.clock.ManualClock` standing at Monday 2026-11-23 10:00 Shanghai
 time (a working day of a year the calendar knows), so every run dates its requests the same way.
@@ -41,6 +41,7 @@ from bench.harness import POSTGRES_URL, scratch_database
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender
+from bot.routing import InlinePolicy
 from bot.settings import load_settings
 from storage.models import Request
 
@@ -130,7 +131,8 @@ async def _one_run(url: str, count: int, concurrency: int) -> Sample:
         handle = bot.dispatcher.handle
         for user in range(count):  # setup, untimed: the bot learns each user's maker space
             await handle(
-                _message(bot, user, choice=f"space:{spaces[user % len(spaces)]}"), inline=True
+                _message(bot, user, choice=f"space:{spaces[user % len(spaces)]}"),
+                inline=InlinePolicy(),
             )
         messages = [_message(bot, u, f"/new {TEXTS[u % len(TEXTS)]}") for u in range(count)]
         queue = iter(messages)
@@ -139,7 +141,7 @@ async def _one_run(url: str, count: int, concurrency: int) -> Sample:
         async def worker() -> None:
             for message in queue:  # one shared iterator: each message is taken exactly once
                 start = time.perf_counter()
-                await handle(message, inline=True)
+                await handle(message, inline=InlinePolicy())
                 latencies.append((time.perf_counter() - start) * 1000)
 
         start = time.perf_counter()

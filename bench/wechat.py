@@ -620,7 +620,7 @@ SETUPS = (
 def _as_wechat_shows(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The expected answers as WeChat users read them (commands by their words: “提交工单”)."""
     # Imported here: the helper processes import this module and need none of it.
-    from bot.channels.wechat.inbound import render_text  # noqa: PLC0415
+    from bot.channels.wechat.render import render_text  # noqa: PLC0415
     from bot.messages import Channel, OutgoingMessage  # noqa: PLC0415
 
     return [

@@ -25,9 +25,9 @@ expat in one pass. Two measurements, each with the old code beside the new in th
   freshly signed queries (which nobody but WeChat can make: the worst case, since a reused one is
   refused before the body is read). Each bot first answers 20 probes with nothing else going
   on: the quiet baseline. The **old** rows run the same bot with the old parser patched in (the
-  baseline functions below replace ``_parse`` and ``_encrypt_of`` in that process only), so the
-  old cost of reading a body is where it was; they stop waiting after ``BUDGET_S`` and show
-  "> budget", a lower bound.
+  baseline functions below replace ``parse`` and ``encrypt_of`` of
+  :mod:`bot.channels.wechat.parsing` in that process only), so the old cost of reading a body
+  is where it was; they stop waiting after ``BUDGET_S`` and show "> budget", a lower bound.
 * **(c) the replay memory's cost per message.** The nonce memory adds a write per message
   (``storage.nonces.NonceMemory``, which notes the requests that arrive together in one
   statement). Timed in process on a fresh SQLite file and a scratch PostgreSQL database: one
@@ -77,7 +77,7 @@ from bench.harness import (
     sigterm,
     stop,
 )
-from bot.channels.wechat import inbound as wechat
+from bot.channels.wechat import inbound, parsing
 from storage import Database, nonces
 
 TOKEN = "benchtoken"
@@ -112,14 +112,14 @@ _OLD_CDATA = re.compile(rb"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 def _old_parse(body: bytes) -> dict[str, str]:
     """BASELINE: the old ``_parse`` (quadratic on unterminated CDATA openings)."""
     if not _OLD_TRUSTED_START.match(body) or b"<!" in _OLD_CDATA.sub(b"", body):
-        raise wechat.Unreadable("not a plain <xml> document (a DTD, an entity or a comment)")
+        raise parsing.Unreadable("not a plain <xml> document (a DTD, an entity or a comment)")
     try:
         document = xmltodict.parse(body, disable_entities=True)
     except (ExpatError, ValueError) as error:
-        raise wechat.Unreadable(f"XML error: {error}") from None
+        raise parsing.Unreadable(f"XML error: {error}") from None
     root = document.get("xml") if isinstance(document, dict) else None
     if not isinstance(root, dict):
-        raise wechat.Unreadable("no <xml> root")
+        raise parsing.Unreadable("no <xml> root")
     return {k: v for k, v in root.items() if isinstance(v, str)}
 
 
@@ -127,7 +127,7 @@ def _old_encrypt_of(body: bytes) -> str | None:
     """BASELINE, for (b): the old code parsed the whole envelope to find ``Encrypt``."""
     try:
         return _old_parse(body).get("Encrypt")
-    except wechat.Unreadable:
+    except parsing.Unreadable:
         return None
 
 
@@ -135,7 +135,7 @@ def _old_safe_check(crypto: WeChatCrypto, body: bytes, query: dict[str, str]) ->
     """BASELINE: the old safe-mode path up to the ``msg_signature`` refusal."""
     try:
         outer = _old_parse(body)
-    except wechat.Unreadable:
+    except parsing.Unreadable:
         return
     if "Encrypt" not in outer:
         return
@@ -150,14 +150,14 @@ def _old_safe_check(crypto: WeChatCrypto, body: bytes, query: dict[str, str]) ->
 
 def _new_safe_check(body: bytes, query: dict[str, str]) -> bool:
     """The channel's work before ``msg_signature`` refuses a body: scan, hash, compare."""
-    encrypt = wechat._encrypt_of(body)
-    expected = wechat._sha1(TOKEN, query["timestamp"], query["nonce"], encrypt or "")
-    return wechat._same(expected, query["msg_signature"])
+    encrypt = parsing.encrypt_of(body)
+    expected = inbound._sha1(TOKEN, query["timestamp"], query["nonce"], encrypt or "")
+    return inbound._same(expected, query["msg_signature"])
 
 
 def _quietly(parse: Callable[[bytes], object]) -> Callable[[bytes], None]:
     def run(body: bytes) -> None:
-        with contextlib.suppress(wechat.Unreadable):
+        with contextlib.suppress(parsing.Unreadable):
             parse(body)
 
     return run
@@ -215,8 +215,8 @@ def _bodies(crypto: WeChatCrypto, timestamp: str, nonce: str) -> list[Body]:
     ]
     found = []
     for name, plain, envelope in shapes:
-        assert len(plain) <= wechat.MAX_BODY, name
-        assert len(envelope) <= wechat.MAX_BODY, name
+        assert len(plain) <= inbound.MAX_BODY, name
+        assert len(envelope) <= inbound.MAX_BODY, name
         sizes = f"{len(plain):,} B" + (f", {len(envelope):,} B sealed" if plain != envelope else "")
         found.append(Body(f"{name} ({sizes})", plain, envelope))
     return found
@@ -263,7 +263,7 @@ def measure_loop(quick: bool) -> list[LoopRow]:
     runs = 3 if quick else 5
     slow_runs = 1 if quick else 3  # the old regex on the audit's body takes seconds a call
     rows = []
-    old_parse, new_parse = _quietly(_old_parse), _quietly(wechat._parse)
+    old_parse, new_parse = _quietly(_old_parse), _quietly(parsing.parse)
     for body in _bodies(crypto, timestamp, nonce):
         hostile = body.plain is HOSTILE
         checks = (
@@ -610,12 +610,12 @@ def print_table(report: Report) -> None:
         [
             "The last two bodies are the new parser's slowest shapes we found: still linear, "
             "but each element or attribute is a call into Python (capped at "
-            f"{wechat.MAX_ELEMENTS} elements) or into expat's attribute table. They reach the "
+            f"{parsing.MAX_ELEMENTS} elements) or into expat's attribute table. They reach the "
             "parser only after authentication: in safe mode a valid `msg_signature`, which "
             "takes WeChat's token; in plain mode a signed query never used before (one seen in "
             "a log has been used, and is refused before its body is read). Before "
             "authentication the scan stops after "
-            f"{wechat.MAX_ENVELOPE_PARTS} tags or CDATA sections."
+            f"{parsing.MAX_ENVELOPE_PARTS} tags or CDATA sections."
         ],
     )
     healthz = [r for r in report.bursts if r.code == "new" and r.load != "nothing else"]
@@ -688,7 +688,7 @@ def _serve_bot(baseline: bool) -> int:
     from bot.cli import main  # noqa: PLC0415  # the benchmark itself does not need the CLI
 
     if baseline:
-        vars(wechat).update(_parse=_old_parse, _encrypt_of=_old_encrypt_of)
+        vars(parsing).update(parse=_old_parse, encrypt_of=_old_encrypt_of)
     return main(["run"])
 
 

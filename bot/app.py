@@ -188,7 +188,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     wechat = None
     if settings.wechat_token is not None:
         wechat = WeChatChannel(settings, dispatcher, clock, database)
-        deliverers[Channel.WECHAT] = wechat
+        deliverers[Channel.WECHAT] = wechat.push
     files = ReportMaker(services, settings.chromium)
     sender = OutboxSender(
         database,

@@ -245,6 +245,9 @@ class OutgoingMessage:
         edit: The platform id of the message to replace (set by the sender).
         notice: A short "a reply is waiting" push outside the chat, for a user the platform
             will not take chat messages for until they write (WeChat's template message).
+        delivery_report: The sender's own word on another message's delivery (a ✓ under a
+            relayed reply, a failure told to the duty group): if it fails in turn, nobody is
+            told, or reports would beget reports. Stored as ``report``.
     """
 
     chat_id: str
@@ -263,6 +266,7 @@ class OutgoingMessage:
     reply_to: str | None = None
     edit: str | None = None
     notice: bool = False
+    delivery_report: bool = False
 
     def to_payload(self) -> dict[str, object]:
         """The message as stored in the outbox (JSON)."""
@@ -288,6 +292,8 @@ class OutgoingMessage:
             payload["language"] = self.language.value
         if self.reply_to:
             payload["reply_to"] = self.reply_to
+        if self.delivery_report:
+            payload[_DELIVERY_REPORT] = True
         return payload
 
     @classmethod
@@ -321,9 +327,13 @@ class OutgoingMessage:
             ),
             language=Language(str(payload.get("language", Language.ZH.value))),
             reply_to=str(reply_to) if reply_to else None,
+            delivery_report=bool(payload.get(_DELIVERY_REPORT)),
         )
 
 
+_DELIVERY_REPORT = "report"
+"""The payload key of :attr:`OutgoingMessage.delivery_report` (rows written before it was a
+field carry it under this name too)."""
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 

@@ -7,6 +7,7 @@ to send.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from bot.logs import about
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.metrics import Metrics
 from storage import outbox
+from storage.outbox import OutboxStatus
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from knowledge.service import KnowledgeService
     from storage.database import Database
 
-__all__ = ["Context", "Dispatcher", "Handler", "Router", "Services"]
+__all__ = ["Context", "Dispatcher", "Handler", "InlinePolicy", "Router", "Services"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,41 @@ class Context:
     def calendar(self) -> WorkCalendar:
         """The working-day calendar in service."""
         return self.services.calendar.current
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    """What an adapter can hand back in its own HTTP response, asked before the commit.
+
+    The replies to the sender's own chat that the policy lets through are stored as handed
+    back (:attr:`~storage.outbox.OutboxStatus.HANDED_BACK`) in the message's own transaction,
+    and the adapter must send exactly those; everything else waits in the outbox. So a reply is
+    never marked handed back and then found not to fit. The default hands back every reply (the
+    web chat).
+    """
+
+    limit: int | None = None
+    """At most this many replies go back (Telegram's webhook answer carries one call)."""
+    deadline: float | None = None
+    """The event loop's time (``loop.time()``) after which the adapter can no longer answer
+    inline (WeChat's passive reply): a handler done later leaves every reply to the outbox."""
+    fits: Callable[[Sequence[OutgoingMessage]], bool] | None = None
+    """Whether the adapter can carry these replies together, the sender's first ones in order
+    (Telegram: plain messages, no edit or file; WeChat: one text of 2,048 bytes at most)."""
+
+    def can_inline(self, replies: Sequence[OutgoingMessage]) -> bool:
+        """Whether ``replies`` can all go back in the response.
+
+        Asked with the replies handed back so far and the next one: what fits depends on the
+        whole response (WeChat's byte limit), not on each reply alone.
+        """
+        if self.limit is not None and len(replies) > self.limit:
+            return False
+        return self.fits is None or self.fits(replies)
+
+    def too_late(self) -> bool:
+        """Whether the :attr:`deadline` has passed."""
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 
 
 @dataclass(slots=True)
@@ -178,10 +215,7 @@ class Dispatcher:
         self,
         message: IncomingMessage,
         *,
-        inline: bool = False,
-        inline_limit: int | None = None,
-        inline_while: Callable[[], bool] | None = None,
-        inline_if: Callable[[OutgoingMessage], bool] | None = None,
+        inline: InlinePolicy | None = None,
         handler: Run | None = None,
     ) -> list[OutgoingMessage]:
         """Handle one incoming message exactly once and queue what it causes.
@@ -192,37 +226,24 @@ class Dispatcher:
 
         Args:
             message: The incoming message.
-            inline: The adapter hands the replies to the sender's own chat back itself (in
-                its HTTP response); they are stored as sent. Everything else waits in the outbox.
-            inline_limit: At most this many replies go back inline (Telegram's webhook answer
-                carries one); the rest wait in the outbox.
-            inline_while: Asked once the handler is done: ``False`` means the adapter's
-                moment to answer inline has passed, so every reply waits in the outbox.
-            inline_if: Which replies the adapter can hand back (Telegram's webhook answer
-                sends a message, it cannot edit one); from the first it cannot, the rest of
-                the sender's replies wait in the outbox too, so they keep their order.
+            inline: What the adapter hands back itself, in its HTTP response, of the replies
+                to the sender's own chat; ``None`` when it hands back nothing. From the first
+                reply it cannot carry (or a file the sender makes) on, the sender's replies wait
+                in the outbox, so they keep their order.
             handler: Handles the message instead of the routes: an adapter whose input is
                 already a command (the console's buttons) needs no chat text parsed.
 
         Returns:
             The replies addressed to the sender's chat (with ``inline``: those handed back,
-            none when ``inline_while`` said it was too late).
+            none when its deadline had passed).
         """
         # The handling marks its lines with the request it turns out to be about; the mark ends
         # with it, so the task's next lines (a long poll's) are about no request.
         with about(None), self.services.metrics.handling_time(message.channel.value):
-            return await self._handle(
-                message, inline, inline_limit, inline_while, inline_if, handler or self.dispatch
-            )
+            return await self._handle(message, inline, handler or self.dispatch)
 
-    async def _handle(  # noqa: PLR0917 - the knobs of handle(), passed on as they are
-        self,
-        message: IncomingMessage,
-        inline: bool,
-        inline_limit: int | None,
-        inline_while: Callable[[], bool] | None,
-        inline_if: Callable[[OutgoingMessage], bool] | None,
-        handler: Run,
+    async def _handle(
+        self, message: IncomingMessage, inline: InlinePolicy | None, handler: Run
     ) -> list[OutgoingMessage]:
         services = self.services
         counted = services.metrics
@@ -233,37 +254,29 @@ class Dispatcher:
                 counted.messages_in.labels(channel, "duplicate").inc()
                 log.info("redelivered message %r: answering as before", message.key)
                 stored = await outbox.replies_to(session, message.key)
-                again = [
+                return [
                     OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)
                     for row in stored
                     if row.channel == message.channel
                     and row.chat_id == message.chat_id
                     # Inline, only what was handed back before: the sender pushes the rest.
-                    and (not inline or (row.status == "sent" and row.attempts == 0))
+                    and (inline is None or row.status == OutboxStatus.HANDED_BACK)
                 ]
-                return again[:inline_limit]
             context = Context(services, session, now)
             replies = _last_edits(await handler(message, context))
-            late = inline and inline_while is not None and not inline_while()
-            if late:
-                inline = False
+            late = inline is not None and inline.too_late()
+            policy = None if late else inline
             own: list[OutgoingMessage] = []
             queued = False
-            in_order = True  # once a reply cannot go back inline, the rest follow it
+            in_order = policy is not None  # once a reply cannot go back inline, the rest follow
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
                 # A file the bot makes (a report) is made by the sender, never handed back.
                 made = any(a.made for a in reply.attachments)
-                if mine and inline_if is not None and not inline_if(reply):
-                    in_order = False
-                handed_back = (
-                    inline
-                    and mine
-                    and not made
-                    and in_order
-                    and (inline_limit is None or len(own) < inline_limit)
-                )
-                if handed_back or (mine and not inline):
+                if policy is not None and mine and in_order:
+                    in_order = not made and policy.can_inline([*own, reply])
+                handed_back = mine and in_order
+                if handed_back or (mine and policy is None):
                     own.append(reply)
                 queued = queued or not handed_back
                 outbox.enqueue(
@@ -274,10 +287,10 @@ class Dispatcher:
                     now=now,
                     inbound_key=message.key,
                     request_id=reply.request_id,
-                    sent=handed_back,
+                    handed_back=handed_back,
                 )
         counted.messages_in.labels(channel, "new").inc()
-        if inline:
+        if policy is not None:
             counted.messages_out.labels(channel, "inline").inc(len(own))
         if queued and self.on_queued is not None:
             self.on_queued()

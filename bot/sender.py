@@ -64,8 +64,6 @@ LEASE = timedelta(seconds=60)
 It is also how long the messages a killed process had taken wait before another process
 sends them. A round gives back what it has not begun by half the lease, so a slow platform
 never lets a lease run out under a delivery that is still to come."""
-REPORTED = "report"
-"""Payload flag of a failure report, so a report that fails is not reported in turn."""
 OUTBOX_HEADER = "X-MakerDesk-Outbox"
 """The HTTP header naming the outbox row a platform API call delivers."""
 
@@ -374,13 +372,17 @@ class OutboxSender:
     def _confirm(session: AsyncSession, message: OutgoingMessage, text: str, now: datetime) -> None:
         """Answer under the commissioner's message that ``message`` relayed."""
         assert message.confirm is not None
-        outbox.enqueue(
+        _queue(
             session,
-            channel=message.confirm.channel.value,
-            chat_id=message.confirm.chat_id,
-            payload={"text": text, "reply_to": message.confirm.message_id, REPORTED: True},
-            now=now,
-            request_id=message.request_id,
+            OutgoingMessage(
+                message.confirm.chat_id,
+                message.confirm.channel,
+                text,
+                request_id=message.request_id,
+                reply_to=message.confirm.message_id,
+                delivery_report=True,
+            ),
+            now,
         )
 
     async def _failed(
@@ -407,14 +409,7 @@ class OutboxSender:
                         language=message.language,
                         notice=True,
                     )
-                    outbox.enqueue(
-                        session,
-                        channel=row.channel,
-                        chat_id=row.chat_id,
-                        payload=notice.to_payload(),
-                        now=now,
-                        request_id=row.request_id,
-                    )
+                    _queue(session, notice, now)
                     self.wake()
                 return
             if not error.final and row.attempts < MAX_ATTEMPTS:
@@ -443,16 +438,16 @@ class OutboxSender:
                 text = GROUP_TEXTS.not_delivered.format(reason=error.reason)
                 self._confirm(session, message, text, now)
             else:
-                await self._report(session, row, error.reason, now)
+                await self._report(session, message, error.reason, now)
         self.wake()
 
     async def _report(
-        self, session: AsyncSession, row: OutboxMessage, reason: str, now: datetime
+        self, session: AsyncSession, message: OutgoingMessage, reason: str, now: datetime
     ) -> None:
         """Tell the request's duty group that a message did not reach the entrepreneur."""
-        if row.request_id is None or row.payload.get(REPORTED) or row.payload.get("edit_card"):
+        if message.request_id is None or message.delivery_report or message.edit_card:
             return
-        request = await session.get(Request, row.request_id)
+        request = await session.get(Request, message.request_id)
         if request is None:
             return
         try:
@@ -460,7 +455,7 @@ class OutboxSender:
         except KeyError:
             log.error("request %s: group %s is not in the roster", request.number, request.group_id)
             return
-        if row.channel in group.chat and group.chat[row.channel] == row.chat_id:
+        if group.chat.get(message.channel.value) == message.chat_id:
             return  # the group's own chat failed: telling it there would fail the same way
         text = desk_texts_for(Language.ZH).delivery_failed.format(
             number=request.number, reason=reason
@@ -468,11 +463,24 @@ class OutboxSender:
         for channel, chat_id in group.chat.items():
             if channel == Channel.WEB.value:
                 continue
-            outbox.enqueue(
-                session,
-                channel=channel,
-                chat_id=chat_id,
-                payload={"text": text, "thread": True, REPORTED: True},
-                now=now,
+            report = OutgoingMessage(
+                chat_id,
+                Channel(channel),
+                text,
                 request_id=request.id,
+                thread=True,
+                delivery_report=True,
             )
+            _queue(session, report, now)
+
+
+def _queue(session: AsyncSession, message: OutgoingMessage, now: datetime) -> None:
+    """Write ``message`` to the outbox, to go out once ``session`` commits."""
+    outbox.enqueue(
+        session,
+        channel=message.channel.value,
+        chat_id=message.chat_id,
+        payload=message.to_payload(),
+        now=now,
+        request_id=message.request_id,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -36,6 +38,7 @@ __all__ = [
     "JobRun",
     "Notice",
     "OutboxMessage",
+    "OutboxStatus",
     "Pause",
     "Person",
     "PushWindow",
@@ -230,6 +233,23 @@ class RequestEvent(Base):
     )
 
 
+class OutboxStatus(StrEnum):
+    """Where an outbox row stands; stored as its value."""
+
+    PENDING = "pending"
+    """Waits for the sender, due at ``next_attempt_at``."""
+    HANDED_BACK = "handed_back"
+    """Went back in the HTTP response to the message it answers (WeChat's passive reply,
+    Telegram's webhook answer, the web chat's): the sender never takes it, and a redelivery of
+    that message gets it again."""
+    SENT = "sent"
+    """The sender delivered it (or the page fetched it, for a channel the client polls)."""
+    HELD = "held"
+    """The platform refuses pushes to the user for now; it waits for them to write again."""
+    FAILED = "failed"
+    """Undeliverable; kept with the reason."""
+
+
 class OutboxMessage(Base):
     """A message to deliver, written in the transaction that caused it."""
 
@@ -247,8 +267,19 @@ class OutboxMessage(Base):
     inbound_key: Mapped[str | None] = mapped_column(String(200), index=True)
     """The incoming message this answers, so a redelivered message gets the same answer."""
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
-    """``pending``, ``sent``, ``held`` (waits for the user to write) or ``failed``."""
+    status: Mapped[OutboxStatus] = mapped_column(
+        # The value in a VARCHAR(16), as before the enum: no type or constraint to migrate.
+        Enum(
+            OutboxStatus,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+            validate_strings=True,
+        ),
+        nullable=False,
+        default=OutboxStatus.PENDING,
+    )
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import InboundKey, OutboxMessage, Request
+from storage.models import InboundKey, OutboxMessage, OutboxStatus, Request
 from storage.upsert import insert_for
 
 __all__ = [
     "Claimed",
+    "OutboxStatus",
     "backlog",
     "claim_due",
     "claim_inbound",
@@ -29,7 +30,6 @@ __all__ = [
     "release",
     "release_held",
     "replies_to",
-    "requeue_handed_back",
     "retry_later",
 ]
 
@@ -58,9 +58,13 @@ def enqueue(
     now: datetime,
     inbound_key: str | None = None,
     request_id: int | None = None,
-    sent: bool = False,
+    handed_back: bool = False,
 ) -> OutboxMessage:
-    """Add a message to deliver; ``sent`` when the caller hands it over itself (an HTTP reply)."""
+    """Add a message to deliver; ``handed_back`` when the caller hands it over itself.
+
+    A handed-back message goes in the HTTP response to ``inbound_key``'s message
+    (:attr:`OutboxStatus.HANDED_BACK`); the sender never takes it.
+    """
     row = OutboxMessage(
         channel=channel,
         chat_id=chat_id,
@@ -68,10 +72,10 @@ def enqueue(
         created_at=now,
         inbound_key=inbound_key,
         request_id=request_id,
-        status="sent" if sent else "pending",
+        status=OutboxStatus.HANDED_BACK if handed_back else OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
-        sent_at=now if sent else None,
+        sent_at=now if handed_back else None,
     )
     session.add(row)
     return row
@@ -106,17 +110,17 @@ async def deliver_to_page(
             .where(
                 OutboxMessage.channel == channel,
                 OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == "pending",
+                OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.id <= acknowledged,
             )
-            .values(status="sent", sent_at=now)
+            .values(status=OutboxStatus.SENT, sent_at=now)
         )
         query = (
             select(OutboxMessage)
             .where(
                 OutboxMessage.channel == channel,
                 OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == "pending",
+                OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.id > acknowledged,
             )
             .order_by(OutboxMessage.id)
@@ -155,7 +159,7 @@ async def claim_due(
     due = (
         select(OutboxMessage.id)
         .where(
-            OutboxMessage.status == "pending",
+            OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
             OutboxMessage.channel.in_(channels),
         )
@@ -200,7 +204,7 @@ async def release(
         update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(list(message_ids)),
-            OutboxMessage.status == "pending",
+            OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at == lease_end,
         )
         .values(next_attempt_at=now, attempts=OutboxMessage.attempts - 1)
@@ -213,7 +217,7 @@ async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> No
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(status="sent", sent_at=now, last_error=None)
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
     )
 
 
@@ -231,7 +235,7 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str) -> Non
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(status="failed", last_error=error[:500])
+        .values(status=OutboxStatus.FAILED, last_error=error[:500])
     )
 
 
@@ -240,7 +244,7 @@ async def mark_held(session: AsyncSession, message_id: int, error: str) -> None:
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
-        .values(status="held", last_error=error[:500])
+        .values(status=OutboxStatus.HELD, last_error=error[:500])
     )
 
 
@@ -255,40 +259,11 @@ async def release_held(
         .where(
             OutboxMessage.channel == channel,
             OutboxMessage.chat_id.in_(list(chat_ids)),
-            OutboxMessage.status == "held",
+            OutboxMessage.status == OutboxStatus.HELD,
         )
-        .values(status="pending", next_attempt_at=now)
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def requeue_handed_back(
-    session: AsyncSession, inbound_key: str, now: datetime, *, keep: int = 0
-) -> int:
-    """Replies to ``inbound_key`` that were to go back in the HTTP response but did not: send them.
-
-    Only rows the sender never took qualify (no attempts), so nothing the sender delivered goes
-    out twice; the first ``keep`` of them did go back. Returns how many were queued.
-    """
-    handed_back = (
-        await session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.inbound_key == inbound_key,
-                OutboxMessage.status == "sent",
-                OutboxMessage.attempts == 0,
-            )
-            .order_by(OutboxMessage.id)
-        )
-    ).all()[keep:]
-    if not handed_back:
-        return 0
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(handed_back))
-        .values(status="pending", sent_at=None, next_attempt_at=now)
-    )
-    return len(handed_back)
 
 
 async def backlog(
@@ -299,7 +274,8 @@ async def backlog(
         count, oldest = (
             await session.execute(
                 select(func.count(), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.status == "pending", OutboxMessage.channel.in_(channels)
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.channel.in_(channels),
                 )
             )
         ).one()

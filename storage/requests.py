@@ -14,6 +14,7 @@ from storage.models import (
     Counter,
     Identity,
     OutboxMessage,
+    OutboxStatus,
     Pause,
     Request,
     RequestEvent,
@@ -295,7 +296,7 @@ async def card_pending(session: AsyncSession, request_id: int, channel: str, cha
         OutboxMessage.request_id == request_id,
         OutboxMessage.channel == channel,
         OutboxMessage.chat_id == chat_id,
-        OutboxMessage.status == "pending",
+        OutboxMessage.status == OutboxStatus.PENDING,
     )
     return any(row.payload.get("card") for row in (await session.scalars(query)).all())
 

@@ -5,11 +5,11 @@ deletes a row they need. What goes, each kind after its own age:
 
 - ``inbound_keys`` after :data:`INBOUND_HORIZON`: a key only has to outlive the platforms'
   redeliveries (Telegram keeps an undelivered update 24 hours, WeChat retries within 15 s).
-- ``outbox`` rows that are finished (``sent`` or ``failed``) after the retention age, and never
-  before the inbound horizon: a redelivered message is answered from the rows its key caused
-  (:func:`storage.outbox.replies_to`). Nothing else reads a finished row: cards live in
-  ``cards``, a request's history in ``request_events``, and every other reader wants rows still
-  ``pending`` or ``held``, which are kept whatever their age.
+- ``outbox`` rows that are finished (``sent``, ``handed_back`` or ``failed``) after the
+  retention age, and never before the inbound horizon: a redelivered message is answered from
+  the rows its key caused (:func:`storage.outbox.replies_to`). Nothing else reads a finished
+  row: cards live in ``cards``, a request's history in ``request_events``, and every other
+  reader wants rows still ``pending`` or ``held``, which are kept whatever their age.
 - ``answered_questions`` and ``unanswered_questions`` after the retention age (the admins' list
   of FAQ gaps; a rating button under a forgotten answer says it cannot find it).
 - conversations left mid-way after :data:`CONVERSATION_AGE` (or the retention age if shorter).
@@ -40,6 +40,7 @@ from storage.models import (
     InboundKey,
     JobRun,
     OutboxMessage,
+    OutboxStatus,
     UnansweredQuestion,
 )
 from storage.upsert import insert_for
@@ -187,7 +188,9 @@ async def _finished_outbox(session: AsyncSession, cutoff: datetime) -> int:
     return await _batch(
         session,
         OutboxMessage.id,
-        OutboxMessage.status.in_(("sent", "failed")),
+        OutboxMessage.status.in_(
+            (OutboxStatus.SENT, OutboxStatus.HANDED_BACK, OutboxStatus.FAILED)
+        ),
         OutboxMessage.next_attempt_at < cutoff,
         table=OutboxMessage,
     )

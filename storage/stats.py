@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage, Request, RequestEvent, UnansweredQuestion
+from storage.models import OutboxMessage, OutboxStatus, Request, RequestEvent, UnansweredQuestion
 
 __all__ = ["DayCounts", "Standing", "day_counts", "standing"]
 
@@ -89,7 +89,7 @@ async def standing(session: AsyncSession, now: datetime) -> Standing:
         .select_from(Request)
         .where(Request.status.in_(_ACTIVE), Request.deadline < now)
     )
-    waiting = OutboxMessage.status.in_(("pending", "held"))
+    waiting = OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD))
     backlog = await session.execute(
         select(OutboxMessage.channel, OutboxMessage.status, func.count())
         .where(waiting)
@@ -97,7 +97,7 @@ async def standing(session: AsyncSession, now: datetime) -> Standing:
     )
     oldest = await session.execute(
         select(OutboxMessage.channel, func.min(OutboxMessage.created_at))
-        .where(OutboxMessage.status == "pending")
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
         .group_by(OutboxMessage.channel)
     )
     return Standing(

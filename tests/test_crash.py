@@ -27,7 +27,7 @@ from bot.messages import Channel, OutgoingMessage
 from bot.reloadable import Reloadable
 from bot.sender import Delivered, OutboxSender
 from storage import Database
-from storage.models import OutboxMessage, Request
+from storage.models import OutboxMessage, OutboxStatus, Request
 
 CROWD = 120
 KILL_AFTER = 25
@@ -142,7 +142,7 @@ async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
         f"第{n}号：想了解场地补贴" for n in range(CROWD)
     )
     assert Counter(card.request_id for card in cards) == Counter(r.id for r in stored)
-    assert {card.status for card in cards} == {"pending"}
+    assert {card.status for card in cards} == {OutboxStatus.PENDING}
     assert sorted(pushed.numbers) == sorted(r.number for r in stored)
 
 

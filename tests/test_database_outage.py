@@ -46,7 +46,7 @@ from bot.texts.console import CONSOLE_TEXTS
 from storage import Database
 from storage.database import _MIGRATION_LOCK as MIGRATION_LOCK
 from storage.database import SERVING, UNAVAILABLE
-from storage.models import InboundKey, OutboxMessage
+from storage.models import InboundKey, OutboxMessage, OutboxStatus
 
 CROWD = 20
 PATIENCE = 15.0
@@ -424,11 +424,11 @@ async def test_a_stalled_postgresql_gets_503_on_every_channel_and_the_bot_recove
             assert await fake.deliver(update, url=webhook) == 200
             (sent,) = fake.sent(chat_id=ENTREPRENEUR)
             assert "10个工作日" in str(sent.params["text"])
-            # Handed back in the response and stored as sent: the outbox never sends it again.
+            # Handed back in the response and stored so: the outbox never sends it again.
             key = f"telegram:{update['update_id']}"
             keys, replies = await _stored_for(direct, key)
             assert keys == 1
-            assert [(r.status, r.attempts) for r in replies] == [("sent", 0)]
+            assert [(r.status, r.attempts) for r in replies] == [(OutboxStatus.HANDED_BACK, 0)]
 
             # SIGTERM while the database is stalled and requests are waiting on it.
             proxy.blackhole()

@@ -37,7 +37,7 @@ from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.settings import load_settings
 from storage import outbox
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 
 TOKEN = "4242:oracle"
 OPENID = "o-oracle-user-000000000000001"
@@ -116,7 +116,7 @@ PLAN = Plan(
 )  # fmt: skip
 
 
-def _rows(*ids: int, status: str = "sent") -> list[Written]:
+def _rows(*ids: int, status: str = OutboxStatus.SENT) -> list[Written]:
     return [Written(i, f"chat{i}", status, f"✓ 已送达 {i}") for i in ids]
 
 
@@ -158,7 +158,7 @@ def test_the_oracle_lets_a_kill_explain_one_extra_copy_of_a_row_and_no_more() ->
 
 def test_the_oracle_fails_a_row_that_never_arrived_or_was_not_sent() -> None:
     never = _judged(_rows(1, 2), {1: 1})
-    pending = _judged(_rows(1) + _rows(2, status="pending"), {1: 1, 2: 1})
+    pending = _judged(_rows(1) + _rows(2, status=OutboxStatus.PENDING), {1: 1, 2: 1})
 
     assert never.lost == ["never reached its chat: outbox 2 to chat2: '✓ 已送达 2'"]
     assert pending.lost == ["pending after the run (1 copies): outbox 2 to chat2"]
@@ -167,7 +167,7 @@ def test_the_oracle_fails_a_row_that_never_arrived_or_was_not_sent() -> None:
 
 
 def _row(row_id: int, chat: str, text: str, **fields: object) -> OutboxMessage:
-    values: dict[str, object] = {"status": "sent", "attempts": 1, "inbound_key": None}
+    values: dict[str, object] = {"status": OutboxStatus.SENT, "attempts": 1, "inbound_key": None}
     return OutboxMessage(
         id=row_id, channel="telegram", chat_id=chat, payload={"text": text}, **(values | fields)
     )
@@ -178,7 +178,9 @@ def test_copies_are_counted_by_the_row_each_call_names_and_strays_are_unexplaine
     rows = [
         _row(1, "10", "✓ 已送达"),
         _row(2, "10", "✓ 已送达"),
-        _row(3, "20", "您好", inbound_key="telegram:7", attempts=0),
+        _row(
+            3, "20", "您好", inbound_key="telegram:7", attempts=0, status=OutboxStatus.HANDED_BACK
+        ),
     ]
     arrivals = [
         Arrival("10", "✓ 已送达", at, outbox_id=1),

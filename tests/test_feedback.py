@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
+from bot.routing import InlinePolicy
 from bot.texts.chat import EN, ZH
 from storage.models import AnsweredQuestion, UnansweredQuestion
 
@@ -39,7 +40,9 @@ def incoming(
 async def say(
     bot: Bot, sender: Sender, text: str = "", *, choice: str | None = None
 ) -> list[OutgoingMessage]:
-    return await bot.dispatcher.handle(incoming(bot, sender, text, choice=choice), inline=True)
+    return await bot.dispatcher.handle(
+        incoming(bot, sender, text, choice=choice), inline=InlinePolicy()
+    )
 
 
 async def kept(bot: Bot) -> list[AnsweredQuestion]:
@@ -122,13 +125,13 @@ async def test_an_unknown_or_garbled_rating_gets_a_plain_answer(
 async def test_a_redelivered_question_or_press_is_kept_once(bot: tuple[Bot, ManualClock]) -> None:
     running, _ = bot
     question = incoming(running, ASKER, QUESTION)
-    (first,) = await running.dispatcher.handle(question, inline=True)
-    (again,) = await running.dispatcher.handle(question, inline=True)
+    (first,) = await running.dispatcher.handle(question, inline=InlinePolicy())
+    (again,) = await running.dispatcher.handle(question, inline=InlinePolicy())
     assert again.buttons == first.buttons  # the same answer, naming the same record
     _, down = thumbs(first)
     press = incoming(running, ASKER, choice=down)
-    await running.dispatcher.handle(press, inline=True)
-    await running.dispatcher.handle(press, inline=True)
+    await running.dispatcher.handle(press, inline=InlinePolicy())
+    await running.dispatcher.handle(press, inline=InlinePolicy())
     async with running.database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AnsweredQuestion)) == 1
     assert [r.rating for r in await kept(running)] == ["down"]

@@ -60,6 +60,7 @@ from bot.domain.lifecycle import (
 )
 from bot.domain.workdays import WorkCalendar, end_of_day
 from bot.messages import Channel, IncomingMessage, Language, Sender
+from bot.routing import InlinePolicy
 from bot.settings import load_settings
 from bot.texts.desk import desk_texts_for
 from storage.models import OutboxMessage, Pause, Request, RequestEvent
@@ -341,7 +342,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.clock.now(),
             choice=choice,
         )
-        replies = [r.text for r in self.run(self.bot.dispatcher.handle(message, inline=True))]
+        replies = [
+            r.text for r in self.run(self.bot.dispatcher.handle(message, inline=InlinePolicy()))
+        ]
         self.delivered.append((message, replies))
         self.check(self.run(self.read(message.key)), unchanged=refused)
         return replies
@@ -483,7 +486,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         message = IncomingMessage(
             who, who.user_id, f"/new {text}", f"prop:{next(self.keys)}", self.clock.now()
         )
-        replies = [r.text for r in self.run(self.bot.dispatcher.handle(message, inline=True))]
+        replies = [
+            r.text for r in self.run(self.bot.dispatcher.handle(message, inline=InlinePolicy()))
+        ]
         self.delivered.append((message, replies))
         confirmations = [found for text in replies if (found := OPENED.search(text))]
         assert len(confirmations) == 1, replies
@@ -734,7 +739,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         message, first = recent[pick % len(recent)]
         before = self.run(self.read(None))
-        again = [r.text for r in self.run(self.bot.dispatcher.handle(message, inline=True))]
+        again = [
+            r.text for r in self.run(self.bot.dispatcher.handle(message, inline=InlinePolicy()))
+        ]
         after = self.run(self.read(None))
         assert again == first
         assert (after.rows, after.pauses, after.events, after.outbox) == (

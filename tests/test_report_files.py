@@ -35,7 +35,7 @@ from bot.reports.html import CHARTS, report_html
 from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
 from bot.reports.period import Quarter
 from bot.sender import Delivered, OutboxSender
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 
 SUPERVISOR = Sender(Channel.TELEGRAM, "9101", "区科委值班")
 ADMIN = Sender(Channel.TELEGRAM, "9001", "管理员")
@@ -230,7 +230,7 @@ async def test_a_file_that_cannot_be_made_is_tried_again_not_lost(
     await broken.deliver_due()
     async with running.database.sessions() as session:
         row = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()[-1]
-    assert (row.status, row.last_error) == ("pending", "file not made: OSError")
+    assert (row.status, row.last_error) == (OutboxStatus.PENDING, "file not made: OSError")
     assert platform.files == []
 
     clock.advance(timedelta(minutes=1))

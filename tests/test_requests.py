@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
+from bot.routing import InlinePolicy
 from storage.models import OutboxMessage, Request, RequestEvent
 
 ENTREPRENEUR = Sender(Channel.WEB, "e1", "小陈")
@@ -33,7 +34,7 @@ async def say(
     message = IncomingMessage(
         sender, sender.user_id, text, f"test:{next(_keys)}", bot.clock.now(), choice=choice
     )
-    return await bot.dispatcher.handle(message, inline=True)
+    return await bot.dispatcher.handle(message, inline=InlinePolicy())
 
 
 async def open_one(bot: Bot, text: str = "想咨询公司注册需要哪些材料") -> str:
@@ -144,7 +145,7 @@ async def test_a_reply_to_a_card_the_bot_never_recorded_still_answers_its_reques
             sender, "-1002000000001", text, f"test:{next(_keys)}", running.clock.now(),
             reply_to="4242", quoted=card,
         )  # fmt: skip
-        return await running.dispatcher.handle(message, inline=True)
+        return await running.dispatcher.handle(message, inline=InlinePolicy())
 
     refused = await reply(WANG, "我来答")
     assert refused[0].text == f"您所在的服务小组没有工单 {number}，请检查编号。"
@@ -156,7 +157,7 @@ async def test_a_reply_to_a_card_the_bot_never_recorded_still_answers_its_reques
         ZHANG, "-1002000000001", "收到", "test:quoted-chatter", running.clock.now(),
         reply_to="4243", quoted="好的，已记下您在“节能环保工业园区众创空间”。",
     )  # fmt: skip
-    await running.dispatcher.handle(chatter, inline=True)
+    await running.dispatcher.handle(chatter, inline=InlinePolicy())
     assert not any("收到" in t for t in await outbox_for(running, "e1"))
 
 
@@ -264,8 +265,8 @@ async def test_a_redelivered_message_opens_one_request(bot: tuple[Bot, ManualClo
     message = IncomingMessage(
         ENTREPRENEUR, "e1", "/new 营业执照怎么办", "test:same-key", running.clock.now()
     )
-    first = await running.dispatcher.handle(message, inline=True)
-    second = await running.dispatcher.handle(message, inline=True)
+    first = await running.dispatcher.handle(message, inline=InlinePolicy())
+    second = await running.dispatcher.handle(message, inline=InlinePolicy())
     assert [m.text for m in first] == [m.text for m in second]
     async with running.database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Request)) == 1

@@ -22,6 +22,7 @@ from bot.app import Bot, create_bot
 from bot.channels.wechat.inbound import MAX_SKEW
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender
+from bot.routing import InlinePolicy
 from bot.settings import SettingsError, load_settings
 from storage import console, nonces, outbox
 from storage.models import (
@@ -33,6 +34,7 @@ from storage.models import (
     Identity,
     InboundKey,
     OutboxMessage,
+    OutboxStatus,
     Person,
     Request,
     RequestEvent,
@@ -93,8 +95,11 @@ async def test_old_rows_go_after_their_age_and_the_archive_and_waiting_messages_
     # Messages about the request: the confirmation went back in the HTTP response; the card is
     # posted now. Two more end otherwise: one failed, one waits for its user to write.
     about = OutboxMessage.request_id.is_not(None)
-    confirmation = min(await ids(bot, OutboxMessage.id, about, OutboxMessage.status == "sent"))
-    card = min(await ids(bot, OutboxMessage.id, about, OutboxMessage.status == "pending"))
+    handed_back = OutboxMessage.status == OutboxStatus.HANDED_BACK
+    confirmation = min(await ids(bot, OutboxMessage.id, about, handed_back))
+    card = min(
+        await ids(bot, OutboxMessage.id, about, OutboxMessage.status == OutboxStatus.PENDING)
+    )
     async with bot.database.transaction() as session:
         failed_row = outbox.enqueue(
             session, channel="telegram", chat_id="9", payload={"text": "x"}, now=clock.now()
@@ -106,8 +111,11 @@ async def test_old_rows_go_after_their_age_and_the_archive_and_waiting_messages_
         await outbox.mark_sent(session, card, clock.now())
         await outbox.mark_failed(session, failed_row.id, "blocked by the user")
         await outbox.mark_held(session, held_row.id, "outside the 48-hour window")
-    finished = await ids(bot, OutboxMessage.id, OutboxMessage.status.in_(("sent", "failed")))
-    waiting = await ids(bot, OutboxMessage.id, OutboxMessage.status.in_(("pending", "held")))
+    ended = (OutboxStatus.SENT, OutboxStatus.HANDED_BACK, OutboxStatus.FAILED)
+    finished = await ids(bot, OutboxMessage.id, OutboxMessage.status.in_(ended))
+    waiting = await ids(
+        bot, OutboxMessage.id, OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD))
+    )
     assert {card, confirmation, failed_row.id} <= finished
     assert held_row.id in waiting
     events = await ids(bot, RequestEvent.id)
@@ -162,7 +170,7 @@ async def test_a_redelivery_within_the_week_is_answered_as_before_even_with_one_
         message = IncomingMessage(
             ENTREPRENEUR, "e1", "服务专员多久给我反馈结果？", "web:e1:late-1", clock.now()
         )
-        return [reply.text for reply in await bot.dispatcher.handle(message, inline=True)]
+        return [reply.text for reply in await bot.dispatcher.handle(message, inline=InlinePolicy())]
 
     first = await deliver()
     assert "10个工作日" in first[0]

@@ -18,11 +18,12 @@ from test_requests import ROSTER, ZHANG, open_one, say
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
-from bot.messages import Channel, IncomingMessage, OutgoingMessage
+from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
+from bot.routing import InlinePolicy
 from bot.sender import LEASE, MAX_ATTEMPTS, Delivered, DeliveryError, OutboxSender, backoff
 from bot.settings import load_settings
 from storage import Database, outbox, requests
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 
 NOW = MONDAY  # the `bot` fixture's clock starts here
 GROUP_CHAT = "-1002000000001"
@@ -64,6 +65,32 @@ async def rows(bot: Bot) -> list[OutboxMessage]:
         return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
+async def test_a_reply_handed_back_is_never_pushed_and_answers_a_redelivery(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    # Telegram's webhook answer carries one message: of the press's two answers the first goes
+    # back in the response, the confirmation and the group's card wait for the sender.
+    running, clock = bot
+    asker = Sender(Channel.TELEGRAM, "9001", "小李")
+    await say(running, asker, "/new 想咨询公司注册需要哪些材料")
+    press = IncomingMessage(asker, "9001", "", "test:press", clock.now(), choice="space:baodi-eco")
+    one = InlinePolicy(limit=1)
+    (noted,) = await running.dispatcher.handle(press, inline=one)
+    assert noted.text.startswith("好的，已记下")
+    again = await running.dispatcher.handle(press, inline=one)
+    assert [reply.text for reply in again] == [noted.text]
+    answered = [row for row in await rows(running) if row.inbound_key == "test:press"]
+    assert [(row.chat_id, row.status, row.attempts) for row in answered] == [
+        ("9001", OutboxStatus.HANDED_BACK, 0),
+        ("9001", OutboxStatus.PENDING, 0),
+        (GROUP_CHAT, OutboxStatus.PENDING, 0),
+    ]
+    platform = Platform()
+    assert await sender_for(running, platform).deliver_due() == 2
+    assert [chat for chat, _ in platform.delivered] == ["9001", GROUP_CHAT]
+    assert platform.delivered[0][1].startswith("✅ 工单已提交")
+
+
 async def test_delivers_pushed_channels_records_the_card_and_leaves_the_web_chat_alone(
     bot: tuple[Bot, ManualClock],
 ) -> None:
@@ -74,9 +101,9 @@ async def test_delivers_pushed_channels_records_the_card_and_leaves_the_web_chat
     assert [chat for chat, _ in platform.delivered] == [GROUP_CHAT]
     assert platform.delivered[0][1].startswith(f"📋 工单 {number}")
     by_channel = {row.channel: row for row in await rows(running)}
-    assert by_channel["telegram"].status == "sent"
+    assert by_channel["telegram"].status == OutboxStatus.SENT
     assert by_channel["telegram"].attempts == 1
-    assert by_channel["web"].status == "sent"  # handed back in the HTTP response
+    assert by_channel["web"].status == OutboxStatus.HANDED_BACK  # in the HTTP response
     async with running.database.sessions() as session:
         card = await requests.request_for_card(session, "telegram", GROUP_CHAT, "101")
     assert card is not None
@@ -119,7 +146,7 @@ async def test_a_failure_for_now_is_retried_with_backoff_then_delivered(
     clock.advance(timedelta(seconds=1))
     assert await sender.deliver_due() == 1
     card = next(row for row in await rows(running) if row.channel == "telegram")
-    assert (card.status, card.attempts, card.last_error) == ("sent", 3, None)
+    assert (card.status, card.attempts, card.last_error) == (OutboxStatus.SENT, 3, None)
     assert len(platform.delivered) == 1
 
 
@@ -154,7 +181,10 @@ async def test_an_undeliverable_reply_is_reported_to_the_group_not_dropped(
     await sender.deliver_due()  # the card and the reply; the reply fails for good
     await sender.deliver_due()  # the report it caused
     failed = next(row for row in await rows(running) if row.chat_id == "5555")
-    assert (failed.status, failed.last_error) == ("failed", "bot was blocked by the user")
+    assert (failed.status, failed.last_error) == (
+        OutboxStatus.FAILED,
+        "bot was blocked by the user",
+    )
     to_group = [text for chat, text in platform.delivered if chat == GROUP_CHAT]
     assert to_group[-1] == (
         f"⚠ 工单 {number} 的一条消息没能送达创业者（bot was blocked by the user），请换个方式联系。"
@@ -175,7 +205,7 @@ async def test_a_message_that_outlasts_every_retry_fails_and_its_report_is_not_r
         await sender.deliver_due()
         clock.advance(timedelta(hours=3))
     card = next(row for row in await rows(running) if row.channel == "telegram")
-    assert (card.status, card.attempts) == ("failed", MAX_ATTEMPTS)
+    assert (card.status, card.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
     # The card went to the group's own chat: a report there would fail the same way.
     assert [row.channel for row in await rows(running)].count("telegram") == 1
 
@@ -189,7 +219,7 @@ async def test_a_message_the_platform_will_take_later_is_held(
     platform.failures[GROUP_CHAT] = [DeliveryError("45015 out of the 48 h window", hold=True)]
     await sender_for(running, platform).deliver_due()
     card = next(row for row in await rows(running) if row.channel == "telegram")
-    assert (card.status, card.last_error) == ("held", "45015 out of the 48 h window")
+    assert (card.status, card.last_error) == (OutboxStatus.HELD, "45015 out of the 48 h window")
     assert await sender_for(running, platform).deliver_due() == 0
 
 
@@ -264,12 +294,12 @@ async def test_a_slow_platform_gives_back_what_the_lease_would_not_cover(
     # Two deliveries took two thirds of the lease: the third card was given back, not sent
     # after the point where another process could already have taken it.
     assert len(platform.delivered) == 2
-    pending = [row for row in await rows(running) if row.status == "pending"]
+    pending = [row for row in await rows(running) if row.status == OutboxStatus.PENDING]
     assert [(row.attempts, row.next_attempt_at) for row in pending] == [(0, clock.now())]
     assert await sender.deliver_due() == 1
     assert len(platform.delivered) == 3
     cards = [row for row in await rows(running) if row.channel == "telegram"]
-    assert [row.status for row in cards] == ["sent"] * 3
+    assert [row.status for row in cards] == [OutboxStatus.SENT] * 3
 
 
 @pytest.mark.postgres

@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from storage import Database
@@ -19,7 +22,8 @@ from storage.answers import (
     ratings,
     record_answer,
 )
-from storage.models import Base
+from storage.database import MIGRATIONS
+from storage.models import Base, OutboxMessage, OutboxStatus
 from storage.questions import UnansweredSummary, record_unanswered, unanswered_summary
 
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=timezone(timedelta(hours=8)))
@@ -166,3 +170,66 @@ async def test_a_rating_needs_the_answers_own_chat_and_a_known_answer(database: 
                 is RatingOutcome.UNKNOWN
             )
     assert await _ratings(database) == []
+
+
+def _migrate(connection: Connection, revision: str, *, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(config, revision)
+
+
+async def test_replies_stored_as_sent_at_once_become_handed_back(database_url: str) -> None:
+    """Before ``handed_back`` a reply that went back in the HTTP response was ``sent`` with no
+    attempt, at the moment it was written; the migration says so, and only of those rows."""
+    later = T0 + timedelta(seconds=3)
+    rows = {
+        1: ("sent", 0, "web:e1:1", T0),  # handed back in the response
+        2: ("sent", 1, "web:e1:1", T0),  # pushed by the sender
+        3: ("sent", 0, "web:e2:2", later),  # fetched by the web chat's page
+        4: ("sent", 0, None, T0),  # answers no message
+        5: ("pending", 0, "telegram:7", None),
+        6: ("failed", 0, "telegram:7", None),
+    }
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, "0008")
+            await connection.execute(
+                OutboxMessage.__table__.insert(),
+                [
+                    {
+                        "id": row_id,
+                        "channel": "web",
+                        "chat_id": "e1",
+                        "payload": {"text": "x"},
+                        "created_at": T0,
+                        "inbound_key": key,
+                        "status": status,
+                        "attempts": attempts,
+                        "next_attempt_at": T0,
+                        "sent_at": sent_at,
+                    }
+                    for row_id, (status, attempts, key, sent_at) in rows.items()
+                ],
+            )
+
+        async def statuses() -> dict[int, OutboxStatus]:
+            async with database.sessions() as session:
+                found = await session.execute(select(OutboxMessage.id, OutboxMessage.status))
+                return {row_id: status for row_id, status in found.all()}
+
+        await database.migrate()
+        assert await statuses() == {
+            1: OutboxStatus.HANDED_BACK,
+            2: OutboxStatus.SENT,
+            3: OutboxStatus.SENT,
+            4: OutboxStatus.SENT,
+            5: OutboxStatus.PENDING,
+            6: OutboxStatus.FAILED,
+        }
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, "0008", down=True)
+        assert await statuses() == {row_id: row[0] for row_id, row in rows.items()}
+    finally:
+        await database.close()

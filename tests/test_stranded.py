@@ -28,6 +28,7 @@ from bot.admin_files import reload_all
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender
+from bot.routing import InlinePolicy
 from bot.settings import load_settings
 from storage.models import OutboxMessage
 
@@ -68,7 +69,7 @@ async def say(bot: Bot, sender: Sender, text: str = "", choice: str | None = Non
     message = IncomingMessage(
         sender, sender.user_id, text, f"test:{next(_keys)}", bot.clock.now(), choice=choice
     )
-    return [reply.text for reply in await bot.dispatcher.handle(message, inline=True)]
+    return [reply.text for reply in await bot.dispatcher.handle(message, inline=InlinePolicy())]
 
 
 async def open_at_pku(bot: Bot, text: str = "想申请场地补贴") -> str:

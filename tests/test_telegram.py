@@ -22,7 +22,7 @@ from sqlalchemy import select
 from test_requests import ROSTER
 
 from storage import Database
-from storage.models import AnsweredQuestion, OutboxMessage
+from storage.models import AnsweredQuestion, OutboxMessage, OutboxStatus
 
 TOKEN = "123456:TEST-token"
 GROUP = -1002000000001
@@ -269,7 +269,11 @@ async def test_the_webhook_refuses_calls_without_the_secret(tmp_path: Path) -> N
         rows = await outbox_rows(tmp_path)
         (noted,) = [r for r in rows if r.payload["text"].startswith("好的，已记下")]
         (confirmed,) = [r for r in rows if r.payload["text"].startswith("✅ 工单已提交")]
-        assert (noted.status, noted.attempts, confirmed.attempts) == ("sent", 0, 1)
+        assert (noted.status, noted.attempts, confirmed.attempts) == (
+            OutboxStatus.HANDED_BACK,
+            0,
+            1,
+        )
         # The spinner is stopped by a call of its own.
         acknowledged = await fake.wait_for(lambda c: c.method == "answerCallbackQuery")
         assert acknowledged.params["callback_query_id"] == press["callback_query"]["id"]

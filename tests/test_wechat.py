@@ -39,9 +39,10 @@ from fake_wechat import (
 from sqlalchemy import func, select, text
 
 from bot.app import Bot, create_bot
-from bot.channels.wechat import inbound as wechat
+from bot.channels.wechat import inbound, parsing
 from bot.channels.wechat.api import WeChatApi
-from bot.channels.wechat.inbound import MENU, escape_cdata, render_text, split_text
+from bot.channels.wechat.inbound import MENU
+from bot.channels.wechat.render import TEXT_LIMIT, escape_cdata, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Button, Channel, Language, OutgoingMessage
 from bot.server import build_application
@@ -49,7 +50,14 @@ from bot.settings import load_settings
 from handlers.faq import rating_buttons
 from knowledge.service import build
 from storage import Database
-from storage.models import MAX_INTEGER, AnsweredQuestion, InboundKey, OutboxMessage, Request
+from storage.models import (
+    MAX_INTEGER,
+    AnsweredQuestion,
+    InboundKey,
+    OutboxMessage,
+    OutboxStatus,
+    Request,
+)
 
 TOKEN = "wechat-token-for-tests"
 APP_ID = "wx1234567890abcdef"
@@ -256,7 +264,7 @@ async def test_a_slow_answer_is_acknowledged_and_pushed(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No time left for a passive reply: the answer must come by customer-service message.
-    monkeypatch.setattr(wechat, "PASSIVE_BUDGET", 0.0)
+    monkeypatch.setattr(inbound, "PASSIVE_BUDGET", 0.0)
     posted = await site.say(ENTREPRENEUR, "服务专员多久给我反馈结果？", 13)
     assert (posted.status, posted.body_text) == (200, "success")
     call = await site.fake.wait_for(lambda c: c.path == CUSTOM_SEND and c.ok, timeout=10)
@@ -264,6 +272,46 @@ async def test_a_slow_answer_is_acknowledged_and_pushed(
     assert call.body["touser"] == ENTREPRENEUR
     assert "10个工作日" in call.body["text"]["content"]
     assert len(site.fake.custom_messages()) == 1
+
+
+async def test_an_answer_too_long_for_a_passive_reply_is_pushed_never_handed_back(
+    tmp_path: Path,
+) -> None:
+    # 3,000 bytes: more than one message carries. WeChat gets "success", the answer comes by
+    # customer-service message in two parts, and the reply never counted as handed back.
+    answer = "营业执照、法人身份证和场地证明须为原件。" * 50
+    faq = tmp_path / "faq"
+    write_faq(
+        faq,
+        "a.yaml",
+        f"- id: long\n  question: 注册公司要带哪些原件？\n  variants: [带哪些原件]\n"
+        f"  answer: {answer}\n  source: 津科创〔2015〕51号 第七条\n  category: commissioners\n",
+    )
+    async with serve(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", faq) as site:
+        question = text_xml(ENTREPRENEUR, "注册公司要带哪些原件？", msg_id=14)
+        posted = await site.post(question)
+        assert (posted.status, posted.body_text) == (200, "success")
+        await site.fake.wait_until(
+            lambda: len(pushed_texts(site.fake, ENTREPRENEUR)) == 2, timeout=10
+        )
+        first, second = pushed_texts(site.fake, ENTREPRENEUR)
+        assert first.startswith(answer[:100])
+        assert "来源：津科创〔2015〕51号 第七条" in second
+        # WeChat's retry is answered as the first try was, and nothing goes out twice.
+        retried = await site.post(question)
+        assert (retried.status, retried.body_text) == (200, "success")
+        async with site.bot.database.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.inbound_key == "wechat:14")
+                )
+            ).all()
+        assert [(row.status, row.attempts) for row in rows] == [(OutboxStatus.SENT, 1)]
+        registry = site.bot.services.metrics.registry
+        out = "makerdesk_messages_out_total"
+        assert registry.get_sample_value(out, {"channel": "wechat", "how": "inline"}) in (None, 0)
+        assert registry.get_sample_value(out, {"channel": "wechat", "how": "pushed"}) == 1
+        assert len(pushed_texts(site.fake, ENTREPRENEUR)) == 2
 
 
 async def test_the_menu_and_the_command_words_work(site: Site) -> None:
@@ -348,7 +396,7 @@ def test_every_shipped_answer_with_its_thumbs_fits_one_wechat_message() -> None:
         answer = OutgoingMessage(
             ENTREPRENEUR, Channel.WECHAT, entry.answer, thumbs, source=entry.source
         )
-        assert len(render_text(answer).encode()) <= wechat.TEXT_LIMIT, entry.id
+        assert len(render_text(answer).encode()) <= TEXT_LIMIT, entry.id
 
 
 # --- retries ---------------------------------------------------------------------------------
@@ -385,7 +433,7 @@ async def _three_retries(site: Site) -> None:
             )
         ).all()
     assert rows
-    assert all((row.status, row.attempts) == ("sent", 0) for row in rows)
+    assert all((row.status, row.attempts) == (OutboxStatus.HANDED_BACK, 0) for row in rows)
     assert all(
         render_text(OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)) in answer
         for row in rows
@@ -427,7 +475,7 @@ async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_write
             lambda: any("⏳" in text for text in pushed_texts(site.fake, ZHANG)), timeout=10
         )
         assert pushed_texts(site.fake, ENTREPRENEUR) == []
-        held = await site.count(OutboxMessage, OutboxMessage.status == "held")
+        held = await site.count(OutboxMessage, OutboxMessage.status == OutboxStatus.HELD)
         assert held == 1
         # A second reply in the same silence is held too, without a second notice.
         await site.say(ZHANG, f"#{number} 另外请带身份证。", 301)
@@ -448,7 +496,7 @@ async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_write
         await site.fake.wait_until(
             lambda: len([t for t in pushed_texts(site.fake, ZHANG) if "✓" in t]) == 2, timeout=10
         )
-        assert await site.count(OutboxMessage, OutboxMessage.status == "held") == 0
+        assert await site.count(OutboxMessage, OutboxMessage.status == OutboxStatus.HELD) == 0
 
 
 async def test_the_notice_can_be_a_subscription_message_with_the_accounts_own_fields(
@@ -575,7 +623,7 @@ MESSAGE = (
         b'{"MsgType": "text"}',
         f"<xml><!-- a comment -->{MESSAGE}</xml>".encode(),
         f"<xml><?php echo 1; ?>{MESSAGE}</xml>".encode(),
-        f"<xml>{MESSAGE}{'<Extra/>' * wechat.MAX_ELEMENTS}</xml>".encode(),
+        f"<xml>{MESSAGE}{'<Extra/>' * parsing.MAX_ELEMENTS}</xml>".encode(),
     ],
     ids=[
         "garbage",
@@ -829,7 +877,7 @@ def test_buttons_become_menu_links_and_numbered_labels_send_their_number() -> No
 
 def test_every_menu_key_stands_for_a_command() -> None:
     keys = [b["key"] for top in MENU["button"] for b in (top.get("sub_button") or [top])]
-    assert sorted(keys) == sorted(wechat.MENU_COMMANDS)
+    assert sorted(keys) == sorted(inbound.MENU_COMMANDS)
 
 
 async def test_media_is_uploaded_for_a_media_id_and_a_stale_token_is_renewed_once() -> None:

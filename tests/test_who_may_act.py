@@ -22,6 +22,7 @@ from sqlalchemy import event, func, select
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
+from bot.routing import InlinePolicy
 from storage.models import OutboxMessage, Request, RequestEvent
 
 PLAIN_ROSTER = (
@@ -83,7 +84,7 @@ async def say(
         reply_to="4242" if quoted else None,
         quoted=quoted,
     )
-    return await bot.dispatcher.handle(message, inline=True)
+    return await bot.dispatcher.handle(message, inline=InlinePolicy())
 
 
 async def open_in(

@@ -23,7 +23,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -62,7 +62,7 @@ from bot.messages import (
     OutgoingMessage,
     Sender,
 )
-from bot.routing import Dispatcher
+from bot.routing import Dispatcher, InlinePolicy
 from bot.sender import Delivered, DeliveryError, outbox_headers
 from bot.settings import Settings
 from bot.texts.chat import texts_for
@@ -380,9 +380,7 @@ class TelegramChannel:
         """
         message = self._incoming(update)
         replies = (
-            await self._dispatcher.handle(
-                message, inline=True, inline_limit=1, inline_if=_sendable_inline
-            )
+            await self._dispatcher.handle(message, inline=_WEBHOOK_ANSWER)
             if message is not None
             else []
         )
@@ -483,9 +481,13 @@ async def _unless(work: Awaitable[T], *interruptions: Awaitable[object]) -> T | 
     return None if job.cancelled() else job.result()
 
 
-def _sendable_inline(reply: OutgoingMessage) -> bool:
-    """Whether the webhook's answer can carry ``reply``: a plain message, not an edit or files."""
-    return reply.edit is None and not reply.attachments
+def _sendable_inline(replies: Sequence[OutgoingMessage]) -> bool:
+    """Whether the webhook's answer can carry ``replies``: plain messages, no edit or files."""
+    return all(reply.edit is None and not reply.attachments for reply in replies)
+
+
+_WEBHOOK_ANSWER = InlinePolicy(limit=1, fits=_sendable_inline)
+"""The webhook's answer: one Bot API call, which sends a message."""
 
 
 def _readable(update: Update) -> bool:

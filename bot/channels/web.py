@@ -39,7 +39,7 @@ from bot.messages import (
     OutgoingMessage,
     Sender,
 )
-from bot.routing import Dispatcher
+from bot.routing import Dispatcher, InlinePolicy
 from bot.texts.chat import texts_for
 from storage import outbox, visitors
 from storage.database import UNAVAILABLE
@@ -204,7 +204,7 @@ class WebChannel:
             choice=choice,
         )
         try:
-            replies = await self._dispatcher.handle(message, inline=True)
+            replies = await self._dispatcher.handle(message, inline=InlinePolicy())
         except UNAVAILABLE:
             # Nothing was stored: the person is told to send it again, not left guessing.
             log.warning("web chat: the database is unreachable; message refused for now")

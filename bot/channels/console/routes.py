@@ -47,7 +47,7 @@ from bot.messages import (
 )
 from bot.reports.files import ReportMaker, report_spec
 from bot.reports.period import Quarter
-from bot.routing import Context, Dispatcher
+from bot.routing import Context, Dispatcher, InlinePolicy
 from bot.texts.console import CONSOLE_TEXTS
 from handlers.basics import answer
 from storage import console
@@ -275,7 +275,7 @@ class ConsoleChannel:
             received_at=self._clock.now(),
         )
         log.info("console: web:%s sends %s %s", who.web_id, move, number)
-        replies = await self._dispatcher.handle(message, inline=True, handler=run)
+        replies = await self._dispatcher.handle(message, inline=InlinePolicy(), handler=run)
         return json_response({"messages": [{"text": reply.text} for reply in replies]})
 
 
