@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.admin_files import warn_stranded
-from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
 from bot.clock import Clock, SystemClock
 from bot.domain.roster import DEMO_ROSTER, Roster

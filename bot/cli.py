@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot import logs
 from bot.app import DemoRefused, create_bot, roster_file
 from bot.channels.console.auth import issue_link
-from bot.channels.telegram import TelegramUnavailable
+from bot.channels.telegram.channel import TelegramUnavailable
 from bot.channels.wechat.api import WeChatApi, WeChatApiError
 from bot.channels.wechat.inbound import MENU
 from bot.clock import SHANGHAI, SystemClock

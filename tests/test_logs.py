@@ -185,7 +185,9 @@ async def test_a_task_is_about_no_request_once_it_has_handled_a_message(
 ) -> None:
     running, _ = bot
     number = await open_one(running)  # handled in this task, as a long-polling loop does
-    logging.getLogger("bot.channels.telegram").warning("telegram: polling failed: timed out")
+    logging.getLogger("bot.channels.telegram.channel").warning(
+        "telegram: polling failed: timed out"
+    )
     entries = _entries(json_log)
     assert any(entry.get("request") == number for entry in entries)
     (polling,) = [entry for entry in entries if entry["message"].startswith("telegram: polling")]

@@ -32,7 +32,6 @@ from aiohttp import web
 from telegram import (
     Bot,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     ReplyParameters,
@@ -52,20 +51,16 @@ from telegram.request import HTTPXRequest
 
 from bot import logs
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
+from bot.channels.telegram.render import compact_json, rendered
+from bot.channels.telegram.updates import incoming, readable
 from bot.clock import Clock
 from bot.messages import (
-    Attachment,
-    Button,
     Channel,
-    IncomingMessage,
-    Language,
     OutgoingMessage,
-    Sender,
 )
 from bot.routing import Dispatcher, InlinePolicy
 from bot.sender import Delivered, DeliveryError, outbox_headers
 from bot.settings import Settings
-from bot.texts.chat import texts_for
 from storage.database import UNAVAILABLE, Lease
 
 __all__ = ["SECRET_HEADER", "WEBHOOK_PATH", "TelegramChannel", "TelegramUnavailable"]
@@ -89,10 +84,6 @@ POLLER_LOCK = "telegram poller"
 ALLOWED_UPDATES = ("message", "callback_query")
 CAPTION_LIMIT = 1024
 """Telegram's longest caption; a longer text goes as its own message before the files."""
-SHORT_LABEL = 6
-ROW_WIDTH = 3
-"""Buttons with labels up to ``SHORT_LABEL`` characters share rows of ``ROW_WIDTH``."""
-_GROUPS = ("group", "supergroup")
 
 
 class TelegramUnavailable(Exception):
@@ -266,7 +257,7 @@ class TelegramChannel:
             DeliveryError: ``retry_after`` when Telegram says to wait, ``final`` when the chat
                 is gone or the bot was blocked, plain for network trouble.
         """
-        text, markup = _rendered(message)
+        text, markup = rendered(message)
         try:
             if message.edit is not None:
                 return await self._edit(message.chat_id, message.edit, text, markup)
@@ -359,12 +350,12 @@ class TelegramChannel:
         try:
             data = json.loads(body)
             update = Update.de_json(data, self._bot) if isinstance(data, dict) else None
-            readable = update is not None and _readable(update)
+            usable = update is not None and readable(update)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
             # Answering 200 stops Telegram from sending the same unreadable update again.
             log.warning("telegram webhook: unreadable update (%s)", type(error).__name__)
             return web.Response(text="ok")
-        if update is None or not readable:
+        if update is None or not usable:
             if update is not None:
                 log.warning("telegram webhook: an update whose fields have the wrong types")
             return web.Response(text="ok")
@@ -378,7 +369,7 @@ class TelegramChannel:
         the response is lost, Telegram delivers the update again and the dedup key hands back
         the same reply.
         """
-        message = self._incoming(update)
+        message = incoming(update, self._bot_id, self._clock.now())
         replies = (
             await self._dispatcher.handle(message, inline=_WEBHOOK_ANSWER)
             if message is not None
@@ -390,7 +381,7 @@ class TelegramChannel:
             self._stop_spinner(update.callback_query)
         if not replies:
             return web.Response(text="ok")
-        text, markup = _rendered(replies[0])
+        text, markup = rendered(replies[0])
         call: dict[str, object] = {
             "method": "sendMessage",
             "chat_id": int(replies[0].chat_id),
@@ -398,7 +389,7 @@ class TelegramChannel:
         }
         if markup is not None:
             call["reply_markup"] = markup.to_dict()
-        return web.json_response(call, dumps=_compact_json)
+        return web.json_response(call, dumps=compact_json)
 
     def _stop_spinner(self, query: CallbackQuery) -> None:
         task = asyncio.create_task(self._answer_query(query))
@@ -411,54 +402,13 @@ class TelegramChannel:
             await query.answer()
 
     async def _handle(self, update: Update) -> None:
-        message = self._incoming(update)
+        message = incoming(update, self._bot_id, self._clock.now())
         if message is not None:
             await self._dispatcher.handle(message)
         if update.callback_query is not None:
             # Stops the spinner on the button; the answer itself comes through the outbox.
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer()
-
-    def _incoming(self, update: Update) -> IncomingMessage | None:
-        """The update as an internal message, or ``None`` when it is not for the bot."""
-        key = f"telegram:{update.update_id}"
-        query = update.callback_query
-        if query is not None:
-            if query.message is None or not query.data:
-                return None
-            return IncomingMessage(
-                sender=_sender(query.from_user),
-                chat_id=str(query.message.chat.id),
-                text="",
-                key=key,
-                received_at=self._clock.now(),
-                choice=query.data[:200],
-            )
-        message = update.message
-        if message is None or message.from_user is None or message.from_user.is_bot:
-            return None
-        text = (message.text or message.caption or "").strip()
-        replied = message.reply_to_message
-        to_us = (
-            replied is not None
-            and replied.from_user is not None
-            and replied.from_user.id == self._bot_id
-        )
-        if message.chat.type in _GROUPS and not (
-            to_us or text.startswith("/") or text.startswith("#")
-        ):
-            return None
-        return IncomingMessage(
-            sender=_sender(message.from_user),
-            chat_id=str(message.chat.id),
-            text=text,
-            key=key,
-            received_at=self._clock.now(),
-            attachments=_attachments(message),
-            reply_to=str(replied.message_id) if to_us and replied is not None else None,
-            quoted=(replied.text or replied.caption) if to_us and replied is not None else None,
-            message_id=str(message.message_id),
-        )
 
 
 def _standing_by() -> None:
@@ -488,120 +438,6 @@ def _sendable_inline(replies: Sequence[OutgoingMessage]) -> bool:
 
 _WEBHOOK_ANSWER = InlinePolicy(limit=1, fits=_sendable_inline)
 """The webhook's answer: one Bot API call, which sends a message."""
-
-
-def _readable(update: Update) -> bool:
-    """Whether the fields the bot reads have the types Telegram gives them.
-
-    Only the secret's holder can post to the webhook, but a leaked secret or a buggy proxy must
-    not make the bot store a message it then cannot answer (a chat id that is not a number).
-    """
-    if not isinstance(update.update_id, int):
-        return False
-    query = update.callback_query
-    if query is not None:
-        return (
-            isinstance(query.data, str | None)
-            and _user_readable(query.from_user)
-            and (query.message is None or _message_readable(query.message))
-        )
-    message = update.message
-    if message is None:
-        return True
-    replied = message.reply_to_message
-    return _message_readable(message) and (replied is None or _message_readable(replied))
-
-
-def _message_readable(message: Any) -> bool:
-    # A button's message may be one the bot can no longer see: only its chat and id are known.
-    files = [
-        *(getattr(message, "photo", None) or ()),
-        *(getattr(message, kind, None) for kind in ("document", "voice", "video")),
-    ]
-    return (
-        isinstance(message.message_id, int)
-        and isinstance(message.chat.id, int)
-        and isinstance(getattr(message, "text", None), str | None)
-        and isinstance(getattr(message, "caption", None), str | None)
-        and (getattr(message, "from_user", None) is None or _user_readable(message.from_user))
-        and all(
-            isinstance(file.file_id, str) and isinstance(file.file_size, int | None)
-            for file in files
-            if file is not None
-        )
-    )
-
-
-def _user_readable(user: Any) -> bool:
-    return (
-        isinstance(user.id, int)
-        and isinstance(user.first_name, str)
-        and isinstance(user.last_name, str | None)
-        and isinstance(user.language_code, str | None)
-    )
-
-
-def _sender(user: Any) -> Sender:
-    name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
-    return Sender(Channel.TELEGRAM, str(user.id), name, Language.from_code(user.language_code))
-
-
-def _attachments(message: TelegramMessage) -> tuple[Attachment, ...]:
-    telegram = Channel.TELEGRAM
-    found: list[Attachment] = []
-    if message.photo:
-        largest = message.photo[-1]
-        found.append(Attachment("photo", None, largest.file_size, telegram, largest.file_id))
-    if message.document:
-        document = message.document
-        found.append(
-            Attachment(
-                "document", document.file_name, document.file_size, telegram, document.file_id
-            )
-        )
-    if message.voice:
-        voice = message.voice
-        found.append(Attachment("voice", None, voice.file_size, telegram, voice.file_id))
-    if message.video:
-        video = message.video
-        found.append(Attachment("video", video.file_name, video.file_size, telegram, video.file_id))
-    return tuple(found)
-
-
-def _rendered(message: OutgoingMessage) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The text as Telegram shows it (with the source line) and the keyboard under it."""
-    text = message.text
-    if message.source:
-        source = texts_for(message.language).source.format(source=message.source)
-        text = f"{text}\n\n{source}"
-    return text, _keyboard(message.buttons)
-
-
-def _compact_json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
-    """Buttons as rows: short labels (stars, card moves) share a row, long ones get their own."""
-    if not buttons:
-        return None
-    rows: list[list[InlineKeyboardButton]] = []
-    row: list[InlineKeyboardButton] = []
-    for button in buttons:
-        key = InlineKeyboardButton(button.label, callback_data=button.payload)
-        if len(button.label) > SHORT_LABEL:
-            if row:
-                rows.append(row)
-                row = []
-            rows.append([key])
-            continue
-        row.append(key)
-        if len(row) == ROW_WIDTH:
-            rows.append(row)
-            row = []
-    if row:
-        rows.append(row)
-    return InlineKeyboardMarkup(rows)
 
 
 _MEDIA_SENDERS: dict[str, Any] = {

@@ -1,0 +1,1 @@
+"""Telegram: entrepreneurs in private chat, commissioners in their duty group's chat."""
