@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.domain.roster import Roles
+from bot.domain.roster.model import Roles
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts import desk_texts_for, texts_for

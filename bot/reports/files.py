@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.reports.engine import Quarter, QuarterReport, build_report
 from bot.reports.html import report_html

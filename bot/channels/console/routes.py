@@ -37,7 +37,7 @@ from bot.channels.web import SECURITY_HEADERS
 from bot.clock import SHANGHAI, Clock
 from bot.domain import categories
 from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
-from bot.domain.roster import Person, Roles, Roster
+from bot.domain.roster.model import Person, Roles, Roster
 from bot.domain.workdays import shanghai_date
 from bot.messages import MAX_TEXT_LENGTH, Channel, IncomingMessage, Language, Sender
 from bot.reports.engine import Quarter
