@@ -269,7 +269,8 @@ def _child(value: object, part: str | int) -> object:
 def _within(key: Loc, loc: Loc) -> bool:
     """Whether a repeated key belongs to the check at ``loc``: inside it, not in a list item."""
     inner = key[len(loc) : -1]
-    return key[: len(loc)] == loc and not any(isinstance(part, int) for part in inner)
+    inside = len(key) > len(loc) and key[: len(loc)] == loc
+    return inside and not any(isinstance(part, int) for part in inner)
 
 
 def _repeated(duplicate: Duplicate) -> Issue:
