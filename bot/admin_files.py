@@ -21,7 +21,7 @@ from pathlib import Path
 from bot.domain.lifecycle import REOPEN_WORKDAYS, Status
 from bot.domain.roster.faults import RosterError, RosterFault
 from bot.domain.roster.model import Roster
-from bot.domain.workdays import CalendarError
+from bot.domain.workday_overrides import CalendarError
 from bot.routing import Services
 from storage import requests
 from storage.database import UNAVAILABLE

@@ -152,7 +152,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     Raises:
         knowledge.service.KnowledgeError: The FAQ files have faults.
         bot.domain.roster.faults.RosterError: The roster file has faults.
-        bot.domain.workdays.CalendarError: The working-day override file has faults.
+        bot.domain.workday_overrides.CalendarError: The working-day override file has faults.
     """
     clock = clock or SystemClock()
     # Built in-process (tests, benchmarks) the demo roster loads wherever; its open sign-in still

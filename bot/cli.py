@@ -25,7 +25,8 @@ from bot.clock import SHANGHAI, SystemClock
 from bot.domain.roster.faults import RosterError
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from bot.domain.roster.model import Roster
-from bot.domain.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar, shanghai_date
+from bot.domain.workday_overrides import CalendarError
+from bot.domain.workdays import DEFAULT_WORKDAYS, WorkCalendar, shanghai_date
 from bot.messages import Language
 from bot.reports.engine import FIRST_YEAR, LAST_YEAR, Period, Quarter, Year, count_periods
 from bot.reports.files import render_report
