@@ -368,22 +368,22 @@ class _Reader:
     ) -> dict[str, tuple[Group | None, Loc]]:
         found: dict[str, tuple[Group | None, Loc]] = {}
         seen: dict[str, Loc] = {}
-        chats_taken: dict[tuple[str, str], tuple[str, int]] = {}
+        chats_taken: dict[tuple[str, str], tuple[str, Loc]] = {}
         for loc in self.doc.items(("groups",)):
             checked, what = self.item(loc, GROUP)
             group_id = self.doc.value(TEXT, (*loc, "id"))
             keep = group_id is not None and self.unique("服务小组", group_id, (*loc, "id"), seen)
             self.district_of(loc, what, districts)
             chats = account_ids(self.doc.value(ChatIds, (*loc, "chat")))
-            for chat in chats.items():
-                line = self.doc.line((*loc, "chat", chat[0]))
-                owner, first = chats_taken.setdefault(chat, (what, line))
-                if first != line:
-                    channel, chat_id = chat
+            for channel, chat_id in chats.items():
+                where = (*loc, "chat", channel)
+                owner, first = chats_taken.setdefault((channel, chat_id), (what, where))
+                if first != where:
+                    line = self.doc.line(first)
                     message = say.CHAT_TAKEN.format(
-                        channel=channel, id=chat_id, owner=owner, line=first
+                        channel=channel, id=chat_id, owner=owner, line=line
                     )
-                    self.add(line, message)
+                    self.add(self.doc.line(where), message)
             members = self.members(loc, what)
             self.onsite(loc, what, spaces)
             if keep and group_id is not None:
@@ -398,12 +398,14 @@ class _Reader:
     def members(self, loc: Loc, what: str) -> tuple[Person, ...]:
         where = (*loc, "members")
         members = self.people(where, f"{what}的成员", f"{what}的成员名单")
+        if not self.doc.has(where):
+            return members  # reported as a missing field
         # Members that are not a list at all were reported as such. Count what is listed,
         # faulty entries included: one typo in a member is one fault, not two.
-        listed = self.doc.at(where) if self.doc.has(where) else ()
-        if listed in (None, "") or isinstance(listed, list):
-            count = len(listed or ())
-            if self.doc.has(where) and count < MIN_GROUP_MEMBERS:
+        listed = self.doc.at(where)
+        if isinstance(listed, list) or listed in (None, ""):
+            count = len(listed) if isinstance(listed, list) else 0
+            if count < MIN_GROUP_MEMBERS:
                 message = say.TOO_FEW_MEMBERS.format(
                     what=what, count=count, minimum=MIN_GROUP_MEMBERS
                 )
