@@ -45,7 +45,7 @@ from typing import Any, Generic, Self, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bot.domain.roster import DEMO_ROSTER
+from bot.domain.roster.load import DEMO_ROSTER
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"

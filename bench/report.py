@@ -46,7 +46,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
 
 from bench import report_data
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.reports.engine import count_periods
 from bot.reports.figures import QuarterReport

@@ -36,7 +36,8 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import categories
-from bot.domain.roster import Roster
+from bot.domain.roster.load import load_roster
+from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
 from storage.models import Person, Request, RequestEvent
 
@@ -172,7 +173,7 @@ def bench_roster(folder: Path) -> Roster:
         ),
         encoding="utf-8",
     )
-    return Roster.load(path)
+    return load_roster(path)
 
 
 @dataclass

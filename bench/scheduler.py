@@ -25,7 +25,7 @@ from sqlalchemy import insert
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
-from bot.domain.roster import DEMO_ROSTER
+from bot.domain.roster.load import DEMO_ROSTER
 from bot.domain.workdays import end_of_day
 from bot.settings import load_settings
 from storage.models import Person, Request

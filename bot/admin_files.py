@@ -19,8 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.domain.lifecycle import REOPEN_WORKDAYS, Status
-from bot.domain.roster import Roster, RosterError, RosterFault
-from bot.domain.workdays import CalendarError
+from bot.domain.roster.faults import RosterError, RosterFault
+from bot.domain.roster.model import Roster
+from bot.domain.workday_overrides import CalendarError
 from bot.routing import Services
 from storage import requests
 from storage.database import UNAVAILABLE
@@ -39,7 +40,7 @@ STILL_WORKED = (
 NUMBERS_SHOWN = 5
 """Request numbers named in a fault or warning; the count says how many more there are."""
 
-# Messages to the admin, in the roster's words (bot.domain.roster), with file and line.
+# Messages to the admin, in the roster's words (bot.domain.roster.faults), with file and line.
 _SPACE_STRANDED = (
     "众创空间 {id}（{name}）不在新名册中，但还有 {count} 个未关闭的工单属于它：{numbers}。"
     "请保留这个众创空间，直到这些工单关闭。"

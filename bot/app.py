@@ -12,7 +12,7 @@ from bot.admin_files import warn_stranded
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
 from bot.clock import Clock, SystemClock
-from bot.domain.roster import DEMO_ROSTER, Roster
+from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from bot.domain.workdays import WorkCalendar
 from bot.messages import Channel
 from bot.reloadable import Reloadable
@@ -151,14 +151,14 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
 
     Raises:
         knowledge.service.KnowledgeError: The FAQ files have faults.
-        bot.domain.roster.RosterError: The roster file has faults.
-        bot.domain.workdays.CalendarError: The working-day override file has faults.
+        bot.domain.roster.faults.RosterError: The roster file has faults.
+        bot.domain.workday_overrides.CalendarError: The working-day override file has faults.
     """
     clock = clock or SystemClock()
     # Built in-process (tests, benchmarks) the demo roster loads wherever; its open sign-in still
     # follows Bot.demo, and ``python -m bot run`` refuses an unsafe demo (roster_file) first.
     roster_path = settings.roster or DEMO_ROSTER
-    roster = await asyncio.to_thread(Roster.load, roster_path)
+    roster = await asyncio.to_thread(load_roster, roster_path)
     calendar = await asyncio.to_thread(WorkCalendar.load, settings.calendar)
     base = await asyncio.to_thread(build, settings.knowledge_dir)
     database = Database(settings.database_url)
@@ -172,7 +172,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         knowledge=knowledge,
         database=database,
         clock=clock,
-        roster=Reloadable(lambda: Roster.load(roster_path), roster),
+        roster=Reloadable(lambda: load_roster(roster_path), roster),
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
         settings=settings,
     )

@@ -22,8 +22,11 @@ from bot.channels.telegram.channel import TelegramUnavailable
 from bot.channels.wechat.api import WeChatApi, WeChatApiError
 from bot.channels.wechat.inbound import MENU
 from bot.clock import SHANGHAI, SystemClock
-from bot.domain.roster import DEMO_ROSTER, Roster, RosterError
-from bot.domain.workdays import DEFAULT_WORKDAYS, CalendarError, WorkCalendar, shanghai_date
+from bot.domain.roster.faults import RosterError
+from bot.domain.roster.load import DEMO_ROSTER, load_roster
+from bot.domain.roster.model import Roster
+from bot.domain.workday_overrides import CalendarError
+from bot.domain.workdays import DEFAULT_WORKDAYS, WorkCalendar, shanghai_date
 from bot.messages import Language
 from bot.reports.engine import count_periods
 from bot.reports.files import render_report
@@ -435,7 +438,7 @@ def _console_link(args: argparse.Namespace, settings: Settings) -> int:
         print(f"--hours 应在 1 到 {_MAX_LINK_HOURS} 之间，而不是 {args.hours}", file=sys.stderr)
         return 2
     try:
-        roster = Roster.load(roster_file(settings))
+        roster = load_roster(roster_file(settings))
     except DemoRefused as refused:
         _refuse_demo(refused)
         return 2
@@ -526,7 +529,7 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     try:
-        roster = Roster.load(roster_file(settings))
+        roster = load_roster(roster_file(settings))
         calendar = WorkCalendar.load(settings.calendar)
     except DemoRefused as refused:
         _refuse_demo(refused)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.clock import Clock
-    from bot.domain.roster import Roster
+    from bot.domain.roster.model import Roster
     from bot.domain.workdays import WorkCalendar
     from bot.reloadable import Reloadable
     from bot.settings import Settings

@@ -29,7 +29,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.metrics import Metrics

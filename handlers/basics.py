@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.desk.commands import Entrepreneur, Member, Outcome
-from bot.domain.roster import Roles
+from bot.domain.roster.model import Roles
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.chat import texts_for

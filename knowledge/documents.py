@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-import yaml
+from pydantic import PlainValidator
+from pydantic_core import PydanticCustomError
 
-from knowledge.loader import read_items
+from knowledge.loader import read_list
 from knowledge.model import Fault
+from knowledge.yaml_lines import FileEntry, Issue, Lined, Loc
 
 __all__ = ["DOCUMENTS_FILE", "Document", "Status", "document_for", "load_documents"]
 
@@ -27,6 +30,7 @@ _FIELDS = ("number", "title", "title_en", "file", "issued", "status", "valid_unt
 _REQUIRED = ("number", "title", "status")
 
 _NOT_A_LIST = "文件顶层应是文件列表（每条以“- number: …”开头）"
+_DUPLICATE_FIELD = "字段“{field}”出现了两次"
 _NOT_A_MAPPING = "每个文件应是“字段: 值”的映射"
 _UNKNOWN_FIELD = "未知字段“{field}”（可用字段：{known}）"
 _MISSING = "缺少必填字段“{field}”"
@@ -75,60 +79,103 @@ def load_documents(path: Path) -> tuple[tuple[Document, ...], tuple[Fault, ...]]
     """Read the document list; a missing file is an empty list (no notes on validity)."""
     if not path.is_file():
         return (), ()
-    return read_items(path, _NOT_A_LIST, _document)
-
-
-def _document(path: Path, node: yaml.Node, faults: list[Fault]) -> Document | None:
-    line = node.start_mark.line + 1
-    if not isinstance(node, yaml.MappingNode):
-        faults.append(Fault(path, line, _NOT_A_MAPPING))
-        return None
-    before = len(faults)
-    values: dict[str, tuple[str, int]] = {}
-    for key, value in node.value:
-        name = str(key.value)
-        if name not in _FIELDS or not isinstance(value, yaml.ScalarNode):
-            known = "、".join(_FIELDS)
-            faults.append(
-                Fault(path, key.start_mark.line + 1, _UNKNOWN_FIELD.format(field=name, known=known))
+    document, faults = read_list(path, _NOT_A_LIST)
+    if document is None:
+        return (), tuple(faults)
+    documents = []
+    for loc in document.items(()):
+        checked = document.check(_Listed, loc)
+        for issue in checked.issues:
+            faults.extend(
+                Fault(path, line, message) for line, message in _word(issue, document, loc)
             )
-            continue
-        values[name] = (str(value.value).strip(), value.start_mark.line + 1)
-    for name in _REQUIRED:
-        if not values.get(name, ("", 0))[0]:
-            faults.append(Fault(path, line, _MISSING.format(field=name)))
-    dates = {
-        name: _date(path, name, values.get(name), faults) for name in ("issued", "valid_until")
-    }
-    status_text, status_line = values.get("status", ("", line))
-    try:
-        status = Status(status_text)
-    except ValueError:
-        if status_text:
-            faults.append(Fault(path, status_line, _BAD_STATUS))
-        return None
-    if len(faults) > before:
-        return None
-    title = values["title"][0]
-    return Document(
-        number=values["number"][0],
-        title=title,
-        title_en=values.get("title_en", (title, 0))[0],
-        issued=dates["issued"],
-        status=status,
-        valid_until=dates["valid_until"],
-        district=values.get("district", ("", 0))[0] or None,
-    )
+        if checked.value is not None and not checked.issues:
+            listed = checked.value
+            documents.append(
+                Document(
+                    number=listed.number,
+                    title=listed.title,
+                    title_en=listed.title_en or listed.title,
+                    issued=listed.issued,
+                    status=listed.status,
+                    valid_until=listed.valid_until,
+                    district=listed.district or None,
+                )
+            )
+    return tuple(documents), tuple(faults)
 
 
-def _date(path: Path, name: str, value: tuple[str, int] | None, faults: list[Fault]) -> date | None:
-    if value is None:
-        return None
+def _fault(kind: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, kind.replace("_", " "))
+
+
+def _scalar(value: object) -> str:
+    """Every field is one value on its line; nothing written is empty text."""
+    if isinstance(value, list | dict):
+        raise _fault("not_scalar")
+    return str(value or "").strip()
+
+
+def _needed(value: object) -> str:
+    text = _scalar(value)
+    if not text:
+        raise _fault("empty")
+    return text
+
+
+def _status(value: object) -> Status:
+    text = _needed(value)
     try:
-        return date.fromisoformat(value[0])
+        return Status(text)
     except ValueError:
-        faults.append(Fault(path, value[1], _BAD_DATE.format(field=name)))
-        return None
+        raise _fault("bad_status") from None
+
+
+def _date(value: object) -> date | None:
+    text = _scalar(value)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _fault("bad_date") from None
+
+
+Text = Annotated[str, PlainValidator(_scalar)]
+Needed = Annotated[str, PlainValidator(_needed)]
+Day = Annotated[date | None, PlainValidator(_date)]
+
+
+class _Listed(FileEntry):
+    """A document as ``documents.yaml`` lists it."""
+
+    number: Needed
+    title: Needed
+    title_en: Text = ""
+    file: Text = ""
+    issued: Day = None
+    status: Annotated[Status, PlainValidator(_status)]
+    valid_until: Day = None
+    district: Text = ""
+
+
+def _word(issue: Issue, document: Lined, loc: Loc) -> list[tuple[int, str]]:
+    """Where and how the admin is told of an issue of the document at ``loc``."""
+    name = str(issue.loc[-1]) if len(issue.loc) > len(loc) else ""
+    missing = (document.line(loc), _MISSING.format(field=name))
+    if issue.kind in ("missing", "empty"):
+        return [missing]
+    if issue.kind == "duplicate_key" and name in _FIELDS:
+        return [(issue.line, _DUPLICATE_FIELD.format(field=name))]
+    if issue.kind in ("extra_forbidden", "duplicate_key", "not_scalar"):
+        # A list or mapping where one value belongs reads as a field the file does not know
+        # (and a required one is then missing).
+        unknown = _UNKNOWN_FIELD.format(field=name, known="、".join(_FIELDS))
+        found = [(document.key_line(issue.loc), unknown)]
+        return [*found, missing] if issue.kind == "not_scalar" and name in _REQUIRED else found
+    if issue.kind == "bad_date":
+        return [(issue.line, _BAD_DATE.format(field=name))]
+    if issue.kind == "bad_status":
+        return [(issue.line, _BAD_STATUS)]
+    return [(document.line(loc), _NOT_A_MAPPING)]
 
 
 def document_for(source: str, documents: Sequence[Document]) -> Document | None:

@@ -1,30 +1,27 @@
 """Read FAQ files and report every fault with its file and line.
 
-The YAML is composed into nodes rather than loaded into plain objects so that every entry,
-field and variant keeps the line it was written on.
+Each entry is checked by a pydantic model (:class:`_Entry`) on the YAML read with the line of
+every node (:mod:`knowledge.yaml_lines`), so that every entry, field and variant keeps the line
+it was written on; faults are worded here, for the admins who write the files.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated
 
-import yaml
+from pydantic import BeforeValidator, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from knowledge.model import Asks, English, FaqEntry, Fault, Phrasing
+from knowledge.yaml_lines import FileEntry, Issue, Lined, Loc, Malformed, Unreadable, read_lined
 
-__all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file", "read_items"]
-
-# libyaml's parser is ~20x faster and keeps the line marks the fault messages need.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-T = TypeVar("T")
+__all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file", "read_list"]
 
 REQUIRED_FIELDS = ("id", "question", "answer", "source")
 OPTIONAL_FIELDS = ("variants", "category", "answers", "en", "silent")
-_KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 ENGLISH_FIELDS = ("question", "variants", "answer")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ANSWER_LENGTH = 1500
@@ -51,6 +48,93 @@ _DUPLICATE_ID = "id“{id}”重复，第一次出现在 {first}"
 _YAML_ERROR = "YAML 格式错误：{problem}"
 _NO_FILES = "目录中没有 .yaml 文件"
 _NOT_A_DIRECTORY = "不是目录"
+_UNEXPECTED = "字段“{field}”有误：{problem}"
+
+
+# --- the shape of an entry ------------------------------------------------------------------
+# Each kind of value is checked by one function that raises a fault of its own kind; _word
+# turns the kind into the admin's message.
+
+
+def _fault(kind: str, **context: object) -> PydanticCustomError:
+    return PydanticCustomError(kind, kind.replace("_", " "), context)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list | dict):
+        raise _fault("not_text")
+    text = str(value or "").strip()
+    if not text:
+        raise _fault("empty")
+    return text
+
+
+def _entry_id(value: object) -> str:
+    text = _text(value)
+    if not _ID.match(text):
+        raise _fault("bad_id")
+    return text
+
+
+def _answer(value: object) -> str:
+    text = _text(value)
+    if len(text) > MAX_ANSWER_LENGTH:
+        raise _fault("too_long", length=len(text))
+    return text
+
+
+def _phrase(value: object) -> str:
+    """One line of a list of texts (variants, answers)."""
+    if isinstance(value, list | dict):
+        raise _fault("not_phrase")
+    text = str(value or "").strip()
+    if not text:
+        raise _fault("empty_phrase")
+    return text
+
+
+def _asks(value: object) -> Asks:
+    text = _phrase(value)
+    try:
+        return Asks(text)
+    except ValueError:
+        raise _fault("unknown_asks") from None
+
+
+def _yes_no(value: object) -> bool:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if text not in ("true", "false"):
+        raise _fault("not_yes_no")
+    return text == "true"
+
+
+def _present(value: object) -> object:
+    if value is None:
+        raise _fault("null")
+    return value
+
+
+Text = Annotated[str, PlainValidator(_text)]
+Phrases = tuple[Annotated[str, PlainValidator(_phrase)], ...]
+
+
+class _English(FileEntry):
+    question: Text
+    variants: Phrases = ()
+    answer: Annotated[str, PlainValidator(_answer)]
+
+
+class _Entry(FileEntry):
+    id: Annotated[str, PlainValidator(_entry_id)]
+    question: Text
+    answer: Annotated[str, PlainValidator(_answer)]
+    source: Text
+    variants: Phrases = ()
+    category: Text = "general"
+    answers: tuple[Annotated[Asks, PlainValidator(_asks)], ...] = ()
+    # Left out, there is no English side; written with nothing under it, it is a fault.
+    en: Annotated[_English | None, BeforeValidator(_present)] = None
+    silent: Annotated[bool, PlainValidator(_yes_no)] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,192 +178,106 @@ def load_directory(directory: Path) -> LoadResult:
 
 def load_file(path: Path) -> LoadResult:
     """Read one FAQ file."""
-    entries, faults = read_items(path, _NOT_A_LIST, _read_entry)
-    return LoadResult(entries, faults)
+    document, faults = read_list(path, _NOT_A_LIST)
+    if document is None:
+        return LoadResult((), tuple(faults))
+    entries = []
+    for loc in document.items(()):
+        checked = document.check(_Entry, loc)
+        faults.extend(Fault(path, issue.line, _word(issue, loc)) for issue in checked.issues)
+        if checked.value is not None and not checked.issues:
+            entries.append(_faq_entry(path, document, loc, checked.value))
+    return LoadResult(tuple(entries), tuple(faults))
 
 
-def read_items(
-    path: Path, not_a_list: str, read: Callable[[Path, yaml.Node, list[Fault]], T | None]
-) -> tuple[tuple[T, ...], tuple[Fault, ...]]:
-    """The items of a YAML file whose top level is a list, each read with its line marks.
+def read_list(path: Path, not_a_list: str) -> tuple[Lined | None, list[Fault]]:
+    """A YAML file whose top level is a list (an empty file is an empty list), read with lines.
 
     Args:
         path: The file.
         not_a_list: The fault to report when the top level is something else.
-        read: Reads one item's node, adding its faults to the list; ``None`` for a bad item.
 
     Returns:
-        The items read, and every fault (an empty file is an empty list).
+        The document (None when it cannot be read), and the fault that stops its reading,
+        if any; ``document.items(())`` are then the items to check one by one.
     """
-    nodes, faults = _nodes(path, not_a_list)
-    items = [item for node in nodes if (item := read(path, node, faults)) is not None]
-    return tuple(items), tuple(faults)
-
-
-def _nodes(path: Path, not_a_list: str) -> tuple[list[yaml.Node], list[Fault]]:
-    """The item nodes of a YAML list file, or the fault that stopped the reading."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
-    except (OSError, UnicodeDecodeError) as error:
-        return [], [Fault(path, 0, _YAML_ERROR.format(problem=error))]
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 0
-        problem = " ".join(filter(None, [error.context, error.problem]))
-        return [], [Fault(path, line, _YAML_ERROR.format(problem=problem))]
-    except yaml.YAMLError as error:
-        return [], [Fault(path, 0, _YAML_ERROR.format(problem=error))]
-    if root is None:
-        return [], []
-    if not isinstance(root, yaml.SequenceNode):
-        return [], [Fault(path, _line(root), not_a_list)]
-    return list(root.value), []
+        document = read_lined(path)
+    except Unreadable as error:
+        return None, [Fault(path, 0, _YAML_ERROR.format(problem=error))]
+    except Malformed as error:
+        return None, [Fault(path, error.line, _YAML_ERROR.format(problem=error.problem))]
+    if document.has(()) and not isinstance(document.data, list):  # written, but not a list
+        return None, [Fault(path, document.line(()), not_a_list)]
+    return document, []
 
 
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
+def _faq_entry(path: Path, document: Lined, loc: Loc, entry: _Entry) -> FaqEntry:
+    """The entry as the matcher uses it, each phrasing with its line."""
 
+    def phrasings(where: Loc, texts: tuple[str, ...]) -> tuple[Phrasing, ...]:
+        return tuple(
+            Phrasing(text, document.line((*where, index))) for index, text in enumerate(texts)
+        )
 
-def _read_entry(path: Path, node: yaml.Node, faults: list[Fault]) -> FaqEntry | None:
-    if not isinstance(node, yaml.MappingNode):
-        faults.append(Fault(path, _line(node), _NOT_A_MAPPING))
-        return None
-    fields: dict[str, yaml.Node] = {}
-    before = len(faults)
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        if key not in _KNOWN_FIELDS:
-            known = "、".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-            faults.append(
-                Fault(path, _line(key_node), _UNKNOWN_FIELD.format(field=key, known=known))
-            )
-        elif key in fields:
-            faults.append(Fault(path, _line(key_node), _DUPLICATE_FIELD.format(field=key)))
-        else:
-            fields[key] = value_node
-    for name in REQUIRED_FIELDS:
-        if name not in fields:
-            faults.append(Fault(path, _line(node), _MISSING_FIELD.format(field=name)))
-    text = {
-        name: _text(path, name, fields.get(name), faults) for name in (*REQUIRED_FIELDS, "category")
-    }
-    variants = _variants(path, "variants", fields.get("variants"), faults)
-    answers = _answers(path, fields.get("answers"), faults)
-    silent = _yes_no(path, fields.get("silent"), faults)
-    english = _english(path, fields.get("en"), faults)
-    entry_id = text["id"]
-    if entry_id and not _ID.match(entry_id):
-        faults.append(Fault(path, _line(fields["id"]), _BAD_ID.format(id=entry_id)))
-    answer = text["answer"]
-    if answer:
-        _check_length(path, fields["answer"], answer, faults)
-    if len(faults) > before or not all(text[name] for name in REQUIRED_FIELDS):
-        return None
+    english = None
+    if entry.en is not None:
+        question = Phrasing(entry.en.question, document.line((*loc, "en", "question")))
+        variants = phrasings((*loc, "en", "variants"), entry.en.variants)
+        english = English(question, variants, entry.en.answer)
     return FaqEntry(
-        id=text["id"] or "",
-        question=text["question"] or "",
-        variants=variants,
-        answer=answer or "",
-        source=text["source"] or "",
-        category=text["category"] or "general",
+        id=entry.id,
+        question=entry.question,
+        variants=phrasings((*loc, "variants"), entry.variants),
+        answer=entry.answer,
+        source=entry.source,
+        category=entry.category,
         file=path,
-        line=_line(node),
-        question_line=_line(fields["question"]),
-        answers=answers,
+        line=document.line(loc),
+        question_line=document.line((*loc, "question")),
+        answers=frozenset(entry.answers),
         english=english,
-        silent=silent,
+        silent=entry.silent,
     )
 
 
-def _yes_no(path: Path, node: yaml.Node | None, faults: list[Fault]) -> bool:
-    if node is None:
-        return False
-    value = str(node.value).strip().lower() if isinstance(node, yaml.ScalarNode) else ""
-    if value not in ("true", "false"):
-        faults.append(Fault(path, _line(node), _NOT_YES_NO))
-    return value == "true"
+def _word(issue: Issue, loc: Loc) -> str:
+    """The admin's message for an issue of the entry at ``loc``."""
+    inside = issue.loc[len(loc) :]
+    field = ".".join(part for part in inside if isinstance(part, str))  # en.question, variants
+    english = inside[:1] == ("en",) and len(inside) > 1
+    name, kind = str(inside[-1]) if inside else "", issue.kind
+    known = ENGLISH_FIELDS if english else REQUIRED_FIELDS + OPTIONAL_FIELDS
+    if kind == "duplicate_key" and name in known:
+        return _DUPLICATE_FIELD.format(field=name)
+    if kind in ("extra_forbidden", "duplicate_key"):
+        message = _UNKNOWN_ENGLISH_FIELD if english else _UNKNOWN_FIELD
+        return message.format(field=name, known="、".join(known))
+    if kind == "missing":
+        return (_MISSING_ENGLISH_FIELD if english else _MISSING_FIELD).format(field=name)
+    if kind in ("model_type", "null"):
+        return _NOT_ENGLISH_MAPPING if inside else _NOT_A_MAPPING
+    value = issue.input.strip() if isinstance(issue.input, str) else ""
+    return _BY_KIND.get(kind, _UNEXPECTED).format(
+        field=field,
+        id=value,
+        kind=value,
+        known="、".join(kind.value for kind in Asks),
+        length=issue.ctx.get("length"),
+        limit=MAX_ANSWER_LENGTH,
+        problem=issue.message,
+    )
 
 
-def _check_length(path: Path, node: yaml.Node, answer: str, faults: list[Fault]) -> None:
-    if len(answer) > MAX_ANSWER_LENGTH:
-        faults.append(
-            Fault(
-                path,
-                _line(node),
-                _ANSWER_TOO_LONG.format(length=len(answer), limit=MAX_ANSWER_LENGTH),
-            )
-        )
-
-
-def _answers(path: Path, node: yaml.Node | None, faults: list[Fault]) -> frozenset[Asks]:
-    kinds: set[Asks] = set()
-    for item in _variants(path, "answers", node, faults):
-        try:
-            kinds.add(Asks(item.text))
-        except ValueError:
-            known = "、".join(kind.value for kind in Asks)
-            faults.append(Fault(path, item.line, _UNKNOWN_ASKS.format(kind=item.text, known=known)))
-    return frozenset(kinds)
-
-
-def _english(path: Path, node: yaml.Node | None, faults: list[Fault]) -> English | None:
-    if node is None:
-        return None
-    if not isinstance(node, yaml.MappingNode):
-        faults.append(Fault(path, _line(node), _NOT_ENGLISH_MAPPING))
-        return None
-    before = len(faults)
-    fields: dict[str, yaml.Node] = {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        if key not in ENGLISH_FIELDS:
-            known = "、".join(ENGLISH_FIELDS)
-            message = _UNKNOWN_ENGLISH_FIELD.format(field=key, known=known)
-            faults.append(Fault(path, _line(key_node), message))
-        elif key in fields:
-            faults.append(Fault(path, _line(key_node), _DUPLICATE_FIELD.format(field=key)))
-        else:
-            fields[key] = value_node
-    for name in ("question", "answer"):
-        if name not in fields:
-            faults.append(Fault(path, _line(node), _MISSING_ENGLISH_FIELD.format(field=name)))
-    question = _text(path, "en.question", fields.get("question"), faults)
-    answer = _text(path, "en.answer", fields.get("answer"), faults)
-    variants = _variants(path, "en.variants", fields.get("variants"), faults)
-    if answer:
-        _check_length(path, fields["answer"], answer, faults)
-    if len(faults) > before or not question or not answer:
-        return None
-    return English(Phrasing(question, _line(fields["question"])), variants, answer)
-
-
-def _text(path: Path, name: str, node: yaml.Node | None, faults: list[Fault]) -> str | None:
-    if node is None:
-        return None
-    if not isinstance(node, yaml.ScalarNode):
-        faults.append(Fault(path, _line(node), _NOT_TEXT.format(field=name)))
-        return None
-    value = str(node.value).strip()
-    if not value:
-        faults.append(Fault(path, _line(node), _EMPTY_FIELD.format(field=name)))
-        return None
-    return value
-
-
-def _variants(
-    path: Path, field: str, node: yaml.Node | None, faults: list[Fault]
-) -> tuple[Phrasing, ...]:
-    if node is None:
-        return ()
-    if not isinstance(node, yaml.SequenceNode):
-        faults.append(Fault(path, _line(node), _NOT_TEXT_LIST.format(field=field)))
-        return ()
-    variants = []
-    for item in node.value:
-        if not isinstance(item, yaml.ScalarNode):
-            faults.append(Fault(path, _line(item), _NOT_TEXT_LIST.format(field=field)))
-        elif not str(item.value).strip():
-            faults.append(Fault(path, _line(item), _EMPTY_VARIANT.format(field=field)))
-        else:
-            variants.append(Phrasing(str(item.value).strip(), _line(item)))
-    return tuple(variants)
+_BY_KIND = {
+    "not_text": _NOT_TEXT,
+    "empty": _EMPTY_FIELD,
+    "bad_id": _BAD_ID,
+    "too_long": _ANSWER_TOO_LONG,
+    "tuple_type": _NOT_TEXT_LIST,
+    "not_phrase": _NOT_TEXT_LIST,
+    "empty_phrase": _EMPTY_VARIANT,
+    "unknown_asks": _UNKNOWN_ASKS,
+    "not_yes_no": _NOT_YES_NO,
+}
+"""The message for each kind of fault in a field's value."""

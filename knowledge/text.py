@@ -16,13 +16,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import jieba
 import wordfreq
-import yaml
 import zhconv
+from pydantic import BeforeValidator, PlainValidator, TypeAdapter
+from pydantic_core import PydanticCustomError
 
 from knowledge.model import Fault
+from knowledge.yaml_lines import Issue, Malformed, Unreadable, read_lined
 
 __all__ = [
     "DATA_DIR",
@@ -43,8 +46,6 @@ jieba.setLogLevel(logging.WARNING)
 zhconv.loaddict(str(Path(zhconv.__file__).parent / "zhcdict.json"))
 
 _SPACE = re.compile(r"\s+")
-# libyaml's parser is faster and keeps the line marks the fault messages need.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _COMMON = 50
 """jieba frequency from which a string counts as a real word (not a typo)."""
 
@@ -169,6 +170,31 @@ _SWALLOWS = (
 )
 _ALIAS_TWICE = "别名“{alias}”同时属于“{first}”和“{second}”"
 _GLOSSARY_ERROR = "词表格式错误：{problem}"
+_NOT_TERMS = "词表顶层应是“术语: [别名, …]”的映射"
+_NOT_ALIASES = "术语“{term}”的别名应是列表，例如 {term}: [别名一, 别名二]"
+_NOT_AN_ALIAS = "术语“{term}”的别名中有一项不是文字或是空的"
+
+
+def _alias(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("not_alias", "an alias should be text")
+    return value
+
+
+def _empty_if_null(value: object) -> object:
+    return () if value is None else value  # "term:" with nothing after it yet
+
+
+_Aliases = Annotated[
+    tuple[Annotated[str, PlainValidator(_alias)], ...], BeforeValidator(_empty_if_null)
+]
+_ALIASES: TypeAdapter[tuple[str, ...]] = TypeAdapter(_Aliases)
+
+
+def _glossary_fault(issue: Issue) -> str:
+    """The admin's message for what is wrong with a term's aliases."""
+    term = str(issue.loc[0])
+    return (_NOT_ALIASES if len(issue.loc) == 1 else _NOT_AN_ALIAS).format(term=term)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,24 +215,43 @@ class Glossary:
         would misread.
         """
         try:
-            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            document = read_lined(path)
+        except Unreadable as error:
             return cls({}, (Fault(path, 0, _GLOSSARY_ERROR.format(problem=error)),))
+        except Malformed as error:
+            problem = _GLOSSARY_ERROR.format(problem=error.problem)
+            return cls({}, (Fault(path, error.line, problem),))
         faults: list[Fault] = []
+        if document.data is not None and not isinstance(document.data, dict):
+            faults.append(Fault(path, document.line(()), _NOT_TERMS))
         terms: dict[str, list[str]] = {}
+        for term in document.keys(()):
+            checked = document.check(_ALIASES, (term,))
+            faults.extend(Fault(path, i.line, _glossary_fault(i)) for i in checked.issues)
+            terms[term] = list(checked.value or ())
+        # Where each term and alias is first written, in file order, for the faults below.
+        written = [(document.line((term,)), term) for term in terms]
+        written += [
+            (document.line((term, index)), normalize(alias))
+            for term, aliases in terms.items()
+            for index, alias in enumerate(aliases)
+        ]
+        for repeat in document.duplicates:
+            if len(repeat.loc) != 1:
+                continue  # inside a term's aliases, reported by the check above
+            term = str(repeat.loc[0])
+            message = _DEFINED_TWICE.format(term=term, first=repeat.first_line)
+            faults.append(Fault(path, repeat.line, message))
+            aliases = repeat.value.value(_ALIASES, ()) or ()
+            terms.setdefault(term, []).extend(aliases)
+            written.append((repeat.line, term))
+            written += [
+                (repeat.value.line((index,)), normalize(alias))
+                for index, alias in enumerate(aliases)
+            ]
         lines: dict[str, int] = {}
-        if isinstance(root, yaml.MappingNode):
-            for key, value in root.value:
-                term, line = str(key.value), key.start_mark.line + 1
-                if term in terms:
-                    message = _DEFINED_TWICE.format(term=term, first=lines[term])
-                    faults.append(Fault(path, line, message))
-                lines.setdefault(term, line)
-                aliases = terms.setdefault(term, [])
-                if isinstance(value, yaml.SequenceNode):
-                    for item in value.value:
-                        aliases.append(str(item.value))
-                        lines.setdefault(normalize(str(item.value)), item.start_mark.line + 1)
+        for line, text in sorted(written, key=lambda pair: pair[0]):
+            lines.setdefault(text, line)
         glossary = cls.from_mapping(terms)
         for alias, first, second in glossary.ambiguous(terms):
             line = lines.get(alias, 0)

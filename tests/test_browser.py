@@ -15,7 +15,7 @@ from conftest import IN_CI, RunningBot
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from bot.clock import SHANGHAI
-from bot.domain.roster import DEMO_ROSTER, Roster
+from bot.domain.roster.load import DEMO_ROSTER, load_roster
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_a_question_goes_to_the_duty_group_console_and_the_answer_comes_back(
     browser: Browser, shipped_bot: RunningBot
 ) -> None:
     expect.set_options(timeout=30_000)  # the pages poll every few seconds: wait generously
-    roster = Roster.load(DEMO_ROSTER)
+    roster = load_roster(DEMO_ROSTER)
     space = roster.space("baodi-pku")
     group = roster.duty_group(space.id, datetime.now(SHANGHAI).date())
     member = next(person for person in group.members if person.id_on("web"))

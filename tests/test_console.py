@@ -32,7 +32,7 @@ from sqlalchemy import select
 from bot.app import Bot, create_bot
 from bot.channels.console.auth import issue_link
 from bot.clock import SHANGHAI, Clock, ManualClock, SystemClock
-from bot.domain.roster import DEMO_ROSTER
+from bot.domain.roster.load import DEMO_ROSTER
 from bot.server import build_application
 from bot.settings import load_settings
 from storage import Database

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from test_requests import ROSTER
 
 from bot.clock import SystemClock
-from bot.domain.roster import Roster
+from bot.domain.roster.load import load_roster
 from bot.messages import Channel, OutgoingMessage
 from bot.reloadable import Reloadable
 from bot.sender import Delivered, OutboxSender
@@ -130,7 +130,7 @@ async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
             database,
             SystemClock(),
             {Channel.TELEGRAM: pushed},
-            Reloadable(lambda: Roster.load(roster), Roster.load(roster)),
+            Reloadable(lambda: load_roster(roster), load_roster(roster)),
         )
         while await sender.deliver_due():
             pass

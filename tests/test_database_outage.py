@@ -38,7 +38,7 @@ from test_telegram import ENTREPRENEUR, SECRET, TOKEN, running_bot
 from bot.app import create_bot
 from bot.channels.console.auth import issue_link
 from bot.clock import ManualClock, SystemClock
-from bot.domain.roster import Roster
+from bot.domain.roster.load import load_roster
 from bot.server import build_application
 from bot.settings import load_settings
 from bot.texts.chat import EN, ZH
@@ -108,7 +108,7 @@ async def _console_cookie(bot_url: str, database_url: str, roster: Path) -> str:
     try:
         _, link = await issue_link(
             database,
-            Roster.load(roster),
+            load_roster(roster),
             "zhangwei",
             now=SystemClock().now(),
             lifetime=timedelta(hours=1),

@@ -26,7 +26,7 @@ from fake_telegram import FakeTelegram
 
 from bot.app import create_bot, demo_refusals, is_loopback, roster_file
 from bot.clock import ManualClock
-from bot.domain.roster import DEMO_ROSTER
+from bot.domain.roster.load import DEMO_ROSTER
 from bot.server import build_application
 from bot.settings import load_settings
 

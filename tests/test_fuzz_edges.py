@@ -39,7 +39,8 @@ from test_wechat import serve as serve_wechat
 
 from bot.app import create_bot
 from bot.clock import ManualClock
-from bot.domain.roster import Roster, RosterError
+from bot.domain.roster.faults import RosterError
+from bot.domain.roster.load import load_roster
 from bot.server import build_application
 from bot.settings import load_settings
 from knowledge.service import KnowledgeError, build
@@ -114,7 +115,7 @@ def test_any_roster_is_taken_or_refused_with_its_line(scratch: Path, text: str) 
     scratch.mkdir(exist_ok=True)
     path = scratch / "roster.yaml"
     path.write_text(text, encoding="utf-8")
-    faults = _faults(lambda: Roster.load(path), RosterError)
+    faults = _faults(lambda: load_roster(path), RosterError)
     event("refused" if faults else "taken")
     assert all(fault.startswith(str(path)) for fault in faults), faults
 

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.roster import (
-    DEMO_ROSTER,
-    Roster,
-    RosterError,
-    RosterFault,
-    Weekday,
-    load_admins,
-)
+from bot.domain.roster.faults import RosterError, RosterFault
+from bot.domain.roster.load import DEMO_ROSTER, load_roster
+from bot.domain.roster.model import Roster, Weekday
 from bot.messages import Channel
 
 # A small valid roster; the fault cases below edit it. Line numbers are found from markers
@@ -69,7 +64,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def faults_of(tmp_path: Path, text: str) -> tuple[RosterFault, ...]:
     path = write(tmp_path, text)
     with pytest.raises(RosterError) as caught:
-        Roster.load(path)
+        load_roster(path)
     return caught.value.faults
 
 
@@ -87,14 +82,14 @@ def edit(old: str, new: str) -> str:
 
 @pytest.fixture
 def roster(tmp_path: Path) -> Roster:
-    return Roster.load(write(tmp_path, ROSTER))
+    return load_roster(write(tmp_path, ROSTER))
 
 
 # --- the shipped demo roster -------------------------------------------------------------------
 
 
 def test_the_shipped_demo_roster_loads() -> None:
-    demo = Roster.load(DEMO_ROSTER)
+    demo = load_roster(DEMO_ROSTER)
     assert [s.id for s in demo.spaces] == [
         "baodi-eco",
         "baodi-lowcarbon",
@@ -109,7 +104,7 @@ def test_the_shipped_demo_roster_loads() -> None:
 
 
 def test_everyone_in_the_demo_roster_can_sign_in_to_the_web_console() -> None:
-    demo = Roster.load(DEMO_ROSTER)
+    demo = load_roster(DEMO_ROSTER)
     people = [
         *(p for d in demo.districts for p in d.supervisors),
         *(p for g in demo.groups for p in g.members),
@@ -184,10 +179,11 @@ def test_duty_group(roster: Roster, space: str, day: date, group: str) -> None:
 
 
 def test_onsite_day(roster: Roster) -> None:
-    assert roster.onsite_day("eco", "g1") is Weekday.MON
-    assert roster.onsite_day("eco", "g2") is Weekday.FRI
-    assert roster.onsite_day("pku", "g1") is None
-    assert roster.onsite_day("pku", "g9") is None
+    assert roster.group("g1").onsite.get("eco") is Weekday.MON
+    assert roster.group("g2").onsite.get("eco") is Weekday.FRI
+    assert roster.group("g1").onsite.get("pku") is None
+    with pytest.raises(KeyError):
+        roster.group("g9")
     assert Weekday.THU.code == "thu"
     assert Weekday.THU.zh == "周四"
     assert date(2026, 12, 3).weekday() == Weekday.THU
@@ -245,8 +241,9 @@ def test_a_member_of_one_group(roster: Roster) -> None:
     assert roles.member_of == {"g1"}
     assert roster.is_member("g1", "telegram", "2002")
     assert not roster.is_member("g2", "telegram", "2002")
-    assert [p.name for p in roster.members_of("g2")] == ["王芳", "刘洋", "张伟"]
-    assert roster.members_of("g9") == ()
+    assert [p.name for p in roster.group("g2").members] == ["王芳", "刘洋", "张伟"]
+    with pytest.raises(KeyError):
+        roster.group("g9")
 
 
 def test_a_stranger(roster: Roster) -> None:
@@ -289,7 +286,7 @@ def test_people_lists_each_listing_once(roster: Roster) -> None:
 
 def test_telegram_ids_are_normalised(tmp_path: Path) -> None:
     text = edit("{name: 李娜, telegram: 2002}", "{name: 李娜, telegram: '+02002'}")
-    roster = Roster.load(write(tmp_path, text))
+    roster = load_roster(write(tmp_path, text))
     assert roster.is_member("g1", "telegram", "2002")
 
 
@@ -309,7 +306,7 @@ def test_the_empty_roster() -> None:
 
 
 def test_a_roster_of_admins_only_is_valid(tmp_path: Path) -> None:
-    roster = Roster.load(write(tmp_path, "admins:\n  - {name: 管理员, telegram: 9001}\n"))
+    roster = load_roster(write(tmp_path, "admins:\n  - {name: 管理员, telegram: 9001}\n"))
     assert roster.spaces == ()
     assert roster.roles_of("telegram", "9001").is_admin
 
@@ -318,7 +315,7 @@ def test_empty_sections_are_allowed(tmp_path: Path) -> None:
     text = ROSTER.replace(
         "rota:\n  - {space: eco, group: g2, from: 2026-12-01, to: 2026-12-31}\n", "rota:\n"
     )
-    assert Roster.load(write(tmp_path, text)).rota == ()
+    assert load_roster(write(tmp_path, text)).rota == ()
 
 
 @pytest.mark.parametrize(
@@ -339,19 +336,19 @@ def test_a_roster_that_lists_nobody_is_a_fault(tmp_path: Path, text: str) -> Non
 
 def test_a_missing_file_is_a_fault(tmp_path: Path) -> None:
     with pytest.raises(RosterError) as caught:
-        Roster.load(tmp_path / "nowhere.yaml")
+        load_roster(tmp_path / "nowhere.yaml")
     (fault,) = caught.value.faults
     assert "无法读取名册文件" in fault.message
 
 
-def test_load_admins_still_works(tmp_path: Path) -> None:
-    assert load_admins(write(tmp_path, ROSTER)) == {
+def test_the_admins_accounts_are_read_from_the_file(tmp_path: Path) -> None:
+    assert load_roster(write(tmp_path, ROSTER)).admin_accounts == {
         ("telegram", "9001"),
         ("web", "admin"),
         ("telegram", "9101"),
     }
     with pytest.raises(RosterError):
-        load_admins(write(tmp_path, "admins: [\n"))
+        load_roster(write(tmp_path, "admins: [\n"))
 
 
 # --- faults: each names its line -----------------------------------------------------------------
@@ -680,7 +677,7 @@ def test_several_faults_are_all_reported_in_line_order(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     with pytest.raises(RosterError) as caught:
-        Roster.load(path)
+        load_roster(path)
     faults = caught.value.faults
     expected = [
         (17, "未知字段“memebers”，是不是“members”？"),
@@ -707,5 +704,5 @@ def test_the_example_message_of_the_brief(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     with pytest.raises(RosterError) as caught:
-        Roster.load(path)
+        load_roster(path)
     assert str(caught.value) == f"{path}:25: 服务小组 g2 只有 1 名成员，第五条要求每组至少 2 人"

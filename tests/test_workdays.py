@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.clock import SHANGHAI
+from bot.domain.workday_overrides import CalendarError
 from bot.domain.workdays import (
-    CalendarError,
     WorkCalendar,
     end_of_day,
     estimated_holidays,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from bot.domain.roster import Roles
+from bot.domain.roster.model import Roles
 from bot.messages import Attachment, Button, Channel, Confirmation, Language, OutgoingMessage
 from storage.models import Person, Request
 

@@ -1,6 +1,6 @@
 """Who may do what, and see which report: one answer for the chats and the console alike.
 
-Roles come from the roster only (:meth:`bot.domain.roster.Roster.roles_for`), for an account
+Roles come from the roster only (:meth:`bot.domain.roster.model.Roster.roles_for`), for an account
 the channel vouched for. A member acts on the requests of their own duty groups; an
 entrepreneur on their own requests; a supervisor reads their districts' report, an admin the
 whole city's and any district's.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.roster import Roles, Roster
+from bot.domain.roster.model import Roles, Roster
 from storage.models import Person, Request
 
 __all__ = ["ReportScope", "holds", "may_act", "owns", "report_scope"]

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
 
 __all__ = ["Moment", "Turn"]

@@ -14,31 +14,11 @@ Which days are working days, in order of precedence:
    *provisional* (shown as "预计") until the year becomes known.
 
 A year is *known* when ``chinese-calendar`` covers it or the override file declares it complete.
-
-Override file format (YAML; every key is optional; an empty file changes nothing)::
-
-    # 2027 as announced by the State Council (国务院办公厅关于2027年部分节假日安排的通知)
-    known_years: [2027]       # these years are complete below: no longer provisional
-    holidays:                 # days off: a date, or an inclusive range FROM..TO
-      - 2027-01-01..2027-01-03
-      - 2027-02-05..2027-02-12
-      - 2027-10-01..2027-10-07
-    workdays:                 # working days, e.g. make-up weekends (调休上班)
-      - 2027-02-20
-      - 2027-09-26
-      - 2027-10-09
-
-Dates are ``YYYY-MM-DD``. A day in ``holidays`` is not a working day and a day in ``workdays``
-is one, whatever the package or the estimate says; every other day of a year listed in
-``known_years`` (and not covered by the package) is a working day from Monday to Friday. A
-year in ``known_years`` that the package does not cover must have at least one holiday listed,
-so that a half-finished file cannot silently declare a year without holidays. A date in both
-lists is an error. :class:`CalendarError` names the file and line of every fault.
+The override file's format, and how its faults are told, are in :mod:`bot.domain.workday_overrides`.
 """
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,14 +26,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import chinese_calendar
-import yaml
 from lunardate import LunarDate  # type: ignore[import-untyped]  # annotated, but no py.typed
 
 from bot.clock import SHANGHAI
+from bot.domain.workday_overrides import PACKAGE_YEARS, read_overrides
 
 __all__ = [
     "DEFAULT_WORKDAYS",
-    "CalendarError",
     "Due",
     "WorkCalendar",
     "end_of_day",
@@ -63,55 +42,6 @@ __all__ = [
 
 DEFAULT_WORKDAYS = 10
 """Article 7: a commissioner feeds back within 10 working days unless the category says other."""
-
-# libyaml's parser is much faster and keeps the line marks the fault messages need.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-_KEYS = ("known_years", "holidays", "workdays")
-_DATE = r"\d{4}-\d{2}-\d{2}"
-_DATES = re.compile(rf"^({_DATE})(?:\s*\.\.\s*({_DATE}))?$")
-_YEAR = re.compile(r"^\d{4}$")
-_MAX_RANGE = 366
-"""Longer ranges are typos (a wrong year), not holidays."""
-
-# Messages to the admin, in one place.
-_UNREADABLE = "无法读取：{problem}"
-_YAML_ERROR = "YAML 格式错误：{problem}"
-_NOT_A_MAPPING = "文件顶层应是“键: 值”的映射（可用的键：{known}）"
-_UNKNOWN_KEY = "未知的键“{key}”（可用的键：{known}）"
-_DUPLICATE_KEY = "键“{key}”出现了两次"
-_NOT_A_LIST = "{key} 应是列表，例如 {example}"
-_NOT_A_SCALAR = "{key} 中的每一项应是单个{what}，例如 {example}"
-_BAD_DATE = (
-    "“{text}”不是有效日期：应写成 YYYY-MM-DD（如 2027-01-01）"
-    "或区间 YYYY-MM-DD..YYYY-MM-DD（如 2027-02-05..2027-02-12）"
-)
-_BAD_RANGE = "区间“{text}”的开始晚于结束"
-_LONG_RANGE = "区间“{text}”超过 {limit} 天，请检查年份"
-_BAD_YEAR = "“{text}”不是有效年份：应是四位数字，如 2027"
-_IN_BOTH = "{day} 同时出现在 holidays（第 {line} 行）和 workdays 中"
-_YEAR_WITHOUT_HOLIDAYS = (
-    "known_years 声明 {year} 年已完整，但 holidays 中没有 {year} 年的日期；"
-    "请先按国务院通知列出放假日期"
-)
-_EXAMPLES = {
-    "known_years": "[2027]",
-    "holidays": "[2027-01-01, 2027-02-05..2027-02-12]",
-    "workdays": "[2027-02-20]",
-}
-
-# The package's own range: outside it, ``chinese_calendar.is_workday`` raises.
-_PACKAGE_FIRST = min(chinese_calendar.holidays).year
-_PACKAGE_LAST = max(chinese_calendar.holidays).year
-
-
-class CalendarError(Exception):
-    """The override file cannot be used; every fault is ``file:line: 说明`` for the admins."""
-
-    def __init__(self, faults: Iterable[str]) -> None:
-        """Keep the faults; the message is one fault a line."""
-        self.faults = tuple(faults)
-        super().__init__("\n".join(self.faults))
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,12 +168,18 @@ class WorkCalendar:
         """The calendar with the overrides of the file at ``path`` (None: no overrides).
 
         Raises:
-            CalendarError: The file cannot be read or has faults; each names file and line.
+            bot.domain.workday_overrides.CalendarError: The file cannot be read or has faults;
+                each names file and line.
         """
         if path is None:
             return cls()
-        holidays, workdays, known_years = _read_overrides(path)
-        return cls(holidays=holidays, workdays=workdays, known_years=known_years, source=path)
+        found = read_overrides(path)
+        return cls(
+            holidays=found.holidays,
+            workdays=found.workdays,
+            known_years=found.known_years,
+            source=path,
+        )
 
     def is_workday(self, day: date) -> bool:
         """Whether ``day`` (a Shanghai date, not a datetime) is a working day."""
@@ -375,7 +311,7 @@ class WorkCalendar:
     def _build(self, year: int) -> _Year:
         first = date(year, 1, 1)
         days = [first + timedelta(days=n) for n in range((date(year + 1, 1, 1) - first).days)]
-        from_package = _PACKAGE_FIRST <= year <= _PACKAGE_LAST
+        from_package = year in PACKAGE_YEARS
         if from_package:
             # is_workday's own rule, on its public tables: calling it per day costs 10 ms a year.
             official_off, official_on = chinese_calendar.holidays, chinese_calendar.workdays
@@ -440,114 +376,3 @@ def _lost_days(
         else:
             merged.append((first, last))
     return merged
-
-
-def _read_overrides(path: Path) -> tuple[set[date], set[date], set[int]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CalendarError([f"{path}: {_UNREADABLE.format(problem=error)}"]) from None
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 0
-        problem = " ".join(filter(None, [error.context, error.problem]))
-        raise CalendarError([f"{path}:{line}: {_YAML_ERROR.format(problem=problem)}"]) from None
-    except yaml.YAMLError as error:
-        raise CalendarError([f"{path}: {_YAML_ERROR.format(problem=error)}"]) from None
-    if root is None:
-        return set(), set(), set()
-    faults = _Faults()
-    known = "、".join(_KEYS)
-    if not isinstance(root, yaml.MappingNode):
-        faults.add(root, _NOT_A_MAPPING.format(known=known))
-        raise faults.error(path)
-    sections: dict[str, list[yaml.Node]] = {}
-    for key_node, value_node in root.value:
-        key = str(key_node.value)
-        if key not in _KEYS:
-            faults.add(key_node, _UNKNOWN_KEY.format(key=key, known=known))
-        elif key in sections:
-            faults.add(key_node, _DUPLICATE_KEY.format(key=key))
-        elif isinstance(value_node, yaml.SequenceNode):
-            sections[key] = list(value_node.value)
-        elif isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":null"):
-            sections[key] = []  # "holidays:" with nothing under it yet
-        else:
-            sections[key] = []
-            faults.add(value_node, _NOT_A_LIST.format(key=key, example=_EXAMPLES[key]))
-    holidays = _read_dates(sections.get("holidays", []), "holidays", faults)
-    workdays = _read_dates(sections.get("workdays", []), "workdays", faults)
-    years = _read_years(sections.get("known_years", []), faults)
-    for day, node in sorted(workdays.items()):
-        if day in holidays:
-            faults.add(node, _IN_BOTH.format(day=day.isoformat(), line=_line(holidays[day])))
-    listed = {day.year for day in holidays}
-    for year, node in sorted(years.items()):
-        if not _PACKAGE_FIRST <= year <= _PACKAGE_LAST and year not in listed:
-            faults.add(node, _YEAR_WITHOUT_HOLIDAYS.format(year=year))
-    if faults:
-        raise faults.error(path)
-    return set(holidays), set(workdays), set(years)
-
-
-class _Faults:
-    """Faults found in the override file, each with its line."""
-
-    def __init__(self) -> None:
-        self._found: list[tuple[int, str]] = []
-
-    def __bool__(self) -> bool:
-        return bool(self._found)
-
-    def add(self, node: yaml.Node, message: str) -> None:
-        self._found.append((_line(node), message))
-
-    def error(self, path: Path) -> CalendarError:
-        return CalendarError(f"{path}:{line}: {message}" for line, message in sorted(self._found))
-
-
-def _read_dates(nodes: list[yaml.Node], key: str, faults: _Faults) -> dict[date, yaml.Node]:
-    """Every day the list names, with the node that first named it."""
-    found: dict[date, yaml.Node] = {}
-    for node in nodes:
-        if not isinstance(node, yaml.ScalarNode):
-            faults.add(node, _NOT_A_SCALAR.format(key=key, what="日期或区间", example="2027-01-01"))
-            continue
-        text = str(node.value).strip()
-        match = _DATES.match(text)
-        try:
-            # The pattern first: fromisoformat alone would also take 20270101 or 2027-W01-1.
-            first = date.fromisoformat(match.group(1)) if match else None
-            last = date.fromisoformat(match.group(2)) if match and match.group(2) else first
-        except ValueError:
-            first = last = None
-        if first is None or last is None:
-            faults.add(node, _BAD_DATE.format(text=text))
-        elif last < first:
-            faults.add(node, _BAD_RANGE.format(text=text))
-        elif (last - first).days >= _MAX_RANGE:
-            faults.add(node, _LONG_RANGE.format(text=text, limit=_MAX_RANGE))
-        else:
-            for offset in range((last - first).days + 1):
-                found.setdefault(first + timedelta(days=offset), node)
-    return found
-
-
-def _read_years(nodes: list[yaml.Node], faults: _Faults) -> dict[int, yaml.Node]:
-    found: dict[int, yaml.Node] = {}
-    for node in nodes:
-        if not isinstance(node, yaml.ScalarNode):
-            faults.add(node, _NOT_A_SCALAR.format(key="known_years", what="年份", example="2027"))
-            continue
-        text = str(node.value).strip()
-        if _YEAR.match(text):
-            found.setdefault(int(text), node)
-        else:
-            faults.add(node, _BAD_YEAR.format(text=text))
-    return found
-
-
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1

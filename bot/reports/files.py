@@ -15,7 +15,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.reloadable import Reloadable
 from bot.reports.engine import build_report

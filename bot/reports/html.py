@@ -22,7 +22,7 @@ from html import escape
 
 from bot.clock import SHANGHAI
 from bot.domain import categories
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.reports.figures import Figures, QuarterReport
 from bot.reports.tables import (
     CATEGORY_COLUMNS,

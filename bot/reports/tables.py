@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.clock import SHANGHAI
 from bot.domain import categories
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.reports.figures import Figures, QuarterReport
 
 __all__ = [

@@ -25,7 +25,7 @@ from bot.channels.console.http import (
     read_json,
 )
 from bot.clock import Clock
-from bot.domain.roster import Person, Roles, Roster
+from bot.domain.roster.model import Person, Roles, Roster
 from bot.messages import Channel
 from bot.reloadable import Reloadable
 from bot.texts.console import CONSOLE_TEXTS

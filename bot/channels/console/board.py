@@ -14,7 +14,7 @@ from bot.clock import SHANGHAI
 from bot.desk.queries import Board, BoardItem, moves_allowed
 from bot.domain import categories
 from bot.domain.events import EventKind
-from bot.domain.roster import Roles, Roster
+from bot.domain.roster.model import Roles, Roster
 from bot.messages import Channel
 from bot.texts.console import CONSOLE_TEXTS
 from storage.models import RequestEvent

@@ -36,7 +36,7 @@ from bot.clock import Clock
 from bot.desk import policy, queries
 from bot.desk.commands import Ask, Claim, Member, MemberMove, Reply, Resolve, Transfer
 from bot.desk.service import execute
-from bot.domain.roster import Roster
+from bot.domain.roster.model import Roster
 from bot.messages import (
     MAX_TEXT_LENGTH,
     Channel,
