@@ -307,3 +307,34 @@ async def test_two_senders_on_one_postgresql_deliver_each_message_once(
             await running.close()
     texts = [text for _, text in platform.delivered]
     assert sorted(texts) == sorted(f"m{n}" for n in range(300))
+
+
+async def test_a_sender_waiting_for_work_stops_when_told_not_at_its_next_round(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    await open_one(running)
+    delivered = asyncio.Event()
+
+    class Watched(Platform):
+        async def deliver(self, message: OutgoingMessage) -> Delivered:
+            sent = await super().deliver(message)
+            delivered.set()
+            return sent
+
+    # An hour between idle rounds: a sender that only looked at `stop` between rounds would
+    # outlive the deadline below by far.
+    sender = OutboxSender(
+        running.database,
+        running.clock,
+        {Channel.TELEGRAM: Watched()},
+        running.services.roster,
+        idle=3600,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    async with asyncio.timeout(10):
+        await delivered.wait()
+    stop.set()
+    async with asyncio.timeout(10):
+        await task
