@@ -85,7 +85,7 @@ from bench.harness import (
     POSTGRES_URL,
     ROOT,
     SHIPPED_FAQ,
-    free_port,
+    listening_url,
     print_markdown,
     questions,
     scratch_database,
@@ -453,13 +453,13 @@ class Inbox:
 
 
 class Node:
-    """One ``python -m bot run`` process, started again after each kill on the same port."""
+    """One ``python -m bot run`` process, started again after each kill (on a port of its
+    choosing each time: :attr:`url` follows it)."""
 
     def __init__(self, index: int, env: dict[str, str], folder: Path) -> None:
         self.index = index
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = env | {"BOT_HTTP_PORT": str(self.port)}
+        self.url = ""
+        self._env = env | {"BOT_HTTP_PORT": "0"}
         self._folder = folder
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
@@ -481,13 +481,17 @@ class Node:
                 stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink,
             )  # fmt: skip
         deadline = time.monotonic() + HEALTH_WAIT_S
+        url = None
         while time.monotonic() < deadline:
             if self.process.returncode is not None:
                 raise RuntimeError(f"node {self.index} exited:\n{log.read_text(errors='replace')}")
+            url = url or listening_url(log)
             with contextlib.suppress(aiohttp.ClientError):
-                async with client.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
+                if url:
+                    async with client.get(f"{url}/healthz") as response:
+                        if response.status == 200:
+                            self.url = url
+                            return
             await asyncio.sleep(0.05)  # the process is importing; nothing to wait on
         raise RuntimeError(f"node {self.index} did not start:\n{log.read_text(errors='replace')}")
 
@@ -580,7 +584,7 @@ class Crowd:
     questions: list[tuple[str, str]]
     secret: str
     outcome: Outcome
-    platforms: dict[int, WeChatPlatform] = field(default_factory=dict)
+    platforms: dict[str, WeChatPlatform] = field(default_factory=dict)
     msg_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     progress: int = 0
     progressed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -658,7 +662,7 @@ class Crowd:
 
         async def attempt(node: Node) -> bool | None:
             platform = self.platforms.setdefault(
-                node.index,
+                node.url,  # a restarted process listens on a port of its own
                 WeChatPlatform(f"{node.url}/wechat", WECHAT_TOKEN, APP_ID, WECHAT_AES_KEY, "safe"),
             )
             posted = await platform.post(xml, session=self.client)

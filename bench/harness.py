@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -331,10 +332,21 @@ async def scratch_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]
 
 
 def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
+    """A loopback TCP port nothing listens on right now (only for an address that must be known
+    before the bot starts, such as its Telegram webhook's; otherwise give the bot port 0)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
+"""The line ``python -m bot run`` prints once it listens."""
+
+
+def listening_url(log: Path) -> str | None:
+    """The address the bot logging to ``log`` said it listens at, once it has."""
+    found = LISTENING.search(log.read_text(encoding="utf-8", errors="replace"))
+    return found[1] if found else None
 
 
 @dataclass
@@ -343,13 +355,15 @@ class Bot:
 
     process: Process
     log: Path
+    url: str = ""
+    """Its root, ``http://127.0.0.1:PORT``, once it has said where it listens."""
     complaints: list[str] = field(default_factory=list)
     """What it logged (at WARNING or above: its level here), read once it has stopped."""
 
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    channel: str, port: int, settings: Mapping[str, str], client: aiohttp.ClientSession
+    channel: str, settings: Mapping[str, str], client: aiohttp.ClientSession, port: int = 0
 ) -> AsyncIterator[Bot]:
     """``python -m bot run`` as shipped, on a fresh SQLite file, until it answers its health check.
 
@@ -361,9 +375,10 @@ async def bot_process(
     Args:
         channel: Names the temporary folder, and the variable ``BOT_BENCH_<CHANNEL>_DB`` that
             may name another database (such as an empty PostgreSQL one) instead of the file.
-        port: The loopback port the bot serves HTTP at (see :func:`free_port`).
         settings: The channel's ``BOT_*`` variables.
         client: The session that asks for ``/healthz``.
+        port: The loopback port the bot serves HTTP at; 0, a free one it reports
+            (:attr:`Bot.url`).
 
     Yields:
         The bot, healthy.
@@ -397,7 +412,7 @@ async def bot_process(
             )
         bot = Bot(process, log)
         try:
-            await wait_healthy(bot, f"http://127.0.0.1:{port}/healthz", client)
+            await wait_healthy(bot, client)
             yield bot
         finally:
             await stop(process, polite=sigterm)
@@ -405,8 +420,9 @@ async def bot_process(
             bot.complaints = [line for line in text.splitlines() if line.strip()]
 
 
-async def wait_healthy(bot: Bot, url: str, client: aiohttp.ClientSession) -> None:
-    """Wait until ``url`` answers 200, for at most :data:`HEALTH_WAIT_S`.
+async def wait_healthy(bot: Bot, client: aiohttp.ClientSession) -> None:
+    """Wait until the bot says where it listens and its ``/healthz`` answers 200, for at most
+    :data:`HEALTH_WAIT_S`; sets :attr:`Bot.url`.
 
     Raises:
         RuntimeError: The bot exited, or did not answer in time (its log is in the message).
@@ -415,10 +431,12 @@ async def wait_healthy(bot: Bot, url: str, client: aiohttp.ClientSession) -> Non
     while time.monotonic() < deadline:
         if bot.process.returncode is not None:
             raise RuntimeError(f"the bot exited:\n{bot.log.read_text(errors='replace')}")
+        bot.url = bot.url or listening_url(bot.log) or ""
         with contextlib.suppress(aiohttp.ClientError):
-            async with client.get(url) as response:
-                if response.status == 200:
-                    return
+            if bot.url:
+                async with client.get(f"{bot.url}/healthz") as response:
+                    if response.status == 200:
+                        return
         await asyncio.sleep(0.1)  # the bot is importing and migrating; nothing to wait on
     raise RuntimeError(f"the bot did not start:\n{bot.log.read_text(errors='replace')}")
 

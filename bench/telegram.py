@@ -245,13 +245,14 @@ ROLES = {"fake": lambda: _FakeBotApi().app(), "echo": lambda: echo_app(_echo)}
 @contextlib.asynccontextmanager
 async def _bot(fake_root: str, client: aiohttp.ClientSession) -> AsyncIterator[Bot]:
     """``python -m bot run`` on a fresh SQLite file, answering updates by webhook."""
+    # Known before the start: the bot registers its webhook at it.
     port = free_port()
     settings = {
         "BOT_TELEGRAM_TOKEN": TOKEN,
         "BOT_TELEGRAM_API_URL": fake_root,
         "BOT_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}",
     }
-    async with bot_process("telegram", port, settings, client) as bot:
+    async with bot_process("telegram", settings, client, port) as bot:
         yield bot
 
 

@@ -131,7 +131,6 @@ from bench.harness import (
     echo_app,
     format_cpu,
     format_ms,
-    free_port,
     helpers,
     median_or_none,
     percentile,
@@ -304,7 +303,6 @@ async def _bot(
     mode: Mode, aes_key: str, fake_root: str, client: aiohttp.ClientSession
 ) -> AsyncIterator[tuple[Bot, str]]:
     """``python -m bot run`` on a fresh SQLite file with the WeChat channel; its server URL."""
-    port = free_port()
     settings = {
         "BOT_WEB_CHAT": "false",
         "BOT_WECHAT_TOKEN": TOKEN,
@@ -314,8 +312,8 @@ async def _bot(
     }
     if mode == "safe":
         settings["BOT_WECHAT_AES_KEY"] = aes_key
-    async with bot_process("wechat", port, settings, client) as bot:
-        yield bot, f"http://127.0.0.1:{port}/wechat"
+    async with bot_process("wechat", settings, client) as bot:
+        yield bot, f"{bot.url}/wechat"
 
 
 class _Messages:

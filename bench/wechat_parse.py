@@ -71,7 +71,7 @@ from bench.harness import (
     ROOT,
     SHIPPED_FAQ,
     cancel_on_sigterm,
-    free_port,
+    listening_url,
     print_markdown,
     scratch_database,
     sigterm,
@@ -313,14 +313,13 @@ async def _bot(mode: Mode, aes_key: str, baseline: bool) -> AsyncIterator[str]:
     Like :func:`bench.harness.bot_process`, but started through this module, which patches the
     old parser in before the bot starts when ``baseline``.
     """
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="makerdesk-bench-wechat-parse-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
         env.update(
             BOT_DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}",
             BOT_KNOWLEDGE_DIR=str(SHIPPED_FAQ),
             BOT_HTTP_HOST="127.0.0.1",
-            BOT_HTTP_PORT=str(port),
+            BOT_HTTP_PORT="0",
             BOT_LOG_LEVEL="ERROR",  # a warning per refused body would be timed too
             BOT_WEB_CHAT="false",
             BOT_WECHAT_TOKEN=TOKEN,
@@ -339,17 +338,19 @@ async def _bot(mode: Mode, aes_key: str, baseline: bool) -> AsyncIterator[str]:
                 *command, cwd=tmp, env=env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=sink, stderr=sink,
             )  # fmt: skip
-        root = f"http://127.0.0.1:{port}"
+        root = ""
         try:
             async with aiohttp.ClientSession() as client:
                 deadline = time.monotonic() + 60
                 while True:
                     if process.returncode is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"the bot did not start:\n{log.read_text()}")
+                    root = root or listening_url(log) or ""
                     with contextlib.suppress(aiohttp.ClientError):
-                        async with client.get(f"{root}/healthz") as response:
-                            if response.status == 200:
-                                break
+                        if root:
+                            async with client.get(f"{root}/healthz") as response:
+                                if response.status == 200:
+                                    break
                     await asyncio.sleep(0.1)  # importing and migrating
             yield root
         finally:

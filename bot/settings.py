@@ -17,7 +17,7 @@ __all__ = ["Settings", "SettingsError", "load_settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///makerdesk.db"
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class SettingsError(Exception):
@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     """Address the HTTP server binds; loopback unless you put a reverse proxy in front."""
 
     http_port: Port = 8080
-    """Port of the HTTP server (web chat, console, webhooks, health)."""
+    """Port of the HTTP server (web chat, console, webhooks, health). ``0``: a free port the
+    system picks; the server prints ``listening on http://HOST:PORT`` on stdout either way."""
 
     telegram_token: SecretStr | None = None
     """Bot token from @BotFather; unset means no Telegram channel."""

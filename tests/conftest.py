@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -80,9 +81,21 @@ def faq_dir(tmp_path: Path) -> Path:
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on now, for a server that cannot report its own (a
+    PostgreSQL cluster) or an address nothing should answer at; the bot is given port 0."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+LISTENING = re.compile(r"^listening on (http://\S+)$", re.MULTILINE)
+"""The line ``python -m bot run`` prints once it listens (it is given port 0)."""
+
+
+def listening_url(log: Path) -> str | None:
+    """The address a bot process logging to ``log`` said it listens at, once it has."""
+    found = LISTENING.search(log.read_text(encoding="utf-8", errors="replace"))
+    return found[1] if found else None
 
 
 def _postgres_available() -> bool:
@@ -156,7 +169,7 @@ class RunningBot:
 def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update(
-        BOT_HTTP_PORT=str(free_port()),
+        BOT_HTTP_PORT="0",
         BOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         PYTHONUNBUFFERED="1",
     )
@@ -177,20 +190,22 @@ def serving(env: dict[str, str], cwd: Path, log: Path) -> Iterator[RunningBot]:
             stdin=subprocess.DEVNULL,
             text=True,
         )
-    url = f"http://127.0.0.1:{env['BOT_HTTP_PORT']}"
-    running = RunningBot(process, url, env, log)
+    running = RunningBot(process, "", env, log)
     try:
         deadline = time.monotonic() + START_UP
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"bot exited early:\n{running.output()}")
+            running.url = running.url or listening_url(log) or ""
             try:
-                with urlopen(f"{url}/healthz", timeout=2):
-                    break
+                if running.url:
+                    with urlopen(f"{running.url}/healthz", timeout=2):
+                        break
             except (URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"bot did not start:\n{running.output()}") from None
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"bot did not start:\n{running.output()}") from None
+            time.sleep(0.1)
         yield running
     finally:
         if process.poll() is None:
@@ -232,17 +247,19 @@ async def serving_async(tmp_path: Path, **settings: str) -> AsyncIterator[BotPro
             sys.executable, "-m", "bot", "run",
             cwd=tmp_path, env=env, stdout=sink, stderr=sink, stdin=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-    running = BotProcess(process, f"http://127.0.0.1:{env['BOT_HTTP_PORT']}", log)
+    running = BotProcess(process, "", log)
     try:
         async with aiohttp.ClientSession() as client:
             deadline = time.monotonic() + START_UP
             while True:
                 if process.returncode is not None:
                     raise AssertionError(f"bot exited:\n{running.output()}")
+                running.url = running.url or listening_url(log) or ""
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with client.get(f"{running.url}/healthz") as response:
-                        if response.status == 200:
-                            break
+                    if running.url:
+                        async with client.get(f"{running.url}/healthz") as response:
+                            if response.status == 200:
+                                break
                 if time.monotonic() > deadline:
                     raise AssertionError(f"bot did not start:\n{running.output()}")
                 await asyncio.sleep(0.1)  # the process is starting; nothing to wait on

@@ -218,7 +218,7 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def installed_bot(site: Path, folder: Path) -> Iterator[tuple[str, Path]]:
     """``python -m bot run`` from the unpacked wheel, in ``folder``, with no setting but a port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(PYTHONPATH=str(site), BOT_HTTP_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    env.update(PYTHONPATH=str(site), BOT_HTTP_PORT="0", PYTHONUNBUFFERED="1")
     with serving(env, folder, folder.parent / "installed-bot.log") as running:
         yield running.url, running.log
 

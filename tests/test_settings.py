@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 
+import aiohttp
 import pytest
+from conftest import MONDAY
 
+from bot.app import create_bot
+from bot.clock import ManualClock
+from bot.server import serve
 from bot.settings import SettingsError, load_settings
 
 
@@ -64,3 +71,29 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert "very-secret-token" not in repr(settings)
     assert "very-secret-token" not in str(settings.model_dump())
+
+
+async def test_port_zero_serves_on_a_port_the_system_picks_and_prints_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], faq_dir: Path
+) -> None:
+    monkeypatch.setenv("BOT_HTTP_PORT", "0")
+    settings = load_settings(knowledge_dir=faq_dir)
+    assert settings.http_port == 0
+    bot = await create_bot(settings, ManualClock(MONDAY))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(bot, stop))
+    printed = ""
+    try:
+        async with asyncio.timeout(30):
+            while "listening on" not in printed:
+                await asyncio.sleep(0.01)  # serve() is starting on this loop; let it run
+                printed += capsys.readouterr().out
+        match = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", printed)
+        assert match is not None, printed
+        assert int(match[2]) != 0
+        async with aiohttp.ClientSession() as client, client.get(f"{match[1]}/healthz") as answer:
+            assert answer.status == 200
+    finally:
+        stop.set()
+        await serving
+        await bot.close()
