@@ -85,6 +85,7 @@ from bench.harness import (
     POSTGRES_URL,
     ROOT,
     SHIPPED_FAQ,
+    clean_env,
     listening_url,
     print_markdown,
     questions,
@@ -783,7 +784,12 @@ async def open_overdue(url: str, roster: Path, count: int) -> Seeded:
     monday = today - timedelta(days=today.weekday() + 35)
     clock = ManualClock(datetime(monday.year, monday.month, monday.day, 2, 0, tzinfo=UTC))
     settings = load_settings(
-        database_url=url, knowledge_dir=SHIPPED_FAQ, roster=roster, calendar=None, web_chat=False
+        database_url=url,
+        knowledge_dir=SHIPPED_FAQ,
+        roster=roster,
+        calendar=None,
+        web_chat=False,
+        _env_file=None,
     )
     bot = await create_bot(settings, clock)
     try:
@@ -823,7 +829,7 @@ async def run_phase(plan: Plan, server_url: str = POSTGRES_URL) -> Outcome:
             ) as client,
         ):
             seeded = await open_overdue(url, roster, plan.overdue)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | {
+            env = clean_env() | {
                 "BOT_DATABASE_URL": url,
                 "BOT_KNOWLEDGE_DIR": str(SHIPPED_FAQ),
                 "BOT_ROSTER": str(roster),

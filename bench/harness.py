@@ -331,6 +331,13 @@ async def scratch_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]
         await admin.close()
 
 
+def clean_env() -> dict[str, str]:
+    """The environment of a process the benchmarks start: the machine's, without its ``BOT_*``
+    variables (they must not change a figure) and reading no ``.env`` file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    return env | {"BOT_ENV_FILE": ""}
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now (only for an address that must be known
     before the bot starts, such as its Telegram webhook's; otherwise give the bot port 0)."""
@@ -384,7 +391,7 @@ async def bot_process(
         The bot, healthy.
     """
     with tempfile.TemporaryDirectory(prefix=f"makerdesk-bench-{channel}-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+        env = clean_env()
         env.update(
             BOT_DATABASE_URL=os.environ.get(f"BOT_BENCH_{channel.upper()}_DB")
             or f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}",

@@ -46,6 +46,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
 
 from bench import report_data
+from bench.harness import clean_env
 from bot.domain.roster import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.reports.engine import Quarter, QuarterReport, count_periods
@@ -217,7 +218,7 @@ async def _measure(case: str, size: int, repeats: int, roster: Roster) -> Row:
 def _command(url: str, roster: Roster) -> float:
     """The report as users run it, in a process of its own: imports, exit and all."""
     assert roster.source is not None
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     environment |= {"BOT_DATABASE_URL": url, "BOT_ROSTER": str(roster.source)}
     with tempfile.TemporaryDirectory(prefix="makerdesk-bench-report-") as folder:
         started = time.perf_counter()

@@ -71,6 +71,7 @@ from bench.harness import (
     ROOT,
     SHIPPED_FAQ,
     cancel_on_sigterm,
+    clean_env,
     listening_url,
     print_markdown,
     scratch_database,
@@ -314,7 +315,7 @@ async def _bot(mode: Mode, aes_key: str, baseline: bool) -> AsyncIterator[str]:
     old parser in before the bot starts when ``baseline``.
     """
     with tempfile.TemporaryDirectory(prefix="makerdesk-bench-wechat-parse-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+        env = clean_env()
         env.update(
             BOT_DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}",
             BOT_KNOWLEDGE_DIR=str(SHIPPED_FAQ),

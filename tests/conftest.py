@@ -50,6 +50,22 @@ ENTRY = """\
 """
 
 
+def clean_env(**variables: str) -> dict[str, str]:
+    """The environment of a process a test starts: the machine's, without its ``BOT_*``
+    variables and reading no ``.env`` file (a developer's, in the folder it runs in), plus
+    ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    return env | {"BOT_ENV_FILE": ""} | variables
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_env_file() -> Iterator[None]:
+    """Settings loaded in the tests' own process read no ``.env`` either."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BOT_ENV_FILE", "")
+        yield
+
+
 def write_faq(directory: Path, name: str, text: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
@@ -167,7 +183,7 @@ class RunningBot:
 
 
 def bot_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env = clean_env()
     env.update(
         BOT_HTTP_PORT="0",
         BOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import ROOT
+import pytest
+from conftest import ROOT, clean_env
+
+from bot.settings import load_settings
 
 KEYS = {"q", "matched", "kind", "language", "faq_id", "score", "answer", "source", "suggestions"}
 
 
 def ask(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | env
+    environment = clean_env(**env)
     return subprocess.run(
         [sys.executable, "-m", "bot", "ask", *args],
         input=stdin,
@@ -69,3 +72,15 @@ def test_bad_setting_names_the_variable() -> None:
     result = ask("hi", BOT_DATABASE_URL="mysql://x")
     assert result.returncode == 2
     assert "BOT_DATABASE_URL" in result.stderr
+
+
+def test_no_test_reads_a_developers_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a developer following the README may have in the folder the tests run in.
+    (tmp_path / ".env").write_text("BOT_DATABASE_URL=mysql://from-a-dotenv\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().database_url.startswith("sqlite+aiosqlite://")  # in process
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "workdays", "due", "2025-03-03T10:00+08:00"],
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env(), check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr

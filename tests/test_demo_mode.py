@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import MONDAY, ROOT, bot_env, free_port, run_bot, serving
+from conftest import MONDAY, ROOT, bot_env, clean_env, free_port, run_bot, serving
 from fake_telegram import FakeTelegram
 
 from bot.app import create_bot, demo_refusals, is_loopback, roster_file
@@ -217,7 +216,7 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextlib.contextmanager
 def installed_bot(site: Path, folder: Path) -> Iterator[tuple[str, Path]]:
     """``python -m bot run`` from the unpacked wheel, in ``folder``, with no setting but a port."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env = clean_env()
     env.update(PYTHONPATH=str(site), BOT_HTTP_PORT="0", PYTHONUNBUFFERED="1")
     with serving(env, folder, folder.parent / "installed-bot.log") as running:
         yield running.url, running.log

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ENTRY, ROOT, write_faq
+from conftest import ENTRY, ROOT, clean_env, write_faq
 
 from knowledge.check import find_collisions
 from knowledge.loader import load_directory
@@ -22,6 +22,7 @@ def kb_check(directory: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=clean_env(),
         check=False,
         timeout=120,
     )

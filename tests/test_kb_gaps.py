@@ -8,14 +8,13 @@ Answers rated 👎 are grouped the same way, with paraphrases of questions it do
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, clean_env
 
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.matcher import Matcher
@@ -102,7 +101,7 @@ def test_the_command_lists_groups_with_counts_and_examples(tmp_path: Path) -> No
             await database.close()
 
     asyncio.run(record())
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "kb", "gaps", "--limit", "3"],
         capture_output=True,
@@ -214,7 +213,7 @@ def test_the_command_lists_answers_rated_unhelpful_after_the_unanswered(tmp_path
 
 
 def gaps_output(url: str, *options: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "kb", "gaps", *options],
         capture_output=True,

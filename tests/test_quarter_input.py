@@ -7,13 +7,12 @@ report``) it goes through :meth:`bot.reports.engine.Quarter.parse`; a wrong one 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, clean_env
 from test_console import demo_signin, serve
 from test_report_files import ADMIN, SUPERVISOR
 from test_requests import say
@@ -95,7 +94,7 @@ async def test_the_console_answers_a_wrong_quarter_with_400(
 
 
 def run_report(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     return subprocess.run(
         [sys.executable, "-m", "bot", "report", *args],

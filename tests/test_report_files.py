@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, ROOT, ROSTER, bot_for
+from conftest import MONDAY, ROOT, ROSTER, bot_for, clean_env
 from fake_telegram import FakeTelegram, Upload
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -274,7 +274,7 @@ async def test_on_telegram_the_report_arrives_as_a_document(tmp_path: Path) -> N
 
 
 def test_the_command_writes_html_and_pdf(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 
     def report(*args: str) -> subprocess.CompletedProcess[str]:

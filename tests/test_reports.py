@@ -10,13 +10,12 @@ log, must agree figure by figure with a count made another way: from the request
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, clean_env
 from sqlalchemy import select
 from test_requests import ZHANG, say
 
@@ -207,7 +206,7 @@ async def test_markdown_and_csv(bot: tuple[Bot, ManualClock], tmp_path: Path) ->
 
 
 def test_the_command_writes_the_report(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     out = tmp_path / "q4.csv"
     result = subprocess.run(
         [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", "--format", "csv",
@@ -256,7 +255,7 @@ async def test_the_archive_gives_each_commissioner_quarter_by_quarter_and_the_ye
 
 
 def test_the_archive_command(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     result = subprocess.run(
         [sys.executable, "-m", "bot", "report", "--year", "2026", "--archive"],

@@ -24,6 +24,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "BOT_HTTP_HOST",
         "BOT_ROSTER",
         "BOT_TELEGRAM_TOKEN",
+        "BOT_ENV_FILE",  # the tests set it empty; here the .env file is read as it ships
     ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -45,6 +46,17 @@ def test_dotenv_is_read_and_environment_wins(
     settings = load_settings()
     assert settings.http_port == 9100
     assert settings.http_host == "0.0.0.0"
+
+
+def test_bot_env_file_names_the_file_and_empty_reads_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("BOT_HTTP_PORT=9000\n", encoding="utf-8")
+    (tmp_path / "staging.env").write_text("BOT_HTTP_PORT=9200\n", encoding="utf-8")
+    monkeypatch.setenv("BOT_ENV_FILE", "staging.env")
+    assert load_settings().http_port == 9200
+    monkeypatch.setenv("BOT_ENV_FILE", "")
+    assert load_settings().http_port == 8080
 
 
 @pytest.mark.parametrize(

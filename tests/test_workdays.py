@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import chinese_calendar
 import pytest
-from conftest import ROOT
+from conftest import ROOT, clean_env
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -577,7 +576,7 @@ def test_pauses_follow_the_rule_and_never_bring_the_due_date_forward(
 
 
 def workdays_due(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | env
+    environment = clean_env(**env)
     return subprocess.run(
         [sys.executable, "-m", "bot", "workdays", "due", *args],
         capture_output=True,
