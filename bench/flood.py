@@ -215,17 +215,14 @@ async def _run_once(
     database: str, mode: str, duration: float, asked: list[str], db_url: str | None
 ) -> Sample:
     settings = {"BOT_DATABASE_URL": db_url} if db_url else {}
-    async with (
-        aiohttp.ClientSession() as health,
-        bot_process(f"flood-{database.lower()}", settings, health) as bot,
-    ):
+    async with bot_process(f"flood-{database.lower()}", settings) as bot:
         url = bot.url
         size: Callable[[], Awaitable[int]] = (
             PostgresSize(db_url) if db_url else SqliteSize(bot.log.parent / "bot.db")
         )
         before = await size()
         sample = Sample(growth=0)
-        meter = CpuMeter(bot.process.pid, None)
+        meter = CpuMeter(bot.pid, None)
         stop = asyncio.Event()
         start = time.monotonic() + 0.5
         people = [

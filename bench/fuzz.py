@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.harness import clean_env
+from tests.support.processes import clean_env
 
 __all__ = ["Result", "print_table", "run"]
 

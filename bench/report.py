@@ -46,12 +46,12 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the same way
 
 from bench import report_data
-from bench.harness import clean_env
 from bot.domain.roster import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.reports.engine import Quarter, QuarterReport, count_periods
 from bot.reports.tables import report_csv, report_markdown
 from storage import Database
+from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(

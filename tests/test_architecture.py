@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from conftest import ROOT
+from tests.support import ROOT
 
 PLATFORM_SDKS = {"telegram", "wechatpy"}
 PACKAGES = ("bot", "handlers", "knowledge", "storage")

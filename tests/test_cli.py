@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env
 
 from bot.settings import load_settings
+from tests.support import ROOT
+from tests.support.processes import clean_env
 
 KEYS = {"q", "matched", "kind", "language", "faq_id", "score", "answer", "source", "suggestions"}
 

@@ -20,14 +20,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import MONDAY, ROOT, bot_env, clean_env, free_port, run_bot, serving
-from fake_telegram import FakeTelegram
 
 from bot.app import create_bot, demo_refusals, is_loopback, roster_file
 from bot.clock import ManualClock
 from bot.domain.roster import DEMO_ROSTER
 from bot.server import build_application
 from bot.settings import load_settings
+from tests.support import ROOT
+from tests.support.desk import MONDAY
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.processes import BotProcess, bot_env, clean_env, free_port, run_bot
 
 TELEGRAM_TOKEN = "7012345678:AAHk3Z9xQ-demo-mode-test-token-000000"
 START_UP = 60
@@ -218,7 +220,7 @@ def installed_bot(site: Path, folder: Path) -> Iterator[tuple[str, Path]]:
     """``python -m bot run`` from the unpacked wheel, in ``folder``, with no setting but a port."""
     env = clean_env()
     env.update(PYTHONPATH=str(site), BOT_HTTP_PORT="0", PYTHONUNBUFFERED="1")
-    with serving(env, folder, folder.parent / "installed-bot.log") as running:
+    with BotProcess(env, folder, folder.parent / "installed-bot.log").running() as running:
         yield running.url, running.log
 
 

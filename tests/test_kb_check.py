@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ENTRY, ROOT, clean_env, write_faq
 
 from knowledge.check import find_collisions
 from knowledge.loader import load_directory
 from knowledge.matcher import Matcher
 from knowledge.service import KnowledgeError, build
 from knowledge.text import Analyzer, Glossary, normalize
+from tests.support import ROOT
+from tests.support.knowledge import ENTRY, write_faq
+from tests.support.processes import clean_env
 
 
 def kb_check(directory: Path) -> subprocess.CompletedProcess[str]:

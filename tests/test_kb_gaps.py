@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env
 
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.matcher import Matcher
 from knowledge.service import build
 from storage import Database
 from storage.answers import Rating, rate_answer, record_answer
+from tests.support import ROOT
+from tests.support.processes import clean_env
 
 PARAPHRASES: dict[str, list[str]] = {
     "subsidy": [

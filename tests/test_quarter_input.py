@@ -12,15 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_env
-from test_console import demo_signin, serve
-from test_report_files import ADMIN, SUPERVISOR
-from test_requests import say
 
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.reports.engine import FIRST_YEAR, LAST_YEAR, Quarter, Year
 from storage import Database
+from tests.support import ROOT
+from tests.support.console import demo_signin, serve
+from tests.support.desk import say
+from tests.support.processes import clean_env
+from tests.support.reports import ADMIN, SUPERVISOR
 
 OUT_OF_RANGE = ("9999Q4", "0001Q1", "1999Q4", "2101Q1", "0000Q1")
 NOT_QUARTERS = ("2026Q5", "2026Q0", "2026", "Q4", "26Q4", "20266Q4", "2026 Q4", "2026Q4\0", "")

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import MONDAY
 
 from bot.app import create_bot
 from bot.clock import ManualClock
 from bot.server import serve
 from bot.settings import SettingsError, load_settings
+from tests.support.desk import MONDAY
 
 
 @pytest.fixture(autouse=True)

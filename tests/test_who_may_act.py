@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, ROSTER, bot_for, write_faq
 from sqlalchemy import event, func, select
 
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
 from storage.models import OutboxMessage, Request, RequestEvent
+from tests.support.desk import MONDAY, ROSTER, bot_for
+from tests.support.knowledge import write_faq
 
 PLAIN_ROSTER = (
     ROSTER.replace(

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import chinese_calendar
 import pytest
-from conftest import ROOT, clean_env
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +21,8 @@ from bot.domain.workdays import (
     estimated_holidays,
     shanghai_date,
 )
+from tests.support import ROOT
+from tests.support.processes import clean_env
 
 CALENDAR = WorkCalendar()
 """The package's arrangement and the estimate, no overrides; shared so its year cache warms."""

@@ -22,6 +22,13 @@ from bot.domain.workdays import WorkCalendar
 from bot.reports.engine import Figures, OverdueRequest, Period, QuarterReport
 from storage.models import Request, RequestEvent
 
+__all__ = [
+    "EventFact",
+    "History",
+    "build_report",
+    "histories",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class EventFact:
