@@ -14,6 +14,7 @@ from bot.app import Bot
 from bot.clock import ManualClock
 from storage import Database
 from tests.support import IN_CI
+from tests.support.cli import Cli
 from tests.support.databases import POSTGRES_URL, postgres_available, scratch_postgres
 from tests.support.desk import MONDAY, ROSTER, bot_for
 from tests.support.knowledge import ENTRY, write_faq
@@ -26,6 +27,12 @@ def no_env_file() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BOT_ENV_FILE", "")
         yield
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Cli:
+    """``python -m bot COMMAND`` run in this process, in ``tmp_path``: see :class:`Cli`."""
+    return Cli(monkeypatch, capsys, tmp_path)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -30,7 +29,7 @@ from bot.clock import SHANGHAI, SystemClock
 from bot.domain.roster import DEMO_ROSTER
 from storage import Database
 from storage.models import ConsoleSession, ConsoleToken, Request, RequestEvent
-from tests.support import ROOT
+from tests.support.cli import Cli, run_cli
 from tests.support.console import Console, demo_signin, serve
 from tests.support.processes import bot_env
 
@@ -587,36 +586,30 @@ async def test_malformed_sign_in_posts_are_refused(site: Console, path: str, bod
 # --- the command line ------------------------------------------------------------------------
 
 
-def console_link(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "console", "link", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=bot_env(tmp_path),
-        check=False,
-        timeout=120,
-    )
+def console_link(cli: Cli, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m bot console link ARGS`` in process, on the database in ``tmp_path``."""
+    return cli("console", "link", *args, BOT_DATABASE_URL=bot_env(tmp_path)["BOT_DATABASE_URL"])
 
 
-def test_cli_link_for_someone_not_in_the_roster_exits_1(tmp_path: Path) -> None:
-    result = console_link(tmp_path, "nobody")
+def test_cli_link_for_someone_not_in_the_roster_exits_1(tmp_path: Path, cli: Cli) -> None:
+    result = console_link(cli, tmp_path, "nobody")
     assert result.returncode == 1
     assert "没有 web 账号为“nobody”的人员" in result.stderr
     assert "zhangwei" in result.stderr  # the accounts there are, to spot a typo
     assert result.stdout == ""
 
 
-def test_cli_link_refuses_a_silly_lifetime(tmp_path: Path) -> None:
-    result = console_link(tmp_path, "zhangwei", "--hours", "0")
+def test_cli_link_refuses_a_silly_lifetime(tmp_path: Path, cli: Cli) -> None:
+    result = console_link(cli, tmp_path, "zhangwei", "--hours", "0")
     assert result.returncode == 2
     assert "--hours" in result.stderr
 
 
 async def test_cli_link_signs_in_on_the_running_bot(tmp_path: Path, faq_dir: Path) -> None:
-    result = console_link(
-        tmp_path, "zhangwei", "--base-url", "https://desk.example.cn/", "--hours", "2"
-    )
+    result = run_cli(  # the command's smoke test
+        "console", "link", "zhangwei", "--base-url", "https://desk.example.cn/", "--hours", "2",
+        BOT_DATABASE_URL=bot_env(tmp_path)["BOT_DATABASE_URL"],
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "张伟的一次性登录链接" in result.stderr
     link = result.stdout.strip()

@@ -27,6 +27,7 @@ from bot.domain.roster import DEMO_ROSTER
 from bot.server import build_application
 from bot.settings import load_settings
 from tests.support import ROOT
+from tests.support.cli import Cli
 from tests.support.desk import MONDAY
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.processes import BotProcess, bot_env, clean_env, free_port, run_bot
@@ -101,9 +102,10 @@ def test_wechat_without_a_roster_stops_start_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", [("console", "link", "admin"), ("report",)])
 def test_the_tools_use_no_demo_roster_where_the_bot_would_not(
-    tmp_path: Path, command: tuple[str, ...]
+    tmp_path: Path, command: tuple[str, ...], cli: Cli
 ) -> None:
-    done = start_up(tmp_path, *command, http_host="0.0.0.0")
+    settings = bot_env(tmp_path, http_host="0.0.0.0")
+    done = cli(*command, **{k: v for k, v in settings.items() if k.startswith("BOT_")})
     assert_refused(done, "BOT_HTTP_HOST=0.0.0.0")
     assert done.stdout == ""  # no link, no report
 

@@ -8,7 +8,6 @@ import io
 import os
 import re
 import subprocess
-import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,10 +28,9 @@ from bot.reports.html import CHARTS, report_html
 from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
 from bot.sender import Delivered, OutboxSender
 from storage.models import OutboxMessage
-from tests.support import ROOT
+from tests.support.cli import Cli
 from tests.support.desk import MONDAY, ROSTER, Platform, bot_for, rows, say
 from tests.support.fake_telegram import FakeTelegram, Upload
-from tests.support.processes import clean_env
 from tests.support.reports import (
     ADMIN,
     END_OF_YEAR,
@@ -250,15 +248,11 @@ async def test_on_telegram_the_report_arrives_as_a_document(tmp_path: Path) -> N
         assert len(fake.calls_of("sendDocument")) == 1
 
 
-def test_the_command_writes_html_and_pdf(tmp_path: Path) -> None:
-    environment = clean_env()
-    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+def test_the_command_writes_html_and_pdf(tmp_path: Path, cli: Cli) -> None:
+    environment = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
 
     def report(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", *args],
-            capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-        )  # fmt: skip
+        return cli("report", "--quarter", "2026Q4", *args, **environment)
 
     page = tmp_path / "q4.html"
     assert report("--format", "html", "--out", str(page)).returncode == 0

@@ -9,8 +9,6 @@ log, must agree figure by figure with a count made another way: from the request
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,8 +20,7 @@ from bot.reports.engine import Figures, Year, build_report
 from bot.reports.tables import archive_csv, archive_markdown, report_csv, report_markdown
 from storage.models import Request, RequestEvent
 from storage.reports import histories
-from tests.support import ROOT
-from tests.support.processes import clean_env
+from tests.support.cli import Cli, run_cli
 from tests.support.reports import Q4, a_quarter, report_of
 
 
@@ -152,21 +149,16 @@ async def test_markdown_and_csv(bot: tuple[Bot, ManualClock], tmp_path: Path) ->
     assert any(line.startswith("2026Q4,服务小组,服务二组,2,1,0,0.0%,1,0,") for line in lines)
 
 
-def test_the_command_writes_the_report(tmp_path: Path) -> None:
-    environment = clean_env()
+def test_the_command_writes_the_report(tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "q4.csv"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", "--format", "csv",
-         "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120,
-        env=environment | {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"},
+    # The command's smoke test: the rest of the report's commands run in process.
+    result = run_cli(
+        "report", "--quarter", "2026Q4", "--format", "csv", "--out", str(out),
+        BOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().decode("utf-8-sig").startswith("季度,层级,名称")
-    wrong = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--quarter", "2026Q5"],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+    wrong = cli("report", "--quarter", "2026Q5")
     assert wrong.returncode == 2
     assert "季度写法不对" in wrong.stderr
 
@@ -201,18 +193,11 @@ async def test_the_archive_gives_each_commissioner_quarter_by_quarter_and_the_ye
     assert "张伟,服务一组,2026,1,1,100.0%," in "\n".join(lines)
 
 
-def test_the_archive_command(tmp_path: Path) -> None:
-    environment = clean_env()
-    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--year", "2026", "--archive"],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+def test_the_archive_command(tmp_path: Path, cli: Cli) -> None:
+    environment = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
+    result = cli("report", "--year", "2026", "--archive", **environment)
     assert result.returncode == 0, result.stderr
     assert "## 张伟（宝坻区服务一组）" in result.stdout  # the demo roster's commissioners
-    half = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--archive"],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+    half = cli("report", "--archive", **environment)
     assert half.returncode == 2
     assert "--year 2026 --archive" in half.stderr

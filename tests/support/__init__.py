@@ -1,7 +1,8 @@
 """What the tests share, with each other and with the benchmarks (``bench``).
 
 * :mod:`~tests.support.processes`: the real bot as a process (port 0, health, stop), and the
-  clean environment every process a test starts gets;
+  clean environment every process a test starts gets; :mod:`~tests.support.cli`: its commands,
+  run in the test's own process or (one smoke test each) as a process;
 * :mod:`~tests.support.databases`: scratch PostgreSQL databases, a private PostgreSQL cluster,
   a small tmpfs;
 * :mod:`~tests.support.fake_telegram`, :mod:`~tests.support.fake_wechat`: the platforms' APIs,
