@@ -66,8 +66,6 @@ import itertools
 import os
 import random
 import re
-import signal
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -83,19 +81,11 @@ from sqlalchemy import func, select
 
 from bench.harness import (
     POSTGRES_URL,
-    ROOT,
     SHIPPED_FAQ,
-    free_port,
     print_markdown,
     questions,
     scratch_database,
 )
-
-# The fake platforms are the tests'; the harness drives the bot exactly as the tests do.
-sys.path.insert(0, str(ROOT / "tests"))
-from fake_telegram import FakeTelegram
-from fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, new_aes_key, text_xml
-
 from bot.app import create_bot
 from bot.channels.wechat.render import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
@@ -103,6 +93,11 @@ from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.settings import load_settings
 from storage import Database
 from storage.models import OutboxMessage, OutboxStatus, Request
+
+# The fake platforms and the process runner are the tests': the harness drives the bot as they do.
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_wechat import CUSTOM_SEND, FakeWeChat, WeChatPlatform, new_aes_key, text_xml
+from tests.support.processes import BotProcess, clean_env
 
 TOKEN = "424242:faults-harness-token"
 WECHAT_TOKEN = "faults-harness"
@@ -453,62 +448,40 @@ class Inbox:
 
 
 class Node:
-    """One ``python -m bot run`` process, started again after each kill on the same port."""
+    """One ``python -m bot run`` process, started again after each kill (on a port of its
+    choosing each time: :attr:`url` follows it)."""
 
     def __init__(self, index: int, env: dict[str, str], folder: Path) -> None:
         self.index = index
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = env | {"BOT_HTTP_PORT": str(self.port)}
+        self.url = ""
+        self._env = env | {"BOT_HTTP_PORT": "0"}
         self._folder = folder
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: BotProcess | None = None
         self.starts = 0
         self.logs: list[Path] = []
 
-    async def start(self, client: aiohttp.ClientSession) -> None:
+    async def start(self) -> None:
         """Start the process and wait until it answers its health check.
 
         Raises:
-            RuntimeError: It exited or did not answer within :data:`HEALTH_WAIT_S`.
+            AssertionError: It exited or did not answer within :data:`HEALTH_WAIT_S`.
         """
         self.starts += 1
         log = self._folder / f"node{self.index}-{self.starts}.log"
         self.logs.append(log)
-        with log.open("wb") as sink:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run",
-                cwd=self._folder, env=self._env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink,
-            )  # fmt: skip
-        deadline = time.monotonic() + HEALTH_WAIT_S
-        while time.monotonic() < deadline:
-            if self.process.returncode is not None:
-                raise RuntimeError(f"node {self.index} exited:\n{log.read_text(errors='replace')}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with client.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.05)  # the process is importing; nothing to wait on
-        raise RuntimeError(f"node {self.index} did not start:\n{log.read_text(errors='replace')}")
+        self.process = BotProcess(self._env, self._folder, log, start_up=HEALTH_WAIT_S)
+        await self.process.start_async()
+        self.url = self.process.url
 
     async def kill(self) -> None:
         """``SIGKILL``: no shutdown, no flush, open transactions and connections cut."""
         assert self.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        await self.process.wait()
+        await self.process.kill_async()
 
     async def stop(self) -> None:
         """``SIGTERM``, as a service manager stops it; ``SIGKILL`` if it does not go."""
-        if self.process is None or self.process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 15)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        if self.process is not None:
+            await self.process.stop_async()
 
     def complaints(self) -> list[str]:
         """The lines at ERROR or above it logged, in all its lives."""
@@ -580,7 +553,7 @@ class Crowd:
     questions: list[tuple[str, str]]
     secret: str
     outcome: Outcome
-    platforms: dict[int, WeChatPlatform] = field(default_factory=dict)
+    platforms: dict[str, WeChatPlatform] = field(default_factory=dict)
     msg_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     progress: int = 0
     progressed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -658,7 +631,7 @@ class Crowd:
 
         async def attempt(node: Node) -> bool | None:
             platform = self.platforms.setdefault(
-                node.index,
+                node.url,  # a restarted process listens on a port of its own
                 WeChatPlatform(f"{node.url}/wechat", WECHAT_TOKEN, APP_ID, WECHAT_AES_KEY, "safe"),
             )
             posted = await platform.post(xml, session=self.client)
@@ -779,7 +752,12 @@ async def open_overdue(url: str, roster: Path, count: int) -> Seeded:
     monday = today - timedelta(days=today.weekday() + 35)
     clock = ManualClock(datetime(monday.year, monday.month, monday.day, 2, 0, tzinfo=UTC))
     settings = load_settings(
-        database_url=url, knowledge_dir=SHIPPED_FAQ, roster=roster, calendar=None, web_chat=False
+        database_url=url,
+        knowledge_dir=SHIPPED_FAQ,
+        roster=roster,
+        calendar=None,
+        web_chat=False,
+        _env_file=None,
     )
     bot = await create_bot(settings, clock)
     try:
@@ -820,7 +798,7 @@ async def run_phase(plan: Plan, server_url: str = POSTGRES_URL) -> Outcome:
             ) as client,
         ):
             seeded = await open_overdue(url, roster, plan.overdue)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | {
+            env = clean_env() | {
                 "BOT_DATABASE_URL": url,
                 "BOT_KNOWLEDGE_DIR": str(SHIPPED_FAQ),
                 "BOT_ROSTER": str(roster),
@@ -841,7 +819,7 @@ async def run_phase(plan: Plan, server_url: str = POSTGRES_URL) -> Outcome:
             }
             nodes = [Node(i, env, folder) for i in range(plan.processes)]
             for node in nodes:
-                await node.start(client)
+                await node.start()
             try:
                 await _load(plan, outcome, rng, nodes, telegram, wechat, client, url, seeded)
             finally:
@@ -924,7 +902,7 @@ async def _kill(
             await node.kill()
             in_flight = await _in_flight(crowd.inbox, database)
             outcome.kills.append(Kill(at, node.index, in_flight))
-            await node.start(client)
+            await node.start()
     finally:
         await database.close()
 

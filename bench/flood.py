@@ -42,7 +42,6 @@ from bench.harness import (
     bot_process,
     cancel_on_sigterm,
     cpu_notes,
-    free_port,
     median_cpu,
     percentile,
     print_markdown,
@@ -215,19 +214,15 @@ async def _person(
 async def _run_once(
     database: str, mode: str, duration: float, asked: list[str], db_url: str | None
 ) -> Sample:
-    port = free_port()
     settings = {"BOT_DATABASE_URL": db_url} if db_url else {}
-    async with (
-        aiohttp.ClientSession() as health,
-        bot_process(f"flood-{database.lower()}", port, settings, health) as bot,
-    ):
-        url = f"http://127.0.0.1:{port}"
+    async with bot_process(f"flood-{database.lower()}", settings) as bot:
+        url = bot.url
         size: Callable[[], Awaitable[int]] = (
             PostgresSize(db_url) if db_url else SqliteSize(bot.log.parent / "bot.db")
         )
         before = await size()
         sample = Sample(growth=0)
-        meter = CpuMeter(bot.process.pid, None)
+        meter = CpuMeter(bot.pid, None)
         stop = asyncio.Event()
         start = time.monotonic() + 0.5
         people = [

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.processes import clean_env
 
 __all__ = ["Result", "print_table", "run"]
 
@@ -38,7 +39,7 @@ class Result:
 
 def run(quick: bool = False) -> list[Result]:
     """Fuzz every edge; ``quick`` keeps ``make test``'s 200 examples."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     if not quick:
         environment["HYPOTHESIS_PROFILE"] = "long"
     results = []

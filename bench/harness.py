@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -46,6 +45,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.domain.roster.load import DEMO_ROSTER
+from tests.support.processes import LISTENING, BotProcess, clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
@@ -330,47 +330,53 @@ async def scratch_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]
         await admin.close()
 
 
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Bot:
     """The bot's process, started by :func:`bot_process`."""
 
-    process: Process
-    log: Path
+    process: BotProcess
     complaints: list[str] = field(default_factory=list)
     """What it logged (at WARNING or above: its level here), read once it has stopped."""
+
+    @property
+    def pid(self) -> int:
+        """Its process id, for :class:`CpuMeter`."""
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        """Its root, ``http://127.0.0.1:PORT``."""
+        return self.process.url
+
+    @property
+    def log(self) -> Path:
+        """Where its output goes."""
+        return self.process.log
 
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    channel: str, port: int, settings: Mapping[str, str], client: aiohttp.ClientSession
+    channel: str, settings: Mapping[str, str], port: int = 0
 ) -> AsyncIterator[Bot]:
     """``python -m bot run`` as shipped, on a fresh SQLite file, until it answers its health check.
 
     The bot runs in a temporary folder of its own, with the shipped knowledge base, only the
-    ``BOT_*`` variables given here (a variable of the machine must not change the benchmark; the
-    folder holds no stray ``.env`` either), and logs at WARNING. It is stopped by ``SIGTERM`` on
-    the way out, and its log lines are then in :attr:`Bot.complaints`.
+    ``BOT_*`` variables given here (a variable of the machine must not change the benchmark, nor
+    a ``.env`` file), and logs at WARNING. It is stopped by ``SIGTERM`` on the way out, and its
+    log lines (all but the address it printed) are then in :attr:`Bot.complaints`.
 
     Args:
         channel: Names the temporary folder, and the variable ``BOT_BENCH_<CHANNEL>_DB`` that
             may name another database (such as an empty PostgreSQL one) instead of the file.
-        port: The loopback port the bot serves HTTP at (see :func:`free_port`).
         settings: The channel's ``BOT_*`` variables.
-        client: The session that asks for ``/healthz``.
+        port: The loopback port the bot serves HTTP at; 0, a free one it reports
+            (:attr:`Bot.url`).
 
     Yields:
         The bot, healthy.
     """
     with tempfile.TemporaryDirectory(prefix=f"makerdesk-bench-{channel}-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-        env.update(
+        env = clean_env(
             BOT_DATABASE_URL=os.environ.get(f"BOT_BENCH_{channel.upper()}_DB")
             or f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}",
             BOT_KNOWLEDGE_DIR=str(SHIPPED_FAQ),
@@ -382,45 +388,14 @@ async def bot_process(
             PYTHONUNBUFFERED="1",
         )
         env.update(settings)
-        log = Path(tmp) / "bot.log"
-        with log.open("wb") as sink:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                cwd=tmp,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-            )
-        bot = Bot(process, log)
+        bot = Bot(BotProcess(env, Path(tmp), Path(tmp) / "bot.log", start_up=HEALTH_WAIT_S))
         try:
-            await wait_healthy(bot, f"http://127.0.0.1:{port}/healthz", client)
-            yield bot
+            async with bot.process.running_async():
+                yield bot
         finally:
-            await stop(process, polite=sigterm)
-            text = log.read_text(encoding="utf-8", errors="replace")
-            bot.complaints = [line for line in text.splitlines() if line.strip()]
-
-
-async def wait_healthy(bot: Bot, url: str, client: aiohttp.ClientSession) -> None:
-    """Wait until ``url`` answers 200, for at most :data:`HEALTH_WAIT_S`.
-
-    Raises:
-        RuntimeError: The bot exited, or did not answer in time (its log is in the message).
-    """
-    deadline = time.monotonic() + HEALTH_WAIT_S
-    while time.monotonic() < deadline:
-        if bot.process.returncode is not None:
-            raise RuntimeError(f"the bot exited:\n{bot.log.read_text(errors='replace')}")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with client.get(url) as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.1)  # the bot is importing and migrating; nothing to wait on
-    raise RuntimeError(f"the bot did not start:\n{bot.log.read_text(errors='replace')}")
+            text = bot.process.output()
+            lines = (line for line in text.splitlines() if line.strip())
+            bot.complaints = [line for line in lines if not LISTENING.fullmatch(line)]
 
 
 def questions() -> list[tuple[str, str]]:

@@ -53,6 +53,7 @@ from bot.reports.figures import QuarterReport
 from bot.reports.period import Quarter
 from bot.reports.tables import report_csv, report_markdown
 from storage import Database
+from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -219,7 +220,7 @@ async def _measure(case: str, size: int, repeats: int, roster: Roster) -> Row:
 def _command(url: str, roster: Roster) -> float:
     """The report as users run it, in a process of its own: imports, exit and all."""
     assert roster.source is not None
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    environment = clean_env()
     environment |= {"BOT_DATABASE_URL": url, "BOT_ROSTER": str(roster.source)}
     with tempfile.TemporaryDirectory(prefix="makerdesk-bench-report-") as folder:
         started = time.perf_counter()

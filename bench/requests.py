@@ -111,9 +111,9 @@ async def _postgres_reachable() -> bool:
 
 
 async def _start(url: str) -> Bot:
-    # Explicit values, so a .env or BOT_* variable of the machine cannot change the bench.
+    # Explicit values and no .env, so a setting of the machine cannot change the bench.
     settings = load_settings(
-        database_url=url, knowledge_dir=SHIPPED_FAQ, roster=None, calendar=None
+        database_url=url, knowledge_dir=SHIPPED_FAQ, roster=None, calendar=None, _env_file=None
     )
     return await create_bot(settings, ManualClock(MONDAY))
 

@@ -89,7 +89,7 @@ async def _fill(bot: Bot, count: int) -> None:
 
 
 async def _measure(name: str, url: str, count: int, repeats: int) -> Row:
-    settings = load_settings(roster=DEMO_ROSTER, database_url=url)
+    settings = load_settings(roster=DEMO_ROSTER, database_url=url, _env_file=None)
     bot = await create_bot(settings, ManualClock(MORNING))
     try:
         await _fill(bot, count)

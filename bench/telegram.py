@@ -93,12 +93,12 @@ from bench.harness import (
     echo_app,
     format_cpu,
     format_ms,
-    free_port,
     helpers,
     post_message,
     print_markdown,
     questions,
 )
+from tests.support.processes import free_port
 
 TOKEN = "123:bench"
 CONCURRENCY = 50
@@ -243,15 +243,16 @@ ROLES = {"fake": lambda: _FakeBotApi().app(), "echo": lambda: echo_app(_echo)}
 
 
 @contextlib.asynccontextmanager
-async def _bot(fake_root: str, client: aiohttp.ClientSession) -> AsyncIterator[Bot]:
+async def _bot(fake_root: str) -> AsyncIterator[Bot]:
     """``python -m bot run`` on a fresh SQLite file, answering updates by webhook."""
+    # Known before the start: the bot registers its webhook at it.
     port = free_port()
     settings = {
         "BOT_TELEGRAM_TOKEN": TOKEN,
         "BOT_TELEGRAM_API_URL": fake_root,
         "BOT_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}",
     }
-    async with bot_process("telegram", port, settings, client) as bot:
+    async with bot_process("telegram", settings, port) as bot:
         yield bot
 
 
@@ -403,14 +404,14 @@ async def _run(plan: Plan) -> Report[Plan, Row]:
                 await _one_run(client, echo_target, echo.process.pid, None, batches, plan)
             )
             batches = (updates.batch(plan.warmup), updates.batch(plan.messages))
-            async with _bot(fake.child.root, client) as bot:
+            async with _bot(fake.child.root) as bot:
                 url, secret = await fake.webhook()
                 headers = {
                     "Content-Type": "application/json",
                     "X-Telegram-Bot-Api-Secret-Token": secret,
                 }
                 bot_samples.append(
-                    await _one_run(client, (url, headers), bot.process.pid, fake, batches, plan)
+                    await _one_run(client, (url, headers), bot.pid, fake, batches, plan)
                 )
             complaints = bot.complaints
             if complaints:

@@ -131,7 +131,6 @@ from bench.harness import (
     echo_app,
     format_cpu,
     format_ms,
-    free_port,
     helpers,
     median_or_none,
     percentile,
@@ -300,11 +299,8 @@ ROLES = {"fake": lambda: _FakeWeChatApi().app(), "echo": lambda: echo_app(_echo)
 
 
 @contextlib.asynccontextmanager
-async def _bot(
-    mode: Mode, aes_key: str, fake_root: str, client: aiohttp.ClientSession
-) -> AsyncIterator[tuple[Bot, str]]:
+async def _bot(mode: Mode, aes_key: str, fake_root: str) -> AsyncIterator[tuple[Bot, str]]:
     """``python -m bot run`` on a fresh SQLite file with the WeChat channel; its server URL."""
-    port = free_port()
     settings = {
         "BOT_WEB_CHAT": "false",
         "BOT_WECHAT_TOKEN": TOKEN,
@@ -314,8 +310,8 @@ async def _bot(
     }
     if mode == "safe":
         settings["BOT_WECHAT_AES_KEY"] = aes_key
-    async with bot_process("wechat", port, settings, client) as bot:
-        yield bot, f"http://127.0.0.1:{port}/wechat"
+    async with bot_process("wechat", settings) as bot:
+        yield bot, f"{bot.url}/wechat"
 
 
 class _Messages:
@@ -663,14 +659,14 @@ async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
             mode: Mode
             for mode in ("plain", "safe"):
                 calls_before = await fake.calls()
-                async with _bot(mode, aes_key, fake.child.root, client) as (bot, url):
+                async with _bot(mode, aes_key, fake.child.root) as (bot, url):
                     # Signed once the bot is up: a signature is good for 60 s, and a slow start
                     # must not make the batch stale.
                     batches = (
                         messages.batch(plan.warmup, mode),
                         messages.batch(plan.messages, mode),
                     )
-                    pid = bot.process.pid
+                    pid = bot.pid
                     samples[mode].append(
                         await _one_run(client, url, pid, fake, batches, messages, mode,
                                        plan, closed(url))

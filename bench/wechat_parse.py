@@ -71,14 +71,13 @@ from bench.harness import (
     ROOT,
     SHIPPED_FAQ,
     cancel_on_sigterm,
-    free_port,
     print_markdown,
     scratch_database,
-    sigterm,
-    stop,
 )
 from bot.channels.wechat import inbound, parsing
+from bot.domain.roster.load import DEMO_ROSTER
 from storage import Database, nonces
+from tests.support.processes import BotProcess, clean_env
 
 TOKEN = "benchtoken"
 APP_ID = "wx0123456789abcdef"
@@ -311,16 +310,18 @@ async def _bot(mode: Mode, aes_key: str, baseline: bool) -> AsyncIterator[str]:
     """``python -m bot run`` (the baseline patched in if asked); its root URL.
 
     Like :func:`bench.harness.bot_process`, but started through this module, which patches the
-    old parser in before the bot starts when ``baseline``.
+    old parser in before the bot starts when ``baseline``. It serves as ``python -m bot run``
+    does, so :class:`~tests.support.processes.BotProcess` runs it all the same.
     """
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="makerdesk-bench-wechat-parse-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+        env = clean_env()
         env.update(
             BOT_DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}",
             BOT_KNOWLEDGE_DIR=str(SHIPPED_FAQ),
+            # Named, not left unset: beside the WeChat channel the bot serves no roster by default.
+            BOT_ROSTER=str(DEMO_ROSTER),
             BOT_HTTP_HOST="127.0.0.1",
-            BOT_HTTP_PORT=str(port),
+            BOT_HTTP_PORT="0",
             BOT_LOG_LEVEL="ERROR",  # a warning per refused body would be timed too
             BOT_WEB_CHAT="false",
             BOT_WECHAT_TOKEN=TOKEN,
@@ -333,27 +334,9 @@ async def _bot(mode: Mode, aes_key: str, baseline: bool) -> AsyncIterator[str]:
         command = [sys.executable, "-m", "bench.wechat_parse", "serve-bot"]
         if baseline:
             command.append("--baseline")
-        log = Path(tmp) / "bot.log"
-        with log.open("wb") as sink:
-            process = await asyncio.create_subprocess_exec(
-                *command, cwd=tmp, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=sink, stderr=sink,
-            )  # fmt: skip
-        root = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as client:
-                deadline = time.monotonic() + 60
-                while True:
-                    if process.returncode is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the bot did not start:\n{log.read_text()}")
-                    with contextlib.suppress(aiohttp.ClientError):
-                        async with client.get(f"{root}/healthz") as response:
-                            if response.status == 200:
-                                break
-                    await asyncio.sleep(0.1)  # importing and migrating
-            yield root
-        finally:
-            await stop(process, polite=sigterm)
+        bot = BotProcess(env, Path(tmp), Path(tmp) / "bot.log", command)
+        async with bot.running_async():
+            yield bot.url
 
 
 def _shots(mode: Mode) -> list[str]:

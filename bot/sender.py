@@ -156,6 +156,18 @@ class FileMaker(Protocol):
         ...
 
 
+async def _first_of(*events: asyncio.Event, within: float) -> None:
+    """Wait until any of ``events`` is set, or ``within`` seconds have passed."""
+    # The sender waits on `stop` too: waiting on its wake event alone kept every process
+    # up to an idle interval (a second) from exiting.
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 5 s doubling, at most two hours."""
     wait: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
@@ -233,8 +245,7 @@ class OutboxSender:
                 if busy:
                     continue
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle)
+                await _first_of(self._wake, stop, within=self._idle)
 
     async def deliver_due(self) -> int:
         """One round: deliver the due messages, oldest first. Returns how many were taken.

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -208,6 +209,12 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     await runner.setup()
     site = web.TCPSite(runner, bot.settings.http_host, bot.settings.http_port)
     await site.start()
+    host, port = bot.settings.http_host, _bound_port(runner)
+    # On stdout, whatever the log's format: whoever started the bot with port 0 (the tests,
+    # the benchmarks) learns where it listens, without picking a port that may be taken. One
+    # write, so that a log line sharing the file cannot land inside it.
+    sys.stdout.write(f"listening on {_address(host, port)}\n")
+    sys.stdout.flush()
     loop = asyncio.get_running_loop()
     workers = [
         loop.create_task(bot.sender.run(stop), name="outbox-sender"),
@@ -232,7 +239,6 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     loop.add_signal_handler(signal.SIGHUP, reload)
     for name in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(name, stop.set)
-    host, port = bot.settings.http_host, bot.settings.http_port
     if bot.wechat is not None:
         log.info("wechat: server URL path %s (mode: %s)", "/wechat", bot.wechat.mode)
         if bot.wechat.mode == "plain":
@@ -257,6 +263,16 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         await _finish([*workers, *reloads, cleanup], bot.database)
         clients = [c.stop() for c in (bot.telegram, bot.wechat) if c is not None]
         await _within(asyncio.gather(*clients), CLIENTS_STOP, "the platforms' clients")
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    """The port the server listens on: the configured one, or the system's pick for ``0``."""
+    return int(runner.addresses[0][1])
+
+
+def _address(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def _finish(tasks: list[asyncio.Task[Any]], database: Database) -> None:

@@ -1,7 +1,11 @@
-"""The bot's settings: one typed object read from ``BOT_*`` variables and a ``.env`` file."""
+"""The bot's settings: one typed object read from ``BOT_*`` variables and a ``.env`` file.
+
+``BOT_ENV_FILE`` names the file (default ``.env`` in the working folder); empty, none is read.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -13,11 +17,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import knowledge
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["ENV_FILE", "Settings", "SettingsError", "env_file", "load_settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///makerdesk.db"
+ENV_FILE = "BOT_ENV_FILE"
+"""The variable naming the ``.env`` file to read; empty: none (the tests, the benchmarks)."""
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class SettingsError(Exception):
@@ -51,7 +57,8 @@ class Settings(BaseSettings):
     """Address the HTTP server binds; loopback unless you put a reverse proxy in front."""
 
     http_port: Port = 8080
-    """Port of the HTTP server (web chat, console, webhooks, health)."""
+    """Port of the HTTP server (web chat, console, webhooks, health). ``0``: a free port the
+    system picks; the server prints ``listening on http://HOST:PORT`` on stdout either way."""
 
     telegram_token: SecretStr | None = None
     """Bot token from @BotFather; unset means no Telegram channel."""
@@ -246,17 +253,23 @@ class Settings(BaseSettings):
         return name
 
 
+def env_file() -> str | None:
+    """The ``.env`` file :func:`load_settings` reads: as :data:`ENV_FILE` says, else ``.env``."""
+    return os.environ.get(ENV_FILE, ".env") or None
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning validation errors into one message per bad variable.
 
     Args:
-        **overrides: Values that win over the environment (used by the CLI and tests).
+        **overrides: Values that win over the environment (used by the CLI and tests);
+            ``_env_file`` names the ``.env`` file instead of :func:`env_file` (``None``: none).
 
     Raises:
         SettingsError: A variable holds a value the bot cannot use; the message names it.
     """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**{"_env_file": env_file(), **overrides})  # type: ignore[arg-type]
     except ValidationError as error:
         lines = []
         for problem in error.errors():

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import ROOT
 
 from bench.eval import CHECK_SETS, Case, cases, held_out, passes
 from bot.messages import Language
@@ -15,6 +14,7 @@ from handlers.faq import ASK_COMMISSIONER, Reply, answer_question, language_of
 from knowledge.matcher import _stem
 from knowledge.reading import CHECKED_ASKS
 from knowledge.service import KnowledgeBase, build
+from tests.support import ROOT
 
 TODAY = date(2026, 12, 7)
 

@@ -6,7 +6,7 @@ checked by import-linter's contracts in ``pyproject.toml``, run by ``make lint``
 
 from __future__ import annotations
 
-from conftest import ROOT
+from tests.support import ROOT
 
 
 def test_handlers_read_roles_only_through_roles_for() -> None:

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from conftest import IN_CI, RunningBot
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from bot.clock import SHANGHAI
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
+from tests.support import IN_CI
+from tests.support.processes import BotProcess
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +46,7 @@ def browser() -> Iterator[Browser]:
 
 
 def test_ask_see_answer_source_and_pick_a_suggestion(
-    browser: Browser, shipped_bot: RunningBot
+    browser: Browser, shipped_bot: BotProcess
 ) -> None:
     page = browser.new_page(locale="zh-CN")
     errors: list[str] = []
@@ -73,7 +74,7 @@ def test_ask_see_answer_source_and_pick_a_suggestion(
 
 
 def test_thumbs_sit_in_one_row_under_an_answer_and_thumbs_down_offers_a_commissioner(
-    browser: Browser, shipped_bot: RunningBot
+    browser: Browser, shipped_bot: BotProcess
 ) -> None:
     page = browser.new_page(locale="zh-CN")
     page.goto(shipped_bot.url)
@@ -96,7 +97,7 @@ def test_thumbs_sit_in_one_row_under_an_answer_and_thumbs_down_offers_a_commissi
     page.close()
 
 
-def test_html_in_a_question_shows_as_text(browser: Browser, shipped_bot: RunningBot) -> None:
+def test_html_in_a_question_shows_as_text(browser: Browser, shipped_bot: BotProcess) -> None:
     page = browser.new_page()
     page.goto(shipped_bot.url)
     page.wait_for_selector(".msg.bot")
@@ -113,7 +114,7 @@ def test_html_in_a_question_shows_as_text(browser: Browser, shipped_bot: Running
 
 
 def test_a_question_goes_to_the_duty_group_console_and_the_answer_comes_back(
-    browser: Browser, shipped_bot: RunningBot
+    browser: Browser, shipped_bot: BotProcess
 ) -> None:
     expect.set_options(timeout=30_000)  # the pages poll every few seconds: wait generously
     roster = load_roster(DEMO_ROSTER)
@@ -190,7 +191,7 @@ def test_a_question_goes_to_the_duty_group_console_and_the_answer_comes_back(
 
 
 def test_a_sign_in_link_greets_its_owner_and_signs_in_once(
-    browser: Browser, shipped_bot: RunningBot
+    browser: Browser, shipped_bot: BotProcess
 ) -> None:
     issued = subprocess.run(
         [sys.executable, "-m", "bot", "console", "link", "zhangwei", "--base-url", shipped_bot.url],

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from pathlib import Path
 
-from conftest import ROOT
+import pytest
+
+from bot.settings import load_settings
+from tests.support.cli import Cli, run_cli
 
 KEYS = {"q", "matched", "kind", "language", "faq_id", "score", "answer", "source", "suggestions"}
 
 
-def ask(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | env
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "ask", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        check=False,
-        timeout=120,
-    )
-
-
 def test_json_answer_shape() -> None:
-    result = ask("--json", "服务专员多久给我回复？")
+    result = run_cli("ask", "--json", "服务专员多久给我回复？")  # the command's smoke test
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     record = json.loads(line)
@@ -41,8 +28,8 @@ def test_json_answer_shape() -> None:
     assert record["suggestions"] == []
 
 
-def test_stdin_mode_one_question_a_line() -> None:
-    result = ask("--json", stdin="今天天气怎么样\n\n众创空间面积多大\n")
+def test_stdin_mode_one_question_a_line(cli: Cli) -> None:
+    result = cli("ask", "--json", stdin="今天天气怎么样\n\n众创空间面积多大\n")
     assert result.returncode == 0, result.stderr
     weather, ambiguous = (json.loads(line) for line in result.stdout.splitlines())
     assert weather["matched"] is False
@@ -56,16 +43,29 @@ def test_stdin_mode_one_question_a_line() -> None:
     assert set(ambiguous["suggestions"][0]) == {"faq_id", "question", "score"}
 
 
-def test_plain_output_cites_the_source() -> None:
-    result = ask("服务小组有几个人")
+def test_plain_output_cites_the_source(cli: Cli) -> None:
+    result = cli("ask", "服务小组有几个人")
     assert result.returncode == 0, result.stderr
     assert "来源：津科创〔2015〕51号" in result.stdout
 
 
-def test_bad_setting_names_the_variable() -> None:
-    result = ask("hi", BOT_HTTP_PORT="eighty")
+def test_bad_setting_names_the_variable(cli: Cli) -> None:
+    result = cli("ask", "hi", BOT_HTTP_PORT="eighty")
     assert result.returncode == 2
     assert "BOT_HTTP_PORT" in result.stderr
-    result = ask("hi", BOT_DATABASE_URL="mysql://x")
+    result = cli("ask", "hi", BOT_DATABASE_URL="mysql://x")
     assert result.returncode == 2
     assert "BOT_DATABASE_URL" in result.stderr
+
+
+def test_no_test_reads_a_developers_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    # What a developer following the README may have in the folder the tests run in.
+    (tmp_path / ".env").write_text("BOT_DATABASE_URL=mysql://from-a-dotenv\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().database_url.startswith("sqlite+aiosqlite://")  # in process
+    due = ("workdays", "due", "2025-03-03T10:00+08:00")
+    assert cli(*due).returncode == 0  # a command run in process (in tmp_path)
+    result = run_cli(*due, cwd=tmp_path)  # a command run as a process
+    assert result.returncode == 0, result.stderr

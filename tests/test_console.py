@@ -8,16 +8,13 @@ requests through the web chat's API, as the page does; commissioners act through
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,68 +22,20 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from conftest import ROOT, bot_env
 from sqlalchemy import select
 
-from bot.app import Bot, create_bot
 from bot.channels.console.auth import issue_link
-from bot.clock import SHANGHAI, Clock, ManualClock, SystemClock
+from bot.clock import SHANGHAI, SystemClock
 from bot.domain.roster.load import DEMO_ROSTER
-from bot.server import build_application
-from bot.settings import load_settings
 from storage import Database
 from storage.models import ConsoleSession, ConsoleToken, Request, RequestEvent
+from tests.support.cli import Cli, run_cli
+from tests.support.console import Console, demo_signin, serve
+from tests.support.processes import bot_env
 
-MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
-"""A plain week: no holidays from here to the end of November."""
 G1_SPACE = "baodi-pku"  # on duty: baodi-g1 (张伟 zhangwei, 李娜 lina)
 G2_SPACE = "baodi-tsinghua"  # on duty: baodi-g2 (王芳 wangfang, 刘洋 liuyang)
 JSON = {"Content-Type": "application/json"}
-
-
-@dataclass
-class Console:
-    """The bot's HTTP application served on 127.0.0.1."""
-
-    bot: Bot
-    url: str
-
-    @property
-    def clock(self) -> ManualClock:
-        assert isinstance(self.bot.clock, ManualClock)
-        return self.bot.clock
-
-    def client(self) -> aiohttp.ClientSession:
-        # unsafe=True: keep cookies from an IP address (127.0.0.1), as a browser does.
-        return aiohttp.ClientSession(self.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-@contextlib.asynccontextmanager
-async def serve(
-    database_url: str,
-    knowledge_dir: Path,
-    *,
-    demo: bool = True,
-    roster: Path | None = None,
-    clock: Clock | None = None,
-) -> AsyncIterator[Console]:
-    clock = clock or ManualClock(MONDAY)
-    settings = load_settings(
-        database_url=database_url,
-        knowledge_dir=knowledge_dir,
-        roster=None if demo else (roster or DEMO_ROSTER),
-        calendar=None,
-        web_chat=True,
-    )
-    bot = await create_bot(settings, clock)
-    server = TestServer(build_application(bot), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield Console(bot, str(server.make_url("")))
-    finally:
-        await server.close()
-        await bot.close()
 
 
 @pytest.fixture
@@ -133,16 +82,6 @@ async def updates(client: aiohttp.ClientSession) -> list[str]:
     """What the entrepreneur's page fetches later (a commissioner's reply)."""
     async with client.get("/api/updates?after=0") as response:
         return [m["text"] for m in (await response.json())["messages"]]
-
-
-async def demo_signin(console: Console, web_id: str) -> aiohttp.ClientSession:
-    client = console.client()
-    async with client.post("/console/api/demo-signin", json={"web_id": web_id}) as response:
-        status, text = response.status, await response.text()
-    if status != 200:
-        await client.close()
-    assert status == 200, text
-    return client
 
 
 async def board(client: aiohttp.ClientSession) -> tuple[int, dict[str, Any]]:
@@ -647,36 +586,30 @@ async def test_malformed_sign_in_posts_are_refused(site: Console, path: str, bod
 # --- the command line ------------------------------------------------------------------------
 
 
-def console_link(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "console", "link", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=bot_env(tmp_path),
-        check=False,
-        timeout=120,
-    )
+def console_link(cli: Cli, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m bot console link ARGS`` in process, on the database in ``tmp_path``."""
+    return cli("console", "link", *args, BOT_DATABASE_URL=bot_env(tmp_path)["BOT_DATABASE_URL"])
 
 
-def test_cli_link_for_someone_not_in_the_roster_exits_1(tmp_path: Path) -> None:
-    result = console_link(tmp_path, "nobody")
+def test_cli_link_for_someone_not_in_the_roster_exits_1(tmp_path: Path, cli: Cli) -> None:
+    result = console_link(cli, tmp_path, "nobody")
     assert result.returncode == 1
     assert "没有 web 账号为“nobody”的人员" in result.stderr
     assert "zhangwei" in result.stderr  # the accounts there are, to spot a typo
     assert result.stdout == ""
 
 
-def test_cli_link_refuses_a_silly_lifetime(tmp_path: Path) -> None:
-    result = console_link(tmp_path, "zhangwei", "--hours", "0")
+def test_cli_link_refuses_a_silly_lifetime(tmp_path: Path, cli: Cli) -> None:
+    result = console_link(cli, tmp_path, "zhangwei", "--hours", "0")
     assert result.returncode == 2
     assert "--hours" in result.stderr
 
 
 async def test_cli_link_signs_in_on_the_running_bot(tmp_path: Path, faq_dir: Path) -> None:
-    result = console_link(
-        tmp_path, "zhangwei", "--base-url", "https://desk.example.cn/", "--hours", "2"
-    )
+    result = run_cli(  # the command's smoke test
+        "console", "link", "zhangwei", "--base-url", "https://desk.example.cn/", "--hours", "2",
+        BOT_DATABASE_URL=bot_env(tmp_path)["BOT_DATABASE_URL"],
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "张伟的一次性登录链接" in result.stderr
     link = result.stdout.strip()

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from conftest import run_bot
 from sqlalchemy import select
-from test_requests import ROSTER
 
 from bot.clock import SystemClock
 from bot.domain.roster.load import load_roster
@@ -28,6 +26,8 @@ from bot.reloadable import Reloadable
 from bot.sender import Delivered, OutboxSender
 from storage import Database
 from storage.models import OutboxMessage, OutboxStatus, Request
+from tests.support.desk import ROSTER
+from tests.support.processes import run_bot
 
 CROWD = 120
 KILL_AFTER = 25

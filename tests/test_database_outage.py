@@ -28,12 +28,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import MONDAY, ROSTER, run_bot, scratch_postgres, tmpfs
-from fake_telegram import FakeTelegram
 from sqlalchemy import select, text
-from tcp_proxy import FaultProxy
-from test_readiness import own_postgres
-from test_telegram import ENTREPRENEUR, SECRET, TOKEN, running_bot
 
 from bot.app import create_bot
 from bot.channels.console.auth import issue_link
@@ -47,6 +42,12 @@ from storage import Database
 from storage.database import _MIGRATION_LOCK as MIGRATION_LOCK
 from storage.database import SERVING, UNAVAILABLE
 from storage.models import InboundKey, OutboxMessage, OutboxStatus
+from tests.support.databases import own_postgres, scratch_postgres, tmpfs
+from tests.support.desk import MONDAY, ROSTER
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.processes import run_bot
+from tests.support.tcp_proxy import FaultProxy
+from tests.support.telegram import ENTREPRENEUR, SECRET, TOKEN, running_bot
 
 CROWD = 20
 PATIENCE = 15.0
@@ -441,9 +442,9 @@ async def test_a_stalled_postgresql_gets_503_on_every_channel_and_the_bot_recove
             started = time.monotonic()
             bot.process.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(bot.process.wait(), GIVE_UP)
+                await bot.exit_async(GIVE_UP)
             except TimeoutError:
-                bot.process.kill()
+                await bot.kill_async()
                 raise AssertionError(f"SIGTERM did not end the bot:\n{bot.output()}") from None
             stopped = time.monotonic() - started
             # Those in flight were told to send again, or lost their connection: no 500.

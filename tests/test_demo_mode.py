@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -21,14 +20,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import MONDAY, ROOT, bot_env, free_port, run_bot, serving
-from fake_telegram import FakeTelegram
 
 from bot.app import create_bot, demo_refusals, is_loopback, roster_file
 from bot.clock import ManualClock
 from bot.domain.roster.load import DEMO_ROSTER
 from bot.server import build_application
 from bot.settings import load_settings
+from tests.support import ROOT
+from tests.support.cli import Cli
+from tests.support.desk import MONDAY
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.processes import BotProcess, bot_env, clean_env, free_port, run_bot
 
 TELEGRAM_TOKEN = "7012345678:AAHk3Z9xQ-demo-mode-test-token-000000"
 START_UP = 60
@@ -100,9 +102,10 @@ def test_wechat_without_a_roster_stops_start_up(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", [("console", "link", "admin"), ("report",)])
 def test_the_tools_use_no_demo_roster_where_the_bot_would_not(
-    tmp_path: Path, command: tuple[str, ...]
+    tmp_path: Path, command: tuple[str, ...], cli: Cli
 ) -> None:
-    done = start_up(tmp_path, *command, http_host="0.0.0.0")
+    settings = bot_env(tmp_path, http_host="0.0.0.0")
+    done = cli(*command, **{k: v for k, v in settings.items() if k.startswith("BOT_")})
     assert_refused(done, "BOT_HTTP_HOST=0.0.0.0")
     assert done.stdout == ""  # no link, no report
 
@@ -217,9 +220,9 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextlib.contextmanager
 def installed_bot(site: Path, folder: Path) -> Iterator[tuple[str, Path]]:
     """``python -m bot run`` from the unpacked wheel, in ``folder``, with no setting but a port."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update(PYTHONPATH=str(site), BOT_HTTP_PORT=str(free_port()), PYTHONUNBUFFERED="1")
-    with serving(env, folder, folder.parent / "installed-bot.log") as running:
+    env = clean_env()
+    env.update(PYTHONPATH=str(site), BOT_HTTP_PORT="0", PYTHONUNBUFFERED="1")
+    with BotProcess(env, folder, folder.parent / "installed-bot.log").running() as running:
         yield running.url, running.log
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT
 
 from bench.eval import CHECK_SETS, STYLES, cases, held_out
 from knowledge.loader import load_directory
 from knowledge.text import normalize
+from tests.support import ROOT
 
 ENTRIES = load_directory(ROOT / "knowledge" / "faq").entries
 

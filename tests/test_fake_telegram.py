@@ -11,7 +11,6 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from aiohttp import web
-from fake_telegram import Call, FakeTelegram, Upload
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import (
     BadRequest,
@@ -23,6 +22,8 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application, CommandHandler, ContextTypes
+
+from tests.support.fake_telegram import Call, FakeTelegram, Upload
 
 TOKEN = "123456:ABC-fake"
 USER = 5_000_001

@@ -17,7 +17,23 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from fake_wechat import (
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.events import (
+    ClickEvent,
+    ScanEvent,
+    SubscribeEvent,
+    SubscribeScanEvent,
+    UnsubscribeEvent,
+    ViewEvent,
+)
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.clock import ManualClock
+from tests.support.fake_wechat import (
     ACCOUNT,
     CUSTOM_SEND,
     CUSTOM_TYPING,
@@ -47,22 +63,6 @@ from fake_wechat import (
     text_xml,
     voice_xml,
 )
-from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.events import (
-    ClickEvent,
-    ScanEvent,
-    SubscribeEvent,
-    SubscribeScanEvent,
-    UnsubscribeEvent,
-    ViewEvent,
-)
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.messages import ImageMessage, TextMessage, VoiceMessage
-from wechatpy.replies import TextReply
-from wechatpy.utils import check_signature
-
-from bot.clock import ManualClock
 
 Json = dict[str, Any]
 

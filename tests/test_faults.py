@@ -18,9 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import MONDAY, ROSTER
-from fake_telegram import FakeTelegram
-from fake_wechat import CUSTOM_SEND, STABLE_TOKEN, FakeWeChat
 
 from bench.faults import (
     Arrival,
@@ -38,6 +35,9 @@ from bot.clock import ManualClock
 from bot.settings import load_settings
 from storage import outbox
 from storage.models import OutboxMessage, OutboxStatus
+from tests.support.desk import MONDAY, ROSTER
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_wechat import CUSTOM_SEND, STABLE_TOKEN, FakeWeChat
 
 TOKEN = "4242:oracle"
 OPENID = "o-oracle-user-000000000000001"

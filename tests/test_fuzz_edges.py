@@ -30,12 +30,9 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp.test_utils import TestServer
-from conftest import ROSTER
-from fake_telegram import FakeTelegram
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from test_wechat import serve as serve_wechat
 
 from bot.app import create_bot
 from bot.clock import ManualClock
@@ -45,6 +42,9 @@ from bot.server import build_application
 from bot.settings import load_settings
 from knowledge.service import KnowledgeError, build
 from storage.models import InboundKey
+from tests.support.desk import ROSTER
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.wechat import serve as serve_wechat
 
 _NOON = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 _visitors = itertools.count(1)

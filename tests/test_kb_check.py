@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ENTRY, ROOT, write_faq
 
 from knowledge.check import find_collisions
 from knowledge.loader import load_directory
 from knowledge.matcher import Matcher
 from knowledge.service import KnowledgeError, build
 from knowledge.text import Analyzer, Glossary, normalize
+from tests.support import ROOT
+from tests.support.cli import Cli, run_cli
+from tests.support.knowledge import ENTRY, write_faq
+
+Check = Callable[[Path], subprocess.CompletedProcess[str]]
 
 
-def kb_check(directory: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "check", str(directory)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-    )
+@pytest.fixture
+def kb_check(cli: Cli) -> Check:
+    """``python -m bot kb check DIRECTORY`` run in process."""
+    return lambda directory: cli("kb", "check", str(directory))
 
 
 def faults_of(directory: Path) -> list[str]:
@@ -32,25 +31,25 @@ def faults_of(directory: Path) -> list[str]:
 
 
 def test_shipped_knowledge_base_is_valid() -> None:
-    result = kb_check(ROOT / "knowledge" / "faq")
+    result = run_cli("kb", "check", str(ROOT / "knowledge" / "faq"))  # the command's smoke test
     assert result.returncode == 0, result.stderr
     assert "知识库检查通过" in result.stdout
 
 
-def test_valid_directory_passes(faq_dir: Path) -> None:
+def test_valid_directory_passes(faq_dir: Path, kb_check: Check) -> None:
     result = kb_check(faq_dir)
     assert result.returncode == 0, result.stderr
     assert "2 条" in result.stdout
 
 
-def test_yaml_error_names_file_and_line(tmp_path: Path) -> None:
+def test_yaml_error_names_file_and_line(tmp_path: Path, kb_check: Check) -> None:
     path = write_faq(tmp_path, "broken.yaml", "- id: a\n  question: [unclosed\n  answer: x\n")
     result = kb_check(tmp_path)
     assert result.returncode == 1
     assert f"{path}:3: YAML 格式错误" in result.stderr
 
 
-def test_duplicate_id_names_both_places(faq_dir: Path) -> None:
+def test_duplicate_id_names_both_places(faq_dir: Path, kb_check: Check) -> None:
     second = write_faq(
         faq_dir,
         "b.yaml",
@@ -132,13 +131,13 @@ def test_top_level_must_be_a_list(tmp_path: Path) -> None:
     assert faults_of(tmp_path) == [f"{path}:1: 文件顶层应是条目列表（每条以“- id: …”开头）"]
 
 
-def test_empty_directory_is_a_fault(tmp_path: Path) -> None:
+def test_empty_directory_is_a_fault(tmp_path: Path, kb_check: Check) -> None:
     result = kb_check(tmp_path)
     assert result.returncode == 1
     assert "目录中没有 .yaml 文件" in result.stderr
 
 
-def test_colliding_questions_name_both_lines(faq_dir: Path) -> None:
+def test_colliding_questions_name_both_lines(faq_dir: Path, kb_check: Check) -> None:
     # Same meaningful words as reply-deadline's question once folded (traditional, punctuation).
     path = write_faq(
         faq_dir,

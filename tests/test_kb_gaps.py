@@ -8,15 +8,11 @@ Answers rated 👎 are grouped the same way, with paraphrases of questions it do
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 
 from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.matcher import Matcher
@@ -24,6 +20,8 @@ from knowledge.service import build
 from storage import Database
 from storage.answers import Rating, rate_answer, record_answer
 from storage.questions import record_unanswered
+from tests.support import ROOT
+from tests.support.cli import Cli, run_cli
 
 PARAPHRASES: dict[str, list[str]] = {
     "subsidy": [
@@ -111,16 +109,7 @@ def test_the_command_lists_groups_with_counts_and_examples(tmp_path: Path) -> No
             await database.close()
 
     asyncio.run(record())
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "gaps", "--limit", "3"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment | {"BOT_DATABASE_URL": url},
-        check=False,
-        timeout=120,
-    )
+    result = run_cli("kb", "gaps", "--limit", "3", BOT_DATABASE_URL=url)  # the smoke test
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"{len(PARAPHRASES)} 组" in out
@@ -174,7 +163,9 @@ def test_rated_answers_are_grouped_like_questions_and_ranked_by_thumbs_down(
     assert groups[0].last_answered_at == NOW
 
 
-def test_the_command_lists_answers_rated_unhelpful_after_the_unanswered(tmp_path: Path) -> None:
+def test_the_command_lists_answers_rated_unhelpful_after_the_unanswered(
+    tmp_path: Path, cli: Cli
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 
     async def record() -> None:
@@ -207,7 +198,7 @@ def test_the_command_lists_answers_rated_unhelpful_after_the_unanswered(tmp_path
             await database.close()
 
     asyncio.run(record())
-    out = gaps_output(url)
+    out = gaps_output(cli, url)
     unanswered, _, rated = out.partition("评为“没帮助”的回答")
     assert unanswered.strip() == "没有未能回答的问题。"
     assert rated.startswith("：👎 8 次，2 组（相似的问法算一组）")
@@ -222,16 +213,7 @@ def test_the_command_lists_answers_rated_unhelpful_after_the_unanswered(tmp_path
     assert "众创空间在哪里办公" not in out  # rated helpful only
 
 
-def gaps_output(url: str, *options: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "gaps", *options],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment | {"BOT_DATABASE_URL": url},
-        check=False,
-        timeout=120,
-    )
+def gaps_output(cli: Cli, url: str, *options: str) -> str:
+    result = cli("kb", "gaps", *options, BOT_DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     return result.stdout

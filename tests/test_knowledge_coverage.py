@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ROOT
 
 from knowledge.loader import load_directory
+from tests.support import ROOT
 
 ENTRIES = load_directory(ROOT / "knowledge" / "faq").entries
 NUMERALS = "一二三四五六七八九十"

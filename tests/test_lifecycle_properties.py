@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
-from conftest import scratch_postgres
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,7 +44,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import func, inspect, select
-from test_requests import ROSTER
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
@@ -65,6 +63,8 @@ from bot.settings import load_settings
 from bot.texts.desk import desk_texts_for
 from storage.models import OutboxMessage, Pause, Request, RequestEvent
 from storage.retention import INBOUND_HORIZON
+from tests.support.databases import scratch_postgres
+from tests.support.desk import ROSTER
 
 T = TypeVar("T")
 

@@ -17,11 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import run_bot
 from sqlalchemy import select
-from test_requests import ZHANG, open_one, say
-from test_scheduler import shanghai
-from test_sender import GROUP_CHAT, Platform
 
 from bot import logs
 from bot.app import Bot
@@ -30,6 +26,8 @@ from bot.messages import Channel, OutgoingMessage
 from bot.sender import Delivered, DeliveryError, OutboxSender
 from storage import outbox
 from storage.models import OutboxMessage
+from tests.support.desk import GROUP_CHAT, ZHANG, Platform, open_one, say, shanghai
+from tests.support.processes import run_bot
 
 ADMIN_CHAT = "9001"
 """The roster's admin on Telegram: a chat that messages about no request go to."""

@@ -13,8 +13,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import MONDAY
-from fake_telegram import FakeTelegram
 from sqlalchemy import select
 
 from bot.app import Bot, create_bot
@@ -22,6 +20,8 @@ from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import load_settings
 from storage.models import InboundKey, Request
+from tests.support.desk import MONDAY
+from tests.support.fake_telegram import FakeTelegram
 
 TELEGRAM_TOKEN = "123456:TEST-token"
 WEBHOOK_HEADERS = {

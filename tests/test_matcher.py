@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
 
 from knowledge.matcher import Band
 from knowledge.service import KnowledgeBase, build
+from tests.support import ROOT
 
 
 @pytest.fixture(scope="module")

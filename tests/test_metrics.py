@@ -8,13 +8,13 @@ from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
-from test_readiness import SUMMER, site
-from test_sender import Platform
 
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel
 from bot.sender import DeliveryError, OutboxSender
+from tests.support.desk import Platform
+from tests.support.server import SUMMER, site
 
 GROUP_CHAT = "-1002000000001"
 

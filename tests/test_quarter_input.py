@@ -7,21 +7,19 @@ report``) it goes through :meth:`bot.reports.engine.Quarter.parse`; a wrong one 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from test_console import demo_signin, serve
-from test_report_files import ADMIN, SUPERVISOR
-from test_requests import say
 
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.reports.period import FIRST_YEAR, LAST_YEAR, Quarter, Year
 from storage import Database
+from tests.support.cli import Cli
+from tests.support.console import demo_signin, serve
+from tests.support.desk import say
+from tests.support.reports import ADMIN, SUPERVISOR
 
 OUT_OF_RANGE = ("9999Q4", "0001Q1", "1999Q4", "2101Q1", "0000Q1")
 NOT_QUARTERS = ("2026Q5", "2026Q0", "2026", "Q4", "26Q4", "20266Q4", "2026 Q4", "2026Q4\0", "")
@@ -94,13 +92,8 @@ async def test_the_console_answers_a_wrong_quarter_with_400(
             await admin.close()
 
 
-def run_report(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "report", *args],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+def run_report(cli: Cli, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli("report", *args, BOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
 
 
 @pytest.mark.parametrize(
@@ -114,9 +107,9 @@ def run_report(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_the_command_refuses_a_wrong_quarter_or_year_with_exit_code_2(
-    tmp_path: Path, args: tuple[str, ...]
+    tmp_path: Path, args: tuple[str, ...], cli: Cli
 ) -> None:
-    refused = run_report(tmp_path, *args)
+    refused = run_report(cli, tmp_path, *args)
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.startswith(("季度写法不对", "年份不对")), refused.stderr
     assert f"{FIRST_YEAR}" in refused.stderr

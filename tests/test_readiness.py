@@ -8,70 +8,25 @@ server the other tests share.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pwd
 import shutil
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from conftest import ROSTER, free_port
 from sqlalchemy import func, select
 
-from bot.app import Bot, create_bot
 from bot.clock import ManualClock
-from bot.server import build_application
-from bot.settings import load_settings
 from bot.texts.chat import ZH
 from storage import Database
 from storage.models import AnsweredQuestion
+from tests.support.databases import own_postgres
+from tests.support.server import SUMMER, site
 
-SUMMER = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
-"""The next 60 days lie in 2026, a year the calendar knows."""
 DECEMBER = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 """The next 60 days reach into 2027, which the State Council has not announced yet here."""
-
-
-@contextlib.asynccontextmanager
-async def site(
-    tmp_path: Path,
-    faq_dir: Path,
-    clock: ManualClock,
-    *,
-    database_url: str | None = None,
-    calendar: str | None = None,
-    keep: list[Bot] | None = None,
-) -> AsyncIterator[str]:
-    """The bot's HTTP application on 127.0.0.1; its address (the bot goes into ``keep``)."""
-    roster = tmp_path / "roster.yaml"
-    roster.write_text(ROSTER, encoding="utf-8")
-    overrides = None
-    if calendar is not None:
-        overrides = tmp_path / "calendar.yaml"
-        overrides.write_text(calendar, encoding="utf-8")
-    settings = load_settings(
-        knowledge_dir=faq_dir,
-        roster=roster,
-        calendar=overrides,
-        database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-    )
-    bot = await create_bot(settings, clock)
-    if keep is not None:
-        keep.append(bot)
-    server = TestServer(build_application(bot), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url(""))
-    finally:
-        await server.close()
-        await bot.close()
 
 
 async def readiness(url: str) -> tuple[int, dict[str, Any]]:
@@ -117,63 +72,6 @@ async def test_the_admins_calendar_file_makes_it_ready(tmp_path: Path, faq_dir: 
 
 
 # --- a PostgreSQL of the test's own ------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def own_postgres() -> Iterator[tuple[str, PrivateCluster]]:
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not binaries:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL's server binaries (initdb) are missing")
-        pytest.skip("PostgreSQL's server binaries (initdb) are not installed")
-    # Not under pytest's folder: that is its user's alone, and the server may run as postgres.
-    folder = Path(tempfile.mkdtemp(prefix="makerdesk-pg-"))
-    cluster = PrivateCluster(binaries[-1].parent, folder, free_port())
-    try:
-        cluster.create()
-        cluster.start()
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{cluster.port}/postgres", cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-class PrivateCluster:
-    """``initdb``, ``pg_ctl start`` and ``stop`` on a folder and port of its own."""
-
-    def __init__(self, binaries: Path, folder: Path, port: int) -> None:
-        self.binaries = binaries
-        self.folder = folder
-        self.port = port
-        # PostgreSQL refuses to run as root: as root, run it as the postgres account.
-        self.user = "postgres" if os.geteuid() == 0 else None
-
-    def _run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", self.user, "--"] if self.user else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
-
-    def create(self) -> None:
-        if self.user:
-            account = pwd.getpwnam(self.user)
-            os.chown(self.folder, account.pw_uid, account.pw_gid)
-        self._run(
-            str(self.binaries / "initdb"), "-D", str(self.folder / "data"), "-U", "postgres",
-            "--auth=trust", "--no-sync",
-        )  # fmt: skip
-
-    def start(self) -> None:
-        self._run(
-            str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-w", "-l",
-            str(self.folder / "log"), "-o", f"-p {self.port} -k {self.folder} -h 127.0.0.1",
-            "start",
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._run(
-                str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-w", "-m",
-                "fast", "stop",
-            )  # fmt: skip
 
 
 @pytest.mark.postgres

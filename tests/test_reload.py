@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.request import urlopen
 
-from conftest import ENTRY, run_bot, write_faq
-
 from bot.app import create_bot
 from bot.messages import Channel, IncomingMessage, Sender
 from bot.settings import load_settings
 from knowledge.service import KnowledgeService, build
+from tests.support.knowledge import ENTRY, write_faq
+from tests.support.processes import run_bot
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 NEW_ENTRY = ENTRY.format(

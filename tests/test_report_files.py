@@ -8,23 +8,15 @@ import io
 import os
 import re
 import subprocess
-import sys
 import unicodedata
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, ROOT, ROSTER, bot_for
-from fake_telegram import FakeTelegram, Upload
 from pypdf import PdfReader
 from sqlalchemy import select
-from test_reports import Q4, a_quarter, report_of
-from test_requests import say
-from test_sender import Platform, rows
-from test_telegram import TOKEN, ZHANG, running_bot, sent_to, settled
 
 from bot.app import Bot
 from bot.clock import ManualClock
@@ -36,39 +28,22 @@ from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
 from bot.reports.period import Quarter
 from bot.sender import Delivered, OutboxSender
 from storage.models import OutboxMessage, OutboxStatus
-
-SUPERVISOR = Sender(Channel.TELEGRAM, "9101", "区科委值班")
-ADMIN = Sender(Channel.TELEGRAM, "9001", "管理员")
-MEMBER = Sender(Channel.TELEGRAM, "2001", "张伟")
-END_OF_YEAR = datetime(2027, 1, 10, tzinfo=UTC)
-
-
-def chromium() -> str:
-    """The Chromium the PDF tests print with: ``BOT_CHROMIUM``, else one on PATH."""
-    try:
-        return find_chromium(os.environ.get("BOT_CHROMIUM"))
-    except PdfError:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; .ci/run installs it")
-        pytest.skip("chromium is not installed (apt-get install chromium fonts-noto-cjk)")
-
-
-def charts(html: str) -> dict[str, ElementTree.Element]:
-    """Each chart's SVG, parsed, by its accessible name."""
-    found = {}
-    for svg in re.findall(r"<svg .*?</svg>", html, flags=re.S):
-        root = ElementTree.fromstring(svg)
-        found[root.attrib["aria-label"]] = root
-    return found
-
-
-def bars(svg: ElementTree.Element, colour: str) -> list[tuple[float, str]]:
-    """The value and tooltip of each bar drawn in ``colour``."""
-    return [
-        (float(rect.attrib["data-value"]), rect.findtext("{*}title") or "")
-        for rect in svg.iter("{http://www.w3.org/2000/svg}rect")
-        if rect.attrib.get("fill") == colour and "data-value" in rect.attrib
-    ]
+from tests.support.cli import Cli
+from tests.support.desk import MONDAY, ROSTER, Platform, bot_for, rows, say
+from tests.support.fake_telegram import FakeTelegram, Upload
+from tests.support.reports import (
+    ADMIN,
+    END_OF_YEAR,
+    MEMBER,
+    Q4,
+    SUPERVISOR,
+    a_quarter,
+    bars,
+    charts,
+    chromium,
+    report_of,
+)
+from tests.support.telegram import TOKEN, ZHANG, running_bot, sent_to, settled
 
 
 async def test_the_charts_show_the_counted_figures(bot: tuple[Bot, ManualClock]) -> None:
@@ -273,15 +248,11 @@ async def test_on_telegram_the_report_arrives_as_a_document(tmp_path: Path) -> N
         assert len(fake.calls_of("sendDocument")) == 1
 
 
-def test_the_command_writes_html_and_pdf(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+def test_the_command_writes_html_and_pdf(tmp_path: Path, cli: Cli) -> None:
+    environment = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
 
     def report(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", *args],
-            capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-        )  # fmt: skip
+        return cli("report", "--quarter", "2026Q4", *args, **environment)
 
     page = tmp_path / "q4.html"
     assert report("--format", "html", "--out", str(page)).returncode == 0

@@ -21,16 +21,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MONDAY, ROSTER, bot_for, tmpfs
 from pypdf import PdfReader
-from test_report_files import END_OF_YEAR, chromium
-from test_reports import a_quarter, report_of
 
 from bot.clock import ManualClock
 from bot.reports.files import ReportMaker, report_spec
 from bot.reports.html import report_html
 from bot.reports.pdf import PdfError, PdfPrinter, html_to_pdf
 from bot.reports.period import Quarter
+from tests.support.databases import tmpfs
+from tests.support.desk import MONDAY, ROSTER, bot_for
+from tests.support.reports import END_OF_YEAR, a_quarter, chromium, report_of
 
 FIGURES = "本季度共收到工单 5 件，办结 3 件，其中按期办结 2 件（按期率 66.7%）"
 """The first line of the counted quarter's summary (``a_quarter``)."""

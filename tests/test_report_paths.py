@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-import report_reference as reference
 
 from bench.report_data import bench_roster, insert, simulate
 from bot.domain.workdays import WorkCalendar
@@ -35,6 +34,7 @@ from bot.reports.figures import Figures, QuarterReport
 from bot.reports.period import Period, Quarter, Year
 from storage import Database
 from storage.reports import _portable, histories, stream_histories
+from tests.support import report_reference as reference
 
 SIZE = 3000
 PEOPLE = 200

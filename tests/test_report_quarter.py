@@ -22,11 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bot_for
 from sqlalchemy import select
-from test_report_files import bars, charts
-from test_reports import open_for
-from test_requests import say
 
 from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
@@ -37,6 +33,8 @@ from bot.reports.html import CHARTS, report_html
 from bot.reports.period import Quarter
 from storage.models import Request, RequestEvent
 from storage.reports import histories
+from tests.support.desk import bot_for, say
+from tests.support.reports import bars, charts, open_for
 
 Q4 = Quarter(2026, 4)
 ROSTER = """\

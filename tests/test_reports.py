@@ -9,78 +9,21 @@ log, must agree figure by figure with a count made another way: from the request
 
 from __future__ import annotations
 
-import itertools
-import os
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import ROOT
 from sqlalchemy import select
-from test_requests import ZHANG, say
 
 from bot.app import Bot
 from bot.clock import ManualClock
-from bot.messages import Channel, Sender
 from bot.reports.engine import build_report
-from bot.reports.figures import Figures, QuarterReport
-from bot.reports.period import Quarter, Year
+from bot.reports.figures import Figures
+from bot.reports.period import Year
 from bot.reports.tables import archive_csv, archive_markdown, report_csv, report_markdown
 from storage.models import Request, RequestEvent
 from storage.reports import histories
-
-LI = Sender(Channel.TELEGRAM, "2002", "李娜")
-WANG = Sender(Channel.TELEGRAM, "2003", "王芳")
-LIU = Sender(Channel.TELEGRAM, "2004", "刘洋")
-Q4 = Quarter(2026, 4)
-_people = itertools.count(1)
-
-
-async def open_for(bot: Bot, space: str, text: str) -> tuple[str, Sender]:
-    """A new entrepreneur in ``space`` opens a request; its number and who they are."""
-    entrepreneur = Sender(Channel.WEB, f"r{next(_people)}", "创业者")
-    await say(bot, entrepreneur, choice=f"space:{space}")
-    replies = await say(bot, entrepreneur, f"/new {text}")
-    confirmation = next(r for r in replies if r.chat_id == entrepreneur.user_id)
-    return confirmation.text.split("：", 1)[1].split("\n", 1)[0], entrepreneur
-
-
-async def a_quarter(bot: Bot, clock: ManualClock) -> dict[str, str]:
-    """Three weeks of work from Monday 2026-11-23 (due dates fall on 2026-12-07)."""
-    day = timedelta(days=1)
-    on_time, e1 = await open_for(bot, "baodi-eco", "想咨询公司注册需要哪些材料")
-    twice, e2 = await open_for(bot, "baodi-eco", "申请创业补贴需要什么条件")
-    forgotten, _ = await open_for(bot, "baodi-pku", "想了解科技金融服务")
-    late, e4 = await open_for(bot, "baodi-pku", "能否协助对接检测认证机构")
-    waiting, _ = await open_for(bot, "baodi-eco", "知识产权申请怎么办理")
-    clock.advance(day)  # Tue
-    await say(bot, ZHANG, f"/ask {twice} 请问公司成立多久了？")
-    await say(bot, LIU, f"/reply {late} 已收到，正在联系检测机构。")
-    await say(bot, WANG, f"/claim {forgotten}")
-    clock.advance(day)  # Wed
-    await say(bot, ZHANG, f"/resolve {on_time} 已协助完成注册。")
-    await say(bot, e1, choice=f"req:rate:{on_time}:5")
-    await say(bot, e2, "公司成立一年半了")  # the wait ends; the due date moves a day
-    await say(bot, ZHANG, f"/ask {waiting} 请补充专利申请材料")
-    clock.advance(2 * day)  # Fri
-    await say(bot, ZHANG, f"/resolve {twice} 符合条件，已提交申请。")
-    clock.advance(3 * day)  # Mon 11-30
-    await say(bot, e2, choice=f"req:reopen:{twice}")
-    clock.advance(day)  # Tue 12-01
-    await say(bot, LI, f"/resolve {twice} 补贴已批复。")
-    await say(bot, e2, choice=f"req:rate:{twice}:4")
-    clock.advance(9 * day)  # Thu 12-10: past the 12-07 due date
-    await say(bot, LIU, f"/resolve {late} 已对接完成。")
-    await say(bot, e4, choice=f"req:rate:{late}:2")
-    return {"on_time": on_time, "twice": twice, "forgotten": forgotten, "late": late}
-
-
-async def report_of(bot: Bot, now: datetime) -> QuarterReport:
-    async with bot.database.sessions() as session:
-        found = await histories(session, Q4.start, Q4.end)
-    district_of = {g.id: g.district for g in bot.services.roster.current.groups}
-    return build_report(found, Q4, now, bot.services.calendar.current, district_of)
+from tests.support.cli import Cli, run_cli
+from tests.support.reports import Q4, a_quarter, report_of
 
 
 async def independent(bot: Bot, as_of: datetime) -> dict[str, dict[str, object]]:
@@ -208,21 +151,16 @@ async def test_markdown_and_csv(bot: tuple[Bot, ManualClock], tmp_path: Path) ->
     assert any(line.startswith("2026Q4,服务小组,服务二组,2,1,0,0.0%,1,0,") for line in lines)
 
 
-def test_the_command_writes_the_report(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+def test_the_command_writes_the_report(tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "q4.csv"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--quarter", "2026Q4", "--format", "csv",
-         "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120,
-        env=environment | {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"},
+    # The command's smoke test: the rest of the report's commands run in process.
+    result = run_cli(
+        "report", "--quarter", "2026Q4", "--format", "csv", "--out", str(out),
+        BOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().decode("utf-8-sig").startswith("季度,层级,名称")
-    wrong = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--quarter", "2026Q5"],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+    wrong = cli("report", "--quarter", "2026Q5")
     assert wrong.returncode == 2
     assert "季度写法不对" in wrong.stderr
 
@@ -257,18 +195,11 @@ async def test_the_archive_gives_each_commissioner_quarter_by_quarter_and_the_ye
     assert "张伟,服务一组,2026,1,1,100.0%," in "\n".join(lines)
 
 
-def test_the_archive_command(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    environment["BOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--year", "2026", "--archive"],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+def test_the_archive_command(tmp_path: Path, cli: Cli) -> None:
+    environment = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
+    result = cli("report", "--year", "2026", "--archive", **environment)
     assert result.returncode == 0, result.stderr
     assert "## 张伟（宝坻区服务一组）" in result.stdout  # the demo roster's commissioners
-    half = subprocess.run(
-        [sys.executable, "-m", "bot", "report", "--archive"],
-        capture_output=True, text=True, cwd=ROOT, check=False, timeout=120, env=environment,
-    )  # fmt: skip
+    half = cli("report", "--archive", **environment)
     assert half.returncode == 2
     assert "--year 2026 --archive" in half.stderr

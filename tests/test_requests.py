@@ -6,11 +6,9 @@ to it with the messages a channel adapter produces.
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import MONDAY, ROSTER  # noqa: F401 - ROSTER is imported from here by other tests
 from sqlalchemy import func, select
 
 from bot.app import Bot
@@ -18,30 +16,9 @@ from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
 from bot.routing import InlinePolicy
 from storage.models import OutboxMessage, Request, RequestEvent
+from tests.support.desk import ENTREPRENEUR, OTHER, ZHANG, message_key, open_one, say, the_request
 
-ENTREPRENEUR = Sender(Channel.WEB, "e1", "小陈")
-OTHER = Sender(Channel.WEB, "e2", "小王")
-ZHANG = Sender(Channel.TELEGRAM, "2001", "张伟")
 WANG = Sender(Channel.TELEGRAM, "2003", "王芳")
-
-
-_keys = itertools.count()
-
-
-async def say(
-    bot: Bot, sender: Sender, text: str = "", *, choice: str | None = None
-) -> list[OutgoingMessage]:
-    message = IncomingMessage(
-        sender, sender.user_id, text, f"test:{next(_keys)}", bot.clock.now(), choice=choice
-    )
-    return await bot.dispatcher.handle(message, inline=InlinePolicy())
-
-
-async def open_one(bot: Bot, text: str = "想咨询公司注册需要哪些材料") -> str:
-    await say(bot, ENTREPRENEUR, choice="space:baodi-eco")
-    replies = await say(bot, ENTREPRENEUR, f"/new {text}")
-    confirmation = next(r for r in replies if r.chat_id == "e1")
-    return confirmation.text.split("：", 1)[1].split("\n", 1)[0]
 
 
 async def outbox_for(bot: Bot, chat_id: str) -> list[str]:
@@ -50,13 +27,6 @@ async def outbox_for(bot: Bot, chat_id: str) -> list[str]:
             select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id)
         )
         return [str(r.payload["text"]) for r in rows]
-
-
-async def the_request(bot: Bot, number: str) -> Request:
-    async with bot.database.sessions() as session:
-        found = await session.scalar(select(Request).where(Request.number == number))
-        assert found is not None
-        return found
 
 
 async def test_intake_conversation_opens_a_routed_dated_request(
@@ -142,7 +112,7 @@ async def test_a_reply_to_a_card_the_bot_never_recorded_still_answers_its_reques
 
     async def reply(sender: Sender, text: str) -> list[OutgoingMessage]:
         message = IncomingMessage(
-            sender, "-1002000000001", text, f"test:{next(_keys)}", running.clock.now(),
+            sender, "-1002000000001", text, message_key(), running.clock.now(),
             reply_to="4242", quoted=card,
         )  # fmt: skip
         return await running.dispatcher.handle(message, inline=InlinePolicy())

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, ROSTER
 from sqlalchemy import func, insert, select
-from test_requests import ENTREPRENEUR, OTHER, open_one, say
 
 from bot.app import Bot, create_bot
 from bot.channels.wechat.inbound import MAX_SKEW
@@ -42,6 +40,7 @@ from storage.models import (
     WeChatNonce,
 )
 from storage.retention import BATCH, RetentionJob, standard_prunes
+from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, ROSTER, open_one, say
 
 Start = Callable[..., Awaitable[Bot]]
 DAY = timedelta(days=1)

@@ -12,14 +12,23 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import scratch_postgres
 from sqlalchemy import select
-from test_requests import ENTREPRENEUR, OTHER, ROSTER, ZHANG, open_one, say, the_request
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.settings import load_settings
 from storage.models import Notice, OutboxMessage
+from tests.support.databases import scratch_postgres
+from tests.support.desk import (
+    ENTREPRENEUR,
+    OTHER,
+    ROSTER,
+    ZHANG,
+    open_one,
+    say,
+    shanghai,
+    the_request,
+)
 
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Mon 10:00; due Mon 2026-12-07
 GROUP_CHAT = "-1002000000001"
@@ -53,11 +62,6 @@ async def desk(
         running = await start(url)
         yield running, clock, overrides
         await running.close()
-
-
-def shanghai(text: str) -> datetime:
-    """A Shanghai wall-clock time, as the UTC instant the clock holds."""
-    return datetime.fromisoformat(f"{text}+08:00").astimezone(UTC)
 
 
 async def sent_to(bot: Bot, chat_id: str) -> list[str]:

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import scratch_postgres
 from sqlalchemy import select
-from test_requests import ROSTER, ZHANG, say
 
 from bot.app import Bot, create_bot
 from bot.clock import SHANGHAI, ManualClock
 from bot.messages import Channel, Sender
 from bot.settings import load_settings
 from storage.models import Notice, OutboxMessage, Request
+from tests.support.databases import scratch_postgres
+from tests.support.desk import ROSTER, ZHANG, say
 
 pytestmark = pytest.mark.postgres
 

@@ -20,12 +20,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 import sqlalchemy
-from conftest import ROSTER, scratch_postgres, serving_async
-from fake_telegram import FakeTelegram
-from fake_wechat import FakeWeChat, WeChatPlatform, new_aes_key, text_xml
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import logs
+from tests.support.databases import scratch_postgres
+from tests.support.desk import ROSTER
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_wechat import FakeWeChat, WeChatPlatform, new_aes_key, text_xml
+from tests.support.processes import serving_async
 
 TOKEN = "7012345678:AAHk3Z9xQ-secret_token-for-the-log-test"
 """Shaped like a real bot token, so the pattern that finds unregistered ones is tried too."""

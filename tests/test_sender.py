@@ -12,9 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MONDAY, scratch_postgres
-from sqlalchemy import select
-from test_requests import ROSTER, ZHANG, open_one, say
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
@@ -23,32 +20,11 @@ from bot.routing import InlinePolicy
 from bot.sender import LEASE, MAX_ATTEMPTS, Delivered, DeliveryError, OutboxSender, backoff
 from bot.settings import load_settings
 from storage import Database, outbox, requests
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import OutboxStatus
+from tests.support.databases import scratch_postgres
+from tests.support.desk import GROUP_CHAT, MONDAY, ROSTER, ZHANG, Platform, open_one, rows, say
 
 NOW = MONDAY  # the `bot` fixture's clock starts here
-GROUP_CHAT = "-1002000000001"
-
-
-class Platform:
-    """A channel that accepts or refuses messages as scripted, and remembers what it took."""
-
-    def __init__(self) -> None:
-        self.delivered: list[tuple[str, str]] = []
-        self.edits: list[tuple[str, str | None]] = []
-        """Chat id and the platform id of the message each delivery replaced or answered."""
-        self.failures: dict[str, list[DeliveryError]] = {}
-        """Chat id → the errors its next attempts raise, in order."""
-        self._next_id = 100
-
-    async def deliver(self, message: OutgoingMessage) -> Delivered:
-        await asyncio.sleep(0)  # let another sender run in between, as a network call would
-        pending = self.failures.get(message.chat_id)
-        if pending:
-            raise pending.pop(0)
-        self.delivered.append((message.chat_id, message.text))
-        self.edits.append((message.chat_id, message.edit or message.reply_to))
-        self._next_id += 1
-        return Delivered(str(self._next_id))
 
 
 def sender_for(bot: Bot, platform: Platform, database: Database | None = None) -> OutboxSender:
@@ -58,11 +34,6 @@ def sender_for(bot: Bot, platform: Platform, database: Database | None = None) -
         {Channel.TELEGRAM: platform},
         bot.services.roster,
     )
-
-
-async def rows(bot: Bot) -> list[OutboxMessage]:
-    async with bot.database.sessions() as session:
-        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 async def test_a_reply_handed_back_is_never_pushed_and_answers_a_redelivery(
@@ -337,3 +308,34 @@ async def test_two_senders_on_one_postgresql_deliver_each_message_once(
             await running.close()
     texts = [text for _, text in platform.delivered]
     assert sorted(texts) == sorted(f"m{n}" for n in range(300))
+
+
+async def test_a_sender_waiting_for_work_stops_when_told_not_at_its_next_round(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    await open_one(running)
+    delivered = asyncio.Event()
+
+    class Watched(Platform):
+        async def deliver(self, message: OutgoingMessage) -> Delivered:
+            sent = await super().deliver(message)
+            delivered.set()
+            return sent
+
+    # An hour between idle rounds: a sender that only looked at `stop` between rounds would
+    # outlive the deadline below by far.
+    sender = OutboxSender(
+        running.database,
+        running.clock,
+        {Channel.TELEGRAM: Watched()},
+        running.services.roster,
+        idle=3600,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    async with asyncio.timeout(10):
+        await delivered.wait()
+    stop.set()
+    async with asyncio.timeout(10):
+        await task

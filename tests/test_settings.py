@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.app import create_bot
+from bot.clock import ManualClock
+from bot.server import serve
 from bot.settings import SettingsError, load_settings
+from tests.support.desk import MONDAY
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +24,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "BOT_HTTP_HOST",
         "BOT_ROSTER",
         "BOT_TELEGRAM_TOKEN",
+        "BOT_ENV_FILE",  # the tests set it empty; here the .env file is read as it ships
     ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -38,6 +46,17 @@ def test_dotenv_is_read_and_environment_wins(
     settings = load_settings()
     assert settings.http_port == 9100
     assert settings.http_host == "0.0.0.0"
+
+
+def test_bot_env_file_names_the_file_and_empty_reads_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("BOT_HTTP_PORT=9000\n", encoding="utf-8")
+    (tmp_path / "staging.env").write_text("BOT_HTTP_PORT=9200\n", encoding="utf-8")
+    monkeypatch.setenv("BOT_ENV_FILE", "staging.env")
+    assert load_settings().http_port == 9200
+    monkeypatch.setenv("BOT_ENV_FILE", "")
+    assert load_settings().http_port == 8080
 
 
 @pytest.mark.parametrize(
@@ -64,3 +83,29 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert "very-secret-token" not in repr(settings)
     assert "very-secret-token" not in str(settings.model_dump())
+
+
+async def test_port_zero_serves_on_a_port_the_system_picks_and_prints_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], faq_dir: Path
+) -> None:
+    monkeypatch.setenv("BOT_HTTP_PORT", "0")
+    settings = load_settings(knowledge_dir=faq_dir)
+    assert settings.http_port == 0
+    bot = await create_bot(settings, ManualClock(MONDAY))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(bot, stop))
+    printed = ""
+    try:
+        async with asyncio.timeout(30):
+            while "listening on" not in printed:
+                await asyncio.sleep(0.01)  # serve() is starting on this loop; let it run
+                printed += capsys.readouterr().out
+        match = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", printed)
+        assert match is not None, printed
+        assert int(match[2]) != 0
+        async with aiohttp.ClientSession() as client, client.get(f"{match[1]}/healthz") as answer:
+            assert answer.status == 200
+    finally:
+        stop.set()
+        await serving
+        await bot.close()

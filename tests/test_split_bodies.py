@@ -20,9 +20,6 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import ROSTER
-from fake_telegram import FakeTelegram
-from fake_wechat import WeChatPlatform, new_aes_key, text_xml
 from sqlalchemy import func, select
 
 from bot.app import Bot, create_bot
@@ -32,6 +29,9 @@ from bot.server import build_application
 from bot.settings import load_settings
 from storage import console
 from storage.models import InboundKey
+from tests.support.desk import ROSTER
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.fake_wechat import WeChatPlatform, new_aes_key, text_xml
 
 TELEGRAM_TOKEN = "123456:TEST-token"
 SECRET = "webhook-secret-for-tests"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from test_requests import ENTREPRENEUR, OTHER, ZHANG, open_one, say
-
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.messages import Channel, Sender
+from tests.support.desk import ENTREPRENEUR, OTHER, ZHANG, open_one, say
 
 SUPERVISOR = Sender(Channel.TELEGRAM, "9101", "区科委值班")
 ADMIN = Sender(Channel.TELEGRAM, "9001", "管理员")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import MONDAY, ROSTER, bot_for, run_bot
 from sqlalchemy import select
 
 from bot.admin_files import reload_all
@@ -31,6 +30,8 @@ from bot.messages import Channel, IncomingMessage, Sender
 from bot.routing import InlinePolicy
 from bot.settings import load_settings
 from storage.models import OutboxMessage
+from tests.support.desk import MONDAY, ROSTER, bot_for
+from tests.support.processes import run_bot
 
 ENTREPRENEUR = Sender(Channel.WEB, "e2", "小王")
 WANG = Sender(Channel.TELEGRAM, "2003", "王芳")

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from conftest import BotProcess, scratch_postgres
-from fake_telegram import FakeTelegram
 from telegram import Bot
 from telegram.error import Conflict
-from test_telegram import TOKEN, running_bot, texts_to
 
 from storage import Database
 from storage.database import Lease
+from tests.support.databases import scratch_postgres
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.processes import BotProcess
+from tests.support.telegram import TOKEN, running_bot, texts_to
 
 POLLS = "telegram: this process polls"
 STANDS_BY = "telegram: another process polls; standing by"
@@ -265,8 +266,7 @@ async def test_when_the_poller_is_killed_the_other_process_takes_over(
         (poller,) = pollers(bots)
         (standby,) = [bot for bot in bots if bot is not poller]
 
-        poller.process.kill()
-        await poller.process.wait()
+        await poller.kill_async()
         users = range(FIRST_USER + 1, FIRST_USER + 4)
         for user in users:
             fake.private_message(user, QUESTION)

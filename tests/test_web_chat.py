@@ -12,14 +12,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import ROOT, RunningBot
 
 from storage import Database
 from storage.models import AnsweredQuestion
+from tests.support import ROOT
+from tests.support.processes import BotProcess
 
 
 @pytest.fixture
-async def client(shipped_bot: RunningBot) -> AsyncIterator[aiohttp.ClientSession]:
+async def client(shipped_bot: BotProcess) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(shipped_bot.url) as session:
         async with session.get("/") as page:
             assert page.status == 200
@@ -71,7 +72,7 @@ async def test_suggestions_are_choices_that_answer(client: aiohttp.ClientSession
     assert [b["label"] for b in chosen["messages"][0]["buttons"]] == ["👍有帮助", "👎没帮助"]
 
 
-async def rating_of(shipped_bot: RunningBot, answer_id: int) -> str | None:
+async def rating_of(shipped_bot: BotProcess, answer_id: int) -> str | None:
     """The rating the bot process stored for ``answer_id``, read from its database."""
     database = Database(shipped_bot.env["BOT_DATABASE_URL"])
     try:
@@ -83,11 +84,11 @@ async def rating_of(shipped_bot: RunningBot, answer_id: int) -> str | None:
         await database.close()
 
 
-async def kb_gaps(shipped_bot: RunningBot) -> str:
+async def kb_gaps(shipped_bot: BotProcess) -> str:
     return await kb(shipped_bot, "gaps")
 
 
-async def kb(shipped_bot: RunningBot, command: str) -> str:
+async def kb(shipped_bot: BotProcess, command: str) -> str:
     """``python -m bot kb COMMAND`` against the running bot's database; its output."""
     result = await asyncio.to_thread(
         subprocess.run,
@@ -104,7 +105,7 @@ async def kb(shipped_bot: RunningBot, command: str) -> str:
 
 
 @pytest.fixture
-async def visitor(shipped_bot: RunningBot) -> AsyncIterator[aiohttp.ClientSession]:
+async def visitor(shipped_bot: BotProcess) -> AsyncIterator[aiohttp.ClientSession]:
     """One visitor who keeps the session cookie, as a browser does (aiohttp's default jar
     drops cookies from an IP address, which makes every message a new visitor's)."""
     jar = aiohttp.CookieJar(unsafe=True)
@@ -116,7 +117,7 @@ async def visitor(shipped_bot: RunningBot) -> AsyncIterator[aiohttp.ClientSessio
 
 
 async def test_an_answer_is_rated_and_rated_again_and_shows_in_kb_gaps(
-    visitor: aiohttp.ClientSession, shipped_bot: RunningBot
+    visitor: aiohttp.ClientSession, shipped_bot: BotProcess
 ) -> None:
     client = visitor
     _, body = await say(client, text="服务专员多长时间答复")
@@ -210,7 +211,7 @@ async def test_huge_body_is_refused(client: aiohttp.ClientSession) -> None:
         assert response.status == 413
 
 
-async def test_english_speakers_get_english(shipped_bot: RunningBot) -> None:
+async def test_english_speakers_get_english(shipped_bot: BotProcess) -> None:
     headers = {"Accept-Language": "en-GB,en;q=0.9"}
     async with aiohttp.ClientSession(shipped_bot.url, headers=headers) as session:
         _, body = await say(session, text="what's the weather like")
@@ -230,7 +231,7 @@ async def test_a_chinese_browser_gets_english_to_an_english_question(
 
 
 async def test_unanswered_questions_reach_the_admins(
-    client: aiohttp.ClientSession, shipped_bot: RunningBot
+    client: aiohttp.ClientSession, shipped_bot: BotProcess
 ) -> None:
     await say(client, text="孵化器的食堂几点开饭")
     for chatter in ("你好", "谢谢！", "今天天气怎么样", "How do I register a company in Shanghai?"):

@@ -18,7 +18,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import RunningBot, run_bot
 from sqlalchemy import func, select
 
 import bot.channels.rate_limit as rate_limit_module
@@ -29,6 +28,7 @@ from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import SettingsError, load_settings
 from storage.models import InboundKey
+from tests.support.processes import BotProcess, run_bot
 
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # Tuesday 12:00 in Shanghai
 BUSY = "消息发得有点快，请稍等几秒再试。"
@@ -284,7 +284,7 @@ async def test_the_shipped_process_refuses_both_bypasses(tmp_path: Path) -> None
         await _bypasses(running)
 
 
-async def _bypasses(running: RunningBot) -> None:
+async def _bypasses(running: BotProcess) -> None:
     async with aiohttp.ClientSession(running.url) as flooder:
         no_cookie = await flood(flooder, PER_ADDRESS + 2, fresh=True)
         assert no_cookie.count(429) >= 2

@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from conftest import run_bot
 from sqlalchemy import func, select
 
 from bot.app import Bot, create_bot
@@ -28,6 +27,7 @@ from bot.settings import load_settings
 from storage import Database, outbox
 from storage.models import InboundKey
 from storage.people import identify
+from tests.support.processes import run_bot
 
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # Tuesday 12:00 in Shanghai
 COOKIE = "md_session"

@@ -19,14 +19,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import free_port
-from fake_wechat import event_xml, msg_signature, sign, text_xml
 from sqlalchemy import select, text
-from test_wechat import ENTREPRENEUR, TOKEN, ZHANG, Site, content, open_request, serve
 
 from bot.messages import Sender
 from storage import Database, nonces
 from storage.models import AnsweredQuestion, InboundKey, OutboxMessage, WeChatNonce
+from tests.support.fake_wechat import event_xml, msg_signature, sign, text_xml
+from tests.support.processes import free_port
+from tests.support.wechat import ENTREPRENEUR, TOKEN, ZHANG, Site, content, open_request, serve
 
 QUESTION = "服务专员多久给我反馈结果？"
 ANSWER = "10个工作日"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, ROSTER, bot_for, write_faq
 from sqlalchemy import event, func, select
 
 from bot.app import Bot
@@ -24,6 +23,8 @@ from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
 from bot.routing import InlinePolicy
 from storage.models import OutboxMessage, Request, RequestEvent
+from tests.support.desk import MONDAY, ROSTER, bot_for
+from tests.support.knowledge import write_faq
 
 PLAIN_ROSTER = (
     ROSTER.replace(

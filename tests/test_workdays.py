@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import chinese_calendar
 import pytest
-from conftest import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +20,7 @@ from bot.domain.workdays import (
     estimated_holidays,
     shanghai_date,
 )
+from tests.support.cli import Cli, Command, run_cli
 
 CALENDAR = WorkCalendar()
 """The package's arrangement and the estimate, no overrides; shared so its year cache warms."""
@@ -576,21 +574,14 @@ def test_pauses_follow_the_rule_and_never_bring_the_due_date_forward(
 # --- python -m bot workdays due -------------------------------------------------------------
 
 
-def workdays_due(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")} | env
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "workdays", "due", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        check=False,
-        timeout=120,
-    )
+@pytest.fixture
+def workdays_due(cli: Cli) -> Command:
+    """``python -m bot workdays due ARGS`` run in process, with ``BOT_*`` variables as keywords."""
+    return partial(cli, "workdays", "due")
 
 
 def test_cli_prints_one_json_line() -> None:
-    result = workdays_due("2025-03-03T10:00+08:00")
+    result = run_cli("workdays", "due", "2025-03-03T10:00+08:00")  # the command's smoke test
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     assert json.loads(line) == {
@@ -601,7 +592,9 @@ def test_cli_prints_one_json_line() -> None:
     }
 
 
-def test_cli_days_option_and_utc_input() -> None:
+def test_cli_days_option_and_utc_input(
+    workdays_due: Command,
+) -> None:
     result = workdays_due("2026-03-01T16:30Z", "--days", "3")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
@@ -609,7 +602,9 @@ def test_cli_days_option_and_utc_input() -> None:
     assert record["deadline"] == "2026-03-05T16:00:00+00:00"
 
 
-def test_cli_refuses_a_time_without_offset() -> None:
+def test_cli_refuses_a_time_without_offset(
+    workdays_due: Command,
+) -> None:
     result = workdays_due("2025-03-03T10:00")
     assert result.returncode == 2
     assert result.stdout == ""
@@ -619,7 +614,7 @@ def test_cli_refuses_a_time_without_offset() -> None:
     assert "无法识别时间" in result.stderr
 
 
-def test_cli_uses_the_override_file(tmp_path: Path) -> None:
+def test_cli_uses_the_override_file(tmp_path: Path, workdays_due: Command) -> None:
     opened = "2026-12-21T10:00+08:00"
     assert json.loads(workdays_due(opened).stdout)["provisional"] is True
     path = write(tmp_path, ARRANGEMENT_2027)

@@ -38,6 +38,23 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+__all__ = [
+    "BOOL_FIELDS",
+    "INT_FIELDS",
+    "JSON_FIELDS",
+    "NOT_MODIFIED",
+    "OUTBOX_HEADER",
+    "STANDARD_ERRORS",
+    "WEBHOOK_CONFLICT",
+    "ApiError",
+    "Call",
+    "FakeTelegram",
+    "Json",
+    "Poll",
+    "Upload",
+    "outbox_id",
+]
+
 Json = dict[str, Any]
 
 # PTB form-encodes parameters: strings raw, everything else as JSON. Decode by field name.

@@ -22,6 +22,11 @@ import enum
 import threading
 from typing import Self
 
+__all__ = [
+    "FaultProxy",
+    "Mode",
+]
+
 _CHUNK = 64 * 1024
 
 

@@ -23,6 +23,13 @@ from bot.reports.figures import Figures, OverdueRequest, QuarterReport
 from bot.reports.period import Period
 from storage.models import Request, RequestEvent
 
+__all__ = [
+    "EventFact",
+    "History",
+    "build_report",
+    "histories",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class EventFact:

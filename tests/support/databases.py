@@ -1,0 +1,152 @@
+"""Databases and disks for tests: scratch PostgreSQL databases, a private cluster, a tmpfs."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs
+import pytest
+
+from tests.support import IN_CI
+from tests.support.processes import free_port
+
+__all__ = [
+    "POSTGRES_URL",
+    "PrivateCluster",
+    "own_postgres",
+    "postgres_available",
+    "scratch_postgres",
+    "tmpfs",
+]
+
+POSTGRES_URL = os.environ.get(
+    "BOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+"""The PostgreSQL server the tests make their scratch databases on."""
+
+
+def postgres_available(url: str = POSTGRES_URL) -> bool:
+    """Whether the server at ``url`` answers."""
+
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    # Probed on a thread of its own: session fixtures may be set up inside a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, probe()).result()
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgres(server_url: str) -> AsyncIterator[str]:
+    """A database of its own for one test, dropped afterwards."""
+    name = f"makerdesk_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@contextlib.contextmanager
+def own_postgres() -> Iterator[tuple[str, PrivateCluster]]:
+    """A PostgreSQL cluster of the test's own, which it may stop and start; its URL."""
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not binaries:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's server binaries (initdb) are missing")
+        pytest.skip("PostgreSQL's server binaries (initdb) are not installed")
+    # Not under pytest's folder: that is its user's alone, and the server may run as postgres.
+    folder = Path(tempfile.mkdtemp(prefix="makerdesk-pg-"))
+    cluster = PrivateCluster(binaries[-1].parent, folder, free_port())
+    try:
+        cluster.create()
+        cluster.start()
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{cluster.port}/postgres", cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class PrivateCluster:
+    """``initdb``, ``pg_ctl start`` and ``stop`` on a folder and port of its own."""
+
+    def __init__(self, binaries: Path, folder: Path, port: int) -> None:
+        self.binaries = binaries
+        self.folder = folder
+        self.port = port
+        # PostgreSQL refuses to run as root: as root, run it as the postgres account.
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", self.user, "--"] if self.user else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
+
+    def create(self) -> None:
+        if self.user:
+            account = pwd.getpwnam(self.user)
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+        self._run(
+            str(self.binaries / "initdb"), "-D", str(self.folder / "data"), "-U", "postgres",
+            "--auth=trust", "--no-sync",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self._run(
+            str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-w", "-l",
+            str(self.folder / "log"), "-o", f"-p {self.port} -k {self.folder} -h 127.0.0.1",
+            "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(
+                str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"), "-w", "-m",
+                "fast", "stop",
+            )  # fmt: skip
+
+
+@contextlib.contextmanager
+def tmpfs(size: str, *, inodes: int | None = None) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``"128m"``, ``"64k"``), mounted for the test, unmounted after it.
+
+    It needs root, as CI has: elsewhere the test is skipped, in CI it fails.
+    """
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("mounting a tmpfs needs root; CI runs as root")
+        pytest.skip("mounting a tmpfs needs root (the full-disk tests run as root, as in CI)")
+    folder = Path(tempfile.mkdtemp(prefix="makerdesk-disk-"))
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        folder.rmdir()
+        if IN_CI:
+            pytest.fail(f"cannot mount a tmpfs: {mounted.stderr}")
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+        folder.rmdir()
