@@ -1,7 +1,7 @@
 """A quarter or a year typed by a person: refused clearly when it is not one we report on.
 
 Everywhere a quarter is typed (``/report`` in chat, the console's report link, ``python -m bot
-report``) it goes through :meth:`bot.reports.engine.Quarter.parse`; a wrong one gets the place's own
+report``) it goes through :meth:`bot.reports.period.Quarter.parse`; a wrong one gets the place's own
 "write it like 2026Q4", never a 500 or a traceback (audit #12).
 """
 
