@@ -15,11 +15,17 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import PlainValidator
-from pydantic_core import PydanticCustomError
 
 from knowledge.loader import read_list
 from knowledge.model import Fault
-from knowledge.yaml_lines import FileEntry, Issue, Lined, Loc
+from knowledge.yaml_lines import (
+    FileEntry,
+    Issue,
+    Lined,
+    Loc,
+    fault,
+    one_value,
+)
 
 __all__ = ["DOCUMENTS_FILE", "Document", "Status", "document_for", "load_documents"]
 
@@ -105,21 +111,10 @@ def load_documents(path: Path) -> tuple[tuple[Document, ...], tuple[Fault, ...]]
     return tuple(documents), tuple(faults)
 
 
-def _fault(kind: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, kind.replace("_", " "))
-
-
-def _scalar(value: object) -> str:
-    """Every field is one value on its line; nothing written is empty text."""
-    if isinstance(value, list | dict):
-        raise _fault("not_scalar")
-    return str(value or "").strip()
-
-
 def _needed(value: object) -> str:
-    text = _scalar(value)
+    text = one_value(value)
     if not text:
-        raise _fault("empty")
+        raise fault("empty")
     return text
 
 
@@ -128,18 +123,18 @@ def _status(value: object) -> Status:
     try:
         return Status(text)
     except ValueError:
-        raise _fault("bad_status") from None
+        raise fault("bad_status") from None
 
 
 def _date(value: object) -> date | None:
-    text = _scalar(value)
+    text = one_value(value)
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fault("bad_date") from None
+        raise fault("bad_date") from None
 
 
-Text = Annotated[str, PlainValidator(_scalar)]
+Text = Annotated[str, PlainValidator(one_value)]
 Needed = Annotated[str, PlainValidator(_needed)]
 Day = Annotated[date | None, PlainValidator(_date)]
 

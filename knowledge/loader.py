@@ -7,23 +7,31 @@ it was written on; faults are worded here, for the admins who write the files.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainValidator
-from pydantic_core import PydanticCustomError
 
 from knowledge.model import Asks, English, FaqEntry, Fault, Phrasing
-from knowledge.yaml_lines import FileEntry, Issue, Lined, Loc, Malformed, Unreadable, read_lined
+from knowledge.yaml_lines import (
+    FileEntry,
+    Issue,
+    Lined,
+    Loc,
+    Malformed,
+    Unreadable,
+    fault,
+    identifier,
+    read_lined,
+    required_text,
+)
 
 __all__ = ["REQUIRED_FIELDS", "LoadResult", "load_directory", "load_file", "read_list"]
 
 REQUIRED_FIELDS = ("id", "question", "answer", "source")
 OPTIONAL_FIELDS = ("variants", "category", "answers", "en", "silent")
 ENGLISH_FIELDS = ("question", "variants", "answer")
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ANSWER_LENGTH = 1500
 """Longer answers do not fit one chat message on every channel."""
 
@@ -56,40 +64,20 @@ _UNEXPECTED = "字段“{field}”有误：{problem}"
 # turns the kind into the admin's message.
 
 
-def _fault(kind: str, **context: object) -> PydanticCustomError:
-    return PydanticCustomError(kind, kind.replace("_", " "), context)
-
-
-def _text(value: object) -> str:
-    if isinstance(value, list | dict):
-        raise _fault("not_text")
-    text = str(value or "").strip()
-    if not text:
-        raise _fault("empty")
-    return text
-
-
-def _entry_id(value: object) -> str:
-    text = _text(value)
-    if not _ID.match(text):
-        raise _fault("bad_id")
-    return text
-
-
 def _answer(value: object) -> str:
-    text = _text(value)
+    text = required_text(value)
     if len(text) > MAX_ANSWER_LENGTH:
-        raise _fault("too_long", length=len(text))
+        raise fault("too_long", length=len(text))
     return text
 
 
 def _phrase(value: object) -> str:
     """One line of a list of texts (variants, answers)."""
     if isinstance(value, list | dict):
-        raise _fault("not_phrase")
+        raise fault("not_phrase")
     text = str(value or "").strip()
     if not text:
-        raise _fault("empty_phrase")
+        raise fault("empty_phrase")
     return text
 
 
@@ -98,23 +86,23 @@ def _asks(value: object) -> Asks:
     try:
         return Asks(text)
     except ValueError:
-        raise _fault("unknown_asks") from None
+        raise fault("unknown_asks") from None
 
 
 def _yes_no(value: object) -> bool:
     text = value.strip().lower() if isinstance(value, str) else ""
     if text not in ("true", "false"):
-        raise _fault("not_yes_no")
+        raise fault("not_yes_no")
     return text == "true"
 
 
 def _present(value: object) -> object:
     if value is None:
-        raise _fault("null")
+        raise fault("null")
     return value
 
 
-Text = Annotated[str, PlainValidator(_text)]
+Text = Annotated[str, PlainValidator(required_text)]
 Phrases = tuple[Annotated[str, PlainValidator(_phrase)], ...]
 
 
@@ -125,7 +113,7 @@ class _English(FileEntry):
 
 
 class _Entry(FileEntry):
-    id: Annotated[str, PlainValidator(_entry_id)]
+    id: Annotated[str, PlainValidator(identifier)]
     question: Text
     answer: Annotated[str, PlainValidator(_answer)]
     source: Text

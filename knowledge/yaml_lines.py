@@ -20,6 +20,7 @@ the input and the line, and the file's loader turns it into the sentence the adm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Checked",
@@ -38,8 +40,12 @@ __all__ = [
     "Loc",
     "Malformed",
     "Unreadable",
+    "fault",
+    "identifier",
+    "one_value",
     "parse_lined",
     "read_lined",
+    "required_text",
 ]
 
 T = TypeVar("T")
@@ -54,6 +60,38 @@ _KEY = "[key]"
 """The last part of pydantic's loc for an error in a mapping's key rather than its value."""
 _ON_THE_KEY = frozenset({"extra_forbidden", "duplicate_key"})
 """Issues about a key itself, reported on the key's line rather than its value's."""
+
+
+IDENTIFIER = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+"""An id admins write: lowercase letters, digits and single hyphens (``reply-deadline``)."""
+
+
+def fault(kind: str, **context: object) -> PydanticCustomError:
+    """An issue of ``kind`` for a field validator to raise; each file words its kinds itself."""
+    return PydanticCustomError(kind, kind.replace("_", " "), context)
+
+
+def one_value(value: object, kind: str = "not_scalar") -> str:
+    """The value as stripped text (``""`` when empty); a list or mapping is an issue of ``kind``."""
+    if isinstance(value, list | dict):
+        raise fault(kind)
+    return str(value or "").strip()
+
+
+def required_text(value: object) -> str:
+    """Text that must be there: ``not_text`` for a list or mapping, ``empty`` for nothing."""
+    text = one_value(value, "not_text")
+    if not text:
+        raise fault("empty")
+    return text
+
+
+def identifier(value: object) -> str:
+    """An id (:data:`IDENTIFIER`): ``bad_id`` when written otherwise."""
+    text = required_text(value)
+    if not IDENTIFIER.match(text):
+        raise fault("bad_id")
+    return text
 
 
 class FileEntry(BaseModel):

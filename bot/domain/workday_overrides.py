@@ -34,9 +34,17 @@ from typing import Annotated
 
 import chinese_calendar
 from pydantic import BeforeValidator, PlainValidator, TypeAdapter
-from pydantic_core import PydanticCustomError
 
-from knowledge.yaml_lines import FileEntry, Issue, Lined, Malformed, Unreadable, read_lined
+from knowledge.yaml_lines import (
+    FileEntry,
+    Issue,
+    Lined,
+    Malformed,
+    Unreadable,
+    fault,
+    one_value,
+    read_lined,
+)
 
 __all__ = ["PACKAGE_YEARS", "CalendarError", "Overrides", "read_overrides"]
 
@@ -156,19 +164,9 @@ def _days(document: Lined, key: str) -> dict[date, int]:
 # --- the file's shape -------------------------------------------------------------------------
 
 
-def _fault(kind: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, kind.replace("_", " "))
-
-
-def _scalar(value: object) -> str:
-    if isinstance(value, list | dict):
-        raise _fault("not_scalar")
-    return str(value or "").strip()
-
-
 def _span(value: object) -> tuple[date, date]:
     """A date, or an inclusive range ``FROM..TO``, as (first, last)."""
-    match = _DATES.match(_scalar(value))
+    match = _DATES.match(one_value(value))
     try:
         # The pattern first: fromisoformat alone would also take 20270101 or 2027-W01-1.
         first = date.fromisoformat(match.group(1)) if match else None
@@ -176,18 +174,18 @@ def _span(value: object) -> tuple[date, date]:
     except ValueError:
         first = last = None
     if first is None or last is None:
-        raise _fault("bad_date")
+        raise fault("bad_date")
     if last < first:
-        raise _fault("bad_range")
+        raise fault("bad_range")
     if (last - first).days >= _MAX_RANGE:
-        raise _fault("long_range")
+        raise fault("long_range")
     return first, last
 
 
 def _year(value: object) -> int:
-    text = _scalar(value)
+    text = one_value(value)
     if not _FOUR_DIGITS.match(text):
-        raise _fault("bad_year")
+        raise fault("bad_year")
     return int(text)
 
 

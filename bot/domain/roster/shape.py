@@ -33,10 +33,9 @@ from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, TypeAdapter
-from pydantic_core import PydanticCustomError
 
 from bot.domain.roster.model import Weekday
-from knowledge.yaml_lines import FileEntry, Listing
+from knowledge.yaml_lines import FileEntry, Listing, fault, identifier, required_text
 
 __all__ = [
     "CHANNELS",
@@ -65,45 +64,24 @@ __all__ = [
 SECTIONS = ("districts", "spaces", "groups", "rota", "admins")
 CHANNELS = ("telegram", "wechat", "web")
 """The channels a person or chat can be reached on (bot.messages.Channel), in display order."""
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-def _fault(kind: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, kind.replace("_", " "))
-
-
-def _text(value: object) -> str:
-    if isinstance(value, list | dict):
-        raise _fault("not_text")
-    text = str(value or "").strip()
-    if not text:
-        raise _fault("empty")
-    return text
-
-
-def _ident(value: object) -> str:
-    text = _text(value)
-    if not _ID.match(text):
-        raise _fault("bad_id")
-    return text
-
-
 def _day(value: object) -> date:
-    text = _text(value)
+    text = required_text(value)
     try:
         if not _DATE.match(text):
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
-        raise _fault("bad_date") from None
+        raise fault("bad_date") from None
 
 
 def _account(value: object) -> str:
     """A user or chat id on WeChat or the web, as text."""
     if not isinstance(value, str) or not value.strip():
-        raise _fault("empty_account")
+        raise fault("empty_account")
     return value.strip()
 
 
@@ -111,20 +89,20 @@ def _telegram(value: object) -> str:
     """A Telegram user or chat id: an integer, kept as text."""
     text = _account(value)
     if not _INTEGER.match(text):
-        raise _fault("not_integer")
+        raise fault("not_integer")
     return str(int(text))  # "+2001" and "02001" are the same account as 2001
 
 
 def _weekday(value: object) -> Weekday:
     weekday = Weekday.parse(value) if isinstance(value, str) else None
     if weekday is None:
-        raise _fault("bad_weekday")
+        raise fault("bad_weekday")
     return weekday
 
 
 def _some_onsite(onsite: dict[str, Weekday]) -> dict[str, Weekday]:
     if not onsite:
-        raise _fault("no_onsite")
+        raise fault("no_onsite")
     return onsite
 
 
@@ -134,8 +112,8 @@ def _nothing_if_blank(value: object) -> object:
 
 # ``key: ''`` where a list or a mapping belongs is as good as ``key:``, nothing written yet.
 Blank = BeforeValidator(_nothing_if_blank)
-Text = Annotated[str, PlainValidator(_text)]
-Ident = Annotated[str, PlainValidator(_ident)]
+Text = Annotated[str, PlainValidator(required_text)]
+Ident = Annotated[str, PlainValidator(identifier)]
 Day = Annotated[date, PlainValidator(_day)]
 # An account left out is None; one written with nothing after it is a fault.
 Account = Annotated[str | None, PlainValidator(_account)]
