@@ -5,6 +5,7 @@ Plain helpers are in :mod:`tests.support`; only fixtures live here.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,6 +28,25 @@ def no_env_file() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BOT_ENV_FILE", "")
         yield
+
+
+@pytest.fixture(autouse=True)
+def only_slow_tests_start_processes(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test not marked ``slow`` that starts a process fails, naming the process.
+
+    Keeps ``make test-fast`` (``-m "not slow"``) fast as tests are added: starting the bot, a
+    CLI command or Chromium costs seconds. Every way of starting one (``subprocess``,
+    ``asyncio``'s subprocesses) goes through :class:`subprocess.Popen`.
+    """
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(self: subprocess.Popen[bytes], args: object, *_: object, **__: object) -> None:
+        pytest.fail(f"starts a process ({args!r}): mark the test slow", pytrace=False)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture

@@ -360,6 +360,7 @@ async def test_every_route_answers_a_refused_database_with_503_and_a_bug_with_50
 # --- the bot process behind a stalling network ---------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_stalled_postgresql_gets_503_on_every_channel_and_the_bot_recovers(
     tmp_path: Path, faq_dir: Path, capsys: pytest.CaptureFixture[str]
@@ -500,6 +501,7 @@ async def _act(url: str, cookie: str, number: str, client_id: str) -> tuple[int,
         return r.status, await r.json(content_type=None)
 
 
+@pytest.mark.slow
 async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
     tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -553,6 +555,7 @@ async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
             assert "认领" in claimed["messages"][0]["text"]
 
 
+@pytest.mark.slow
 async def test_a_poller_waits_out_a_full_disk_and_answers_the_update_once(
     tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

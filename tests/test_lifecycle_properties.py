@@ -79,8 +79,12 @@ settings.register_profile(
 settings.register_profile(
     "long", settings.get_profile("lifecycle"), max_examples=500, stateful_step_count=50
 )
+settings.register_profile(
+    "fast", settings.get_profile("lifecycle"), max_examples=5, stateful_step_count=10
+)
+"""``make test-fast``: a smoke run of the property; ``make test`` runs it at full size."""
 PROFILE = settings.get_profile(
-    "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "lifecycle"
+    {"long": "long", "fast": "fast"}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), "lifecycle")
 )
 POSTGRES_PROFILE = settings(PROFILE, max_examples=max(6, PROFILE.max_examples // 5))
 """Each PostgreSQL example creates and drops a database: fewer of them."""

@@ -278,6 +278,7 @@ def test_bad_proxy_and_public_url_settings_name_their_variable(
             load_settings()
 
 
+@pytest.mark.slow
 async def test_the_shipped_process_refuses_both_bypasses(tmp_path: Path) -> None:
     """The audit's two bypasses, against ``python -m bot run`` on the system clock."""
     with run_bot(tmp_path) as running:

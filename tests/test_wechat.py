@@ -556,6 +556,7 @@ async def test_the_secret_and_token_never_reach_the_log(
 # --- the menu command ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_wechat_menu_push_installs_the_menu(tmp_path: Path) -> None:
     async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET) as fake:
         env = bot_env(
