@@ -789,7 +789,7 @@ def test_no_conversation_breaks_the_lifecycle_postgres(
     postgres_server: str, files: tuple[Path, Path]
 ) -> None:
     def database() -> contextlib.AbstractAsyncContextManager[str]:
-        return scratch_postgres(postgres_server)
+        return scratch_postgres(postgres_server, migrated=True)
 
     run_state_machine_as_test(machine_for(Setup(*files, database)), settings=POSTGRES_PROFILE)
 
