@@ -239,6 +239,7 @@ async def test_a_session_ended_by_the_server_is_an_outage(postgres_server: str) 
             await database.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_pool_with_no_connection_free_is_an_outage(postgres_server: str) -> None:
     async with scratch_postgres(postgres_server) as url:
@@ -258,6 +259,7 @@ async def test_a_pool_with_no_connection_free_is_an_outage(postgres_server: str)
             await database.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_the_report_and_migrations_are_not_held_to_the_serving_limit(
     postgres_server: str,
@@ -291,6 +293,7 @@ async def test_the_report_and_migrations_are_not_held_to_the_serving_limit(
             await database.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_closing_does_not_wait_for_a_stalled_server(postgres_server: str) -> None:
     async with scratch_postgres(postgres_server) as direct:

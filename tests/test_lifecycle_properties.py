@@ -86,7 +86,8 @@ settings.register_profile(
 PROFILE = settings.get_profile(
     {"long": "long", "fast": "fast"}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), "lifecycle")
 )
-POSTGRES_PROFILE = settings(PROFILE, max_examples=max(6, PROFILE.max_examples // 5))
+FEWEST = 2 if os.environ.get("HYPOTHESIS_PROFILE") == "fast" else 6
+POSTGRES_PROFILE = settings(PROFILE, max_examples=max(FEWEST, PROFILE.max_examples // 5))
 """Each PostgreSQL example creates and drops a database: fewer of them."""
 
 # --- The cast, as the roster in tests/test_requests.py names them ----------------------------
