@@ -1,10 +1,11 @@
-# 众创助手 MakerDesk — the two commands that matter are `make run` and `make test`.
+# 众创助手 MakerDesk — the commands that matter are `make run`, `make test-fast` (the developer
+# loop) and `make test` (everything, what CI runs); `make help` lists them all.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EVAL_SET ?= ../shared/eval/faq_dev.jsonl
 
-.PHONY: run test lint format eval bench check clean
+.PHONY: run test test-fast lint format eval bench check clean help
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -17,8 +18,11 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed ## start the bot: the web chat on http://127.0.0.1:8080 with SQLite
 	$(PY) -m bot run
 
-test: $(VENV)/.installed ## the whole test suite
+test: $(VENV)/.installed ## everything, what CI runs
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed ## the developer loop, < 60 s: all but the slow tests (processes, Chromium, full-size hypothesis)
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -m "not slow" -n 2
 
 lint: $(VENV)/.installed ## ruff (lint + format check), mypy, and the layers (import-linter)
 	$(VENV)/bin/ruff check .
@@ -41,3 +45,6 @@ bench: $(VENV)/.installed ## benchmarks, printed as tables
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/'

@@ -5,6 +5,7 @@ Plain helpers are in :mod:`tests.support`; only fixtures live here.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from bot.clock import ManualClock
 from storage import Database
 from tests.support import IN_CI
 from tests.support.cli import Cli
-from tests.support.databases import POSTGRES_URL, postgres_available, scratch_postgres
+from tests.support.databases import (
+    POSTGRES_URL,
+    drop_templates,
+    postgres_available,
+    scratch_postgres,
+)
 from tests.support.desk import MONDAY, ROSTER, bot_for
 from tests.support.knowledge import ENTRY, write_faq
 from tests.support.processes import BotProcess, run_bot
@@ -27,6 +33,25 @@ def no_env_file() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BOT_ENV_FILE", "")
         yield
+
+
+@pytest.fixture(autouse=True)
+def only_slow_tests_start_processes(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test not marked ``slow`` that starts a process fails, naming the process.
+
+    Keeps ``make test-fast`` (``-m "not slow"``) fast as tests are added: starting the bot, a
+    CLI command or Chromium costs seconds. Every way of starting one (``subprocess``,
+    ``asyncio``'s subprocesses) goes through :class:`subprocess.Popen`.
+    """
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(self: subprocess.Popen[bytes], args: object, *_: object, **__: object) -> None:
+        pytest.fail(f"starts a process ({args!r}): mark the test slow", pytrace=False)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture
@@ -59,21 +84,27 @@ def faq_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> str:
+def postgres_server() -> Iterator[str]:
+    """The server's URL; the migrated template the run made on it is dropped at the end."""
     if not postgres_available():
         if IN_CI:
             pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}")
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    return POSTGRES_URL
+    try:
+        yield POSTGRES_URL
+    finally:
+        drop_templates()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database on SQLite and on PostgreSQL, as its URL."""
+    """A database on SQLite (empty) and on PostgreSQL (migrated already), as its URL: whoever
+    uses it migrates it first, which on PostgreSQL finds nothing left to do."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
         return
-    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+    server = request.getfixturevalue("postgres_server")
+    async with scratch_postgres(server, migrated=True) as url:
         yield url
 
 

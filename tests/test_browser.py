@@ -18,7 +18,7 @@ from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from tests.support import IN_CI
 from tests.support.processes import BotProcess
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # slow: every test here starts a process
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

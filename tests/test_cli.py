@@ -13,6 +13,7 @@ from tests.support.cli import Cli, run_cli
 KEYS = {"q", "matched", "kind", "language", "faq_id", "score", "answer", "source", "suggestions"}
 
 
+@pytest.mark.slow
 def test_json_answer_shape() -> None:
     result = run_cli("ask", "--json", "服务专员多久给我回复？")  # the command's smoke test
     assert result.returncode == 0, result.stderr
@@ -58,6 +59,7 @@ def test_bad_setting_names_the_variable(cli: Cli) -> None:
     assert "BOT_DATABASE_URL" in result.stderr
 
 
+@pytest.mark.slow
 def test_no_test_reads_a_developers_dotenv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:

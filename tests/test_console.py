@@ -605,6 +605,7 @@ def test_cli_link_refuses_a_silly_lifetime(tmp_path: Path, cli: Cli) -> None:
     assert "--hours" in result.stderr
 
 
+@pytest.mark.slow
 async def test_cli_link_signs_in_on_the_running_bot(tmp_path: Path, faq_dir: Path) -> None:
     result = run_cli(  # the command's smoke test
         "console", "link", "zhangwei", "--base-url", "https://desk.example.cn/", "--hours", "2",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from bot.clock import SystemClock
@@ -28,6 +29,8 @@ from storage import Database
 from storage.models import OutboxMessage, OutboxStatus, Request
 from tests.support.desk import ROSTER
 from tests.support.processes import run_bot
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 CROWD = 120
 KILL_AFTER = 25

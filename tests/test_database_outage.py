@@ -240,6 +240,7 @@ async def test_a_session_ended_by_the_server_is_an_outage(postgres_server: str) 
             await database.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_pool_with_no_connection_free_is_an_outage(postgres_server: str) -> None:
     async with scratch_postgres(postgres_server) as url:
@@ -259,6 +260,7 @@ async def test_a_pool_with_no_connection_free_is_an_outage(postgres_server: str)
             await database.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_the_report_and_migrations_are_not_held_to_the_serving_limit(
     postgres_server: str,
@@ -292,6 +294,7 @@ async def test_the_report_and_migrations_are_not_held_to_the_serving_limit(
             await database.close()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_closing_does_not_wait_for_a_stalled_server(postgres_server: str) -> None:
     async with scratch_postgres(postgres_server) as direct:
@@ -361,6 +364,7 @@ async def test_every_route_answers_a_refused_database_with_503_and_a_bug_with_50
 # --- the bot process behind a stalling network ---------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_stalled_postgresql_gets_503_on_every_channel_and_the_bot_recovers(
     tmp_path: Path, faq_dir: Path, capsys: pytest.CaptureFixture[str]
@@ -501,6 +505,7 @@ async def _act(url: str, cookie: str, number: str, client_id: str) -> tuple[int,
         return r.status, await r.json(content_type=None)
 
 
+@pytest.mark.slow
 async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
     tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -554,6 +559,7 @@ async def test_a_full_disk_fails_the_health_check_and_is_answered_503(
             assert "认领" in claimed["messages"][0]["text"]
 
 
+@pytest.mark.slow
 async def test_a_poller_waits_out_a_full_disk_and_answers_the_update_once(
     tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -59,12 +59,14 @@ def assert_refused(done: subprocess.CompletedProcess[str], *named: str) -> None:
         assert name in done.stderr
 
 
+@pytest.mark.slow
 def test_a_public_address_without_a_roster_stops_start_up(tmp_path: Path) -> None:
     done = start_up(tmp_path, http_host="0.0.0.0")
     assert_refused(done, "BOT_HTTP_HOST=0.0.0.0")
     assert not (tmp_path / "bot.db").exists()  # refused before anything was set up
 
 
+@pytest.mark.slow
 async def test_telegram_without_a_roster_stops_start_up_before_calling_telegram(
     tmp_path: Path,
 ) -> None:
@@ -88,6 +90,7 @@ async def test_telegram_without_a_roster_stops_start_up_before_calling_telegram(
     assert TELEGRAM_TOKEN not in done.stderr
 
 
+@pytest.mark.slow
 def test_wechat_without_a_roster_stops_start_up(tmp_path: Path) -> None:
     done = start_up(
         tmp_path,
@@ -110,6 +113,7 @@ def test_the_tools_use_no_demo_roster_where_the_bot_would_not(
     assert done.stdout == ""  # no link, no report
 
 
+@pytest.mark.slow
 async def test_on_loopback_with_no_channel_the_demo_runs_and_says_so(tmp_path: Path) -> None:
     with run_bot(tmp_path) as bot:
         async with (
@@ -226,6 +230,7 @@ def installed_bot(site: Path, folder: Path) -> Iterator[tuple[str, Path]]:
         yield running.url, running.log
 
 
+@pytest.mark.slow
 async def test_an_installed_wheel_runs_the_demo_from_any_folder(
     unpacked_wheel: Path, tmp_path: Path
 ) -> None:

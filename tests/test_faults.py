@@ -201,6 +201,7 @@ def test_copies_are_counted_by_the_row_each_call_names_and_strays_are_unexplaine
 # ---------------------------------------------------------------- the real thing
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_two_processes_killed_twice_lose_nothing_and_open_every_request_once(
     postgres_server: str,

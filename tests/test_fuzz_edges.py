@@ -49,7 +49,9 @@ from tests.support.wechat import serve as serve_wechat
 _NOON = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 _visitors = itertools.count(1)
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
-EXAMPLES = 10_000 if LONG else 200
+FAST = os.environ.get("HYPOTHESIS_PROFILE") == "fast"
+"""``make test-fast``: a smoke run of each edge; ``make test`` runs 200 examples."""
+EXAMPLES = 10_000 if LONG else 20 if FAST else 200
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

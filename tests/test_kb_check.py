@@ -30,6 +30,7 @@ def faults_of(directory: Path) -> list[str]:
     return [str(f) for f in load_directory(directory).faults]
 
 
+@pytest.mark.slow
 def test_shipped_knowledge_base_is_valid() -> None:
     result = run_cli("kb", "check", str(ROOT / "knowledge" / "faq"))  # the command's smoke test
     assert result.returncode == 0, result.stderr

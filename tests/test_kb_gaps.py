@@ -87,6 +87,7 @@ def test_a_lone_question_is_a_group_of_its_own(matcher: Matcher) -> None:
     assert len(gaps) == len(PARAPHRASES) + 1
 
 
+@pytest.mark.slow
 def test_the_command_lists_groups_with_counts_and_examples(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 

@@ -80,10 +80,15 @@ settings.register_profile(
 settings.register_profile(
     "long", settings.get_profile("lifecycle"), max_examples=500, stateful_step_count=50
 )
-PROFILE = settings.get_profile(
-    "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "lifecycle"
+settings.register_profile(
+    "fast", settings.get_profile("lifecycle"), max_examples=5, stateful_step_count=10
 )
-POSTGRES_PROFILE = settings(PROFILE, max_examples=max(6, PROFILE.max_examples // 5))
+"""``make test-fast``: a smoke run of the property; ``make test`` runs it at full size."""
+PROFILE = settings.get_profile(
+    {"long": "long", "fast": "fast"}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), "lifecycle")
+)
+FEWEST = 2 if os.environ.get("HYPOTHESIS_PROFILE") == "fast" else 6
+POSTGRES_PROFILE = settings(PROFILE, max_examples=max(FEWEST, PROFILE.max_examples // 5))
 """Each PostgreSQL example creates and drops a database: fewer of them."""
 
 # --- The cast, as the roster in tests/test_requests.py names them ----------------------------
@@ -792,7 +797,7 @@ def test_no_conversation_breaks_the_lifecycle_postgres(
     postgres_server: str, files: tuple[Path, Path]
 ) -> None:
     def database() -> contextlib.AbstractAsyncContextManager[str]:
-        return scratch_postgres(postgres_server)
+        return scratch_postgres(postgres_server, migrated=True)
 
     run_state_machine_as_test(machine_for(Setup(*files, database)), settings=POSTGRES_PROFILE)
 

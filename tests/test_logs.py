@@ -33,6 +33,7 @@ ADMIN_CHAT = "9001"
 """The roster's admin on Telegram: a chat that messages about no request go to."""
 
 
+@pytest.mark.slow
 async def test_json_lines_name_the_request_and_only_while_it_is_handled(tmp_path: Path) -> None:
     with run_bot(tmp_path, log_format="json") as bot:
         jar = aiohttp.CookieJar(unsafe=True)

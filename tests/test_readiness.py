@@ -74,6 +74,7 @@ async def test_the_admins_calendar_file_makes_it_ready(tmp_path: Path, faq_dir: 
 # --- a PostgreSQL of the test's own ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_unready_while_postgresql_is_down_and_ready_when_it_returns(
     tmp_path: Path, faq_dir: Path

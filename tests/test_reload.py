@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.request import urlopen
 
+import pytest
+
 from bot.app import create_bot
 from bot.messages import Channel, IncomingMessage, Sender
 from bot.settings import load_settings
@@ -78,6 +80,7 @@ async def test_reload_command_is_for_admins_only(faq_dir: Path, tmp_path: Path) 
         await bot.close()
 
 
+@pytest.mark.slow
 def test_sighup_reloads_the_running_bot(faq_dir: Path, tmp_path: Path) -> None:
     with run_bot(tmp_path, knowledge_dir=str(faq_dir)) as bot:
 

@@ -81,6 +81,7 @@ async def test_the_charts_show_the_counted_figures(bot: tuple[Bot, ManualClock])
     assert len(weekly.findall(".//{*}text")) >= 14 + 4  # 14 weeks labelled, legend, axis
 
 
+@pytest.mark.slow
 async def test_the_pdf_prints_on_a4_with_its_charts(bot: tuple[Bot, ManualClock]) -> None:
     running, clock = bot
     await a_quarter(running, clock)
@@ -126,6 +127,7 @@ def _figures(node: Any) -> Iterator[str]:
         yield from _figures(kid)
 
 
+@pytest.mark.slow
 async def test_a_supervisor_gets_the_report_as_a_file_others_are_refused(
     bot: tuple[Bot, ManualClock],
 ) -> None:
@@ -226,6 +228,7 @@ def test_printing_without_chromium_says_what_to_install(tmp_path: Path) -> None:
         find_chromium(str(tmp_path / "no-such-chromium"))
 
 
+@pytest.mark.slow
 async def test_on_telegram_the_report_arrives_as_a_document(tmp_path: Path) -> None:
     chromium()
     quarter = Quarter.of(datetime.now(UTC))  # the bot runs on the real clock
@@ -248,6 +251,7 @@ async def test_on_telegram_the_report_arrives_as_a_document(tmp_path: Path) -> N
         assert len(fake.calls_of("sendDocument")) == 1
 
 
+@pytest.mark.slow
 def test_the_command_writes_html_and_pdf(tmp_path: Path, cli: Cli) -> None:
     environment = {"BOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}
 

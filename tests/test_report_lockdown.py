@@ -91,6 +91,7 @@ def squashed(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
+@pytest.mark.slow
 async def test_the_printer_shows_no_local_file_and_runs_no_script(tmp_path: Path) -> None:
     # A page with no CSP of its own: what holds here is the printer.
     page = f"<!doctype html><p>VISIBLE</p>{plant(tmp_path / 'files')}<p>STILL-VISIBLE</p>"
@@ -113,6 +114,7 @@ async def report_page(request: pytest.FixtureRequest, tmp_path: Path, faq_dir: P
         return report_html(report, running.services.roster.current)
 
 
+@pytest.mark.slow
 async def test_the_report_prints_its_figures_and_nothing_planted(
     report_page: str, tmp_path: Path
 ) -> None:
@@ -125,6 +127,7 @@ async def test_the_report_prints_its_figures_and_nothing_planted(
     assert SUMMARY_BACKGROUND in colours(printed)
 
 
+@pytest.mark.slow
 async def test_the_html_report_opened_from_disk_loads_no_file_and_runs_no_script(
     report_page: str, tmp_path: Path
 ) -> None:
@@ -202,6 +205,7 @@ def use_temporary_folder(
         monkeypatch.setenv("TMPDIR", str(folder))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inodes", [False, True], ids=["no-space", "no-inodes"])
 async def test_a_full_disk_still_gives_the_supervisor_a_report(
     request: pytest.FixtureRequest,
@@ -238,6 +242,7 @@ async def test_a_full_disk_still_gives_the_supervisor_a_report(
 # --- one print at a time ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_one_pdf_is_printed_at_a_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -267,6 +272,7 @@ async def test_one_pdf_is_printed_at_a_time(
     assert most == 1
 
 
+@pytest.mark.slow
 async def test_the_same_page_is_printed_once_a_changed_page_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

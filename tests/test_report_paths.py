@@ -36,6 +36,8 @@ from storage import Database
 from storage.reports import _portable, histories, stream_histories
 from tests.support import report_reference as reference
 
+pytestmark = pytest.mark.slow  # each builds a generated data set of thousands of requests
+
 SIZE = 3000
 PEOPLE = 200
 CASES = [

@@ -222,6 +222,7 @@ def shown(figures: Figures) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_a_random_quarter_matches_a_count_of_its_own(
     quarter_bot: tuple[Bot, ManualClock],
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import Bot
@@ -151,6 +152,7 @@ async def test_markdown_and_csv(bot: tuple[Bot, ManualClock], tmp_path: Path) ->
     assert any(line.startswith("2026Q4,服务小组,服务二组,2,1,0,0.0%,1,0,") for line in lines)
 
 
+@pytest.mark.slow
 def test_the_command_writes_the_report(tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "q4.csv"
     # The command's smoke test: the rest of the report's commands run in process.

@@ -58,7 +58,7 @@ async def desk(
         yield running, clock, overrides
         await running.close()
         return
-    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+    async with scratch_postgres(request.getfixturevalue("postgres_server"), migrated=True) as url:
         running = await start(url)
         yield running, clock, overrides
         await running.close()

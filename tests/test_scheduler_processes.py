@@ -28,7 +28,7 @@ from storage.models import Notice, OutboxMessage, Request
 from tests.support.databases import scratch_postgres
 from tests.support.desk import ROSTER, ZHANG, say
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # slow: every test here starts a process
 
 START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday 08:00 Shanghai
 HOURS = 37 * 24

@@ -54,6 +54,7 @@ async def bot_process(tmp_path: Path, **settings: str) -> AsyncIterator[tuple[st
         yield running.url, running.log
 
 
+@pytest.mark.slow
 async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
     tmp_path: Path,
 ) -> None:
@@ -151,6 +152,7 @@ async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
 FORGED = "2026-12-07 09:00:00,000 WARNING bot.channels.console.auth: console: admin signed in"
 
 
+@pytest.mark.slow
 async def test_our_own_lines_carry_no_typed_words_and_no_forged_lines(tmp_path: Path) -> None:
     typed = "宝坻区还没建成的那个空间"
     async with bot_process(tmp_path) as (url, log):

@@ -280,7 +280,7 @@ async def test_two_senders_on_one_postgresql_deliver_each_message_once(
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
     clock = ManualClock(NOW)
-    async with scratch_postgres(postgres_server) as url:
+    async with scratch_postgres(postgres_server, migrated=True) as url:
         settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
         running = await create_bot(settings, clock)
         other = Database(url)

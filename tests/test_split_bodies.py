@@ -196,6 +196,7 @@ async def test_a_chunked_telegram_update_in_pieces_is_answered(edges: Edges) -> 
     assert ANSWER in answer.json()["text"]
 
 
+@pytest.mark.slow
 async def test_a_chunked_body_over_the_cap_is_refused(edges: Edges) -> None:
     body = b'{"update_id": 3, "padding": "' + b"x" * (320 * 1024) + b'"}'
     answer = await post_in_pieces(

@@ -150,6 +150,7 @@ async def test_a_reload_dropping_a_group_with_open_requests_is_refused_until_tra
     assert [g.id for g in desk.services.roster.current.groups] == ["g1"]
 
 
+@pytest.mark.slow
 def test_sighup_with_a_space_dropped_keeps_the_old_roster(faq_dir: Path, tmp_path: Path) -> None:
     roster = tmp_path / "served-roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")

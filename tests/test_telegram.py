@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from storage import Database
@@ -35,6 +36,8 @@ from tests.support.telegram import (
     settled,
     texts_to,
 )
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 async def test_a_question_is_answered_with_its_source(tmp_path: Path) -> None:

@@ -232,6 +232,7 @@ async def answered_once(fake: FakeTelegram, users: range) -> None:
         assert ANSWER in texts_to(fake, user)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_of_two_processes_one_polls_and_each_update_is_answered_once(
     postgres_server: str, tmp_path: Path
@@ -252,6 +253,7 @@ async def test_of_two_processes_one_polls_and_each_update_is_answered_once(
         assert standby.output().count(STANDS_BY) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_when_the_poller_is_killed_the_other_process_takes_over(
     postgres_server: str, tmp_path: Path
@@ -277,6 +279,7 @@ async def test_when_the_poller_is_killed_the_other_process_takes_over(
         assert fake.conflicts == 0, fake.polls
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_poller_that_loses_its_lock_stops_polling_and_one_process_polls_on(
     postgres_server: str, tmp_path: Path

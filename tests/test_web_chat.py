@@ -18,6 +18,8 @@ from storage.models import AnsweredQuestion
 from tests.support import ROOT
 from tests.support.processes import BotProcess
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 
 @pytest.fixture
 async def client(shipped_bot: BotProcess) -> AsyncIterator[aiohttp.ClientSession]:

@@ -113,6 +113,7 @@ async def flood(
     return statuses
 
 
+@pytest.mark.slow
 async def test_a_flood_without_a_cookie_is_refused_past_the_address_limit(site: Open) -> None:
     async with site() as bot, bot.client() as flooder, bot.client("127.0.0.2") as neighbour:
         statuses = await flood(flooder, PER_ADDRESS + 2, fresh=True)
@@ -129,6 +130,7 @@ async def test_a_flood_without_a_cookie_is_refused_past_the_address_limit(site: 
         assert (await send(flooder, 999))[0] == 200
 
 
+@pytest.mark.slow
 async def test_long_messages_use_the_address_budget_up_sooner(site: Open) -> None:
     async with site() as bot, bot.client() as flooder:
         statuses = await flood(flooder, LONG_PER_ADDRESS + 2, fresh=True, length=2000)
@@ -137,6 +139,7 @@ async def test_long_messages_use_the_address_budget_up_sooner(site: Open) -> Non
         assert (await send(flooder, 99))[0] == 429
 
 
+@pytest.mark.slow
 async def test_rotating_made_up_cookies_do_not_escape_the_address_limit(site: Open) -> None:
     async with site() as bot, bot.client() as flooder:
         statuses = await flood(
@@ -148,6 +151,7 @@ async def test_rotating_made_up_cookies_do_not_escape_the_address_limit(site: Op
         assert statuses == [200] * PER_ADDRESS + [429] * 2
 
 
+@pytest.mark.slow
 async def test_one_session_gets_its_own_smaller_limit(site: Open) -> None:
     async with site() as bot, bot.client() as person, bot.client() as colleague:
         assert await flood(person, PER_SESSION + 2) == [200] * PER_SESSION + [429] * 2
@@ -173,6 +177,7 @@ async def test_dozens_of_people_behind_one_address_chat_normally(site: Open) -> 
                 await person.close()
 
 
+@pytest.mark.slow
 async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(site: Open) -> None:
     async with site(trusted_proxies="127.0.0.1, 10.0.0.0/8") as bot, bot.client() as proxy:
 
@@ -193,6 +198,7 @@ async def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(site: 
         assert (await send(proxy, 3, via("203.0.113.7", "10.1.2.3")))[0] == 429
 
 
+@pytest.mark.slow
 async def test_an_untrusted_peers_forwarded_for_is_ignored(site: Open) -> None:
     async with site() as bot, bot.client() as flooder:
         statuses = await flood(
@@ -278,6 +284,7 @@ def test_bad_proxy_and_public_url_settings_name_their_variable(
             load_settings()
 
 
+@pytest.mark.slow
 async def test_the_shipped_process_refuses_both_bypasses(tmp_path: Path) -> None:
     """The audit's two bypasses, against ``python -m bot run`` on the system clock."""
     with run_bot(tmp_path) as running:

@@ -266,6 +266,7 @@ async def test_updates_after_any_number_is_an_answer_not_an_error(chat: Open) ->
                 assert (await response.json())["messages"] == []
 
 
+@pytest.mark.slow
 async def test_a_session_is_good_at_every_process_and_after_a_restart(tmp_path: Path) -> None:
     """Two ``python -m bot run`` in turn on one database; ``BOT_PUBLIC_URL`` read as shipped."""
     with run_bot(tmp_path, public_url="https://bot.example.cn") as first:

@@ -344,6 +344,7 @@ async def test_a_commissioners_reply_within_the_window_is_pushed(safe_site: Site
     )
 
 
+@pytest.mark.slow
 async def test_a_reply_after_48_hours_is_held_then_delivered_when_the_user_writes(
     tmp_path: Path, faq_dir: Path
 ) -> None:
@@ -447,6 +448,7 @@ async def test_nothing_is_pushed_after_an_unfollow(safe_site: Site) -> None:
     ]
 
 
+@pytest.mark.slow
 async def test_a_message_the_bot_fails_on_is_left_for_wechat_to_retry(site: Site) -> None:
     # The database cannot take the message (its dedup table is gone for a moment): the bot must
     # not answer within WeChat's 5 seconds, so WeChat posts it again instead of dropping it.
@@ -604,6 +606,7 @@ async def test_the_secret_and_token_never_reach_the_log(
 # --- the menu command ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_wechat_menu_push_installs_the_menu(tmp_path: Path) -> None:
     async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET) as fake:
         env = bot_env(

@@ -580,6 +580,7 @@ def workdays_due(cli: Cli) -> Command:
     return partial(cli, "workdays", "due")
 
 
+@pytest.mark.slow
 def test_cli_prints_one_json_line() -> None:
     result = run_cli("workdays", "due", "2025-03-03T10:00+08:00")  # the command's smoke test
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,10 @@
-"""Databases and disks for tests: scratch PostgreSQL databases, a private cluster, a tmpfs."""
+"""Databases and disks for tests: scratch PostgreSQL databases, a private cluster, a tmpfs.
+
+A scratch database that is to be migrated anyway is a copy of a template migrated once per test
+run (``CREATE DATABASE … TEMPLATE``), not migrated again: a migration costs some 0.3 to 0.6 s,
+a copy a tenth of it. The template is named for the run's process (several runs, and each
+pytest-xdist worker, share the server) and dropped when the run ends (:func:`drop_templates`).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +23,14 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs
 import pytest
 
+from storage import Database
 from tests.support import IN_CI
 from tests.support.processes import free_port
 
 __all__ = [
     "POSTGRES_URL",
     "PrivateCluster",
+    "drop_templates",
     "own_postgres",
     "postgres_available",
     "scratch_postgres",
@@ -51,17 +59,79 @@ def postgres_available(url: str = POSTGRES_URL) -> bool:
         return pool.submit(asyncio.run, probe()).result()
 
 
+_templates: dict[str, str] = {}
+"""Server URL → the name of this run's migrated template on it."""
+
+
+def _on(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``server_url``."""
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def _template(server_url: str, admin: asyncpg.Connection) -> str:
+    """This run's migrated template on ``server_url``, made at its first use."""
+    name = _templates.get(server_url)
+    if name is None:
+        name = f"makerdesk_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        _templates[server_url] = name
+        database = Database(_on(server_url, name))
+        try:
+            await database.migrate()
+        finally:
+            await database.close()
+    return name
+
+
+async def _copy(admin: asyncpg.Connection, name: str, template: str) -> None:
+    """``CREATE DATABASE name TEMPLATE template``, once the template's last connection is gone
+    (the server may still be closing the migration's)."""
+    for attempt in range(50):
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return
+        except asyncpg.ObjectInUseError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
-async def scratch_postgres(server_url: str) -> AsyncIterator[str]:
-    """A database of its own for one test, dropped afterwards."""
+async def scratch_postgres(server_url: str, *, migrated: bool = False) -> AsyncIterator[str]:
+    """A database of its own for one test, dropped afterwards.
+
+    Args:
+        server_url: The server, as the URL of any database on it.
+        migrated: A copy of the run's migrated template; otherwise empty.
+    """
     name = f"makerdesk_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url.replace("+asyncpg", ""))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield server_url.rsplit("/", 1)[0] + "/" + name
+        if migrated:
+            await _copy(admin, name, await _template(server_url, admin))
+        else:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        yield _on(server_url, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def drop_templates() -> None:
+    """Drop the templates this run made (at its end)."""
+
+    async def drop() -> None:
+        while _templates:
+            server_url, name = _templates.popitem()
+            admin = await asyncpg.connect(server_url.replace("+asyncpg", ""), timeout=3)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+    # On a thread of its own: the session may end inside a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop()).result()
 
 
 @contextlib.contextmanager

@@ -112,7 +112,7 @@ async def bot_for(
         finally:
             await running.close()
         return
-    async with scratch_postgres(request.getfixturevalue("postgres_server")) as url:
+    async with scratch_postgres(request.getfixturevalue("postgres_server"), migrated=True) as url:
         running = await start(url)
         try:
             yield running, clock
