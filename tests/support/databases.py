@@ -10,6 +10,7 @@ by the next run on the machine if its own was killed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import hashlib
@@ -99,6 +100,10 @@ async def _template(server_url: str, admin: asyncpg.Connection) -> str:
     if name is None:
         await _drop_orphans(admin)
         name = f"makerdesk_template_{_MACHINE}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        if not _templates:
+            # Also at the exit, should a run end without its session's end (the fixture that
+            # drops it at the end is only one of the ways in).
+            atexit.register(drop_templates)
         await admin.execute(f'CREATE DATABASE "{name}"')
         _templates[server_url] = name
         database = Database(_on(server_url, name))
@@ -155,6 +160,11 @@ def drop_templates() -> None:
             finally:
                 await admin.close()
 
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(drop())
+        return
     # On a thread of its own: the session may end inside a running loop.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, drop()).result()
