@@ -17,7 +17,7 @@ from bot.desk.commands import Ask, Claim, MemberMove, Reply, Resolve, Transfer
 from bot.desk.compose import due_text
 from bot.desk.service import execute
 from bot.domain import categories
-from bot.domain.lifecycle import Status
+from bot.domain.lifecycle import BEING_WORKED_ON
 from bot.messages import Button, Confirmation, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.desk import desk_texts_for
@@ -34,7 +34,6 @@ router = Router("commissioners")
 _HASH_REPLY = re.compile(r"^#(\d{4}-\d{4,})\s+(.+)$", re.DOTALL)
 _QUOTED_CARD = re.compile(r"^📋 \S+ (\d{4}-\d{4,})")
 """The first line of a card as quoted by the platform: ``📋 工单 2026-0001｜…``."""
-_OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.WAITING.value)
 CARD_MOVE = "card-move"
 """Conversation kind: a member pressed "ask" or "resolve" and owes the text, by replying."""
 CARD_MOVE_TTL = timedelta(hours=1)
@@ -65,7 +64,7 @@ async def open_list(message: IncomingMessage, context: Context) -> Sequence[Outg
     lines: list[str] = []
     for group_id in sorted(here or roles.member_of):
         group = context.roster.group(group_id)
-        found = await requests.for_group(context.session, group_id, _OPEN_STATUSES)
+        found = await requests.for_group(context.session, group_id, BEING_WORKED_ON)
         if not found:
             lines.append(texts.open_list_empty.format(group=group.name))
             continue

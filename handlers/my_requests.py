@@ -13,7 +13,7 @@ from bot.desk.commands import Confirm, FollowUp, Rate, Reopen
 from bot.desk.compose import due_text
 from bot.desk.service import execute
 from bot.domain import categories
-from bot.domain.lifecycle import Status
+from bot.domain.lifecycle import BEING_WORKED_ON, Status
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.desk import desk_texts_for
@@ -29,7 +29,6 @@ router = Router("my-requests")
 
 _MOVES: dict[str, type[Confirm | Reopen]] = {"confirm": Confirm, "reopen": Reopen}
 _STARS = {"1", "2", "3", "4", "5"}
-_DATED = (Status.OPEN.value, Status.CLAIMED.value, Status.WAITING.value)
 
 
 @router.command("tickets")
@@ -49,7 +48,7 @@ async def my_requests(message: IncomingMessage, context: Context) -> Sequence[Ou
                 category=categories.by_id(request.category).label(message.language),
                 status=texts.status[request.status],
                 due=shown,
-                provisional=note if request.status in _DATED else "",
+                provisional=note if request.status in BEING_WORKED_ON else "",
                 overdue=texts.overdue_mark if requests.is_overdue(request, context.now) else "",
             )
         )

@@ -13,14 +13,11 @@ from datetime import date, datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.lifecycle import Status
+from bot.domain.lifecycle import CLOCK_RUNNING
 from storage.models import Alert, Notice, Request
 from storage.upsert import insert_for
 
 __all__ = ["claim", "claim_alert", "unsent"]
-
-_RUNNING = (Status.OPEN.value, Status.CLAIMED.value)
-"""Requests whose deadline clock runs: only they are reminded or escalated."""
 
 
 async def unsent(
@@ -43,7 +40,7 @@ async def unsent(
     on_deadline = Request.deadline <= deadline if or_earlier else Request.deadline == deadline
     query = (
         select(Request.id, Request.number, Request.due_date)
-        .where(Request.status.in_(_RUNNING), on_deadline, ~sent)
+        .where(Request.status.in_(CLOCK_RUNNING), on_deadline, ~sent)
         .order_by(Request.deadline)
     )
     return [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.lifecycle import Status
+from bot.domain.lifecycle import BEING_WORKED_ON, CLOCK_RUNNING, Status
 from storage.models import (
     Card,
     Counter,
@@ -97,7 +97,7 @@ async def provisional_span(session: AsyncSession) -> tuple[datetime | None, date
     """
     query = select(func.min(Request.opened_at), func.max(Request.due_date), func.count()).where(
         Request.provisional == True,  # noqa: E712 - a column comparison, not a truth test
-        Request.status.in_((Status.OPEN, Status.CLAIMED, Status.WAITING)),
+        Request.status.in_(BEING_WORKED_ON),
     )
     first, last, count = (await session.execute(query)).one()
     return first, last, count
@@ -126,7 +126,7 @@ async def active_for_account(session: AsyncSession, channel: str, user_id: str) 
         .where(
             Identity.channel == channel,
             Identity.user_id == user_id,
-            Request.status.in_(("open", "claimed", "waiting")),
+            Request.status.in_(BEING_WORKED_ON),
         )
         .order_by(Request.opened_at.desc(), Request.id.desc())
         .limit(1)
@@ -141,7 +141,7 @@ async def active_for_person(session: AsyncSession, person_id: int) -> Request | 
         select(Request)
         .where(
             Request.person_id == person_id,
-            Request.status.in_(("open", "claimed", "waiting")),
+            Request.status.in_(BEING_WORKED_ON),
         )
         .order_by(Request.opened_at.desc(), Request.id.desc())
         .limit(1)
@@ -161,7 +161,7 @@ async def dated(
         lock: Hold their rows until the transaction ends, so two processes re-dating at once
             tell the entrepreneur once.
     """
-    query = select(Request).where(Request.status.in_(("open", "claimed")))
+    query = select(Request).where(Request.status.in_(CLOCK_RUNNING))
     if provisional_only:
         query = query.where(Request.provisional == True)  # noqa: E712 - SQL, and indexable
     if lock:
@@ -307,4 +307,4 @@ def is_overdue(request: Request, now: datetime) -> bool:
     A request waiting on the entrepreneur is not overdue: its clock stands still, and the
     deadline moves when the wait ends.
     """
-    return request.status in ("open", "claimed") and now >= request.deadline
+    return request.status in CLOCK_RUNNING and now >= request.deadline

@@ -9,11 +9,10 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.lifecycle import CLOCK_RUNNING
 from storage.models import OutboxMessage, OutboxStatus, Request, RequestEvent, UnansweredQuestion
 
 __all__ = ["DayCounts", "Standing", "day_counts", "standing"]
-
-_ACTIVE = ("open", "claimed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,7 @@ async def day_counts(
         return int(await session.scalar(query) or 0)
 
     requests = select(func.count()).select_from(Request)
-    active = requests.where(Request.status.in_(_ACTIVE))
+    active = requests.where(Request.status.in_(CLOCK_RUNNING))
     resolutions = (
         select(func.count())
         .select_from(RequestEvent)
@@ -87,7 +86,7 @@ async def standing(session: AsyncSession, now: datetime) -> Standing:
     overdue = await session.scalar(
         select(func.count())
         .select_from(Request)
-        .where(Request.status.in_(_ACTIVE), Request.deadline < now)
+        .where(Request.status.in_(CLOCK_RUNNING), Request.deadline < now)
     )
     waiting = OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD))
     backlog = await session.execute(

@@ -12,7 +12,14 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.domain.lifecycle import (
+    BEING_WORKED_ON,
+    Action,
+    IllegalTransition,
+    Role,
+    Status,
+    transition,
+)
 from bot.domain.workdays import WorkCalendar, shanghai_date
 from storage import console, requests
 from storage.models import Person, Request, RequestEvent
@@ -31,7 +38,6 @@ MOVES = {
     "transfer": Action.TRANSFER,
 }
 """A member's moves by the names the chat commands and the console's buttons use."""
-_BEING_WORKED_ON = (Status.OPEN.value, Status.CLAIMED.value, Status.WAITING.value)
 
 
 class Section(StrEnum):
@@ -84,7 +90,7 @@ async def board(
     session: AsyncSession, groups: Sequence[str], calendar: WorkCalendar, now: datetime
 ) -> Board:
     """The board of ``groups``: overdue, due soon, the other active ones, recently resolved."""
-    active = await console.requests_for_groups(session, groups, _BEING_WORKED_ON)
+    active = await console.requests_for_groups(session, groups, BEING_WORKED_ON)
     resolved = await console.resolved_since(session, groups, now - RESOLVED_WINDOW)
     shown = [*active, *resolved]
     logs = await console.events_for(session, [r.id for r in shown])

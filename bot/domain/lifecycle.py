@@ -21,6 +21,8 @@ from enum import StrEnum
 
 __all__ = [
     "AUTO_CLOSE_WORKDAYS",
+    "BEING_WORKED_ON",
+    "CLOCK_RUNNING",
     "REOPEN_WORKDAYS",
     "Action",
     "IllegalTransition",
@@ -52,7 +54,13 @@ class Status(StrEnum):
     @property
     def is_active(self) -> bool:
         """Whether the deadline clock can run (reminders and escalations apply)."""
-        return self in (Status.OPEN, Status.CLAIMED)
+        return self in CLOCK_RUNNING
+
+
+CLOCK_RUNNING = (Status.OPEN, Status.CLAIMED)
+"""The statuses whose deadline clock runs: reminded, escalated, overdue once past it."""
+BEING_WORKED_ON = (Status.OPEN, Status.CLAIMED, Status.WAITING)
+"""The statuses of a request without a result yet (a wait on the entrepreneur included)."""
 
 
 class Role(StrEnum):
@@ -99,7 +107,7 @@ class _Rule:
     """``None``: the status does not change (a reply, a rating)."""
 
 
-_ACTIVE = frozenset({Status.OPEN, Status.CLAIMED, Status.WAITING})
+_ACTIVE = frozenset(BEING_WORKED_ON)
 _RULES: dict[Action, _Rule] = {
     Action.CLAIM: _Rule(Role.MEMBER, frozenset({Status.OPEN}), Status.CLAIMED),
     # A reply from an unclaimed request's group claims it: whoever answers owns it.

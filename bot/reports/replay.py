@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.events import ACTING, REPLIES, EventKind, status_after
-from bot.domain.lifecycle import Status
+from bot.domain.lifecycle import CLOCK_RUNNING, Status
 
 __all__ = ["Chain", "Shape"]
 
-_ACTIVE = frozenset({Status.OPEN, Status.CLAIMED})
 Chain = tuple[tuple[int, str], ...]
 """Positions of the events that may set a value (a group, a due date), newest first, each with
 the key of its data that holds the value; the first that holds one wins."""
@@ -112,8 +111,8 @@ class Shape:
             due=final_due,
             assignee=assignee,
             counts_nothing=not (received or first_reply or resolution or ratings)
-            and status not in (Status.WAITING, *_ACTIVE),
-            stands=status in (Status.WAITING, *_ACTIVE),
+            and status not in (Status.WAITING, *CLOCK_RUNNING),
+            stands=status in (Status.WAITING, *CLOCK_RUNNING),
             opening=opening(groups, "group"),
             opening_due=None if resolution is None else opening((dues[resolution[2]],), "due_date"),
         )
