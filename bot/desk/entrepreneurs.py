@@ -17,14 +17,13 @@ from bot.desk.compose import (
     resolution_buttons,
     to_group,
 )
-from bot.desk.record import ENTREPRENEUR, event, locked, redate
+from bot.desk.record import ENTREPRENEUR, event, locked, next_status, redate
 from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import (
     REOPEN_WORKDAYS,
     Action,
-    IllegalTransition,
     Role,
     Status,
     transition,
@@ -123,17 +122,10 @@ async def _own(
     """The entrepreneur's request and its next status, or why not."""
     texts = desk_texts_for(who.language)
     request = await locked(turn, number)
-    concerning(request.number if request is not None else None)
     if request is None or not policy.owns(who.person, request):
         log.warning("person %s asked for request %s, not theirs", who.person.id, number)
         return Outcome.refused(texts.not_yours.format(number=number))
-    try:
-        return request, transition(Status(request.status), action, Role.ENTREPRENEUR)
-    except IllegalTransition as refusal:
-        log.info("refused: request %s: %s", number, refusal)
-        return Outcome.refused(
-            texts.not_allowed.format(number=number, status=texts.status[request.status])
-        )
+    return next_status(request, action, Role.ENTREPRENEUR, texts)
 
 
 async def confirm(turn: Turn, who: Entrepreneur, command: Confirm) -> Outcome:

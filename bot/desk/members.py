@@ -30,11 +30,10 @@ from bot.desk.compose import (
     to_entrepreneur,
     to_group,
 )
-from bot.desk.record import event, locked, redate
+from bot.desk.record import event, locked, next_status, redate
 from bot.desk.turn import Turn
 from bot.domain.events import EventKind
-from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
-from bot.logs import concerning
+from bot.domain.lifecycle import Action, Role, Status
 from bot.messages import OutgoingMessage
 from bot.texts.chat import texts_for
 from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
@@ -80,7 +79,6 @@ async def check(
         log.warning("refused: %s is in no group (named request %r)", member.account, number)
         return refusal(member, texts.members_only)
     request = await locked(turn, number)
-    concerning(request.number if request is not None else None)
     if request is None or not policy.holds(member.roles, request):
         if request is None:
             log.info("refused: %s named unknown request %r", member.account, number)
@@ -92,13 +90,7 @@ async def check(
                 number,
             )
         return Outcome.refused(texts.not_in_your_groups.format(number=number))
-    try:
-        return request, transition(Status(request.status), action, Role.MEMBER)
-    except IllegalTransition as illegal:
-        log.warning("refused: request %s: %s", number, illegal)
-        return Outcome.refused(
-            texts.not_allowed.format(number=number, status=texts.status[request.status])
-        )
+    return next_status(request, action, Role.MEMBER, texts)
 
 
 async def move(turn: Turn, member: Member, command: MemberMove) -> Outcome:

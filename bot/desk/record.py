@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import logging
 
+from bot.desk.commands import Outcome
 from bot.desk.compose import card_update, due_text, to_entrepreneur
 from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
+from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
+from bot.logs import concerning
 from bot.messages import OutgoingMessage
 from bot.texts.desk import DeskTexts
 from storage import requests
 from storage.models import Request
 
-__all__ = ["ENTREPRENEUR", "SYSTEM_ACTOR", "event", "locked", "redate"]
+__all__ = ["ENTREPRENEUR", "SYSTEM_ACTOR", "event", "locked", "next_status", "redate"]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,28 @@ def event(
 
 
 async def locked(turn: Turn, number: str) -> Request | None:
-    """The request with this number, its row locked until the turn's transaction ends."""
-    return await requests.by_number(turn.session, number, lock=True)
+    """The request with this number, its row locked until the turn's transaction ends.
+
+    What is logged from here on carries its number.
+    """
+    request = await requests.by_number(turn.session, number, lock=True)
+    concerning(request.number if request is not None else None)
+    return request
+
+
+def next_status(
+    request: Request, action: Action, role: Role, texts: DeskTexts
+) -> tuple[Request, Status] | Outcome:
+    """The request and where ``action`` leads it, or the refusal when the lifecycle says no."""
+    try:
+        return request, transition(Status(request.status), action, role)
+    except IllegalTransition as illegal:
+        # A member's refused move is worth a look; an entrepreneur's is an old button.
+        level = logging.WARNING if role is Role.MEMBER else logging.INFO
+        log.log(level, "refused: request %s: %s", request.number, illegal)
+        return Outcome.refused(
+            texts.not_allowed.format(number=request.number, status=texts.status[request.status])
+        )
 
 
 async def redate(turn: Turn, request: Request) -> list[OutgoingMessage]:
