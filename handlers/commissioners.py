@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.desk import members, policy
-from bot.desk.commands import Ask, Claim, MemberMove, Reply, Resolve, Transfer
+from bot.desk.commands import MEMBER_MOVES, Ask, Claim, MemberMove, Reply, Transfer
 from bot.desk.compose import due_text
 from bot.desk.service import execute
 from bot.domain import categories
@@ -37,13 +37,6 @@ _QUOTED_CARD = re.compile(r"^📋 \S+ (\d{4}-\d{4,})")
 CARD_MOVE = "card-move"
 """Conversation kind: a member pressed "ask" or "resolve" and owes the text, by replying."""
 CARD_MOVE_TTL = timedelta(hours=1)
-_VERB: dict[str, type[MemberMove]] = {
-    "claim": Claim,
-    "reply": Reply,
-    "ask": Ask,
-    "resolve": Resolve,
-    "transfer": Transfer,
-}
 
 
 @router.command("open")
@@ -85,12 +78,12 @@ async def open_list(message: IncomingMessage, context: Context) -> Sequence[Outg
     return reply(message, "\n".join(lines))
 
 
-@router.command(*_VERB)
+@router.command(*MEMBER_MOVES)
 async def act(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """``/claim N``, ``/reply N text``, ``/ask N text``, ``/resolve N text``, ``/transfer N g``."""
     assert message.command is not None
     number, _, text = message.command_args.partition(" ")
-    return await _act(message, context, _VERB[message.command], number.strip(), text.strip())
+    return await _act(message, context, MEMBER_MOVES[message.command], number.strip(), text.strip())
 
 
 @router.choice("act:")
@@ -102,14 +95,12 @@ async def act_button(message: IncomingMessage, context: Context) -> Sequence[Out
     """
     assert message.choice is not None
     _, verb, number, target = [*message.choice.split(":", 3), "", "", ""][:4]
-    move = _VERB.get(verb)
+    move = MEMBER_MOVES.get(verb)
     if move is None or move is Reply or not number:
         return reply(message, desk_texts_for(message.language).member_usage)
     if move is Claim or (move is Transfer and target):
         return await _act(message, context, move, number, target)
-    checked = await members.check(
-        context, member_of(message, context), members.ACTION_OF[move], number
-    )
+    checked = await members.check(context, member_of(message, context), move.action, number)
     if not isinstance(checked, tuple):
         return answer(message, checked)
     request, _status = checked
@@ -176,7 +167,7 @@ async def _pending_move(
     pressed = datetime.fromisoformat(str(state.data.get("at")))
     if context.now - pressed > CARD_MOVE_TTL:
         return Reply  # an old press, long forgotten: the reply is just a reply
-    return _VERB.get(state.step, Reply)
+    return MEMBER_MOVES.get(state.step, Reply)
 
 
 async def _act(

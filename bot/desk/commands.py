@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import ClassVar
 
+from bot.domain.lifecycle import Action
 from bot.domain.roster.model import Roles
 from bot.messages import Attachment, Button, Channel, Confirmation, Language, OutgoingMessage
 from storage.models import Person, Request
 
 __all__ = [
+    "MEMBER_MOVES",
     "SYSTEM",
     "Ask",
     "AutoClose",
@@ -108,35 +111,43 @@ class MemberMove:
     attachments: tuple[Attachment, ...] = ()
     confirm: Confirmation | None = None
 
+    action: ClassVar[Action]
+    """The lifecycle's action the move is."""
+
 
 class Claim(MemberMove):
     """Take the request: the member holds it from now on."""
 
     __slots__ = ()
+    action = Action.CLAIM
 
 
 class Reply(MemberMove):
     """Answer the entrepreneur; an unclaimed request is claimed by whoever answers."""
 
     __slots__ = ()
+    action = Action.REPLY
 
 
 class Ask(MemberMove):
     """Ask the entrepreneur for information; the deadline clock stands still meanwhile."""
 
     __slots__ = ()
+    action = Action.ASK
 
 
 class Resolve(MemberMove):
     """Give the result; the entrepreneur may confirm, reopen or rate it."""
 
     __slots__ = ()
+    action = Action.RESOLVE
 
 
 class Transfer(MemberMove):
     """Hand the request to another duty group (``text`` is the group's id)."""
 
     __slots__ = ()
+    action = Action.TRANSFER
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +214,16 @@ class Redate:
     """
 
     provisional_only: bool = False
+
+
+MEMBER_MOVES: dict[str, type[MemberMove]] = {
+    "claim": Claim,
+    "reply": Reply,
+    "ask": Ask,
+    "resolve": Resolve,
+    "transfer": Transfer,
+}
+"""A member's moves by the names chat commands, card buttons and the console use."""
 
 
 Command = (

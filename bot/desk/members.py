@@ -12,14 +12,10 @@ from dataclasses import replace
 
 from bot.desk import policy
 from bot.desk.commands import (
-    Ask,
-    Claim,
     Member,
     MemberMove,
     Note,
     Outcome,
-    Reply,
-    Resolve,
     Transfer,
 )
 from bot.desk.compose import (
@@ -40,17 +36,10 @@ from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage import requests
 from storage.models import Person, Request
 
-__all__ = ["ACTION_OF", "check", "move", "refusal"]
+__all__ = ["check", "move", "refusal"]
 
 log = logging.getLogger(__name__)
 
-ACTION_OF: dict[type[MemberMove], Action] = {
-    Claim: Action.CLAIM,
-    Reply: Action.REPLY,
-    Ask: Action.ASK,
-    Resolve: Action.RESOLVE,
-    Transfer: Action.TRANSFER,
-}
 _NEEDS_TEXT = (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER)
 
 
@@ -96,7 +85,7 @@ async def check(
 async def move(turn: Turn, member: Member, command: MemberMove) -> Outcome:
     """Make ``command``'s move on its request, or say why not."""
     texts = desk_texts_for(member.language)
-    action = ACTION_OF[type(command)]
+    action = command.action
     number, text = command.number, command.text
     wordless = not text and not (action is Action.REPLY and command.attachments)
     if not number or (action in _NEEDS_TEXT and wordless):

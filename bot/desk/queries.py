@@ -12,9 +12,9 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.desk.commands import MEMBER_MOVES
 from bot.domain.lifecycle import (
     BEING_WORKED_ON,
-    Action,
     IllegalTransition,
     Role,
     Status,
@@ -24,20 +24,12 @@ from bot.domain.workdays import WorkCalendar, shanghai_date
 from storage import console, requests
 from storage.models import Person, Request, RequestEvent
 
-__all__ = ["MOVES", "SOON_WORKDAYS", "Board", "BoardItem", "Section", "board", "moves_allowed"]
+__all__ = ["SOON_WORKDAYS", "Board", "BoardItem", "Section", "board", "moves_allowed"]
 
 SOON_WORKDAYS = 2
 """A request due within this many working days is "due soon"."""
 RESOLVED_WINDOW = timedelta(days=14)
 """How far back "recently resolved" goes."""
-MOVES = {
-    "claim": Action.CLAIM,
-    "reply": Action.REPLY,
-    "ask": Action.ASK,
-    "resolve": Action.RESOLVE,
-    "transfer": Action.TRANSFER,
-}
-"""A member's moves by the names the chat commands and the console's buttons use."""
 
 
 class Section(StrEnum):
@@ -77,9 +69,9 @@ class Board:
 def moves_allowed(request: Request) -> list[str]:
     """The names of the moves a member can make on the request now."""
     allowed = []
-    for name, action in MOVES.items():
+    for name, move in MEMBER_MOVES.items():
         try:
-            transition(Status(request.status), action, Role.MEMBER)
+            transition(Status(request.status), move.action, Role.MEMBER)
         except (IllegalTransition, ValueError):
             continue
         allowed.append(name)

@@ -34,7 +34,7 @@ from bot.channels.console.http import (
 )
 from bot.clock import Clock
 from bot.desk import policy, queries
-from bot.desk.commands import Ask, Claim, Member, MemberMove, Reply, Resolve, Transfer
+from bot.desk.commands import MEMBER_MOVES, Member
 from bot.desk.service import execute
 from bot.domain.roster.model import Roster
 from bot.messages import (
@@ -61,13 +61,6 @@ _ASSETS = frozenset({"console.html", "console.js", "console.css", "signin.js"})
 TEXT_LIMIT = MAX_TEXT_LENGTH - 100
 """Longest reply, question or result: the command and number must fit in a chat message too."""
 
-_MOVES: dict[str, type[MemberMove]] = {
-    "claim": Claim,
-    "reply": Reply,
-    "ask": Ask,
-    "resolve": Resolve,
-    "transfer": Transfer,
-}
 _NUMBER = re.compile(r"^[0-9]{4}-[0-9]{4,8}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _GROUP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -238,7 +231,7 @@ class ConsoleChannel:
         move, number, client_id = payload.get("action"), payload.get("number"), payload.get("id")
         if (
             not isinstance(move, str)
-            or move not in _MOVES
+            or move not in MEMBER_MOVES
             or not isinstance(number, str)
             or not _NUMBER.match(number)
             or not isinstance(client_id, str)
@@ -260,7 +253,7 @@ class ConsoleChannel:
                 raise Refused(400, texts.text_needed)
             if len(words) > TEXT_LIMIT:
                 raise Refused(400, texts.text_too_long.format(length=len(words), limit=TEXT_LIMIT))
-        command = _MOVES[move](number, words)
+        command = MEMBER_MOVES[move](number, words)
         member = Member(account(who.web_id), who.person.name, who.roles, Language.ZH)
 
         async def run(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
