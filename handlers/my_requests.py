@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot.desk import policy
 from bot.desk.commands import Confirm, FollowUp, Rate, Reopen
 from bot.desk.compose import due_text
 from bot.desk.service import execute
@@ -72,7 +73,7 @@ async def request_button(message: IncomingMessage, context: Context) -> Sequence
         return answer(message, await execute(context, who, move(number)))
     # A press the bot never offered: whose request it names is still nobody else's business.
     request = await requests.by_number(context.session, number)
-    if request is None or request.person_id != who.person.id:
+    if request is None or not policy.owns(who.person, request):
         log.warning("%s asked for request %s, not theirs", message.sender.user_id, number)
         return reply(message, texts.not_yours.format(number=number))
     return reply(message, texts.unknown_number.format(number=number))
