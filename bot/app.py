@@ -14,6 +14,7 @@ from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
 from bot.clock import Clock, SystemClock
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from bot.domain.workdays import WorkCalendar
+from bot.file_maker import FileMaker
 from bot.messages import Channel
 from bot.reloadable import Reloadable
 from bot.reports.files import ReportMaker
@@ -112,6 +113,8 @@ class Bot:
     scheduler: Scheduler
     reports: ReportMaker
     """Makes the quarterly report files (``/report``, the console's download)."""
+    file_maker: FileMaker
+    """Makes the files queued messages wait for (``/report``'s), off the delivery loop."""
     telegram: TelegramChannel | None = None
     """The Telegram channel, when ``BOT_TELEGRAM_TOKEN`` is set."""
     wechat: WeChatChannel | None = None
@@ -189,17 +192,22 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.wechat_token is not None:
         wechat = WeChatChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECHAT] = wechat.push
-    files = ReportMaker(services, settings.chromium)
+    reports = ReportMaker(services, settings.chromium)
     sender = OutboxSender(
         database,
         clock,
         deliverers,
         services.roster,
-        files=files,
         metrics=services.metrics,
         lease=timedelta(seconds=settings.outbox_lease),
     )
-    dispatcher.on_queued = sender.wake
+    file_maker = FileMaker(database, clock, reports, on_made=sender.wake)
+
+    def queued() -> None:
+        sender.wake()
+        file_maker.wake()
+
+    dispatcher.on_queued = queued
     retention = RetentionJob(
         [
             *standard_prunes(timedelta(days=settings.retention_days)),
@@ -208,4 +216,6 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         ]
     )
     scheduler = Scheduler(services, on_queued=sender.wake, retention=retention)
-    return Bot(settings, services, dispatcher, sender, scheduler, files, telegram, wechat)
+    return Bot(
+        settings, services, dispatcher, sender, scheduler, reports, file_maker, telegram, wechat
+    )

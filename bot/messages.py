@@ -100,10 +100,11 @@ class Attachment:
     ref: str | None = None
     """The platform's reference to the file (Telegram ``file_id``), to send it on unchanged."""
     made: str | None = None
-    """A file the bot makes when it sends the message, such as ``report:2026Q4:pdf:``: the
-    outbox keeps this description, and the sender makes the file each time it tries."""
+    """A file the bot makes for the message, such as ``report:2026Q4:pdf:``: queuing the
+    message orders it (:mod:`storage.made_files`), and the message waits until it is made."""
     content: bytes | None = None
-    """The made file's bytes, filled in by the sender just before delivery (never stored)."""
+    """The made file's bytes, filled in by the sender from where they are kept just before
+    delivery (never in the outbox's payload)."""
 
     def to_payload(self) -> dict[str, object]:
         """The attachment as stored in the outbox (JSON)."""
@@ -267,6 +268,15 @@ class OutgoingMessage:
     edit: str | None = None
     notice: bool = False
     delivery_report: bool = False
+
+    @property
+    def files_to_make(self) -> tuple[tuple[int, str], ...]:
+        """``(position, spec)`` of each attachment the bot makes (:attr:`Attachment.made`)."""
+        return tuple(
+            (position, attachment.made)
+            for position, attachment in enumerate(self.attachments)
+            if attachment.made
+        )
 
     def to_payload(self) -> dict[str, object]:
         """The message as stored in the outbox (JSON)."""

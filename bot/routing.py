@@ -271,8 +271,8 @@ class Dispatcher:
             in_order = policy is not None  # once a reply cannot go back inline, the rest follow
             for reply in replies:
                 mine = reply.channel == message.channel and reply.chat_id == message.chat_id
-                # A file the bot makes (a report) is made by the sender, never handed back.
-                made = any(a.made for a in reply.attachments)
+                # A file the bot makes (a report) is a job of its own, never handed back.
+                made = reply.files_to_make
                 if policy is not None and mine and in_order:
                     in_order = not made and policy.can_inline([*own, reply])
                 handed_back = mine and in_order
@@ -288,6 +288,7 @@ class Dispatcher:
                     inbound_key=message.key,
                     request_id=reply.request_id,
                     handed_back=handed_back,
+                    made=made,
                 )
         counted.messages_in.labels(channel, "new").inc()
         if policy is not None:

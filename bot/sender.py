@@ -6,7 +6,9 @@ records the outcome. A failure for now is retried with exponential backoff (or w
 says, ``retry_after``); a final failure, or one that outlasts every retry, is marked ``failed``
 and reported to the request's duty group, never dropped silently. A sender that dies between
 delivery and bookkeeping leaves the row to fall due again when its lease runs out: delivery is
-at least once at the platform boundary and exactly once everywhere else.
+at least once at the platform boundary and exactly once everywhere else. A message that
+carries a file the bot makes (a report) reaches the sender only once the file is made
+(:mod:`bot.file_maker`); the sender sends the stored bytes, on every retry the same.
 
 While a row is being delivered, the task knows its id (:func:`outbox_headers`), and the
 channels' HTTP clients put it on every platform API call they make for it, as the header
@@ -35,7 +37,8 @@ from bot.messages import Channel, Language, OutgoingMessage
 from bot.metrics import Metrics
 from bot.reloadable import Reloadable
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
-from storage import Database, outbox, requests
+from bot.waits import first_of
+from storage import Database, made_files, outbox, requests
 from storage.database import UNAVAILABLE
 from storage.models import OutboxMessage, Request
 
@@ -45,8 +48,6 @@ __all__ = [
     "Delivered",
     "Deliverer",
     "DeliveryError",
-    "FileMaker",
-    "MadeFile",
     "OutboxSender",
     "backoff",
     "outbox_headers",
@@ -134,40 +135,6 @@ class Deliverer(Protocol):
         ...
 
 
-class MadeFile(Protocol):
-    """A file the bot made for a message."""
-
-    @property
-    def name(self) -> str:
-        """The file name the reader sees."""
-        ...
-
-    @property
-    def content(self) -> bytes:
-        """The file."""
-        ...
-
-
-class FileMaker(Protocol):
-    """Makes the files that messages describe (:attr:`Attachment.made`) when they are sent."""
-
-    async def make(self, spec: str) -> MadeFile:
-        """The file ``spec`` describes."""
-        ...
-
-
-async def _first_of(*events: asyncio.Event, within: float) -> None:
-    """Wait until any of ``events`` is set, or ``within`` seconds have passed."""
-    # The sender waits on `stop` too: waiting on its wake event alone kept every process
-    # up to an idle interval (a second) from exiting.
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-
-
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 5 s doubling, at most two hours."""
     wait: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
@@ -188,7 +155,6 @@ class OutboxSender:
         deliverers: Mapping[Channel, Deliverer],
         roster: Reloadable[Roster],
         *,
-        files: FileMaker | None = None,
         metrics: Metrics | None = None,
         batch: int = 50,
         idle: float = 1.0,
@@ -201,7 +167,6 @@ class OutboxSender:
             clock: Decides when a retry is due.
             deliverers: The channels to push, each with its adapter.
             roster: Names the duty group's chats a failure is reported to.
-            files: Makes the files messages describe (the reports).
             metrics: Where deliveries and failures are counted.
             batch: Rows taken per round.
             idle: Seconds between rounds when nothing woke the sender.
@@ -211,7 +176,6 @@ class OutboxSender:
         self._clock = clock
         self._deliverers = dict(deliverers)
         self._roster = roster
-        self._files = files
         self._metrics = metrics or Metrics()
         self._batch = batch
         self._idle = idle
@@ -245,7 +209,7 @@ class OutboxSender:
                 if busy:
                     continue
                 self._wake.clear()
-                await _first_of(self._wake, stop, within=self._idle)
+                await first_of(self._wake, stop, within=self._idle)
 
     async def deliver_due(self) -> int:
         """One round: deliver the due messages, oldest first. Returns how many were taken.
@@ -297,7 +261,7 @@ class OutboxSender:
                 return
         deliverer = self._deliverers[message.channel]
         try:
-            message = await self._made(message)
+            message = await self._with_files(row, message)
             started = time.perf_counter()
             with _delivering_row(row.id):
                 delivered = await deliverer.deliver(message)
@@ -328,28 +292,23 @@ class OutboxSender:
         if message.confirm is not None:
             self.wake()
 
-    async def _made(self, message: OutgoingMessage) -> OutgoingMessage:
-        """``message`` with the files it describes made, fresh for each attempt.
+    async def _with_files(self, row: OutboxMessage, message: OutgoingMessage) -> OutgoingMessage:
+        """``message`` with the bytes of the files the bot made for it (:mod:`bot.file_maker`).
 
         Raises:
-            DeliveryError: Final when nothing here makes files; for now when making failed.
+            DeliveryError: Final when a file is not there (it waited for nothing, or was pruned).
         """
-        if not any(a.made for a in message.attachments):
+        if not message.files_to_make:
             return message
-        if self._files is None:
-            raise DeliveryError("no file maker", final=True)
-        attachments = []
-        for attachment in message.attachments:
-            if not attachment.made:
-                attachments.append(attachment)
-                continue
-            try:
-                made = await self._files.make(attachment.made)
-            except Exception as error:
-                log.exception("could not make %s", attachment.made)
-                raise DeliveryError(f"file not made: {type(error).__name__}") from None
-            attachments.append(
-                replace(attachment, name=made.name, size=len(made.content), content=made.content)
+        async with self._database.sessions() as session:
+            stored = await made_files.files_of(session, row.id)
+        attachments = list(message.attachments)
+        for position, spec in message.files_to_make:
+            made = stored.get(position)
+            if made is None:
+                raise DeliveryError(f"file not made: {spec}", final=True)
+            attachments[position] = replace(
+                attachments[position], name=made.name, size=len(made.content), content=made.content
             )
         return replace(message, attachments=tuple(attachments))
 

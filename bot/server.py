@@ -199,7 +199,8 @@ async def _metrics(request: web.Request) -> web.Response:
 async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM (or ``stop``); SIGHUP reloads what admins edit.
 
-    Besides the HTTP channels, the outbox sender and the scheduler run here until the stop.
+    Besides the HTTP channels, the outbox sender, the scheduler and the file maker run here until
+    the stop.
     """
     stop = stop or asyncio.Event()
     if bot.telegram is not None:
@@ -219,6 +220,7 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     workers = [
         loop.create_task(bot.sender.run(stop), name="outbox-sender"),
         loop.create_task(bot.scheduler.run(stop), name="scheduler"),
+        loop.create_task(bot.file_maker.run(stop), name="file-maker"),
     ]
     if bot.telegram is not None and not bot.telegram.webhook:
         workers.append(loop.create_task(bot.telegram.poll(stop), name="telegram-polling"))

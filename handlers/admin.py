@@ -68,9 +68,9 @@ async def stats(message: IncomingMessage, context: Context) -> Sequence[Outgoing
 async def report(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """The quarter's report as a file: ``/report [2026Q4] [pdf|html|csv]``.
 
-    An admin gets the whole city's, a supervisor one file per district they supervise. The
-    outbox keeps only what to make; the sender counts and renders it when it sends, so the
-    figures are those of the moment the file goes out.
+    An admin gets the whole city's, a supervisor one file per district they supervise. Each
+    file is a job of its own (:mod:`bot.file_maker`): counted and rendered moments after this
+    answer, off the delivery loop, and sent once made.
     """
     texts = texts_for(message.language)
     roles = context.roster.roles_for(message.sender)

@@ -16,12 +16,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "MAX_INTEGER",
@@ -36,6 +37,8 @@ __all__ = [
     "Identity",
     "InboundKey",
     "JobRun",
+    "MadeFile",
+    "MadeFileStatus",
     "Notice",
     "OutboxMessage",
     "OutboxStatus",
@@ -48,11 +51,28 @@ __all__ = [
     "UnansweredQuestion",
     "UtcDateTime",
     "WeChatNonce",
+    "stored_as_value",
 ]
 
 
 MAX_INTEGER = 2**31 - 1
 """The largest id an ``Integer`` column holds on PostgreSQL; a larger one names no row."""
+
+
+def stored_as_value(statuses: type[StrEnum]) -> Enum:
+    """A column type for ``statuses`` that stores each one's value in a ``VARCHAR(16)``.
+
+    No database enum type and no check constraint: a new status needs no migration, and a
+    value the enum does not know is refused when it is written.
+    """
+    return Enum(
+        statuses,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -246,6 +266,8 @@ class OutboxStatus(StrEnum):
     """The sender delivered it (or the page fetched it, for a channel the client polls)."""
     HELD = "held"
     """The platform refuses pushes to the user for now; it waits for them to write again."""
+    WAITING = "waiting"
+    """Waits for the files it carries to be made (:class:`MadeFile`); then ``pending``."""
     FAILED = "failed"
     """Undeliverable; kept with the reason."""
 
@@ -269,14 +291,7 @@ class OutboxMessage(Base):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
     status: Mapped[OutboxStatus] = mapped_column(
         # The value in a VARCHAR(16), as before the enum: no type or constraint to migrate.
-        Enum(
-            OutboxStatus,
-            native_enum=False,
-            create_constraint=False,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-            validate_strings=True,
-        ),
+        stored_as_value(OutboxStatus),
         nullable=False,
         default=OutboxStatus.PENDING,
     )
@@ -289,6 +304,55 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
     )
+
+
+class MadeFileStatus(StrEnum):
+    """Where the making of a file stands; stored as its value."""
+
+    QUEUED = "queued"
+    """To be made, due at ``next_attempt_at`` (a maker's lease while it makes it)."""
+    MADE = "made"
+    """Made: the bytes are in ``content``, and the message that carries it may go."""
+    FAILED = "failed"
+    """Could not be made after every attempt; the message went as a note saying so."""
+
+
+class MadeFile(Base):
+    """A file the bot makes for an outbox message (a quarterly report), a job of its own.
+
+    The message waits (:attr:`OutboxStatus.WAITING`) until each of its files is made, so the
+    sender only ever sends bytes that are already here.
+    """
+
+    __tablename__ = "made_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("outbox.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    message: Mapped[OutboxMessage] = relationship(lazy="raise")
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    """Which of the message's attachments it is."""
+    spec: Mapped[str] = mapped_column(String(200), nullable=False)
+    """What to make: ``report:2026Q4:pdf:baodi``."""
+    status: Mapped[MadeFileStatus] = mapped_column(
+        stored_as_value(MadeFileStatus),
+        nullable=False,
+        default=MadeFileStatus.QUEUED,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    made_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    name: Mapped[str | None] = mapped_column(String(200))
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_made_files_due", "status", "next_attempt_at"),)
 
 
 class InboundKey(Base):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage import made_files
 from storage.models import InboundKey, OutboxMessage, OutboxStatus, Request
 from storage.upsert import insert_for
 
@@ -59,11 +60,13 @@ def enqueue(
     inbound_key: str | None = None,
     request_id: int | None = None,
     handed_back: bool = False,
+    made: Sequence[tuple[int, str]] = (),
 ) -> OutboxMessage:
     """Add a message to deliver; ``handed_back`` when the caller hands it over itself.
 
     A handed-back message goes in the HTTP response to ``inbound_key``'s message
-    (:attr:`OutboxStatus.HANDED_BACK`); the sender never takes it.
+    (:attr:`OutboxStatus.HANDED_BACK`); the sender never takes it. One that carries files the
+    bot makes (``made``: position and spec of each) waits until they are made.
     """
     row = OutboxMessage(
         channel=channel,
@@ -78,6 +81,8 @@ def enqueue(
         sent_at=now if handed_back else None,
     )
     session.add(row)
+    if made:
+        made_files.order(session, row, made, now)
     return row
 
 

@@ -10,6 +10,9 @@ deletes a row they need. What goes, each kind after its own age:
   the rows its key caused (:func:`storage.outbox.replies_to`). Nothing else reads a finished
   row: cards live in ``cards``, a request's history in ``request_events``, and every other
   reader wants rows still ``pending`` or ``held``, which are kept whatever their age.
+- ``made_files`` (report files the bot made for a message) after :data:`INBOUND_HORIZON`,
+  made or failed ones only: a file is sent within a day of being made, or its message has
+  failed by then. Their outbox rows may be kept longer; a row deleted takes its files along.
 - ``answered_questions`` and ``unanswered_questions`` after the retention age (the admins' list
   of FAQ gaps; a rating button under a forgotten answer says it cannot find it).
 - conversations left mid-way after :data:`CONVERSATION_AGE` (or the retention age if shorter).
@@ -39,6 +42,8 @@ from storage.models import (
     Conversation,
     InboundKey,
     JobRun,
+    MadeFile,
+    MadeFileStatus,
     OutboxMessage,
     OutboxStatus,
     UnansweredQuestion,
@@ -95,6 +100,7 @@ def standard_prunes(retention: timedelta) -> list[Prune]:
     """What the bot forgets when questions and finished messages are kept for ``retention``."""
     return [
         Prune("inbound_keys", INBOUND_HORIZON, _inbound_keys),
+        Prune("made_files", INBOUND_HORIZON, _made_files),
         Prune("outbox", max(retention, INBOUND_HORIZON), _finished_outbox),
         Prune("answered_questions", retention, _answered),
         Prune("unanswered_questions", retention, _unanswered),
@@ -193,6 +199,16 @@ async def _finished_outbox(session: AsyncSession, cutoff: datetime) -> int:
         ),
         OutboxMessage.next_attempt_at < cutoff,
         table=OutboxMessage,
+    )
+
+
+async def _made_files(session: AsyncSession, cutoff: datetime) -> int:
+    return await _batch(
+        session,
+        MadeFile.id,
+        MadeFile.status.in_((MadeFileStatus.MADE, MadeFileStatus.FAILED)),
+        MadeFile.created_at < cutoff,
+        table=MadeFile,
     )
 
 

@@ -1,5 +1,5 @@
 """The report as a file: the HTML page's charts against the counted figures, the PDF Chromium
-prints of it, and ``/report`` in chat (made by the outbox sender when it sends).
+prints of it, and ``/report`` in chat (each file a job of the file maker, sent once made).
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
 
 from bot.app import Bot
 from bot.clock import ManualClock
 from bot.domain import categories
+from bot.file_maker import LEASE, MAX_ATTEMPTS, FileMaker
 from bot.messages import Channel, OutgoingMessage, Sender
 from bot.reports.files import ReportFile, ReportMaker, parse_spec
 from bot.reports.html import CHARTS, report_html
 from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
 from bot.reports.period import Quarter
-from bot.sender import Delivered, OutboxSender
-from storage.models import OutboxMessage, OutboxStatus
+from bot.sender import Delivered, DeliveryError, OutboxSender
+from storage import made_files
+from storage.models import OutboxStatus
 from tests.support.cli import Cli
 from tests.support.desk import MONDAY, ROSTER, Platform, bot_for, rows, say
 from tests.support.fake_telegram import FakeTelegram, Upload
@@ -143,27 +144,34 @@ async def test_a_supervisor_gets_the_report_as_a_file_others_are_refused(
     assert [m.text for m in asked] == ["好的，正在生成宝坻区的2026Q4季报，稍候以文件发给您。"]
     await say(running, ADMIN, "/report 2026Q4")
     queued = [
-        (row.chat_id, OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload))
+        (
+            row.chat_id,
+            row.status,
+            OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload),
+        )
         for row in await rows(running)
         if row.payload.get("attachments")
     ]
-    assert [(chat, parse_spec(m.attachments[0].made or "")) for chat, m in queued] == [
-        ("9101", (Q4, "csv", "baodi")),
-        ("9001", (Q4, "pdf", None)),
+    assert [
+        (chat, status, parse_spec(m.attachments[0].made or "")) for chat, status, m in queued
+    ] == [
+        ("9101", OutboxStatus.WAITING, (Q4, "csv", "baodi")),
+        ("9001", OutboxStatus.WAITING, (Q4, "pdf", None)),
     ]
-    assert queued[0][1].text.startswith("📑 2026年第四季度 · 宝坻区")
+    assert queued[0][2].text.startswith("📑 2026年第四季度 · 宝坻区")
 
     platform = Files()
     sender = OutboxSender(
-        running.database,
-        running.clock,
-        {Channel.TELEGRAM: platform},
-        running.services.roster,
-        files=ReportMaker(running.services, chromium()),
+        running.database, running.clock, {Channel.TELEGRAM: platform}, running.services.roster
     )
+    await sender.deliver_due()
+    assert platform.files == []  # the sender never makes a file: it waits for the maker
+
+    assert await running.file_maker.make_due() == 2
     while await sender.deliver_due():
         pass
-    (csv_name, csv_body), (pdf_name, pdf_body) = platform.files
+    # Two chats: their messages go side by side, in either order.
+    (pdf_name, pdf_body), (csv_name, csv_body) = sorted(platform.files)
     assert csv_name == "季报-2026Q4-宝坻区.csv"
     assert csv_body.startswith("\ufeff季度,层级,名称".encode())
     assert "2026Q4,区,宝坻区,5,3,2," in csv_body.decode("utf-8-sig")
@@ -179,6 +187,9 @@ class Files(Platform):
         self.files: list[tuple[str, bytes]] = []
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:
+        pending = self.failures.get(message.chat_id)
+        if pending:
+            raise pending.pop(0)
         for attachment in message.attachments:
             assert attachment.content is not None
             assert attachment.name is not None
@@ -186,41 +197,138 @@ class Files(Platform):
         return await super().deliver(message)
 
 
+class Counted:
+    """Makes reports with the bot's own maker, counting what it was asked to make."""
+
+    def __init__(self, bot: Bot, broken: int = 0) -> None:
+        self._reports = ReportMaker(bot.services)
+        self._broken = broken
+        self.made: list[str] = []
+
+    async def make(self, spec: str) -> ReportFile:
+        self.made.append(spec)
+        if self._broken:
+            self._broken -= 1
+            raise OSError("disk full")
+        return await self._reports.make(spec)
+
+
+def _maker(bot: Bot, source: Counted, woken: list[str] | None = None) -> FileMaker:
+    return FileMaker(
+        bot.database,
+        bot.clock,
+        source,
+        on_made=None if woken is None else lambda: woken.append("sender"),
+    )
+
+
+async def _status(bot: Bot) -> list[tuple[OutboxStatus, str | None]]:
+    return [(row.status, row.last_error) for row in await rows(bot) if row.chat_id == "9001"]
+
+
+async def test_a_file_is_made_once_however_often_its_message_is_retried(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await say(running, ADMIN, "/report html")
+    source, woken = Counted(running), list[str]()
+    assert await _maker(running, source, woken).make_due() == 1
+    assert woken == ["sender"]
+
+    platform = Files()
+    platform.failures["9001"] = [DeliveryError("timed out"), DeliveryError("timed out")]
+    sender = OutboxSender(
+        running.database, clock, {Channel.TELEGRAM: platform}, running.services.roster
+    )
+    for _ in range(3):
+        await sender.deliver_due()
+        clock.advance(timedelta(minutes=1))
+    assert [name for name, _ in platform.files] == ["季报-2026Q4-全市.html"]
+    assert source.made == ["report:2026Q4:html:"]
+
+
 async def test_a_file_that_cannot_be_made_is_tried_again_not_lost(
     bot: tuple[Bot, ManualClock],
 ) -> None:
     running, clock = bot
     await say(running, ADMIN, "/report html")
+    source = Counted(running, broken=1)
+    maker = _maker(running, source)
+    assert await maker.make_due() == 1
+    assert (await _status(running))[-1] == (OutboxStatus.WAITING, None)
+    assert await maker.make_due() == 0  # not before its retry is due
 
-    class Broken:
-        async def make(self, spec: str) -> ReportFile:
-            raise OSError("disk full")
-
+    clock.advance(timedelta(seconds=10))
+    assert await maker.make_due() == 1
     platform = Files()
-    broken = OutboxSender(
-        running.database,
-        clock,
-        {Channel.TELEGRAM: platform},
-        running.services.roster,
-        files=Broken(),
+    sender = OutboxSender(
+        running.database, clock, {Channel.TELEGRAM: platform}, running.services.roster
     )
-    await broken.deliver_due()
-    async with running.database.sessions() as session:
-        row = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()[-1]
-    assert (row.status, row.last_error) == (OutboxStatus.PENDING, "file not made: OSError")
-    assert platform.files == []
-
-    clock.advance(timedelta(minutes=1))
-    working = OutboxSender(
-        running.database,
-        clock,
-        {Channel.TELEGRAM: platform},
-        running.services.roster,
-        files=ReportMaker(running.services),
-    )
-    await working.deliver_due()
+    await sender.deliver_due()
     assert [name for name, _ in platform.files] == ["季报-2026Q4-全市.html"]
     assert platform.files[0][1].startswith(b"<!doctype html>")
+    assert len(source.made) == 2
+
+
+async def test_a_file_that_never_gets_made_is_said_so_in_plain_words(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await say(running, ADMIN, "/report html")
+    maker = _maker(running, Counted(running, broken=MAX_ATTEMPTS))
+    for wait in (0, 10, 20, 40, 80):
+        clock.advance(timedelta(seconds=wait))
+        assert await maker.make_due() == 1
+    clock.advance(timedelta(hours=1))
+    assert await maker.make_due() == 0
+
+    platform = Files()
+    sender = OutboxSender(
+        running.database, clock, {Channel.TELEGRAM: platform}, running.services.roster
+    )
+    while await sender.deliver_due():
+        pass
+    assert platform.files == []
+    assert platform.delivered[-1] == (
+        "9001",
+        "抱歉，这份文件没能生成：📑 2026年第四季度 · 全市。原因已记录，管理员会查看。"
+        "请稍后再试；季报也可以在服务专员控制台（/console）下载。",
+    )
+    assert (await _status(running))[-2:] == [
+        (OutboxStatus.FAILED, "file not made: OSError"),
+        (OutboxStatus.SENT, None),
+    ]
+
+
+async def test_a_maker_that_died_mid_file_leaves_it_to_the_next(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await say(running, ADMIN, "/report csv")
+    sessions = running.database.sessions
+    # The first maker takes the job and stalls (or is killed) before storing anything.
+    (stalled,) = await made_files.claim_due(sessions, now=clock.now(), lease=LEASE)
+    source = Counted(running)
+    assert await _maker(running, source).make_due() == 0  # still under the first one's lease
+
+    clock.advance(LEASE)
+    (second,) = await made_files.claim_due(sessions, now=clock.now(), lease=LEASE)
+    assert second.attempts == 2
+
+    async def store(job: made_files.Job, content: bytes) -> int | None:
+        async with running.database.transaction() as session:
+            return await made_files.store(
+                session, job, name="x.csv", media_type="text/csv", content=content, now=clock.now()
+            )
+
+    assert await store(stalled, b"late") is None  # its lease is over: the second maker's now
+    message_id = await store(second, b"fresh")
+    assert message_id is not None
+    assert await store(second, b"again") is None
+    async with sessions() as session:
+        assert [f.content for f in (await made_files.files_of(session, message_id)).values()] == [
+            b"fresh"
+        ]
 
 
 def test_printing_without_chromium_says_what_to_install(tmp_path: Path) -> None:

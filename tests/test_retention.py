@@ -31,6 +31,8 @@ from storage.models import (
     Conversation,
     Identity,
     InboundKey,
+    MadeFile,
+    MadeFileStatus,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -41,6 +43,7 @@ from storage.models import (
 )
 from storage.retention import BATCH, RetentionJob, standard_prunes
 from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, ROSTER, open_one, say
+from tests.support.reports import ADMIN
 
 Start = Callable[..., Awaitable[Bot]]
 DAY = timedelta(days=1)
@@ -245,3 +248,25 @@ async def test_wechat_signatures_go_once_their_window_has_passed(start: Start) -
     assert done.pruned is not None
     assert done.pruned["wechat_nonces"] == 1
     assert await ids(bot, WeChatNonce.nonce) == {"fresh"}
+
+
+async def test_made_files_go_a_week_on_and_their_messages_stay(start: Start) -> None:
+    clock = ManualClock(MONDAY)
+    bot = await start(clock)
+    await say(bot, ADMIN, "/report csv")
+    assert await bot.file_maker.make_due() == 1
+    await say(bot, ADMIN, "/report md")  # ordered, not made yet
+    messages = await ids(bot, OutboxMessage.id)
+    made = MadeFile.status == MadeFileStatus.MADE
+    assert len(await ids(bot, MadeFile.id, made)) == 1
+
+    clock.advance(6 * DAY)
+    done = await bot.scheduler.tick()
+    assert done.pruned is not None
+    assert done.pruned["made_files"] == 0
+    clock.advance(2 * DAY)
+    done = await bot.scheduler.tick()
+    assert done.pruned is not None
+    assert done.pruned["made_files"] == 1
+    assert await ids(bot, MadeFile.status) == {MadeFileStatus.QUEUED}
+    assert await ids(bot, OutboxMessage.id) == messages

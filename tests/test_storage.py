@@ -23,7 +23,7 @@ from storage.answers import (
     record_answer,
 )
 from storage.database import MIGRATIONS
-from storage.models import Base, OutboxMessage, OutboxStatus
+from storage.models import Base, MadeFile, MadeFileStatus, OutboxMessage, OutboxStatus
 from storage.questions import UnansweredSummary, record_unanswered, unanswered_summary
 
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=timezone(timedelta(hours=8)))
@@ -233,5 +233,60 @@ async def test_replies_stored_as_sent_at_once_become_handed_back(database_url: s
         async with database.engine.begin() as connection:
             await connection.run_sync(_migrate, "0008", down=True)
         assert await statuses() == {row_id: row[0] for row_id, row in rows.items()}
+    finally:
+        await database.close()
+
+
+async def test_a_report_queued_before_upgrading_gets_its_job_and_waits(database_url: str) -> None:
+    """Before made files were jobs, a pending message named its report and the sender made it;
+    the migration orders that file, so the upgraded sender does not find a file missing."""
+    report = {"kind": "document", "name": None, "size": None, "channel": None, "ref": None}
+    payloads = {
+        1: {"text": "📑 2026Q4", "attachments": [{**report, "made": "report:2026Q4:pdf:"}]},
+        2: {"text": "好的，正在生成", "made": "no attachment says so"},
+        3: {"text": "📑 sent already", "attachments": [{**report, "made": "report:2026Q3:csv:"}]},
+    }
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, "head")
+            await connection.run_sync(_migrate, "0009", down=True)
+            await connection.execute(
+                OutboxMessage.__table__.insert(),
+                [
+                    {
+                        "id": row_id,
+                        "channel": "telegram",
+                        "chat_id": "9001",
+                        "payload": payload,
+                        "created_at": T0,
+                        "status": "sent" if row_id == 3 else "pending",
+                        "attempts": 0,
+                        "next_attempt_at": T0,
+                    }
+                    for row_id, payload in payloads.items()
+                ],
+            )
+        await database.migrate()
+        async with database.sessions() as session:
+            found = await session.execute(select(OutboxMessage.id, OutboxMessage.status))
+            assert {row_id: status for row_id, status in found} == {
+                1: OutboxStatus.WAITING,
+                2: OutboxStatus.PENDING,
+                3: OutboxStatus.SENT,
+            }
+            jobs = (await session.execute(select(MadeFile))).scalars().all()
+            assert [
+                (j.outbox_id, j.position, j.spec, j.status, j.next_attempt_at) for j in jobs
+            ] == [(1, 0, "report:2026Q4:pdf:", MadeFileStatus.QUEUED, T0)]
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_migrate, "0009", down=True)
+        async with database.sessions() as session:
+            found = await session.execute(select(OutboxMessage.id, OutboxMessage.status))
+            assert {row_id: status for row_id, status in found} == {
+                1: OutboxStatus.PENDING,
+                2: OutboxStatus.PENDING,
+                3: OutboxStatus.SENT,
+            }
     finally:
         await database.close()

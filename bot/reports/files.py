@@ -1,7 +1,7 @@
 """The quarterly report as a file: counted from the database, rendered as PDF, HTML, CSV or MD.
 
-The CLI writes it; in chat, ``/report`` leaves a description of it in the outbox
-(``report:2026Q4:pdf:district``) and the sender makes it when it sends.
+The CLI writes it; in chat, ``/report`` queues a message with a description of it
+(``report:2026Q4:pdf:district``), and the file maker (:mod:`bot.file_maker`) makes it.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class ReportSources(Protocol):
 
 
 class ReportMaker:
-    """Makes the report files that ``/report`` queues, for the outbox sender."""
+    """Makes the report files that ``/report`` queues (for the file maker) and the console's."""
 
     def __init__(self, services: ReportSources, chromium: str | None = None) -> None:
         """Read from ``services``; print PDFs with ``chromium`` (found on PATH when unset).

@@ -53,6 +53,7 @@ class Texts:
     """The scope of an admin's statistics: every group."""
     report_caption: str
     report_no_files: str
+    file_not_made: str
     reload_ok: str
     reload_failed: str
     roster_reload_ok: str
@@ -127,10 +128,14 @@ ZH = Texts(
     report_making="好的，正在生成{scope}的{quarter}季报，稍候以文件发给您。",
     whole_city="全市",
     all_groups="全部",
-    report_caption="📑 {title}\n统计至发送时；含图表，A4 纸可直接打印。",
+    report_caption="📑 {title}\n统计至生成时；含图表，A4 纸可直接打印。",
     report_no_files=(
         "这里发不了文件。完整季报（含图表）可以在服务专员控制台（/console）下载，"
         "或在 Telegram 向我发送 /report 获取。"
+    ),
+    file_not_made=(
+        "抱歉，这份文件没能生成：{what}。原因已记录，管理员会查看。"
+        "请稍后再试；季报也可以在服务专员控制台（/console）下载。"
     ),
     reload_ok="知识库已重新加载，共 {entries} 条。",
     reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
@@ -215,10 +220,14 @@ EN = Texts(
     report_making="On it: the {quarter} report for {scope} follows as a file in a moment.",
     whole_city="the city",
     all_groups="all",
-    report_caption="📑 {title}\nCounted as of sending; with charts, prints on A4.",
+    report_caption="📑 {title}\nCounted as of making; with charts, prints on A4.",
     report_no_files=(
         "Files cannot be sent here. Download the full report (with charts) from the "
         "commissioners' console (/console), or send /report to me on Telegram."
+    ),
+    file_not_made=(
+        "Sorry, this file could not be made: {what}. The reason is logged for the admins. "
+        "Please try again later; the report can also be downloaded from the console (/console)."
     ),
     reload_ok="Knowledge base reloaded: {entries} entries.",
     reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
