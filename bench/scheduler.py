@@ -25,6 +25,7 @@ from sqlalchemy import insert
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
+from bot.domain.lifecycle import Status
 from bot.domain.roster.load import DEMO_ROSTER
 from bot.domain.workdays import end_of_day
 from bot.settings import load_settings
@@ -76,7 +77,7 @@ async def _fill(bot: Bot, count: int) -> None:
                     "text": f"第{n}号事项",
                     "space_id": spaces[n % len(spaces)],
                     "group_id": groups[n % len(groups)],
-                    "status": "open" if n % 3 else "claimed",
+                    "status": Status.OPEN if n % 3 else Status.CLAIMED,
                     "opened_at": MORNING - timedelta(days=1),
                     "due_date": due,
                     "deadline": end_of_day(due),

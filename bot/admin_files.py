@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain.lifecycle import REOPEN_WORKDAYS, Status
+from bot.domain.lifecycle import BEING_WORKED_ON, REOPEN_WORKDAYS, Status
 from bot.domain.roster.faults import RosterError, RosterFault
 from bot.domain.roster.model import Roster
 from bot.domain.workday_overrides import CalendarError
@@ -30,12 +30,7 @@ __all__ = ["FileReload", "Stranded", "reload_all", "stranded", "warn_stranded"]
 
 log = logging.getLogger(__name__)
 
-STILL_WORKED = (
-    Status.OPEN.value,
-    Status.CLAIMED.value,
-    Status.WAITING.value,
-    Status.RESOLVED.value,
-)
+STILL_WORKED = (*BEING_WORKED_ON, Status.RESOLVED)
 """Statuses of a request someone may still act on: a resolved one can be reopened."""
 NUMBERS_SHOWN = 5
 """Request numbers named in a fault or warning; the count says how many more there are."""
@@ -106,7 +101,7 @@ async def stranded(services: Services, roster: Roster, now: datetime) -> tuple[S
         found = await requests.outside(session, spaces=spaces, groups=groups, statuses=STILL_WORKED)
     named: dict[tuple[str, str], list[str]] = {}
     for request in found:
-        if request.status == Status.RESOLVED.value and (
+        if request.status == Status.RESOLVED and (
             request.resolved_at is None
             or calendar.working_days_between(request.resolved_at, now) > REOPEN_WORKDAYS
         ):

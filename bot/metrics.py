@@ -113,8 +113,8 @@ class Metrics:
         for status, count in found.requests.items():
             self.requests.labels(status).set(count)
         self.overdue.set(found.overdue)
-        for (channel, status), count in found.outbox.items():
-            self.outbox_backlog.labels(channel, status).set(count)
+        for (channel, outbox_status), count in found.outbox.items():
+            self.outbox_backlog.labels(channel, outbox_status).set(count)
         for channel, oldest in found.oldest_waiting.items():
             self.outbox_oldest.labels(channel).set(max(0.0, (now - oldest).total_seconds()))
         return generate_latest(self.registry)

@@ -93,7 +93,7 @@ async def follow_up(message: IncomingMessage, context: Context) -> Sequence[Outg
     )
     if request is None:
         return None
-    if request.status != Status.WAITING.value:
+    if request.status != Status.WAITING:
         result = context.knowledge.current.match(message.text)
         if result.band is Band.ANSWER:
             return None  # a policy question: the FAQ answers it

@@ -19,6 +19,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.lifecycle import Status
 from storage.models import ConsoleSession, ConsoleToken, Person, Request, RequestEvent
 
 __all__ = [
@@ -151,7 +152,7 @@ async def forget_expired(session: AsyncSession, now: datetime) -> None:
 
 
 async def requests_for_groups(
-    session: AsyncSession, group_ids: Iterable[str], statuses: Sequence[str], limit: int = 500
+    session: AsyncSession, group_ids: Iterable[str], statuses: Sequence[Status], limit: int = 500
 ) -> Sequence[Request]:
     """The requests of these groups in ``statuses``, the earliest deadline first."""
     groups = sorted(set(group_ids))
@@ -177,7 +178,7 @@ async def resolved_since(
         select(Request)
         .where(
             Request.group_id.in_(groups),
-            Request.status.in_(("resolved", "closed")),
+            Request.status.in_((Status.RESOLVED, Status.CLOSED)),
             Request.resolved_at >= since,
         )
         .order_by(Request.resolved_at.desc(), Request.id.desc())

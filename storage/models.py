@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain.lifecycle import Status
+
 __all__ = [
     "MAX_INTEGER",
     "Alert",
@@ -199,7 +201,19 @@ class Request(Base):
     assignee: Mapped[str | None] = mapped_column(String(160))
     """The claiming commissioner as ``channel:user_id``."""
     assignee_name: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    status: Mapped[Status] = mapped_column(
+        # The value in a VARCHAR(16), as before the enum: no type or constraint to migrate.
+        Enum(
+            Status,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+            validate_strings=True,
+        ),
+        nullable=False,
+        index=True,
+    )
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     due_date: Mapped[date] = mapped_column(Date, nullable=False)
     """Shanghai date; the deadline is 24:00 of it."""

@@ -170,7 +170,7 @@ async def dated(
 
 
 async def for_group(
-    session: AsyncSession, group_id: str, statuses: Sequence[str], limit: int = 200
+    session: AsyncSession, group_id: str, statuses: Sequence[Status], limit: int = 200
 ) -> Sequence[Request]:
     """A duty group's requests in ``statuses``, the earliest deadline first."""
     query = (
@@ -187,7 +187,7 @@ async def outside(
     *,
     spaces: Collection[str],
     groups: Collection[str],
-    statuses: Sequence[str],
+    statuses: Sequence[Status],
 ) -> Sequence[Request]:
     """The requests in ``statuses`` whose space is not in ``spaces`` or group not in ``groups``.
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.lifecycle import CLOCK_RUNNING
+from bot.domain.lifecycle import CLOCK_RUNNING, Status
 from storage.models import OutboxMessage, OutboxStatus, Request, RequestEvent, UnansweredQuestion
 
 __all__ = ["DayCounts", "Standing", "day_counts", "standing"]
@@ -61,7 +61,7 @@ async def day_counts(
         resolved=await count(resolutions),
         active=await count(active),
         overdue=await count(active.where(Request.deadline < now)),
-        waiting=await count(requests.where(Request.status == "waiting")),
+        waiting=await count(requests.where(Request.status == Status.WAITING)),
         unanswered=await count(unanswered, scoped=False),
     )
 
@@ -70,7 +70,7 @@ async def day_counts(
 class Standing:
     """Where the requests and the outbox stand at one moment."""
 
-    requests: dict[str, int]
+    requests: dict[Status, int]
     """Status → how many requests."""
     overdue: int
     """Open or being worked on, past their deadline."""

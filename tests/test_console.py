@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from bot.channels.console.auth import issue_link
 from bot.clock import SHANGHAI, SystemClock
+from bot.domain.lifecycle import Status
 from bot.domain.roster.load import DEMO_ROSTER
 from storage import Database
 from storage.models import ConsoleSession, ConsoleToken, Request, RequestEvent
@@ -453,7 +454,11 @@ async def test_a_non_members_action_is_refused_and_changes_nothing(
     async with database.sessions() as session:
         request = await session.scalar(select(Request).where(Request.number == number))
         assert request is not None
-        assert (request.status, request.assignee, request.group_id) == ("open", None, "baodi-g1")
+        assert (request.status, request.assignee, request.group_id) == (
+            Status.OPEN,
+            None,
+            "baodi-g1",
+        )
         events = (await session.scalars(select(RequestEvent.kind))).all()
         assert events == ["opened"]
 

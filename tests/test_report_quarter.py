@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
+from bot.domain.lifecycle import Status
 from bot.messages import Channel, Sender
 from bot.reports.engine import build_report
 from bot.reports.figures import Figures
@@ -200,10 +201,10 @@ def counted(
             for scope in where(holder(i), resolvers[-1] if resolvers else None):
                 scope["stars"][rid] = (log[i].data or {})["stars"]
         # Where it stands at the end: the request's own columns.
-        if request.status == "waiting":
+        if request.status == Status.WAITING:
             for scope in where(request.group_id):
                 scope["waiting"].add(rid)
-        if request.status in ("open", "claimed") and request.deadline <= Q4.end:
+        if request.status in (Status.OPEN, Status.CLAIMED) and request.deadline <= Q4.end:
             for scope in where(request.group_id, request.assignee):
                 scope["overdue"].add(rid)
     return scopes

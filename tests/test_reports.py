@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.domain.lifecycle import Status
 from bot.reports.engine import build_report
 from bot.reports.figures import Figures
 from bot.reports.period import Year
@@ -41,9 +42,13 @@ async def independent(bot: Bot, as_of: datetime) -> dict[str, dict[str, object]]
             "resolved": len(resolved),
             "on_time": len([r for r in resolved if r.resolved_at and r.resolved_at < r.deadline]),
             "overdue": len(
-                [r for r in mine if r.status in ("open", "claimed") and r.deadline <= as_of]
+                [
+                    r
+                    for r in mine
+                    if r.status in (Status.OPEN, Status.CLAIMED) and r.deadline <= as_of
+                ]
             ),
-            "waiting": len([r for r in mine if r.status == "waiting"]),
+            "waiting": len([r for r in mine if r.status == Status.WAITING]),
             "first_reply_days": sorted(
                 calendar.working_days_between(r.opened_at, r.first_reply_at)
                 for r in mine

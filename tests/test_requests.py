@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.domain.lifecycle import Status
 from bot.messages import Channel, IncomingMessage, Language, OutgoingMessage, Sender
 from bot.routing import InlinePolicy
 from storage.models import OutboxMessage, Request, RequestEvent
@@ -139,7 +140,7 @@ async def test_only_the_duty_group_acts_on_its_request(bot: tuple[Bot, ManualClo
     stranger = await say(running, OTHER, f"/claim {number}")
     assert stranger[0].text == "抱歉，只有服务小组的成员可以处理工单。"
     stored = await the_request(running, number)
-    assert (stored.status, stored.assignee) == ("open", None)
+    assert (stored.status, stored.assignee) == (Status.OPEN, None)
     async with running.database.sessions() as session:
         kinds = (await session.scalars(select(RequestEvent.kind))).all()
     assert kinds == ["opened"]
@@ -161,7 +162,7 @@ async def test_asking_for_information_pauses_the_clock(bot: tuple[Bot, ManualClo
     running, clock = bot
     number = await open_one(running)
     await say(running, ZHANG, f"/ask {number} 请问公司类型是有限责任公司吗？")
-    assert (await the_request(running, number)).status == "waiting"
+    assert (await the_request(running, number)).status == Status.WAITING
     assert any("需要您补充" in t for t in await outbox_for(running, "e1"))
     # Answered on Wednesday: Tuesday was spent waiting (Monday, the opening day, never counts).
     clock.advance(timedelta(days=2))
@@ -172,7 +173,7 @@ async def test_asking_for_information_pauses_the_clock(bot: tuple[Bot, ManualClo
     assert "2026-12-08" in moved[0]
     assert "2026-12-07" in moved[0]
     stored = await the_request(running, number)
-    assert (stored.status, stored.due_date) == ("claimed", date(2026, 12, 8))
+    assert (stored.status, stored.due_date) == (Status.CLAIMED, date(2026, 12, 8))
     assert any("有限责任公司" in t for t in await outbox_for(running, "-1002000000001"))
 
 
@@ -199,12 +200,12 @@ async def test_reopen_within_five_working_days_only(bot: tuple[Bot, ManualClock]
     clock.advance(timedelta(days=2))
     again = await say(running, ENTREPRENEUR, choice=f"req:reopen:{number}")
     assert "重新打开" in again[0].text
-    assert (await the_request(running, number)).status == "claimed"
+    assert (await the_request(running, number)).status == Status.CLAIMED
     await say(running, ZHANG, f"/resolve {number} 这次真的办好了")
     clock.advance(timedelta(days=10))
     late = await say(running, ENTREPRENEUR, choice=f"req:reopen:{number}")
     assert "不能重新打开" in late[0].text
-    assert (await the_request(running, number)).status == "resolved"
+    assert (await the_request(running, number)).status == Status.RESOLVED
 
 
 async def test_transfer_moves_the_request_and_tells_everyone(
@@ -216,7 +217,7 @@ async def test_transfer_moves_the_request_and_tells_everyone(
     assert "没有找到服务小组 g9" in unknown[0].text
     await say(running, ZHANG, f"/transfer {number} g2")
     stored = await the_request(running, number)
-    assert (stored.group_id, stored.status) == ("g2", "open")
+    assert (stored.group_id, stored.status) == ("g2", Status.OPEN)
     assert any(number in t for t in await outbox_for(running, "-1002000000002"))
     assert any("已转给服务二组" in t for t in await outbox_for(running, "e1"))
     refused = await say(running, ZHANG, f"/claim {number}")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
+from bot.domain.lifecycle import Status
 from bot.settings import load_settings
 from storage.models import Notice, OutboxMessage
 from tests.support.databases import scratch_postgres
@@ -123,14 +124,14 @@ async def test_no_notice_for_a_resolved_or_waiting_request_and_none_ever_for_a_c
     resolved = await open_one(bot, "公司注册需要哪些材料")
     await say(bot, ZHANG, f"/resolve {resolved} 材料清单已发给您")
     await say(bot, ENTREPRENEUR, choice=f"req:confirm:{resolved}")
-    assert (await the_request(bot, resolved)).status == "closed"
+    assert (await the_request(bot, resolved)).status == Status.CLOSED
     waiting = await open_one(bot, "想申请创业补贴")
     await say(bot, ZHANG, f"/ask {waiting} 请问公司成立几年了？")
     for day in range(1, 32):
         await tick_at(bot, clock, f"2026-12-{day:02d}T09:00")
         await tick_at(bot, clock, f"2026-12-{day:02d}T23:59")
     assert await notices(bot) == Counter()
-    assert (await the_request(bot, waiting)).status == "waiting"
+    assert (await the_request(bot, waiting)).status == Status.WAITING
 
 
 async def test_a_resolved_request_closes_itself_when_it_can_no_longer_be_reopened(
@@ -141,10 +142,10 @@ async def test_a_resolved_request_closes_itself_when_it_can_no_longer_be_reopene
     await say(bot, ZHANG, f"/resolve {number} 已办好")
     # Resolved Mon 11-23; five working days: Tue 24 … Mon 30. Closes as Tue 12-01 begins.
     await tick_at(bot, clock, "2026-11-30T23:59")
-    assert (await the_request(bot, number)).status == "resolved"
+    assert (await the_request(bot, number)).status == Status.RESOLVED
     await tick_at(bot, clock, "2026-12-01T00:00")
     closed = await the_request(bot, number)
-    assert closed.status == "closed"
+    assert closed.status == Status.CLOSED
     assert closed.closed_at == shanghai("2026-12-01T00:00")
     told = (await sent_to(bot, "e1"))[-1]
     assert told == f"工单 {number} 办结已满 5 个工作日，已自动关闭。如有新问题，请发送 /new。"

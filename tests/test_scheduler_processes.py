@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bot.app import Bot, create_bot
 from bot.clock import SHANGHAI, ManualClock
+from bot.domain.lifecycle import Status
 from bot.messages import Channel, Sender
 from bot.settings import load_settings
 from storage.models import Notice, OutboxMessage, Request
@@ -144,7 +145,7 @@ class _Plan:
         if local.time() == time(8, 0):
             for n in self.resolve_on_due_morning & self.numbers.keys():
                 request = await _request(bot, self.numbers[n])
-                if request.due_date == local.date() and request.status == "open":
+                if request.due_date == local.date() and request.status == Status.OPEN:
                     await say(bot, ZHANG, f"/resolve {self.numbers[n]} 办好了")
 
 

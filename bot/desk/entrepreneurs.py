@@ -57,7 +57,7 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         phone=command.phone,
         space_id=space.id,
         group_id=group.id,
-        status=Status.OPEN.value,
+        status=Status.OPEN,
         opened_at=now,
         due_date=due.due_date,
         deadline=due.deadline,
@@ -98,12 +98,12 @@ async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome
     if not policy.owns(who.person, request):
         raise ValueError(f"request {request.number} is not this person's")
     texts = desk_texts_for(who.language)
-    status = transition(Status(request.status), Action.FOLLOW_UP, Role.ENTREPRENEUR)
+    status = transition(request.status, Action.FOLLOW_UP, Role.ENTREPRENEUR)
     messages: list[OutgoingMessage] = []
     event(turn, request, EventKind.FOLLOW_UP, ENTREPRENEUR, text=command.text)
-    if request.status == Status.WAITING.value:
+    if request.status == Status.WAITING:
         await requests.end_pause(turn.session, request, turn.now)
-        request.status = status.value
+        request.status = status
         messages += await redate(turn, request)
         messages += await card_update(turn, request)
     messages += to_group(
@@ -135,7 +135,7 @@ async def confirm(turn: Turn, who: Entrepreneur, command: Confirm) -> Outcome:
         return checked
     request, status = checked
     texts = desk_texts_for(who.language)
-    request.status = status.value
+    request.status = status
     request.closed_at = turn.now
     event(turn, request, EventKind.CONFIRMED, ENTREPRENEUR)
     notes = [
@@ -160,7 +160,7 @@ async def reopen(turn: Turn, who: Entrepreneur, command: Reopen) -> Outcome:
         )
     # The days between the result and the reopening were not the commissioners' to count.
     requests.open_pause(turn.session, request, request.resolved_at, until=turn.now)
-    request.status = status.value
+    request.status = status
     request.resolved_at = None
     event(turn, request, EventKind.REOPENED, ENTREPRENEUR)
     messages = await redate(turn, request)

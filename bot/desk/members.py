@@ -125,11 +125,11 @@ async def _apply(
     if action is Action.RESOLVE:
         request.resolved_at = now
         request.result = text
-    if request.status == Status.WAITING.value and action is not Action.ASK:
+    if request.status == Status.WAITING and action is not Action.ASK:
         # The commissioner moved on without the information: the clock runs again.
         await requests.end_pause(turn.session, request, now)
         messages += await redate(turn, request)
-    request.status = status.value
+    request.status = status
     event(turn, request, EventKind(action.value), member.account, text=text or None)
 
     def compose(texts: DeskTexts) -> str:
@@ -166,14 +166,14 @@ async def _transfer(
     if group is None:
         return Outcome.refused(texts.unknown_group.format(group=target, groups="、".join(groups)))
     messages: list[OutgoingMessage] = []
-    if request.status == Status.WAITING.value:
+    if request.status == Status.WAITING:
         # The transfer ends the wait: the request is open again and its clock runs.
         await requests.end_pause(turn.session, request, turn.now)
         messages += await redate(turn, request)
     old = request.group_id
     request.group_id = group.id
     request.assignee = request.assignee_name = None
-    request.status = status.value
+    request.status = status
     event(turn, request, EventKind.TRANSFERRED, member.account, data={"from": old, "to": group.id})
 
     def compose(reader: DeskTexts) -> str:

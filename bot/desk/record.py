@@ -59,7 +59,7 @@ def next_status(
 ) -> tuple[Request, Status] | Outcome:
     """The request and where ``action`` leads it, or the refusal when the lifecycle says no."""
     try:
-        return request, transition(Status(request.status), action, role)
+        return request, transition(request.status, action, role)
     except IllegalTransition as illegal:
         # A member's refused move is worth a look; an entrepreneur's is an old button.
         level = logging.WARNING if role is Role.MEMBER else logging.INFO

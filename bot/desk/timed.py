@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 async def notify(turn: Turn, command: Notify) -> Outcome:
     """Send one notice unless another process did, or the request moved on meanwhile."""
     request = await requests.locked_by_id(turn.session, command.request_id)
-    if request is None or not Status(request.status).is_active or request.due_date != command.day:
+    if request is None or not request.status.is_active or request.due_date != command.day:
         return Outcome(done=False)
     if not await notices.claim(turn.session, request.id, command.kind, command.day, turn.now):
         return Outcome(done=False)
@@ -107,15 +107,15 @@ def _supervisors_chat(turn: Turn, request: Request) -> Mapping[str, str]:
 async def auto_close(turn: Turn, command: AutoClose) -> Outcome:
     """Close a resolved request once it can no longer be reopened."""
     request = await requests.locked_by_id(turn.session, command.request_id)
-    if request is None or request.status != Status.RESOLVED.value:
+    if request is None or request.status != Status.RESOLVED:
         return Outcome(done=False)
     assert request.resolved_at is not None
     # The same count the reopen button uses, so a request closes exactly when it can no longer
     # be reopened.
     if turn.calendar.working_days_between(request.resolved_at, turn.now) <= AUTO_CLOSE_WORKDAYS:
         return Outcome(done=False)
-    status = transition(Status(request.status), Action.AUTO_CLOSE, Role.SYSTEM)
-    request.status, request.closed_at = status.value, turn.now
+    status = transition(request.status, Action.AUTO_CLOSE, Role.SYSTEM)
+    request.status, request.closed_at = status, turn.now
     event(turn, request, EventKind.CLOSED, SYSTEM_ACTOR)
 
     def compose(texts: DeskTexts) -> str:

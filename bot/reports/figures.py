@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from bot.domain.lifecycle import Status
 from bot.reports.period import Period
 
 __all__ = ["Figures", "OverdueRequest", "QuarterReport", "median_p90"]
@@ -59,7 +60,7 @@ class OverdueRequest:
     group_id: str
     space_id: str
     category: str
-    status: str
+    status: Status
     due_date: date
     workdays_late: int
     assignee: str | None

@@ -37,7 +37,7 @@ class Shape:
     ratings: tuple[tuple[int, int, int], ...]
     """The ratings of the quarter, newest first: position, group chain, position of the
     resolution before it (-1: none). The newest with whole stars counts."""
-    status: str
+    status: Status
     group: int
     """The group chain at the report's moment."""
     due: int

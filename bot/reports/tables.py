@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bot.clock import SHANGHAI
 from bot.domain import categories
+from bot.domain.lifecycle import Status
 from bot.domain.roster.model import Roster
 from bot.reports.figures import Figures, QuarterReport
 
@@ -292,7 +293,12 @@ def _table(header: list[str], body: list[list[str]]) -> Iterator[str]:
         yield "| " + " | ".join(cells) + " |"
 
 
-_STATUS = {"open": "待受理", "claimed": "办理中", "waiting": "待补充", "resolved": "已办结"}
+_STATUS = {
+    Status.OPEN: "待受理",
+    Status.CLAIMED: "办理中",
+    Status.WAITING: "待补充",
+    Status.RESOLVED: "已办结",
+}
 
 
 def _percent(value: float | None) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SHANGHAI
+from bot.domain.lifecycle import Status
 from bot.domain.workdays import WorkCalendar
 from bot.reports.figures import Figures, OverdueRequest, QuarterReport
 from bot.reports.period import Period
@@ -244,7 +245,7 @@ def _tally(
                 state.group,
                 history.space_id,
                 history.category,
-                state.status,
+                Status(state.status),
                 due,
                 late,
                 state.assignee,
