@@ -203,14 +203,7 @@ class Request(Base):
     assignee_name: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[Status] = mapped_column(
         # The value in a VARCHAR(16), as before the enum: no type or constraint to migrate.
-        Enum(
-            Status,
-            native_enum=False,
-            create_constraint=False,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-            validate_strings=True,
-        ),
+        stored_as_value(Status),
         nullable=False,
         index=True,
     )
