@@ -83,7 +83,8 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             "makerdesk_outbox_backlog",
-            "Messages waiting in the outbox, by channel: pending, or held by the platform.",
+            "Messages waiting in the outbox, by channel: pending, held by the platform, or waiting "
+            "for a file being made.",
             ["channel", "status"],
             registry=registry,
         )

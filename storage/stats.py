@@ -74,8 +74,8 @@ class Standing:
     """Status → how many requests."""
     overdue: int
     """Open or being worked on, past their deadline."""
-    outbox: dict[tuple[str, str], int]
-    """(channel, status) → messages waiting: ``pending`` or ``held``."""
+    outbox: dict[tuple[str, OutboxStatus], int]
+    """(channel, status) → messages waiting: ``pending``, ``held``, or ``waiting`` for a file."""
     oldest_waiting: dict[str, datetime]
     """Channel → when its oldest pending message was queued."""
 
@@ -88,7 +88,9 @@ async def standing(session: AsyncSession, now: datetime) -> Standing:
         .select_from(Request)
         .where(Request.status.in_(CLOCK_RUNNING), Request.deadline < now)
     )
-    waiting = OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD))
+    waiting = OutboxMessage.status.in_(
+        (OutboxStatus.PENDING, OutboxStatus.HELD, OutboxStatus.WAITING)
+    )
     backlog = await session.execute(
         select(OutboxMessage.channel, OutboxMessage.status, func.count())
         .where(waiting)
