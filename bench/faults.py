@@ -79,13 +79,9 @@ from typing import Any, TypeVar
 import aiohttp
 from sqlalchemy import func, select
 
-from bench.harness import (
-    POSTGRES_URL,
-    SHIPPED_FAQ,
-    print_markdown,
-    questions,
-    scratch_database,
-)
+from bench.figures import print_markdown
+from bench.load import questions
+from bench.procs import POSTGRES_URL, SHIPPED_FAQ, scratch_database
 from bot.app import create_bot
 from bot.channels.wechat.render import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, ManualClock
