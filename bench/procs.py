@@ -174,17 +174,12 @@ def close_stdin(process: Process) -> None:
         process.stdin.close()
 
 
-def sigterm(process: Process) -> None:
-    """Ask a process to stop by ``SIGTERM``, as a service manager does."""
-    process.send_signal(signal.SIGTERM)
-
-
 async def stop(process: Process, polite: Callable[[Process], None]) -> None:
     """Stop ``process`` if it still runs: politely, then by ``SIGKILL`` after a while.
 
     Args:
         process: The process to stop.
-        polite: How to ask it first (:func:`close_stdin`, :func:`sigterm`); it then has
+        polite: How to ask it first (:func:`close_stdin`); it then has
             :data:`STOP_WAIT_S` to exit.
     """
     if process.returncode is not None:
