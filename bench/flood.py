@@ -35,19 +35,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.harness import (
-    POSTGRES_URL,
-    CpuMeter,
-    CpuUse,
-    bot_process,
-    cancel_on_sigterm,
-    cpu_notes,
-    median_cpu,
-    percentile,
-    print_markdown,
-    questions,
-    scratch_database,
-)
+from bench.cpu import CpuMeter, CpuUse, cpu_notes
+from bench.figures import median_cpu, percentile, print_markdown
+from bench.load import questions
+from bench.procs import POSTGRES_URL, bot_process, cancel_on_sigterm, scratch_database
 
 __all__ = ["Row", "main", "print_table", "run"]
 

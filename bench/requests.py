@@ -37,7 +37,7 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs; tests use it the sam
 from sqlalchemy import func, select
 
 import knowledge
-from bench.harness import POSTGRES_URL, scratch_database
+from bench.procs import POSTGRES_URL, scratch_database
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender

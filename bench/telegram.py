@@ -55,8 +55,9 @@ and the fake take CPU the server would otherwise have, so the figures are a floo
 on a machine of its own. ``/proc/stat`` also tells what the rest of the machine used meanwhile,
 and what the hypervisor gave other virtual machines instead (steal time, told apart: it is no
 process here); a row disturbed by either (a test suite running beside it, a busy host) says so
-under the table. The processes, the bot's start, the CPU readings and the table's figures are
-``bench.harness``'s, shared with ``bench.wechat``.
+under the table. What is shared with ``bench.wechat``: the processes and the bot's start
+(``bench.procs``), the load (``bench.load``), the CPU readings (``bench.cpu``) and the table's
+figures (``bench.figures``).
 """
 
 from __future__ import annotations
@@ -74,30 +75,19 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.harness import (
-    Bot,
-    CpuMeter,
+from bench.cpu import CpuMeter, cpu_notes
+from bench.figures import Report, Row, Sample, format_cpu, format_ms, print_markdown
+from bench.load import (
     Drive,
     FakeApi,
     FakeClient,
     Plan,
-    Report,
-    Row,
-    Sample,
-    bot_process,
-    cancel_on_sigterm,
-    cli,
     closed_loop,
     collect,
-    cpu_notes,
-    echo_app,
-    format_cpu,
-    format_ms,
-    helpers,
     post_message,
-    print_markdown,
     questions,
 )
+from bench.procs import Bot, bot_process, cancel_on_sigterm, cli, echo_app, helpers
 from tests.support.processes import free_port
 
 TOKEN = "123:bench"

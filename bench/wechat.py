@@ -86,8 +86,9 @@ and the fake take CPU the server would otherwise have, so the figures are a floo
 on a machine of its own. ``/proc/stat`` also tells what the rest of the machine used meanwhile,
 and what the hypervisor gave other virtual machines instead (steal time, told apart: on a shared
 host it can take a third of a core); a row disturbed by either (a test suite running beside it,
-a busy host) says so under the table. The processes, the bot's start, the CPU readings and the
-table's figures are ``bench.harness``'s, shared with ``bench.telegram``.
+a busy host) says so under the table. What is shared with ``bench.telegram``: the processes and
+the bot's start (``bench.procs``), the load (``bench.load``), the CPU readings (``bench.cpu``)
+and the table's figures (``bench.figures``).
 """
 
 from __future__ import annotations
@@ -112,32 +113,28 @@ import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
-from bench.harness import (
-    Bot,
-    CpuMeter,
+from bench.cpu import CpuMeter, cpu_notes
+from bench.figures import (
+    Report,
+    Row,
+    Sample,
+    format_cpu,
+    format_ms,
+    median_or_none,
+    percentile,
+    print_markdown,
+)
+from bench.load import (
     Drive,
     FakeApi,
     FakeClient,
     Plan,
-    Report,
-    Row,
-    Sample,
-    bot_process,
-    cancel_on_sigterm,
-    cli,
     closed_loop,
     collect,
-    cpu_notes,
-    echo_app,
-    format_cpu,
-    format_ms,
-    helpers,
-    median_or_none,
-    percentile,
     post_message,
-    print_markdown,
     questions,
 )
+from bench.procs import Bot, bot_process, cancel_on_sigterm, cli, echo_app, helpers
 
 TOKEN = "benchtoken"
 """The Token of the account's server configuration (signs every message)."""

@@ -66,14 +66,8 @@ from sqlalchemy import text
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from bench.harness import (
-    POSTGRES_URL,
-    ROOT,
-    SHIPPED_FAQ,
-    cancel_on_sigterm,
-    print_markdown,
-    scratch_database,
-)
+from bench.figures import print_markdown
+from bench.procs import POSTGRES_URL, ROOT, SHIPPED_FAQ, cancel_on_sigterm, scratch_database
 from bot.channels.wechat import inbound, parsing
 from bot.domain.roster.load import DEMO_ROSTER
 from storage import Database, nonces
@@ -309,7 +303,7 @@ class BurstRow:
 async def _bot(mode: Mode, aes_key: str, baseline: bool) -> AsyncIterator[str]:
     """``python -m bot run`` (the baseline patched in if asked); its root URL.
 
-    Like :func:`bench.harness.bot_process`, but started through this module, which patches the
+    Like :func:`bench.procs.bot_process`, but started through this module, which patches the
     old parser in before the bot starts when ``baseline``. It serves as ``python -m bot run``
     does, so :class:`~tests.support.processes.BotProcess` runs it all the same.
     """

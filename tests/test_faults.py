@@ -1,40 +1,27 @@
-"""The load and fault harness (``bench/faults.py``) and its oracle.
+"""The load and fault harness (``bench/faults/``): what its oracle relies on, and the real thing.
 
 Every platform call that delivers an outbox row names the row (``X-MakerDesk-Outbox``), so the
 oracle matches each delivery to its row by id: a row delivered twice is told apart from two rows
-that say the same thing ("✓ 已送达"…). The oracle itself is shown to fail on records made up to
-be wrong. Then the real thing, at a small size: two ``python -m bot run`` processes share a
-scratch PostgreSQL database behind the harness's balancer; entrepreneurs on Telegram and WeChat
-ask, open requests and get their commissioners' answers, while one process or the other is
-killed with ``SIGKILL`` twice and started again. ``make bench`` runs the same phase over 10,000
-inbound messages with 5 kills.
+that say the same thing ("✓ 已送达"…); the oracle itself is tested in ``test_fault_checker.py``.
+Then the real thing, at a small size: two ``python -m bot run`` processes share a scratch
+PostgreSQL database behind the harness's balancer; entrepreneurs on Telegram and WeChat ask, open
+requests and get their commissioners' answers, while one process or the other is killed with
+``SIGKILL`` twice and started again. ``make bench`` runs the same phase over 10,000 inbound
+messages with 5 kills.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bench.faults import (
-    Arrival,
-    Kill,
-    Outcome,
-    Plan,
-    Written,
-    count_copies,
-    inbound_of,
-    judge,
-    run_phase,
-)
+from bench.faults import Plan, inbound_of, run_phase
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.settings import load_settings
 from storage import outbox
-from storage.models import OutboxMessage, OutboxStatus
 from tests.support.desk import MONDAY, ROSTER
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_wechat import CUSTOM_SEND, STABLE_TOKEN, FakeWeChat
@@ -108,97 +95,12 @@ async def test_every_platform_call_of_a_delivery_names_its_outbox_row(
     assert {call.outbox_id for call in wechat.calls if call.path == STABLE_TOKEN} == {None}
 
 
-# ---------------------------------------------------------------- the oracle on made-up records
+# ---------------------------------------------------------------- the real thing
 
 PLAN = Plan(
     entrepreneurs=150, processes=2, kills=2, concurrency=24, overdue=6, lease_s=5.0, drain_s=60.0,
     seed=11,
 )  # fmt: skip
-
-
-def _rows(*ids: int, status: str = OutboxStatus.SENT) -> list[Written]:
-    return [Written(i, f"chat{i}", status, f"✓ 已送达 {i}") for i in ids]
-
-
-def _judged(rows: list[Written], copies: dict[int, int], *in_flight: set[int]) -> Outcome:
-    outcome = Outcome(PLAN)
-    outcome.kills = [Kill(float(k), 0, frozenset(ids)) for k, ids in enumerate(in_flight)]
-    judge(outcome, rows, copies)
-    return outcome
-
-
-def test_the_oracle_passes_one_copy_each_and_a_second_copy_of_a_row_in_flight_at_a_kill() -> None:
-    outcome = _judged(_rows(1, 2, 3), {1: 1, 2: 2, 3: 1}, {2, 3}, set())
-
-    assert (outcome.rows, outcome.delivered, outcome.lost) == (3, 3, [])
-    assert (outcome.in_flight, outcome.in_doubt, outcome.doubled_otherwise) == (2, 1, 0)
-    assert [kill.in_doubt for kill in outcome.kills] == [1, 0]
-    assert outcome.sound
-
-
-def test_the_oracle_fails_a_second_copy_of_a_row_no_kill_had_in_flight() -> None:
-    # Row 2 in flight at a kill does not excuse row 1, though they say the same thing.
-    outcome = _judged(_rows(1, 2), {1: 2, 2: 1}, {2})
-
-    assert (outcome.in_doubt, outcome.doubled_otherwise) == (0, 1)
-    assert [(d.outbox_id, d.copies, d.kills, d.otherwise) for d in outcome.doubled] == [
-        (1, 2, [], 1)
-    ]
-    assert not outcome.sound
-
-
-def test_the_oracle_lets_a_kill_explain_one_extra_copy_of_a_row_and_no_more() -> None:
-    outcome = _judged(_rows(1), {1: 3}, {1})
-
-    assert (outcome.in_doubt, outcome.doubled_otherwise) == (1, 1)
-    assert not outcome.sound
-    # In flight at two kills (sent by the dead process, again by the next, which died too).
-    assert _judged(_rows(1), {1: 3}, {1}, {1}).sound
-
-
-def test_the_oracle_fails_a_row_that_never_arrived_or_was_not_sent() -> None:
-    never = _judged(_rows(1, 2), {1: 1})
-    pending = _judged(_rows(1) + _rows(2, status=OutboxStatus.PENDING), {1: 1, 2: 1})
-
-    assert never.lost == ["never reached its chat: outbox 2 to chat2: '✓ 已送达 2'"]
-    assert pending.lost == ["pending after the run (1 copies): outbox 2 to chat2"]
-    assert not never.sound
-    assert not pending.sound
-
-
-def _row(row_id: int, chat: str, text: str, **fields: object) -> OutboxMessage:
-    values: dict[str, object] = {"status": OutboxStatus.SENT, "attempts": 1, "inbound_key": None}
-    return OutboxMessage(
-        id=row_id, channel="telegram", chat_id=chat, payload={"text": text}, **(values | fields)
-    )
-
-
-def test_copies_are_counted_by_the_row_each_call_names_and_strays_are_unexplained() -> None:
-    at = datetime.now(UTC).timestamp()
-    rows = [
-        _row(1, "10", "✓ 已送达"),
-        _row(2, "10", "✓ 已送达"),
-        _row(
-            3, "20", "您好", inbound_key="telegram:7", attempts=0, status=OutboxStatus.HANDED_BACK
-        ),
-    ]
-    arrivals = [
-        Arrival("10", "✓ 已送达", at, outbox_id=1),
-        Arrival("10", "✓ 已送达", at, outbox_id=1),  # row 1 again, not row 2
-        Arrival("20", "您好", at, inbound="telegram:7"),  # handed back in the webhook's answer
-        Arrival("10", "✓ 已送达", at),  # named no row
-        Arrival("30", "✓ 已送达", at, outbox_id=2),  # row 2 is to chat 10
-        Arrival("10", "别的话", at, outbox_id=2),  # row 2 says something else
-        Arrival("20", "您好", at, inbound="telegram:8"),  # answers a message that got no reply
-    ]
-
-    copies, unexplained = count_copies(rows, arrivals)
-
-    assert copies == Counter({1: 2, 3: 1})
-    assert len(unexplained) == 4, unexplained
-
-
-# ---------------------------------------------------------------- the real thing
 
 
 @pytest.mark.slow

@@ -1,0 +1,278 @@
+"""The load generator: users posting in a closed loop, and their answers read at the fake API.
+
+:func:`closed_loop` and :func:`post_message` post, and :class:`Drive` notes what the posting
+saw; the fake API logs every answer it receives (:class:`FakeApi`, in its helper process) and
+:func:`collect` reads that log through a :class:`FakeClient`. The messages are the check-set
+questions the shipped knowledge base answers (:func:`questions`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from bench.procs import ROOT, SHIPPED_FAQ, Child
+
+CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
+POLL_S = 0.05
+"""How often the generator asks the fake for new arrivals once the posting is done."""
+
+K = TypeVar("K")
+"""What an arrival at a fake API is addressed to: a chat id, an OpenID."""
+T = TypeVar("T")
+Arrival = tuple[K, float, str]
+"""An answer that reached a fake API: to whom, ``time.monotonic()`` at arrival, its text."""
+
+
+# ---------------------------------------------------------------- the fake's arrival log
+
+
+class FakeApi(Generic[K]):
+    """The part of a fake platform API the load generator reads: arrivals and the clock.
+
+    A subclass serves the platform's methods and appends every answer it receives to
+    :attr:`arrivals`; :meth:`add_bench_routes` serves that list (``GET /bench/arrivals``,
+    from ``?since=N``) and the fake's ``time.monotonic()`` (``GET /bench/clock``).
+    """
+
+    def __init__(self) -> None:
+        self.arrivals: list[Arrival[K]] = []
+
+    def add_bench_routes(self, app: web.Application) -> None:
+        """Add the generator's routes to ``app`` (before any catch-all route)."""
+        app.router.add_get("/bench/arrivals", self._arrivals)
+        app.router.add_get("/bench/clock", self._clock)
+
+    async def _arrivals(self, request: web.Request) -> web.Response:
+        since = int(request.query.get("since", "0"))
+        return web.json_response({"arrivals": self.arrivals[since:]})
+
+    async def _clock(self, request: web.Request) -> web.Response:
+        return web.json_response({"monotonic": time.monotonic()})
+
+
+class FakeClient(Generic[K]):
+    """The generator's handle on a :class:`FakeApi` running in a helper process."""
+
+    def __init__(
+        self, child: Child, client: aiohttp.ClientSession, key: Callable[[Any], K]
+    ) -> None:
+        """Read the fake at ``child`` with ``client``.
+
+        Args:
+            child: The fake's helper process.
+            client: The generator's session.
+            key: Turns the JSON form of an arrival's addressee back into its type.
+        """
+        self.child = child
+        self.client = client
+        self._key = key
+        self._read = 0
+
+    async def check_clock(self) -> None:
+        """Make sure the fake's clock and ours are one clock: latency mixes the two.
+
+        Raises:
+            RuntimeError: The fake's ``time.monotonic()`` is not between two readings of ours.
+        """
+        before = time.monotonic()
+        async with self.client.get(f"{self.child.root}/bench/clock") as response:
+            theirs = float((await response.json())["monotonic"])
+        after = time.monotonic()
+        if not before <= theirs <= after:
+            raise RuntimeError(
+                f"time.monotonic() differs between processes ({before} ≤ {theirs} ≤ {after} "
+                "fails): arrival times cannot be compared with send times on this system"
+            )
+
+    async def new_arrivals(self) -> list[Arrival[K]]:
+        """The answers that reached the fake since the last call, oldest first."""
+        async with self.client.get(
+            f"{self.child.root}/bench/arrivals", params={"since": str(self._read)}
+        ) as response:
+            found = [
+                (self._key(to), float(at), str(text))
+                for to, at, text in (await response.json())["arrivals"]
+            ]
+        self._read += len(found)
+        return found
+
+
+# ---------------------------------------------------------------- what is asked
+
+
+def questions() -> list[tuple[str, str]]:
+    """(question, answer) for every check-set question the shipped base answers outright.
+
+    Raises:
+        RuntimeError: The shipped base answers none of them.
+    """
+    # Imported here: the helper processes import this module and need none of it.
+    from bot.clock import SystemClock  # noqa: PLC0415
+    from bot.domain.workdays import shanghai_date  # noqa: PLC0415
+    from handlers.faq import answer_question, language_of  # noqa: PLC0415
+    from knowledge.service import build  # noqa: PLC0415
+
+    base = build(SHIPPED_FAQ)
+    today = shanghai_date(SystemClock().now())
+    found = []
+    for line in CHECK_SET.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        question = json.loads(line)["q"]
+        # As the bot answers it: in the question's own language, on today's date.
+        answer = answer_question(base, question, language_of(question), today)
+        if answer.faq_id is not None:
+            found.append((question, answer.text))
+    if not found:
+        raise RuntimeError(f"no question of {CHECK_SET} is answered by {SHIPPED_FAQ}")
+    return found
+
+
+# ---------------------------------------------------------------- posting
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much one benchmark does."""
+
+    messages: int
+    """Messages (Telegram: updates) in each timed batch."""
+    warmup: int
+    """Messages sent untimed before each timed batch."""
+    repeats: int
+    send_budget_s: float
+    """Posting stops after this long even if messages are left (they then do not count)."""
+    drain_s: float
+    """After the last post, how long to wait for the answers still missing."""
+
+
+@dataclass
+class Drive(Generic[K]):
+    """What the posting of one batch saw, by addressee (a chat id, an OpenID)."""
+
+    posted: dict[K, float] = field(default_factory=dict)
+    """When each message was posted (``time.monotonic()``)."""
+    acks: list[float] = field(default_factory=list)
+    """When each HTTP 200 response was read."""
+    errors: Counter[str] = field(default_factory=Counter)
+    budget_hit: bool = False
+
+
+async def post_message(
+    client: aiohttp.ClientSession,
+    drive: Drive[Any],
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout_s: float | None = None,
+) -> tuple[float, bytes, str] | None:
+    """Post one message as the platform does; note its HTTP 200 in ``drive``, or what failed.
+
+    Args:
+        client: The generator's session.
+        drive: Where the ack (``acks``) or the error (``errors``) is noted.
+        url: Where to post, with the query string.
+        body: The message, as the platform sends it.
+        headers: The platform's request headers.
+        timeout_s: How long the platform waits for the response; a timeout is then the error
+            ``no response within N s``. ``None``: the session's timeout, and an error named
+            after the exception, like any other.
+
+    Returns:
+        When the HTTP 200 response was read, its body and content type; ``None`` without one.
+    """
+    limit = client.timeout if timeout_s is None else aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with client.post(url, data=body, headers=headers, timeout=limit) as response:
+            raw = await response.read()
+            seen = time.monotonic()
+            status, kind = response.status, response.content_type
+    except TimeoutError as error:
+        late = type(error).__name__ if timeout_s is None else f"no response within {timeout_s:g} s"
+        drive.errors[late] += 1
+        return None
+    except aiohttp.ClientError as error:
+        drive.errors[type(error).__name__] += 1
+        return None
+    if status != 200:
+        drive.errors[f"HTTP {status}"] += 1
+        return None
+    drive.acks.append(seen)
+    return seen, raw, kind
+
+
+async def closed_loop(
+    shots: Iterable[T], users: int, budget_s: float, post: Callable[[T], Awaitable[None]]
+) -> bool:
+    """``users`` users, each posting its next message once the last one was answered.
+
+    Args:
+        shots: The messages, each posted exactly once (one shared iterator).
+        users: How many post at once.
+        budget_s: No message is posted after this long.
+        post: Posts one message and notes what came back.
+
+    Returns:
+        Whether the budget stopped the posting before every message was posted.
+    """
+    queue = iter(shots)
+    stop_at = time.monotonic() + budget_s
+    budget_hit = False
+
+    async def user() -> None:
+        nonlocal budget_hit
+        for shot in queue:
+            if time.monotonic() > stop_at:
+                budget_hit = True
+                return
+            await post(shot)
+
+    await asyncio.gather(*(user() for _ in range(users)))
+    return budget_hit
+
+
+async def collect(
+    fake: FakeClient[K],
+    expected: Mapping[K, str],
+    answers: dict[K, float],
+    drain_s: float,
+    fault: Callable[[str, str], None],
+    wrong: str = "wrong answer",
+) -> None:
+    """Wait at the fake for the answers still missing; note the first right answer of each.
+
+    Args:
+        fake: Where the answers sent by the platform's API arrive.
+        expected: The text each addressee's answer must begin with.
+        answers: When each addressee was answered; those found at the fake are added.
+        drain_s: How long to wait at the most.
+        fault: Told ``(kind, text)`` of an answer that does not count: ``wrong``, or
+            ``answered twice`` (then the earlier of the two stays).
+        wrong: The kind of a text that does not begin with the expected answer.
+    """
+    deadline = time.monotonic() + drain_s
+    while True:
+        for to, arrived, text in await fake.new_arrivals():
+            if to not in expected:
+                continue  # a late answer to an earlier batch
+            if not text.startswith(expected[to]):
+                fault(wrong, text)
+            elif to in answers:
+                # The user sees the answer twice: in the response (or a push) and in this push.
+                answers[to] = min(answers[to], arrived)
+                fault("answered twice", text)
+            else:
+                answers[to] = arrived
+        if len(answers) >= len(expected) or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(POLL_S)  # the fake has no push to us; a short poll is cheap
