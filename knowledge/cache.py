@@ -11,9 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["CacheCounts", "TextCache"]
+__all__ = ["MATCH_CACHE_SIZE", "CacheCounts", "TextCache"]
 
 V = TypeVar("V")
+
+MATCH_CACHE_SIZE = 4096
+"""Questions whose reading and match a knowledge base keeps, by default (``BOT_MATCH_CACHE_SIZE``):
+well under a kilobyte each for the usual question (the text, its reading, up to three matches
+that point at entries the base holds anyway), so a few MB."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from knowledge.cache import CacheCounts, TextCache
+from knowledge.cache import MATCH_CACHE_SIZE, CacheCounts, TextCache
 from knowledge.check import find_collisions
 from knowledge.documents import DOCUMENTS_FILE, Document, document_for, load_documents
 from knowledge.loader import load_directory
@@ -19,7 +19,6 @@ from knowledge.reading import Reader, Reading
 from knowledge.text import Analyzer
 
 __all__ = [
-    "MATCH_CACHE_SIZE",
     "KnowledgeBase",
     "KnowledgeError",
     "KnowledgeService",
@@ -29,10 +28,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MATCH_CACHE_SIZE = 4096
-"""Questions whose reading and match a knowledge base keeps, by default: well under a kilobyte
-each (the text, the reading, three matches that point at entries already held), so a few MB."""
 
 
 class KnowledgeError(Exception):
