@@ -128,9 +128,10 @@ class Metrics:
         # The knowledge base may not import the metrics (it is the bottom layer), so it counts
         # its cache's lookups itself and the counter catches up with it here: before the first
         # await, so a scrape that overtakes another never sees counts older than the last.
+        # Counts that went back would be a bug, but never one that costs every other figure.
         seen, self._match_cache_seen = self._match_cache_seen, match_cache
-        self.match_cache.labels("hit").inc(match_cache.hits - seen.hits)
-        self.match_cache.labels("miss").inc(match_cache.misses - seen.misses)
+        self.match_cache.labels("hit").inc(max(0, match_cache.hits - seen.hits))
+        self.match_cache.labels("miss").inc(max(0, match_cache.misses - seen.misses))
         async with database.sessions() as session:
             found = await standing(session, now)
         # Figures that fell to nothing since the last scrape must read 0, not their old value.
