@@ -163,7 +163,9 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     roster_path = settings.roster or DEMO_ROSTER
     roster = await asyncio.to_thread(load_roster, roster_path)
     calendar = await asyncio.to_thread(WorkCalendar.load, settings.calendar)
-    base = await asyncio.to_thread(build, settings.knowledge_dir)
+    base = await asyncio.to_thread(
+        build, settings.knowledge_dir, cache_size=settings.match_cache_size
+    )
     database = Database(settings.database_url)
     try:
         await database.migrate()

@@ -1,7 +1,8 @@
 """Prometheus metrics, served at ``/metrics``.
 
 Events are counted where they happen (a message in, a reply out, an answer's band, a delivery
-that failed); what the database holds (requests by status, overdue ones, the outbox's backlog
+that failed), or by the knowledge base itself and read at each scrape (its match cache's hits
+and misses); what the database holds (requests by status, overdue ones, the outbox's backlog
 and the age of its oldest row) is read when Prometheus scrapes, so several processes on one
 database report the same figures. Each bot has a registry of its own, so tests can run several.
 """
@@ -16,6 +17,7 @@ from datetime import datetime
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from knowledge.cache import CacheCounts
 from storage import Database
 from storage.stats import standing
 
@@ -56,6 +58,14 @@ class Metrics:
             ["band"],
             registry=registry,
         )
+        self.match_cache = Counter(
+            "makerdesk_match_cache",
+            "Questions looked up in the knowledge base's match cache: asked before word for word "
+            "(hit), or read and matched (miss).",
+            ["result"],
+            registry=registry,
+        )
+        self._match_cache_seen = CacheCounts()
         self.handling = Histogram(
             "makerdesk_handling_seconds",
             "Time from a message's arrival at the dispatcher to its replies committed.",
@@ -104,8 +114,24 @@ class Metrics:
         finally:
             self.handling.labels(channel).observe(time.perf_counter() - started)
 
-    async def exposition(self, database: Database, now: datetime) -> bytes:
-        """The metrics in Prometheus's text format, with the database's figures read now."""
+    async def exposition(
+        self, database: Database, now: datetime, match_cache: CacheCounts
+    ) -> bytes:
+        """The metrics in Prometheus's text format, with the database's figures read now.
+
+        Args:
+            database: Where the requests and the outbox are read from.
+            now: The time of the scrape, from the bot's clock.
+            match_cache: The match cache's counts since start
+                (:attr:`knowledge.service.KnowledgeService.match_cache`).
+        """
+        # The knowledge base may not import the metrics (it is the bottom layer), so it counts
+        # its cache's lookups itself and the counter catches up with it here: before the first
+        # await, so a scrape that overtakes another never sees counts older than the last.
+        # Counts that went back would be a bug, but never one that costs every other figure.
+        seen, self._match_cache_seen = self._match_cache_seen, match_cache
+        self.match_cache.labels("hit").inc(max(0, match_cache.hits - seen.hits))
+        self.match_cache.labels("miss").inc(max(0, match_cache.misses - seen.misses))
         async with database.sessions() as session:
             found = await standing(session, now)
         # Figures that fell to nothing since the last scrape must read 0, not their old value.

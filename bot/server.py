@@ -192,7 +192,8 @@ async def _ready(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     """Prometheus's text format; the database's figures are read at each scrape."""
     bot = request.app[BOT_KEY]
-    body = await bot.services.metrics.exposition(bot.database, bot.clock.now())
+    metrics = bot.services.metrics
+    body = await metrics.exposition(bot.database, bot.clock.now(), bot.knowledge.match_cache)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import knowledge
+from knowledge.cache import MATCH_CACHE_SIZE
 
 __all__ = ["ENV_FILE", "Settings", "SettingsError", "env_file", "load_settings"]
 
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
 
     knowledge_dir: Path = Path(knowledge.__file__).parent / "faq"
     """Folder of FAQ YAML files; the curated base that ships with the bot by default."""
+
+    match_cache_size: Annotated[int, Field(ge=0)] = MATCH_CACHE_SIZE
+    """Questions whose reading and match the knowledge base keeps, so one asked again word for
+    word is answered without the matcher; ``0`` keeps none. A reload empties it."""
 
     roster: Path | None = None
     """The roster file: districts, maker spaces, duty groups, supervisors, admins."""

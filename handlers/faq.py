@@ -108,22 +108,22 @@ def answer_question(
     """
     texts = texts_for(language)
     faq = faq_texts_for(language)
-    reading = base.reader.read(question)
+    # From the base's match cache when the same text was asked before: the language and the
+    # date come in only below.
+    understood = base.understand(question)
+    reading, result = understood.reading, understood.result
     ask = Button(texts.submit_button, ASK_COMMISSIONER)
     if reading.chatter is not None:
-        result = MatchResult(question, Band.NONE, ())
         # Only asking for a person leads on to a request; an insult is answered, not escalated.
         buttons = (ask,) if reading.chatter is Chatter.HUMAN else ()
         return Answer(
             result, faq.chatter[reading.chatter.value], None, None, buttons, Reply.CHATTER
         )
     if reading.elsewhere is not None:
-        result = MatchResult(question, Band.NONE, ())
         text = faq.elsewhere.format(place=reading.elsewhere)
         return Answer(result, text, None, None, (), Reply.ELSEWHERE)
     if reading.task:
-        return _off_topic(MatchResult(question, Band.NONE, ()), faq)
-    result = base.match(reading.question)
+        return _off_topic(result, faq)
     if result.band is Band.ANSWER and result.best is not None:
         entry = result.best.entry
         body = _answer_text(base, entry, language, today)
@@ -159,7 +159,7 @@ def answer_question(
             for m in result.matches
         )
         return Answer(result, "\n".join(lines), None, None, (*offered, ask), Reply.SUGGESTED)
-    if not base.matcher.about_policies(reading.question):
+    if understood.off_topic:
         return _off_topic(result, faq)
     return Answer(result, texts.no_match, None, None, (ask,), Reply.NO_MATCH)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Bot
@@ -96,3 +97,34 @@ async def test_counts_messages_answers_requests_and_the_outbox(
             "makerdesk_outbox_backlog",
             (("channel", "telegram"), ("status", "pending")),
         ) not in found
+
+
+async def test_counts_the_match_cache_and_reads_its_size_from_the_settings(
+    tmp_path: Path, faq_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_MATCH_CACHE_SIZE", "1")
+    clock = ManualClock(SUMMER)
+    bots: list[Bot] = []
+    async with (
+        site(tmp_path, faq_dir, clock, keep=bots) as url,
+        aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as chat,
+    ):
+        (bot,) = bots
+        assert bot.knowledge.current.match_cache.size == 1
+        found = await scrape(url)
+        assert found["makerdesk_match_cache_total", (("result", "hit"),)] == 0
+        assert found["makerdesk_match_cache_total", (("result", "miss"),)] == 0
+        first = await post(chat, text="服务专员多久回复", id="q1")
+        assert await post(chat, text="服务专员多久回复", id="q2") == first  # a hit
+        await post(chat, text="服务小组有几个人", id="q3")  # keeps only this one now
+        await post(chat, text="服务专员多久回复", id="q4")  # so a miss again
+        found = await scrape(url)
+        assert found["makerdesk_match_cache_total", (("result", "hit"),)] == 1
+        assert found["makerdesk_match_cache_total", (("result", "miss"),)] == 3
+        # A reload empties the cache but not the counts.
+        await bot.knowledge.reload(clock.now())
+        await post(chat, text="服务专员多久回复", id="q5")
+        await post(chat, text="服务专员多久回复", id="q6")
+        found = await scrape(url)
+        assert found["makerdesk_match_cache_total", (("result", "hit"),)] == 2
+        assert found["makerdesk_match_cache_total", (("result", "miss"),)] == 4

@@ -159,7 +159,9 @@ async def test_a_supervisor_gets_the_report_as_a_file_others_are_refused(
         ("9001", OutboxStatus.WAITING, (Q4, "pdf", None)),
     ]
     assert queued[0][2].text.startswith("📑 2026年第四季度 · 宝坻区")
-    metrics = await running.services.metrics.exposition(running.database, clock.now())
+    metrics = await running.services.metrics.exposition(
+        running.database, clock.now(), running.knowledge.match_cache
+    )
     assert b'makerdesk_outbox_backlog{channel="telegram",status="waiting"} 2.0' in metrics
 
     platform = Files()

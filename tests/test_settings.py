@@ -68,6 +68,7 @@ def test_bot_env_file_names_the_file_and_empty_reads_none(
         ("BOT_ROSTER", "/no/such/roster.yaml"),
         ("BOT_TELEGRAM_API_URL", "api.telegram.org"),
         ("BOT_LOG_LEVEL", "LOUD"),
+        ("BOT_MATCH_CACHE_SIZE", "-1"),
     ],
 )
 def test_bad_value_names_the_variable(
