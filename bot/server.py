@@ -9,7 +9,6 @@ platform (Telegram) sends the update again. A request the database keeps waiting
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -23,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.admin_files import reload_all
 from bot.app import Bot
 from bot.channels.console.routes import ConsoleChannel
+from bot.channels.json_codec import json_response
 from bot.channels.web import WebChannel
 from bot.disk import room_left
 from bot.domain.workdays import shanghai_date
@@ -128,11 +128,7 @@ def _unavailable(request: web.Request) -> web.Response:
 
 
 def _json_error(text: str) -> web.Response:
-    return web.json_response({"error": text}, status=503, headers=_NO_STORE, dumps=_readable_json)
-
-
-def _readable_json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json_response({"error": text}, status=503, headers=_NO_STORE)
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -161,7 +157,7 @@ async def _health(request: web.Request) -> web.Response:
             "loaded_at": bot.knowledge.loaded_at.isoformat(),
         },
     }
-    return web.json_response(body, status=200 if healthy else 503)
+    return json_response(body, status=200 if healthy else 503)
 
 
 async def _ready(request: web.Request) -> web.Response:
@@ -186,7 +182,7 @@ async def _ready(request: web.Request) -> web.Response:
     body: dict[str, object] = {"ready": ready, "checks": checks}
     if unknown:
         body["calendar_estimated_years"] = unknown
-    return web.json_response(body, status=200 if ready else 503)
+    return json_response(body, status=200 if ready else 503)
 
 
 async def _metrics(request: web.Request) -> web.Response:

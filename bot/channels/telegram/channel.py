@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import os
 from collections.abc import Awaitable, Sequence
@@ -50,7 +49,8 @@ from telegram.request import HTTPXRequest
 
 from bot import logs
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
-from bot.channels.telegram.render import compact_json, rendered
+from bot.channels.json_codec import json_response, loads
+from bot.channels.telegram.render import rendered
 from bot.channels.telegram.updates import Received, read_update
 from bot.clock import Clock
 from bot.messages import (
@@ -348,7 +348,7 @@ class TelegramChannel:
             return web.Response(status=400, text="incomplete body")
         # Answering 200 to what cannot be read stops Telegram from sending it again.
         try:
-            data = json.loads(body)
+            data = loads(body)
         except (ValueError, RecursionError) as error:
             log.warning("telegram webhook: unreadable update (%s)", type(error).__name__)
             return web.Response(text="ok")
@@ -388,7 +388,7 @@ class TelegramChannel:
         }
         if markup is not None:
             call["reply_markup"] = markup.to_dict()
-        return web.json_response(call, dumps=compact_json)
+        return json_response(call)
 
     def _stop_spinner(self, query_id: str) -> None:
         task = asyncio.create_task(self._answer_query(query_id))
