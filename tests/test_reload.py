@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import time
@@ -96,6 +97,9 @@ def test_sighup_reloads_the_running_bot(faq_dir: Path, tmp_path: Path) -> None:
         write_faq(faq_dir, "b.yaml", NEW_ENTRY)
         bot.process.send_signal(signal.SIGHUP)
         _wait_for(lambda: entries() == 3)
+        # The signals are handled on uvloop's loop, where it is installed (see test_event_loop).
+        loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+        assert f"event loop: {loop}" in bot.output()
 
 
 async def test_a_roster_typo_is_refused_with_its_line_and_the_old_roster_serves(

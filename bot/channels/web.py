@@ -16,7 +16,6 @@ brake they share is the reverse proxy's (nginx ``limit_req`` on ``/api/messages`
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import secrets
@@ -28,6 +27,7 @@ from aiohttp import web
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.client_address import client_address
+from bot.channels.json_codec import json_response, loads
 from bot.channels.rate_limit import RateLimit
 from bot.channels.web_sessions import SessionCookies, visitor_of
 from bot.clock import Clock
@@ -164,7 +164,7 @@ class WebChannel:
             log.info("web chat: message not read whole (%s)", problem)
             return _error(400, texts.incomplete)
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload = loads(body.decode("utf-8"))
         except (ValueError, RecursionError):  # bad UTF-8 or JSON, or more digits than int() takes
             return _error(400, texts.bad_request)
         if not isinstance(payload, dict):
@@ -209,9 +209,7 @@ class WebChannel:
             # Nothing was stored: the person is told to send it again, not left guessing.
             log.warning("web chat: the database is unreachable; message refused for now")
             return self._with_session(_error(503, texts.unavailable), cookie)
-        response = web.json_response(
-            {"messages": [_render(m) for m in replies]}, headers=API_HEADERS
-        )
+        response = json_response({"messages": [_render(m) for m in replies]}, headers=API_HEADERS)
         return self._with_session(response, cookie)
 
     async def _updates(self, request: web.Request) -> web.Response:
@@ -223,7 +221,7 @@ class WebChannel:
         try:
             known = await self._known_visitor(request)
             if known is None:
-                return web.json_response({"messages": [], "cursor": 0}, headers=API_HEADERS)
+                return json_response({"messages": [], "cursor": 0}, headers=API_HEADERS)
             user, cookie = known
             rows = await outbox.deliver_to_page(
                 self._sessions, Channel.WEB.value, user, acknowledged=after, now=self._clock.now()
@@ -239,7 +237,7 @@ class WebChannel:
             for row in rows
         ]
         cursor = max([after, *(row.id for row in rows)])
-        response = web.json_response({"messages": messages, "cursor": cursor}, headers=API_HEADERS)
+        response = json_response({"messages": messages, "cursor": cursor}, headers=API_HEADERS)
         return self._with_session(response, cookie)
 
     async def _refuse(self, address: str, now: datetime, text: str) -> web.Response:
@@ -320,7 +318,7 @@ def _render(message: OutgoingMessage) -> dict[str, Any]:
 
 
 def _error(status: int, text: str) -> web.Response:
-    return web.json_response({"error": text}, status=status, headers=API_HEADERS)
+    return json_response({"error": text}, status=status, headers=API_HEADERS)
 
 
 def _language(request: web.Request) -> Language:

@@ -13,7 +13,7 @@ from bot.channels.telegram.channel import TelegramUnavailable
 from bot.cli.demo import refuse_demo
 from bot.domain.roster.faults import RosterError
 from bot.domain.roster.load import DEMO_ROSTER
-from bot.server import serve
+from bot.server import new_event_loop, serve
 from bot.settings import Settings
 from knowledge.service import KnowledgeError
 
@@ -72,7 +72,8 @@ def run(_: argparse.Namespace, settings: Settings) -> int:
             await bot.close()
         return 0
 
-    code = asyncio.run(go())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        code = runner.run(go())
     # On its way out Python's collector walks every object left (jieba's dictionary, the
     # knowledge base): seconds of the ten that Docker and Kubernetes give between SIGTERM and
     # SIGKILL. Frozen, they are simply freed.

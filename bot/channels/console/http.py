@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
+from bot.channels.json_codec import json_response as _json_response
+from bot.channels.json_codec import loads
 from bot.channels.web import SECURITY_HEADERS
 from bot.texts.console import CONSOLE_TEXTS
 
@@ -79,7 +80,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         log.info("console: request not read whole (%s)", problem)
         raise Refused(400, texts.incomplete) from None
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = loads(body.decode("utf-8"))
     except (ValueError, RecursionError):  # bad UTF-8 or JSON, or more digits than int() takes
         raise Refused(400, texts.bad_request) from None
     if not isinstance(payload, dict):
@@ -89,7 +90,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
     """``body`` as JSON, with the console's headers."""
-    return web.json_response(body, status=status, headers=CONSOLE_HEADERS)
+    return _json_response(body, status=status, headers=CONSOLE_HEADERS)
 
 
 def html_page(

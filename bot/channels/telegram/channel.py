@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import os
 from collections.abc import Awaitable, Sequence
@@ -31,7 +30,6 @@ import httpx
 from aiohttp import web
 from telegram import (
     Bot,
-    CallbackQuery,
     InlineKeyboardMarkup,
     InputFile,
     ReplyParameters,
@@ -51,8 +49,9 @@ from telegram.request import HTTPXRequest
 
 from bot import logs
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
-from bot.channels.telegram.render import compact_json, rendered
-from bot.channels.telegram.updates import incoming, readable
+from bot.channels.json_codec import json_response, loads
+from bot.channels.telegram.render import rendered
+from bot.channels.telegram.updates import Received, read_update
 from bot.clock import Clock
 from bot.messages import (
     Channel,
@@ -347,21 +346,21 @@ class TelegramChannel:
             # Not acknowledged: Telegram sends the update again.
             log.warning("telegram webhook: update not read whole (%s)", problem)
             return web.Response(status=400, text="incomplete body")
+        # Answering 200 to what cannot be read stops Telegram from sending it again.
         try:
-            data = json.loads(body)
-            update = Update.de_json(data, self._bot) if isinstance(data, dict) else None
-            usable = update is not None and readable(update)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
-            # Answering 200 stops Telegram from sending the same unreadable update again.
+            data = loads(body)
+        except (ValueError, RecursionError) as error:
             log.warning("telegram webhook: unreadable update (%s)", type(error).__name__)
             return web.Response(text="ok")
-        if update is None or not usable:
-            if update is not None:
-                log.warning("telegram webhook: an update whose fields have the wrong types")
+        if not isinstance(data, dict):
+            return web.Response(text="ok")
+        update = read_update(data, self._bot_id, self._clock.now())
+        if update is None:
+            log.warning("telegram webhook: an update whose fields have the wrong types")
             return web.Response(text="ok")
         return await self._answer_webhook(update)
 
-    async def _answer_webhook(self, update: Update) -> web.Response:
+    async def _answer_webhook(self, update: Received) -> web.Response:
         """Handle a webhook update and answer with one Bot API call in the response body.
 
         Telegram performs a method call found in the webhook's response, which spares a round
@@ -369,16 +368,16 @@ class TelegramChannel:
         the response is lost, Telegram delivers the update again and the dedup key hands back
         the same reply.
         """
-        message = incoming(update, self._bot_id, self._clock.now())
+        message = update.message
         replies = (
             await self._dispatcher.handle(message, inline=_WEBHOOK_ANSWER)
             if message is not None
             else []
         )
-        if update.callback_query is not None:
+        if update.query_id is not None:
             # The spinner is stopped by a call of its own, so that the response can carry the
             # button's answer; a lost stop leaves a spinner, never a message twice.
-            self._stop_spinner(update.callback_query)
+            self._stop_spinner(update.query_id)
         if not replies:
             return web.Response(text="ok")
         text, markup = rendered(replies[0])
@@ -389,26 +388,32 @@ class TelegramChannel:
         }
         if markup is not None:
             call["reply_markup"] = markup.to_dict()
-        return web.json_response(call, dumps=compact_json)
+        return json_response(call)
 
-    def _stop_spinner(self, query: CallbackQuery) -> None:
-        task = asyncio.create_task(self._answer_query(query))
+    def _stop_spinner(self, query_id: str) -> None:
+        task = asyncio.create_task(self._answer_query(query_id))
         self._spinners.add(task)
         task.add_done_callback(self._spinners.discard)
 
-    @staticmethod
-    async def _answer_query(query: CallbackQuery) -> None:
+    async def _answer_query(self, query_id: str) -> None:
         with contextlib.suppress(TelegramError):
-            await query.answer()
+            await self._bot.answer_callback_query(query_id)
 
-    async def _handle(self, update: Update) -> None:
-        message = incoming(update, self._bot_id, self._clock.now())
-        if message is not None:
-            await self._dispatcher.handle(message)
-        if update.callback_query is not None:
+    async def _handle(self, polled: Update) -> None:
+        """Handle an update fetched by ``getUpdates``, read as the webhook reads one."""
+        # PTB parsed it already; its dict is read by the webhook's own reader, so that both
+        # ways in take the same fields with the same checks.
+        update = read_update(polled.to_dict(), self._bot_id, self._clock.now())
+        if update is None:
+            log.warning(
+                "telegram: skipped update %s, whose fields have the wrong types", polled.update_id
+            )
+            return
+        if update.message is not None:
+            await self._dispatcher.handle(update.message)
+        if update.query_id is not None:
             # Stops the spinner on the button; the answer itself comes through the outbox.
-            with contextlib.suppress(TelegramError):
-                await update.callback_query.answer()
+            await self._answer_query(update.query_id)
 
 
 def _standing_by() -> None:

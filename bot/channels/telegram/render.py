@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import Button, OutgoingMessage
 from bot.texts.chat import texts_for
 
-__all__ = ["compact_json", "keyboard", "rendered"]
+__all__ = ["keyboard", "rendered"]
 
 SHORT_LABEL = 6
 ROW_WIDTH = 3
@@ -23,11 +21,6 @@ def rendered(message: OutgoingMessage) -> tuple[str, InlineKeyboardMarkup | None
         source = texts_for(message.language).source.format(source=message.source)
         text = f"{text}\n\n{source}"
     return text, keyboard(message.buttons)
-
-
-def compact_json(value: object) -> str:
-    """JSON as short as it gets: the webhook's answer is one Bot API call in the response."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
