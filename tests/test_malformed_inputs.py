@@ -119,6 +119,9 @@ def _telegram_update(**message: object) -> dict[str, object]:
         json.dumps(_telegram_update(**{"from": {"id": 5001, "is_bot": False, "first_name": 7}})),
         json.dumps(_telegram_update(photo=[{"file_id": 1, "file_unique_id": "u"}])),
         json.dumps({"update_id": "x"}),
+        json.dumps(_telegram_update(chat={"id": True, "type": "private"})),
+        json.dumps(_telegram_update(**{"from": {"id": True, "is_bot": False, "first_name": "小"}})),
+        json.dumps({"update_id": True, "message": _telegram_update()["message"]}),
         '{"update_id": 1, "message": ' * 5000 + "1" + "}" * 5000,  # nesting past the limit
         '{"update_id": ' + "9" * 5000 + "}",  # more digits than int() takes
     ],
@@ -128,6 +131,9 @@ def _telegram_update(**message: object) -> dict[str, object]:
         "name-number",
         "file-id-number",
         "update-id-text",
+        "chat-id-true",
+        "user-id-true",
+        "update-id-true",
         "deep",
         "huge-int",
     ],

@@ -165,15 +165,19 @@ SAMPLES = _samples()
 def _ptb_expected(update: Json) -> Received | None:
     """What the PTB path took from ``update``, where the slim reader means to do the same.
 
-    Four differences are meant, all for input Telegram never sends. An update of a kind the
+    Five differences are meant, all for input Telegram never sends. An update of a kind the
     bot does not take (an edited message, a poll) is acknowledged unread whatever it holds (PTB
     parsed it, and refused it when broken: the webhook answered "ok" either way). A button
     press whose ``id`` is not a string is refused (PTB sent it on to ``answerCallbackQuery`` as
     it was), and so is a ``photo`` that is not a list (PTB took ``""`` or ``{}`` as no photo)
     and a file whose ``file_id`` is not a string (PTB made it one with ``str()``, so that the
-    reference's own check for it never saw anything else).
+    reference's own check for it never saw anything else). And an id written ``true`` or
+    ``false`` is refused (PTB took it for 1 or 0; a chat id ``True`` then failed the webhook's
+    answer with a 500).
     """
     expected = ptb_read(update, BOT_ID, NOW)
+    if isinstance(update.get("update_id"), bool):
+        return None
     if (
         isinstance(update.get("update_id"), int)
         and update.get("message") is None
@@ -186,6 +190,14 @@ def _ptb_expected(update: Json) -> Received | None:
     messages = [update.get("message"), query.get("message") if isinstance(query, dict) else None]
     messages += [m.get("reply_to_message") for m in messages if isinstance(m, dict)]
     messages = [m for m in messages if isinstance(m, dict)]
+    people = [m.get("from") for m in messages] + [
+        query.get("from") if isinstance(query, dict) else None
+    ]
+    ids = [m.get("message_id") for m in messages]
+    ids += [m["chat"].get("id") for m in messages if isinstance(m.get("chat"), dict)]
+    ids += [p.get("id") for p in people if isinstance(p, dict)]
+    if any(isinstance(i, bool) for i in ids):
+        return None
     if any(not isinstance(m.get("photo"), list | None) for m in messages):
         return None
     files = [f for m in messages for f in [*(m.get("photo") or ()), *map(m.get, _FILE_KINDS)]]

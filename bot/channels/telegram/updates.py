@@ -58,7 +58,7 @@ def read_update(data: dict[str, Any], bot_id: int | None, now: datetime) -> Rece
         now: When it was received.
     """
     update_id = data.get("update_id")
-    if not isinstance(update_id, int):
+    if not _whole(update_id):
         return None
     key = f"telegram:{update_id}"
     query = data.get("callback_query")
@@ -128,14 +128,14 @@ def _button(query: Any, key: str, now: datetime) -> Received | None:
 def _message_readable(message: Any) -> bool:
     if not (
         isinstance(message, dict)
-        and isinstance(message.get("message_id"), int)
+        and _whole(message.get("message_id"))
         and "date" in message
         and isinstance(message.get("text"), str | None)
         and isinstance(message.get("caption"), str | None)
     ):
         return False
     chat = message.get("chat")
-    if not (isinstance(chat, dict) and isinstance(chat.get("id"), int) and "type" in chat):
+    if not (isinstance(chat, dict) and _whole(chat.get("id")) and "type" in chat):
         return False
     user = message.get("from")
     if user is not None and not _user_readable(user):
@@ -168,7 +168,7 @@ def _file_readable(kind: str, file: Any) -> bool:
 def _user_readable(user: Any) -> bool:
     return (
         isinstance(user, dict)
-        and isinstance(user.get("id"), int)
+        and _whole(user.get("id"))
         and "is_bot" in user
         and isinstance(user.get("first_name"), str)
         and isinstance(user.get("last_name"), str | None)
@@ -211,3 +211,8 @@ def _attachments(message: dict[str, Any]) -> tuple[Attachment, ...]:
             )
         )
     return tuple(found)
+
+
+def _whole(value: object) -> bool:
+    """An id as Telegram sends it: a JSON integer, not ``true`` (Python's bool is an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
