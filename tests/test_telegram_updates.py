@@ -187,9 +187,9 @@ def _ptb_expected(update: Json) -> Received | None:
     query = update.get("callback_query")
     if isinstance(query, dict) and not isinstance(query.get("id"), str):
         return None
-    messages = [update.get("message"), query.get("message") if isinstance(query, dict) else None]
-    messages += [m.get("reply_to_message") for m in messages if isinstance(m, dict)]
-    messages = [m for m in messages if isinstance(m, dict)]
+    given = [update.get("message"), query.get("message") if isinstance(query, dict) else None]
+    given += [m.get("reply_to_message") for m in given if isinstance(m, dict)]
+    messages: list[dict[str, Any]] = [m for m in given if isinstance(m, dict)]
     people = [m.get("from") for m in messages] + [
         query.get("from") if isinstance(query, dict) else None
     ]
