@@ -5,7 +5,8 @@ saw; the fake API logs every answer it receives (:class:`FakeApi`, in its helper
 :func:`collect` reads that log through a :class:`FakeClient`. The messages are the check-set
 questions the shipped knowledge base answers (:func:`questions`), each wrapped in the everyday
 openings and endings people write in chats, so a benchmark sends thousands of distinct texts
-(:func:`everyday_questions`).
+(:func:`everyday_questions`); the bot's match-cache counters are read from its ``/metrics``
+(:func:`match_cache`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from bench.procs import ROOT, SHIPPED_FAQ, Child
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
 POLL_S = 0.05
 """How often the generator asks the fake for new arrivals once the posting is done."""
+
+MATCH_CACHE = "makerdesk_match_cache_total"
+"""The bot's counter of match-cache lookups, by ``result``: ``hit`` or ``miss``."""
 
 K = TypeVar("K")
 """What an arrival at a fake API is addressed to: a chat id, an OpenID."""
@@ -188,6 +192,56 @@ def everyday_questions(pairs: Sequence[tuple[str, str]], seed: int = SEED) -> li
     texts = sorted(found.items())
     random.Random(seed).shuffle(texts)
     return texts
+
+
+# ---------------------------------------------------------------- what the bot counted
+
+
+async def match_cache(
+    client: aiohttp.ClientSession, roots: Sequence[str]
+) -> tuple[float, float] | None:
+    """The match cache's hits and misses so far, summed over the bots at ``roots``.
+
+    Read from each bot's ``/metrics`` (:data:`MATCH_CACHE`).
+
+    Returns:
+        (hits, misses); ``None`` when a bot counts neither (it has no match cache, or has not
+        looked anything up yet) or its ``/metrics`` does not answer.
+    """
+    # Imported here: the helper processes import this module and need none of it.
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    hits = misses = 0.0
+    for root in roots:
+        try:
+            async with client.get(f"{root}/metrics") as response:
+                if response.status != 200:
+                    return None
+                text = await response.text()
+        except aiohttp.ClientError:
+            return None
+        counted = False
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name != MATCH_CACHE:
+                    continue
+                counted = True
+                if sample.labels.get("result") == "hit":
+                    hits += sample.value
+                elif sample.labels.get("result") == "miss":
+                    misses += sample.value
+        if not counted:
+            return None
+    return hits, misses
+
+
+def counted_since(
+    before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    """What counters read as ``after`` gained since they read ``before``; ``None`` if unknown."""
+    if before is None or after is None:
+        return None
+    return after[0] - before[0], after[1] - before[1]
 
 
 # ---------------------------------------------------------------- posting
