@@ -1,4 +1,5 @@
-"""The channel benchmarks' questions: thousands of distinct texts, every one still answered.
+"""The channel benchmarks' questions: thousands of distinct texts, every one still answered;
+and the match cache's hit rate they print, read from the bot's ``/metrics``.
 
 A benchmark that sends the same hundred questions again and again measures a match cache, not
 the bot; one whose texts the knowledge base no longer answers measures the bot's "not sure"
@@ -8,15 +9,23 @@ path. These tests hold :func:`bench.load.everyday_questions` to neither.
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from bench.figures import Sample
 from bench.load import (
     ENDINGS_EN,
     ENDINGS_ZH,
     OPENINGS_EN,
     OPENINGS_ZH,
+    counted_since,
     everyday_questions,
+    match_cache,
     questions,
 )
 from bot.clock import SystemClock
@@ -79,3 +88,35 @@ def test_every_wrapper_and_a_sample_of_the_texts_still_get_their_questions_answe
         if reply.result.band is not Band.ANSWER or reply.text != expected:
             wrong.append((text, reply.result.band.value, reply.text[:40]))
     assert wrong == []
+
+
+async def test_the_match_cache_hit_rate_is_read_from_metrics_and_absent_is_unknown() -> None:
+    registry = CollectorRegistry()
+    counter = Counter("makerdesk_match_cache", "lookups", ["result"], registry=registry)
+    counter.labels("hit").inc(30)
+    counter.labels("miss").inc(10)
+    bare = CollectorRegistry()  # a bot without a match cache, as on main today
+
+    def metrics(of: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def serve(request: web.Request) -> web.Response:
+            return web.Response(body=generate_latest(of), content_type="text/plain")
+
+        return serve
+
+    app = web.Application()
+    app.router.add_get("/a/metrics", metrics(registry))
+    app.router.add_get("/b/metrics", metrics(registry))
+    app.router.add_get("/bare/metrics", metrics(bare))
+    async with TestServer(app) as server, aiohttp.ClientSession() as client:
+        root = str(server.make_url("")).rstrip("/")
+        before = await match_cache(client, [f"{root}/a"])
+        assert before == (30.0, 10.0)
+        counter.labels("hit").inc(5)
+        counter.labels("miss").inc(15)
+        after = await match_cache(client, [f"{root}/a", f"{root}/b"])  # two processes: summed
+        assert after == (70.0, 50.0)
+        assert counted_since((30.0, 10.0), await match_cache(client, [f"{root}/a"])) == (5, 15)
+        assert await match_cache(client, [f"{root}/a", f"{root}/bare"]) is None
+        assert counted_since(before, None) is None
+    assert Sample(1, 1, 1.0, 1.0, [1.0], cache=(5.0, 15.0)).cache_hit_rate == 0.25
+    assert Sample(1, 1, 1.0, 1.0, [1.0]).cache_hit_rate is None
