@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench import (
+    delivery,
     faults,
     flood,
     fuzz,
@@ -30,6 +31,7 @@ def main() -> None:
     pdf.print_table(pdf.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
+    delivery.print_table(delivery.run(quick=args.quick), quick=args.quick)
     wechat_parse.print_table(wechat_parse.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))
     flood.print_table(flood.run(quick=args.quick), quick=args.quick)

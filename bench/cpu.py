@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,25 +80,33 @@ class CpuUse:
 class CpuMeter:
     """Reads the CPU counters now, and :meth:`read` gives the CPU use since then."""
 
-    def __init__(self, server_pid: int, fake_pid: int | None) -> None:
+    def __init__(self, server_pid: int | Sequence[int], fake_pid: int | None) -> None:
         """Start measuring.
 
         Args:
-            server_pid: The server's process (the bot, or the echo).
+            server_pid: The server's process (the bot, or the echo), or its processes (bots
+                sharing a database), whose CPU is summed.
             fake_pid: The fake API's process, ``None`` where no fake takes part.
         """
-        self._pids = (server_pid, fake_pid)
-        self._cpu = [cpu_seconds(p) if p else None for p in self._pids]
+        self._servers = (server_pid,) if isinstance(server_pid, int) else tuple(server_pid)
+        self._pids = (*self._servers, fake_pid)
+        self._cpu = self._readings()
         self._machine = machine_busy_seconds()
         self._steal = steal_seconds()
         self._ours = time.process_time()
         self.started = time.monotonic()
         """When the measure began (``time.monotonic()``)."""
 
+    def _readings(self) -> tuple[float | None, float | None]:
+        """CPU seconds so far: the servers' (summed), the fake's."""
+        servers = _summed([cpu_seconds(p) for p in self._servers])
+        fake = self._pids[-1]
+        return servers, cpu_seconds(fake) if fake else None
+
     def read(self) -> CpuUse:
         """The CPU use from the start until now."""
         wall = time.monotonic() - self.started
-        cpu_after = [cpu_seconds(p) if p else None for p in self._pids]
+        cpu_after = self._readings()
         machine = per_second(self._machine, machine_busy_seconds(), wall)
         steal = per_second(self._steal, steal_seconds(), wall)
         ours = time.process_time() - self._ours
@@ -110,6 +119,10 @@ class CpuMeter:
         # Steal is no process here: machine_busy_seconds leaves it out, it is told apart.
         others = None if machine is None else machine - sum(c or 0.0 for c in own)
         return CpuUse(own, others, steal)
+
+
+def _summed(readings: Sequence[float | None]) -> float | None:
+    return None if any(r is None for r in readings) else sum(r or 0.0 for r in readings)
 
 
 def cpu_notes(setup: str, cpu: CpuUse) -> list[str]:

@@ -39,6 +39,17 @@ class Sample:
     steal time."""
     budget_hit: bool = False
     """Posting stopped at the plan's budget before every message was sent."""
+    distinct: int = 0
+    """Distinct question texts among the messages posted."""
+    cache: tuple[float, float] | None = None
+    """The bot's match cache over the timed batch: hits and misses (``None``: not counted)."""
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """Share of the match-cache lookups that hit, ``None`` where none were counted."""
+        if self.cache is None or sum(self.cache) <= 0:
+            return None
+        return self.cache[0] / sum(self.cache)
 
     @classmethod
     def of(
@@ -105,6 +116,10 @@ class Row:
     unanswered: int
     errors: int
     cpu: CpuUse
+    distinct: int = 0
+    """Distinct question texts among the messages posted (median over runs)."""
+    cache_hits: float | None = None
+    """Share of the match-cache lookups that hit (median over runs; ``None``: not counted)."""
 
     @classmethod
     def of(cls, setup: str, samples: Sequence[Sample], **extra: Any) -> Self:
@@ -120,6 +135,8 @@ class Row:
             unanswered=round(statistics.median(s.sent - s.answered for s in samples)),
             errors=round(statistics.median(sum(s.errors.values()) for s in samples)),
             cpu=median_cpu([s.cpu for s in samples]),
+            distinct=round(statistics.median(s.distinct for s in samples)),
+            cache_hits=median_or_none([s.cache_hit_rate for s in samples]),
             **extra,
         )
 
@@ -164,6 +181,11 @@ def format_ms(value: float, drain_s: float) -> str:
     """A latency in ms for the table; ``inf`` (never answered) as "> the drain time"."""
     # An update never answered waited at least the drain time after the last post.
     return f"> {drain_s * 1000:,.0f}" if value == inf else f"{value:,.1f}"
+
+
+def format_share(value: float | None) -> str:
+    """A share for the table as a percentage; ``n/a`` where it was not measured."""
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def format_cpu(values: tuple[float | None, float | None, float | None]) -> str:

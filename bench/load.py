@@ -3,16 +3,20 @@
 :func:`closed_loop` and :func:`post_message` post, and :class:`Drive` notes what the posting
 saw; the fake API logs every answer it receives (:class:`FakeApi`, in its helper process) and
 :func:`collect` reads that log through a :class:`FakeClient`. The messages are the check-set
-questions the shipped knowledge base answers (:func:`questions`).
+questions the shipped knowledge base answers (:func:`questions`), each wrapped in the everyday
+openings and endings people write in chats, so a benchmark sends thousands of distinct texts
+(:func:`everyday_questions`); the bot's match-cache counters are read from its ``/metrics``
+(:func:`match_cache`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +28,9 @@ from bench.procs import ROOT, SHIPPED_FAQ, Child
 CHECK_SET = ROOT / "bench" / "data" / "faq_check.jsonl"
 POLL_S = 0.05
 """How often the generator asks the fake for new arrivals once the posting is done."""
+
+MATCH_CACHE = "makerdesk_match_cache_total"
+"""The bot's counter of match-cache lookups, by ``result``: ``hit`` or ``miss``."""
 
 K = TypeVar("K")
 """What an arrival at a fake API is addressed to: a chat id, an OpenID."""
@@ -135,6 +142,106 @@ def questions() -> list[tuple[str, str]]:
     if not found:
         raise RuntimeError(f"no question of {CHECK_SET} is answered by {SHIPPED_FAQ}")
     return found
+
+
+SEED = 18
+"""Shuffles :func:`everyday_questions`: every benchmark run sends them in the same order."""
+OPENINGS_ZH = (
+    "", "请问", "请问一下，", "你好，", "你好，想问一下", "您好，请问", "老师好，请问", "问一下，",
+    "在吗？想问下", "您好！", "hi，请问",
+)  # fmt: skip
+"""How people begin a question in a Chinese chat. Left out, since they turn some check
+questions away from their answer on the shipped base, to "not sure" or to another entry's
+answer (the matcher's business, not the benchmark's): "麻烦问下", "麻烦问一下，",
+"老师您好，", "打扰一下，", "想咨询一下，", "同学问一下，", "领导好，", "不好意思，问下"."""
+ENDINGS_ZH = (
+    "", "？", "?", "，谢谢", "，谢谢！", "呀", "呢", "啊", "～", "？？", "！", "...", "哈",
+)  # fmt: skip
+"""How people end one. Left out for the same reason ("重创空间指的啥，急" gets another
+entry's answer): "，急", "。多谢！", "，麻烦了",
+"，谢谢老师", "，在线等", "。谢谢您", "，麻烦告诉一下"."""
+OPENINGS_EN = ("", "Hi, ", "Hello, ", "Hi there, ", "Hey, ", "Hello! ")
+"""English openings; left out: "Quick question: ", "Excuse me, ", "Sorry to bother you, "."""
+ENDINGS_EN = ("", "?", " please", "??", "!")
+"""English endings; left out: ", thanks!", "? Thanks", ", thank you.", "? thx"."""
+
+
+def everyday_questions(pairs: Sequence[tuple[str, str]], seed: int = SEED) -> list[tuple[str, str]]:
+    """Each of ``pairs``' questions with every opening and ending of its language; shuffled.
+
+    Args:
+        pairs: (question, answer), as :func:`questions` gives them.
+        seed: Decides the order; the same seed, the same list.
+
+    Returns:
+        (text, answer): every text distinct, each with its question's answer (the wrappers are
+        the ones that leave the shipped base's answer as it was, which a test checks).
+    """
+    # Imported here: the helper processes import this module and need none of it.
+    from bot.messages import Language  # noqa: PLC0415
+    from handlers.faq import language_of  # noqa: PLC0415
+
+    found: dict[str, str] = {}
+    for question, answer in pairs:
+        english = language_of(question) is Language.EN
+        openings, endings = (OPENINGS_EN, ENDINGS_EN) if english else (OPENINGS_ZH, ENDINGS_ZH)
+        for opening in openings:
+            for ending in endings:
+                # A question may already end as an ending does: the first of equal texts stays.
+                found.setdefault(f"{opening}{question}{ending}", answer)
+    texts = sorted(found.items())
+    random.Random(seed).shuffle(texts)
+    return texts
+
+
+# ---------------------------------------------------------------- what the bot counted
+
+
+async def match_cache(
+    client: aiohttp.ClientSession, roots: Sequence[str]
+) -> tuple[float, float] | None:
+    """The match cache's hits and misses so far, summed over the bots at ``roots``.
+
+    Read from each bot's ``/metrics`` (:data:`MATCH_CACHE`).
+
+    Returns:
+        (hits, misses); ``None`` when a bot counts neither (it has no match cache, or has not
+        looked anything up yet) or its ``/metrics`` does not answer.
+    """
+    # Imported here: the helper processes import this module and need none of it.
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    hits = misses = 0.0
+    for root in roots:
+        try:
+            async with client.get(f"{root}/metrics") as response:
+                if response.status != 200:
+                    return None
+                text = await response.text()
+        except aiohttp.ClientError:
+            return None
+        counted = False
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name != MATCH_CACHE:
+                    continue
+                counted = True
+                if sample.labels.get("result") == "hit":
+                    hits += sample.value
+                elif sample.labels.get("result") == "miss":
+                    misses += sample.value
+        if not counted:
+            return None
+    return hits, misses
+
+
+def counted_since(
+    before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    """What counters read as ``after`` gained since they read ``before``; ``None`` if unknown."""
+    if before is None or after is None:
+        return None
+    return after[0] - before[0], after[1] - before[1]
 
 
 # ---------------------------------------------------------------- posting

@@ -5,7 +5,8 @@
   :func:`serve`, :func:`child`, :func:`helpers`);
 * the bot: ``python -m bot run`` as shipped, on a fresh SQLite file, until its health check
   answers (:func:`bot_process`, run by the tests' :class:`~tests.support.processes.BotProcess`);
-* a scratch PostgreSQL database (:func:`scratch_database`).
+* a scratch PostgreSQL database (:func:`scratch_database`), if the server is there
+  (:func:`postgres_reachable`).
 """
 
 from __future__ import annotations
@@ -205,10 +206,22 @@ def cancel_on_sigterm() -> None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
+async def postgres_reachable(server_url: str = POSTGRES_URL) -> bool:
+    """Whether the PostgreSQL server at ``server_url`` takes a connection within 3 s."""
+    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415  # the helpers need none of it
+
+    try:
+        connection = await asyncpg.connect(server_url.replace("+asyncpg", ""), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await connection.close()
+    return True
+
+
 @contextlib.asynccontextmanager
 async def scratch_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]:
     """A database of its own on the PostgreSQL server at ``server_url``, dropped afterwards."""
-    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415  # the helpers need none of it
+    import asyncpg  # noqa: PLC0415  # the helpers need none of it
 
     name = f"makerdesk_bench_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url.replace("+asyncpg", ""), timeout=3)

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import time
@@ -71,12 +72,21 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from bench.cpu import CpuMeter, cpu_notes
-from bench.figures import Report, Row, Sample, format_cpu, format_ms, print_markdown
+from bench.cpu import CpuMeter, CpuUse, cpu_notes
+from bench.figures import (
+    Report,
+    Row,
+    Sample,
+    format_cpu,
+    format_ms,
+    format_share,
+    print_markdown,
+)
 from bench.load import (
     Drive,
     FakeApi,
@@ -84,19 +94,34 @@ from bench.load import (
     Plan,
     closed_loop,
     collect,
+    counted_since,
+    everyday_questions,
+    match_cache,
     post_message,
     questions,
 )
-from bench.procs import Bot, bot_process, cancel_on_sigterm, cli, echo_app, helpers
+from bench.procs import (
+    POSTGRES_URL,
+    Bot,
+    bot_process,
+    cancel_on_sigterm,
+    cli,
+    echo_app,
+    helpers,
+    postgres_reachable,
+    scratch_database,
+)
 from tests.support.processes import free_port
 
 TOKEN = "123:bench"
 CONCURRENCY = 50
 TARGET_RATE = 2000.0  # answered updates/s on one process
 TARGET_P99_MS = 50.0
+TARGET_TWO_RATE = 2500.0  # answered updates/s, two processes on PostgreSQL
 COLUMNS = (
-    "setup", "concurrency", "updates", "answered", "answered/s", "acks/s", "p50 (ms)", "p99 (ms)",
-    "unanswered", "errors", "CPU server · generator · fake",
+    "setup", "concurrency", "updates", "distinct texts", "answered", "answered/s", "acks/s",
+    "p50 (ms)", "p99 (ms)", "unanswered", "errors", "match-cache hits",
+    "CPU server · generator · fake",
 )  # fmt: skip
 """The table's columns."""
 FIRST_USER = 7_000_000_000
@@ -109,13 +134,34 @@ FULL = Plan(messages=5000, warmup=100, repeats=3, send_budget_s=20.0, drain_s=10
 QUICK = Plan(messages=500, warmup=50, repeats=1, send_budget_s=10.0, drain_s=5.0)
 
 
+SETUPS = (
+    ("echo", "bare aiohttp echo"),
+    ("one", "bot webhook → FAQ answer, 1 process"),
+    ("two", "bot webhook → FAQ answer, 2 processes on PostgreSQL, round robin"),
+)
+"""Each setup's key and its row's name (the 1-process row names its database when printed)."""
+
+
 @dataclass(frozen=True)
 class Shot:
-    """One update to post: its chat, its body, and the text its answer must begin with."""
+    """One update to post: its chat, its body, its question, and how its answer must begin."""
 
     chat: int
     body: bytes
+    text: str
     expected: str
+
+
+@dataclass(frozen=True)
+class TelegramRow(Row):
+    """A setup's line of the table, or the reason it was not measured."""
+
+    skipped: str | None = None
+
+    @classmethod
+    def not_measured(cls, setup: str, why: str) -> TelegramRow:
+        """The line of a setup that could not run here."""
+        return cls(setup, 0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, CpuUse(), skipped=why)
 
 
 # ---------------------------------------------------------------- helper processes (children)
@@ -233,21 +279,38 @@ ROLES = {"fake": lambda: _FakeBotApi().app(), "echo": lambda: echo_app(_echo)}
 
 
 @contextlib.asynccontextmanager
-async def _bot(fake_root: str) -> AsyncIterator[Bot]:
-    """``python -m bot run`` on a fresh SQLite file, answering updates by webhook."""
-    # Known before the start: the bot registers its webhook at it.
-    port = free_port()
-    settings = {
-        "BOT_TELEGRAM_TOKEN": TOKEN,
-        "BOT_TELEGRAM_API_URL": fake_root,
-        "BOT_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-    }
-    async with bot_process("telegram", settings, port) as bot:
-        yield bot
+async def _bots(
+    fake_root: str, count: int = 1, database_url: str | None = None
+) -> AsyncIterator[list[Bot]]:
+    """``count`` × ``python -m bot run``, answering updates by webhook, on one database.
+
+    Args:
+        fake_root: The fake Bot API.
+        count: How many processes; they start one after the other (the first migrates).
+        database_url: The database they share; ``None``: a fresh SQLite file (one process),
+            or ``BOT_BENCH_TELEGRAM_DB``.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        bots = []
+        for _ in range(count):
+            # Known before the start: the bot registers its webhook at it.
+            port = free_port()
+            settings = {
+                "BOT_TELEGRAM_TOKEN": TOKEN,
+                "BOT_TELEGRAM_API_URL": fake_root,
+                "BOT_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+            }
+            if database_url is not None:
+                settings["BOT_DATABASE_URL"] = database_url
+            bots.append(await stack.enter_async_context(bot_process("telegram", settings, port)))
+        yield bots
 
 
 class _Updates:
-    """Makes updates the way Telegram numbers them: update ids rising, a new user each."""
+    """Makes updates the way Telegram numbers them: update ids rising, a new user each.
+
+    Each asks the next of the distinct texts, so no text comes twice until they are all sent.
+    """
 
     def __init__(self, questions: list[tuple[str, str]]) -> None:
         self._questions = questions
@@ -272,7 +335,7 @@ class _Updates:
             }
             # Serialised up front, so the timed loop only sends bytes (Telegram sends raw UTF-8).
             body = json.dumps(update, ensure_ascii=False).encode()
-            shots.append(Shot(user, body, answer))
+            shots.append(Shot(user, body, question, answer))
         return shots
 
 
@@ -283,18 +346,24 @@ class _Drive(Drive[int]):
     answers: dict[int, float] = field(default_factory=dict)
 
 
+Target = tuple[str, dict[str, str]]
+"""Where to post: the URL and the headers."""
+
+
 async def _post_all(
     client: aiohttp.ClientSession,
-    url: str,
-    headers: dict[str, str],
+    targets: Sequence[Target],
     shots: Sequence[Shot],
     *,
     echo: bool,
     budget_s: float,
 ) -> _Drive:
+    """Post every shot, each to the next of ``targets`` in turn, as a load balancer would."""
     drive = _Drive()
+    turn = itertools.cycle(targets)
 
     async def post(shot: Shot) -> None:
+        url, headers = next(turn)
         drive.posted[shot.chat] = time.monotonic()
         response = await post_message(client, drive, url, shot.body, headers)
         if response is None:
@@ -331,13 +400,23 @@ def _answer_in_response(drive: _Drive, shot: Shot, raw: bytes, seen: float) -> N
 class _Fake(FakeClient[int]):
     """The generator's handle on the fake Bot API."""
 
-    async def webhook(self) -> tuple[str, str]:
+    async def webhook(self, bots: Sequence[Bot]) -> list[Target]:
+        """Where and how to post updates to each of ``bots``, as they registered with the fake.
+
+        Each registered its own address; the last one registered is the fake's, and its path
+        and secret token are every bot's (the token derives the secret). Posting to each in
+        turn is what a load balancer in front of them would do with Telegram's posts.
+        """
         async with self.client.get(f"{self.child.root}/bench/webhook") as response:
             hook = await response.json()
         url, secret = str(hook.get("url") or ""), str(hook.get("secret_token") or "")
         if not url.startswith("http://127.0.0.1:"):
             raise RuntimeError(f"the bot registered no loopback webhook (url {url!r})")
-        return url, secret
+        root, path = url.removesuffix(urlsplit(url).path), urlsplit(url).path
+        if root != bots[-1].url:
+            raise RuntimeError(f"the webhook {url!r} is not the last bot's ({bots[-1].url})")
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
+        return [(f"{bot.url}{path}", headers) for bot in bots]
 
 
 async def _collect(
@@ -354,114 +433,179 @@ async def _collect(
 
 async def _one_run(
     client: aiohttp.ClientSession,
-    target: tuple[str, dict[str, str]],
-    server_pid: int,
+    targets: Sequence[Target],
+    servers: Sequence[int],
     fake: _Fake | None,
     batches: tuple[Sequence[Shot], Sequence[Shot]],
     plan: Plan,
+    bots: Sequence[Bot] = (),
 ) -> Sample:
-    """Warm up, then time one batch against ``target`` (URL and headers)."""
-    url, headers = target
+    """Warm up, then time one batch against ``targets`` in turn (the ``servers`` processes).
+
+    With ``bots``, their match cache is read before and after the timed batch.
+    """
     warmup, shots = batches
     echo = fake is None
-    drive = await _post_all(client, url, headers, warmup, echo=echo, budget_s=plan.send_budget_s)
+    drive = await _post_all(client, targets, warmup, echo=echo, budget_s=plan.send_budget_s)
     await _collect(fake, warmup, drive, plan.drain_s)
+    roots = [bot.url for bot in bots]
+    cache = await match_cache(client, roots) if bots else None
 
     # CPU is read over the posting only: that is when the processes compete for the cores.
-    meter = CpuMeter(server_pid, fake.child.process.pid if fake else None)
-    drive = await _post_all(client, url, headers, shots, echo=echo, budget_s=plan.send_budget_s)
+    meter = CpuMeter(servers, fake.child.process.pid if fake else None)
+    drive = await _post_all(client, targets, shots, echo=echo, budget_s=plan.send_budget_s)
     cpu = meter.read()
     answers, faults = await _collect(fake, shots, drive, plan.drain_s)
+    if bots:
+        cache = counted_since(cache, await match_cache(client, roots))
 
-    return Sample.of(drive, answers, meter.started, cpu, drive.errors + faults)
+    return Sample.of(
+        drive,
+        answers,
+        meter.started,
+        cpu,
+        drive.errors + faults,
+        distinct=len({shot.text for shot in shots if shot.chat in drive.posted}),
+        cache=cache,
+    )
 
 
-async def _run(plan: Plan) -> Report[Plan, Row]:
+async def _bot_run(
+    client: aiohttp.ClientSession,
+    fake: _Fake,
+    bots: list[Bot],
+    batches: tuple[Sequence[Shot], Sequence[Shot]],
+    plan: Plan,
+) -> Sample:
+    """One run against ``bots``, each taking the next update in turn."""
+    targets = await fake.webhook(bots)
+    return await _one_run(client, targets, [b.pid for b in bots], fake, batches, plan, bots)
+
+
+def _complaints(bots: Sequence[Bot], setup: str) -> list[str]:
+    notes = []
+    for bot in bots:
+        if bot.complaints:
+            notes.append(
+                f"{setup}: a bot logged {len(bot.complaints)} lines at WARNING or above; "
+                f"the first: `{bot.complaints[0][:200]}`"
+            )
+    return notes
+
+
+async def _run(plan: Plan) -> Report[Plan, TelegramRow]:
     cancel_on_sigterm()
-    updates = _Updates(questions())
-    echo_samples: list[Sample] = []
-    bot_samples: list[Sample] = []
+    texts = everyday_questions(questions())
+    updates = _Updates(texts)
+    samples: dict[str, list[Sample]] = {key: [] for key, _ in SETUPS}
+    names = dict(SETUPS)
+    database = "BOT_BENCH_TELEGRAM_DB" if os.environ.get("BOT_BENCH_TELEGRAM_DB") else "SQLite"
+    names["one"] = f"{names['one']}, {database}"
+    postgres = await postgres_reachable()
     notes: list[str] = []
     async with helpers("bench.telegram", CONCURRENCY) as started:
         client, echo = started.client, started.echo
         fake = _Fake(started.fake, client, int)
         await fake.check_clock()
         for _ in range(plan.repeats):
-            # Echo and bot alternate, so a slow patch of the machine hits both alike.
+            # Echo and bots alternate, so a slow patch of the machine hits them alike; the echo
+            # is sent the very updates the one-process bot is sent next.
             batches = (updates.batch(plan.warmup), updates.batch(plan.messages))
             echo_target = (f"{echo.root}/telegram", {"Content-Type": "application/json"})
-            echo_samples.append(
-                await _one_run(client, echo_target, echo.process.pid, None, batches, plan)
+            samples["echo"].append(
+                await _one_run(client, [echo_target], [echo.process.pid], None, batches, plan)
             )
-            batches = (updates.batch(plan.warmup), updates.batch(plan.messages))
-            async with _bot(fake.child.root) as bot:
-                url, secret = await fake.webhook()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Telegram-Bot-Api-Secret-Token": secret,
-                }
-                bot_samples.append(
-                    await _one_run(client, (url, headers), bot.pid, fake, batches, plan)
-                )
-            complaints = bot.complaints
-            if complaints:
-                notes.append(
-                    f"The bot logged {len(complaints)} lines at WARNING or above; "
-                    f"the first: `{complaints[0][:200]}`"
-                )
-    for setup, samples in (("bare aiohttp echo", echo_samples), ("bot webhook", bot_samples)):
-        errors = sum((s.errors for s in samples), Counter[str]())
+            async with _bots(fake.child.root) as bots:
+                samples["one"].append(await _bot_run(client, fake, bots, batches, plan))
+            notes += _complaints(bots, names["one"])
+            if postgres:
+                batches = (updates.batch(plan.warmup), updates.batch(plan.messages))
+                async with scratch_database() as url, _bots(fake.child.root, 2, url) as bots:
+                    samples["two"].append(await _bot_run(client, fake, bots, batches, plan))
+                notes += _complaints(bots, names["two"])
+    for key, setup in names.items():
+        errors = sum((s.errors for s in samples[key]), Counter[str]())
         if errors:
             kinds = ", ".join(f"{kind} × {n}" for kind, n in errors.most_common())
             notes.append(f"{setup}: errors over all runs: {kinds}.")
-        if any(s.budget_hit for s in samples):
+        if any(s.budget_hit for s in samples[key]):
             notes.append(
                 f"{setup}: posting stopped at the {plan.send_budget_s:.0f} s budget "
                 "before every update was sent."
             )
     rows = [
-        Row.of("bare aiohttp echo", echo_samples),
-        Row.of("bot webhook → FAQ answer", bot_samples),
+        TelegramRow.of(names[key], samples[key])
+        if samples[key]
+        else TelegramRow.not_measured(
+            names[key], f"skipped: no PostgreSQL at {_server(POSTGRES_URL)}"
+        )
+        for key, _ in SETUPS
     ]
     for row in rows:
         notes.extend(cpu_notes(row.setup, row.cpu))
+    notes.append(
+        f"The updates ask {len(texts):,} distinct texts (the check questions the shipped "
+        "knowledge base answers, with everyday openings and endings), each update the next "
+        "one, so no bot process is asked a text twice until all were sent. Match-cache hits: "
+        "share of the bot's match-cache lookups that hit over the timed batch, from its "
+        "`/metrics` (`makerdesk_match_cache_total`); n/a: the bot does not count them."
+    )
     return Report(plan, rows, notes)
 
 
-def run(quick: bool = False) -> Report[Plan, Row]:
-    """Measure the echo and the bot: 5,000 updates, 3 runs each (quick: 500, one run)."""
+def _server(url: str) -> str:
+    """The host and port of a database URL, without the user."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]
+
+
+def run(quick: bool = False) -> Report[Plan, TelegramRow]:
+    """Measure the echo and the bots: 5,000 updates, 3 runs each (quick: 500, one run)."""
     return asyncio.run(_run(QUICK if quick else FULL))
 
 
-def _cells(r: Row, drain_s: float) -> tuple[str, ...]:
+def _cells(r: TelegramRow, drain_s: float, *, echo: bool = False) -> tuple[str, ...]:
+    if r.skipped is not None:
+        return (r.setup, str(CONCURRENCY), r.skipped, *([""] * (len(COLUMNS) - 3)))
+    cache = "—" if echo else format_share(r.cache_hits)
     return (
-        r.setup, str(CONCURRENCY), f"{r.sent:,}", f"{r.answered:,}", f"{r.per_s:,.0f}",
-        f"{r.acks_per_s:,.0f}", format_ms(r.p50_ms, drain_s), format_ms(r.p99_ms, drain_s),
-        f"{r.unanswered:,}", f"{r.errors:,}", format_cpu(r.cpu.own),
+        r.setup, str(CONCURRENCY), f"{r.sent:,}", f"{r.distinct:,}", f"{r.answered:,}",
+        f"{r.per_s:,.0f}", f"{r.acks_per_s:,.0f}", format_ms(r.p50_ms, drain_s),
+        format_ms(r.p99_ms, drain_s), f"{r.unanswered:,}", f"{r.errors:,}", cache,
+        format_cpu(r.cpu.own),
     )  # fmt: skip
 
 
-def print_table(report: Report[Plan, Row]) -> None:
+def print_table(report: Report[Plan, TelegramRow]) -> None:
     """Print ``report`` as a Markdown table, the targets under it, then the notes."""
     plan = report.plan
     drain = plan.drain_s
-    echo, bot = report.rows
-    ratio = bot.per_s / echo.per_s if echo.per_s else 0.0
-    rate_ok = "✓" if bot.per_s >= TARGET_RATE else "✗"
-    p99_ok = "✓" if bot.p99_ms <= TARGET_P99_MS else "✗"
+    echo, one, two = report.rows
+
+    def verdict(row: TelegramRow, target: float) -> str:
+        if row.skipped is not None:
+            return f"{row.setup}: {row.skipped}"
+        ratio = row.per_s / echo.per_s if echo.per_s else 0.0
+        rate_ok = "✓" if row.per_s >= target else "✗"
+        return (
+            f"{row.setup}: {ratio:.2%} of the echo ({row.per_s:,.0f} / {echo.per_s:,.0f} per s); "
+            f"≥ {target:,.0f} answered/s {rate_ok}"
+        )
+
+    p99_ok = "✓" if one.p99_ms <= TARGET_P99_MS else "✗"
     print_markdown(
         "Telegram webhook: FAQ answers end to end, beside a bare aiohttp echo",
         f"Update posted → answer at the fake Bot API (or in the webhook response); "
-        f"{plan.messages:,} updates after {plan.warmup:,} untimed, "
-        f"median of {plan.repeats} run{'s' if plan.repeats > 1 else ''}; "
-        f"{CONCURRENCY} connections; {os.cpu_count()} CPUs shared by server, load generator "
-        f"and fake. Latency “> N”: that share of updates was not answered within "
-        f"{plan.drain_s:.0f} s of the last post. Acks/s: HTTP 200 responses per second.",
-        (COLUMNS, "lrrrrrrrrrc"),
-        [_cells(r, drain) for r in report.rows],
-        f"Bot / echo throughput: {ratio:.2%} ({bot.per_s:,.0f} / {echo.per_s:,.0f} per s). "
-        f"Targets: ≥ {TARGET_RATE:,.0f} answered/s {rate_ok} ({bot.per_s:,.0f}); "
-        f"p99 ≤ {TARGET_P99_MS:.0f} ms {p99_ok} ({format_ms(bot.p99_ms, drain)} ms).",
+        f"{plan.messages:,} updates after {plan.warmup:,} untimed, each a new user asking the "
+        f"next of the distinct question texts, median of {plan.repeats} "
+        f"run{'s' if plan.repeats > 1 else ''}, echo and bots alternating; "
+        f"{CONCURRENCY} connections (to two processes: each update to the next in turn); "
+        f"{os.cpu_count()} CPUs shared by server, load generator and fake. Latency “> N”: that "
+        f"share of updates was not answered within {plan.drain_s:.0f} s of the last post. "
+        "Acks/s: HTTP 200 responses per second.",
+        (COLUMNS, "lrrrrrrrrrrrc"),
+        [_cells(r, drain, echo=r is echo) for r in report.rows],
+        f"{verdict(one, TARGET_RATE)}, p99 ≤ {TARGET_P99_MS:.0f} ms {p99_ok} "
+        f"({format_ms(one.p99_ms, drain)} ms). {verdict(two, TARGET_TWO_RATE)}.",
         report.notes,
     )
 

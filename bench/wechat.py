@@ -120,6 +120,7 @@ from bench.figures import (
     Sample,
     format_cpu,
     format_ms,
+    format_share,
     median_or_none,
     percentile,
     print_markdown,
@@ -131,6 +132,9 @@ from bench.load import (
     Plan,
     closed_loop,
     collect,
+    counted_since,
+    everyday_questions,
+    match_cache,
     post_message,
     questions,
 )
@@ -155,8 +159,9 @@ HEADERS = {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0", "Accept": "*
 """The request headers WeChat's servers send."""
 SUCCESS = b"success"
 COLUMNS = (
-    "setup", "load", "messages", "answered", "answered/s", "acks/s", "p50 (ms)", "p99 (ms)",
-    "response p99 (ms)", "passive", "unanswered", "errors", "CPU server · generator · fake",
+    "setup", "load", "messages", "distinct texts", "answered", "answered/s", "acks/s",
+    "p50 (ms)", "p99 (ms)", "response p99 (ms)", "passive", "unanswered", "errors",
+    "match-cache hits", "CPU server · generator · fake",
 )  # fmt: skip
 """The table's columns."""
 
@@ -186,6 +191,8 @@ class Shot:
     query: str
     """``signature``, ``timestamp``, ``nonce``, ``openid`` (safe mode: ``msg_signature`` too)."""
     body: bytes
+    text: str
+    """The question asked."""
     expected: str
     plain: bytes
     """The message before encryption (the same as ``body`` in plain mode)."""
@@ -312,7 +319,10 @@ async def _bot(mode: Mode, aes_key: str, fake_root: str) -> AsyncIterator[tuple[
 
 
 class _Messages:
-    """Makes messages the way WeChat does: a ``MsgId`` each, signed, encrypted in safe mode."""
+    """Makes messages the way WeChat does: a ``MsgId`` each, signed, encrypted in safe mode.
+
+    Each asks the next of the distinct texts, so no text comes twice until they are all sent.
+    """
 
     def __init__(self, questions: list[tuple[str, str]], aes_key: str) -> None:
         self._questions = questions
@@ -355,7 +365,9 @@ class _Messages:
                     f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
                     f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
                 )
-            shots.append(Shot(openid, urlencode(query), body.encode(), answer, plain.encode()))
+            shots.append(
+                Shot(openid, urlencode(query), body.encode(), question, answer, plain.encode())
+            )
         return shots
 
     def open_reply(self, raw: bytes, mode: Mode) -> Json:
@@ -535,13 +547,19 @@ async def _one_run(
     mode: Mode | None,
     plan: Plan,
     post: Callable[[Sequence[Shot]], Awaitable[_Drive]],
+    bot: Bot | None = None,
 ) -> WeChatSample:
-    """Warm up (unless the warm-up batch is empty), then time one batch against ``url``."""
+    """Warm up (unless the warm-up batch is empty), then time one batch against ``url``.
+
+    With ``bot``, its match cache is read before and after the timed batch.
+    """
     warmup, shots = batches
     if warmup:
         drive = await _post_closed(client, url, warmup, plan.send_budget_s)
         await _collect(fake, warmup, drive, _read_responses(drive, warmup, messages, mode),
                        plan.drain_s)  # fmt: skip
+    roots = [bot.url] if bot else []
+    cache = await match_cache(client, roots) if bot else None
 
     # CPU is read over the posting only: that is when the processes compete for the cores.
     meter = CpuMeter(server_pid, fake.child.process.pid if fake else None)
@@ -549,6 +567,8 @@ async def _one_run(
     cpu = meter.read()
     found = _read_responses(drive, shots, messages, mode)
     await _collect(fake, shots, drive, found, plan.drain_s)
+    if bot:
+        cache = counted_since(cache, await match_cache(client, roots))
 
     return WeChatSample.of(
         drive,
@@ -564,6 +584,8 @@ async def _one_run(
         successes=found.successes,
         late_passive=_late_passive(drive, found),
         examples=found.examples,
+        distinct=len({shot.text for shot in shots if shot.openid in drive.posted}),
+        cache=cache,
     )
 
 
@@ -616,16 +638,18 @@ def _as_wechat_shows(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     from bot.channels.wechat.render import render_text  # noqa: PLC0415
     from bot.messages import Channel, OutgoingMessage  # noqa: PLC0415
 
-    return [
-        (question, render_text(OutgoingMessage("bench", Channel.WECHAT, answer)))
-        for question, answer in pairs
-    ]
+    shown = {
+        answer: render_text(OutgoingMessage("bench", Channel.WECHAT, answer))
+        for answer in {answer for _, answer in pairs}
+    }
+    return [(question, shown[answer]) for question, answer in pairs]
 
 
 async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
     cancel_on_sigterm()
     aes_key = _new_aes_key()
-    messages = _Messages(_as_wechat_shows(questions()), aes_key)
+    texts = _as_wechat_shows(everyday_questions(questions()))
+    messages = _Messages(texts, aes_key)
     samples: dict[str, list[WeChatSample]] = {key: [] for _, key in SETUPS}
     complaints: Counter[str] = Counter()
     api_calls: Counter[str] = Counter()
@@ -666,7 +690,7 @@ async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
                     pid = bot.pid
                     samples[mode].append(
                         await _one_run(client, url, pid, fake, batches, messages, mode,
-                                       plan, closed(url))
+                                       plan, closed(url), bot)
                     )  # fmt: skip
                     if mode == "safe":
                         backlog += samples["safe"][-1].sent - samples["safe"][-1].answered
@@ -674,7 +698,7 @@ async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
                         batches = ([], messages.batch(round(OPEN_RATE * plan.open_s), mode))
                         samples["open"].append(
                             await _one_run(client, url, pid, fake, batches, messages, mode,
-                                           plan, steady(url))
+                                           plan, steady(url), bot)
                         )  # fmt: skip
                 api_calls += (await fake.calls()) - calls_before
                 complaints += _complaint_kinds(bot.complaints)
@@ -703,6 +727,13 @@ async def _run(plan: WeChatPlan) -> Report[WeChatPlan, WeChatRow]:
         notes.extend(_run_notes(setup, runs, plan))
     for row in rows:
         notes.extend(cpu_notes(row.setup, row.cpu))
+    notes.append(
+        f"The messages ask {len(texts):,} distinct texts (the check questions the shipped "
+        "knowledge base answers, with everyday openings and endings), each message the next "
+        "one, so no bot process is asked a text twice until all were sent. Match-cache hits: "
+        "share of the bot's match-cache lookups that hit over the timed batch, from its "
+        "`/metrics` (`makerdesk_match_cache_total`); n/a: the bot does not count them."
+    )
     return Report(plan, rows, notes)
 
 
@@ -776,12 +807,12 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def _cells(r: WeChatRow, drain_s: float) -> tuple[str, ...]:
+def _cells(r: WeChatRow, drain_s: float, *, echo: bool = False) -> tuple[str, ...]:
     return (
-        r.setup, r.load, f"{r.sent:,}", f"{r.answered:,}", f"{r.per_s:,.0f}",
+        r.setup, r.load, f"{r.sent:,}", f"{r.distinct:,}", f"{r.answered:,}", f"{r.per_s:,.0f}",
         f"{r.acks_per_s:,.0f}", format_ms(r.p50_ms, drain_s), format_ms(r.p99_ms, drain_s),
         _response_ms(r.response_p99_ms), _share(r.passive), f"{r.unanswered:,}", f"{r.errors:,}",
-        format_cpu(r.cpu.own),
+        "—" if echo else format_share(r.cache_hits), format_cpu(r.cpu.own),
     )  # fmt: skip
 
 
@@ -819,8 +850,8 @@ def print_table(report: Report[WeChatPlan, WeChatRow]) -> None:
         f"share of messages was not answered within {plan.drain_s:.0f} s of the last post. "
         "Acks/s: HTTP 200 responses per second. Passive: share of the answers that came in "
         "the response.",
-        (COLUMNS, "lrrrrrrrrrrrc"),
-        [_cells(r, drain) for r in report.rows],
+        (COLUMNS, "lrrrrrrrrrrrrrc"),
+        [_cells(r, drain, echo=r is echo) for r in report.rows],
         f"Target: p99 ≤ {TARGET_P99_MS:.0f} ms at {CONCURRENCY} concurrent users, far under "
         f"the {WECHAT_TIMEOUT_S:.0f} s after which WeChat gives up. " + "; ".join(verdicts) + ". "
         f"With {CONCURRENCY} messages always in flight (closed loop), the mean wait is "
