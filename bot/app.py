@@ -24,9 +24,11 @@ from bot.sender import Deliverer, OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
+from handlers.quick import quick_question
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces
 from storage.retention import Prune, RetentionJob, standard_prunes
+from storage.writer import Writer
 
 __all__ = [
     "PLATFORM_CHANNELS",
@@ -145,7 +147,9 @@ class Bot:
         return self.settings.roster is None and not demo_refusals(self.settings)
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (the SQLite writer's after what it has queued)."""
+        if self.services.writer is not None:
+            await self.services.writer.close()
         await self.database.close()
 
 
@@ -173,6 +177,9 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         await database.close()
         raise
     knowledge = KnowledgeService(base, clock.now())
+    # SQLite's hot paths commit in batches on a writer thread of their own; PostgreSQL's
+    # take the ORM path for now.
+    writer = Writer(database.file, database.write_lock) if database.file is not None else None
     services = Services(
         knowledge=knowledge,
         database=database,
@@ -180,10 +187,11 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         roster=Reloadable(lambda: load_roster(roster_path), roster),
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
         settings=settings,
+        writer=writer,
     )
     # A roster that lacks a space or group open requests name still serves; the admin is told.
     await warn_stranded(services, clock.now())
-    dispatcher = Dispatcher(services, fallback=unknown)
+    dispatcher = Dispatcher(services, fallback=unknown, quick_lane=quick_question)
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}
     telegram = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from bot.logs import about
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.metrics import Metrics
-from storage import outbox
+from storage import outbox, quick
 from storage.outbox import OutboxStatus
 
 if TYPE_CHECKING:
@@ -31,8 +32,19 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from knowledge.service import KnowledgeService
     from storage.database import Database
+    from storage.writer import Writer
 
-__all__ = ["Context", "Dispatcher", "Handler", "InlinePolicy", "Router", "Services"]
+__all__ = [
+    "Context",
+    "Dispatcher",
+    "Handler",
+    "InlinePolicy",
+    "NotQuick",
+    "QuickLane",
+    "QuickWork",
+    "Router",
+    "Services",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +53,17 @@ Handler = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMess
 Predicate = Callable[[IncomingMessage], bool]
 Run = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMessage]]]
 """Handles a message for certain: what :meth:`Dispatcher.handle` runs in its transaction."""
+QuickWork = Callable[[sqlite3.Connection, "datetime"], Sequence[OutgoingMessage]]
+"""A message's database work as a unit of the SQLite writer (:mod:`storage.writer`): it reads
+what decides the reply, writes what it keeps and returns the replies; it raises
+:class:`NotQuick` when the message needs the full path after all (its writes are undone)."""
+QuickLane = Callable[[IncomingMessage, "Services"], QuickWork | None]
+"""Prepares a message on the event loop (matching, composing) for the quick lane; ``None``
+when the message is not one for it."""
+
+
+class NotQuick(Exception):
+    """The message found spoken for inside its unit: the full path handles it instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +82,8 @@ class Services:
     settings: Settings | None = None
     """The operator's settings, for the channels built from the services (the web chat reads
     its proxies and public address); ``None`` where a test builds services by hand."""
+    writer: Writer | None = None
+    """SQLite's one writer, for the quick lane (:class:`QuickLane`); ``None`` on PostgreSQL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +213,19 @@ class Router:
 class Dispatcher:
     """Runs the first matching handler of the included routers, in inclusion order."""
 
-    def __init__(self, services: Services, fallback: Handler) -> None:
+    def __init__(
+        self, services: Services, fallback: Handler, quick_lane: QuickLane | None = None
+    ) -> None:
         """Create a dispatcher.
 
         Args:
             services: Handed to every handler.
             fallback: Runs when no route accepts the message (unknown command, odd input).
+            quick_lane: Takes the commonest messages (plain questions) through the SQLite
+                writer in one unit each, where there is one (:attr:`Services.writer`).
         """
         self.services = services
+        self._quick_lane = quick_lane
         self.on_queued: Callable[[], None] | None = None
         """Called after a message queued something for the outbox sender to push."""
         self._fallback = fallback
@@ -240,45 +270,31 @@ class Dispatcher:
         # The handling marks its lines with the request it turns out to be about; the mark ends
         # with it, so the task's next lines (a long poll's) are about no request.
         with about(None), self.services.metrics.handling_time(message.channel.value):
+            writer = self.services.writer
+            if handler is None and self._quick_lane is not None and writer is not None:
+                work = self._quick_lane(message, self.services)
+                if work is not None:
+                    done = await self._handle_quick(message, inline, work, writer)
+                    if done is not None:
+                        return done
             return await self._handle(message, inline, handler or self.dispatch)
 
     async def _handle(
         self, message: IncomingMessage, inline: InlinePolicy | None, handler: Run
     ) -> list[OutgoingMessage]:
         services = self.services
-        counted = services.metrics
-        channel = message.channel.value
         async with services.database.transaction() as session:
             now = services.clock.now()
             if not await outbox.claim_inbound(session, message.key, now):
-                counted.messages_in.labels(channel, "duplicate").inc()
-                log.info("redelivered message %r: answering as before", message.key)
                 stored = await outbox.replies_to(session, message.key)
-                return [
-                    OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)
-                    for row in stored
-                    if row.channel == message.channel
-                    and row.chat_id == message.chat_id
-                    # Inline, only what was handed back before: the sender pushes the rest.
-                    and (inline is None or row.status == OutboxStatus.HANDED_BACK)
-                ]
+                return self._redelivered(
+                    message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in stored]
+                )
             context = Context(services, session, now)
             replies = _last_edits(await handler(message, context))
             late = inline is not None and inline.too_late()
-            policy = None if late else inline
-            own: list[OutgoingMessage] = []
-            queued = False
-            in_order = policy is not None  # once a reply cannot go back inline, the rest follow
-            for reply in replies:
-                mine = reply.channel == message.channel and reply.chat_id == message.chat_id
-                # A file the bot makes (a report) is a job of its own, never handed back.
-                made = reply.files_to_make
-                if policy is not None and mine and in_order:
-                    in_order = not made and policy.can_inline([*own, reply])
-                handed_back = mine and in_order
-                if handed_back or (mine and policy is None):
-                    own.append(reply)
-                queued = queued or not handed_back
+            placed = _Placed.of(message, replies, inline, late=late)
+            for reply, handed_back in placed.replies:
                 outbox.enqueue(
                     session,
                     channel=reply.channel.value,
@@ -288,14 +304,74 @@ class Dispatcher:
                     inbound_key=message.key,
                     request_id=reply.request_id,
                     handed_back=handed_back,
-                    made=made,
+                    made=reply.files_to_make,
                 )
+        return self._handled(message, placed)
+
+    async def _handle_quick(
+        self, message: IncomingMessage, inline: InlinePolicy | None, work: QuickWork, writer: Writer
+    ) -> list[OutgoingMessage] | None:
+        """:meth:`_handle` as one unit of the SQLite writer; ``None``: take the full path."""
+        now = self.services.clock.now()
+        # Asked before the unit, on the loop whose clock the deadline is in: the unit runs on
+        # the writer's thread, within a batch's few milliseconds of now.
+        late = inline is not None and inline.too_late()
+
+        def unit(connection: sqlite3.Connection) -> _Placed | list[quick.StoredReply]:
+            if not quick.claim_key(connection, message.key, now):
+                return quick.replies_to(connection, message.key)
+            placed = _Placed.of(message, _last_edits(work(connection, now)), inline, late=late)
+            for reply, handed_back in placed.replies:
+                if reply.files_to_make or reply.request_id is not None:
+                    raise NotQuick  # the quick outbox row carries neither: the full path does
+                quick.enqueue(
+                    connection,
+                    channel=reply.channel.value,
+                    chat_id=reply.chat_id,
+                    payload=reply.to_payload(),
+                    now=now,
+                    inbound_key=message.key,
+                    handed_back=handed_back,
+                )
+            return placed
+
+        try:
+            done = await writer.run(unit)
+        except NotQuick:
+            return None
+        if isinstance(done, list):
+            return self._redelivered(
+                message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in done]
+            )
+        return self._handled(message, done)
+
+    def _handled(self, message: IncomingMessage, placed: _Placed) -> list[OutgoingMessage]:
+        """Count a message handled, wake the sender if it has work: the replies handed back."""
+        counted, channel = self.services.metrics, message.channel.value
         counted.messages_in.labels(channel, "new").inc()
-        if policy is not None:
-            counted.messages_out.labels(channel, "inline").inc(len(own))
-        if queued and self.on_queued is not None:
+        if placed.inline:
+            counted.messages_out.labels(channel, "inline").inc(len(placed.own))
+        if placed.queued and self.on_queued is not None:
             self.on_queued()
-        return [] if late else own
+        return [] if placed.late else placed.own
+
+    def _redelivered(
+        self,
+        message: IncomingMessage,
+        inline: InlinePolicy | None,
+        stored: Sequence[tuple[str, str, dict[str, object], OutboxStatus]],
+    ) -> list[OutgoingMessage]:
+        """A message handled before: the replies it got to its own chat, as they were stored."""
+        self.services.metrics.messages_in.labels(message.channel.value, "duplicate").inc()
+        log.info("redelivered message %r: answering as before", message.key)
+        return [
+            OutgoingMessage.from_payload(channel, chat_id, payload)
+            for channel, chat_id, payload, status in stored
+            if channel == message.channel
+            and chat_id == message.chat_id
+            # Inline, only what was handed back before: the sender pushes the rest.
+            and (inline is None or status == OutboxStatus.HANDED_BACK)
+        ]
 
     async def dispatch(
         self, message: IncomingMessage, context: Context
@@ -308,6 +384,48 @@ class Dispatcher:
                 if replies is not None:
                     return replies
         return await self._fallback(message, context) or ()
+
+
+@dataclass(slots=True)
+class _Placed:
+    """Where each reply of a message goes: back in the HTTP response, or to the outbox."""
+
+    replies: list[tuple[OutgoingMessage, bool]]
+    """Each reply, and whether it is handed back."""
+    own: list[OutgoingMessage]
+    """The replies to the sender's own chat that :meth:`Dispatcher.handle` returns."""
+    queued: bool
+    """Some reply waits for the outbox sender."""
+    inline: bool
+    """The adapter hands back replies in its response (it has a policy, in time)."""
+    late: bool
+    """The adapter's deadline had passed: it hands back nothing."""
+
+    @classmethod
+    def of(
+        cls,
+        message: IncomingMessage,
+        replies: Sequence[OutgoingMessage],
+        inline: InlinePolicy | None,
+        *,
+        late: bool,
+    ) -> _Placed:
+        """Place ``replies`` under ``inline`` (``None``, or ``late``: nothing is handed back)."""
+        policy = None if late else inline
+        placed: list[tuple[OutgoingMessage, bool]] = []
+        own: list[OutgoingMessage] = []
+        in_order = policy is not None  # once a reply cannot go back inline, the rest follow
+        for reply in replies:
+            mine = reply.channel == message.channel and reply.chat_id == message.chat_id
+            if policy is not None and mine and in_order:
+                # A file the bot makes (a report) is a job of its own, never handed back.
+                in_order = not reply.files_to_make and policy.can_inline([*own, reply])
+            handed_back = mine and in_order
+            if handed_back or (mine and policy is None):
+                own.append(reply)
+            placed.append((reply, handed_back))
+        queued = any(not handed_back for _, handed_back in placed)
+        return cls(placed, own, queued, policy is not None, late)
 
 
 def _last_edits(replies: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:

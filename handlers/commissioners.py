@@ -25,13 +25,14 @@ from handlers.basics import answer, member_of, reply
 from storage import conversations, requests
 from storage.conversations import ConversationState
 
-__all__ = ["router"]
+__all__ = ["NUMBERED_REPLY", "router"]
 
 log = logging.getLogger(__name__)
 
 router = Router("commissioners")
 
-_HASH_REPLY = re.compile(r"^#(\d{4}-\d{4,})\s+(.+)$", re.DOTALL)
+NUMBERED_REPLY = re.compile(r"^#(\d{4}-\d{4,})\s+(.+)$", re.DOTALL)
+"""``#2026-0001 text``: a member's reply to a request, from anywhere."""
 _QUOTED_CARD = re.compile(r"^📋 \S+ (\d{4}-\d{4,})")
 """The first line of a card as quoted by the platform: ``📋 工单 2026-0001｜…``."""
 CARD_MOVE = "card-move"
@@ -149,7 +150,7 @@ async def reply_in_chat(
         if number:
             move = await _pending_move(message, context, number)
             return await _act(message, context, move, number, message.text)
-    found = _HASH_REPLY.match(message.text)
+    found = NUMBERED_REPLY.match(message.text)
     if found:
         return await _act(message, context, Reply, found.group(1), found.group(2).strip())
     return None

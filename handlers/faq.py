@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from bot.domain.workdays import shanghai_date
 from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, OutgoingMessage
@@ -31,8 +32,12 @@ __all__ = [
     "RATE_PREFIX",
     "SUGGESTION_PREFIX",
     "Answer",
+    "AnswerRow",
+    "Asked",
+    "GapRow",
     "Reply",
     "answer_question",
+    "ask",
     "language_of",
     "rating_buttons",
     "rating_of",
@@ -249,6 +254,95 @@ def _carrying(button: Button, question_id: int) -> Button:
     return replace(button, payload=payload) if len(payload.encode()) <= MAX_PAYLOAD else button
 
 
+class AnswerRow(TypedDict):
+    """What is kept of an answer (the arguments of :func:`storage.answers.record_answer`)."""
+
+    answered_at: datetime
+    channel: str
+    chat_id: str
+    text: str
+    faq_id: str
+    score: float | None
+
+
+class GapRow(TypedDict):
+    """What is kept of a question not answered (:func:`storage.questions.record_unanswered`)."""
+
+    asked_at: datetime
+    channel: str
+    text: str
+    band: str
+    best_faq_id: str | None
+    best_score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A free-text question answered, before what is kept of it is written.
+
+    The matching and composing happen here, away from the database; the handler (through the
+    ORM) or the quick lane (:mod:`handlers.quick`, through the SQLite writer) then keeps the
+    answer or the gap, and :meth:`replies` names the kept row in the buttons.
+    """
+
+    message: IncomingMessage
+    answer: Answer
+    language: Language
+
+    @property
+    def keeps_answer(self) -> bool:
+        """An entry answered it: the answer is kept, and rated by its 👍/👎."""
+        return self.answer.faq_id is not None and self.answer.result.best is not None
+
+    @property
+    def keeps_gap(self) -> bool:
+        """Not answered outright and about the policies: kept for ``kb gaps``."""
+        return not self.keeps_answer and self.answer.kind not in QUIET
+
+    def answer_row(self) -> AnswerRow:
+        """The kept answer's fields (:func:`storage.answers.record_answer`)."""
+        best = self.answer.result.best
+        assert best is not None
+        assert self.answer.faq_id is not None
+        message = self.message
+        return {
+            "answered_at": message.received_at,
+            "channel": message.channel.value,
+            "chat_id": message.chat_id,
+            "text": message.text,
+            "faq_id": self.answer.faq_id,
+            "score": best.score,
+        }
+
+    def gap_row(self) -> GapRow:
+        """The kept question's fields (:func:`storage.questions.record_unanswered`)."""
+        best = self.answer.result.best
+        return {
+            "asked_at": self.message.received_at,
+            "channel": self.message.channel.value,
+            "text": self.message.text,
+            "band": self.answer.result.band.value,
+            "best_faq_id": best.entry.id if best else None,
+            "best_score": best.score if best else 0.0,
+        }
+
+    def replies(self, kept: int | None) -> list[OutgoingMessage]:
+        """The reply, its buttons naming the kept row ``kept`` (when one was kept)."""
+        answer, language = self.answer, self.language
+        if kept is not None and self.keeps_answer:
+            answer = replace(answer, buttons=rating_buttons(kept, language))
+        elif kept is not None:
+            answer = replace(answer, buttons=tuple(_carrying(b, kept) for b in answer.buttons))
+        return [_as_message(self.message, answer, language)]
+
+
+def ask(message: IncomingMessage, base: KnowledgeBase) -> Asked:
+    """Answer ``message``'s text (not empty) in its own language, from ``base``."""
+    language = language_of(message.text, message.language)
+    today = shanghai_date(message.received_at)
+    return Asked(message, answer_question(base, message.text, language, today), language)
+
+
 @router.message()
 async def question(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """Any free text is a question, answered in its own language.
@@ -258,36 +352,14 @@ async def question(message: IncomingMessage, context: Context) -> Sequence[Outgo
     """
     if not message.text:  # a bare photo or file that no request was waiting for
         return reply(message, texts_for(message.language).attachment_only)
-    language = language_of(message.text, message.language)
-    today = shanghai_date(message.received_at)
-    answer = answer_question(context.knowledge.current, message.text, language, today)
-    context.services.metrics.answers.labels(answer.result.band.value).inc()
-    best = answer.result.best
-    if answer.faq_id is not None and best is not None:
-        answer_id = await record_answer(
-            context.session,
-            answered_at=message.received_at,
-            channel=message.channel.value,
-            chat_id=message.chat_id,
-            text=message.text,
-            faq_id=answer.faq_id,
-            score=best.score,
-        )
-        answer = replace(answer, buttons=rating_buttons(answer_id, language))
-        return [_as_message(message, answer, language)]
-    if answer.kind in QUIET:
-        return [_as_message(message, answer, language)]
-    question_id = await record_unanswered(
-        context.session,
-        asked_at=message.received_at,
-        channel=message.channel.value,
-        text=message.text,
-        band=answer.result.band.value,
-        best_faq_id=best.entry.id if best else None,
-        best_score=best.score if best else 0.0,
-    )
-    buttons = tuple(_carrying(button, question_id) for button in answer.buttons)
-    return [_as_message(message, replace(answer, buttons=buttons), language)]
+    asked = ask(message, context.knowledge.current)
+    context.services.metrics.answers.labels(asked.answer.result.band.value).inc()
+    kept = None
+    if asked.keeps_answer:
+        kept = await record_answer(context.session, **asked.answer_row())
+    elif asked.keeps_gap:
+        kept = await record_unanswered(context.session, **asked.gap_row())
+    return asked.replies(kept)
 
 
 @router.choice(SUGGESTION_PREFIX)

@@ -38,6 +38,7 @@ __all__ = [
     "Lease",
     "Limits",
     "Unavailable",
+    "sqlite_pragmas",
 ]
 
 
@@ -439,7 +440,7 @@ def _engine(url: str, limits: Limits, *, pooled: bool = True) -> AsyncEngine:
             options["pool_timeout"] = limits.checkout
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     event.listen(engine.sync_engine, "handle_error", _unavailable)
     return engine
 
@@ -478,7 +479,8 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    """Set up a new SQLite connection: WAL, ``synchronous=NORMAL``, foreign keys, 5 s busy wait."""
     # WAL lets readers go on while one writer commits; the busy timeout waits out a writer.
     # synchronous=NORMAL is the usual setting with WAL: a commit no longer waits for fsync, the
     # WAL is synced at checkpoints. The database stays consistent after any crash; only a power
