@@ -115,7 +115,10 @@ from tests.support.processes import free_port
 
 TOKEN = "123:bench"
 CONCURRENCY = 50
-TARGET_RATE = 2000.0  # answered updates/s on one process
+TARGET_RATE = 1500.0  # answered updates/s on one process (issue 18)
+TARGET_ECHO_SHARE = (
+    0.15  # and at least this share of the bare echo, as the same generator drives it
+)
 TARGET_P99_MS = 50.0
 TARGET_TWO_RATE = 2500.0  # answered updates/s, two processes on PostgreSQL
 COLUMNS = (
@@ -592,6 +595,8 @@ def print_table(report: Report[Plan, TelegramRow]) -> None:
         )
 
     p99_ok = "✓" if one.p99_ms <= TARGET_P99_MS else "✗"
+    share = one.per_s / echo.per_s if echo.per_s else 0.0
+    share_ok = "✓" if share >= TARGET_ECHO_SHARE else "✗"
     print_markdown(
         "Telegram webhook: FAQ answers end to end, beside a bare aiohttp echo",
         f"Update posted → answer at the fake Bot API (or in the webhook response); "
@@ -604,8 +609,9 @@ def print_table(report: Report[Plan, TelegramRow]) -> None:
         "Acks/s: HTTP 200 responses per second.",
         (COLUMNS, "lrrrrrrrrrrrc"),
         [_cells(r, drain, echo=r is echo) for r in report.rows],
-        f"{verdict(one, TARGET_RATE)}, p99 ≤ {TARGET_P99_MS:.0f} ms {p99_ok} "
-        f"({format_ms(one.p99_ms, drain)} ms). {verdict(two, TARGET_TWO_RATE)}.",
+        f"{verdict(one, TARGET_RATE)}, ≥ {TARGET_ECHO_SHARE:.0%} of the echo {share_ok}, "
+        f"p99 ≤ {TARGET_P99_MS:.0f} ms {p99_ok} ({format_ms(one.p99_ms, drain)} ms). "
+        f"{verdict(two, TARGET_TWO_RATE)}.",
         report.notes,
     )
 
