@@ -25,6 +25,7 @@ __all__ = [
     "claim_inbound",
     "deliver_to_page",
     "enqueue",
+    "mark_all_sent",
     "mark_failed",
     "mark_held",
     "mark_sent",
@@ -223,6 +224,19 @@ async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> No
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
         .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+    )
+
+
+async def mark_all_sent(session: AsyncSession, message_ids: Collection[int], now: datetime) -> None:
+    """The channel accepted all these messages: one statement for a sender's round."""
+    if not message_ids:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(message_ids)))
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+        # The rows were read in another session: none here to bring up to date.
+        .execution_options(synchronize_session=False)
     )
 
 
