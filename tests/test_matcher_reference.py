@@ -2,10 +2,11 @@
 
 :class:`tests.support.matcher_reference.ReferenceMatcher` is ``Matcher._score`` as it was.
 Both match, on the shipped base: every check question (``bench/data``), generated long
-messages and typos, edge cases; and (slow, some 40 s) every phrasing and answer of the base,
-the chatter it knows, more generated texts and 5,000 of the benchmarks' everyday texts. They must give the same band and the same
-matches, entry for entry in the same order, and the same scores before they are rounded to one
-decimal: the float each entry scored, bit for bit, not merely its rounding.
+messages and typos, edge cases; and (slow, about a minute) every phrasing and answer of the base,
+the chatter it knows, more generated texts and 5,000 of the benchmarks' everyday texts. They
+must give the same band and the same matches, entry for entry in the same order, and the same
+scores before they are rounded to one decimal: the float each entry scored, bit for bit, not
+merely its rounding.
 """
 
 from __future__ import annotations
