@@ -25,7 +25,7 @@ from knowledge.matcher import Match, Matcher
 from knowledge.service import build
 from knowledge.text import DATA_DIR
 from tests.support import ROOT
-from tests.support.matcher_reference import ReferenceMatcher
+from tests.support.matcher_reference import ReferenceGlossary, ReferenceMatcher, reference_analyzer
 
 EVERYDAY = 5_000
 """Everyday texts compared in the slow test (of 17,822)."""
@@ -63,9 +63,16 @@ EDGES = (
 
 @pytest.fixture(scope="module")
 def matchers() -> tuple[Matcher, ReferenceMatcher]:
-    """The shipped base's matcher, and the reference built from the same entries."""
+    """The shipped base's matcher, and the reference built from the same entries.
+
+    The reference folds text with the glossary's pattern as it was, for its entries and for
+    the questions, so the whole way from a text to its matches is compared.
+    """
     matcher = build(ROOT / "knowledge" / "faq", cache_size=0).matcher
-    reference = ReferenceMatcher(matcher.entries, matcher.analyzer, matcher.bands, matcher.scoring)
+    analyzer = reference_analyzer()
+    assert isinstance(analyzer.glossary, ReferenceGlossary)
+    assert analyzer.glossary.canonical == matcher.analyzer.glossary.canonical
+    reference = ReferenceMatcher(matcher.entries, analyzer, matcher.bands, matcher.scoring)
     return matcher, reference
 
 
@@ -123,6 +130,16 @@ def assert_same(
         ours, long = matcher._score(text)
         theirs, long_then = reference._score(text)
         assert (scored(ours), long) == (scored(theirs), long_then), text
+
+
+def test_glossary_folds_as_before(matchers: tuple[Matcher, ReferenceMatcher]) -> None:
+    matcher, reference = matchers
+    checks = check_questions()
+    everyday = [text for text, _ in everyday_questions([(q, "") for q in checks])]
+    texts = [*checks, *base_texts(matcher), *random.Random(18).sample(everyday, EVERYDAY), *EDGES]
+    assert len(set(texts)) > 8_000
+    differ = [t for t in texts if matcher.analyzer.fold(t) != reference.analyzer.fold(t)]
+    assert not differ, f"{len(differ)} of {len(texts)} texts fold differently: {differ[:5]}"
 
 
 def test_same_matches_on_check_sets_and_edges(
