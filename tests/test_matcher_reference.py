@@ -1,12 +1,12 @@
-"""The matcher scores every text exactly as its scoring loop from before issue 18 did.
+"""The matcher folds and scores every text exactly as it did before issue 18.
 
-:class:`tests.support.matcher_reference.ReferenceMatcher` is ``Matcher._score`` as it was.
-Both match, on the shipped base: every check question (``bench/data``), generated long
-messages and typos, edge cases; and (slow, about a minute) every phrasing and answer of the base,
-the chatter it knows, more generated texts and 5,000 of the benchmarks' everyday texts. They
-must give the same band and the same matches, entry for entry in the same order, and the same
-scores before they are rounded to one decimal: the float each entry scored, bit for bit, not
-merely its rounding.
+:mod:`tests.support.matcher_reference` keeps ``Matcher._score`` and the glossary's pattern as
+they were. Both matchers match, on the shipped base: every check question (``bench/data``),
+generated long messages and typos, edge cases; and (slow, half a minute or more) every phrasing
+and answer of the base, the chatter it knows, more generated texts and 5,000 of the benchmarks'
+everyday texts. They must give the same band and the same matches, entry for entry in the same
+order, and the same scores before they are rounded to one decimal: the float each entry scored,
+bit for bit, not merely its rounding.
 """
 
 from __future__ import annotations
