@@ -7,7 +7,9 @@ Two stages keep a query fast on large bases:
    entry with one ``numpy.bincount`` and keeps the best few.
 2. **Scoring.** Each phrasing of each candidate is scored on how much of the question's
    meaning it covers (IDF-weighted words), how much of the phrasing the question covers, and
-   their character similarity (rapidfuzz). An entry scores its best phrasing.
+   their character similarity (rapidfuzz). An entry scores its best phrasing. Only the
+   phrasings that share a word with the question are scored one by one; of the others, which
+   can differ only in their similarity, just the most similar (see :meth:`Matcher._score`).
 
 The score then falls into one of three bands: answer outright, suggest ("您是不是想问"), or no
 match (offer a service request).
@@ -23,7 +25,7 @@ from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.model import FaqEntry, Phrasing
 from knowledge.sounds import SoundCorrector
@@ -225,6 +227,17 @@ class Matcher:
             self._phrasings_of[index].append(
                 AnalyzedPhrasing(index, phrasing, unique, weight, compact)
             )
+        # What _score needs of each entry's phrasings that no question changes: their compacts
+        # in order (for one rapidfuzz call over every candidate), and which of them hold each
+        # word (to find the few phrasings that share a word with the question).
+        self._compacts_of = [[p.compact for p in analyzed] for analyzed in self._phrasings_of]
+        self._holding: list[dict[str, list[int]]] = []
+        for analyzed in self._phrasings_of:
+            holding: dict[str, list[int]] = {}
+            for position, analyzed_phrasing in enumerate(analyzed):
+                for word in analyzed_phrasing.words:
+                    holding.setdefault(word, []).append(position)
+            self._holding.append(holding)
         vocabulary = [w for w in frequency if not w.isascii()]
         self._sounds = SoundCorrector(
             vocabulary,
@@ -391,7 +404,32 @@ class Matcher:
         return self._score(question)[0]
 
     def _score(self, question: str) -> tuple[list[Match], bool]:
-        """Every candidate entry with its score, best first; and whether the message is long."""
+        """Every candidate entry with its score, best first; and whether the message is long.
+
+        Each phrasing of a candidate scores (see :class:`Scoring`)::
+
+            shared  = the question's words in the phrasing
+            exact   = sum of the question's weights of ``shared``
+            covers  = (exact + (loose - answer_credit * exact)) / total
+                      where total = sum of the question's weights
+                      and   loose = answer_credit * what the entry explains (_explains)
+            covered = sum of the IDF of ``shared`` / the phrasing's weight
+            similar = fuzz.ratio(question's compact, phrasing's compact) / 100
+            score   = covers * (floor + (1 - floor) * (covered + similar) / 2)
+            and in a long message, for a phrasing of two words or more:
+            score   = max(score, held * covered² * explained / most explained)
+
+        and the entry scores its best phrasing. Most phrasings (three in four) share no word
+        with the question: for them ``exact`` is 0 and ``covered`` 0.0, so the score rises
+        with ``similar`` alone (every step is monotonic: nothing there is negative) and the
+        long-message term is 0.0. Only the best ``similar`` of them is scored, once per entry;
+        the phrasings that share a word are scored one by one. The arithmetic is the same, in
+        the same order, as for each phrasing on its own (``sum`` over the same ``shared`` set,
+        so over its words in the same order), and a maximum does not depend on the order it
+        is taken in (no score is NaN: every weight is above 0, so is ``total``). The scores
+        are the same floats, bit for bit, as scoring every phrasing:
+        tests/test_matcher_reference.py checks it against the loop that did.
+        """
         weights, compact = self._weighed(question)
         words = list(weights)
         if all(w.isdigit() for w in words):
@@ -404,27 +442,70 @@ class Matcher:
         # entry's phrasings, and how much of it that entry explains beside the others.
         long = len(weights) >= scoring.long_words
         most = max(explains, default=0.0) or 1.0
+        if not candidates:
+            return [], long
+        similar_to = self._similarities(compact, words, candidates)
+        credit = scoring.answer_credit
+        floor = scoring.floor
+        shaped = 1 - scoring.floor
+        idf = self._idf.__getitem__
+        weight = weights.__getitem__
+        held_share = scoring.held
         matches = []
-        for index, explained in zip(candidates, explains, strict=True):
-            loose = explained * scoring.answer_credit
+        for index, explained, (sharing, unshared) in zip(
+            candidates, explains, similar_to, strict=True
+        ):
+            loose = explained * credit
             best = 0.0
-            for phrasing in self._phrasings_of[index]:
+            phrasings = self._phrasings_of[index]
+            for position, ratio in sharing:
+                phrasing = phrasings[position]
                 shared = phrasing.words.intersection(weights)
-                exact = sum(weights[w] for w in shared)
-                loose_here = loose - scoring.answer_credit * exact
-                covers = (exact + loose_here) / total
-                covered = (
-                    sum(self._idf[w] for w in shared) / phrasing.weight if phrasing.weight else 0.0
-                )
-                similar = fuzz.ratio(compact, phrasing.compact) / 100.0
-                shape = (covered + similar) / 2
-                best = max(best, covers * (scoring.floor + (1 - scoring.floor) * shape))
+                exact = sum(map(weight, shared))
+                covers = (exact + (loose - credit * exact)) / total
+                # The phrasing holds a word, so its weight (IDFs, all above 0) is above 0.
+                covered = sum(map(idf, shared)) / phrasing.weight
+                similar = ratio / 100.0
+                best = max(best, covers * (floor + shaped * ((covered + similar) / 2)))
                 if long and len(phrasing.words) >= 2:
-                    held = covered * covered * explained / most
-                    best = max(best, scoring.held * held)
+                    best = max(best, held_share * (covered * covered * explained / most))
+            if unshared >= 0.0:  # as above with exact = 0 and covered = 0.0
+                covers = (0 + (loose - credit * 0)) / total
+                similar = unshared / 100.0
+                best = max(best, covers * (floor + shaped * ((0.0 + similar) / 2)))
             matches.append(Match(self.entries[index], round(100.0 * best, 1)))
         matches.sort(key=lambda m: (-m.score, m.entry.id))
         return matches, long
+
+    def _similarities(
+        self, compact: str, words: list[str], candidates: list[int]
+    ) -> list[tuple[list[tuple[int, float]], float]]:
+        """How each candidate's phrasings compare with the question's ``compact``.
+
+        For each candidate: the phrasings that share a word of ``words``, each as its position
+        in the entry and its ``fuzz.ratio`` with ``compact``; and the best ratio of the others
+        (-1.0 when every phrasing shares a word). The ratios of every candidate's phrasings are
+        worked out in one rapidfuzz call: the very values ``fuzz.ratio`` gives one by one.
+        """
+        starts: list[int] = []
+        sharing: list[set[int]] = []
+        compacts: list[str] = []
+        for index in candidates:
+            starts.append(len(compacts))
+            compacts += self._compacts_of[index]
+            holding = self._holding[index]
+            sharing.append({p for w in words if w in holding for p in holding[w]})
+        ratios = process.cdist([compact], compacts, scorer=fuzz.ratio, dtype=np.float64)[0]
+        others = ratios.copy()
+        others[
+            [start + p for start, found in zip(starts, sharing, strict=True) for p in found]
+        ] = -1
+        unshared: list[float] = np.maximum.reduceat(others, starts).tolist()
+        listed: list[float] = ratios.tolist()
+        return [
+            ([(p, listed[start + p]) for p in found], best)
+            for start, found, best in zip(starts, sharing, unshared, strict=True)
+        ]
 
     def match(self, question: str) -> MatchResult:
         """Decide how to answer ``question``."""

@@ -327,11 +327,17 @@ class Glossary:
             return None
         parts = []
         for alias in sorted(self.canonical, key=len, reverse=True):
-            escaped = re.escape(alias)
+            if not alias.isascii():
+                parts.append(re.escape(alias))
+                continue
             # An English alias (or "5 1", from 5+1) must stand as whole words: "commissioner"
             # inside "commissioners" is handled by listing the plural, not by matching inside.
-            ascii_ = alias.isascii()
-            parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])" if ascii_ else escaped)
+            # The check that no letter or digit comes before it is made after its first
+            # character, (?<![a-z0-9]c), not before it, (?<![a-z0-9]), which is the same test:
+            # every branch then starts with a character, and re skips the places where no
+            # alias starts instead of trying all of them at every character (ten times faster).
+            first, rest = re.escape(alias[:1]), re.escape(alias[1:])
+            parts.append(rf"{first}(?<![a-z0-9]{first}){rest}(?![a-z0-9])")
         return re.compile("|".join(parts))
 
 
