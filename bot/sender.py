@@ -1,38 +1,41 @@
 """The outbox sender: delivers queued messages through the channel adapters, with retries.
 
 Handlers never talk to a platform. What they return is written to the outbox in the transaction
-that caused it; this sender takes due rows, hands each to its channel's :class:`Deliverer` and
-records the outcome. A failure for now is retried with exponential backoff (or when the platform
-says, ``retry_after``); a final failure, or one that outlasts every retry, is marked ``failed``
-and reported to the request's duty group, never dropped silently. A round's bookkeeping is
-written together, a few transactions a round rather than one per message, each outcome only
-after its delivery ended and all of it before the round ends. A sender that dies between
-delivery and bookkeeping leaves the row to fall due again when its lease runs out: delivery is
-at least once at the platform boundary and exactly once everywhere else. A message that
-carries a file the bot makes (a report) reaches the sender only once the file is made
-(:mod:`bot.file_maker`); the sender sends the stored bytes, on every retry the same.
-
-While a row is being delivered, the task knows its id (:func:`outbox_headers`), and the
-channels' HTTP clients put it on every platform API call they make for it, as the header
-:data:`OUTBOX_HEADER`: the platforms ignore it, and whoever sees the traffic (an egress proxy, the
-fault harness's fake platforms) can tell which row a call delivered, and a row sent twice.
+that caused it; this sender takes due rows, hands each to its channel's deliverer
+(:class:`~bot.delivery.Deliverer`) and records the outcome. A failure for now is retried with
+exponential backoff (or when the platform says, ``retry_after``); a final failure, or one that
+outlasts every retry, is marked ``failed`` and reported to the request's duty group, never
+dropped silently. A round's bookkeeping is written together, a few transactions a round rather
+than one per message, each outcome only after its delivery ended and all of it before the round
+ends. A sender that dies between delivery and bookkeeping leaves the row to fall due again when
+its lease runs out: delivery is at least once at the platform boundary and exactly once
+everywhere else. A message that carries a file the bot makes (a report) reaches the sender only
+once the file is made (:mod:`bot.file_maker`); the sender sends the stored bytes, on every retry
+the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.delivery import (
+    FIRST_RETRY,
+    MAX_ATTEMPTS,
+    Delivered,
+    Deliverer,
+    DeliveryError,
+    backoff,
+    delivering_row,
+)
 from bot.domain.roster.model import Roster
 from bot.logs import Outage, about
 from bot.messages import Channel, Language, OutgoingMessage
@@ -44,23 +47,10 @@ from storage import Database, made_files, outbox, requests
 from storage.database import UNAVAILABLE
 from storage.models import OutboxMessage, Request
 
-__all__ = [
-    "MAX_ATTEMPTS",
-    "OUTBOX_HEADER",
-    "Delivered",
-    "Deliverer",
-    "DeliveryError",
-    "OutboxSender",
-    "backoff",
-    "outbox_headers",
-]
+__all__ = ["OutboxSender"]
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
-"""Attempts before a message counts as undeliverable: about a day of backoff."""
-FIRST_RETRY = timedelta(seconds=5)
-LONGEST_WAIT = timedelta(hours=2)
 LEASE = timedelta(seconds=60)
 """How long a claimed row is left to its sender before another may take it.
 
@@ -75,80 +65,6 @@ delivery when the platform answers quickly: this bound is for a round in which s
 It is also most of the window a killed sender leaves: what it delivered in its last
 ``FLUSH_AFTER`` seconds, and in the commit under way, is not marked, and goes again after the
 lease."""
-OUTBOX_HEADER = "X-MakerDesk-Outbox"
-"""The HTTP header naming the outbox row a platform API call delivers."""
-
-_delivering: ContextVar[int | None] = ContextVar("makerdesk_outbox_row", default=None)
-"""The outbox row this task is delivering. A context variable, so chats delivered side by side
-(a task each) never see each other's row, and the HTTP clients need not be handed it."""
-
-
-def outbox_headers() -> dict[str, str]:
-    """The :data:`OUTBOX_HEADER` for a platform API call: the row it delivers, if any."""
-    row = _delivering.get()
-    return {} if row is None else {OUTBOX_HEADER: str(row)}
-
-
-@contextlib.contextmanager
-def _delivering_row(row_id: int) -> Iterator[None]:
-    token = _delivering.set(row_id)
-    try:
-        yield
-    finally:
-        _delivering.reset(token)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What the platform said when it accepted a message."""
-
-    message_id: str | None = None
-    """The platform's id of the sent message (a card's id, so replies to it can be matched)."""
-
-
-class DeliveryError(Exception):
-    """The channel could not deliver a message.
-
-    Attributes:
-        reason: Short, for the log and the failure report (never a secret).
-        final: Retrying cannot help (the user blocked the bot, the chat is gone).
-        hold: The platform refuses pushes for now but will take the message once the user
-            writes again (WeChat's 48-hour window); it waits as ``held``.
-        notify: With ``hold``: the user has not been told that something waits for them, and
-            the channel can tell them (a template message); the sender queues that notice.
-        retry_after: The platform asked to wait this long (Telegram's 429).
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        final: bool = False,
-        hold: bool = False,
-        notify: bool = False,
-        retry_after: timedelta | None = None,
-    ) -> None:
-        """Describe the failure."""
-        super().__init__(reason)
-        self.reason = reason
-        self.final = final
-        self.hold = hold
-        self.notify = notify
-        self.retry_after = retry_after
-
-
-class Deliverer(Protocol):
-    """One channel's way of pushing a message to a chat."""
-
-    async def deliver(self, message: OutgoingMessage) -> Delivered:
-        """Send ``message``; raise :class:`DeliveryError` when it does not go through."""
-        ...
-
-
-def backoff(attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt: 5 s doubling, at most two hours."""
-    wait: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
-    return min(wait, LONGEST_WAIT)
 
 
 _Verdict = Literal["held", "retry", "final"]
@@ -407,7 +323,7 @@ class OutboxSender:
         try:
             message = await self._with_files(row, message)
             started = time.perf_counter()
-            with _delivering_row(row.id):
+            with delivering_row(row.id):
                 delivered = await deliverer.deliver(message)
             self._metrics.delivery.labels(row.channel).observe(time.perf_counter() - started)
         except DeliveryError as error:
