@@ -58,8 +58,9 @@ from bench.procs import (
     scratch_database,
 )
 from bot.app import Bot, create_bot
+from bot.delivery import Delivered, Deliverer, DeliveryError, outbox_headers
 from bot.messages import Channel, OutgoingMessage
-from bot.sender import Delivered, Deliverer, DeliveryError, OutboxSender, outbox_headers
+from bot.sender import OutboxSender
 from bot.settings import load_settings
 from storage import outbox
 from storage.models import OutboxMessage, OutboxStatus

@@ -12,6 +12,7 @@ from bot.admin_files import warn_stranded
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
 from bot.clock import Clock, SystemClock
+from bot.delivery import Deliverer
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from bot.domain.workdays import WorkCalendar
 from bot.file_maker import FileMaker
@@ -20,7 +21,7 @@ from bot.reloadable import Reloadable
 from bot.reports.files import ReportMaker
 from bot.routing import Dispatcher, Services
 from bot.scheduler import Scheduler
-from bot.sender import Deliverer, OutboxSender
+from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown

@@ -1,254 +1,48 @@
 """The outbox sender: delivers queued messages through the channel adapters, with retries.
 
 Handlers never talk to a platform. What they return is written to the outbox in the transaction
-that caused it; this sender takes due rows, hands each to its channel's :class:`Deliverer` and
-records the outcome. A failure for now is retried with exponential backoff (or when the platform
-says, ``retry_after``); a final failure, or one that outlasts every retry, is marked ``failed``
-and reported to the request's duty group, never dropped silently. A round's bookkeeping is
-written together, a few transactions a round rather than one per message, each outcome only
-after its delivery ended and all of it before the round ends. A sender that dies between
-delivery and bookkeeping leaves the row to fall due again when its lease runs out: delivery is
-at least once at the platform boundary and exactly once everywhere else. A message that
-carries a file the bot makes (a report) reaches the sender only once the file is made
-(:mod:`bot.file_maker`); the sender sends the stored bytes, on every retry the same.
-
-While a row is being delivered, the task knows its id (:func:`outbox_headers`), and the
-channels' HTTP clients put it on every platform API call they make for it, as the header
-:data:`OUTBOX_HEADER`: the platforms ignore it, and whoever sees the traffic (an egress proxy, the
-fault harness's fake platforms) can tell which row a call delivered, and a row sent twice.
+that caused it; this sender's loop takes the due rows a round at a time, oldest first, and hands
+each to its channel's deliverer, a chat's messages in order and the chats side by side. What a
+deliverer promises, and how long a failure waits before it goes again, is :mod:`bot.delivery`;
+what each delivery leaves in the database (sent, retried, held, or failed and reported to the
+request's duty group), written together a few transactions a round, is
+:mod:`bot.sender_bookkeeping`. A message that carries a file the bot makes (a report) reaches the
+sender only once the file is made (:mod:`bot.file_maker`); the sender sends the stored bytes, on
+every retry the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.delivery import FIRST_RETRY, Deliverer, DeliveryError, backoff, delivering_row
 from bot.domain.roster.model import Roster
 from bot.logs import Outage, about
-from bot.messages import Channel, Language, OutgoingMessage
+from bot.messages import Channel, OutgoingMessage
 from bot.metrics import Metrics
 from bot.reloadable import Reloadable
-from bot.texts.desk import GROUP_TEXTS, desk_texts_for
+from bot.sender_bookkeeping import FLUSH_AFTER, Bookkeeping, Outcome, OutcomeWriter, verdict_of
 from bot.waits import first_of
 from storage import Database, made_files, outbox, requests
 from storage.database import UNAVAILABLE
-from storage.models import OutboxMessage, Request
+from storage.models import OutboxMessage
 
-__all__ = [
-    "MAX_ATTEMPTS",
-    "OUTBOX_HEADER",
-    "Delivered",
-    "Deliverer",
-    "DeliveryError",
-    "OutboxSender",
-    "backoff",
-    "outbox_headers",
-]
+__all__ = ["OutboxSender"]
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
-"""Attempts before a message counts as undeliverable: about a day of backoff."""
-FIRST_RETRY = timedelta(seconds=5)
-LONGEST_WAIT = timedelta(hours=2)
 LEASE = timedelta(seconds=60)
 """How long a claimed row is left to its sender before another may take it.
 
 It is also how long the messages a killed process had taken wait before another process
 sends them. A round gives back what it has not begun by half the lease, so a slow platform
 never lets a lease run out under a delivery that is still to come."""
-FLUSH_AFTER = 0.02
-"""Seconds a delivery's bookkeeping waits for others of its round to share its transaction.
-
-A round writes what is left as soon as its last chat is done, within milliseconds of its first
-delivery when the platform answers quickly: this bound is for a round in which some chat is slow.
-It is also most of the window a killed sender leaves: what it delivered in its last
-``FLUSH_AFTER`` seconds, and in the commit under way, is not marked, and goes again after the
-lease."""
-OUTBOX_HEADER = "X-MakerDesk-Outbox"
-"""The HTTP header naming the outbox row a platform API call delivers."""
-
-_delivering: ContextVar[int | None] = ContextVar("makerdesk_outbox_row", default=None)
-"""The outbox row this task is delivering. A context variable, so chats delivered side by side
-(a task each) never see each other's row, and the HTTP clients need not be handed it."""
-
-
-def outbox_headers() -> dict[str, str]:
-    """The :data:`OUTBOX_HEADER` for a platform API call: the row it delivers, if any."""
-    row = _delivering.get()
-    return {} if row is None else {OUTBOX_HEADER: str(row)}
-
-
-@contextlib.contextmanager
-def _delivering_row(row_id: int) -> Iterator[None]:
-    token = _delivering.set(row_id)
-    try:
-        yield
-    finally:
-        _delivering.reset(token)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What the platform said when it accepted a message."""
-
-    message_id: str | None = None
-    """The platform's id of the sent message (a card's id, so replies to it can be matched)."""
-
-
-class DeliveryError(Exception):
-    """The channel could not deliver a message.
-
-    Attributes:
-        reason: Short, for the log and the failure report (never a secret).
-        final: Retrying cannot help (the user blocked the bot, the chat is gone).
-        hold: The platform refuses pushes for now but will take the message once the user
-            writes again (WeChat's 48-hour window); it waits as ``held``.
-        notify: With ``hold``: the user has not been told that something waits for them, and
-            the channel can tell them (a template message); the sender queues that notice.
-        retry_after: The platform asked to wait this long (Telegram's 429).
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        final: bool = False,
-        hold: bool = False,
-        notify: bool = False,
-        retry_after: timedelta | None = None,
-    ) -> None:
-        """Describe the failure."""
-        super().__init__(reason)
-        self.reason = reason
-        self.final = final
-        self.hold = hold
-        self.notify = notify
-        self.retry_after = retry_after
-
-
-class Deliverer(Protocol):
-    """One channel's way of pushing a message to a chat."""
-
-    async def deliver(self, message: OutgoingMessage) -> Delivered:
-        """Send ``message``; raise :class:`DeliveryError` when it does not go through."""
-        ...
-
-
-def backoff(attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt: 5 s doubling, at most two hours."""
-    wait: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
-    return min(wait, LONGEST_WAIT)
-
-
-_Verdict = Literal["held", "retry", "final"]
-
-
-def _verdict(row: OutboxMessage, error: DeliveryError) -> _Verdict:
-    """What a failed delivery of ``row`` makes of it: held, retried later, or failed for good."""
-    if error.hold:
-        return "held"
-    if not error.final and row.attempts < MAX_ATTEMPTS:
-        return "retry"
-    return "final"
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    """What became of one message of a round, for the round's bookkeeping."""
-
-    row: OutboxMessage
-    message: OutgoingMessage
-    request_number: str | None
-    at: datetime
-    """When the delivery ended: a retry's wait counts from it, and a card is recorded at it."""
-    delivered: Delivered | None = None
-    error: DeliveryError | None = None
-    """Why the delivery failed; ``None``: the platform took the message."""
-
-
-class _Bookkeeping:
-    """The outcomes of one round, written together rather than a transaction per message.
-
-    An outcome is noted when its delivery ends, never before: a message is marked sent only
-    after the platform took it. What is noted is written in one transaction (``write``)
-    :data:`FLUSH_AFTER` after the first of it, when a chat needs the database to show its own
-    earlier deliveries (:meth:`flush`), and when the round's chats are all done
-    (:meth:`finish`); outcomes noted while a write runs go in the next one. One write at a time,
-    so a chat that asks for a flush waits for the one under way too.
-    """
-
-    def __init__(
-        self, write: Callable[[Sequence[_Outcome]], Awaitable[None]], after: float
-    ) -> None:
-        """Write through ``write``, at the latest ``after`` seconds after an outcome is noted."""
-        self._write = write
-        self._after = after
-        self._noted: list[_Outcome] = []
-        self._turn = asyncio.Lock()
-        self._timer: asyncio.TimerHandle | None = None
-        self._writing: set[asyncio.Task[None]] = set()
-        self._errors: list[BaseException] = []
-
-    def note(self, outcome: _Outcome) -> None:
-        """Add ``outcome`` to the next write, and make sure that write comes soon."""
-        self._noted.append(outcome)
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._after, self._due)
-
-    def _due(self) -> None:
-        self._timer = None
-        task = asyncio.create_task(self._flush_in_background())
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
-
-    async def _flush_in_background(self) -> None:
-        try:
-            await self.flush()
-        except Exception as error:
-            self._errors.append(error)  # the round raises it when it ends
-
-    async def flush(self) -> None:
-        """Write everything noted so far; return once it is committed.
-
-        Raises:
-            Exception: What ``write`` raised; what it was writing is lost, and goes again
-                after the lease.
-        """
-        async with self._turn:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            noted, self._noted = self._noted, []
-            if noted:
-                await self._write(noted)
-
-    async def finish(self) -> list[BaseException]:
-        """Write what is left, once every chat is done; the errors of every write of the round."""
-        try:
-            await self.flush()
-        except Exception as error:
-            self._errors.append(error)
-        await asyncio.gather(*self._writing)
-        return self._errors
-
-    def abandon(self) -> None:
-        """Write nothing more: a cancelled round stops as a killed process would."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for task in self._writing:
-            task.cancel()
 
 
 class OutboxSender:
@@ -283,18 +77,18 @@ class OutboxSender:
             idle: Seconds between rounds when nothing woke the sender.
             lease: How long a claimed row is this sender's (see :data:`LEASE`).
             flush_after: Seconds a delivery's bookkeeping may wait to be written with others
-                (see :data:`FLUSH_AFTER`).
+                (see :data:`~bot.sender_bookkeeping.FLUSH_AFTER`).
         """
         self._database = database
         self._clock = clock
         self._deliverers = dict(deliverers)
-        self._roster = roster
         self._metrics = metrics or Metrics()
         self._batch = batch
         self._idle = idle
         self._lease = lease
         self._flush_after = flush_after
         self._wake = asyncio.Event()
+        self._outcomes = OutcomeWriter(database, clock, roster, self.wake)
 
     @property
     def channels(self) -> list[str]:
@@ -330,9 +124,9 @@ class OutboxSender:
 
         The round's bookkeeping (each message marked sent, retried, held or failed; cards
         recorded; confirmations queued) is written in few transactions, not one per message
-        (see :class:`_Bookkeeping`), and all of it before the round returns, whichever chat
-        failed. Cancelled, the round writes nothing more: what it delivered and had not written
-        yet goes again after the lease, as after a ``kill -9``.
+        (see :class:`~bot.sender_bookkeeping.Bookkeeping`), and all of it before the round
+        returns, whichever chat failed. Cancelled, the round writes nothing more: what it
+        delivered and had not written yet goes again after the lease, as after a ``kill -9``.
 
         What is logged about a message of a request (its failure, its hold, the adapter's own
         lines) carries the request's number; the lines about any other message carry none.
@@ -355,7 +149,7 @@ class OutboxSender:
         lanes: dict[tuple[str, str], list[outbox.Claimed]] = {}
         for taken in rows:
             lanes.setdefault((taken.message.channel, taken.message.chat_id), []).append(taken)
-        book = _Bookkeeping(self._write, self._flush_after)
+        book = Bookkeeping(self._outcomes.write, self._flush_after)
         try:
             ended = await asyncio.gather(
                 *(self._deliver_in_order(lane, claimed, book) for lane in lanes.values()),
@@ -371,7 +165,7 @@ class OutboxSender:
         return len(rows)
 
     async def _deliver_in_order(
-        self, lane: list[outbox.Claimed], claimed: datetime, book: _Bookkeeping
+        self, lane: list[outbox.Claimed], claimed: datetime, book: Bookkeeping
     ) -> None:
         """One chat's messages of a round, in order.
 
@@ -390,7 +184,7 @@ class OutboxSender:
             with about(taken.request_number):
                 await self._deliver(taken, book)
 
-    async def _deliver(self, taken: outbox.Claimed, book: _Bookkeeping) -> None:
+    async def _deliver(self, taken: outbox.Claimed, book: Bookkeeping) -> None:
         row = taken.message
         message: OutgoingMessage | None = OutgoingMessage.from_payload(
             row.channel, row.chat_id, row.payload, row.request_id
@@ -407,7 +201,7 @@ class OutboxSender:
         try:
             message = await self._with_files(row, message)
             started = time.perf_counter()
-            with _delivering_row(row.id):
+            with delivering_row(row.id):
                 delivered = await deliverer.deliver(message)
             self._metrics.delivery.labels(row.channel).observe(time.perf_counter() - started)
         except DeliveryError as error:
@@ -419,80 +213,10 @@ class OutboxSender:
         else:
             self._metrics.messages_out.labels(row.channel, "pushed").inc()
             ended = self._clock.now()
-            book.note(_Outcome(row, message, taken.request_number, ended, delivered=delivered))
+            book.note(Outcome(row, message, taken.request_number, ended, delivered=delivered))
             return
         self._say_failed(row, failure)
-        book.note(_Outcome(row, message, taken.request_number, self._clock.now(), error=failure))
-
-    async def _write(self, outcomes: Sequence[_Outcome]) -> None:
-        """Write ``outcomes`` in one transaction; if that fails, each in a transaction of its own.
-
-        One outcome whose bookkeeping cannot be written (a card id the platform gave twice)
-        then costs only itself: it is logged, and its message goes again after the lease.
-
-        Raises:
-            Exception: One of :data:`~storage.database.UNAVAILABLE`: the database cannot
-                write now, and one by one would fail alike. Nothing of it was written.
-        """
-        try:
-            await self._write_together(outcomes)
-        except UNAVAILABLE:
-            raise
-        except Exception:
-            if len(outcomes) == 1:
-                self._not_written(outcomes[0])
-                return
-            for outcome in outcomes:
-                try:
-                    await self._write_together([outcome])
-                except UNAVAILABLE:
-                    raise
-                except Exception:
-                    self._not_written(outcome)
-
-    @staticmethod
-    def _not_written(outcome: _Outcome) -> None:
-        """Log an outcome whose bookkeeping failed (inside the ``except`` that caught it)."""
-        with about(outcome.request_number):
-            log.exception(
-                "outbox %d: recording its %s failed; it goes again after the lease",
-                outcome.row.id,
-                "delivery" if outcome.error is None else "failure",
-            )
-
-    async def _write_together(self, outcomes: Sequence[_Outcome]) -> None:
-        """Every outcome in one transaction: the messages sent in one statement, then the rest."""
-        now = self._clock.now()
-        wake = False
-        async with self._database.transaction() as session:
-            sent = [outcome.row.id for outcome in outcomes if outcome.error is None]
-            await outbox.mark_all_sent(session, sent, now)
-            for outcome in outcomes:
-                with about(outcome.request_number):
-                    if outcome.error is None:
-                        wake |= self._book_delivery(session, outcome)
-                    else:
-                        wake |= await self._book_failure(session, outcome, outcome.error)
-        if wake:
-            self.wake()
-
-    def _book_delivery(self, session: AsyncSession, outcome: _Outcome) -> bool:
-        """A delivered message's card and confirmation; whether something was queued."""
-        row, message, delivered = outcome.row, outcome.message, outcome.delivered
-        assert delivered is not None
-        if message.card and row.request_id is not None and delivered.message_id:
-            requests.add_card(
-                session,
-                row.request_id,
-                channel=row.channel,
-                chat_id=row.chat_id,
-                message_id=delivered.message_id,
-                at=outcome.at,
-            )
-        if message.confirm is None:
-            return False
-        self._confirm(session, message, GROUP_TEXTS.delivered, outcome.at)
-        return True
+        book.note(Outcome(row, message, taken.request_number, self._clock.now(), error=failure))
 
     async def _with_files(self, row: OutboxMessage, message: OutgoingMessage) -> OutgoingMessage:
         """``message`` with the bytes of the files the bot made for it (:mod:`bot.file_maker`).
@@ -540,27 +264,10 @@ class OutboxSender:
                 return None
         return message
 
-    @staticmethod
-    def _confirm(session: AsyncSession, message: OutgoingMessage, text: str, now: datetime) -> None:
-        """Answer under the commissioner's message that ``message`` relayed."""
-        assert message.confirm is not None
-        _queue(
-            session,
-            OutgoingMessage(
-                message.confirm.chat_id,
-                message.confirm.channel,
-                text,
-                request_id=message.request_id,
-                reply_to=message.confirm.message_id,
-                delivery_report=True,
-            ),
-            now,
-        )
-
     def _say_failed(self, row: OutboxMessage, error: DeliveryError) -> None:
         """Count and log a failed delivery at once; its bookkeeping waits for the round's."""
         failures = self._metrics.delivery_failures
-        verdict = _verdict(row, error)
+        verdict = verdict_of(row, error)
         if verdict == "held":
             failures.labels(row.channel, "held").inc()
             log.info("outbox %d held for %s: %s", row.id, row.channel, error.reason)
@@ -583,85 +290,3 @@ class OutboxSender:
                 row.attempts,
                 error.reason,
             )
-
-    async def _book_failure(
-        self, session: AsyncSession, outcome: _Outcome, error: DeliveryError
-    ) -> bool:
-        """A failed delivery's bookkeeping (see :meth:`_say_failed`); whether it queued any."""
-        row, message, now = outcome.row, outcome.message, outcome.at
-        verdict = _verdict(row, error)
-        if verdict == "held":
-            await outbox.mark_held(session, row.id, error.reason)
-            queued = False
-            if message.confirm is not None and row.last_error is None:
-                # Said once, at the first refusal: a held reply is not yet a failure.
-                text = GROUP_TEXTS.held.format(reason=error.reason)
-                self._confirm(session, message, text, now)
-                queued = True
-            if error.notify:
-                notice = OutgoingMessage(
-                    row.chat_id,
-                    message.channel,
-                    desk_texts_for(message.language).reply_waiting,
-                    request_id=row.request_id,
-                    language=message.language,
-                    notice=True,
-                )
-                _queue(session, notice, now)
-                queued = True
-            return queued
-        if verdict == "retry":
-            wait = error.retry_after or backoff(row.attempts)
-            await outbox.retry_later(session, row.id, now + wait, error.reason)
-            return False
-        await outbox.mark_failed(session, row.id, error.reason)
-        if message.confirm is not None:
-            text = GROUP_TEXTS.not_delivered.format(reason=error.reason)
-            self._confirm(session, message, text, now)
-        else:
-            await self._report(session, message, error.reason, now)
-        return True
-
-    async def _report(
-        self, session: AsyncSession, message: OutgoingMessage, reason: str, now: datetime
-    ) -> None:
-        """Tell the request's duty group that a message did not reach the entrepreneur."""
-        if message.request_id is None or message.delivery_report or message.edit_card:
-            return
-        request = await session.get(Request, message.request_id)
-        if request is None:
-            return
-        try:
-            group = self._roster.current.group(request.group_id)
-        except KeyError:
-            log.error("request %s: group %s is not in the roster", request.number, request.group_id)
-            return
-        if group.chat.get(message.channel.value) == message.chat_id:
-            return  # the group's own chat failed: telling it there would fail the same way
-        text = desk_texts_for(Language.ZH).delivery_failed.format(
-            number=request.number, reason=reason
-        )
-        for channel, chat_id in group.chat.items():
-            if channel == Channel.WEB.value:
-                continue
-            report = OutgoingMessage(
-                chat_id,
-                Channel(channel),
-                text,
-                request_id=request.id,
-                thread=True,
-                delivery_report=True,
-            )
-            _queue(session, report, now)
-
-
-def _queue(session: AsyncSession, message: OutgoingMessage, now: datetime) -> None:
-    """Write ``message`` to the outbox, to go out once ``session`` commits."""
-    outbox.enqueue(
-        session,
-        channel=message.channel.value,
-        chat_id=message.chat_id,
-        payload=message.to_payload(),
-        now=now,
-        request_id=message.request_id,
-    )

@@ -21,10 +21,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import SystemClock
+from bot.delivery import Delivered
 from bot.domain.roster.load import load_roster
 from bot.messages import Channel, OutgoingMessage
 from bot.reloadable import Reloadable
-from bot.sender import Delivered, OutboxSender
+from bot.sender import OutboxSender
 from storage import Database
 from storage.models import OutboxMessage, OutboxStatus, Request
 from tests.support.desk import ROSTER

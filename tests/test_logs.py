@@ -22,8 +22,9 @@ from sqlalchemy import select
 from bot import logs
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.delivery import Delivered, DeliveryError
 from bot.messages import Channel, OutgoingMessage
-from bot.sender import Delivered, DeliveryError, OutboxSender
+from bot.sender import OutboxSender
 from storage import outbox
 from storage.models import OutboxMessage
 from tests.support.desk import GROUP_CHAT, ZHANG, Platform, open_one, say, shanghai

@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.delivery import DeliveryError
 from bot.messages import Channel
-from bot.sender import DeliveryError, OutboxSender
+from bot.sender import OutboxSender
 from tests.support.desk import Platform
 from tests.support.server import SUMMER, site
 

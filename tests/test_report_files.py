@@ -19,6 +19,7 @@ from pypdf import PdfReader
 
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.delivery import Delivered, DeliveryError
 from bot.domain import categories
 from bot.file_maker import LEASE, MAX_ATTEMPTS, FileMaker
 from bot.messages import Channel, OutgoingMessage, Sender
@@ -26,7 +27,7 @@ from bot.reports.files import ReportFile, ReportMaker, parse_spec
 from bot.reports.html import CHARTS, report_html
 from bot.reports.pdf import PdfError, find_chromium, html_to_pdf
 from bot.reports.period import Quarter
-from bot.sender import Delivered, DeliveryError, OutboxSender
+from bot.sender import OutboxSender
 from storage import made_files
 from storage.models import OutboxStatus
 from tests.support.cli import Cli

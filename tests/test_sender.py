@@ -15,9 +15,10 @@ import pytest
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
+from bot.delivery import MAX_ATTEMPTS, Delivered, DeliveryError, backoff
 from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.routing import InlinePolicy
-from bot.sender import LEASE, MAX_ATTEMPTS, Delivered, DeliveryError, OutboxSender, backoff
+from bot.sender import LEASE, OutboxSender
 from bot.settings import load_settings
 from storage import Database, outbox, requests
 from storage.models import OutboxStatus

@@ -20,8 +20,10 @@ from sqlalchemy.engine import Connection
 
 from bot.app import Bot
 from bot.clock import ManualClock
+from bot.delivery import Delivered, DeliveryError
 from bot.messages import Channel, OutgoingMessage
-from bot.sender import FLUSH_AFTER, LEASE, Delivered, DeliveryError, OutboxSender
+from bot.sender import LEASE, OutboxSender
+from bot.sender_bookkeeping import FLUSH_AFTER
 from storage import Database, outbox, requests
 from storage.models import Card, OutboxStatus
 from tests.support.desk import GROUP_CHAT, Platform, open_one, rows, the_request

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
+from bot.delivery import Delivered, DeliveryError
 from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.routing import InlinePolicy
-from bot.sender import Delivered, DeliveryError
 from bot.settings import load_settings
 from storage.models import OutboxMessage, Request
 from tests.support.databases import scratch_postgres

@@ -53,12 +53,12 @@ from bot.channels.json_codec import json_response, loads
 from bot.channels.telegram.render import rendered
 from bot.channels.telegram.updates import Received, read_update
 from bot.clock import Clock
+from bot.delivery import Delivered, DeliveryError, outbox_headers
 from bot.messages import (
     Channel,
     OutgoingMessage,
 )
 from bot.routing import Dispatcher, InlinePolicy
-from bot.sender import Delivered, DeliveryError, outbox_headers
 from bot.settings import Settings
 from storage.database import UNAVAILABLE, Lease
 

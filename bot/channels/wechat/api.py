@@ -11,7 +11,7 @@ once with a fresh one. ``/cgi-bin/stable_token`` is preferred: it hands every pr
 token, so several bot processes do not invalidate each other's; ``/cgi-bin/token`` serves where
 the stable endpoint is not available. Fetches are counted per day (WeChat allows a few thousand)
 and logged, the token itself never. A call made while the outbox sender delivers a row names
-the row in the header ``X-MakerDesk-Outbox`` (see :func:`bot.sender.outbox_headers`).
+the row in the header ``X-MakerDesk-Outbox`` (see :func:`bot.delivery.outbox_headers`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from bot.clock import SHANGHAI, Clock
-from bot.sender import outbox_headers
+from bot.delivery import outbox_headers
 
 __all__ = ["TOKEN_ERRORS", "WeChatApi", "WeChatApiError"]
 

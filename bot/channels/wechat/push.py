@@ -21,8 +21,8 @@ from typing import Any
 from bot.channels.wechat.api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.channels.wechat.render import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, Clock
+from bot.delivery import Delivered, DeliveryError
 from bot.messages import Channel, OutgoingMessage
-from bot.sender import Delivered, DeliveryError
 from bot.settings import Settings
 from storage import Database, outbox, push_windows
 from storage.models import PushWindow, Request
@@ -64,7 +64,7 @@ class _Allowance:
 
 
 class WeChatPush:
-    """The outbox's way to WeChat users (the :class:`~bot.sender.Deliverer`), and their windows."""
+    """The outbox's way to WeChat users (the :class:`~bot.delivery.Deliverer`) and their windows."""
 
     def __init__(
         self, settings: Settings, clock: Clock, database: Database, wake: Callable[[], None]
