@@ -166,16 +166,10 @@ class FileMaker:
             assert message is not None
             what = message.text.splitlines()[0] if message.text else job.spec
             note = texts_for(message.language).file_not_made.format(what=what)
-            outbox.enqueue(
-                session,
-                channel=failed.channel,
-                chat_id=failed.chat_id,
-                payload=OutgoingMessage(
-                    message.chat_id, message.channel, note, language=message.language
-                ).to_payload(),
-                now=now,
-                inbound_key=failed.inbound_key,
+            told = OutgoingMessage(
+                message.chat_id, message.channel, note, language=message.language
             )
+            outbox.enqueue_message(session, told, now, inbound_key=failed.inbound_key)
         log.error("gave up making %s after %d attempts: %s", job.spec, job.attempts, reason)
         if self._on_made is not None:
             self._on_made()

@@ -53,7 +53,7 @@ Handler = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMess
 Predicate = Callable[[IncomingMessage], bool]
 Run = Callable[[IncomingMessage, "Context"], Awaitable[Sequence[OutgoingMessage]]]
 """Handles a message for certain: what :meth:`Dispatcher.handle` runs in its transaction."""
-QuickWork = Callable[[sqlite3.Connection, "datetime"], Sequence[OutgoingMessage]]
+QuickWork = Callable[[sqlite3.Connection], Sequence[OutgoingMessage]]
 """A message's database work as a unit of the SQLite writer (:mod:`storage.writer`): it reads
 what decides the reply, writes what it keeps and returns the replies; it raises
 :class:`NotQuick` when the message needs the full path after all (its writes are undone)."""
@@ -295,16 +295,8 @@ class Dispatcher:
             late = inline is not None and inline.too_late()
             placed = _Placed.of(message, replies, inline, late=late)
             for reply, handed_back in placed.replies:
-                outbox.enqueue(
-                    session,
-                    channel=reply.channel.value,
-                    chat_id=reply.chat_id,
-                    payload=reply.to_payload(),
-                    now=now,
-                    inbound_key=message.key,
-                    request_id=reply.request_id,
-                    handed_back=handed_back,
-                    made=reply.files_to_make,
+                outbox.enqueue_message(
+                    session, reply, now, inbound_key=message.key, handed_back=handed_back
                 )
         return self._handled(message, placed)
 
@@ -320,7 +312,7 @@ class Dispatcher:
         def unit(connection: sqlite3.Connection) -> _Placed | list[quick.StoredReply]:
             if not quick.claim_key(connection, message.key, now):
                 return quick.replies_to(connection, message.key)
-            placed = _Placed.of(message, _last_edits(work(connection, now)), inline, late=late)
+            placed = _Placed.of(message, _last_edits(work(connection)), inline, late=late)
             for reply, handed_back in placed.replies:
                 if reply.files_to_make or reply.request_id is not None:
                     raise NotQuick  # the quick outbox row carries neither: the full path does

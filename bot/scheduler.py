@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.clock import SHANGHAI
 from bot.desk.commands import SYSTEM, AutoClose, Command, NoticeKind, Notify, Outcome, Redate
 from bot.desk.service import execute
@@ -221,7 +219,8 @@ class Scheduler:
         async with services.database.transaction() as session:
             turn = Moment(session, now, services.roster.current, services.calendar.current)
             outcome = await execute(turn, SYSTEM, command)
-            _queue(session, outcome.messages, now)
+            for queued in outcome.messages:
+                outbox.enqueue_message(session, queued, now)
         return outcome
 
     async def _calendar_alert(self, now: datetime) -> int:
@@ -243,7 +242,8 @@ class Scheduler:
                     for channel, user_id in sorted(self._services.roster.current.admin_accounts)
                     if channel != Channel.WEB.value
                 ]
-                _queue(session, admins, now)
+                for notice in admins:
+                    outbox.enqueue_message(session, notice, now)
                 log.warning("calendar for %d is estimated: %d due dates provisional", year, count)
                 sent += 1
         return sent
@@ -264,15 +264,3 @@ def _on_its_own(number: str, what: str) -> Iterator[None]:
             raise
         except Exception:
             log.exception("request %s: %s failed; trying again next round", number, what)
-
-
-def _queue(session: AsyncSession, messages: Sequence[OutgoingMessage], now: datetime) -> None:
-    for message in messages:
-        outbox.enqueue(
-            session,
-            channel=message.channel.value,
-            chat_id=message.chat_id,
-            payload=message.to_payload(),
-            now=now,
-            request_id=message.request_id,
-        )

@@ -244,7 +244,7 @@ class OutcomeWriter:
     def _confirm(session: AsyncSession, message: OutgoingMessage, text: str, now: datetime) -> None:
         """Answer under the commissioner's message that ``message`` relayed."""
         assert message.confirm is not None
-        _queue(
+        outbox.enqueue_message(
             session,
             OutgoingMessage(
                 message.confirm.chat_id,
@@ -284,7 +284,7 @@ class OutcomeWriter:
                     language=message.language,
                     notice=True,
                 )
-                _queue(session, notice, now)
+                outbox.enqueue_message(session, notice, now)
                 queued = True
             return queued
         if verdict == "retry":
@@ -329,16 +329,4 @@ class OutcomeWriter:
                 thread=True,
                 delivery_report=True,
             )
-            _queue(session, report, now)
-
-
-def _queue(session: AsyncSession, message: OutgoingMessage, now: datetime) -> None:
-    """Write ``message`` to the outbox, to go out once ``session`` commits."""
-    outbox.enqueue(
-        session,
-        channel=message.channel.value,
-        chat_id=message.chat_id,
-        payload=message.to_payload(),
-        now=now,
-        request_id=message.request_id,
-    )
+            outbox.enqueue_message(session, report, now)

@@ -12,7 +12,6 @@ path, whose handlers decide. Either way the replies and the rows kept are the sa
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import NotQuick, QuickWork, Services
@@ -43,7 +42,7 @@ def quick_question(message: IncomingMessage, services: Services) -> QuickWork | 
     asked = ask(message, services.knowledge.current)
     band = asked.answer.result.band.value
 
-    def work(connection: sqlite3.Connection, _now: datetime) -> list[OutgoingMessage]:
+    def work(connection: sqlite3.Connection) -> list[OutgoingMessage]:
         if quick.spoken_for(connection, message.channel.value, message.sender.user_id):
             raise NotQuick
         kept = None

@@ -112,24 +112,16 @@ async def store(
         ``None`` when it still waits for another file, or the job's lease had ended and
         another maker has it now (its file is not stored twice).
     """
-    stored = await session.execute(
-        update(MadeFile)
-        .where(
-            MadeFile.id == job.id,
-            MadeFile.status == MadeFileStatus.QUEUED,
-            MadeFile.next_attempt_at == job.lease_end,
-        )
-        .values(
-            status=MadeFileStatus.MADE,
-            made_at=now,
-            name=name[:200],
-            media_type=media_type[:100],
-            content=content,
-            last_error=None,
-        )
-        .returning(MadeFile.outbox_id)
+    message_id = await _settle(
+        session,
+        job,
+        status=MadeFileStatus.MADE,
+        made_at=now,
+        name=name[:200],
+        media_type=media_type[:100],
+        content=content,
+        last_error=None,
     )
-    message_id = stored.scalar_one_or_none()
     if message_id is None:
         return None
     others = aliased(MadeFile)
@@ -162,17 +154,7 @@ async def fail(session: AsyncSession, job: Job, error: str) -> OutboxMessage | N
         The message, now ``failed``, so the caller can tell its reader; ``None`` when the
         lease had ended (another maker has the job) or the message no longer waits.
     """
-    failed = await session.execute(
-        update(MadeFile)
-        .where(
-            MadeFile.id == job.id,
-            MadeFile.status == MadeFileStatus.QUEUED,
-            MadeFile.next_attempt_at == job.lease_end,
-        )
-        .values(status=MadeFileStatus.FAILED, last_error=error[:500])
-        .returning(MadeFile.outbox_id)
-    )
-    message_id = failed.scalar_one_or_none()
+    message_id = await _settle(session, job, status=MadeFileStatus.FAILED, last_error=error[:500])
     if message_id is None:
         return None
     return await session.scalar(
@@ -181,6 +163,26 @@ async def fail(session: AsyncSession, job: Job, error: str) -> OutboxMessage | N
         .values(status=OutboxStatus.FAILED, last_error=f"file not made: {error}"[:500])
         .returning(OutboxMessage)
     )
+
+
+async def _settle(session: AsyncSession, job: Job, **values: object) -> int | None:
+    """End ``job`` with ``values`` if it is still queued under its taker's lease.
+
+    Returns:
+        The id of the message it was made for; ``None`` when the lease had ended (another
+        maker has the job now) or the job was settled already.
+    """
+    settled = await session.execute(
+        update(MadeFile)
+        .where(
+            MadeFile.id == job.id,
+            MadeFile.status == MadeFileStatus.QUEUED,
+            MadeFile.next_attempt_at == job.lease_end,
+        )
+        .values(**values)
+        .returning(MadeFile.outbox_id)
+    )
+    return settled.scalar_one_or_none()
 
 
 @dataclass(frozen=True, slots=True)

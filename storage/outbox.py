@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.messages import OutgoingMessage
 from storage import made_files
 from storage.models import InboundKey, OutboxMessage, OutboxStatus, Request
 from storage.upsert import insert_for
@@ -25,6 +26,7 @@ __all__ = [
     "claim_inbound",
     "deliver_to_page",
     "enqueue",
+    "enqueue_message",
     "mark_all_sent",
     "mark_failed",
     "mark_held",
@@ -85,6 +87,28 @@ def enqueue(
     if made:
         made_files.order(session, row, made, now)
     return row
+
+
+def enqueue_message(
+    session: AsyncSession,
+    message: OutgoingMessage,
+    now: datetime,
+    *,
+    inbound_key: str | None = None,
+    handed_back: bool = False,
+) -> OutboxMessage:
+    """:func:`enqueue` ``message`` as it is stored: its payload, request and files to make."""
+    return enqueue(
+        session,
+        channel=message.channel.value,
+        chat_id=message.chat_id,
+        payload=message.to_payload(),
+        now=now,
+        inbound_key=inbound_key,
+        request_id=message.request_id,
+        handed_back=handed_back,
+        made=message.files_to_make,
+    )
 
 
 async def replies_to(session: AsyncSession, inbound_key: str) -> Sequence[OutboxMessage]:
