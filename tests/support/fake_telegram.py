@@ -26,10 +26,8 @@ import asyncio
 import contextlib
 import copy
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -38,12 +36,13 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+from tests.support.fake_platform import FakePlatform, outbox_id
+
 __all__ = [
     "BOOL_FIELDS",
     "INT_FIELDS",
     "JSON_FIELDS",
     "NOT_MODIFIED",
-    "OUTBOX_HEADER",
     "STANDARD_ERRORS",
     "WEBHOOK_CONFLICT",
     "ApiError",
@@ -52,7 +51,6 @@ __all__ = [
     "Json",
     "Poll",
     "Upload",
-    "outbox_id",
 ]
 
 Json = dict[str, Any]
@@ -85,16 +83,6 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
 )
-
-
-OUTBOX_HEADER = "X-MakerDesk-Outbox"
-"""The header in which the bot names the outbox row a call delivers."""
-
-
-def outbox_id(request: web.Request) -> int | None:
-    """The outbox row ``request`` says it delivers (``X-MakerDesk-Outbox``), if it says one."""
-    value = request.headers.get(OUTBOX_HEADER, "")
-    return int(value) if value.isdigit() else None
 
 
 class ApiError(Exception):
@@ -179,8 +167,11 @@ class _Webhook:
     allowed_updates: list[str] = field(default_factory=list)
 
 
-class FakeTelegram:
+class FakeTelegram(FakePlatform["Call"]):
     """An in-process Bot API server; see the module docstring."""
+
+    api_name = "Bot API"
+    thread_name = "fake-telegram"
 
     def __init__(
         self,
@@ -189,12 +180,12 @@ class FakeTelegram:
         username: str = "makerdesk_bot",
         first_name: str = "众创助手",
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_user: Json = {
             "id": int(token.split(":", 1)[0]), "is_bot": True,
             "first_name": first_name, "username": username,
         }  # fmt: skip
-        self.calls: list[Call] = []
         self.polls: list[Poll] = []
         self.messages: dict[tuple[int | str, int], Json] = {}  # (chat_id, message_id) → Message
         self.files: dict[str, Upload] = {}  # file_id → content
@@ -209,86 +200,24 @@ class FakeTelegram:
         self._poll_generation = 0
         self.polls_waiting = 0  # getUpdates calls now blocked in a long poll
         self._closing = False
-        self._lock = threading.Lock()  # builders may run on a test's own thread
-        self._changed = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self.root = ""
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> Self:
         """Listen on a free port of 127.0.0.1 and set :attr:`root`."""
-        self._loop, self._closing = asyncio.get_running_loop(), False
-        self._changed = asyncio.Event()
+        self._closing = False
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         # A client that hangs up cancels its handler, as Telegram forgets such a request: a
         # killed bot's long poll must not linger to be "terminated" by the next poller.
-        self._runner = web.AppRunner(
-            app, shutdown_timeout=1, access_log=None, handler_cancellation=True
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.root = f"http://127.0.0.1:{port}"
+        await self._serve(app, handler_cancellation=True)
         return self
 
     async def stop(self) -> None:
         """Release pending long polls and shut the server down."""
         self._closing = True
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[Self]:
-        """Run the fake on an event loop in a background thread, for synchronous tests."""
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-telegram", daemon=True)
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.start(), loop).result(10)
-            yield self
-        finally:
-            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
-
-    def _notify(self) -> None:
-        """Wake every waiter (long polls, ``wait_for``); callable from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._changed.set()
-            self._changed = asyncio.Event()
-        else:
-            loop.call_soon_threadsafe(self._notify)
-
-    async def _wait_change(self, deadline: float) -> bool:
-        """Wait for the next change; False once ``deadline`` (loop time) has passed."""
-        event = self._changed
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), remaining)
-        return True
+        await super().stop()
 
     # ------------------------------------------------------------------ inspection
 
@@ -308,48 +237,6 @@ class FakeTelegram:
             for c in self.calls_of("sendMessage")
             if c.status == 200 and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
         ]
-
-    async def wait_for(
-        self,
-        predicate: Callable[[Call], bool],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the tests' deadline, not a pass-through
-        since: int = 0,
-    ) -> Call:
-        """The first call from index ``since`` on that satisfies ``predicate``, waiting for it."""
-        found: list[Call] = []
-
-        def match() -> bool:
-            found.extend(c for c in self.calls[since:] if predicate(c))
-            return bool(found)
-
-        try:
-            await self.wait_until(match, timeout=timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"no matching Bot API call in {timeout}s; saw {self.calls}"
-            ) from None
-        return found[0]
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the tests' deadline, not a pass-through
-    ) -> None:
-        """Wait until ``condition()`` holds, re-checking whenever the fake's state changes."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not condition():
-            if not await self._wait_change(deadline):
-                raise TimeoutError(f"condition not met within {timeout}s")
-
-    def wait_for_sync(
-        self, predicate: Callable[[Call], bool], *, timeout: float = 5.0, since: int = 0
-    ) -> Call:
-        """:meth:`wait_for` from a thread other than the fake's (see :meth:`in_thread`)."""
-        assert self._loop is not None, "the fake is not running"
-        coro = self.wait_for(predicate, timeout=timeout, since=since)
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout + 5)
 
     # ------------------------------------------------------------------ scripting
 

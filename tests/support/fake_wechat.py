@@ -33,10 +33,9 @@ import json
 import math
 import os
 import secrets
-import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
@@ -46,6 +45,7 @@ from aiohttp import web
 from wechatpy.crypto import PrpCrypto
 
 from bot.clock import Clock, SystemClock
+from tests.support.fake_platform import FakePlatform, outbox_id
 
 __all__ = [
     "ACCOUNT",
@@ -65,7 +65,6 @@ __all__ = [
     "MENU_DELETE",
     "MENU_GET",
     "OK",
-    "OUTBOX_HEADER",
     "STABLE_TOKEN",
     "SUBSCRIBE_SEND",
     "TEMPLATE_SEND",
@@ -88,7 +87,6 @@ __all__ = [
     "msg_signature",
     "new_aes_key",
     "new_openid",
-    "outbox_id",
     "parse_xml",
     "sign",
     "text_xml",
@@ -179,16 +177,6 @@ MEDIA_MIME = {
     "thumb": "image/jpeg",
 }
 JSON_CONTENT_TYPE = "application/json; encoding=utf-8"  # sic: what api.weixin.qq.com sends
-
-
-OUTBOX_HEADER = "X-MakerDesk-Outbox"
-"""The header in which the bot names the outbox row a call delivers."""
-
-
-def outbox_id(request: web.Request) -> int | None:
-    """The outbox row ``request`` says it delivers (``X-MakerDesk-Outbox``), if it says one."""
-    value = request.headers.get(OUTBOX_HEADER, "")
-    return int(value) if value.isdigit() else None
 
 
 def _rid() -> str:
@@ -309,7 +297,7 @@ class _Route:
     authorized: bool = True  # needs ?access_token=
 
 
-class FakeWeChat:
+class FakeWeChat(FakePlatform["Call"]):
     """An in-process ``api.weixin.qq.com``; see the module docstring.
 
     Args:
@@ -327,6 +315,9 @@ class FakeWeChat:
             accept (others answer 40037).
     """
 
+    api_name = "WeChat API"
+    thread_name = "fake-wechat"
+
     def __init__(
         self,
         app_id: str = "wx123",
@@ -338,11 +329,11 @@ class FakeWeChat:
         stable_grace: float = 300.0,
         template_ids: Iterable[str] | None = None,
     ) -> None:
+        super().__init__()
         self.app_id, self.app_secret = app_id, app_secret
         self.clock: Clock = clock or SystemClock()
         self.token_ttl, self.token_grace, self.stable_grace = token_ttl, token_grace, stable_grace
         self.template_ids = None if template_ids is None else frozenset(template_ids)
-        self.calls: list[Call] = []
         self.media: dict[str, Media] = {}
         self.token_fetches = 0  # calls of either token endpoint, failed ones too
         self.token_delay = 0.0  # seconds each token call waits before answering
@@ -353,11 +344,6 @@ class FakeWeChat:
         self._slow: dict[str, float] = {}
         self._outside: set[str] = set()
         self._next_msgid = 2_800_000_000_000_000_000
-        self._lock = threading.Lock()  # scripting may run on a test's own thread
-        self._changed = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self.root = ""
         self._routes: dict[str, _Route] = {
             TOKEN: _Route(self._api_token, authorized=False),
             STABLE_TOKEN: _Route(self._api_stable_token, "json", authorized=False),
@@ -376,70 +362,10 @@ class FakeWeChat:
 
     async def start(self) -> Self:
         """Listen on a free port of 127.0.0.1 and set :attr:`root`."""
-        self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.root = f"http://127.0.0.1:{port}"
+        await self._serve(app)
         return self
-
-    async def stop(self) -> None:
-        """Shut the server down."""
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[Self]:
-        """Run the fake on an event loop in a background thread, for synchronous tests."""
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-wechat", daemon=True)
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.start(), loop).result(10)
-            yield self
-        finally:
-            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
-
-    def _notify(self) -> None:
-        """Wake every ``wait_for``; callable from any thread."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._changed.set()
-            self._changed = asyncio.Event()
-        else:
-            loop.call_soon_threadsafe(self._notify)
-
-    async def _wait_change(self, deadline: float) -> bool:
-        """Wait for the next change; False once ``deadline`` (loop time) has passed."""
-        event = self._changed
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), remaining)
-        return True
 
     # ------------------------------------------------------------------ inspection
 
@@ -478,49 +404,6 @@ class FakeWeChat:
         """The access tokens that would be accepted right now."""
         with self._lock:
             return [t.value for t in self._tokens.values() if self._token_error(t) is None]
-
-    async def wait_for(
-        self,
-        predicate: Callable[[Call], bool],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the tests' deadline, not a pass-through
-        since: int = 0,
-    ) -> Call:
-        """The first call from index ``since`` on that satisfies ``predicate``, waiting for it."""
-        found: list[Call] = []
-
-        def match() -> bool:
-            with self._lock:
-                found.extend(c for c in self.calls[since:] if predicate(c))
-            return bool(found)
-
-        try:
-            await self.wait_until(match, timeout=timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"no matching WeChat API call in {timeout}s; saw {self.calls}"
-            ) from None
-        return found[0]
-
-    async def wait_until(
-        self,
-        condition: Callable[[], bool],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the tests' deadline, not a pass-through
-    ) -> None:
-        """Wait until ``condition()`` holds, re-checking whenever the fake records a call."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not condition():
-            if not await self._wait_change(deadline):
-                raise TimeoutError(f"condition not met within {timeout}s")
-
-    def wait_for_sync(
-        self, predicate: Callable[[Call], bool], *, timeout: float = 5.0, since: int = 0
-    ) -> Call:
-        """:meth:`wait_for` from a thread other than the fake's (see :meth:`in_thread`)."""
-        assert self._loop is not None, "the fake is not running"
-        coro = self.wait_for(predicate, timeout=timeout, since=since)
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout + 5)
 
     # ------------------------------------------------------------------ scripting
 
