@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.channels.console.auth import Commissioner
+from bot.channels.console.hotline import caller_card, told_note
 from bot.clock import SHANGHAI
 from bot.desk.queries import Board, BoardItem, moves_allowed
 from bot.domain import categories
@@ -60,6 +61,7 @@ def _card(roster: Roster, item: BoardItem) -> dict[str, Any]:
         "space": space,
         "entrepreneur": (entrepreneur.display_name if entrepreneur else None) or texts.anonymous,
         "phone": request.phone,
+        **caller_card(request),
         "text": request.text,
         "status": request.status,
         "status_label": texts.status.get(request.status, request.status),
@@ -89,6 +91,7 @@ def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
         detail = texts.moved.format(old=data.get("from", ""), new=data.get("to", ""))
     elif event.kind == EventKind.RATED:
         detail = texts.stars.format(stars=data.get("stars", ""))
+    detail = told_note(detail, data)
     return {
         "at": _local(event.at),
         "kind": event.kind,
