@@ -7,7 +7,9 @@ Such a request has no chat: whatever the desk says to its asker must never be qu
 
 from __future__ import annotations
 
-from datetime import date
+import csv
+import io
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -19,10 +21,14 @@ from bot.desk.turn import Moment
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Status
 from bot.messages import Channel, Intake, Language
+from bot.reports.files import read_report
+from bot.reports.html import report_html
+from bot.reports.period import Quarter
+from bot.reports.tables import channel_rows, report_csv
 from bot.texts.desk import DESK_ZH
 from storage import outbox
 from storage.models import OutboxMessage, Person, RequestEvent
-from tests.support.desk import GROUP_CHAT, ZHANG, shanghai, the_request
+from tests.support.desk import GROUP_CHAT, ZHANG, open_one, shanghai, the_request
 
 SUPERVISORS_CHAT = "-1009100000001"
 """The district's supervisors' chat in the desk tests' roster."""
@@ -173,3 +179,44 @@ async def test_the_scheduler_reminds_escalates_and_closes_a_call_without_telling
     chats = await outbox_chats(running)
     assert set(chats) == {GROUP_CHAT, SUPERVISORS_CHAT}
     assert chats.count(SUPERVISORS_CHAT) == 1
+
+
+async def test_the_quarterly_report_counts_requests_by_intake_channel(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, clock = bot
+    await open_one(running)  # on the web chat, for the first maker space (服务一组)
+    zhang, wang = member(running, ZHANG.user_id), member(running, "2003")
+    await run(running, zhang, CALL)
+    await run(running, zhang, CALL)
+    pku = OpenForCaller(Intake.VISIT, "孙先生", "13900000000", "baodi-pku", "policy", "问政策")
+    await run(running, wang, pku)
+    roster = running.services.roster.current
+    clock.advance(timedelta(minutes=1))  # the report counts what happened before its moment
+    async with running.database.sessions() as session:
+        report = await read_report(
+            session, Quarter.of(clock.now()), clock.now(), running.services.calendar.current, roster
+        )
+    assert {k: len(v) for k, v in report.total.channels.items()} == {
+        "web": 1,
+        "hotline": 2,
+        "visit": 1,
+    }
+    assert {k: len(v) for k, v in report.groups["g2"].channels.items()} == {"visit": 1}
+    assert channel_rows(report.total) == [["网页", "1"], ["热线电话", "2"], ["现场窗口", "1"]]
+    html = report_html(report, roster)
+    assert "<h2>按受理渠道（收到）</h2>" in html
+    assert "热线电话" in html
+    table = list(csv.reader(io.StringIO(report_csv(report, roster).decode("utf-8-sig"))))
+    header, total = table[0], table[1]
+    counted = dict(zip(header, total, strict=True))
+    assert (counted["层级"], counted["收到"]) == ("合计", "4")
+    assert [
+        counted[f"收到·{name}"] for name in ("网页", "Telegram", "微信", "热线电话", "现场窗口")
+    ] == [
+        "1",
+        "0",
+        "0",
+        "2",
+        "1",
+    ]
