@@ -112,6 +112,7 @@ CONSOLE_TEXTS = ConsoleTexts(
         "rated": "创业者评价",
         "due_changed": "答复期限调整",
         "auto_closed": "自动关闭",
+        "notice": "到期提醒",
     },
     moved="{old} → {new}",
     stars="{stars} 星",
@@ -145,6 +146,8 @@ class HotlineTexts:
     text_needed: str
     text_too_long: str
     no_spaces: str
+    recorded: dict[str, str]
+    """What the opening of a call's or a visit's request was, on its card."""
     told: dict[str, str]
     """What a reply, question or result given without a chat was: told by phone, in person."""
     intakes: dict[str, str]
@@ -166,6 +169,7 @@ HOTLINE_ZH = HotlineTexts(
     text_needed="请写下来电人反映的问题。",
     text_too_long="问题描述有 {length} 字，超过了 {limit} 字的上限，请精简后再提交。",
     no_spaces="今天没有由您的服务小组值班的众创空间，暂时不能登记来电。",
+    recorded={"hotline": "登记来电", "visit": "登记来访"},
     told={"hotline": "已电话告知", "visit": "已当面告知"},
     intakes={
         "web": "网页",
@@ -191,6 +195,7 @@ HOTLINE_EN = HotlineTexts(
     text_needed="Please write down what the caller asked.",
     text_too_long="The question has {length} characters, over the {limit} limit: shorten it.",
     no_spaces="None of the maker spaces is your group's today, so no call can be recorded.",
+    recorded={"hotline": "recorded a call", "visit": "recorded a visit"},
     told={"hotline": "told by phone", "visit": "told in person"},
     intakes={
         "web": "Web",

@@ -28,6 +28,7 @@ from bot.desk import policy
 from bot.desk.commands import Member, OpenForCaller, Outcome
 from bot.desk.service import execute
 from bot.domain.categories import CATEGORIES
+from bot.domain.events import EventKind
 from bot.domain.workdays import shanghai_date
 from bot.messages import (
     MAX_TEXT_LENGTH,
@@ -44,7 +45,7 @@ from handlers.basics import answer
 from storage import console
 from storage.models import Request
 
-__all__ = ["CALLER_LIMIT", "HotlineDesk", "caller_card", "normal_phone", "told_note"]
+__all__ = ["CALLER_LIMIT", "HotlineDesk", "caller_card", "caller_event", "normal_phone"]
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,16 @@ def normal_phone(typed: str) -> str | None:
     return compact if _LANDLINE.match(compact) else None
 
 
-def told_note(detail: str, data: dict[str, object]) -> str:
-    """An event's ``detail``, saying how it reached a caller without a chat ("已电话告知")."""
+def caller_event(kind: str, data: dict[str, object], what: str, detail: str) -> tuple[str, str]:
+    """How an event of a request without a chat reads on its card: what, and its detail.
+
+    Its opening was a call or a visit a member recorded; a reply, question or result reached
+    the caller by phone or face to face ("已电话告知").
+    """
+    if kind == EventKind.OPENED:
+        what = HOTLINE_ZH.recorded.get(str(data.get("intake")), what)
     told = HOTLINE_ZH.told.get(str(data.get("told")))
-    return f"{detail}（{told}）" if told else detail
+    return what, f"{detail}（{told}）" if told else detail
 
 
 def caller_card(request: Request) -> dict[str, str]:
