@@ -1,81 +1,52 @@
 // The console's hotline desk: a member records a request taken by phone or at the on-site desk,
 // and reads the number and the due date the bot gives it out to the caller. The bot checks the
 // form and decides; this page only shows what it says. console.js tells it when the board is
-// shown ("console:board") and when the sign-in view is ("console:signin").
+// shown ("console:board") and when the sign-in view is ("console:signin"), and lends it its
+// helpers: $ (an element by id), el (make one), newId (a submission's key), api, refresh.
 // Everything from the server goes in with textContent, never innerHTML.
 "use strict";
 
 (() => {
-  const byId = (id) => document.getElementById(id);
   const FIELDS = ["caller", "phone", "space", "category", "text"];
   let loadedFor = null; // the web id whose form choices are loaded
   let pending = null; // the key of a submission not yet answered: a retry reuses it
 
-  function node(tag, className, text) {
-    const made = document.createElement(tag);
-    if (className) made.className = className;
-    if (text !== undefined && text !== null) made.textContent = text;
-    return made;
-  }
-
-  function key() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    return (Date.now().toString(36) + Math.random().toString(36).slice(2)).padEnd(12, "0");
-  }
-
-  async function call(path, body) {
-    const options = { credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      options.method = "POST";
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, options);
-    let data;
-    try {
-      data = await response.json();
-    } catch (error) {
-      data = { error: "服务器没有正常答复，请稍后再试。" };
-    }
-    return { status: response.status, data };
-  }
-
   function options(select, items, label) {
     select.replaceChildren();
     for (const item of items) {
-      const option = node("option", null, label(item));
+      const option = el("option", null, label(item));
       option.value = item.id;
       select.appendChild(option);
     }
   }
 
   function showProblem(text) {
-    const problem = byId("hotline-problem");
+    const problem = $("hotline-problem");
     problem.textContent = text || "";
     problem.hidden = !text;
   }
 
   function mark(field) {
     for (const name of FIELDS) {
-      const input = byId("hotline-" + name);
+      const input = $("hotline-" + name);
       if (name === field) input.setAttribute("aria-invalid", "true");
       else input.removeAttribute("aria-invalid");
     }
-    if (field) byId("hotline-" + field).focus();
+    if (field) $("hotline-" + field).focus();
   }
 
   async function load(webId) {
     loadedFor = webId;
-    const { status, data } = await call("/console/api/hotline");
+    const { status, data } = await api("/console/api/hotline");
     if (status !== 200) {
-      byId("hotline").hidden = true; // not a duty group member: nothing to record
+      $("hotline").hidden = true; // not a duty group member: nothing to record
       return;
     }
-    const intakes = byId("hotline-intakes");
+    const intakes = $("hotline-intakes");
     intakes.querySelectorAll("label").forEach((label) => label.remove());
     data.intakes.forEach((intake, index) => {
-      const label = node("label");
-      const radio = node("input");
+      const label = el("label");
+      const radio = el("input");
       radio.type = "radio";
       radio.name = "intake";
       radio.value = intake.id;
@@ -83,20 +54,20 @@
       label.append(radio, intake.label);
       intakes.appendChild(label);
     });
-    options(byId("hotline-space"), data.spaces, (s) => s.name + "（" + s.group + "）");
-    options(byId("hotline-category"), data.categories, (c) => c.label);
-    byId("hotline-notice").textContent = data.notice;
-    byId("hotline-notice").hidden = !data.notice;
-    byId("hotline-submit").disabled = !data.spaces.length;
-    byId("hotline").hidden = false;
+    options($("hotline-space"), data.spaces, (s) => s.name + "（" + s.group + "）");
+    options($("hotline-category"), data.categories, (c) => c.label);
+    $("hotline-notice").textContent = data.notice;
+    $("hotline-notice").hidden = !data.notice;
+    $("hotline-submit").disabled = !data.spaces.length;
+    $("hotline").hidden = false;
   }
 
   function openForm(open) {
-    byId("hotline-form").hidden = !open;
-    byId("hotline-open").setAttribute("aria-expanded", String(open));
+    $("hotline-form").hidden = !open;
+    $("hotline-open").setAttribute("aria-expanded", String(open));
     if (open) {
-      byId("hotline-taken").hidden = true;
-      byId("hotline-caller").focus();
+      $("hotline-taken").hidden = true;
+      $("hotline-caller").focus();
     }
   }
 
@@ -112,16 +83,16 @@
 
   async function submit(event) {
     event.preventDefault();
-    const form = byId("hotline-form");
+    const form = $("hotline-form");
     const chosen = form.querySelector("input[name=intake]:checked");
-    const body = { id: pending || key(), intake: chosen ? chosen.value : "" };
-    for (const name of FIELDS) body[name] = byId("hotline-" + name).value;
+    const body = { id: pending || newId(), intake: chosen ? chosen.value : "" };
+    for (const name of FIELDS) body[name] = $("hotline-" + name).value;
     pending = body.id;
-    const button = byId("hotline-submit");
+    const button = $("hotline-submit");
     button.disabled = true;
     showProblem("");
     try {
-      const { status, data } = await call("/console/api/hotline", body);
+      const { status, data } = await api("/console/api/hotline", body);
       if (status === 200) {
         pending = null;
         taken(data);
@@ -143,12 +114,12 @@
 
   function taken(data) {
     const request = data.request;
-    byId("taken-number").textContent = request ? request.number : "";
-    byId("taken-due").textContent = request
+    $("taken-number").textContent = request ? request.number : "";
+    $("taken-due").textContent = request
       ? request.due_date + (request.provisional ? "（预计）" : "")
       : "";
-    byId("taken-text").textContent = (data.messages || []).join("\n");
-    const panel = byId("hotline-taken");
+    $("taken-text").textContent = (data.messages || []).join("\n");
+    const panel = $("hotline-taken");
     panel.hidden = false;
     panel.querySelector("h2").focus({ preventScroll: true });
     panel.scrollIntoView({ block: "nearest" });
@@ -157,7 +128,7 @@
   // A card of a request taken by phone or at the desk says so, and names the caller as such.
   window.markCallerCard = (summary, item) => {
     if (!item.intake_label) return;
-    summary.querySelector("h3").append(node("span", "badge intake", item.intake_label));
+    summary.querySelector("h3").append(el("span", "badge intake", item.intake_label));
     const meta = summary.querySelector(".meta");
     meta.firstChild.textContent = item.space + " · 来电人 " + item.entrepreneur;
   };
@@ -168,15 +139,15 @@
   });
   document.addEventListener("console:signin", () => {
     loadedFor = null;
-    byId("hotline").hidden = true;
-    byId("hotline-taken").hidden = true;
+    $("hotline").hidden = true;
+    $("hotline-taken").hidden = true;
     openForm(false);
   });
-  byId("hotline-taken").querySelector("h2").tabIndex = -1;
-  byId("hotline-open").addEventListener("click", () => {
-    openForm(byId("hotline-form").hidden);
+  $("hotline-taken").querySelector("h2").tabIndex = -1;
+  $("hotline-open").addEventListener("click", () => {
+    openForm($("hotline-form").hidden);
   });
-  byId("hotline-cancel").addEventListener("click", () => openForm(false));
-  byId("hotline-again").addEventListener("click", () => openForm(true));
-  byId("hotline-form").addEventListener("submit", submit);
+  $("hotline-cancel").addEventListener("click", () => openForm(false));
+  $("hotline-again").addEventListener("click", () => openForm(true));
+  $("hotline-form").addEventListener("submit", submit);
 })();
