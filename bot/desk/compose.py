@@ -72,7 +72,8 @@ def card_text(turn: Turn, request: Request, person: Person | None) -> str:
         number=request.number,
         category=categories.by_id(request.category).zh,
         space=space_name(turn, request.space_id),
-        who=(person.display_name if person else None) or "创业者",
+        who=((person.display_name if person else None) or "创业者")
+        + texts.card_caller.get(request.channel, ""),
         phone=f"，电话 {request.phone}" if request.phone else "",
         text=request.text,
         due=shown,

@@ -93,6 +93,8 @@ class DeskTexts:
     taken: str
     not_on_duty_for: str
     tell_caller: str
+    card_caller: dict[str, str]
+    """After the caller's name on a card: how a request without a chat came in."""
     """To a member naming a request their groups do not hold: the same words whether it
     exists or not, and no group named."""
 
@@ -217,6 +219,7 @@ DESK_ZH = DeskTexts(
     ),
     not_on_duty_for="{space}今天由{group}值班，您不在这个小组，请转给他们登记。",
     tell_caller="这个工单没有在线会话，请电话或当面把内容告诉来电人。",
+    card_caller={"hotline": "（热线来电，请电话答复）", "visit": "（现场来访，请电话答复）"},
 )
 
 DESK_EN = DeskTexts(
@@ -344,6 +347,10 @@ DESK_EN = DeskTexts(
     ),
     not_on_duty_for="{group} is on duty for {space} today and you are not in it: pass the call on.",
     tell_caller="This request has no chat: please tell the caller by phone or in person.",
+    card_caller={
+        "hotline": " (hotline call: reply by phone)",
+        "visit": " (desk visit: reply by phone)",
+    },
 )
 
 _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}
