@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.channels.console.hotline import normal_phone
-from bot.texts.console import HOTLINE_ZH
+from bot.texts.console import CONSOLE_TEXTS, HOTLINE_ZH
 from storage import Database
 from storage.models import OutboxMessage, Request
 from tests.support.console import Console, demo_signin, serve
@@ -119,6 +119,7 @@ async def test_a_member_records_a_call_and_gets_the_number_and_due_date_to_read_
         ({"category": "gossip"}, HOTLINE_ZH.category_unknown),
         ({"text": ""}, HOTLINE_ZH.text_needed),
         ({"text": 12}, HOTLINE_ZH.text_needed),
+        ({"id": "x"}, CONSOLE_TEXTS.bad_request),
     ],
 )
 async def test_a_form_with_something_wrong_is_refused_in_plain_words(

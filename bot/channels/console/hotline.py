@@ -40,7 +40,7 @@ from bot.messages import (
     Sender,
 )
 from bot.routing import Context, Dispatcher, InlinePolicy
-from bot.texts.console import HOTLINE_ZH
+from bot.texts.console import CONSOLE_TEXTS, HOTLINE_ZH
 from handlers.basics import answer
 from storage import console
 from storage.models import Request
@@ -138,7 +138,7 @@ class HotlineDesk:
         payload = await read_json(request)
         client_id = payload.get("id")
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-            raise Refused(400, HOTLINE_ZH.intake_needed)
+            raise Refused(400, CONSOLE_TEXTS.bad_request)  # not the page's doing
         command = self._command(payload)
         member = Member(account(who.web_id), who.person.name, who.roles, Language.ZH)
         done: list[Outcome] = []
