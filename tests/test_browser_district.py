@@ -45,7 +45,7 @@ def _seed(database_url: str, faq_dir: Path, when: datetime) -> dict[str, str]:
         opened = {}
         async with serve(database_url, faq_dir, clock=ManualClock(when)) as console:
             for group, space in (("baodi-g1", "baodi-pku"), ("baodi-g2", "baodi-tsinghua")):
-                number, entrepreneur = await open_request(console, space, f"{space} 停车位怎么申请")
+                number, entrepreneur = await open_request(console, space, "园区停车位怎么申请")
                 await entrepreneur.close()
                 opened[group] = number
         return opened
