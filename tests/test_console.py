@@ -106,6 +106,14 @@ EVERY_MOVE = (
 """A well-formed request for each move a member can make."""
 
 
+async def assert_untouched(database: Database, number: str) -> None:
+    """Request ``number`` is as it was opened: open, held by nobody, in 宝坻区服务一组."""
+    async with database.sessions() as session:
+        request = await session.scalar(select(Request).where(Request.number == number))
+    assert request is not None
+    assert (request.status, request.assignee, request.group_id) == (Status.OPEN, None, "baodi-g1")
+
+
 def cards(listing: dict[str, Any], section: str) -> list[str]:
     return [card["number"] for card in listing["sections"][section]]
 
@@ -456,14 +464,8 @@ async def test_a_non_members_action_is_refused_and_changes_nothing(
                     assert status == 200
                     assert texts_of(answer) == refusal
         assert await updates(entrepreneur) == []
+    await assert_untouched(database, number)
     async with database.sessions() as session:
-        request = await session.scalar(select(Request).where(Request.number == number))
-        assert request is not None
-        assert (request.status, request.assignee, request.group_id) == (
-            Status.OPEN,
-            None,
-            "baodi-g1",
-        )
         events = (await session.scalars(select(RequestEvent.kind))).all()
         assert events == ["opened"]
 
