@@ -25,8 +25,8 @@ from aiohttp import web
 
 from bot.channels.console import board
 from bot.channels.console.auth import Commissioner, ConsoleAuth, account
-from bot.channels.console.hotline import HotlineDesk
 from bot.channels.console.district import DistrictView, report_picker
+from bot.channels.console.hotline import HotlineDesk
 from bot.channels.console.http import (
     CONSOLE_HEADERS,
     Refused,
