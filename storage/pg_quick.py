@@ -14,7 +14,7 @@ values. The ORM reads every row back unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -132,30 +132,25 @@ async def replies_to(connection: Any, keys: Sequence[str]) -> dict[str, list[Sto
 
 async def keep_answers(connection: Any, rows: Sequence[AnswerRow]) -> list[int]:
     """Keep answers; their ids, in the order of ``rows`` (:func:`storage.quick.keep_answer`)."""
-    kept = await connection.fetch(
-        _ANSWERS,
-        [_utc(row["answered_at"]) for row in rows],
-        [row["channel"] for row in rows],
-        [row["chat_id"] for row in rows],
-        [row["text"] for row in rows],
-        [row["faq_id"] for row in rows],
-        [row["score"] for row in rows],
-    )
-    return sorted(int(row[0]) for row in kept)
+    columns = ("answered_at", "channel", "chat_id", "text", "faq_id", "score")
+    return await _kept(connection, _ANSWERS, rows, columns)
 
 
 async def keep_gaps(connection: Any, rows: Sequence[GapRow]) -> list[int]:
     """Keep questions not answered; their ids in the order of ``rows`` (``keep_unanswered``)."""
-    kept = await connection.fetch(
-        _GAPS,
-        [_utc(row["asked_at"]) for row in rows],
-        [row["channel"] for row in rows],
-        [row["text"] for row in rows],
-        [row["band"] for row in rows],
-        [row["best_faq_id"] for row in rows],
-        [row["best_score"] for row in rows],
-    )
-    return sorted(int(row[0]) for row in kept)
+    columns = ("asked_at", "channel", "text", "band", "best_faq_id", "best_score")
+    return await _kept(connection, _GAPS, rows, columns)
+
+
+async def _kept(
+    connection: Any, insert: str, rows: Sequence[Mapping[str, object]], columns: Sequence[str]
+) -> list[int]:
+    """Run ``insert`` on the arrays of ``rows``' ``columns``; the new ids in the rows' order."""
+    arrays = [
+        [_utc(value) if isinstance(value, datetime) else value for value in values]
+        for values in ([row[column] for row in rows] for column in columns)
+    ]
+    return sorted(int(row[0]) for row in await connection.fetch(insert, *arrays))
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from storage.database import CLOSE_LIMIT, UNAVAILABLE, Database, Unavailable, co
 from storage.pg_quick import Queued
 from storage.questions import GapRow
 from storage.quick import StoredReply
+from storage.writer import tell
 
 __all__ = ["PgWriter", "Question", "Queued", "SpokenFor"]
 
@@ -157,13 +158,7 @@ class PgWriter:
                 self._queued = later
                 outcomes = await self._settle([question for question, _ in batch])
                 self.units += len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():  # its caller gave up waiting; the work is stored anyway
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+                tell([future for _, future in batch], outcomes)
         finally:
             self._flushing = None
 

@@ -25,7 +25,7 @@ from storage.models import (
     OutboxStatus,
     UnansweredQuestion,
 )
-from storage.pg_writer import PgWriter, Queued, Question, SpokenFor
+from storage.pg_writer import PgWriter, Question, Queued, SpokenFor
 from storage.quick import StoredReply
 from tests.support.databases import scratch_postgres
 from tests.support.tcp_proxy import FaultProxy
