@@ -258,8 +258,8 @@ class Asked:
     """A free-text question answered, before what is kept of it is written.
 
     The matching and composing happen here, away from the database; the handler (through the
-    ORM) or the quick lane (:mod:`handlers.quick`, through the SQLite writer) then keeps the
-    answer or the gap, and :meth:`replies` names the kept row in the buttons.
+    ORM) or the quick lane (:mod:`handlers.quick`, through SQLite's or PostgreSQL's writer)
+    then keeps the answer or the gap, and :meth:`replies` names the kept row in the buttons.
     """
 
     message: IncomingMessage

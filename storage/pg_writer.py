@@ -171,7 +171,10 @@ class PgWriter:
         except Exception as error:
             if len(batch) == 1:
                 return [(False, error)]
-            log.info("a batch of %d failed (%r); again one by one", len(batch), error)
+            # The error's class only: its text may quote what someone wrote.
+            log.info(
+                "a batch of %d failed (%s); again one by one", len(batch), type(error).__name__
+            )
         outcomes = []
         for question in batch:
             try:
