@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from storage.answers import AnswerRow
 from storage.database import SERVING, Database, Unavailable
 from storage.models import (
     AnsweredQuestion,
@@ -26,6 +27,7 @@ from storage.models import (
     UnansweredQuestion,
 )
 from storage.pg_writer import PgWriter, Question, Queued, SpokenFor
+from storage.questions import GapRow
 from storage.quick import StoredReply
 from tests.support.databases import scratch_postgres
 from tests.support.tcp_proxy import FaultProxy
@@ -71,7 +73,7 @@ def _question(
         payload: dict[str, object] = {"text": f"{key} → {kept}"}
         return [Queued("telegram", chat, payload, True), Queued("telegram", chat, {}, False)], kept
 
-    answer = {
+    answer: AnswerRow = {
         "answered_at": T0,
         "channel": "telegram",
         "chat_id": chat,
@@ -79,7 +81,7 @@ def _question(
         "faq_id": "reply-deadline",
         "score": 0.9,
     }
-    gap = {
+    gap: GapRow = {
         "asked_at": T0,
         "channel": "telegram",
         "text": f"question {key}",
@@ -92,8 +94,8 @@ def _question(
         T0,
         "telegram",
         user or f"user-{key}",
-        answer if answered else None,  # type: ignore[arg-type]
-        None if answered else gap,  # type: ignore[arg-type]
+        answer if answered else None,
+        None if answered else gap,
         replies,
     )
 
