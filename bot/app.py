@@ -25,9 +25,10 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
-from handlers.quick import quick_question
+from handlers.quick import quick_question, quick_rows
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces
+from storage.pg_writer import PgWriter
 from storage.retention import Prune, RetentionJob, standard_prunes
 from storage.writer import Writer
 
@@ -148,9 +149,11 @@ class Bot:
         return self.settings.roster is None and not demo_refusals(self.settings)
 
     async def close(self) -> None:
-        """Release the database connections (the SQLite writer's after what it has queued)."""
+        """Release the database connections (the writers' after what they have queued)."""
         if self.services.writer is not None:
             await self.services.writer.close()
+        if self.services.pg_writer is not None:
+            await self.services.pg_writer.close()
         await self.database.close()
 
 
@@ -178,9 +181,11 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         await database.close()
         raise
     knowledge = KnowledgeService(base, clock.now())
-    # SQLite's hot paths commit in batches on a writer thread of their own; PostgreSQL's
-    # take the ORM path for now.
+    # The hot paths commit in batches: SQLite's on a writer thread of their own, PostgreSQL's
+    # on an asyncpg connection of their own.
     writer = Writer(database.file, database.write_lock) if database.file is not None else None
+    postgresql = database.engine.dialect.name == "postgresql"
+    pg_writer = PgWriter(database) if postgresql else None
     services = Services(
         knowledge=knowledge,
         database=database,
@@ -189,10 +194,13 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
         settings=settings,
         writer=writer,
+        pg_writer=pg_writer,
     )
     # A roster that lacks a space or group open requests name still serves; the admin is told.
     await warn_stranded(services, clock.now())
-    dispatcher = Dispatcher(services, fallback=unknown, quick_lane=quick_question)
+    dispatcher = Dispatcher(
+        services, fallback=unknown, quick_lane=quick_question, rows_lane=quick_rows
+    )
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}
     telegram = None
