@@ -52,6 +52,7 @@ class Channel(StrEnum):
     WEB = "web"
     TELEGRAM = "telegram"
     WECHAT = "wechat"
+    WECOM = "wecom"
 
     @property
     def pushed(self) -> bool:
