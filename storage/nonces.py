@@ -64,9 +64,7 @@ async def remember(
     return use.pair in await remember_many(session, [use])
 
 
-async def remember_many(
-    session: AsyncSession, uses: Iterable[Use]
-) -> set[tuple[str, int, str]]:
+async def remember_many(session: AsyncSession, uses: Iterable[Use]) -> set[tuple[str, int, str]]:
     """Note requests, each with a pair of its own; the pairs of those that may be handled.
 
     A request may be handled the first time its pair is seen, and again with the very same

@@ -9,7 +9,9 @@ other rather than one against itself.
 
 from __future__ import annotations
 
+import pytest
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
 from tests.support.fake_wecom import MsgCrypt, new_aes_key
 
@@ -21,7 +23,9 @@ VERIFY = {
     "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
     "timestamp": "1476416373",
     "nonce": "47744683",
-    "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
+    "echostr": (
+        "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="
+    ),
 }
 ECHO = "1288432023552776189"
 MESSAGE = {
@@ -45,8 +49,9 @@ PLAIN = (
 
 def test_the_fake_reads_the_documentations_url_check_and_message() -> None:
     crypt = MsgCrypt(TOKEN, AES_KEY, CORP_ID)
-    assert crypt.signature(VERIFY["timestamp"], VERIFY["nonce"], VERIFY["echostr"]) == (
-        VERIFY["msg_signature"]
+    assert (
+        crypt.signature(VERIFY["timestamp"], VERIFY["nonce"], VERIFY["echostr"])
+        == (VERIFY["msg_signature"])
     )
     assert crypt.decrypt(VERIFY["echostr"]) == (ECHO, CORP_ID)
     signed = crypt.signature(MESSAGE["timestamp"], MESSAGE["nonce"], MESSAGE["encrypt"])
@@ -76,9 +81,5 @@ def test_wechatpy_and_the_fake_read_each_others_ciphertext() -> None:
         assert crypt.decrypt(prp.encrypt(text, CORP_ID).decode()) == (text, CORP_ID)
     # Encrypted for another enterprise: wechatpy notices, as the bot relies on.
     foreign = crypt.encrypt("<xml/>", "ww-another-corp")
-    try:
+    with pytest.raises(InvalidCorpIdException):
         prp.decrypt(foreign, CORP_ID)
-    except Exception as error:  # wechatpy's InvalidCorpIdException
-        assert type(error).__name__ == "InvalidCorpIdException"
-    else:
-        raise AssertionError("a message for another CorpID was read")

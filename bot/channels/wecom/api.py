@@ -55,9 +55,7 @@ class WeComApiError(Exception):
 class WeComApi:
     """A small async client for one self-built app of one enterprise."""
 
-    def __init__(
-        self, root: str, corp_id: str, secret: str, agent_id: int, clock: Clock
-    ) -> None:
+    def __init__(self, root: str, corp_id: str, secret: str, agent_id: int, clock: Clock) -> None:
         """Prepare the client; the HTTP session opens on first use.
 
         Args:
@@ -108,13 +106,13 @@ class WeComApi:
         """
         token = await self.access_token()
         try:
-            return await self._call(path, body, method, token, query, upload)
+            return await self._call(path, body, method, token, query=query, upload=upload)
         except WeComApiError as error:
             if error.code not in TOKEN_ERRORS:
                 raise
             log.info("wecom: access token refused (%s); fetching a new one", error.code)
         fresh = await self.access_token(stale=token)
-        return await self._call(path, body, method, fresh, query, upload)
+        return await self._call(path, body, method, fresh, query=query, upload=upload)
 
     async def send(self, touser: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """Send an app message (``{"msgtype": "text", "text": {...}}``) to one member.
@@ -208,6 +206,7 @@ class WeComApi:
         body: Mapping[str, Any] | None,
         method: str,
         token: str,
+        *,
         query: Mapping[str, str] | None,
         upload: tuple[str, bytes, str] | None,
     ) -> dict[str, Any]:

@@ -12,6 +12,8 @@ Create Date: 2026-12-07 17:00:00.000000
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -35,15 +37,14 @@ def _rebuild(key: list[str], scope: str | None) -> None:
     Built beside the old one and renamed, rather than altered: SQLite cannot change a key in
     place. The table holds a minute of rows, so the copy takes no time.
     """
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("timestamp", sa.BigInteger(), nullable=False, autoincrement=False),
         sa.Column("nonce", sa.String(length=64), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
     ]
     if scope is not None:
-        columns.insert(
-            0, sa.Column("scope", sa.String(length=16), nullable=False, server_default="wechat")
-        )
+        scoped = sa.Column("scope", sa.String(length=16), nullable=False, server_default="wechat")
+        columns.insert(0, scoped)
     op.create_table(
         "wechat_nonces_new", *columns, sa.PrimaryKeyConstraint(*key, name="wechat_nonces_new_pkey")
     )
