@@ -9,51 +9,38 @@ flight): concurrent senders wait for the fetch in progress. It is not kept in th
 within its validity WeCom hands every caller of ``gettoken`` the same token, so the bot's
 processes each fetch it once every two hours and never invalidate each other's. A call WeCom
 answers with an invalid or expired token (40014, 42001) is retried once with a fresh one.
-Fetches are logged, the token never. A call made while the outbox sender delivers a row names
-the row in the header ``X-MakerDesk-Outbox`` (see :func:`bot.delivery.outbox_headers`).
+Fetches are logged, the token never. The single flight, the retry and the calls themselves are
+:mod:`bot.channels.token_api`'s, shared with the WeChat client.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-import aiohttp
-
+from bot.channels.token_api import NotThere, PlatformApiError, TokenApi
 from bot.clock import Clock
-from bot.delivery import outbox_headers
 
 __all__ = ["TOKEN_ERRORS", "WeComApi", "WeComApiError"]
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
-REFRESH_MARGIN = timedelta(minutes=5)
-"""A token this close to its expiry is renewed before use."""
 TOKEN_ERRORS = frozenset({40014, 42001})
 """Invalid access token, access token expired: fetch a new token and call again, once."""
 
 
-class WeComApiError(Exception):
-    """WeCom answered with an error code (or could not be reached: ``code`` is ``None``).
-
-    Attributes:
-        code: WeCom's ``errcode``; ``None`` for network trouble and unreadable answers.
-        message: WeCom's ``errmsg`` or a short description.
-    """
-
-    def __init__(self, code: int | None, message: str) -> None:
-        """Describe the failure."""
-        super().__init__(f"{code}: {message}" if code is not None else message)
-        self.code = code
-        self.message = message
+class WeComApiError(PlatformApiError):
+    """WeCom answered with an error code (or could not be reached: ``code`` is ``None``)."""
 
 
-class WeComApi:
+class WeComApi(TokenApi):
     """A small async client for one self-built app of one enterprise."""
+
+    name: ClassVar[str] = "wecom"
+    token_errors: ClassVar[frozenset[int]] = TOKEN_ERRORS
+    error: ClassVar[type[PlatformApiError]] = WeComApiError
 
     def __init__(self, root: str, corp_id: str, secret: str, agent_id: int, clock: Clock) -> None:
         """Prepare the client; the HTTP session opens on first use.
@@ -65,54 +52,12 @@ class WeComApi:
             agent_id: The app's AgentId, which every message is sent as.
             clock: Decides when the token is due for renewal.
         """
-        self._root = root.rstrip("/")
+        super().__init__(root, clock)
         self._corp_id = corp_id
         self._secret = secret
         self.agent_id = agent_id
-        self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._token: str | None = None
-        self._expires_at = clock.now()
-        self._fetch_lock = asyncio.Lock()
         self.token_fetches = 0
         """Token fetches since the process started."""
-
-    async def close(self) -> None:
-        """Close the HTTP connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def call(
-        self,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        method: str = "POST",
-        query: Mapping[str, str] | None = None,
-        upload: tuple[str, bytes, str] | None = None,
-    ) -> dict[str, Any]:
-        """Call ``path`` with the access token; one retry with a new token if it went stale.
-
-        Args:
-            path: The API path, ``/cgi-bin/…``.
-            body: The JSON body.
-            method: The HTTP method.
-            query: Query parameters besides the token.
-            upload: A file to post as the ``media`` form field: name, bytes, content type.
-
-        Raises:
-            WeComApiError: WeCom refused the call, or did not answer in time.
-        """
-        token = await self.access_token()
-        try:
-            return await self._call(path, body, method, token, query=query, upload=upload)
-        except WeComApiError as error:
-            if error.code not in TOKEN_ERRORS:
-                raise
-            log.info("wecom: access token refused (%s); fetching a new one", error.code)
-        fresh = await self.access_token(stale=token)
-        return await self._call(path, body, method, fresh, query=query, upload=upload)
 
     async def send(self, touser: str, message: Mapping[str, Any]) -> dict[str, Any]:
         """Send an app message (``{"msgtype": "text", "text": {...}}``) to one member.
@@ -167,84 +112,16 @@ class WeComApi:
             raise WeComApiError(None, "no media_id in the answer")
         return media_id
 
-    async def access_token(self, *, stale: str | None = None) -> str:
-        """A token with time left; fetched by one caller while the others wait.
-
-        Args:
-            stale: A token WeCom just refused: fetch a new one unless someone already did.
-        """
-        if self._fresh(stale):
-            assert self._token is not None
-            return self._token
-        async with self._fetch_lock:
-            if self._fresh(stale):  # fetched while we waited for the lock
-                assert self._token is not None
-                return self._token
-            self.token_fetches += 1
-            log.info("wecom: fetching an access token (%d so far)", self.token_fetches)
+    async def _fetch_token(self, stale: str | None) -> tuple[str, timedelta]:
+        # Within its validity WeCom hands out the same token again: a refused one is expired.
+        self.token_fetches += 1
+        log.info("wecom: fetching an access token (%d so far)", self.token_fetches)
+        try:
             answer = await self._request(
                 "GET",
                 "/cgi-bin/gettoken",
                 params={"corpid": self._corp_id, "corpsecret": self._secret},
             )
-            token = answer.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise WeComApiError(None, "no access_token in the answer")
-            self._token = token
-            lifetime = timedelta(seconds=int(answer.get("expires_in", 7200)))
-            self._expires_at = self._clock.now() + lifetime
-            return token
-
-    def _fresh(self, stale: str | None) -> bool:
-        if self._token is None or self._token == stale:
-            return False
-        return self._expires_at - self._clock.now() > REFRESH_MARGIN
-
-    async def _call(
-        self,
-        path: str,
-        body: Mapping[str, Any] | None,
-        method: str,
-        token: str,
-        *,
-        query: Mapping[str, str] | None,
-        upload: tuple[str, bytes, str] | None,
-    ) -> dict[str, Any]:
-        params = {**(query or {}), "access_token": token}
-        form = None
-        if upload is not None:
-            name, data, content_type = upload
-            form = aiohttp.FormData()
-            form.add_field("media", data, filename=name, content_type=content_type)
-        return await self._request(
-            method, path, params=params, json=body, data=form, headers=outbox_headers()
-        )
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str],
-        json: Mapping[str, Any] | None = None,
-        data: aiohttp.FormData | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-        try:
-            async with self._session.request(
-                method, f"{self._root}{path}", params=params, json=json, data=data, headers=headers
-            ) as response:
-                if response.status != 200:
-                    raise WeComApiError(None, f"HTTP {response.status} from {path}")
-                answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            # The URL carries the token or the secret: never put it in the message.
-            raise WeComApiError(None, f"{path}: {type(error).__name__}") from None
-        if not isinstance(answer, dict):
-            raise WeComApiError(None, f"{path}: unreadable answer")
-        code = answer.get("errcode", 0)
-        if code:
-            raise WeComApiError(int(code), str(answer.get("errmsg", "")))
-        return answer
+        except NotThere:
+            raise WeComApiError(None, "HTTP 404 from /cgi-bin/gettoken") from None
+        return self._token_of(answer)
