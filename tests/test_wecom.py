@@ -173,6 +173,20 @@ async def test_a_forged_signature_is_refused_before_any_work(site: Site) -> None
     assert await site.count(OutboxMessage) == 0
 
 
+async def test_a_stale_or_unsigned_request_is_refused_before_its_body_is_read(
+    site: Site,
+) -> None:
+    xml = text_xml(CORP_ID, ZHANG, QUESTION, 11)
+    now = int(site.clock.now().timestamp())
+    for skew, status in ((-61, 403), (61, 403), (-59, 200), (59, 200)):
+        assert (await site.wecom.post(xml, str(now + skew), site.nonce())).status == status
+    # Over the size limit and unsigned: refused for the signature, the body left unread.
+    unsigned = {"timestamp": site.stamp(), "nonce": site.nonce()}
+    too_big = b"<xml>" + b" " * (64 * 1024) + b"</xml>"
+    assert (await site.wecom.send("POST", unsigned, too_big)).status == 403
+    assert await site.count(InboundKey) == 1
+
+
 async def test_a_replayed_nonce_is_refused_and_a_retry_is_handled_once(site: Site) -> None:
     stamp, nonce = site.stamp(), site.nonce()
     body, encrypted = site.wecom.envelope(text_xml(CORP_ID, ZHANG, QUESTION, 3))

@@ -65,12 +65,20 @@ _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
 _SIGNATURE = re.compile(r"[0-9a-f]{40}")
 
 
-class _Refused(Exception):
-    """The request's signature is bad or stale (answered 403); says which."""
+class _Refusal(Exception):
+    """Why a request is not handled; :attr:`status` is the answer."""
+
+    status = 400
 
 
-class _Malformed(Exception):
+class _Malformed(_Refusal):
     """The request is not one WeCom sends (answered 400); says why."""
+
+
+class _Refused(_Refusal):
+    """The request's signature is missing, bad or stale (answered 403); says which."""
+
+    status = 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,54 +131,49 @@ class WeComChannel:
         # A "+" sent bare reads as a space in a query; base64 has no spaces, so it was a "+".
         echostr = request.query.get("echostr", "").replace(" ", "+")
         try:
-            signed = self._authenticate(request.query, echostr)
+            signed = self._signed_query(request.query)
+            self._check(signed, echostr)
             plain = self._decrypt(echostr)
-        except _Malformed as problem:
-            log.warning("wecom: refused a URL check: %s", problem)
-            return _bad_request()
-        except _Refused as refused:
-            log.warning("wecom: refused a URL check with %s", refused)
-            return _forbidden()
+        except _Refusal as refusal:
+            return _refuse("a URL check", refusal)
         if not await self._first_use(signed, URL_CHECK):
-            log.warning("wecom: refused a URL check whose timestamp and nonce were used before")
-            return _forbidden()
+            reused = _Refused("a timestamp and nonce used before")
+            return _refuse("a URL check", reused)
         return web.Response(text=plain)
 
     # Messages and events ----------------------------------------------------------------------
 
     async def _receive(self, request: web.Request) -> web.Response:
         try:
+            # Before the body is read: an unsigned or stale request costs nothing more.
+            signed = self._signed_query(request.query)
+        except _Refusal as refusal:
+            return _refuse("a callback", refusal)
+        try:
             body = await read_body(request, MAX_BODY)
         except BodyTooLarge as problem:
             log.warning("wecom: refused a body of %d bytes or more", problem.size)
             return web.Response(status=413, text="too large")
         except BodyIncomplete as problem:
-            log.warning("wecom: callback not read whole (%s)", problem)
-            return _bad_request()
+            return _refuse("a callback", _Malformed(f"not read whole ({problem})"))
         # Before anything else reads the body: a forged one costs one linear scan.
         encrypt = parsing.encrypt_of(body)
         try:
             if encrypt is None:
                 raise _Malformed("no single base64 Encrypt element in an <xml> envelope")
-            signed = self._authenticate(request.query, encrypt)
-        except _Malformed as problem:
-            log.warning("wecom: refused a callback: %s", problem)
-            return _bad_request()
-        except _Refused as refused:
-            log.warning("wecom: refused a callback with %s", refused)
-            return _forbidden()
+            self._check(signed, encrypt)
+        except _Refusal as refusal:
+            return _refuse("a callback", refusal)
         if not await self._first_use(signed, hashlib.sha256(body).hexdigest()):
             # Not logged: the body, which may be anyone's words; the query is WeCom's.
-            log.warning(
-                "wecom: refused a callback whose timestamp and nonce came before with another "
-                "body (a replayed signature)"
-            )
-            return _forbidden()
+            replayed = _Refused("a timestamp and nonce that came before with another body")
+            return _refuse("a callback", replayed)
         try:
             fields = parsing.parse(self._decrypt(encrypt).encode())
-        except (_Malformed, Unreadable) as problem:
-            log.warning("wecom: refused an unreadable callback: %s", problem)
-            return _bad_request()
+        except Unreadable as problem:
+            return _refuse("a callback", _Malformed(str(problem)))
+        except _Refusal as refusal:
+            return _refuse("a callback", refusal)
         try:
             await self._handle(fields)
         except Exception:
@@ -180,12 +183,12 @@ class WeComChannel:
             return web.Response(status=503, text="retry")
         return web.Response(text="")
 
-    def _authenticate(self, query: Mapping[str, str], signed_text: str) -> _Signed:
-        """The request's signature parts, if WeCom signed ``signed_text`` with them, recently.
+    def _signed_query(self, query: Mapping[str, str]) -> _Signed:
+        """The request's signature parts, well formed and fresh (not yet checked).
 
         Raises:
             _Malformed: The timestamp or nonce is missing or not as WeCom writes them.
-            _Refused: The signature is missing, wrong or stale.
+            _Refused: The signature is missing or malformed, or the timestamp stale.
         """
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         signature = query.get("msg_signature", "")
@@ -193,8 +196,6 @@ class WeComChannel:
             raise _Malformed("no well-formed timestamp and nonce")
         if not _SIGNATURE.fullmatch(signature):
             raise _Refused("no well-formed msg_signature")
-        if not same(sha1_signature(self._token, timestamp, nonce, signed_text), signature):
-            raise _Refused("a bad msg_signature")
         behind = self._clock.now().timestamp() - int(timestamp)
         if abs(behind) > MAX_SKEW.total_seconds():
             side = "behind" if behind > 0 else "ahead of"
@@ -203,6 +204,16 @@ class WeComChannel:
                 f"{MAX_SKEW.total_seconds():.0f} s allowed: is the server's clock right?)"
             )
         return _Signed(timestamp, nonce, signature)
+
+    def _check(self, signed: _Signed, signed_text: str) -> None:
+        """Whether WeCom signed ``signed_text`` (the ``Encrypt`` text or ``echostr``).
+
+        Raises:
+            _Refused: It did not.
+        """
+        expected = sha1_signature(self._token, signed.timestamp, signed.nonce, signed_text)
+        if not same(expected, signed.signature):
+            raise _Refused("a bad msg_signature")
 
     async def _first_use(self, signed: _Signed, digest: str) -> bool:
         """Whether ``signed`` comes for the first time, or again with the same ``digest``.
@@ -257,9 +268,7 @@ class WeComChannel:
         await self._dispatcher.handle(message)
 
 
-def _bad_request() -> web.Response:
-    return web.Response(status=400, text="bad request")
-
-
-def _forbidden() -> web.Response:
-    return web.Response(status=403, text="forbidden")
+def _refuse(what: str, refusal: _Refusal) -> web.Response:
+    """Log why ``what`` was refused, and answer it: 400 malformed, 403 forged or replayed."""
+    log.warning("wecom: refused %s: %s", what, refusal)
+    return web.Response(status=refusal.status, text="forbidden" if refusal.status == 403 else "bad")
