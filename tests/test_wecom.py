@@ -24,6 +24,7 @@ from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import load_settings
+from storage import Database, nonces
 from storage.models import InboundKey, OutboxMessage, OutboxStatus, WeChatNonce
 from tests.support.fake_wecom import (
     GETTOKEN,
@@ -187,7 +188,14 @@ async def test_a_stale_or_unsigned_request_is_refused_before_its_body_is_read(
     assert await site.count(InboundKey) == 1
 
 
-async def test_a_replayed_nonce_is_refused_and_a_retry_is_handled_once(site: Site) -> None:
+async def test_a_replayed_nonce_is_refused_and_a_retry_is_handled_once(
+    database_url: str, faq_dir: Path
+) -> None:
+    async with serve(database_url, faq_dir) as site:
+        await replay_and_retry(site)
+
+
+async def replay_and_retry(site: Site) -> None:
     stamp, nonce = site.stamp(), site.nonce()
     body, encrypted = site.wecom.envelope(text_xml(CORP_ID, ZHANG, QUESTION, 3))
     query = site.wecom.query(stamp, nonce, encrypted)
@@ -203,7 +211,12 @@ async def test_a_replayed_nonce_is_refused_and_a_retry_is_handled_once(site: Sit
     assert await site.count(OutboxMessage) == 1
 
 
-async def test_the_same_msgid_twice_is_handled_once(site: Site) -> None:
+async def test_the_same_msgid_twice_is_handled_once(database_url: str, faq_dir: Path) -> None:
+    async with serve(database_url, faq_dir) as site:
+        await same_msgid_twice(site)
+
+
+async def same_msgid_twice(site: Site) -> None:
     assert await site.say(ZHANG, QUESTION, 5) == 200
     assert await site.say(ZHANG, QUESTION, 5) == 200  # another nonce, the same MsgId
     await answered(site, ZHANG, ANSWER)
@@ -243,6 +256,22 @@ async def test_a_signed_body_our_key_cannot_open_is_refused_with_400(site: Site)
     too_big = b"<xml>" + b" " * (64 * 1024) + b"</xml>"
     assert (await site.wecom.send("POST", query, too_big)).status == 413
     assert await site.count(InboundKey) == 0
+
+
+async def test_wechat_and_wecom_keep_their_signed_pairs_apart(database: Database) -> None:
+    # The same timestamp and nonce signed by both platforms, each with its own body: neither
+    # is a replay of the other; on one platform it still is.
+    wechat, wecom = nonces.NonceMemory(database), nonces.NonceMemory(database, "wecom")
+    assert await wechat.first_use(1_796_605_200, "1597212914", "a" * 64)
+    assert await wecom.first_use(1_796_605_200, "1597212914", "b" * 64)
+    assert not await wecom.first_use(1_796_605_200, "1597212914", "c" * 64)
+    assert await nonces_kept(database, WeChatNonce.scope == "wecom") == 1
+
+
+async def nonces_kept(database: Database, *where: Any) -> int:
+    async with database.sessions() as session:
+        counted = await session.scalar(select(func.count()).select_from(WeChatNonce).where(*where))
+    return int(counted or 0)
 
 
 # --- the API client ----------------------------------------------------------------------------
