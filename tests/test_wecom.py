@@ -13,6 +13,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from bot.app import Bot, create_bot
+from bot.channels.wecom.api import WeComApi, WeComApiError
 from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import load_settings
@@ -29,6 +31,7 @@ from storage.models import InboundKey, OutboxMessage, OutboxStatus, WeChatNonce
 from tests.support.fake_wecom import (
     GETTOKEN,
     MESSAGE_SEND,
+    SPENT_CODE,
     FakeWeCom,
     MsgCrypt,
     WeComPlatform,
@@ -300,3 +303,28 @@ async def test_a_member_outside_the_visible_range_fails_for_good(site: Site) -> 
     failed = OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.chat_id == "LiNa"
     assert await site.count(OutboxMessage, *failed) == 1
     assert len([c for c in site.fake.calls if c.errcode == 81013]) == 1  # not tried again
+
+
+async def test_the_client_fetches_one_token_for_many_sends_and_speaks_every_endpoint() -> None:
+    clock = ManualClock(MONDAY)
+    async with FakeWeCom(CORP_ID, SECRET, AGENT_ID, clock=clock) as fake:
+        api = WeComApi(fake.root, CORP_ID, SECRET, AGENT_ID, clock)
+        try:
+            await asyncio.gather(*(api.send_text(f"user{n}", "你好") for n in range(20)))
+            assert (fake.token_fetches, api.token_fetches) == (1, 1)  # one flight, twenty sends
+            await api.send_markdown(ZHANG, "**工单 2026-0001** 已认领")
+            card = {"card_type": "button_interaction", "task_id": "request-1"}
+            sent = await api.send(ZHANG, {"msgtype": "template_card", "template_card": card})
+            code = str(sent["response_code"])
+            await api.update_template_card([ZHANG], code, {"button": {"replace_name": "已认领"}})
+            with pytest.raises(WeComApiError) as spent:  # a response code serves once
+                await api.update_template_card([ZHANG], code, {"button": {"replace_name": "x"}})
+            assert spent.value.code == SPENT_CODE
+            pdf = b"%PDF-1.4 ..."
+            media_id = await api.upload_media("file", "结果.pdf", pdf, "application/pdf")
+            assert fake.media[media_id].data == pdf
+            clock.advance(timedelta(hours=2))  # the token has run out: fetched again, once
+            await asyncio.gather(*(api.send_text(ZHANG, "再见") for _ in range(5)))
+            assert fake.token_fetches == 2
+        finally:
+            await api.close()
