@@ -9,11 +9,12 @@ other rather than one against itself.
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
-from tests.support.fake_wecom import MsgCrypt, new_aes_key
+from tests.support.fake_wecom import GETTOKEN, MEDIA_GET, FakeWeCom, MsgCrypt, new_aes_key
 
 # WeCom's sample (WXBizMsgCrypt, Sample.py).
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
@@ -83,3 +84,21 @@ def test_wechatpy_and_the_fake_read_each_others_ciphertext() -> None:
     foreign = crypt.encrypt("<xml/>", "ww-another-corp")
     with pytest.raises(InvalidCorpIdException):
         prp.decrypt(foreign, CORP_ID)
+
+
+async def test_the_fake_serves_a_members_file_to_a_token_holder_only() -> None:
+    async with FakeWeCom() as fake, aiohttp.ClientSession(fake.root) as client:
+        media_id = fake.add_media(b"\x89PNG....", "photo.png", "image/png")
+        query = {"corpid": fake.corp_id, "corpsecret": fake.secret}
+        async with client.get(GETTOKEN, params=query) as answer:
+            token = (await answer.json())["access_token"]
+        wanted = {"access_token": token, "media_id": media_id}
+        async with client.get(MEDIA_GET, params=wanted) as got:
+            assert (got.content_type, await got.read()) == ("image/png", b"\x89PNG....")
+            assert 'filename="photo.png"' in got.headers["Content-Disposition"]
+        for params, errcode in (
+            ({"access_token": token, "media_id": "unknown"}, 40007),
+            ({"access_token": "forged", "media_id": media_id}, 40014),
+        ):
+            async with client.get(MEDIA_GET, params=params) as refused:
+                assert (await refused.json())["errcode"] == errcode
