@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from bot.app import Bot, create_bot
+from bot.app import Bot
 from bot.channels.wecom.api import WeComApi, WeComApiError
 from bot.clock import ManualClock
-from bot.server import build_application
 from bot.settings import load_settings
 from storage import Database, nonces
 from storage.models import InboundKey, OutboxMessage, OutboxStatus, WeChatNonce
@@ -39,6 +37,7 @@ from tests.support.fake_wecom import (
     new_aes_key,
     text_xml,
 )
+from tests.support.server import in_process
 from tests.support.wechat import MONDAY
 
 CORP_ID = "ww1436e0e65a779aee"
@@ -88,36 +87,22 @@ async def serve(database_url: str, faq_dir: Path) -> AsyncIterator[Site]:
     clock = ManualClock(MONDAY)
     aes_key = new_aes_key()
     async with FakeWeCom(CORP_ID, SECRET, AGENT_ID, members={ZHANG}, clock=clock) as fake:
-        bot = await create_bot(
-            load_settings(
-                database_url=database_url,
-                knowledge_dir=faq_dir,
-                roster=None,
-                calendar=None,
-                web_chat=False,
-                wecom_corp_id=CORP_ID,
-                wecom_agent_id=AGENT_ID,
-                wecom_secret=SECRET,
-                wecom_token=TOKEN,
-                wecom_aes_key=aes_key,
-                wecom_api_url=fake.root,
-            ),
-            clock,
+        settings = load_settings(
+            database_url=database_url,
+            knowledge_dir=faq_dir,
+            roster=None,
+            calendar=None,
+            web_chat=False,
+            wecom_corp_id=CORP_ID,
+            wecom_agent_id=AGENT_ID,
+            wecom_secret=SECRET,
+            wecom_token=TOKEN,
+            wecom_aes_key=aes_key,
+            wecom_api_url=fake.root,
         )
-        server = TestServer(build_application(bot), host="127.0.0.1")
-        await server.start_server()
-        stop = asyncio.Event()
-        sender = asyncio.create_task(bot.sender.run(stop))
-        platform = WeComPlatform(str(server.make_url("/wecom")), MsgCrypt(TOKEN, aes_key, CORP_ID))
-        try:
-            yield Site(bot, fake, platform)
-        finally:
-            stop.set()
-            await sender
-            await server.close()
-            assert bot.wecom is not None
-            await bot.wecom.stop()
-            await bot.close()
+        async with in_process(settings, clock) as running:
+            url = str(running.server.make_url("/wecom"))
+            yield Site(running.bot, fake, WeComPlatform(url, MsgCrypt(TOKEN, aes_key, CORP_ID)))
 
 
 @pytest.fixture
