@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.admin_files import warn_stranded
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
+from bot.channels.wecom.callback import WeComChannel
 from bot.clock import Clock, SystemClock
 from bot.delivery import Deliverer
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
@@ -45,6 +46,7 @@ __all__ = [
 PLATFORM_CHANNELS: tuple[tuple[str, str], ...] = (
     ("Telegram 渠道", "telegram_token"),
     ("微信公众号渠道", "wechat_token"),
+    ("企业微信渠道", "wecom_corp_id"),
 )
 """Each platform channel by name and the setting that switches it on. Strangers reach the bot
 through any of them, so the demo's open sign-in never runs beside one: a new channel (WeCom)
@@ -123,6 +125,8 @@ class Bot:
     """The Telegram channel, when ``BOT_TELEGRAM_TOKEN`` is set."""
     wechat: WeChatChannel | None = None
     """The WeChat Official Account channel, when ``BOT_WECHAT_TOKEN`` is set."""
+    wecom: WeComChannel | None = None
+    """The WeCom (企业微信) app channel, when the ``BOT_WECOM_*`` settings are set."""
 
     @property
     def clock(self) -> Clock:
@@ -211,6 +215,10 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.wechat_token is not None:
         wechat = WeChatChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECHAT] = wechat.push
+    wecom = None
+    if settings.wecom:
+        wecom = WeComChannel(settings, dispatcher, clock, database)
+        deliverers[Channel.WECOM] = wecom.push
     reports = ReportMaker(services, settings.chromium)
     sender = OutboxSender(
         database,
@@ -230,11 +238,20 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     retention = RetentionJob(
         [
             *standard_prunes(timedelta(days=settings.retention_days)),
-            # A signature older than WeChat's window is refused for its age alone.
+            # A signature older than WeChat's window (WeCom's too) is refused for its age alone.
             Prune("wechat_nonces", MAX_SKEW, nonces.forget_before),
         ]
     )
     scheduler = Scheduler(services, on_queued=sender.wake, retention=retention)
     return Bot(
-        settings, services, dispatcher, sender, scheduler, reports, file_maker, telegram, wechat
+        settings,
+        services,
+        dispatcher,
+        sender,
+        scheduler,
+        reports,
+        file_maker,
+        telegram,
+        wechat,
+        wecom,
     )

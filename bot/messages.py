@@ -53,6 +53,7 @@ class Channel(StrEnum):
     WEB = "web"
     TELEGRAM = "telegram"
     WECHAT = "wechat"
+    WECOM = "wecom"
 
     @property
     def pushed(self) -> bool:

@@ -79,6 +79,8 @@ def build_application(bot: Bot) -> web.Application:
         bot.telegram.register(app)
     if bot.wechat is not None:
         bot.wechat.register(app)
+    if bot.wecom is not None:
+        bot.wecom.register(app)
     return app
 
 
@@ -281,6 +283,8 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
                 "wechat: plain mode signs no message body; set BOT_WECHAT_AES_KEY and switch "
                 "the account to safe mode (安全模式)"
             )
+    if bot.wecom is not None:
+        log.info("wecom: callback URL path %s", "/wecom")
     if bot.settings.web_chat:
         log.info("web chat on http://%s:%d/", host, port)
         log.info("commissioners' console on http://%s:%d/console", host, port)
@@ -298,7 +302,7 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         # waiting on the same stall).
         cleanup = loop.create_task(runner.cleanup(), name="http-server")
         await _finish([*workers, *reloads, cleanup], bot.database)
-        clients = [c.stop() for c in (bot.telegram, bot.wechat) if c is not None]
+        clients = [c.stop() for c in (bot.telegram, bot.wechat, bot.wecom) if c is not None]
         await _within(asyncio.gather(*clients), CLIENTS_STOP, "the platforms' clients")
 
 

@@ -480,7 +480,7 @@ class PushWindow(Base):
 
 
 class WeChatNonce(Base):
-    """A ``(timestamp, nonce)`` WeChat signed a request with, and the body that came with it.
+    """A ``(timestamp, nonce)`` WeChat (or WeCom) signed a request with, and the body it came with.
 
     WeChat's ``signature`` covers the timestamp and nonce only, so the pair is what a replay
     reuses: a second request with the pair is handled only if it brings the very same body
@@ -490,6 +490,8 @@ class WeChatNonce(Base):
 
     __tablename__ = "wechat_nonces"
 
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="wechat")
+    """The channel that signed the pair (``wechat``, ``wecom``): each has pairs of its own."""
     timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     """The signed ``timestamp``: seconds since the epoch (UTC), as WeChat sent it."""
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
