@@ -155,6 +155,10 @@ async def test_markdown_and_csv(bot: tuple[Bot, ManualClock], tmp_path: Path) ->
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("季度,层级,名称,收到,办结,按期办结")
     assert any(line.startswith("2026Q4,服务小组,服务二组,2,1,0,0.0%,1,0,") for line in lines)
+    # A commissioner is credited with what they did, not with what came in to their group.
+    zhang = next(line for line in lines if line.startswith("2026Q4,服务专员,张伟,"))
+    assert zhang.split(",")[3:9] == ["—", "1", "1", "100.0%", "0", "—"]
+    assert "| 张伟 | — | 1 | 1 | 100.0% | 0 | — |" in markdown
 
 
 @pytest.mark.slow

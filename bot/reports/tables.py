@@ -68,11 +68,15 @@ class ReportRow:
     figures: Figures
 
     def cells(self) -> list[str]:
-        """The figures as the table shows them (``—`` where there is nothing to measure)."""
+        """The figures as the table shows them (``—`` where there is nothing to measure).
+
+        A commissioner's row has ``—`` for what is not theirs: requests come in to a group, and
+        the group waits on the entrepreneur, so "收到 0" beside "办结 3" would read as wrong.
+        """
         f = self.figures
         first, first_p90 = f.first_reply()
         spent, spent_p90 = f.resolution()
-        return [
+        cells = [
             str(len(f.received)),
             str(len(f.resolved)),
             str(len(f.on_time)),
@@ -86,6 +90,9 @@ class ReportRow:
             _number(f.satisfaction, 2),
             str(len(f.stars)),
         ]
+        if self.level == "服务专员":
+            return [cell if i in _CREDITED else "—" for i, cell in enumerate(cells)]
+        return cells
 
 
 def report_rows(
