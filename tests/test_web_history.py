@@ -103,7 +103,8 @@ async def test_a_reload_mid_intake_shows_the_step(site: Console) -> None:
 async def test_a_request_page_shows_the_whole_thread_to_its_owner_only(site: Console) -> None:
     async with site.client() as owner, site.client() as other:
         number = await open_request(owner, "想咨询公司注册需要哪些材料")
-        await say(other, text="你好")  # another visitor the bot knows
+        # Another entrepreneur, with a request of their own.
+        theirs = await open_request(other, "想了解种子基金怎么申请")
         zhangwei = await demo_signin(site, "zhangwei")
         async with zhangwei:
             await act(zhangwei, action="reply", number=number, text="请带身份证到现场办公点。")
@@ -119,11 +120,14 @@ async def test_a_request_page_shows_the_whole_thread_to_its_owner_only(site: Con
         assert "已办结" in page
         assert re.search(r"答复期限</dt><dd>\d{4}-\d{2}-\d{2}", page)
 
-        for client in (other, aiohttp.ClientSession(site.url)):
-            async with client, client.get(f"/chat/requests/{number}") as response:
-                assert response.status == 404
-                assert "想咨询公司注册" not in await response.text()
+        async with aiohttp.ClientSession(site.url) as anonymous:
+            for client in (other, anonymous):
+                async with client.get(f"/chat/requests/{number}") as response:
+                    assert response.status == 404
+                    assert "想咨询公司注册" not in await response.text()
         async with owner.get("/chat/requests/2026-9999") as response:
+            assert response.status == 404
+        async with owner.get(f"/chat/requests/{theirs}") as response:
             assert response.status == 404
 
 
