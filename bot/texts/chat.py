@@ -328,6 +328,7 @@ PAGE_ZH = PageTexts(
     script={
         "me": "我",
         "bot": "众创助手",
+        "said": "：",
         "source": "来源：",
         "offline": "网络好像断了，消息没有发出。",
         "retry": "重新发送",
@@ -389,6 +390,7 @@ PAGE_EN = PageTexts(
     script={
         "me": "You",
         "bot": "MakerDesk",
+        "said": ": ",
         "source": "Source: ",
         "offline": "The connection seems down; your message was not sent.",
         "retry": "Send again",

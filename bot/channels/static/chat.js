@@ -28,7 +28,7 @@ function bubble(mine, at) {
   li.className = "msg " + (mine ? "me" : "bot");
   const who = document.createElement("span");
   who.className = "hidden";
-  who.textContent = (mine ? T.me : T.bot) + "：";
+  who.textContent = (mine ? T.me : T.bot) + T.said;
   li.appendChild(who);
   const text = document.createElement("div");
   text.className = "text";
