@@ -6,8 +6,8 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
