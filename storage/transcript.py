@@ -8,6 +8,7 @@ second tab reads both back, with the conversation the visitor is in the middle o
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Conversation, OutboxMessage, OutboxStatus, TranscriptLine
 from storage.upsert import insert_for
+from storage.writer import Writer, stored_time
 
 __all__ = ["LIMIT", "Entry", "Transcript", "forget", "read", "record"]
 
@@ -53,6 +55,7 @@ class Transcript:
 
 async def record(
     sessions: async_sessionmaker[AsyncSession],
+    writer: Writer | None,
     *,
     channel: str,
     chat_id: str,
@@ -61,7 +64,23 @@ async def record(
     choice: str | None,
     at: datetime,
 ) -> None:
-    """Keep what the visitor wrote; a second message with the same ``key`` keeps nothing."""
+    """Keep what the visitor wrote; a second message with the same ``key`` keeps nothing.
+
+    On SQLite it goes through the process's one ``writer``, in a batch with the other messages'
+    work, rather than taking the database for a transaction of its own.
+    """
+    if writer is not None:
+        values = (key, channel, chat_id, stored_time(at), text, choice)
+
+        def unit(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT INTO transcript_lines (key, channel, chat_id, at, text, choice)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                values,
+            )
+
+        await writer.run(unit)
+        return
     async with sessions.begin() as session:
         await session.execute(
             insert_for(session, TranscriptLine)

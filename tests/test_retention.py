@@ -279,6 +279,7 @@ async def test_what_web_visitors_wrote_goes_with_the_bots_messages(start: Start)
     for key in ("old", "new"):
         await transcript.record(
             bot.database.sessions,
+            bot.services.writer,
             channel=Channel.WEB.value,
             chat_id="visitor",
             key=key,

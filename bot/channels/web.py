@@ -231,6 +231,7 @@ class WebChannel:
                 # same message (same key) keeps nothing more.
                 await transcript.record(
                     self._sessions,
+                    self._dispatcher.services.writer,
                     channel=Channel.WEB.value,
                     chat_id=user,
                     key=message.key,
