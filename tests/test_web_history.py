@@ -167,3 +167,29 @@ async def test_the_english_page_speaks_english(site: Console) -> None:
             "/api/messages", json={"text": "/help"}, headers={"Accept-Language": "en"}
         ) as response:
             assert "提交工单" in (await response.json())["messages"][0]["text"]
+
+
+async def test_english_visitors_see_the_maker_space_by_its_english_name(site: Console) -> None:
+    english = {"Accept-Language": "en-US"}
+    async with site.client() as visitor:
+        async with visitor.post(
+            "/api/messages",
+            json={"text": "/new I need help registering a company"},
+            headers=english,
+        ) as response:
+            offered = (await response.json())["messages"][0]["buttons"]
+        assert f"space:{SPACE}" in [b["payload"] for b in offered]
+        async with visitor.post(
+            "/api/messages", json={"choice": f"space:{SPACE}"}, headers=english
+        ) as response:
+            replies = [m["text"] for m in (await response.json())["messages"]]
+        # ("Got it: you are at …" comes from the intake, which names the space as it is.)
+        opened = next(text for text in replies if "Request" in text and "opened" in text)
+        assert "PKU Science Park Maker Space" in opened, replies
+        number = re.search(r"\d{4}-\d{4}", opened)
+        assert number, opened
+        async with visitor.get(f"/chat/requests/{number.group()}", headers=english) as response:
+            page = await response.text()
+        assert '<html lang="en">' in page
+        assert "<dt>Maker space</dt><dd>PKU Science Park Maker Space</dd>" in page
+        assert "I need help registering a company" in page

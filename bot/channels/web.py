@@ -29,7 +29,7 @@ from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.client_address import client_address
 from bot.channels.json_codec import json_response, loads
 from bot.channels.rate_limit import RateLimit
-from bot.channels.web_history import WebHistory, render
+from bot.channels.web_history import API_HEADERS, WebHistory, render
 from bot.channels.web_page import LANGUAGE_COOKIE, chat_page, language_of
 from bot.channels.web_sessions import SessionCookies, visitor_of
 from bot.clock import Clock
@@ -81,9 +81,6 @@ _UNSIGNED = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A cookie from before signing: the server issued ``secrets.token_urlsafe(24)``."""
 MAX_CURSOR = 2**63 - 1
 """The largest outbox id: a larger ``after`` acknowledges no more and names no row."""
-
-API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-"""On every JSON answer of the chat API: read as JSON only, and kept by no cache."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -32,12 +32,13 @@ from storage import people, requests, transcript
 from storage.database import UNAVAILABLE
 from storage.models import Request, RequestEvent
 
-__all__ = ["WebHistory", "render"]
+__all__ = ["API_HEADERS", "WebHistory", "render"]
 
 Visitor = Callable[[web.Request], Awaitable[str | None]]
 """The visitor a request's session cookie names, or ``None``."""
 
-HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+"""On every JSON answer of the chat API: read as JSON only, and kept by no cache."""
 
 
 def render(message: OutgoingMessage, at: datetime) -> dict[str, Any]:
@@ -76,10 +77,11 @@ class WebHistory:
         try:
             user = await self._visitor(request)
             if user is None:
-                return json_response({"entries": [], "cursor": 0, "step": None}, headers=HEADERS)
+                empty = {"entries": [], "cursor": 0, "step": None}
+                return json_response(empty, headers=API_HEADERS)
             kept = await transcript.read(self._sessions, Channel.WEB.value, user)
         except UNAVAILABLE:
-            return json_response({"error": "unavailable"}, status=503, headers=HEADERS)
+            return json_response({"error": "unavailable"}, status=503, headers=API_HEADERS)
         entries: list[dict[str, Any]] = []
         for entry in kept.entries:
             if entry.mine:
@@ -93,7 +95,7 @@ class WebHistory:
         cursor = max((e.message_id or 0 for e in kept.entries), default=0)
         step = None if kept.step is None else {"kind": kept.step[0], "step": kept.step[1]}
         body = {"entries": entries, "cursor": cursor, "step": step}
-        return json_response(body, headers=HEADERS)
+        return json_response(body, headers=API_HEADERS)
 
     async def _thread(self, request: web.Request) -> web.Response:
         language = language_of(request)
@@ -142,7 +144,7 @@ class WebHistory:
             (texts.thread_due, due),
             (texts.thread_category, categories.by_id(request.category).label(language)),
             (texts.thread_opened, _local(request.opened_at)),
-            (texts.thread_space, _space(roster, request.space_id)),
+            (texts.thread_space, _space(roster, request.space_id, language)),
             (texts.thread_group, _group(roster, request.group_id)),
         ]
         listed = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in facts)
@@ -186,9 +188,9 @@ def _actor(roster: Roster, actor: str) -> str:
     return person.name if person else ""
 
 
-def _space(roster: Roster, space_id: str) -> str:
+def _space(roster: Roster, space_id: str, language: Language) -> str:
     found = next((space for space in roster.spaces if space.id == space_id), None)
-    return found.name if found else space_id
+    return found.label(language) if found else space_id
 
 
 def _group(roster: Roster, group_id: str) -> str:

@@ -82,7 +82,7 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         number=number,
         category=category.label(who.language),
         group=group.name,
-        space=space.name,
+        space=space.label(who.language),
         due=shown,
         provisional=note,
         days=category.workdays,
