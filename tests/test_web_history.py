@@ -118,6 +118,7 @@ async def test_a_request_page_shows_the_whole_thread_to_its_owner_only(site: Con
         assert "请带身份证到现场办公点。" in page
         assert "已协助完成注册。" in page
         assert "已办结" in page
+        assert "<dt>办理结果</dt><dd>已协助完成注册。</dd>" in page
         assert re.search(r"答复期限</dt><dd>\d{4}-\d{2}-\d{2}", page)
 
         async with aiohttp.ClientSession(site.url) as anonymous:

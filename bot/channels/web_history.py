@@ -23,6 +23,7 @@ from bot.clock import SHANGHAI
 from bot.desk import policy
 from bot.domain import categories
 from bot.domain.events import EventKind
+from bot.domain.lifecycle import Status
 from bot.domain.roster.model import Roster
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.reloadable import Reloadable
@@ -147,12 +148,17 @@ class WebHistory:
             (texts.thread_space, _space(roster, request.space_id, language)),
             (texts.thread_group, _group(roster, request.group_id)),
         ]
+        if request.result and request.status in (Status.RESOLVED, Status.CLOSED):
+            # Only a result that stands: a reopened request's old one is in the history below.
+            facts.append((texts.thread_result, request.result))
         listed = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in facts)
         history = "".join(
             _event_item(texts, roster, event)
             for event in events
             if event.kind in texts.thread_events
         )
+        if not history:
+            history = f'<li class="event none">{_e(texts.thread_nothing_yet)}</li>'
         title = _e(texts.thread_title.format(number=request.number))
         return (
             f'<article class="request" data-number="{_e(request.number)}">'

@@ -303,6 +303,7 @@ class PageTexts:
     """What each event of the request's log says to its entrepreneur (``{name}``, ``{to}``,
     ``{stars}`` filled in); a kind not here is not shown to them (claims, reminders)."""
     thread_missing: str
+    thread_nothing_yet: str
 
 
 PAGE_ZH = PageTexts(
@@ -333,7 +334,7 @@ PAGE_ZH = PageTexts(
         "offline": "网络好像断了，消息没有发出。",
         "retry": "重新发送",
         "typing": "众创助手正在输入…",
-        "pending": "您正在提交工单，还差一步。可以接着回答上面的问题，或者：",
+        "pending": "您正在提交工单，请接着回答上面的问题，或者：",
         "cancel": "取消",
         "star": "{n} 星",
         "stars": "{n} 星",
@@ -365,6 +366,7 @@ PAGE_ZH = PageTexts(
         "due_changed": "答复期限改为 {to}",
     },
     thread_missing="没有找到这个工单。",
+    thread_nothing_yet="服务专员还没有回复，有进展会在对话里通知您。",
 )
 
 PAGE_EN = PageTexts(
@@ -395,7 +397,7 @@ PAGE_EN = PageTexts(
         "offline": "The connection seems down; your message was not sent.",
         "retry": "Send again",
         "typing": "MakerDesk is typing…",
-        "pending": "You are opening a request, one step to go. Answer the question above, or:",
+        "pending": "You are opening a request: answer the question above, or:",
         "cancel": "Cancel",
         "star": "{n} star",
         "stars": "{n} stars",
@@ -427,6 +429,7 @@ PAGE_EN = PageTexts(
         "due_changed": "Reply now due {to}",
     },
     thread_missing="No such request.",
+    thread_nothing_yet="No reply yet; the chat will tell you when there is news.",
 )
 
 _PAGE_BY_LANGUAGE = {Language.ZH: PAGE_ZH, Language.EN: PAGE_EN}

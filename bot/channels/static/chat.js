@@ -4,6 +4,7 @@
 
 const T = JSON.parse(document.getElementById("texts").textContent);
 const log = document.getElementById("log");
+const scroller = log.parentElement;  // <main> scrolls; the list inside it grows
 const form = document.getElementById("ask");
 const input = document.getElementById("text");
 const send = document.getElementById("send");
@@ -93,7 +94,7 @@ function show(message, pressed) {
     }
     li.insertBefore(choices, li.querySelector("time"));
   }
-  log.scrollTop = log.scrollHeight;
+  scroller.scrollTop = scroller.scrollHeight;
   return li;
 }
 
@@ -110,7 +111,7 @@ async function post(body, echo, mine) {
     mine = bubble(true);
     mine.querySelector(".text").textContent = echo;
   }
-  log.scrollTop = log.scrollHeight;
+  scroller.scrollTop = scroller.scrollHeight;
   pending.hidden = true;
   send.disabled = true;
   typing.hidden = false;
@@ -240,6 +241,7 @@ async function restore() {
     document.getElementById("pending-cancel").textContent = T.cancel;
     pending.hidden = false;
   }
+  scroller.scrollTop = scroller.scrollHeight;
   if (!entries.length) await post({ text: "/start", quiet: true }, null);
 }
 
