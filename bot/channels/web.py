@@ -141,6 +141,7 @@ class WebChannel:
             response.set_cookie(
                 LANGUAGE_COOKIE,
                 language.value,
+                httponly=True,
                 samesite="Strict",
                 secure=self._secure,
                 max_age=int(COOKIE_LIFETIME.total_seconds()),
