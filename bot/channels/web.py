@@ -39,6 +39,7 @@ from bot.messages import (
     IncomingMessage,
     OutgoingMessage,
     Sender,
+    storable,
 )
 from bot.routing import Dispatcher, InlinePolicy
 from bot.texts.chat import texts_for
@@ -223,8 +224,10 @@ class WebChannel:
             received_at=now,
             choice=choice,
         )
+        # What the page showed as the visitor's bubble: the words typed, or the button's label.
+        said = storable(label or "") if choice is not None else message.text
         try:
-            if quiet is not True:
+            if quiet is not True and said:
                 # Kept before it is handled, so it sorts before its replies; a retry of the
                 # same message (same key) keeps nothing more.
                 await transcript.record(
@@ -233,13 +236,14 @@ class WebChannel:
                     channel=Channel.WEB.value,
                     chat_id=user,
                     key=message.key,
-                    text=(label or "") if choice is not None else message.text,
+                    text=said,
                     choice=message.choice,
                     at=now,
                 )
             replies = await self._dispatcher.handle(message, inline=InlinePolicy())
         except UNAVAILABLE:
-            # Nothing was stored: the person is told to send it again, not left guessing.
+            # Not handled: the person is told to send it again, not left guessing. Their line
+            # may be kept already; the page's retry has the same key, so it stays one line.
             log.warning("web chat: the database is unreachable; message refused for now")
             return self._with_session(_error(503, texts.unavailable), cookie)
         shown = [render(m, now) for m in replies]
