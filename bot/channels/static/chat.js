@@ -242,6 +242,8 @@ async function restore() {
     pending.hidden = false;
   }
   scroller.scrollTop = scroller.scrollHeight;
+  // Announced from now on: what arrives, not the whole history read out on every load.
+  log.setAttribute("aria-live", "polite");
   if (!entries.length) await post({ text: "/start", quiet: true }, null);
 }
 
