@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.messages import MAX_TEXT_LENGTH
 from storage import Database
 from storage.models import Request
 from tests.support.console import Console, demo_signin, serve
@@ -87,10 +88,12 @@ async def test_a_pressed_button_is_kept_with_its_label(site: Console) -> None:
         # A label is text from the page: kept as every database takes it (PostgreSQL: no NUL).
         await say(visitor, choice=f"space:{SPACE}", label="北大科技园\u0000众创空间")
         await say(visitor, text="   ")  # nothing typed: no bubble on the page, no line kept
+        await say(visitor, text="长" * 5000)  # refused as too long; kept no longer than a message
         mine = [e for e in (await transcript(visitor))["entries"] if e["mine"]]
         assert [(e["text"], e["choice"]) for e in mine] == [
             ("/space", None),
             ("北大科技园众创空间", f"space:{SPACE}"),
+            ("长" * MAX_TEXT_LENGTH, None),
         ]
 
 

@@ -225,7 +225,9 @@ class WebChannel:
             choice=choice,
         )
         # What the page showed as the visitor's bubble: the words typed, or the button's label.
-        said = storable(label or "") if choice is not None else message.text
+        # No more than a message may hold: a longer one is refused, and a flood of them must not
+        # cost the database more than the address's budget counts.
+        said = (storable(label or "") if choice is not None else message.text)[:MAX_TEXT_LENGTH]
         try:
             if quiet is not True and said:
                 # Kept before it is handled, so it sorts before its replies; a retry of the
