@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.json_codec import json_response
 from bot.channels.web_page import language_of, page_shell
@@ -58,7 +59,7 @@ class WebHistory:
 
     def __init__(
         self,
-        sessions: Any,
+        sessions: async_sessionmaker[AsyncSession],
         roster: Reloadable[Roster],
         visitor: Visitor,
         headers: dict[str, str],
