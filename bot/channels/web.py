@@ -66,7 +66,9 @@ counting as at least :data:`MESSAGE_FLOOR` (what a message costs the database gr
 length). That is 120 short messages a minute: room for forty people behind a maker space's NAT
 writing two messages each in the same minute, with bursts. A script gets 15 to 20 messages of
 2,000 characters through in its first minute (12 at once, then as the window slides): 0.1 MB
-on SQLite, 0.2-0.35 MB on PostgreSQL (bench/flood.py), where it stored 6-13 MB before."""
+on SQLite, 0.2-0.35 MB on PostgreSQL (bench/flood.py), where it stored 6-13 MB before. Those
+figures predate the transcript, which keeps one more copy of each text (at most 2,000
+characters): a smoke run since gave 12 KB a stored message on SQLite."""
 MESSAGE_FLOOR = 200
 """What a short message (or a button press) counts, in characters, against the address."""
 REFUSAL_DELAY = 1.0
