@@ -368,6 +368,32 @@ class MadeFile(Base):
     __table_args__ = (Index("ix_made_files_due", "status", "next_attempt_at"),)
 
 
+class TranscriptLine(Base):
+    """What a web chat visitor wrote, as their page showed it: their half of the transcript.
+
+    The bot's half is the outbox rows to the same chat; the two together are the conversation a
+    reload or another tab shows again. ``key`` is the message's dedup key, so a message sent
+    twice (a retry after a lost response) is one line.
+    """
+
+    __tablename__ = "transcript_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    choice: Mapped[str | None] = mapped_column(String(200))
+    """The payload of the button pressed, if the line is a press: the page disables that
+    button's row again after a reload."""
+
+    __table_args__ = (
+        Index("ix_transcript_lines_chat", "channel", "chat_id", "at"),
+        Index("ix_transcript_lines_at", "at"),
+    )
+
+
 class InboundKey(Base):
     """An incoming delivery already handled (Telegram ``update_id``, WeChat ``MsgId``…)."""
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.events import EventKind
 from bot.domain.lifecycle import BEING_WORKED_ON, CLOCK_RUNNING, Status
 from storage.models import (
     Card,
@@ -42,6 +43,7 @@ __all__ = [
     "outside",
     "pauses_of",
     "provisional_span",
+    "rating_of_result",
     "request_for_card",
 ]
 
@@ -225,6 +227,33 @@ async def events_of(session: AsyncSession, request_id: int) -> Sequence[RequestE
         .order_by(RequestEvent.at, RequestEvent.id)
     )
     return (await session.scalars(query)).all()
+
+
+async def rating_of_result(session: AsyncSession, request_id: int) -> int | None:
+    """The stars the entrepreneur gave the request's latest result, if they rated it yet.
+
+    A rating counts for the result it follows: one given before a reopening and a new result
+    does not stand for the new one.
+    """
+    resolved = (
+        select(func.max(RequestEvent.id))
+        .where(RequestEvent.request_id == request_id, RequestEvent.kind == EventKind.RESOLVE)
+        .scalar_subquery()
+    )
+    rated = await session.scalar(
+        select(RequestEvent)
+        .where(
+            RequestEvent.request_id == request_id,
+            RequestEvent.kind == EventKind.RATED,
+            RequestEvent.id > func.coalesce(resolved, 0),
+        )
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    )
+    if rated is None:
+        return None
+    stars = (rated.data or {}).get("stars")
+    return stars if isinstance(stars, int) else None
 
 
 def open_pause(

@@ -13,6 +13,8 @@ deletes a row they need. What goes, each kind after its own age:
 - ``made_files`` (report files the bot made for a message) after :data:`INBOUND_HORIZON`,
   made or failed ones only: a file is sent within a day of being made, or its message has
   failed by then. Their outbox rows may be kept longer; a row deleted takes its files along.
+- ``transcript_lines`` (what web chat visitors wrote) after the same age as the outbox, so a
+  reloaded page shows both halves of a conversation or neither.
 - ``answered_questions`` and ``unanswered_questions`` after the retention age (the admins' list
   of FAQ gaps; a rating button under a forgotten answer says it cannot find it).
 - conversations left mid-way after :data:`CONVERSATION_AGE` (or the retention age if shorter).
@@ -35,7 +37,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import console
+from storage import console, transcript
 from storage.database import Database
 from storage.models import (
     AnsweredQuestion,
@@ -102,6 +104,7 @@ def standard_prunes(retention: timedelta) -> list[Prune]:
         Prune("inbound_keys", INBOUND_HORIZON, _inbound_keys),
         Prune("made_files", INBOUND_HORIZON, _made_files),
         Prune("outbox", max(retention, INBOUND_HORIZON), _finished_outbox),
+        Prune("transcript_lines", max(retention, INBOUND_HORIZON), _transcript_lines),
         Prune("answered_questions", retention, _answered),
         Prune("unanswered_questions", retention, _unanswered),
         Prune("conversations", min(retention, CONVERSATION_AGE), _conversations),
@@ -200,6 +203,10 @@ async def _finished_outbox(session: AsyncSession, cutoff: datetime) -> int:
         OutboxMessage.next_attempt_at < cutoff,
         table=OutboxMessage,
     )
+
+
+async def _transcript_lines(session: AsyncSession, cutoff: datetime) -> int:
+    return await transcript.forget(session, cutoff, BATCH)
 
 
 async def _made_files(session: AsyncSession, cutoff: datetime) -> int:

@@ -7,11 +7,14 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
+import axe_playwright_python
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.clock import SHANGHAI
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
@@ -107,7 +110,7 @@ def test_html_in_a_question_shows_as_text(browser: Browser, shipped_bot: BotProc
     page.fill("#text", attack)
     page.press("#text", "Enter")
     page.locator(".msg.bot").nth(1).wait_for()
-    assert page.locator(".msg.me").first.inner_text() == attack
+    assert page.locator(".msg.me .text").first.inner_text() == attack
     assert page.locator(".msg img, .msg script").count() == 0
     assert dialogs == []
     page.close()
@@ -220,3 +223,217 @@ def test_a_sign_in_link_greets_its_owner_and_signs_in_once(
     expect(again.locator("#redeem")).to_be_hidden()
     assert errors == []
     context.close()
+
+
+# --- the conversation kept, request pages, English, accessibility ---------------------------
+
+PHONE = {"width": 390, "height": 844}
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
+"""axe-core as the test-only package axe-playwright-python ships it (MPL-2.0)."""
+
+
+def chat_page(browser: Browser, url: str, *, locale: str = "zh-CN", phone: bool = False) -> Page:
+    context = browser.new_context(
+        locale=locale, viewport=PHONE if phone else None, is_mobile=phone, bypass_csp=True
+    )
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#log li.msg.bot").first.wait_for()
+    return page
+
+
+def ask(page: Page, text: str) -> None:
+    before = page.locator("#log li.msg.bot").count()
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+    expect(page.locator("#log li.msg.bot")).to_have_count(before + 1)
+
+
+def serious_violations(page: Page) -> list[str]:
+    """What axe-core finds serious or critical on ``page``."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def member_on_duty(space_id: str) -> tuple[str, str]:
+    """The web id and name of a member of the group on duty today for ``space_id``."""
+    roster = load_roster(DEMO_ROSTER)
+    group = roster.duty_group(space_id, datetime.now(SHANGHAI).date())
+    member = next(person for person in group.members if person.id_on("web"))
+    web_id = member.id_on("web")
+    assert web_id is not None
+    return web_id, member.name
+
+
+def open_by_chat(page: Page, text: str) -> str:
+    """Open a request in the chat with ``/new text``; its number."""
+    space = load_roster(DEMO_ROSTER).space("baodi-pku")
+    page.fill("#text", f"/new {text}")
+    page.press("#text", "Enter")
+    page.locator(".choices button", has_text=space.name).click()
+    confirmation = page.locator("#log li.msg.bot", has_text="工单已提交")
+    number = confirmation.locator("a").first.inner_text()
+    assert re.fullmatch(r"\d{4}-\d{4,}", number), number
+    return number
+
+
+def console_act(browser: Browser, url: str, web_id: str, moves: list[dict[str, str]]) -> None:
+    """A commissioner signs in to the console and makes ``moves`` through its API."""
+    context = browser.new_context()
+    signed = context.request.post(f"{url}/console/api/demo-signin", data={"web_id": web_id})
+    assert signed.ok, signed.text()
+    for n, move in enumerate(moves):
+        done = context.request.post(
+            f"{url}/console/api/act", data={"id": f"move-{n}-{uuid.uuid4().hex}", **move}
+        )
+        assert done.ok, done.text()
+    context.close()
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_a_reload_keeps_the_conversation_and_the_pending_step(
+    browser: Browser, shipped_bot: BotProcess, phone: bool
+) -> None:
+    page = chat_page(browser, shipped_bot.url, phone=phone)
+    ask(page, "服务专员多久给我回复？")
+    page.reload()
+    log = page.locator("#log > li")
+    expect(log).to_have_count(3)
+    expect(log.nth(0)).to_contain_text("我是众创助手")
+    expect(log.nth(1)).to_have_class(re.compile(r"\bme\b"))
+    expect(log.nth(1).locator(".text")).to_have_text("服务专员多久给我回复？")
+    expect(log.nth(2).locator(".source")).to_have_text("来源：津科创〔2015〕51号 第七条")
+    # Each bubble says who spoke, and when (Beijing time).
+    expect(log.nth(1)).to_contain_text("我：")
+    expect(log.nth(2)).to_contain_text("众创助手：")
+    assert re.fullmatch(r"\d{2}/\d{2} \d{2}:\d{2}", log.nth(2).locator("time").inner_text())
+
+    # Mid-intake, a reload shows where it stands and the way out.
+    page.locator("nav.quick button", has_text="提交工单").click()
+    page.locator("#log li.msg.bot", has_text="我们来提交工单").wait_for()
+    page.reload()
+    expect(page.locator("#pending")).to_be_visible()
+    page.locator("#pending-cancel").click()
+    expect(page.locator("#log li.msg.bot").last).to_contain_text("已取消")
+    expect(page.locator("#pending")).to_be_hidden()
+    assert serious_violations(page) == []
+    page.context.close()
+
+
+def test_a_request_page_shows_every_reply_and_an_old_star_row_changes_nothing(
+    browser: Browser, shipped_bot: BotProcess
+) -> None:
+    url = shipped_bot.url
+    page = chat_page(browser, url)
+    number = open_by_chat(page, "我们公司想申请园区的固定停车位。")
+    web_id, name = member_on_duty("baodi-pku")
+    # The page is in the background while the commissioner answers.
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true})")
+    console_act(
+        browser,
+        url,
+        web_id,
+        [
+            {"action": "reply", "number": number, "text": "请先到物业登记车辆。"},
+            {"action": "reply", "number": number, "text": "物业说下周一可以办。"},
+            {"action": "resolve", "number": number, "text": "已为贵公司预留3个车位。"},
+        ],
+    )
+    resolved = page.locator("#log li.msg.bot", has_text=f"工单 {number} 已办结")
+    resolved.wait_for()
+    assert re.match(r"\(\d+\) 新消息 · 众创助手", page.title()), page.title()
+    page.evaluate(
+        """() => {
+          Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+          document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    assert page.title() == "众创助手 MakerDesk"
+    # A second tab, open since before the rating: its stars are still live.
+    other = page.context.new_page()
+    other.goto(url)
+    old_row = other.locator("#log li.msg.bot", has_text=f"工单 {number} 已办结")
+    old_row.locator(".choices button", has_text="1 星").wait_for()
+
+    resolved.locator(".choices button", has_text="确认已解决").click()
+    expect(resolved.locator(".choices button").first).to_be_disabled()
+    prompt = page.locator("#log li.msg.bot", has_text="请为这次服务打分")
+    prompt.locator(".choices button", has_text="4 星").click()
+    expect(page.locator("#log li.msg.bot").last).to_contain_text("4 星")
+
+    old_row.locator(".choices button", has_text="1 星").click()
+    expect(other.locator("#log li.msg.bot").last).to_contain_text("已经评过分了（4 星）")
+
+    # The number in the chat opens the request's page: the whole thread.
+    page.locator("#log li.msg.bot", has_text="工单已提交").locator("a").first.click()
+    page.wait_for_url(f"{url}/chat/requests/{number}")
+    thread = page.locator("article.request")
+    expect(thread.locator(".asked")).to_have_text("我们公司想申请园区的固定停车位。")
+    history = thread.locator(".history > li")
+    expect(history.filter(has_text=f"服务专员{name}回复")).to_have_count(2)
+    expect(history.nth(0)).to_contain_text("请先到物业登记车辆。")
+    expect(history.nth(1)).to_contain_text("物业说下周一可以办。")
+    expect(history.nth(2)).to_contain_text("已为贵公司预留3个车位。")
+    expect(thread.locator(".history")).to_contain_text("我的评价：4 星")
+    expect(thread.locator(".facts")).to_contain_text("已关闭")
+    assert serious_violations(page) == []
+
+    # Someone else's browser gets no such page.
+    stranger = browser.new_page()
+    assert stranger.goto(f"{url}/chat/requests/{number}").status == 404  # type: ignore[union-attr]
+    stranger.context.close()
+    page.context.close()
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_the_english_page_has_no_chinese_chrome(
+    browser: Browser, shipped_bot: BotProcess, phone: bool
+) -> None:
+    page = chat_page(browser, shipped_bot.url, locale="en-US", phone=phone)
+    assert page.get_attribute("html", "lang") == "en"
+    expect(page.locator("#log li.msg.bot").first).to_contain_text("I'm MakerDesk")
+    ask(page, "/help")
+    chrome = page.evaluate(
+        """() => {
+          const own = [...document.querySelectorAll(
+            "header, nav.quick, form, footer, .msg > .hidden, .msg > time")];
+          const words = own.map((e) => e.innerText + " " + (e.getAttribute("aria-label") || ""));
+          words.push(document.title, document.getElementById("text").placeholder);
+          words.push(document.getElementById("log").getAttribute("aria-label"));
+          // The link to the Chinese page is written in Chinese, and marked so (lang="zh-CN").
+          const other = document.querySelector("a.switch[lang='zh-CN']").innerText;
+          return words.join("\\n").replace(other, "");
+        }"""
+    )
+    assert not CJK.search(chrome), CJK.findall(chrome)
+    assert serious_violations(page) == []
+    page.locator("a.switch").click()
+    page.locator("#log li.msg.bot").first.wait_for()
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    expect(page.locator("nav.quick button").first).to_have_text("提交工单")
+    page.context.close()
+
+
+def test_a_failed_send_keeps_the_text_and_sends_it_again(
+    browser: Browser, shipped_bot: BotProcess
+) -> None:
+    page = chat_page(browser, shipped_bot.url)
+    page.route("**/api/messages", lambda route: route.abort())
+    page.fill("#text", "服务专员多久给我回复？")
+    page.press("#text", "Enter")
+    retry = page.locator("button.retry")
+    expect(retry).to_have_text("重新发送")
+    expect(page.locator("#log li.msg.me.failed .text")).to_have_text("服务专员多久给我回复？")
+    page.unroute("**/api/messages")
+    retry.click()
+    expect(page.locator("#log li.msg.bot").last.locator(".source")).to_contain_text("第七条")
+    expect(page.locator("#log li.msg.me")).to_have_count(1)
+    expect(page.locator("#log li.msg.me.failed")).to_have_count(0)
+    page.context.close()

@@ -242,6 +242,8 @@ class Tracked:
     status: Status = Status.OPEN
     resolved_at: datetime | None = None
     satisfaction: int | None = None
+    rated: bool = False
+    """The latest result was rated: stars pressed again change nothing."""
     announced: date | None = None
     """The due date the entrepreneur was last told."""
     frozen: tuple[object, ...] | None = None
@@ -535,6 +537,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 tracked.group = to
             if action is Action.RESOLVE:
                 tracked.resolved_at = self.clock.now()
+                tracked.rated = False
             tracked.status = status
         self.send(actor, command, choice=choice, refused=status is None)
 
@@ -553,9 +556,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                     status = None
                 else:
                     tracked.resolved_at = None
+            if status is not None and action is Action.RATE and tracked.rated:
+                note("rating refused: this result was rated")
+                status = None
             if status is not None:
                 if action is Action.RATE:
                     tracked.satisfaction = stars
+                    tracked.rated = True
                 tracked.status = status
             self.send(presser, choice=payload, refused=status is None)
 

@@ -22,7 +22,7 @@ from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Sender
 from bot.routing import InlinePolicy
 from bot.settings import SettingsError, load_settings
-from storage import console, nonces, outbox
+from storage import console, nonces, outbox, transcript
 from storage.models import (
     AnsweredQuestion,
     Card,
@@ -38,6 +38,7 @@ from storage.models import (
     Person,
     Request,
     RequestEvent,
+    TranscriptLine,
     UnansweredQuestion,
     WeChatNonce,
 )
@@ -270,3 +271,24 @@ async def test_made_files_go_a_week_on_and_their_messages_stay(start: Start) -> 
     assert done.pruned["made_files"] == 1
     assert await ids(bot, MadeFile.status) == {MadeFileStatus.QUEUED}
     assert await ids(bot, OutboxMessage.id) == messages
+
+
+async def test_what_web_visitors_wrote_goes_with_the_bots_messages(start: Start) -> None:
+    clock = ManualClock(MONDAY)
+    bot = await start(clock, retention_days=30)
+    for key in ("old", "new"):
+        await transcript.record(
+            bot.database.sessions,
+            bot.services.writer,
+            channel=Channel.WEB.value,
+            chat_id="visitor",
+            key=key,
+            text="服务专员多久回复？",
+            choice=None,
+            at=clock.now(),
+        )
+        clock.advance(20 * DAY)
+    done = await bot.scheduler.tick()
+    assert done.pruned is not None
+    assert done.pruned["transcript_lines"] == 1
+    assert await ids(bot, TranscriptLine.key) == {"new"}

@@ -21,7 +21,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -29,19 +29,21 @@ from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
 from bot.channels.client_address import client_address
 from bot.channels.json_codec import json_response, loads
 from bot.channels.rate_limit import RateLimit
+from bot.channels.web_history import API_HEADERS, WebHistory, render
+from bot.channels.web_page import LANGUAGE_COOKIE, chat_page, language_of
 from bot.channels.web_sessions import SessionCookies, visitor_of
 from bot.clock import Clock
 from bot.messages import (
     MAX_TEXT_LENGTH,
     Channel,
     IncomingMessage,
-    Language,
     OutgoingMessage,
     Sender,
+    storable,
 )
 from bot.routing import Dispatcher, InlinePolicy
 from bot.texts.chat import texts_for
-from storage import outbox, visitors
+from storage import outbox, transcript, visitors
 from storage.database import UNAVAILABLE
 
 __all__ = ["API_HEADERS", "SECURITY_HEADERS", "SESSION_COOKIE", "WebChannel"]
@@ -64,7 +66,9 @@ counting as at least :data:`MESSAGE_FLOOR` (what a message costs the database gr
 length). That is 120 short messages a minute: room for forty people behind a maker space's NAT
 writing two messages each in the same minute, with bursts. A script gets 15 to 20 messages of
 2,000 characters through in its first minute (12 at once, then as the window slides): 0.1 MB
-on SQLite, 0.2-0.35 MB on PostgreSQL (bench/flood.py), where it stored 6-13 MB before."""
+on SQLite, 0.2-0.35 MB on PostgreSQL (bench/flood.py), where it stored 6-13 MB before. Those
+figures predate the transcript, which keeps one more copy of each text (at most 2,000
+characters): a smoke run since gave 12 KB a stored message on SQLite."""
 MESSAGE_FLOOR = 200
 """What a short message (or a button press) counts, in characters, against the address."""
 REFUSAL_DELAY = 1.0
@@ -80,9 +84,6 @@ _UNSIGNED = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A cookie from before signing: the server issued ``secrets.token_urlsafe(24)``."""
 MAX_CURSOR = 2**63 - 1
 """The largest outbox id: a larger ``after`` acknowledges no more and names no row."""
-
-API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-"""On every JSON answer of the chat API: read as JSON only, and kept by no cache."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -121,6 +122,10 @@ class WebChannel:
         app.router.add_get("/static/{name}", self._asset)
         app.router.add_post("/api/messages", self._message)
         app.router.add_get("/api/updates", self._updates)
+        history = WebHistory(
+            self._sessions, self._dispatcher.services.roster, self._visitor, SECURITY_HEADERS
+        )
+        history.register(app)
 
     async def _start(self, _app: web.Application) -> None:
         key = await visitors.signing_key(self._sessions, SIGNING_KEY, self._clock.now())
@@ -130,7 +135,21 @@ class WebChannel:
         self._unsigned_until = key.created_at + COOKIE_LIFETIME
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+        language = language_of(request)
+        response = web.Response(
+            text=chat_page(language), content_type="text/html", headers=SECURITY_HEADERS
+        )
+        if request.query.get("lang") in ("zh", "en"):
+            # The visitor's own choice on the page: it holds for the replies and the next visit.
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                language.value,
+                httponly=True,
+                samesite="Strict",
+                secure=self._secure,
+                max_age=int(COOKIE_LIFETIME.total_seconds()),
+                path="/",
+            )
         try:
             known = await self._known_visitor(request)
         except UNAVAILABLE:
@@ -140,13 +159,14 @@ class WebChannel:
     async def _asset(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         path = STATIC / name
-        # Only the files that ship in static/, never a path that climbs out of it.
-        if "/" in name or name.startswith(".") or not path.is_file():
+        # Only the files that ship in static/, never a path that climbs out of it; the chat
+        # page is served filled in, at /.
+        if "/" in name or name.startswith(".") or name == "index.html" or not path.is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(path, headers=SECURITY_HEADERS)
 
     async def _message(self, request: web.Request) -> web.Response:
-        language = _language(request)
+        language = language_of(request)
         texts = texts_for(language)
         if request.content_type != "application/json":
             return _error(415, texts.attachment_only)
@@ -170,9 +190,12 @@ class WebChannel:
         if not isinstance(payload, dict):
             return _error(400, texts.bad_request)
         text, choice, client_id = payload.get("text", ""), payload.get("choice"), payload.get("id")
-        if not isinstance(text, str) or not (choice is None or isinstance(choice, str)):
+        label, quiet = payload.get("label"), payload.get("quiet", False)
+        if not isinstance(text, str) or not all(
+            value is None or isinstance(value, str) for value in (choice, label)
+        ):
             return _error(400, texts.bad_request)
-        if choice is not None and len(choice) > MAX_CHOICE:
+        if any(value is not None and len(value) > MAX_CHOICE for value in (choice, label)):
             return _error(400, texts.bad_request)
         if client_id is not None and not (
             isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)
@@ -203,17 +226,36 @@ class WebChannel:
             received_at=now,
             choice=choice,
         )
+        # What the page showed as the visitor's bubble: the words typed, or the button's label.
+        # No more than a message may hold: a longer one is refused, and a flood of them must not
+        # cost the database more than the address's budget counts.
+        said = (storable(label or "") if choice is not None else message.text)[:MAX_TEXT_LENGTH]
         try:
+            if quiet is not True and said:
+                # Kept before it is handled, so it sorts before its replies; a retry of the
+                # same message (same key) keeps nothing more.
+                await transcript.record(
+                    self._sessions,
+                    self._dispatcher.services.writer,
+                    channel=Channel.WEB.value,
+                    chat_id=user,
+                    key=message.key,
+                    text=said,
+                    choice=message.choice,
+                    at=now,
+                )
             replies = await self._dispatcher.handle(message, inline=InlinePolicy())
         except UNAVAILABLE:
-            # Nothing was stored: the person is told to send it again, not left guessing.
+            # Not handled: the person is told to send it again, not left guessing. Their line
+            # may be kept already; the page's retry has the same key, so it stays one line.
             log.warning("web chat: the database is unreachable; message refused for now")
             return self._with_session(_error(503, texts.unavailable), cookie)
-        response = json_response({"messages": [_render(m) for m in replies]}, headers=API_HEADERS)
+        shown = [render(m, now) for m in replies]
+        response = json_response({"messages": shown}, headers=API_HEADERS)
         return self._with_session(response, cookie)
 
     async def _updates(self, request: web.Request) -> web.Response:
-        texts = texts_for(_language(request))
+        texts = texts_for(language_of(request))
         try:
             after = min(MAX_CURSOR, max(0, int(request.query.get("after", "0"))))
         except ValueError:
@@ -232,7 +274,10 @@ class WebChannel:
         messages = [
             {
                 "id": row.id,
-                **_render(OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)),
+                **render(
+                    OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload),
+                    row.created_at,
+                ),
             }
             for row in rows
         ]
@@ -282,6 +327,11 @@ class WebChannel:
         log.info("web chat: a session from before signing is signed now")
         return user, cookies.sign(value)
 
+    async def _visitor(self, request: web.Request) -> str | None:
+        """The visitor of ``request``'s session cookie, if the server issued it."""
+        known = await self._known_visitor(request)
+        return None if known is None else known[0]
+
     def _issue(self) -> tuple[str, str]:
         """A new session: its user id and its cookie."""
         cookie, user = self._signer().issue()
@@ -308,19 +358,5 @@ class WebChannel:
         return response
 
 
-def _render(message: OutgoingMessage) -> dict[str, Any]:
-    return {
-        "text": message.text,
-        "source": message.source,
-        "faq_id": message.faq_id,
-        "buttons": [{"label": b.label, "payload": b.payload} for b in message.buttons],
-    }
-
-
 def _error(status: int, text: str) -> web.Response:
     return json_response({"error": text}, status=status, headers=API_HEADERS)
-
-
-def _language(request: web.Request) -> Language:
-    accepted = request.headers.get("Accept-Language", "")
-    return Language.from_code(accepted.split(",", 1)[0].strip() or None)

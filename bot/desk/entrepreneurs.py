@@ -57,7 +57,7 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         number=number,
         category=category.label(who.language),
         group=group.name,
-        space=space.name,
+        space=space.label(who.language),
         due=shown,
         provisional=note,
         days=category.workdays,
@@ -151,12 +151,17 @@ async def reopen(turn: Turn, who: Entrepreneur, command: Reopen) -> Outcome:
 
 
 async def rate(turn: Turn, who: Entrepreneur, command: Rate) -> Outcome:
-    """The entrepreneur's stars for the service; a later rating replaces an earlier one."""
+    """The entrepreneur's stars for the service, once per result."""
     checked = await _own(turn, who, command.number, Action.RATE)
     if isinstance(checked, Outcome):
         return checked
     request, _ = checked
+    texts = desk_texts_for(who.language)
+    # One rating per result: a press on an older row of stars (under the result, before the
+    # confirmation's own row) must not overwrite the rating just given.
+    given = await requests.rating_of_result(turn.session, request.id)
+    if given is not None:
+        return Outcome(notes=[Note(texts.already_rated.format(stars=given))], request=request)
     request.satisfaction = command.stars
     event(turn, request, EventKind.RATED, ENTREPRENEUR, data={"stars": command.stars})
-    texts = desk_texts_for(who.language)
     return Outcome(notes=[Note(texts.rated.format(stars=command.stars))], request=request)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.messages import Language
 
-__all__ = ["EN", "ZH", "Texts", "texts_for"]
+__all__ = ["EN", "PAGE_EN", "PAGE_ZH", "ZH", "PageTexts", "Texts", "page_texts_for", "texts_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,3 +258,183 @@ _BY_LANGUAGE = {Language.ZH: ZH, Language.EN: EN}
 def texts_for(language: Language) -> Texts:
     """The phrases for ``language``."""
     return _BY_LANGUAGE[language]
+
+
+@dataclass(frozen=True, slots=True)
+class PageTexts:
+    """The web chat page's own words (the chrome around the conversation), in one language.
+
+    What the page's script says (:attr:`script`) goes to it as JSON; the rest is filled into the
+    HTML by the server, so the page is in the visitor's language from its first paint.
+    """
+
+    lang: str
+    """The page's ``<html lang>``."""
+    title: str
+    heading: str
+    tagline: str
+    log_label: str
+    input_label: str
+    placeholder: str
+    send: str
+    staff_link: str
+    switch_label: str
+    """The link to the page in the other language, written in that language."""
+    switch_lang: str
+    switch_code: str
+    quick_label: str
+    quick_actions: tuple[tuple[str, str], ...]
+    """(label, the command it sends): the commands every channel understands."""
+    script: dict[str, str]
+    """The words the page's script shows: speakers, notices, the retry button, star labels."""
+    thread_title: str
+    thread_back: str
+    thread_asked: str
+    thread_history: str
+    thread_category: str
+    thread_status: str
+    thread_due: str
+    thread_provisional: str
+    thread_opened: str
+    thread_space: str
+    thread_group: str
+    thread_result: str
+    thread_events: dict[str, str]
+    """What each event of the request's log says to its entrepreneur (``{name}``, ``{to}``,
+    ``{stars}`` filled in); a kind not here is not shown to them (claims, reminders)."""
+    thread_missing: str
+    thread_nothing_yet: str
+
+
+PAGE_ZH = PageTexts(
+    lang="zh-CN",
+    title="众创助手 MakerDesk",
+    heading="众创助手",
+    tagline="众创空间延伸服务 · 政策问答与服务专员",
+    log_label="对话记录",
+    input_label="您的问题",
+    placeholder="输入您的问题",
+    send="发送",
+    staff_link="服务专员入口",
+    switch_label="English",
+    switch_lang="en",
+    switch_code="en",
+    quick_label="常用操作",
+    quick_actions=(
+        ("提交工单", "/new"),
+        ("我的工单", "/tickets"),
+        ("换众创空间", "/space"),
+        ("帮助", "/help"),
+    ),
+    script={
+        "me": "我",
+        "bot": "众创助手",
+        "said": "：",
+        "source": "来源：",
+        "offline": "网络好像断了，消息没有发出。",
+        "retry": "重新发送",
+        "typing": "众创助手正在输入…",
+        "pending": "您正在提交工单，请接着回答上面的问题，或者：",
+        "cancel": "取消",
+        "star": "{n} 星",
+        "stars": "{n} 星",
+        "new_reply": "新消息",
+        "sent_at": "发送于",
+    },
+    thread_title="工单 {number}",
+    thread_back="返回对话",
+    thread_asked="我的问题",
+    thread_history="办理经过",
+    thread_category="类别",
+    thread_status="状态",
+    thread_due="答复期限",
+    thread_provisional="（预计）",
+    thread_opened="提交时间",
+    thread_space="众创空间",
+    thread_group="承办小组",
+    thread_result="办理结果",
+    thread_events={
+        "reply": "服务专员{name}回复",
+        "ask": "服务专员{name}请您补充",
+        "resolve": "服务专员{name}办结",
+        "follow_up": "我补充",
+        "confirmed": "我确认已解决",
+        "reopened": "我重新打开了工单",
+        "rated": "我的评价：{stars} 星",
+        "transferred": "转交给{to}",
+        "closed": "工单已关闭",
+        "due_changed": "答复期限改为 {to}",
+    },
+    thread_missing="没有找到这个工单。",
+    thread_nothing_yet="服务专员还没有回复，有进展会在对话里通知您。",
+)
+
+PAGE_EN = PageTexts(
+    lang="en",
+    title="MakerDesk",
+    heading="MakerDesk",
+    tagline="Maker space services · policy answers and service commissioners",
+    log_label="Conversation",
+    input_label="Your question",
+    placeholder="Type your question",
+    send="Send",
+    staff_link="Commissioners' console",
+    switch_label="中文",
+    switch_lang="zh-CN",
+    switch_code="zh",
+    quick_label="Quick actions",
+    quick_actions=(
+        ("New request", "/new"),
+        ("My requests", "/tickets"),
+        ("Change maker space", "/space"),
+        ("Help", "/help"),
+    ),
+    script={
+        "me": "You",
+        "bot": "MakerDesk",
+        "said": ": ",
+        "source": "Source: ",
+        "offline": "The connection seems down; your message was not sent.",
+        "retry": "Send again",
+        "typing": "MakerDesk is typing…",
+        "pending": "You are opening a request: answer the question above, or:",
+        "cancel": "Cancel",
+        "star": "{n} star",
+        "stars": "{n} stars",
+        "new_reply": "new message",
+        "sent_at": "sent at",
+    },
+    thread_title="Request {number}",
+    thread_back="Back to the chat",
+    thread_asked="What I asked",
+    thread_history="What happened",
+    thread_category="Category",
+    thread_status="Status",
+    thread_due="Reply due",
+    thread_provisional=" (estimated)",
+    thread_opened="Opened",
+    thread_space="Maker space",
+    thread_group="Service group",
+    thread_result="Result",
+    thread_events={
+        "reply": "Commissioner {name} replied",
+        "ask": "Commissioner {name} asked for more",
+        "resolve": "Commissioner {name} resolved it",
+        "follow_up": "I added",
+        "confirmed": "I confirmed it is solved",
+        "reopened": "I reopened it",
+        "rated": "My rating: {stars} stars",
+        "transferred": "Moved to {to}",
+        "closed": "Closed",
+        "due_changed": "Reply now due {to}",
+    },
+    thread_missing="No such request.",
+    thread_nothing_yet="No reply yet; the chat will tell you when there is news.",
+)
+
+_PAGE_BY_LANGUAGE = {Language.ZH: PAGE_ZH, Language.EN: PAGE_EN}
+
+
+def page_texts_for(language: Language) -> PageTexts:
+    """The page's own words for ``language``."""
+    return _PAGE_BY_LANGUAGE[language]

@@ -44,6 +44,8 @@ class DeskTexts:
     reopened: str
     reopen_too_late: str
     rated: str
+    already_rated: str
+    """A star press after this result was rated (an older row of stars): nothing changes."""
     not_allowed: str
     reply_to_entrepreneur: str
     ask_entrepreneur: str
@@ -150,6 +152,7 @@ DESK_ZH = DeskTexts(
         "如有新问题，请发送 /new 提交新工单。"
     ),
     rated="谢谢您的评价（{stars} 星）！",
+    already_rated="这次服务您已经评过分了（{stars} 星），谢谢！",
     not_allowed="工单 {number} 当前为“{status}”，不能进行这个操作。",
     reply_to_entrepreneur="💬 工单 {number}，服务专员{name}回复：\n{text}",
     ask_entrepreneur=(
@@ -283,6 +286,7 @@ DESK_EN = DeskTexts(
         "reopened. Send /new for a new request."
     ),
     rated="Thank you for rating ({stars} stars)!",
+    already_rated="You already rated this result ({stars} stars). Thank you!",
     not_allowed="Request {number} is {status}; that isn't possible now.",
     reply_to_entrepreneur="💬 Request {number}, commissioner {name} replies:\n{text}",
     ask_entrepreneur=(

@@ -360,7 +360,7 @@ class _Reader:
                 model = checked.value
                 space = None
                 if isinstance(model, SpaceItem):
-                    space = Space(model.id, model.name, model.district)
+                    space = Space(model.id, model.name, model.district, model.name_en)
                 found[space_id] = (space, loc)
         return found
 

@@ -28,7 +28,7 @@ from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
 
-from bot.messages import Sender
+from bot.messages import Language, Sender
 
 __all__ = [
     "District",
@@ -124,11 +124,17 @@ class Space:
         id: Stable kebab-case id.
         name: Display name, as entrepreneurs know it.
         district: Id of the district it belongs to.
+        name_en: Its English name, for people who use the bot in English.
     """
 
     id: str
     name: str
     district: str
+    name_en: str | None = None
+
+    def label(self, language: Language) -> str:
+        """The space's name in ``language`` (the Chinese name where it has no English one)."""
+        return self.name_en if language is Language.EN and self.name_en else self.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,7 @@ class SpaceItem(FileEntry):
     id: Ident
     name: Text
     district: Text
+    name_en: Text | None = None
 
 
 class GroupItem(FileEntry):

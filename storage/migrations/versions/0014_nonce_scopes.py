@@ -6,7 +6,7 @@ callback that happens to share a WeChat request's timestamp and nonce is not ref
 The rows there are WeChat's (``scope`` ``wechat``); the table holds a minute of them at most.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07 17:00:00.000000
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
