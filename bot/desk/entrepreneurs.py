@@ -6,6 +6,8 @@ An entrepreneur only ever touches their own requests (:func:`bot.desk.policy.own
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from bot.clock import SHANGHAI
 from bot.desk import policy
@@ -28,42 +30,115 @@ from bot.domain.lifecycle import (
     Status,
     transition,
 )
+from bot.domain.roster.model import Group, Space
+from bot.domain.workdays import Due
 from bot.logs import concerning
 from bot.messages import OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import requests
 from storage.models import Request
 
-__all__ = ["confirm", "follow_up", "open_request", "rate", "reopen"]
+__all__ = [
+    "Opening",
+    "confirm",
+    "dated",
+    "follow_up",
+    "open_request",
+    "opened",
+    "opening",
+    "rate",
+    "reopen",
+]
 
 log = logging.getLogger(__name__)
 
 
-async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
-    """Open a request, route it to the duty group, confirm it and post the group's card."""
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """A request about to open: all the desk decides before it has a number and an id.
+
+    Attributes:
+        command: What the entrepreneur asked for.
+        opened_at: The moment it opens.
+        category: Its kind of matter.
+        due: Its due date and deadline, from the category's working days.
+        space: The entrepreneur's maker space.
+        group: The duty group on duty for the space that day.
+    """
+
+    command: Open
+    opened_at: datetime
+    category: categories.Category
+    due: Due
+    space: Space
+    group: Group
+
+    @property
+    def year(self) -> int:
+        """The year whose numbers it takes (Shanghai's)."""
+        return self.opened_at.astimezone(SHANGHAI).year
+
+    def request(self, person_id: int, number: str) -> Request:
+        """The request as it is stored, numbered ``number``, of the person ``person_id``."""
+        command, due = self.command, self.due
+        return Request(
+            number=number,
+            person_id=person_id,
+            channel=command.channel.value,
+            chat_id=command.chat_id,
+            category=self.category.id,
+            text=command.text,
+            phone=command.phone,
+            space_id=self.space.id,
+            group_id=self.group.id,
+            status=Status.OPEN,
+            opened_at=self.opened_at,
+            due_date=due.due_date,
+            deadline=due.deadline,
+            provisional=due.provisional,
+            updated_at=self.opened_at,
+        )
+
+    def event_data(self) -> dict[str, object]:
+        """What the log's "opened" event records besides the text."""
+        return {
+            "group": self.group.id,
+            "space": self.space.id,
+            "due_date": self.due.due_date.isoformat(),
+        }
+
+
+def dated(turn: Turn, category_id: str) -> tuple[categories.Category, Due]:
+    """The category ``category_id``, and the due date of a request of it opened now."""
+    category = categories.by_id(category_id)
+    return category, turn.calendar.due(turn.now, category.workdays)
+
+
+def opening(
+    turn: Turn, command: Open, when: tuple[categories.Category, Due] | None = None
+) -> Opening:
+    """Where the request ``command`` asks for goes, and when it is due.
+
+    Args:
+        turn: The moment, the roster and the calendar.
+        command: The request to open.
+        when: Its :func:`dated`, when already known.
+
+    Raises:
+        KeyError: The maker space is not in the roster, or no group serves it.
+    """
     now, roster = turn.now, turn.roster
+    category, due = when or dated(turn, command.category_id)
     space = roster.space(command.space_id)
     group = roster.duty_group(command.space_id, now.astimezone(SHANGHAI).date())
-    category = categories.by_id(command.category_id)
-    due = turn.calendar.due(now, category.workdays)
-    number = await requests.next_number(turn.session, now.astimezone(SHANGHAI).year)
-    request = Request(
-        number=number,
-        person_id=who.person.id,
-        channel=command.channel.value,
-        chat_id=command.chat_id,
-        category=category.id,
-        text=command.text,
-        phone=command.phone,
-        space_id=space.id,
-        group_id=group.id,
-        status=Status.OPEN,
-        opened_at=now,
-        due_date=due.due_date,
-        deadline=due.deadline,
-        provisional=due.provisional,
-        updated_at=now,
-    )
+    return Opening(command, now, category, due, space, group)
+
+
+async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
+    """Open a request, route it to the duty group, confirm it and post the group's card."""
+    planned = opening(turn, command)
+    number = await requests.next_number(turn.session, planned.year)
+    request = planned.request(who.person.id, number)
     turn.session.add(request)
     await turn.session.flush()
     event(
@@ -72,8 +147,19 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         EventKind.OPENED,
         ENTREPRENEUR,
         text=command.text,
-        data={"group": group.id, "space": space.id, "due_date": due.due_date.isoformat()},
+        data=planned.event_data(),
     )
+    return Outcome(messages=opened(turn, who, planned, request), request=request)
+
+
+def opened(
+    turn: Turn, who: Entrepreneur, planned: Opening, request: Request
+) -> list[OutgoingMessage]:
+    """What opening ``request`` says: the entrepreneur's confirmation, the group's card.
+
+    What is logged from here on carries its number.
+    """
+    number, category, group, space = request.number, planned.category, planned.group, planned.space
     concerning(number)
     log.info("request %s opened for group %s", number, group.id)
     texts = desk_texts_for(who.language)
@@ -88,8 +174,10 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         days=category.workdays,
     )
     # The confirmation names the request, so the entrepreneur's later words can find it.
-    opened = OutgoingMessage(command.chat_id, command.channel, confirmation, request_id=request.id)
-    return Outcome(messages=[opened, *post_card(turn, request, who.person)], request=request)
+    told = OutgoingMessage(
+        planned.command.chat_id, planned.command.channel, confirmation, request_id=request.id
+    )
+    return [told, *post_card(turn, request, who.person)]
 
 
 async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome:
