@@ -26,6 +26,7 @@ SAM = Sender(Channel.TELEGRAM, "5001", "Sam", Language.EN)
 NEWCOMER = Sender(Channel.WECHAT, "oNEWCOMER", None)
 RENAMED = Sender(Channel.WEB, ENTREPRENEUR.user_id, "陈总")
 UNNAMED = Sender(Channel.WEB, ENTREPRENEUR.user_id, None)
+IN_ENGLISH = Sender(Channel.WEB, ENTREPRENEUR.user_id, "陈总", Language.EN)
 
 LANE = "lane"
 """Handled in its writer unit alone: no ORM statement."""
@@ -50,6 +51,7 @@ OPENINGS: list[tuple[Sender, str, str | None, str]] = [
     (OTHER, "/new 想咨询场地补贴", None, FELL_BACK),  # mid-intake: the full path ends it first
     (OTHER, "/new 想了解知识产权专利申请的流程", None, LANE),
     (OTHER, "/new 想了解知识产权专利申请的流程", None, LANE),  # the same words: a second request
+    (IN_ENGLISH, "/new I would like to register a company", None, LANE),  # now reads English
 ]
 
 WITHOUT_PKU = ROSTER.replace(
@@ -99,20 +101,27 @@ async def test_each_opening_gets_the_same_replies_and_rows_with_or_without_the_l
         ("2026-0007", "e2", "policy", "g2"),
         ("2026-0008", "e2", "ip", "g2"),
         ("2026-0009", "e2", "ip", "g2"),
+        ("2026-0010", "e1", "other", "g1"),
     ]
-    assert len(rows["request_events"]) == 9
+    assert len(rows["request_events"]) == 10
     # Each request: the confirmation to its entrepreneur, the card to its group's chat.
     opened = [row for row in rows["outbox"] if row[6] is not None]
-    assert len(opened) == 18
+    assert len(opened) == 20
     assert [row[1] for row in opened] == ["web", "telegram"] * 4 + ["telegram"] * 2 + [
         "wechat",
         "telegram",
-    ] + ["web", "telegram"] * 3
+    ] + ["web", "telegram"] * 4
+    assert "Request 2026-0010 opened" in str(opened[-2][3])
     cards = [str(row[3]) for row in opened if row[2].startswith("-100")]
     assert "小陈" in cards[1]
     assert "陈总" in cards[2]
     assert "陈总" in cards[3]
-    assert [row[1] for row in rows["people"]] == ["陈总", "Sam", None, "小王"]
+    assert [row[1:3] for row in rows["people"]] == [
+        ("陈总", "en"),
+        ("Sam", "en"),
+        (None, "zh"),
+        ("小王", "zh"),
+    ]
 
 
 async def test_a_maker_space_that_left_the_roster_is_asked_for_again(
