@@ -79,25 +79,29 @@ class Opening:
         return self.opened_at.astimezone(SHANGHAI).year
 
     def request(self, person_id: int, number: str) -> Request:
-        """The request as it is stored, numbered ``number``, of the person ``person_id``."""
+        """The request to store, numbered ``number``, of the person ``person_id``."""
+        return Request(**self.columns(person_id, number))
+
+    def columns(self, person_id: int, number: str) -> dict[str, object]:
+        """The :meth:`request`'s columns, by name."""
         command, due = self.command, self.due
-        return Request(
-            number=number,
-            person_id=person_id,
-            channel=command.channel.value,
-            chat_id=command.chat_id,
-            category=self.category.id,
-            text=command.text,
-            phone=command.phone,
-            space_id=self.space.id,
-            group_id=self.group.id,
-            status=Status.OPEN,
-            opened_at=self.opened_at,
-            due_date=due.due_date,
-            deadline=due.deadline,
-            provisional=due.provisional,
-            updated_at=self.opened_at,
-        )
+        return {
+            "number": number,
+            "person_id": person_id,
+            "channel": command.channel.value,
+            "chat_id": command.chat_id,
+            "category": self.category.id,
+            "text": command.text,
+            "phone": command.phone,
+            "space_id": self.space.id,
+            "group_id": self.group.id,
+            "status": Status.OPEN,
+            "opened_at": self.opened_at,
+            "due_date": due.due_date,
+            "deadline": due.deadline,
+            "provisional": due.provisional,
+            "updated_at": self.opened_at,
+        }
 
     def event_data(self) -> dict[str, object]:
         """What the log's "opened" event records besides the text."""

@@ -31,6 +31,7 @@ from bot.domain.workdays import WorkCalendar
 from bot.logs import about
 from bot.messages import Channel, Language
 from storage import quick, quick_requests
+from storage.models import Request
 
 __all__ = ["Asker", "OpenUnit", "open_at_once"]
 
@@ -107,7 +108,7 @@ def open_at_once(
         except KeyError:
             return None  # no group serves the space: the full path says what
         number = quick_requests.next_number(connection, planned.year)
-        request = planned.request(person.id, number)
+        request = quick_requests.detached(Request, **planned.columns(person.id, number))
         request.id = quick_requests.insert_request(connection, request)
         quick_requests.add_event(
             connection,
