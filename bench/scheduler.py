@@ -6,7 +6,10 @@ the next 60 working days. Then, at 09:00 Shanghai on a working day:
 - ``scan``: finding the notices due now (the query every round runs), best of repeated runs;
 - ``round, nothing new``: a whole scheduler round once every due notice has gone out (the
   steady state: what each 30-second round costs);
-- ``notices/s``: sending the notices of that morning, each in its own transaction.
+- ``notices/s``: sending the notices of that morning, as the scheduler does (up to
+  :data:`~bot.scheduler.NOTICES_PER_TRANSACTION` in one transaction), and beside it the
+  baseline, each in its own transaction, on the same requests: the notices it sent are
+  forgotten (their rows deleted) before the scheduler sends them again.
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.domain.lifecycle import Status
 from bot.domain.roster.load import DEMO_ROSTER
 from bot.domain.workdays import end_of_day
+from bot.scheduler import Scheduler
 from bot.settings import load_settings
-from storage.models import Person, Request
+from storage.models import Notice, OutboxMessage, Person, Request, RequestEvent
 
 POSTGRES_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SCAN_TARGET_S = 0.5
@@ -44,6 +48,7 @@ class Row:
     scan_ms: float
     idle_round_ms: float
     notices_per_s: float
+    one_per_transaction_per_s: float
 
     @property
     def meets_target(self) -> bool:
@@ -94,33 +99,51 @@ async def _measure(name: str, url: str, count: int, repeats: int) -> Row:
     bot = await create_bot(settings, ManualClock(MORNING))
     try:
         await _fill(bot, count)
-        scheduler = bot.scheduler
+        # Neither with the hourly clean-up, which a first round would run: notices alone.
+        scheduler = Scheduler(bot.services)
+        baseline = Scheduler(bot.services, notices_per_transaction=1)
         scans = []
         due_now = 0
         for _ in range(repeats):
             started = time.perf_counter()
             due_now = len(await scheduler.due_notices(MORNING))
             scans.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        sent = await scheduler.tick()
-        sending = time.perf_counter() - started
+        one_each = await _send_morning(baseline)
+        await _forget_notices(bot)
+        batched = await _send_morning(scheduler)
         idle = []
         for _ in range(repeats):
             started = time.perf_counter()
             again = await scheduler.tick()
             idle.append(time.perf_counter() - started)
             assert not again.messages_queued
-        notices = sent.reminders + sent.escalations
         return Row(
             name,
             count,
             due_now,
             statistics.median(scans) * 1000,
             statistics.median(idle) * 1000,
-            notices / sending if sending else 0.0,
+            batched,
+            one_each,
         )
     finally:
         await bot.close()
+
+
+async def _send_morning(scheduler: Scheduler) -> float:
+    """One round at 09:00 that sends the morning's notices; notices sent per second."""
+    started = time.perf_counter()
+    sent = await scheduler.tick()
+    sending = time.perf_counter() - started
+    return (sent.reminders + sent.escalations) / sending if sending else 0.0
+
+
+async def _forget_notices(bot: Bot) -> None:
+    """Undo what a round sent, so the next round finds the same notices due."""
+    async with bot.database.sessions.begin() as session:
+        await session.execute(delete(Notice))
+        await session.execute(delete(RequestEvent).where(RequestEvent.kind == "notice"))
+        await session.execute(delete(OutboxMessage))
 
 
 async def _postgres(count: int, repeats: int) -> Row | None:
@@ -157,17 +180,17 @@ def print_table(rows: list[Row | str]) -> None:
     print("\n### Scheduler: reminder scan at 09:00 over open requests\n")
     print(
         "| database | open requests | due now | scan (median) | round, nothing new | "
-        f"notices/s | scan < {SCAN_TARGET_S} s |"
+        f"notices/s | one per transaction (baseline) | scan < {SCAN_TARGET_S} s |"
     )
-    print("|---|---:|---:|---:|---:|---:|:---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|:---:|")
     for row in rows:
         if isinstance(row, str):
-            print(f"| {row} | | | | | | |")
+            print(f"| {row} | | | | | | | |")
             continue
         print(
             f"| {row.database} | {row.open_requests:,} | {row.due_now:,} | "
             f"{row.scan_ms:.1f} ms | {row.idle_round_ms:.1f} ms | {row.notices_per_s:,.0f} | "
-            f"{'✓' if row.meets_target else '✗'} |"
+            f"{row.one_per_transaction_per_s:,.0f} | {'✓' if row.meets_target else '✗'} |"
         )
 
 

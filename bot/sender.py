@@ -186,10 +186,9 @@ class OutboxSender:
 
     async def _deliver(self, taken: outbox.Claimed, book: Bookkeeping) -> None:
         row = taken.message
-        message: OutgoingMessage | None = OutgoingMessage.from_payload(
-            row.channel, row.chat_id, row.payload, row.request_id
-        )
-        assert message is not None
+        message: OutgoingMessage | None = await self._readable(row)
+        if message is None:
+            return
         if message.request_id is not None and (message.thread or message.edit_card):
             # The card this message goes under may be among the round's deliveries not written
             # yet (it went to the same chat, just before): it must read as posted, not pending.
@@ -217,6 +216,25 @@ class OutboxSender:
             return
         self._say_failed(row, failure)
         book.note(Outcome(row, message, taken.request_number, self._clock.now(), error=failure))
+
+    async def _readable(self, row: OutboxMessage) -> OutgoingMessage | None:
+        """The row's message; ``None`` when it cannot be read, and then it is marked failed.
+
+        A row this release cannot read (written by a newer one, or edited by hand) can never be
+        delivered: taken again every lease it would only fill the log, so it fails at once,
+        loudly. The log names the error's kind, not its text, which may quote the message.
+        """
+        try:
+            return OutgoingMessage.from_payload(
+                row.channel, row.chat_id, row.payload, row.request_id
+            )
+        except Exception as error:  # whatever it is, the row alone is at fault
+            kind = type(error).__name__
+        log.error("outbox %d to %s cannot be read (%s); marked failed", row.id, row.channel, kind)
+        self._metrics.delivery_failures.labels(row.channel, "final").inc()
+        async with self._database.transaction() as session:
+            await outbox.mark_failed(session, row.id, f"unreadable: {kind}")
+        return None
 
     async def _with_files(self, row: OutboxMessage, message: OutgoingMessage) -> OutgoingMessage:
         """``message`` with the bytes of the files the bot made for it (:mod:`bot.file_maker`).

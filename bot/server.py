@@ -71,6 +71,7 @@ def build_application(bot: Bot) -> web.Application:
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)
     app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/favicon.ico", _icon)
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock).register(app)
         ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports).register(app)
@@ -185,12 +186,47 @@ async def _ready(request: web.Request) -> web.Response:
     return json_response(body, status=200 if ready else 503)
 
 
+_ICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    b'<rect width="32" height="32" rx="7" fill="#1f6feb"/>'
+    b'<path d="M8 10h16v10H15l-5 4v-4H8z" fill="#fff"/></svg>'
+)
+"""A speech bubble on the brand's blue: browsers ask for ``/favicon.ico`` on every page, and a
+404 there shows as an error in the console of every visitor's browser."""
+
+
+async def _icon(_request: web.Request) -> web.Response:
+    """The site's icon (SVG, which browsers take whatever the name)."""
+    return web.Response(
+        body=_ICON,
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 async def _metrics(request: web.Request) -> web.Response:
     """Prometheus's text format; the database's figures are read at each scrape."""
     bot = request.app[BOT_KEY]
     metrics = bot.services.metrics
     body = await metrics.exposition(bot.database, bot.clock.now(), bot.knowledge.match_cache)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _warn_if_estimated(bot: Bot) -> None:
+    """Say at start-up what ``/readyz`` will say: due dates soon rest on an estimated year.
+
+    Each December the coming year's holidays are not yet official, so a fresh start is not
+    ready; the operator reads why in the log, not only in a 503.
+    """
+    today = shanghai_date(bot.clock.now())
+    unknown = bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
+    if unknown:
+        log.warning(
+            "working-day calendar: %s not official yet, due dates there are estimated and "
+            "/readyz answers 503 until an admin adds the year (BOT_CALENDAR) or chinese-calendar "
+            "is updated",
+            ", ".join(str(year) for year in unknown),
+        )
 
 
 async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
@@ -248,6 +284,7 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     if bot.settings.web_chat:
         log.info("web chat on http://%s:%d/", host, port)
         log.info("commissioners' console on http://%s:%d/console", host, port)
+    _warn_if_estimated(bot)
     log.info("serving on %s:%d (SIGHUP reloads FAQ files, roster and calendar)", host, port)
     log.info("event loop: %s", _loop_name(loop))
     try:

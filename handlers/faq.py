@@ -154,11 +154,9 @@ def answer_question(
             return Answer(result, text, entry.source, None, (ask,), Reply.NOT_STATED)
         return Answer(result, body, entry.source, entry.id, ())
     if result.band is Band.SUGGEST:
-        lines = [texts.suggest_intro]
-        lines += [
-            f"{n}. {_question_text(m.entry, language)}" for n, m in enumerate(result.matches, 1)
-        ]
-        lines.append(texts.suggest_outro)
+        # The questions are the buttons (WeChat shows them as links): listed in the text too,
+        # each would be read twice.
+        lines = [texts.suggest_intro, texts.suggest_outro]
         offered = tuple(
             Button(_question_text(m.entry, language), SUGGESTION_PREFIX + m.entry.id)
             for m in result.matches

@@ -148,7 +148,11 @@ class AnsweredQuestion(Base):
 
 
 class Person(Base):
-    """Someone who writes to the bot; the same person may have identities on several channels."""
+    """Someone who writes to the bot; the same person may have identities on several channels.
+
+    A caller whose request a member recorded (by phone or at the desk) is a person without any
+    identity: known by the name they gave, reachable only by the phone number on the request.
+    """
 
     __tablename__ = "people"
 
@@ -191,8 +195,10 @@ class Request(Base):
     """What people say and type: ``2026-0042``."""
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), nullable=False, index=True)
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
-    """Where the entrepreneur opened it; replies go back there."""
+    """How it came in (:class:`bot.messages.Intake`): a chat channel, where replies go back,
+    or ``hotline``/``visit``, a call or a visit a member recorded, with no chat at all."""
     chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    """The chat replies go to; empty for a call or a visit."""
     category: Mapped[str] = mapped_column(String(32), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     phone: Mapped[str | None] = mapped_column(String(32))

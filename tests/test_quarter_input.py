@@ -115,3 +115,17 @@ def test_the_command_refuses_a_wrong_quarter_or_year_with_exit_code_2(
     assert f"{FIRST_YEAR}" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "bot.db").exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [("/dev/full", "No space left on device"), ("missing/季报.csv", "No such file or directory")],
+)
+def test_a_report_that_cannot_be_written_says_where_and_why(
+    tmp_path: Path, cli: Cli, out: str, reason: str
+) -> None:
+    target = out if out.startswith("/") else str(tmp_path / out)
+    failed = run_report(cli, tmp_path, "--quarter", "2026Q4", "--format", "csv", "--out", target)
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stderr.strip().endswith(f"无法写入 {target}：{reason}"), failed.stderr
+    assert "Traceback" not in failed.stderr

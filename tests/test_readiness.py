@@ -8,6 +8,8 @@ server the other tests share.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shutil
 from datetime import UTC, datetime
@@ -18,7 +20,10 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import create_bot
 from bot.clock import ManualClock
+from bot.server import serve
+from bot.settings import load_settings
 from bot.texts.chat import ZH
 from storage import Database
 from storage.models import AnsweredQuestion
@@ -120,3 +125,53 @@ async def ask(chat: aiohttp.ClientSession, message_id: str) -> tuple[int, dict[s
         "/api/messages", json={"text": "服务专员多久回复", "id": message_id}
     ) as response:
         return response.status, await response.json()
+
+
+@pytest.mark.parametrize(("moment", "warned"), [(DECEMBER, True), (SUMMER, False)])
+async def test_start_up_says_when_due_dates_rest_on_an_estimated_year(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    faq_dir: Path,
+    moment: datetime,
+    warned: bool,
+) -> None:
+    monkeypatch.setenv("BOT_HTTP_PORT", "0")
+    caplog.set_level(logging.INFO, logger="bot.server")
+    bot = await create_bot(load_settings(knowledge_dir=faq_dir), ManualClock(moment))
+    serving_logged = asyncio.Event()
+
+    class Started(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("serving on"):
+                serving_logged.set()
+
+    started = Started()
+    logging.getLogger("bot.server").addHandler(started)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(bot, stop))
+    try:
+        async with asyncio.timeout(30):
+            await serving_logged.wait()
+    finally:
+        logging.getLogger("bot.server").removeHandler(started)
+        stop.set()
+        await serving
+        await bot.close()
+    estimated = [r for r in caplog.records if r.message.startswith("working-day calendar:")]
+    if warned:
+        assert [r.levelname for r in estimated] == ["WARNING"]
+        assert "2027 not official yet" in estimated[0].message
+        assert "/readyz answers 503" in estimated[0].message
+    else:
+        assert estimated == []
+
+
+async def test_the_site_has_an_icon(tmp_path: Path, faq_dir: Path) -> None:
+    async with (
+        site(tmp_path, faq_dir, ManualClock(SUMMER)) as url,
+        aiohttp.ClientSession() as client,
+        client.get(f"{url}/favicon.ico") as answer,
+    ):
+        assert answer.status == 200
+        assert answer.content_type == "image/svg+xml"
+        assert (await answer.read()).startswith(b"<svg ")

@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.domain.lifecycle import Status
 from bot.settings import load_settings
-from storage.models import Notice, OutboxMessage
+from storage.models import Notice, OutboxMessage, Request
 from tests.support.databases import scratch_postgres
 from tests.support.desk import (
     ENTREPRENEUR,
@@ -227,3 +227,55 @@ async def test_a_request_whose_group_left_the_roster_does_not_hold_up_the_others
     await tick_at(bot, clock, "2026-12-09T10:01")  # never sent twice
     assert await notices(bot) == Counter({"escalation": 2})
     assert (await the_request(bot, orphan)).group_id == "g1"
+
+
+async def test_notices_due_together_commit_together_and_one_that_fails_holds_up_none(
+    desk: tuple[Bot, ManualClock, Path],
+) -> None:
+    bot, clock, _ = desk
+    broken = await open_one(bot, "公司注册需要哪些材料")
+    await say(bot, OTHER, choice="space:baodi-eco")
+    fine = [(await say(bot, OTHER, f"/new 第{n}件事想咨询")) for n in range(3)]
+    assert len(fine) == 3
+    # The first request names a channel this release cannot read (written by a newer one, say):
+    # its escalation fails where the apology to the entrepreneur is composed.
+    async with bot.database.sessions.begin() as session:
+        await session.execute(
+            update(Request).where(Request.number == broken).values(channel="carrier-pigeon")
+        )
+    await tick_at(bot, clock, "2026-12-08T10:00")  # all four are overdue
+    assert await notices(bot) == Counter({"escalation": 3})
+    escalated = [text.split("：", 1)[0] for text in await sent_to(bot, SUPERVISORS_CHAT)]
+    assert escalated == [f"🚨 工单 2026-000{n} 已超期" for n in (2, 3, 4)]
+
+    async with bot.database.sessions.begin() as session:
+        await session.execute(
+            update(Request).where(Request.number == broken).values(channel="telegram")
+        )
+    await tick_at(bot, clock, "2026-12-08T10:01")  # the fault mended: it goes out now, once
+    assert await notices(bot) == Counter({"escalation": 4})
+    assert (await sent_to(bot, SUPERVISORS_CHAT))[-1].startswith(f"🚨 工单 {broken} 已超期")
+
+
+async def test_a_morning_of_reminders_is_sent_in_few_transactions(
+    desk: tuple[Bot, ManualClock, Path],
+) -> None:
+    bot, clock, _ = desk
+    await say(bot, OTHER, choice="space:baodi-eco")
+    for n in range(12):
+        await say(bot, OTHER, f"/new 第{n}件事想咨询")
+    await tick_at(bot, clock, "2026-12-07T08:59")  # the hourly clean-up's round: none due yet
+    commits = 0
+
+    def committed(_connection: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    engine = bot.database.engine.sync_engine
+    event.listen(engine, "commit", committed)
+    try:
+        await tick_at(bot, clock, "2026-12-07T09:00")  # all twelve are due today
+    finally:
+        event.remove(engine, "commit", committed)
+    assert await notices(bot) == Counter({"remind-due": 12})
+    assert commits == 1

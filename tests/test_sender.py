@@ -340,3 +340,28 @@ async def test_a_sender_waiting_for_work_stops_when_told_not_at_its_next_round(
     stop.set()
     async with asyncio.timeout(10):
         await task
+
+
+async def test_a_row_this_release_cannot_read_fails_at_once_and_holds_up_nothing(
+    bot: tuple[Bot, ManualClock], caplog: pytest.LogCaptureFixture
+) -> None:
+    running, clock = bot
+    async with running.database.transaction() as session:
+        # Written by a newer release (a language this one does not know), or edited by hand.
+        payloads: list[tuple[str, dict[str, object]]] = [
+            ("9001", {"text": "Bonjour", "language": "fr"}),
+            ("9002", {"text": "你好"}),
+        ]
+        for chat_id, payload in payloads:
+            outbox.enqueue(session, channel="telegram", chat_id=chat_id, payload=payload, now=NOW)
+    platform = Platform()
+    sender = sender_for(running, platform)
+    assert await sender.deliver_due() == 2
+    assert platform.delivered == [("9002", "你好")]
+    unreadable, readable = await rows(running)
+    assert (unreadable.status, readable.status) == (OutboxStatus.FAILED, OutboxStatus.SENT)
+    assert unreadable.last_error == "unreadable: ValueError"
+    assert "outbox 1 to telegram cannot be read (ValueError); marked failed" in caplog.text
+    assert "Bonjour" not in caplog.text
+    clock.advance(LEASE * 2)
+    assert await sender.deliver_due() == 0  # never taken again

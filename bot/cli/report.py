@@ -80,7 +80,11 @@ def report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"无法生成 PDF：{error}", file=sys.stderr)
         return 1
     if args.out:
-        args.out.write_bytes(body[0])
+        try:
+            args.out.write_bytes(body[0])
+        except OSError as error:  # a full disk, a folder that is not there, no permission
+            print(f"无法写入 {args.out}：{error.strerror or error}", file=sys.stderr)
+            return 1
         print(f"已写入 {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(body[0])

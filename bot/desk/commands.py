@@ -13,7 +13,15 @@ from typing import ClassVar
 
 from bot.domain.lifecycle import Action
 from bot.domain.roster.model import Roles
-from bot.messages import Attachment, Button, Channel, Confirmation, Language, OutgoingMessage
+from bot.messages import (
+    Attachment,
+    Button,
+    Channel,
+    Confirmation,
+    Intake,
+    Language,
+    OutgoingMessage,
+)
 from storage.models import Person, Request
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "NoticeKind",
     "Notify",
     "Open",
+    "OpenForCaller",
     "Outcome",
     "Rate",
     "Redate",
@@ -93,6 +102,27 @@ class Open:
     text: str
     phone: str | None
     space_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenForCaller:
+    """A duty group member records a request taken by phone or at the on-site desk.
+
+    It is routed like any other, to the duty group of the caller's maker space, which must be
+    one of the member's groups.
+
+    Attributes:
+        intake: :attr:`~bot.messages.Intake.HOTLINE` or :attr:`~bot.messages.Intake.VISIT`.
+        caller: The caller's name.
+        phone: The caller's phone number, checked by the console.
+    """
+
+    intake: Intake
+    caller: str
+    phone: str
+    space_id: str
+    category_id: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +258,7 @@ MEMBER_MOVES: dict[str, type[MemberMove]] = {
 
 Command = (
     Open
+    | OpenForCaller
     | MemberMove  # Claim, Reply, Ask, Resolve, Transfer
     | FollowUp
     | Confirm

@@ -6,10 +6,7 @@ An entrepreneur only ever touches their own requests (:func:`bot.desk.policy.own
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
-from bot.clock import SHANGHAI
 from bot.desk import policy
 from bot.desk.commands import Confirm, Entrepreneur, FollowUp, Note, Open, Outcome, Rate, Reopen
 from bot.desk.compose import (
@@ -19,7 +16,7 @@ from bot.desk.compose import (
     resolution_buttons,
     to_group,
 )
-from bot.desk.record import ENTREPRENEUR, event, locked, next_status, redate
+from bot.desk.record import ENTREPRENEUR, Opening, event, locked, next_status, open_new, redate
 from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
@@ -31,141 +28,37 @@ from bot.domain.lifecycle import (
     transition,
 )
 from bot.domain.roster.model import Group, Space
-from bot.domain.workdays import Due
-from bot.logs import concerning
-from bot.messages import OutgoingMessage
+from bot.messages import Channel, OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import requests
 from storage.models import Request
 
-__all__ = [
-    "Opening",
-    "confirm",
-    "dated",
-    "follow_up",
-    "open_request",
-    "opened",
-    "opening",
-    "rate",
-    "reopen",
-]
+__all__ = ["confirm", "follow_up", "open_request", "opened", "rate", "reopen"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Opening:
-    """A request about to open: all the desk decides before it has a number and an id.
-
-    Attributes:
-        command: What the entrepreneur asked for.
-        opened_at: The moment it opens.
-        category: Its kind of matter.
-        due: Its due date and deadline, from the category's working days.
-        space: The entrepreneur's maker space.
-        group: The duty group on duty for the space that day.
-    """
-
-    command: Open
-    opened_at: datetime
-    category: categories.Category
-    due: Due
-    space: Space
-    group: Group
-
-    @property
-    def year(self) -> int:
-        """The year whose numbers it takes (Shanghai's)."""
-        return self.opened_at.astimezone(SHANGHAI).year
-
-    def request(self, person_id: int, number: str) -> Request:
-        """The request to store, numbered ``number``, of the person ``person_id``."""
-        return Request(**self.columns(person_id, number))
-
-    def columns(self, person_id: int, number: str) -> dict[str, object]:
-        """The :meth:`request`'s columns, by name."""
-        command, due = self.command, self.due
-        return {
-            "number": number,
-            "person_id": person_id,
-            "channel": command.channel.value,
-            "chat_id": command.chat_id,
-            "category": self.category.id,
-            "text": command.text,
-            "phone": command.phone,
-            "space_id": self.space.id,
-            "group_id": self.group.id,
-            "status": Status.OPEN,
-            "opened_at": self.opened_at,
-            "due_date": due.due_date,
-            "deadline": due.deadline,
-            "provisional": due.provisional,
-            "updated_at": self.opened_at,
-        }
-
-    def event_data(self) -> dict[str, object]:
-        """What the log's "opened" event records besides the text."""
-        return {
-            "group": self.group.id,
-            "space": self.space.id,
-            "due_date": self.due.due_date.isoformat(),
-        }
-
-
-def dated(turn: Turn, category_id: str) -> tuple[categories.Category, Due]:
-    """The category ``category_id``, and the due date of a request of it opened now."""
-    category = categories.by_id(category_id)
-    return category, turn.calendar.due(turn.now, category.workdays)
-
-
-def opening(
-    turn: Turn, command: Open, when: tuple[categories.Category, Due] | None = None
-) -> Opening:
-    """Where the request ``command`` asks for goes, and when it is due.
-
-    Args:
-        turn: The moment, the roster and the calendar.
-        command: The request to open.
-        when: Its :func:`dated`, when already known.
-
-    Raises:
-        KeyError: The maker space is not in the roster, or no group serves it.
-    """
-    now, roster = turn.now, turn.roster
-    category, due = when or dated(turn, command.category_id)
-    space = roster.space(command.space_id)
-    group = roster.duty_group(command.space_id, now.astimezone(SHANGHAI).date())
-    return Opening(command, now, category, due, space, group)
-
-
 async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
     """Open a request, route it to the duty group, confirm it and post the group's card."""
-    planned = opening(turn, command)
-    number = await requests.next_number(turn.session, planned.year)
-    request = planned.request(who.person.id, number)
-    turn.session.add(request)
-    await turn.session.flush()
-    event(
-        turn,
-        request,
-        EventKind.OPENED,
-        ENTREPRENEUR,
+    opening = Opening(
+        person_id=who.person.id,
+        channel=command.channel.value,
+        chat_id=command.chat_id,
+        category_id=command.category_id,
         text=command.text,
-        data=planned.event_data(),
+        phone=command.phone,
+        space_id=command.space_id,
     )
-    return Outcome(messages=opened(turn, who, planned, request), request=request)
+    request, group, space = await open_new(turn, opening, ENTREPRENEUR)
+    return Outcome(messages=opened(turn, who, request, group, space), request=request)
 
 
 def opened(
-    turn: Turn, who: Entrepreneur, planned: Opening, request: Request
+    turn: Turn, who: Entrepreneur, request: Request, group: Group, space: Space
 ) -> list[OutgoingMessage]:
-    """What opening ``request`` says: the entrepreneur's confirmation, the group's card.
-
-    What is logged from here on carries its number.
-    """
-    number, category, group, space = request.number, planned.category, planned.group, planned.space
-    concerning(number)
-    log.info("request %s opened for group %s", number, group.id)
+    """What opening ``request`` says: the entrepreneur's confirmation, the group's card."""
+    category = categories.by_id(request.category)
+    number = request.number
     texts = desk_texts_for(who.language)
     shown, note = due_text(texts, request)
     confirmation = texts.opened.format(
@@ -179,7 +72,7 @@ def opened(
     )
     # The confirmation names the request, so the entrepreneur's later words can find it.
     told = OutgoingMessage(
-        planned.command.chat_id, planned.command.channel, confirmation, request_id=request.id
+        request.chat_id, Channel(request.channel), confirmation, request_id=request.id
     )
     return [told, *post_card(turn, request, who.person)]
 

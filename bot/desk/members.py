@@ -30,7 +30,7 @@ from bot.desk.record import event, locked, next_status, redate
 from bot.desk.turn import Turn
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Action, Role, Status
-from bot.messages import OutgoingMessage
+from bot.messages import Intake, OutgoingMessage
 from bot.texts.chat import texts_for
 from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage import requests
@@ -41,6 +41,8 @@ __all__ = ["check", "move", "refusal"]
 log = logging.getLogger(__name__)
 
 _NEEDS_TEXT = (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER)
+_SAID = (Action.REPLY, Action.ASK, Action.RESOLVE)
+"""The moves whose words are for the person who asked."""
 
 
 def refusal(member: Member, text: str) -> Outcome:
@@ -102,6 +104,8 @@ async def move(turn: Turn, member: Member, command: MemberMove) -> Outcome:
         return outcome  # the ✓ under the member's message, once delivered, says it all
     done = texts.done.format(number=number, action=texts.moves_done[action.value])
     outcome.notes.append(Note(done))
+    if action in _SAID and Intake(request.channel).chat is None:
+        outcome.notes.append(Note(texts.tell_caller))
     return outcome
 
 
@@ -118,7 +122,7 @@ async def _apply(
     if request.assignee is None or action is Action.CLAIM:
         request.assignee, request.assignee_name = member.account, member.name
     messages: list[OutgoingMessage] = []
-    if action in (Action.REPLY, Action.ASK, Action.RESOLVE) and request.first_reply_at is None:
+    if action in _SAID and request.first_reply_at is None:
         request.first_reply_at = now
     if action is Action.ASK:
         requests.open_pause(turn.session, request, now)
@@ -130,7 +134,12 @@ async def _apply(
         await requests.end_pause(turn.session, request, now)
         messages += await redate(turn, request)
     request.status = status
-    event(turn, request, EventKind(action.value), member.account, text=text or None)
+    told = Intake(request.channel)
+    # A caller has no chat: the member tells them by phone or at the desk, and the log says so.
+    said: dict[str, object] | None = None
+    if told.chat is None and action in _SAID:
+        said = {"told": told.value}
+    event(turn, request, EventKind(action.value), member.account, text=text or None, data=said)
 
     def compose(texts: DeskTexts) -> str:
         template = {
@@ -140,8 +149,8 @@ async def _apply(
         }[action]
         return template.format(number=request.number, name=member.name, text=text)
 
-    if action in (Action.REPLY, Action.ASK, Action.RESOLVE):
-        relay = await to_entrepreneur(
+    if action in _SAID:
+        relays = await to_entrepreneur(
             turn,
             request,
             compose,
@@ -150,9 +159,10 @@ async def _apply(
             else None,
             attachments=command.attachments,
         )
-        if command.confirm is not None and relay.channel.pushed:
-            relay = replace(relay, confirm=command.confirm)
-        messages.append(relay)
+        if command.confirm is not None:
+            confirm = command.confirm
+            relays = [replace(r, confirm=confirm) if r.channel.pushed else r for r in relays]
+        messages += relays
     messages += await card_update(turn, request)
     return messages
 
@@ -182,7 +192,7 @@ async def _transfer(
             number=request.number, group=group.name, due=shown, provisional=note
         )
 
-    messages.append(await to_entrepreneur(turn, request, compose))
+    messages += await to_entrepreneur(turn, request, compose)
     moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name)
     messages += to_group(turn, request, moved, edit_card=True, group_id=old)
     person = await turn.session.get(Person, request.person_id)

@@ -1,7 +1,7 @@
 """``/new text`` as one unit of SQLite's writer: the desk opens the request in plain SQL.
 
 The full path opens a request through the ORM (:func:`bot.desk.entrepreneurs.open_request`);
-this unit does the same with the same desk functions (:func:`~bot.desk.entrepreneurs.opening`,
+this unit does the same with the same desk functions (:func:`~bot.desk.record.routed`,
 :func:`~bot.desk.entrepreneurs.opened`) and writes the same rows in plain SQL
 (:mod:`storage.quick_requests`). The category and the due date are decided on the event loop
 before; inside the unit, in the batch's transaction, come the reads that decide the reply (the
@@ -22,9 +22,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.desk.commands import Entrepreneur, Open, Outcome
-from bot.desk.entrepreneurs import dated, opened, opening
-from bot.desk.record import ENTREPRENEUR
+from bot.desk.commands import Entrepreneur, Outcome
+from bot.desk.entrepreneurs import opened
+from bot.desk.record import ENTREPRENEUR, Opening, announce, dated, routed
 from bot.domain.events import EventKind
 from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
@@ -102,13 +102,15 @@ def open_at_once(
             return None  # the full path asks for the maker space
         if quick.in_conversation(connection, channel, asker.user_id):
             return None  # the full path ends it first
-        command = Open(asker.channel, asker.chat_id, category_id, text, None, person.space_id)
+        opening = Opening(
+            person.id, channel, asker.chat_id, category_id, text, None, person.space_id
+        )
         try:
-            planned = opening(turn, command, when)
+            routing = routed(turn, opening, when)
         except KeyError:
             return None  # no group serves the space: the full path says what
-        number = quick_requests.next_number(connection, planned.year)
-        request = quick_requests.detached(Request, **planned.columns(person.id, number))
+        number = quick_requests.next_number(connection, routing.year)
+        request = quick_requests.detached(Request, **routing.columns(number))
         request.id = quick_requests.insert_request(connection, request)
         quick_requests.add_event(
             connection,
@@ -117,11 +119,13 @@ def open_at_once(
             actor=ENTREPRENEUR,
             at=now,
             text=text,
-            data=planned.event_data(),
+            data=routing.event_data(),
         )
+        who = Entrepreneur(person, asker.language)
         # On the writer's thread, the number marks this unit's lines only, not the next unit's.
         with about(None):
-            messages = opened(turn, Entrepreneur(person, asker.language), planned, request)
+            announce(request, routing.group)
+            messages = opened(turn, who, request, routing.group, routing.space)
         return Outcome(messages=messages, request=request)
 
     return unit

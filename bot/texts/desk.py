@@ -90,6 +90,11 @@ class DeskTexts:
     """To a sender in no duty group who names a request: the same words whatever the number,
     so that numbers tell a stranger nothing."""
     not_in_your_groups: str
+    taken: str
+    not_on_duty_for: str
+    tell_caller: str
+    card_caller: dict[str, str]
+    """After the caller's name on a card: how a request without a chat came in."""
     """To a member naming a request their groups do not hold: the same words whether it
     exists or not, and no group named."""
 
@@ -205,6 +210,16 @@ DESK_ZH = DeskTexts(
     attachment_kinds={"photo": "照片", "document": "文件", "voice": "语音", "video": "视频"},
     members_only="抱歉，只有服务小组的成员可以处理工单。",
     not_in_your_groups="您所在的服务小组没有工单 {number}，请检查编号。",
+    taken=(
+        "☎ 工单已登记：{number}\n"
+        "来电人：{caller}\n"
+        "承办：{group}（{space}）\n"
+        "答复期限：{due}{provisional}，共 {days} 个工作日\n"
+        "请把工单编号和答复期限告诉来电人。"
+    ),
+    not_on_duty_for="{space}今天由{group}值班，您不在这个小组，请转给他们登记。",
+    tell_caller="这个工单没有在线会话，请电话或当面把内容告诉来电人。",
+    card_caller={"hotline": "（热线来电，请电话答复）", "visit": "（现场来访，请电话答复）"},
 )
 
 DESK_EN = DeskTexts(
@@ -323,6 +338,19 @@ DESK_EN = DeskTexts(
     attachment_kinds={"photo": "photo", "document": "file", "voice": "voice", "video": "video"},
     members_only="Sorry, only members of a service group can act on requests.",
     not_in_your_groups="Your service group has no request {number}; please check the number.",
+    taken=(
+        "☎ Request {number} recorded\n"
+        "Caller: {caller}\n"
+        "Handled by: {group} ({space})\n"
+        "Reply due by: {due}{provisional}, {days} working days\n"
+        "Please tell the caller the number and the due date."
+    ),
+    not_on_duty_for="{group} is on duty for {space} today and you are not in it: pass the call on.",
+    tell_caller="This request has no chat: please tell the caller by phone or in person.",
+    card_caller={
+        "hotline": " (hotline call: reply by phone)",
+        "visit": " (desk visit: reply by phone)",
+    },
 )
 
 _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}

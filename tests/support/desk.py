@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
-from bot.delivery import Delivered, DeliveryError
+from bot.delivery import Delivered
 from bot.messages import Channel, IncomingMessage, OutgoingMessage, Sender
 from bot.routing import InlinePolicy
 from bot.settings import load_settings
@@ -162,8 +162,9 @@ class Platform:
         self.delivered: list[tuple[str, str]] = []
         self.edits: list[tuple[str, str | None]] = []
         """Chat id and the platform id of the message each delivery replaced or answered."""
-        self.failures: dict[str, list[DeliveryError]] = {}
-        """Chat id → the errors its next attempts raise, in order."""
+        self.failures: dict[str, list[BaseException]] = {}
+        """Chat id → the errors its next attempts raise, in order (a :class:`DeliveryError`, or
+        anything an adapter might let escape)."""
         self._next_id = 100
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.channels.console.auth import Commissioner
+from bot.channels.console.hotline import caller_card, caller_event
 from bot.clock import SHANGHAI
 from bot.desk.queries import Board, BoardItem, moves_allowed
 from bot.domain import categories
@@ -60,6 +61,7 @@ def _card(roster: Roster, item: BoardItem) -> dict[str, Any]:
         "space": space,
         "entrepreneur": (entrepreneur.display_name if entrepreneur else None) or texts.anonymous,
         "phone": request.phone,
+        **caller_card(request),
         "text": request.text,
         "status": request.status,
         "status_label": texts.status.get(request.status, request.status),
@@ -89,10 +91,12 @@ def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
         detail = texts.moved.format(old=data.get("from", ""), new=data.get("to", ""))
     elif event.kind == EventKind.RATED:
         detail = texts.stars.format(stars=data.get("stars", ""))
+    what = texts.event.get(event.kind, event.kind)
+    what, detail = caller_event(event.kind, data, what, detail)  # a call's, or a visit's
     return {
         "at": _local(event.at),
         "kind": event.kind,
-        "what": texts.event.get(event.kind, event.kind),
+        "what": what,
         "who": _actor(roster, event.actor),
         "text": detail,
     }

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bot.channels.console import board
 from bot.channels.console.auth import Commissioner, ConsoleAuth, account
+from bot.channels.console.hotline import HotlineDesk
 from bot.channels.console.http import (
     CONSOLE_HEADERS,
     Refused,
@@ -57,7 +58,7 @@ __all__ = ["ConsoleChannel"]
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parents[1] / "static"
-_ASSETS = frozenset({"console.html", "console.js", "console.css", "signin.js"})
+_ASSETS = frozenset({"console.html", "console.js", "console.css", "signin.js", "hotline.js"})
 TEXT_LIMIT = MAX_TEXT_LENGTH - 100
 """Longest reply, question or result: the command and number must fit in a chat message too."""
 
@@ -107,6 +108,7 @@ class ConsoleChannel:
         app.router.add_get("/console/api/requests", guarded(self._board))
         app.router.add_post("/console/api/act", guarded(self._act))
         app.router.add_get("/console/report", self._report)
+        HotlineDesk(self._dispatcher, self._clock, self._auth).register(app)
 
     @property
     def _roster(self) -> Roster:

@@ -78,6 +78,7 @@ async function refresh() {
 
 function showSignin(data) {
   signedIn = false;
+  document.dispatchEvent(new CustomEvent("console:signin")); // hotline.js
   $("board").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
@@ -142,6 +143,7 @@ function showBoard(data) {
   reports.hidden = !data.reports.length;
   $("notice").textContent = data.notice;
   $("notice").hidden = !data.notice;
+  document.dispatchEvent(new CustomEvent("console:board", { detail: data })); // hotline.js
   allGroups = data.all_groups;
   const seen = new Set();
   for (const name of SECTIONS) {
@@ -256,6 +258,7 @@ function update(entry, item) {
     timeline.appendChild(line);
   }
   summary.appendChild(timeline);
+  if (window.markCallerCard) window.markCallerCard(summary, item); // hotline.js
 }
 
 function choose(entry, action) {
