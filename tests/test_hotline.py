@@ -105,7 +105,7 @@ async def test_a_call_gets_a_number_and_a_due_date_and_only_the_group_hears_of_i
     # The card goes to the group's chat and nowhere else: there is no chat to confirm in.
     assert await outbox_chats(running) == [GROUP_CHAT]
     (card,) = opened.messages
-    assert "创业者：赵先生（热线来电，请电话答复），电话 13812345678" in card.text
+    assert "创业者：赵先生，电话 13812345678（热线来电，请电话答复）" in card.text
     assert await log_of(running, request.id) == [
         (
             EventKind.OPENED,

@@ -26,6 +26,7 @@ from storage.models import Person, Request
 
 __all__ = [
     "MEMBER_MOVES",
+    "REASON_LIMIT",
     "SYSTEM",
     "Ask",
     "AutoClose",
@@ -173,10 +174,16 @@ class Resolve(MemberMove):
     action = Action.RESOLVE
 
 
+@dataclass(frozen=True, slots=True)
 class Transfer(MemberMove):
-    """Hand the request to another duty group (``text`` is the group's id)."""
+    """Hand the request to another duty group (``text`` is the group's id).
 
-    __slots__ = ()
+    Attributes:
+        reason: Why, in a few words: kept in the request's log and told to the receiving group.
+            The console asks for one; a chat command may leave it out.
+    """
+
+    reason: str = ""
     action = Action.TRANSFER
 
 
@@ -245,6 +252,9 @@ class Redate:
 
     provisional_only: bool = False
 
+
+REASON_LIMIT = 200
+"""The longest reason for a transfer: a short note for the next group, not a reply."""
 
 MEMBER_MOVES: dict[str, type[MemberMove]] = {
     "claim": Claim,

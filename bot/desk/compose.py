@@ -72,9 +72,10 @@ def card_text(turn: Turn, request: Request, person: Person | None) -> str:
         number=request.number,
         category=categories.by_id(request.category).zh,
         space=space_name(turn, request.space_id),
-        who=((person.display_name if person else None) or "创业者")
-        + texts.card_caller.get(request.channel, ""),
+        who=(person.display_name if person else None) or "创业者",
         phone=f"，电话 {request.phone}" if request.phone else "",
+        via=texts.card_via.get(request.channel, request.channel),
+        english=texts.card_english if person and person.language == Language.EN else "",
         text=request.text,
         due=shown,
         provisional=note,

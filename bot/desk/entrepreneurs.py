@@ -146,7 +146,9 @@ async def reopen(turn: Turn, who: Entrepreneur, command: Reopen) -> Outcome:
     # The days between the result and the reopening were not the commissioners' to count.
     requests.open_pause(turn.session, request, request.resolved_at, until=turn.now)
     request.status = status
-    request.resolved_at = None
+    # The result did not solve it: it stays in the log (the resolve event) as history, and
+    # the request has no result in force until it is resolved again.
+    request.resolved_at = request.result = None
     event(turn, request, EventKind.REOPENED, ENTREPRENEUR)
     messages = await redate(turn, request)
     notice = GROUP_TEXTS.reopened.format(number=request.number)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from bot.desk import policy
 from bot.desk.commands import (
+    REASON_LIMIT,
     Member,
     MemberMove,
     Note,
@@ -21,6 +22,7 @@ from bot.desk.commands import (
 from bot.desk.compose import (
     card_update,
     due_text,
+    group_name,
     post_card,
     resolution_buttons,
     to_entrepreneur,
@@ -97,7 +99,7 @@ async def move(turn: Turn, member: Member, command: MemberMove) -> Outcome:
         return checked
     request, status = checked
     if isinstance(command, Transfer):
-        return await _transfer(turn, member, request, text, status)
+        return await _transfer(turn, member, request, command, status)
     messages = await _apply(turn, member, request, command, action=action, status=status)
     outcome = Outcome(messages=messages, request=request)
     if any(m.confirm is not None for m in messages):
@@ -168,13 +170,16 @@ async def _apply(
 
 
 async def _transfer(
-    turn: Turn, member: Member, request: Request, target: str, status: Status
+    turn: Turn, member: Member, request: Request, command: Transfer, status: Status
 ) -> Outcome:
     texts = desk_texts_for(member.language)
+    target, reason = command.text, command.reason.strip()
     groups = {g.id: g for g in turn.roster.groups}
     group = groups.get(target)
     if group is None:
         return Outcome.refused(texts.unknown_group.format(group=target, groups="、".join(groups)))
+    if len(reason) > REASON_LIMIT:
+        return Outcome.refused(texts.reason_too_long.format(limit=REASON_LIMIT))
     messages: list[OutgoingMessage] = []
     if request.status == Status.WAITING:
         # The transfer ends the wait: the request is open again and its clock runs.
@@ -184,7 +189,14 @@ async def _transfer(
     request.group_id = group.id
     request.assignee = request.assignee_name = None
     request.status = status
-    event(turn, request, EventKind.TRANSFERRED, member.account, data={"from": old, "to": group.id})
+    event(
+        turn,
+        request,
+        EventKind.TRANSFERRED,
+        member.account,
+        text=reason or None,
+        data={"from": old, "to": group.id},
+    )
 
     def compose(reader: DeskTexts) -> str:
         shown, note = due_text(reader, request)
@@ -193,9 +205,16 @@ async def _transfer(
         )
 
     messages += await to_entrepreneur(turn, request, compose)
-    moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name)
+    because = GROUP_TEXTS.transfer_reason.format(reason=reason) if reason else ""
+    moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name) + because
     messages += to_group(turn, request, moved, edit_card=True, group_id=old)
     person = await turn.session.get(Person, request.person_id)
     messages += post_card(turn, request, person)
+    if reason:
+        # The receiving group reads why under the new card (the card itself is redrawn on
+        # every change, and would lose it).
+        source = group_name(turn, old)
+        arrived = GROUP_TEXTS.card_arrived.format(number=request.number, group=source) + because
+        messages += to_group(turn, request, arrived)
     done = texts.done.format(number=request.number, action=group.name)
     return Outcome(notes=[Note(done)], messages=messages, request=request)

@@ -55,11 +55,21 @@ class ConsoleTexts:
     status: dict[str, str]
     event: dict[str, str]
     moved: str
+    moved_because: str
+    channels: dict[str, str]
+    """How each intake channel is named on a card."""
+    languages: dict[str, str]
+    """How each language an entrepreneur reads is named on a card."""
+    reason_needed: str
+    reason_too_long: str
+    district_only: str
+    district_sections: dict[str, str]
+    """The headings of a group's requests in a supervisor's view, by board section."""
+    report_formats: dict[str, str]
     stars: str
     report_only: str
     report_bad_quarter: str
     report_district_needed: str
-    report_link: str
     unavailable: str
 
 
@@ -115,11 +125,28 @@ CONSOLE_TEXTS = ConsoleTexts(
         "notice": "到期提醒",
     },
     moved="{old} → {new}",
+    moved_because="{moved}，原因：{reason}",
+    channels={
+        "web": "网页",
+        "wechat": "微信",
+        "telegram": "Telegram",
+        "hotline": "热线电话",
+        "visit": "现场窗口",
+    },
+    languages={"zh": "中文", "en": "English"},
+    reason_needed="请写明转交原因，接收的小组会看到。",
+    reason_too_long="转交原因有 {length} 字，请控制在 {limit} 字以内。",
+    district_only="只有督导可以查看辖区的工单。",
+    district_sections={
+        "overdue": "已超期",
+        "due_soon": "两个工作日内到期",
+        "active": "待办与办理中",
+    },
+    report_formats={"pdf": "PDF（含图表）", "html": "网页（HTML）", "csv": "表格（CSV）"},
     stars="{stars} 星",
     report_only="季报只有督导和管理员可以下载。",
     report_bad_quarter="季度写法不对，例如 2026Q4；格式可选 pdf、html、csv。",
     report_district_needed="您督导多个区，请选择其中一个区的季报。",
-    report_link="{quarter}季报（{scope}）",
     unavailable="抱歉，系统暂时无法处理，刚才的操作没有生效。请过一会儿再试。",
 )
 
