@@ -7,8 +7,10 @@ knowledge base, migrations) on a fresh database, then:
   demo maker spaces in turn), so the bot knows their maker space;
 * timed: every user sends ``/new <text>`` once, through
   ``Dispatcher.handle(…, inline=InlinePolicy())`` exactly as the web chat adapter calls it —
-  inbound dedup, person lookup, request number, request + event + outbox rows, one
-  transaction per message. ``concurrency`` asyncio tasks take the messages from one queue.
+  inbound dedup, person lookup, request number, request + event + outbox rows. On SQLite that
+  is the quick lane's unit on the writer thread, committed with the others that arrive while
+  a batch runs; on PostgreSQL one ORM transaction per message. ``concurrency`` asyncio tasks
+  take the messages from one queue.
 
 The clock is a :class:`~bot.clock.ManualClock` standing at Monday 2026-11-23 10:00 Shanghai
 time (a working day of a year the calendar knows), so every run dates its requests the same way.
@@ -47,7 +49,7 @@ from storage.models import Request
 
 SHIPPED_FAQ = Path(knowledge.__file__).parent / "faq"
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working day
-TARGET = 500.0  # requests/s on SQLite (issue 3)
+TARGET = 1000.0  # requests/s on SQLite (issue 18, at concurrency 16)
 REPEATS = 3
 CONCURRENCY = (1, 16)
 TEXTS = (
@@ -90,7 +92,7 @@ class Row:
 
     @property
     def target(self) -> str:
-        if self.skipped is not None or self.database != "SQLite":
+        if self.skipped is not None or (self.database, self.concurrency) != ("SQLite", 16):
             return "—"
         return "✓" if self.per_s >= TARGET else "✗"
 
@@ -193,7 +195,7 @@ def print_table(rows: Sequence[Row]) -> None:
     print("\n## Service requests: opening throughput (`/new text` through the dispatcher)\n")
     print(
         f"Fresh database per run, median of {REPEATS} runs; ManualClock; demo roster; "
-        f"target ≥ {TARGET:.0f} requests/s on SQLite.\n"
+        f"target ≥ {TARGET:.0f} requests/s on SQLite at concurrency 16.\n"
     )
     print(
         "| database | concurrency | requests | wall (s) | requests/s | p50 (ms) | p99 (ms) "

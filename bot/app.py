@@ -26,7 +26,7 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
-from handlers.quick import quick_question, quick_rows
+from handlers.quick import first_of, quick_new, quick_question, quick_rows
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces
 from storage.pg_writer import PgWriter
@@ -203,7 +203,10 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     # A roster that lacks a space or group open requests name still serves; the admin is told.
     await warn_stranded(services, clock.now())
     dispatcher = Dispatcher(
-        services, fallback=unknown, quick_lane=quick_question, rows_lane=quick_rows
+        services,
+        fallback=unknown,
+        quick_lane=first_of(quick_question, quick_new),
+        rows_lane=quick_rows,
     )
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}

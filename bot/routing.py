@@ -254,10 +254,10 @@ class Dispatcher:
         Args:
             services: Handed to every handler.
             fallback: Runs when no route accepts the message (unknown command, odd input).
-            quick_lane: Takes the commonest messages (plain questions) through the SQLite
-                writer in one unit each, where there is one (:attr:`Services.writer`).
-            rows_lane: Takes them through PostgreSQL's writer in batches, where there is one
-                (:attr:`Services.pg_writer`).
+            quick_lane: Takes the commonest messages (plain questions, ``/new text``) through
+                the SQLite writer in one unit each, where there is one (:attr:`Services.writer`).
+            rows_lane: Takes plain questions through PostgreSQL's writer in batches, where there
+                is one (:attr:`Services.pg_writer`).
         """
         self.services = services
         self._quick_lane = quick_lane
@@ -357,8 +357,8 @@ class Dispatcher:
                 return quick.replies_to(connection, message.key)
             placed = _Placed.of(message, _last_edits(work(connection)), inline, late=late)
             for reply, handed_back in placed.replies:
-                if reply.files_to_make or reply.request_id is not None:
-                    raise NotQuick  # the quick outbox row carries neither: the full path does
+                if reply.files_to_make:
+                    raise NotQuick  # the quick outbox row carries none: the full path does
                 quick.enqueue(
                     connection,
                     channel=reply.channel.value,
@@ -367,6 +367,7 @@ class Dispatcher:
                     now=now,
                     inbound_key=message.key,
                     handed_back=handed_back,
+                    request_id=reply.request_id,
                 )
             return placed
 

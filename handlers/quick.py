@@ -1,4 +1,8 @@
-"""The quick lane: a plain question answered from the FAQ in one unit of the SQLite writer.
+"""The quick lane: the commonest messages handled in one unit each of the SQLite writer.
+
+Two kinds take it, tried in turn (:func:`first_of`): plain questions, answered from the FAQ
+(:func:`quick_question`), and ``/new text``, which the desk opens at once
+(:func:`quick_new`).
 
 Most messages are policy questions from people with no conversation in progress and no request
 being worked on. For those, every route before the FAQ passes: the message is no command or
@@ -10,19 +14,47 @@ path, whose handlers decide. Either way the replies and the rows kept are the sa
 
 On PostgreSQL the same question goes to PostgreSQL's writer as rows (:func:`quick_rows`), which
 it keeps for a whole batch of messages at once, with the same checks (:mod:`storage.pg_writer`).
+
+``/new text`` from an entrepreneur who wrote before goes to the desk's unit
+(:func:`bot.desk.quick_open.open_at_once`), which opens the request if their maker space is
+known and no conversation is in progress, as :func:`handlers.intake.new` would; otherwise the
+full path decides.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from bot.desk.quick_open import Asker, open_at_once
+from bot.domain import categories
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
-from bot.routing import NotQuick, QuickRows, QuickWork, Services
+from bot.routing import NotQuick, QuickLane, QuickRows, QuickWork, Services
+from handlers.basics import answer
 from handlers.commissioners import NUMBERED_REPLY
 from handlers.faq import ask
 from storage import quick
 
-__all__ = ["plain_question", "quick_question", "quick_rows"]
+__all__ = [
+    "first_of",
+    "opens_at_once",
+    "plain_question",
+    "quick_new",
+    "quick_question",
+    "quick_rows",
+]
+
+
+def first_of(*lanes: QuickLane) -> QuickLane:
+    """One lane that hands a message to the first of ``lanes`` with a unit for it."""
+
+    def lane(message: IncomingMessage, services: Services) -> QuickWork | None:
+        for each in lanes:
+            work = each(message, services)
+            if work is not None:
+                return work
+        return None
+
+    return lane
 
 
 def plain_question(message: IncomingMessage) -> bool:
@@ -70,3 +102,42 @@ def quick_rows(message: IncomingMessage, services: Services) -> QuickRows | None
         replies=asked.replies,
         handled=services.metrics.answers.labels(asked.answer.result.band.value).inc,
     )
+
+
+def opens_at_once(message: IncomingMessage) -> bool:
+    """Whether ``message`` is ``/new text`` (:func:`handlers.intake.new`'s), with no file."""
+    return (
+        message.command == "new"
+        and message.choice is None
+        and not message.attachments
+        and bool(message.command_args)
+    )
+
+
+def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
+    """The unit that opens the request ``/new text`` asks for; ``None`` for any other message."""
+    roster = services.roster.current
+    if not (opens_at_once(message) and roster.spaces):
+        return None
+    text = message.command_args
+    sender = message.sender
+    unit = open_at_once(
+        Asker(
+            message.channel, sender.user_id, message.chat_id, sender.display_name, message.language
+        ),
+        categories.guess(text).id,
+        text,
+        # The full path reads the clock once more for the dedup key; a unit runs within the
+        # batch's few milliseconds of this reading.
+        now=services.clock.now(),
+        roster=roster,
+        calendar=services.calendar.current,
+    )
+
+    def work(connection: sqlite3.Connection) -> list[OutgoingMessage]:
+        outcome = unit(connection)
+        if outcome is None:
+            raise NotQuick
+        return answer(message, outcome)
+
+    return work

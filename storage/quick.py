@@ -19,6 +19,7 @@ __all__ = [
     "StoredReply",
     "claim_key",
     "enqueue",
+    "in_conversation",
     "keep_answer",
     "keep_unanswered",
     "replies_to",
@@ -73,12 +74,17 @@ def spoken_for(connection: sqlite3.Connection, channel: str, user_id: str) -> bo
     still being worked on (:func:`requests.active_for_account`): those messages take the
     full path, whose handlers decide.
     """
-    conversation = connection.execute(
-        "SELECT 1 FROM conversations WHERE channel = ? AND user_id = ?", (channel, user_id)
-    ).fetchone()
-    if conversation is not None:
+    if in_conversation(connection, channel, user_id):
         return True
     return connection.execute(_ACTIVE, (channel, user_id, *_WORKED_ON)).fetchone() is not None
+
+
+def in_conversation(connection: sqlite3.Connection, channel: str, user_id: str) -> bool:
+    """Whether the account has a conversation in progress (:func:`conversations.load`)."""
+    found = connection.execute(
+        "SELECT 1 FROM conversations WHERE channel = ? AND user_id = ?", (channel, user_id)
+    ).fetchone()
+    return found is not None
 
 
 def keep_answer(
@@ -128,19 +134,21 @@ def enqueue(
     now: datetime,
     inbound_key: str | None,
     handed_back: bool,
+    request_id: int | None = None,
 ) -> None:
     """Add a message to deliver, or one handed back (:func:`outbox.enqueue`)."""
     at = stored_time(now)
     status = OutboxStatus.HANDED_BACK if handed_back else OutboxStatus.PENDING
     connection.execute(
-        "INSERT INTO outbox (channel, chat_id, payload, created_at, inbound_key, status,"
-        " attempts, next_attempt_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+        "INSERT INTO outbox (channel, chat_id, payload, created_at, inbound_key, request_id,"
+        " status, attempts, next_attempt_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
         (
             channel,
             chat_id,
             json.dumps(payload),
             at,
             inbound_key,
+            request_id,
             status.value,
             at,
             at if handed_back else None,

@@ -39,6 +39,7 @@ __all__ = [
     "is_overdue",
     "locked_by_id",
     "next_number",
+    "number_of",
     "open_pause",
     "outside",
     "pauses_of",
@@ -61,6 +62,11 @@ async def next_number(session: AsyncSession, year: int) -> str:
         .returning(Counter.value)
     )
     value = (await session.execute(statement)).scalar_one()
+    return number_of(year, value)
+
+
+def number_of(year: int, value: int) -> str:
+    """The request number that counter ``value`` of ``year`` stands for (``2026-0042``)."""
     return f"{year}-{value:04d}"
 
 

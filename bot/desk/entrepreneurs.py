@@ -27,12 +27,13 @@ from bot.domain.lifecycle import (
     Status,
     transition,
 )
-from bot.messages import OutgoingMessage
+from bot.domain.roster.model import Group, Space
+from bot.messages import Channel, OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import requests
 from storage.models import Request
 
-__all__ = ["confirm", "follow_up", "open_request", "rate", "reopen"]
+__all__ = ["confirm", "follow_up", "open_request", "opened", "rate", "reopen"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         space_id=command.space_id,
     )
     request, group, space = await open_new(turn, opening, ENTREPRENEUR)
+    return Outcome(messages=opened(turn, who, request, group, space), request=request)
+
+
+def opened(
+    turn: Turn, who: Entrepreneur, request: Request, group: Group, space: Space
+) -> list[OutgoingMessage]:
+    """What opening ``request`` says: the entrepreneur's confirmation, the group's card."""
     category = categories.by_id(request.category)
     number = request.number
     texts = desk_texts_for(who.language)
@@ -63,8 +71,10 @@ async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
         days=category.workdays,
     )
     # The confirmation names the request, so the entrepreneur's later words can find it.
-    opened = OutgoingMessage(command.chat_id, command.channel, confirmation, request_id=request.id)
-    return Outcome(messages=[opened, *post_card(turn, request, who.person)], request=request)
+    told = OutgoingMessage(
+        request.chat_id, Channel(request.channel), confirmation, request_id=request.id
+    )
+    return [told, *post_card(turn, request, who.person)]
 
 
 async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome:

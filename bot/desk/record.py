@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.clock import SHANGHAI
 from bot.desk.commands import Outcome
@@ -16,6 +17,7 @@ from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Action, IllegalTransition, Role, Status, transition
 from bot.domain.roster.model import Group, Space
+from bot.domain.workdays import Due
 from bot.logs import concerning
 from bot.messages import OutgoingMessage
 from bot.texts.desk import DeskTexts
@@ -26,11 +28,15 @@ __all__ = [
     "ENTREPRENEUR",
     "SYSTEM_ACTOR",
     "Opening",
+    "Routing",
+    "announce",
+    "dated",
     "event",
     "locked",
     "next_status",
     "open_new",
     "redate",
+    "routed",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,88 @@ class Opening:
     space_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where a new request goes and when it is due: all the desk decides before its number.
+
+    Attributes:
+        opening: The request.
+        opened_at: The moment it opens.
+        category: Its kind of matter.
+        due: Its due date and deadline, from the category's working days.
+        space: Its maker space.
+        group: The duty group on duty for the space that day.
+    """
+
+    opening: Opening
+    opened_at: datetime
+    category: categories.Category
+    due: Due
+    space: Space
+    group: Group
+
+    @property
+    def year(self) -> int:
+        """The year whose numbers it takes (Shanghai's)."""
+        return self.opened_at.astimezone(SHANGHAI).year
+
+    def columns(self, number: str) -> dict[str, object]:
+        """The request's columns, by name, once it is numbered ``number``."""
+        opening, due = self.opening, self.due
+        return {
+            "number": number,
+            "person_id": opening.person_id,
+            "channel": opening.channel,
+            "chat_id": opening.chat_id,
+            "category": self.category.id,
+            "text": opening.text,
+            "phone": opening.phone,
+            "space_id": self.space.id,
+            "group_id": self.group.id,
+            "status": Status.OPEN,
+            "opened_at": self.opened_at,
+            "due_date": due.due_date,
+            "deadline": due.deadline,
+            "provisional": due.provisional,
+            "updated_at": self.opened_at,
+        }
+
+    def event_data(self, **data: object) -> dict[str, object]:
+        """The opening event's data: the group, space and due date, and ``data``."""
+        return {
+            "group": self.group.id,
+            "space": self.space.id,
+            "due_date": self.due.due_date.isoformat(),
+            **data,
+        }
+
+
+def dated(turn: Turn, category_id: str) -> tuple[categories.Category, Due]:
+    """The category ``category_id``, and the due date of a request of it opened now."""
+    category = categories.by_id(category_id)
+    return category, turn.calendar.due(turn.now, category.workdays)
+
+
+def routed(
+    turn: Turn, opening: Opening, when: tuple[categories.Category, Due] | None = None
+) -> Routing:
+    """Where ``opening`` goes and when it is due.
+
+    Args:
+        turn: The moment, the roster and the calendar.
+        opening: The request.
+        when: Its :func:`dated`, when already known.
+
+    Raises:
+        KeyError: The maker space is not in the roster, or no group serves it.
+    """
+    now, roster = turn.now, turn.roster
+    category, due = when or dated(turn, opening.category_id)
+    space = roster.space(opening.space_id)
+    group = roster.duty_group(opening.space_id, now.astimezone(SHANGHAI).date())
+    return Routing(opening, now, category, due, space, group)
+
+
 async def open_new(
     turn: Turn, opening: Opening, actor: str, **data: object
 ) -> tuple[Request, Group, Space]:
@@ -78,47 +166,21 @@ async def open_new(
     Returns:
         The request, the duty group it went to, and its maker space.
     """
-    now, roster = turn.now, turn.roster
-    space = roster.space(opening.space_id)
-    group = roster.duty_group(opening.space_id, now.astimezone(SHANGHAI).date())
-    category = categories.by_id(opening.category_id)
-    due = turn.calendar.due(now, category.workdays)
-    number = await requests.next_number(turn.session, now.astimezone(SHANGHAI).year)
-    request = Request(
-        number=number,
-        person_id=opening.person_id,
-        channel=opening.channel,
-        chat_id=opening.chat_id,
-        category=category.id,
-        text=opening.text,
-        phone=opening.phone,
-        space_id=space.id,
-        group_id=group.id,
-        status=Status.OPEN,
-        opened_at=now,
-        due_date=due.due_date,
-        deadline=due.deadline,
-        provisional=due.provisional,
-        updated_at=now,
-    )
+    routing = routed(turn, opening)
+    number = await requests.next_number(turn.session, routing.year)
+    request = Request(**routing.columns(number))
     turn.session.add(request)
     await turn.session.flush()
-    event(
-        turn,
-        request,
-        EventKind.OPENED,
-        actor,
-        text=opening.text,
-        data={
-            "group": group.id,
-            "space": space.id,
-            "due_date": due.due_date.isoformat(),
-            **data,
-        },
-    )
-    concerning(number)
-    log.info("request %s opened for group %s", number, group.id)
-    return request, group, space
+    logged = routing.event_data(**data)
+    event(turn, request, EventKind.OPENED, actor, text=opening.text, data=logged)
+    announce(request, routing.group)
+    return request, routing.group, routing.space
+
+
+def announce(request: Request, group: Group) -> None:
+    """Log that ``request`` opened; what is logged from here on carries its number."""
+    concerning(request.number)
+    log.info("request %s opened for group %s", request.number, group.id)
 
 
 def event(

@@ -1,0 +1,224 @@
+"""``/new text`` through SQLite's writer: the request opened exactly as the full path opens it.
+
+Two bots on two databases get the same messages, one with the quick lane and one whose
+dispatcher has none; every reply and every row (requests with their numbers and due dates,
+events, outbox rows to the entrepreneur and the duty group, people, accounts, counters,
+conversations, inbound keys) must be the same. Each message is also checked to have taken the
+path it should: the lane (the writer alone), or the full path after the unit found it not
+quick, or the full path at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.messages import Channel, IncomingMessage, Language, Sender
+from bot.routing import InlinePolicy
+from tests.support.desk import ENTREPRENEUR, OTHER, ROSTER
+from tests.support.twins import Twins, stored, twin_bots
+
+SAM = Sender(Channel.TELEGRAM, "5001", "Sam", Language.EN)
+NEWCOMER = Sender(Channel.WECHAT, "oNEWCOMER", None)
+RENAMED = Sender(Channel.WEB, ENTREPRENEUR.user_id, "陈总")
+UNNAMED = Sender(Channel.WEB, ENTREPRENEUR.user_id, None)
+IN_ENGLISH = Sender(Channel.WEB, ENTREPRENEUR.user_id, "陈总", Language.EN)
+
+LANE = "lane"
+"""Handled in its writer unit alone: no ORM statement."""
+FELL_BACK = "fell back"
+"""Its unit found it not quick: the full path handled it."""
+FULL = "full"
+"""Never offered to the lane."""
+
+OPENINGS: list[tuple[Sender, str, str | None, str]] = [
+    (ENTREPRENEUR, "", "space:baodi-eco", FULL),
+    (ENTREPRENEUR, "/new 想咨询公司注册需要哪些材料", None, LANE),
+    (ENTREPRENEUR, "提交工单 工位租金可以减免吗", None, LANE),  # WeChat's command word
+    (RENAMED, "/new 需要对接天使投资和融资渠道", None, LANE),  # the card names 陈总 now
+    (UNNAMED, "/new 社保和税务登记怎么办理", None, LANE),  # no name given: 陈总 stays
+    (SAM, "", "space:baodi-pku", FULL),
+    (SAM, "/new I need help with a patent application", None, LANE),  # English, group g2
+    (NEWCOMER, "/new 想参加创业培训和路演活动", None, FELL_BACK),  # never wrote: space asked
+    (NEWCOMER, "/new 能不能帮忙联系高校的技术专家", None, FELL_BACK),  # space still unknown
+    (NEWCOMER, "", "space:baodi-eco", FULL),  # the intake waiting for it opens the request
+    (OTHER, "", "space:baodi-pku", FULL),
+    (OTHER, "/new", None, FULL),  # an intake begins
+    (OTHER, "/new 想咨询场地补贴", None, FELL_BACK),  # mid-intake: the full path ends it first
+    (OTHER, "/new 想了解知识产权专利申请的流程", None, LANE),
+    (OTHER, "/new 想了解知识产权专利申请的流程", None, LANE),  # the same words: a second request
+    (IN_ENGLISH, "/new I would like to register a company", None, LANE),  # now reads English
+]
+
+WITHOUT_PKU = ROSTER.replace(
+    "  - {id: baodi-pku, name: 北大科技园众创空间, district: baodi}\n", ""
+).replace("onsite: {baodi-pku: thu}", "onsite: {baodi-eco: thu}")
+"""The test roster once the second maker space has left it."""
+
+
+@pytest.fixture
+async def twins(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Twins]:
+    """A bot with the quick lane, and a bot on its own database whose dispatcher has none."""
+    async with twin_bots(tmp_path, faq_dir, ROSTER) as both:
+        yield both
+
+
+async def _path_taken(twins: Twins, sender: Sender, text: str, key: str, choice: str | None) -> str:
+    units, statements = twins.lane_units, len(twins.orm_statements)
+    await twins.both(sender, text, key, choice=choice)
+    if twins.lane_units == units:
+        return FULL
+    assert twins.lane_units == units + 1
+    return LANE if len(twins.orm_statements) == statements else FELL_BACK
+
+
+async def _same_rows(twins: Twins) -> dict[str, list[tuple[object, ...]]]:
+    quick, full = await stored(twins.quick), await stored(twins.full)
+    for table, rows in quick.items():
+        assert rows == full[table], table
+    return quick
+
+
+async def test_each_opening_gets_the_same_replies_and_rows_with_or_without_the_lane(
+    twins: Twins,
+) -> None:
+    for number, (sender, text, choice, path) in enumerate(OPENINGS):
+        assert await _path_taken(twins, sender, text, f"m{number}", choice) == path, text
+    rows = await _same_rows(twins)
+    requests = rows["requests"]
+    # number, chat, category, group
+    assert [(r[1], r[4], r[5], r[9]) for r in requests] == [
+        ("2026-0001", "e1", "registration", "g1"),
+        ("2026-0002", "e1", "other", "g1"),
+        ("2026-0003", "e1", "finance", "g1"),
+        ("2026-0004", "e1", "departments", "g1"),
+        ("2026-0005", "5001", "other", "g2"),
+        ("2026-0006", "oNEWCOMER", "other", "g1"),  # the later words
+        ("2026-0007", "e2", "policy", "g2"),
+        ("2026-0008", "e2", "ip", "g2"),
+        ("2026-0009", "e2", "ip", "g2"),
+        ("2026-0010", "e1", "other", "g1"),
+    ]
+    assert len(rows["request_events"]) == 10
+    # Each request: the confirmation to its entrepreneur, the card to its group's chat.
+    opened = [row for row in rows["outbox"] if row[6] is not None]
+    assert len(opened) == 20
+    assert [row[1] for row in opened] == ["web", "telegram"] * 4 + ["telegram"] * 2 + [
+        "wechat",
+        "telegram",
+    ] + ["web", "telegram"] * 4
+    assert "Request 2026-0010 opened" in str(opened[-2][3])
+    cards = [str(row[3]) for row in opened if row[2].startswith("-100")]
+    assert "小陈" in cards[1]
+    assert "陈总" in cards[2]
+    assert "陈总" in cards[3]
+    assert [row[1:3] for row in rows["people"]] == [
+        ("陈总", "en"),
+        ("Sam", "en"),
+        (None, "zh"),
+        ("小王", "zh"),
+    ]
+
+
+async def test_a_maker_space_that_left_the_roster_is_asked_for_again(
+    twins: Twins, tmp_path: Path
+) -> None:
+    for number, (sender, text, choice, _) in enumerate(OPENINGS[:7]):
+        await twins.both(sender, text, f"m{number}", choice=choice)
+    (tmp_path / "roster.yaml").write_text(WITHOUT_PKU, encoding="utf-8")
+    for bot in (twins.quick, twins.full):
+        await bot.services.roster.reload()
+    path = await _path_taken(twins, SAM, "/new Another patent question", "gone", None)
+    assert path == FELL_BACK
+    rows = await _same_rows(twins)
+    assert len(rows["requests"]) == 5  # none more
+    assert [row[2:4] for row in rows["conversations"]] == [("intake", "space")]
+
+
+async def test_a_redelivered_opening_is_answered_as_before_and_opens_once(twins: Twins) -> None:
+    quick = twins.quick
+    await twins.both(ENTREPRENEUR, "", "space", choice="space:baodi-eco")
+    message = IncomingMessage(
+        ENTREPRENEUR, "e1", "/new 想咨询公司注册需要哪些材料", "again", quick.clock.now()
+    )
+    first = await quick.dispatcher.handle(message, inline=InlinePolicy())
+    again = await quick.dispatcher.handle(message, inline=InlinePolicy())
+    assert [r.to_payload() for r in again] == [r.to_payload() for r in first]
+    assert "2026-0001" in first[0].text
+    rows = await stored(quick)
+    assert len(rows["requests"]) == len(rows["request_events"]) == 1
+    assert len(rows["outbox"]) == 3  # the space set, the confirmation, the group's card
+    assert twins.lane_units == 2
+    # Pushed later rather than handed back: a redelivery to an adapter that hands back
+    # nothing gets the replies to push, as on the full path.
+    pushed = await quick.dispatcher.handle(message)
+    assert [r.to_payload() for r in pushed] == [r.to_payload() for r in first]
+
+
+async def _spaces_known(twins: Twins, count: int) -> list[Sender]:
+    senders = [Sender(Channel.WEB, f"u{n}", f"创业者{n}") for n in range(count)]
+    for sender in senders:
+        await twins.both(sender, "", f"space-{sender.user_id}", choice="space:baodi-eco")
+    return senders
+
+
+async def test_openings_at_once_get_distinct_numbers_in_one_batch(twins: Twins) -> None:
+    quick = twins.quick
+    senders = await _spaces_known(twins, 16)
+    assert quick.services.writer is not None
+    batches, units = quick.services.writer.batches, twins.lane_units
+    replies = await asyncio.gather(
+        *(
+            quick.dispatcher.handle(
+                IncomingMessage(s, s.user_id, f"/new 第{n}件事", f"new-{n}", quick.clock.now()),
+                inline=InlinePolicy(),
+            )
+            for n, s in enumerate(senders)
+        )
+    )
+    assert twins.lane_units == units + 16
+    assert quick.services.writer.batches - batches < 4  # they were written together
+    rows = await stored(quick)
+    numbers = {row[4]: row[1] for row in rows["requests"]}  # chat → number
+    assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 17)]
+    for sender, told in zip(senders, replies, strict=True):
+        assert numbers[sender.user_id] in told[0].text
+
+
+async def test_an_opening_that_fails_costs_only_itself(twins: Twins) -> None:
+    quick = twins.quick
+    senders = await _spaces_known(twins, 4)
+    assert quick.database.file is not None
+    with sqlite3.connect(quick.database.file) as database:
+        database.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN NEW.text = '失败'"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    texts = ["第一件", "失败", "第三件", "第四件"]
+    messages = [
+        IncomingMessage(s, s.user_id, f"/new {text}", f"new-{s.user_id}", quick.clock.now())
+        for s, text in zip(senders, texts, strict=True)
+    ]
+    outcomes = await asyncio.gather(
+        *(quick.dispatcher.handle(m, inline=InlinePolicy()) for m in messages),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    rows = await stored(quick)
+    # The others opened, numbered with no gap: the failed one's number went back with it.
+    assert [(row[1], row[4]) for row in rows["requests"]] == [
+        ("2026-0001", "u0"),
+        ("2026-0002", "u2"),
+        ("2026-0003", "u3"),
+    ]
+    assert "new-u1" not in {row[0] for row in rows["inbound_keys"]}
+    assert not [row for row in rows["outbox"] if row[5] == "new-u1"]
+    with sqlite3.connect(quick.database.file) as database:
+        database.execute("DROP TRIGGER refuse")
+    # Nothing of it was kept: delivered again, it opens.
+    again = await quick.dispatcher.handle(messages[1], inline=InlinePolicy())
+    assert "2026-0004" in again[0].text
