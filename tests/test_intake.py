@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.app import Bot
 from bot.clock import ManualClock
-from bot.messages import OutgoingMessage
+from bot.messages import Channel, Language, OutgoingMessage, Sender
 from storage.models import Request
 from tests.support.desk import ENTREPRENEUR, GROUP_CHAT, OTHER, ZHANG, open_one, rows, say
 
@@ -206,3 +206,27 @@ async def test_a_request_waiting_on_the_entrepreneur_takes_a_question_as_the_ans
     assert any("前置审批" in t for t in await group_texts(running))
     async with running.database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Request)) == 1
+
+
+async def test_english_speakers_get_the_offer_and_the_summary_in_english(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    ann = Sender(Channel.TELEGRAM, "777", "Ann", Language.EN)
+    await say(running, ann, choice="space:baodi-eco")
+    await say(running, ann, "/new I need help registering a company")
+    offer = await say(running, ann, "How do I apply for a patent?")
+    assert offer[0].text.startswith("This looks like a new question.")
+    assert [b.label for b in offer[0].buttons] == ["Add to request 2026-0001", "Open a new request"]
+    await say(running, ann, choice="held:new")
+    draft = await say(running, ann, choice="intake:cat:ip")
+    assert draft[0].text == 'You asked:\n"How do I apply for a patent?"\n' + (
+        "Use this question, or type a new description?"
+    )
+    await say(running, ann, choice="intake:keep")
+    summary = await say(running, ann, choice="intake:skip")
+    assert summary[-1].text.startswith("Please check your request:\nKind: Intellectual property")
+    assert "Phone: none" in summary[-1].text
+    assert [b.label for b in summary[-1].buttons] == ["Submit", "Change", "Cancel"]
+    opened = await say(running, ann, choice="intake:submit")
+    assert opened[0].text.startswith("✅ Request 2026-0002 opened")
