@@ -158,7 +158,8 @@ async def intake_choice(message: IncomingMessage, context: Context) -> Sequence[
     if choice == KEEP and step == "text" and state.data.get("draft"):
         return await _answer(message, context, state, str(state.data["draft"]))
     if choice == SUBMIT and step == "confirm":
-        return await _open(message, context, await person_of(context, message), state.data)
+        person = await person_of(context, message)
+        return await _continue(message, context, person, state.data, confirmed=True)
     if choice == EDIT and step == "confirm":
         return await _ask(message, context, "edit", state.data)
     picked = choice.removeprefix(EDIT_PREFIX)
@@ -169,7 +170,7 @@ async def intake_choice(message: IncomingMessage, context: Context) -> Sequence[
         return await _ask(message, context, picked, data)
     return [
         *reply(message, desk_texts_for(message.language).intake_stale),
-        *await _ask(message, context, step, state.data),
+        *await _again(message, context, step, state.data),
     ]
 
 
@@ -298,7 +299,7 @@ async def _answer(
             data["phone"] = None
         return await _after(message, context, "phone", data)
     if state.step != "space":  # the summary or the step picker wants a button: show it again
-        return await _ask(message, context, state.step, data)
+        return await _again(message, context, state.step, data)
     # step "space": a typed name or id of a space
     found = _space_from(context, answer)
     if found is None:
@@ -354,14 +355,32 @@ async def _set_space(
     return list(confirmation)
 
 
-async def _continue(
-    message: IncomingMessage, context: Context, person: Person, data: dict[str, object]
+async def _again(
+    message: IncomingMessage, context: Context, step: str, data: dict[str, object]
 ) -> list[OutgoingMessage]:
-    """Ask for the maker space if it is missing; else the summary, or ``/new text`` opens."""
+    """Ask the current step again; the summary only while its maker space is still listed."""
+    if step == "confirm":
+        return await _continue(message, context, await person_of(context, message), data)
+    return await _ask(message, context, step, data)
+
+
+async def _continue(
+    message: IncomingMessage,
+    context: Context,
+    person: Person,
+    data: dict[str, object],
+    *,
+    confirmed: bool = False,
+) -> list[OutgoingMessage]:
+    """The maker space if missing; else a guided intake's summary, or the request opens.
+
+    The space is asked again when it left the roster since (a reload); the request opens for
+    ``/new text`` at once, and for a guided intake once the summary is confirmed.
+    """
     known = {s.id for s in context.roster.spaces}
     if person.space_id not in known:
         return await _ask(message, context, "space", data)
-    if data.get("guided"):
+    if data.get("guided") and not confirmed:
         return await _ask(message, context, "confirm", data)
     return await _open(message, context, person, data)
 
