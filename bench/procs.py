@@ -233,6 +233,26 @@ async def scratch_database(server_url: str = POSTGRES_URL) -> AsyncIterator[str]
         await admin.close()
 
 
+async def commits_per_update(url: str) -> tuple[int, int]:
+    """The transactions committed in the PostgreSQL database ``url`` and the updates it kept.
+
+    Read once the bots have stopped: a server process sends its counts when its session ends.
+    The transactions include the migration's, the outbox sender's and the scheduler's; the
+    ORM path commits at least one per update, PostgreSQL's writer one per batch.
+    """
+    import asyncpg  # noqa: PLC0415  # the helpers need none of it
+
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=3)
+    try:
+        commits = await connection.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+        updates = await connection.fetchval("SELECT count(*) FROM inbound_keys")
+    finally:
+        await connection.close()
+    return int(commits), int(updates)
+
+
 @dataclass
 class Bot:
     """The bot's process, started by :func:`bot_process`."""

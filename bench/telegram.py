@@ -106,6 +106,7 @@ from bench.procs import (
     bot_process,
     cancel_on_sigterm,
     cli,
+    commits_per_update,
     echo_app,
     helpers,
     postgres_reachable,
@@ -506,6 +507,7 @@ async def _run(plan: Plan) -> Report[Plan, TelegramRow]:
     names["one"] = f"{names['one']}, {database}"
     postgres = await postgres_reachable()
     notes: list[str] = []
+    commits: list[tuple[int, int]] = []
     async with helpers("bench.telegram", CONCURRENCY) as started:
         client, echo = started.client, started.echo
         fake = _Fake(started.fake, client, int)
@@ -523,8 +525,10 @@ async def _run(plan: Plan) -> Report[Plan, TelegramRow]:
             notes += _complaints(bots, names["one"])
             if postgres:
                 batches = (updates.batch(plan.warmup), updates.batch(plan.messages))
-                async with scratch_database() as url, _bots(fake.child.root, 2, url) as bots:
-                    samples["two"].append(await _bot_run(client, fake, bots, batches, plan))
+                async with scratch_database() as url:
+                    async with _bots(fake.child.root, 2, url) as bots:
+                        samples["two"].append(await _bot_run(client, fake, bots, batches, plan))
+                    commits.append(await commits_per_update(url))
                 notes += _complaints(bots, names["two"])
     for key, setup in names.items():
         errors = sum((s.errors for s in samples[key]), Counter[str]())
@@ -546,6 +550,13 @@ async def _run(plan: Plan) -> Report[Plan, TelegramRow]:
     ]
     for row in rows:
         notes.extend(cpu_notes(row.setup, row.cpu))
+    if commits:
+        made, kept = (sum(counts) for counts in zip(*commits, strict=True))
+        notes.append(
+            f"{names['two']}: {made:,} transactions committed for {kept:,} updates kept "
+            f"({made / max(kept, 1):.2f} per update, start-up and the outbox sender's included; "
+            "the ORM path commits one or more per update, PostgreSQL's writer one per batch)."
+        )
     notes.append(
         f"The updates ask {len(texts):,} distinct texts (the check questions the shipped "
         "knowledge base answers, with everyday openings and endings), each update the next "

@@ -68,6 +68,7 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from bench.figures import print_markdown
 from bench.procs import POSTGRES_URL, ROOT, SHIPPED_FAQ, cancel_on_sigterm, scratch_database
+from bot.channels.signatures import same, sha1_signature
 from bot.channels.wechat import inbound, parsing
 from bot.domain.roster.load import DEMO_ROSTER
 from storage import Database, nonces
@@ -144,8 +145,8 @@ def _old_safe_check(crypto: WeChatCrypto, body: bytes, query: dict[str, str]) ->
 def _new_safe_check(body: bytes, query: dict[str, str]) -> bool:
     """The channel's work before ``msg_signature`` refuses a body: scan, hash, compare."""
     encrypt = parsing.encrypt_of(body)
-    expected = inbound._sha1(TOKEN, query["timestamp"], query["nonce"], encrypt or "")
-    return inbound._same(expected, query["msg_signature"])
+    expected = sha1_signature(TOKEN, query["timestamp"], query["nonce"], encrypt or "")
+    return same(expected, query["msg_signature"])
 
 
 def _quietly(parse: Callable[[bytes], object]) -> Callable[[bytes], None]:

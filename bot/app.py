@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.admin_files import warn_stranded
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.wechat.inbound import MAX_SKEW, WeChatChannel
+from bot.channels.wecom.callback import WeComChannel
 from bot.clock import Clock, SystemClock
 from bot.delivery import Deliverer
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
@@ -25,9 +26,10 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
-from handlers.quick import quick_question
+from handlers.quick import quick_question, quick_rows
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces
+from storage.pg_writer import PgWriter
 from storage.retention import Prune, RetentionJob, standard_prunes
 from storage.writer import Writer
 
@@ -44,6 +46,7 @@ __all__ = [
 PLATFORM_CHANNELS: tuple[tuple[str, str], ...] = (
     ("Telegram 渠道", "telegram_token"),
     ("微信公众号渠道", "wechat_token"),
+    ("企业微信渠道", "wecom_corp_id"),
 )
 """Each platform channel by name and the setting that switches it on. Strangers reach the bot
 through any of them, so the demo's open sign-in never runs beside one: a new channel (WeCom)
@@ -122,6 +125,8 @@ class Bot:
     """The Telegram channel, when ``BOT_TELEGRAM_TOKEN`` is set."""
     wechat: WeChatChannel | None = None
     """The WeChat Official Account channel, when ``BOT_WECHAT_TOKEN`` is set."""
+    wecom: WeComChannel | None = None
+    """The WeCom (企业微信) app channel, when the ``BOT_WECOM_*`` settings are set."""
 
     @property
     def clock(self) -> Clock:
@@ -148,9 +153,11 @@ class Bot:
         return self.settings.roster is None and not demo_refusals(self.settings)
 
     async def close(self) -> None:
-        """Release the database connections (the SQLite writer's after what it has queued)."""
+        """Release the database connections (the writers' after what they have queued)."""
         if self.services.writer is not None:
             await self.services.writer.close()
+        if self.services.pg_writer is not None:
+            await self.services.pg_writer.close()
         await self.database.close()
 
 
@@ -178,9 +185,11 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         await database.close()
         raise
     knowledge = KnowledgeService(base, clock.now())
-    # SQLite's hot paths commit in batches on a writer thread of their own; PostgreSQL's
-    # take the ORM path for now.
+    # The hot paths commit in batches: SQLite's on a writer thread of their own, PostgreSQL's
+    # on an asyncpg connection of their own.
     writer = Writer(database.file, database.write_lock) if database.file is not None else None
+    postgresql = database.engine.dialect.name == "postgresql"
+    pg_writer = PgWriter(database) if postgresql else None
     services = Services(
         knowledge=knowledge,
         database=database,
@@ -189,10 +198,13 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         calendar=Reloadable(lambda: WorkCalendar.load(settings.calendar), calendar),
         settings=settings,
         writer=writer,
+        pg_writer=pg_writer,
     )
     # A roster that lacks a space or group open requests name still serves; the admin is told.
     await warn_stranded(services, clock.now())
-    dispatcher = Dispatcher(services, fallback=unknown, quick_lane=quick_question)
+    dispatcher = Dispatcher(
+        services, fallback=unknown, quick_lane=quick_question, rows_lane=quick_rows
+    )
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}
     telegram = None
@@ -203,6 +215,10 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.wechat_token is not None:
         wechat = WeChatChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECHAT] = wechat.push
+    wecom = None
+    if settings.wecom:
+        wecom = WeComChannel(settings, dispatcher, clock, database)
+        deliverers[Channel.WECOM] = wecom.push
     reports = ReportMaker(services, settings.chromium)
     sender = OutboxSender(
         database,
@@ -222,11 +238,20 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     retention = RetentionJob(
         [
             *standard_prunes(timedelta(days=settings.retention_days)),
-            # A signature older than WeChat's window is refused for its age alone.
+            # A signature older than WeChat's window (WeCom's too) is refused for its age alone.
             Prune("wechat_nonces", MAX_SKEW, nonces.forget_before),
         ]
     )
     scheduler = Scheduler(services, on_queued=sender.wake, retention=retention)
     return Bot(
-        settings, services, dispatcher, sender, scheduler, reports, file_maker, telegram, wechat
+        settings,
+        services,
+        dispatcher,
+        sender,
+        scheduler,
+        reports,
+        file_maker,
+        telegram,
+        wechat,
+        wecom,
     )

@@ -53,6 +53,9 @@ QUIET = {
     "aiosqlite": logging.INFO,
     "sqlalchemy": logging.WARNING,
     "asyncpg": logging.INFO,
+    # A line for each plugin it sets up and each migration step, on every command that opens the
+    # database: noise to the admins' tools. The bot says in one line what an upgrade changed.
+    "alembic": logging.WARNING,
     # Calls of api.weixin.qq.com, access token in the query string.
     "wechatpy": logging.INFO,
     "aiohttp.client": logging.WARNING,

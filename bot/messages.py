@@ -20,6 +20,7 @@ __all__ = [
     "Channel",
     "Confirmation",
     "IncomingMessage",
+    "Intake",
     "Language",
     "OutgoingMessage",
     "Sender",
@@ -52,11 +53,31 @@ class Channel(StrEnum):
     WEB = "web"
     TELEGRAM = "telegram"
     WECHAT = "wechat"
+    WECOM = "wecom"
 
     @property
     def pushed(self) -> bool:
         """Whether the bot pushes messages (``False``: the web page pulls its own)."""
         return self is not Channel.WEB
+
+
+class Intake(StrEnum):
+    """How a request came in (policy article 6: by hotline, Internet and WeChat).
+
+    A chat channel's value is its :class:`Channel`'s, so a request's stored ``channel`` names
+    both how it came in and where replies go; a call or a visit has no chat to reply to.
+    """
+
+    WEB = "web"
+    TELEGRAM = "telegram"
+    WECHAT = "wechat"
+    HOTLINE = "hotline"
+    VISIT = "visit"
+
+    @property
+    def chat(self) -> Channel | None:
+        """The channel that reaches the person who asked; ``None`` for a call or a visit."""
+        return None if self in (Intake.HOTLINE, Intake.VISIT) else Channel(self.value)
 
 
 class Language(StrEnum):

@@ -19,6 +19,7 @@ from bot.messages import IncomingMessage, OutgoingMessage
 from bot.metrics import Metrics
 from storage import outbox, quick
 from storage.outbox import OutboxStatus
+from storage.pg_writer import Question, Queued, SpokenFor
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
     from bot.reloadable import Reloadable
     from bot.settings import Settings
     from knowledge.service import KnowledgeService
+    from storage.answers import AnswerRow
     from storage.database import Database
+    from storage.pg_writer import PgWriter
+    from storage.questions import GapRow
     from storage.writer import Writer
 
 __all__ = [
@@ -41,8 +45,10 @@ __all__ = [
     "InlinePolicy",
     "NotQuick",
     "QuickLane",
+    "QuickRows",
     "QuickWork",
     "Router",
+    "RowsLane",
     "Services",
 ]
 
@@ -60,6 +66,27 @@ what decides the reply, writes what it keeps and returns the replies; it raises
 QuickLane = Callable[[IncomingMessage, "Services"], QuickWork | None]
 """Prepares a message on the event loop (matching, composing) for the quick lane; ``None``
 when the message is not one for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuickRows:
+    """A plain question prepared on the event loop for PostgreSQL's writer.
+
+    The writer (:mod:`storage.pg_writer`) keeps the rows of a whole batch of them at once.
+    """
+
+    answer: AnswerRow | None
+    """The answer to keep, if an entry answered the question."""
+    gap: GapRow | None
+    """The question to keep as not answered, if so."""
+    replies: Callable[[int | None], Sequence[OutgoingMessage]]
+    """The replies, naming the kept row's id (``None``: nothing was kept)."""
+    handled: Callable[[], None]
+    """Called once the lane has answered the message (not a redelivery, not spoken for)."""
+
+
+RowsLane = Callable[[IncomingMessage, "Services"], QuickRows | None]
+"""Prepares a message for the quick lane on PostgreSQL; ``None`` when it is not one for it."""
 
 
 class NotQuick(Exception):
@@ -84,6 +111,8 @@ class Services:
     its proxies and public address); ``None`` where a test builds services by hand."""
     writer: Writer | None = None
     """SQLite's one writer, for the quick lane (:class:`QuickLane`); ``None`` on PostgreSQL."""
+    pg_writer: PgWriter | None = None
+    """PostgreSQL's writer, for the quick lane there (:class:`RowsLane`); ``None`` on SQLite."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +243,11 @@ class Dispatcher:
     """Runs the first matching handler of the included routers, in inclusion order."""
 
     def __init__(
-        self, services: Services, fallback: Handler, quick_lane: QuickLane | None = None
+        self,
+        services: Services,
+        fallback: Handler,
+        quick_lane: QuickLane | None = None,
+        rows_lane: RowsLane | None = None,
     ) -> None:
         """Create a dispatcher.
 
@@ -223,9 +256,12 @@ class Dispatcher:
             fallback: Runs when no route accepts the message (unknown command, odd input).
             quick_lane: Takes the commonest messages (plain questions) through the SQLite
                 writer in one unit each, where there is one (:attr:`Services.writer`).
+            rows_lane: Takes them through PostgreSQL's writer in batches, where there is one
+                (:attr:`Services.pg_writer`).
         """
         self.services = services
         self._quick_lane = quick_lane
+        self._rows_lane = rows_lane
         self.on_queued: Callable[[], None] | None = None
         """Called after a message queued something for the outbox sender to push."""
         self._fallback = fallback
@@ -275,6 +311,13 @@ class Dispatcher:
                 work = self._quick_lane(message, self.services)
                 if work is not None:
                     done = await self._handle_quick(message, inline, work, writer)
+                    if done is not None:
+                        return done
+            pg_writer = self.services.pg_writer
+            if handler is None and self._rows_lane is not None and pg_writer is not None:
+                rows = self._rows_lane(message, self.services)
+                if rows is not None:
+                    done = await self._handle_rows(message, inline, rows, pg_writer)
                     if done is not None:
                         return done
             return await self._handle(message, inline, handler or self.dispatch)
@@ -335,6 +378,41 @@ class Dispatcher:
             return self._redelivered(
                 message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in done]
             )
+        return self._handled(message, done)
+
+    async def _handle_rows(
+        self,
+        message: IncomingMessage,
+        inline: InlinePolicy | None,
+        rows: QuickRows,
+        writer: PgWriter,
+    ) -> list[OutgoingMessage] | None:
+        """:meth:`_handle` in a batch of PostgreSQL's writer; ``None``: take the full path."""
+        now = self.services.clock.now()
+        late = inline is not None and inline.too_late()
+
+        def replies(kept: int | None) -> tuple[list[Queued], _Placed]:
+            placed = _Placed.of(message, _last_edits(rows.replies(kept)), inline, late=late)
+            if any(r.files_to_make or r.request_id is not None for r, _ in placed.replies):
+                raise NotQuick  # the quick outbox row carries neither: the full path does
+            queued = [
+                Queued(r.channel.value, r.chat_id, r.to_payload(), handed_back)
+                for r, handed_back in placed.replies
+            ]
+            return queued, placed
+
+        account = (message.channel.value, message.sender.user_id)
+        try:
+            done = await writer.run(
+                Question(message.key, now, *account, rows.answer, rows.gap, replies)
+            )
+        except (NotQuick, SpokenFor):
+            return None
+        if isinstance(done, list):
+            return self._redelivered(
+                message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in done]
+            )
+        rows.handled()
         return self._handled(message, done)
 
     def _handled(self, message: IncomingMessage, placed: _Placed) -> list[OutgoingMessage]:

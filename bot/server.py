@@ -79,6 +79,8 @@ def build_application(bot: Bot) -> web.Application:
         bot.telegram.register(app)
     if bot.wechat is not None:
         bot.wechat.register(app)
+    if bot.wecom is not None:
+        bot.wecom.register(app)
     return app
 
 
@@ -212,6 +214,24 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+def _say_what_serves(bot: Bot, host: str, port: int) -> None:
+    """Log where each channel listens, what the operator should fix, and that it serves."""
+    if bot.wechat is not None:
+        log.info("wechat: server URL path %s (mode: %s)", "/wechat", bot.wechat.mode)
+        if bot.wechat.mode == "plain":
+            log.warning(
+                "wechat: plain mode signs no message body; set BOT_WECHAT_AES_KEY and switch "
+                "the account to safe mode (安全模式)"
+            )
+    if bot.wecom is not None:
+        log.info("wecom: callback URL path %s", "/wecom")
+    if bot.settings.web_chat:
+        log.info("web chat on http://%s:%d/", host, port)
+        log.info("commissioners' console on http://%s:%d/console", host, port)
+    _warn_if_estimated(bot)
+    log.info("serving on %s:%d (SIGHUP reloads FAQ files, roster and calendar)", host, port)
+
+
 def _warn_if_estimated(bot: Bot) -> None:
     """Say at start-up what ``/readyz`` will say: due dates soon rest on an estimated year.
 
@@ -274,18 +294,7 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
     loop.add_signal_handler(signal.SIGHUP, reload)
     for name in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(name, stop.set)
-    if bot.wechat is not None:
-        log.info("wechat: server URL path %s (mode: %s)", "/wechat", bot.wechat.mode)
-        if bot.wechat.mode == "plain":
-            log.warning(
-                "wechat: plain mode signs no message body; set BOT_WECHAT_AES_KEY and switch "
-                "the account to safe mode (安全模式)"
-            )
-    if bot.settings.web_chat:
-        log.info("web chat on http://%s:%d/", host, port)
-        log.info("commissioners' console on http://%s:%d/console", host, port)
-    _warn_if_estimated(bot)
-    log.info("serving on %s:%d (SIGHUP reloads FAQ files, roster and calendar)", host, port)
+    _say_what_serves(bot, host, port)
     log.info("event loop: %s", _loop_name(loop))
     try:
         await stop.wait()
@@ -298,7 +307,7 @@ async def serve(bot: Bot, stop: asyncio.Event | None = None) -> None:
         # waiting on the same stall).
         cleanup = loop.create_task(runner.cleanup(), name="http-server")
         await _finish([*workers, *reloads, cleanup], bot.database)
-        clients = [c.stop() for c in (bot.telegram, bot.wechat) if c is not None]
+        clients = [c.stop() for c in (bot.telegram, bot.wechat, bot.wecom) if c is not None]
         await _within(asyncio.gather(*clients), CLIENTS_STOP, "the platforms' clients")
 
 

@@ -12,19 +12,35 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import knowledge
 from knowledge.cache import MATCH_CACHE_SIZE
 
-__all__ = ["ENV_FILE", "Settings", "SettingsError", "env_file", "load_settings"]
+__all__ = [
+    "ENV_FILE",
+    "WECOM_SETTINGS",
+    "Settings",
+    "SettingsError",
+    "env_file",
+    "load_settings",
+]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///makerdesk.db"
 ENV_FILE = "BOT_ENV_FILE"
 """The variable naming the ``.env`` file to read; empty: none (the tests, the benchmarks)."""
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+WECOM_SETTINGS = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_aes_key")
+"""The WeCom channel's settings, which are set all together or not at all."""
 
 
 class SettingsError(Exception):
@@ -108,6 +124,25 @@ class Settings(BaseSettings):
     """The template's fields and what fills them, ``field=what`` separated by commas, where
     ``what`` is ``text`` (the notice), ``number`` (the request), ``time`` or fixed words."""
 
+    wecom_corp_id: str | None = None
+    """WeCom (企业微信) CorpID (我的企业 → 企业信息 → 企业ID); unset means no WeCom channel. The
+    six ``BOT_WECOM_*`` settings (the API root aside) are set all together or not at all."""
+
+    wecom_agent_id: Annotated[int, Field(ge=1)] | None = None
+    """The self-built app's AgentId (应用管理 → the app)."""
+
+    wecom_secret: SecretStr | None = None
+    """The app's Secret, for ``gettoken``."""
+
+    wecom_token: SecretStr | None = None
+    """The *Token* of the app's callback settings (接收消息 → 设置API接收)."""
+
+    wecom_aes_key: SecretStr | None = None
+    """The *EncodingAESKey* (43 characters) beside it; WeCom encrypts every callback."""
+
+    wecom_api_url: str = "https://qyapi.weixin.qq.com"
+    """WeCom API root."""
+
     chromium: str | None = None
     """Chromium to print the report's PDF with (a path or a command); unset: the first of
     ``chromium``, ``chromium-browser`` or ``google-chrome`` on PATH. Without one, ``/report``
@@ -164,7 +199,7 @@ class Settings(BaseSettings):
             raise ValueError("Telegram calls webhooks over HTTPS only: use https://…")
         return value.strip().rstrip("/")
 
-    @field_validator("telegram_api_url", "wechat_api_url")
+    @field_validator("telegram_api_url", "wechat_api_url", "wecom_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -244,6 +279,34 @@ class Settings(BaseSettings):
             raise ValueError("the EncodingAESKey is 43 letters and digits, as WeChat shows it")
         return SecretStr(key)
 
+    @field_validator("wecom_aes_key")
+    @classmethod
+    def _wecom_aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        key = value.get_secret_value().strip()
+        if not re.fullmatch(r"[A-Za-z0-9+/]{43}", key):
+            raise ValueError("the EncodingAESKey is 43 letters and digits, as WeCom shows it")
+        return SecretStr(key)
+
+    @field_validator("wecom_corp_id", "wecom_secret", "wecom_token", mode="before")
+    @classmethod
+    def _wecom_blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _wecom_all_or_nothing(self) -> Settings:
+        given = {name: getattr(self, name) is not None for name in WECOM_SETTINGS}
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(f"BOT_{name.upper()}" for name, set_ in given.items() if not set_)
+            raise ValueError(f"the WeCom channel needs all of its settings: set {missing} too")
+        return self
+
+    @property
+    def wecom(self) -> bool:
+        """Whether the WeCom channel is configured (every ``BOT_WECOM_*`` setting is set)."""
+        return self.wecom_corp_id is not None
+
     @field_validator("wechat_notice_template")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -278,6 +341,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         lines = []
         for problem in error.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "?"
+            if not problem["loc"]:  # a check across settings: its message names them
+                lines.append(str(problem["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(problem["loc"][0])
             lines.append(f"BOT_{field.upper()}: {problem['msg']}")
         raise SettingsError("\n".join(lines)) from None

@@ -181,5 +181,12 @@ async def _act(
     confirm = None
     if message.message_id is not None:
         confirm = Confirmation(message.channel, message.chat_id, message.message_id)
-    command = move(number, text, message.attachments, confirm)
+    if move is Transfer:
+        # ``/transfer N group [reason]``; a button carries only the group.
+        target, _, reason = text.partition(" ")
+        command: MemberMove = Transfer(
+            number, target, message.attachments, confirm, reason=reason.strip()
+        )
+    else:
+        command = move(number, text, message.attachments, confirm)
     return answer(message, await execute(context, member_of(message, context), command))

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
-from typing import TypedDict
 
 from bot.domain.workdays import shanghai_date
 from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, OutgoingMessage
@@ -24,8 +23,8 @@ from knowledge.model import FaqEntry
 from knowledge.reading import CHECKED_ASKS, Chatter, District, Reading
 from knowledge.service import KnowledgeBase
 from knowledge.text import looks_english
-from storage.answers import Rating, record_answer
-from storage.questions import asked_text, record_unanswered
+from storage.answers import AnswerRow, Rating, record_answer
+from storage.questions import GapRow, asked_text, record_unanswered
 
 __all__ = [
     "ASK_COMMISSIONER",
@@ -157,11 +156,9 @@ def answer_question(
             return Answer(result, text, entry.source, None, (ask,), Reply.NOT_STATED)
         return Answer(result, body, entry.source, entry.id, ())
     if result.band is Band.SUGGEST:
-        lines = [texts.suggest_intro]
-        lines += [
-            f"{n}. {_question_text(m.entry, language)}" for n, m in enumerate(result.matches, 1)
-        ]
-        lines.append(texts.suggest_outro)
+        # The questions are the buttons (WeChat shows them as links): listed in the text too,
+        # each would be read twice.
+        lines = [texts.suggest_intro, texts.suggest_outro]
         offered = tuple(
             Button(_question_text(m.entry, language), SUGGESTION_PREFIX + m.entry.id)
             for m in result.matches
@@ -263,36 +260,13 @@ def _carrying(button: Button, question_id: int) -> Button:
     return replace(button, payload=payload) if len(payload.encode()) <= MAX_PAYLOAD else button
 
 
-class AnswerRow(TypedDict):
-    """What is kept of an answer (the arguments of :func:`storage.answers.record_answer`)."""
-
-    answered_at: datetime
-    channel: str
-    chat_id: str
-    text: str
-    faq_id: str
-    score: float | None
-
-
-class GapRow(TypedDict):
-    """What is kept of a question not answered (:func:`storage.questions.record_unanswered`)."""
-
-    asked_at: datetime
-    channel: str
-    chat_id: str
-    text: str
-    band: str
-    best_faq_id: str | None
-    best_score: float
-
-
 @dataclass(frozen=True, slots=True)
 class Asked:
     """A free-text question answered, before what is kept of it is written.
 
     The matching and composing happen here, away from the database; the handler (through the
-    ORM) or the quick lane (:mod:`handlers.quick`, through the SQLite writer) then keeps the
-    answer or the gap, and :meth:`replies` names the kept row in the buttons.
+    ORM) or the quick lane (:mod:`handlers.quick`, through SQLite's or PostgreSQL's writer)
+    then keeps the answer or the gap, and :meth:`replies` names the kept row in the buttons.
     """
 
     message: IncomingMessage

@@ -7,6 +7,9 @@ button, not empty or too long, carries no file, quotes no card and names no requ
 inside the batch, that the account is not spoken for (:func:`storage.quick.spoken_for`), and
 keeps the answer or the gap as the FAQ handler does. A message that is spoken for takes the full
 path, whose handlers decide. Either way the replies and the rows kept are the same.
+
+On PostgreSQL the same question goes to PostgreSQL's writer as rows (:func:`quick_rows`), which
+it keeps for a whole batch of messages at once, with the same checks (:mod:`storage.pg_writer`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from __future__ import annotations
 import sqlite3
 
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
-from bot.routing import NotQuick, QuickWork, Services
+from bot.routing import NotQuick, QuickRows, QuickWork, Services
 from handlers.commissioners import NUMBERED_REPLY
 from handlers.faq import ask
 from storage import quick
 
-__all__ = ["plain_question", "quick_question"]
+__all__ = ["plain_question", "quick_question", "quick_rows"]
 
 
 def plain_question(message: IncomingMessage) -> bool:
@@ -54,3 +57,16 @@ def quick_question(message: IncomingMessage, services: Services) -> QuickWork | 
         return asked.replies(kept)
 
     return work
+
+
+def quick_rows(message: IncomingMessage, services: Services) -> QuickRows | None:
+    """What PostgreSQL's writer keeps of a plain question, matched now; ``None``: not one."""
+    if not plain_question(message):
+        return None
+    asked = ask(message, services.knowledge.current)
+    return QuickRows(
+        answer=asked.answer_row() if asked.keeps_answer else None,
+        gap=asked.gap_row() if asked.keeps_gap else None,
+        replies=asked.replies,
+        handled=services.metrics.answers.labels(asked.answer.result.band.value).inc,
+    )

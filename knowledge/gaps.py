@@ -22,7 +22,16 @@ from datetime import datetime
 
 from knowledge.matcher import Matcher
 
-__all__ = ["SIMILAR", "Asked", "Gap", "Rated", "Unhelpful", "group_questions", "group_ratings"]
+__all__ = [
+    "SIMILAR",
+    "Asked",
+    "Gap",
+    "Rated",
+    "Unhelpful",
+    "group_questions",
+    "group_ratings",
+    "says_nothing",
+]
 
 SIMILAR = 0.42
 """Dice overlap of two questions' features from which they count as the same question."""
@@ -67,6 +76,8 @@ def group_questions(
 ) -> list[Gap]:
     """Group ``asked`` into gaps, the most asked gap first.
 
+    Texts with no word the knowledge base could answer (:func:`says_nothing`) are left out.
+
     Args:
         asked: Distinct question texts with their counts.
         matcher: The knowledge base's matcher: words are read and weighed as it reads them.
@@ -75,6 +86,9 @@ def group_questions(
     """
     ordered = sorted(asked, key=lambda a: (-a.count, -a.last_asked_at.timestamp()))
     features = [_features(question.text, matcher) for question in ordered]
+    # "你好", "谢谢", "好的": no word an entry could be written for; not a gap to fill.
+    kept = [i for i, found in enumerate(features) if found]
+    ordered, features = [ordered[i] for i in kept], [features[i] for i in kept]
     # Groups are the connected parts of "alike": two phrasings of one question may share
     # little, as long as a third links them.
     parent = list(range(len(ordered)))
@@ -164,6 +178,14 @@ def group_ratings(
             )
         )
     return groups
+
+
+def says_nothing(text: str, matcher: Matcher) -> bool:
+    """Whether ``text`` has no word the knowledge base could answer (a greeting, thanks).
+
+    :func:`group_questions` leaves such texts out.
+    """
+    return not _features(text, matcher)
 
 
 def _features(text: str, matcher: Matcher) -> dict[str, float]:

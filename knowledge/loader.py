@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainValidator
+from pydantic import BeforeValidator, PlainValidator, TypeAdapter
 
 from knowledge.model import Asks, English, FaqEntry, Fault, Phrasing
 from knowledge.yaml_lines import (
@@ -125,12 +125,17 @@ class _Entry(FileEntry):
     silent: Annotated[bool, PlainValidator(_yes_no)] = False
 
 
+_ID = TypeAdapter(Annotated[str, PlainValidator(identifier)])
+
+
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     """Entries read and faults found; the entries are usable only when ``faults`` is empty."""
 
     entries: tuple[FaqEntry, ...]
     faults: tuple[Fault, ...]
+    ids: tuple[tuple[str, Path, int], ...] = ()
+    """Every entry's id with its file and line, the entries with faults elsewhere included."""
 
 
 def load_directory(directory: Path) -> LoadResult:
@@ -146,20 +151,20 @@ def load_directory(directory: Path) -> LoadResult:
         return LoadResult((), (Fault(directory, 0, _NO_FILES),))
     entries: list[FaqEntry] = []
     faults: list[Fault] = []
+    ids: list[tuple[str, Path, int]] = []
     for path in files:
         result = load_file(path)
         entries.extend(result.entries)
         faults.extend(result.faults)
-    first_seen: dict[str, FaqEntry] = {}
-    for entry in entries:
-        earlier = first_seen.setdefault(entry.id, entry)
-        if earlier is not entry:
+        ids.extend(result.ids)
+    # Over every id written, so that a repeated id shows in the same run as the faults of
+    # either entry, not only once those are mended.
+    first_seen: dict[str, tuple[Path, int]] = {}
+    for entry_id, path, line in ids:
+        first = first_seen.setdefault(entry_id, (path, line))
+        if first != (path, line):
             faults.append(
-                Fault(
-                    entry.file,
-                    entry.line,
-                    _DUPLICATE_ID.format(id=entry.id, first=earlier.location),
-                )
+                Fault(path, line, _DUPLICATE_ID.format(id=entry_id, first=f"{first[0]}:{first[1]}"))
             )
     return LoadResult(tuple(entries), tuple(sorted(faults)))
 
@@ -170,12 +175,16 @@ def load_file(path: Path) -> LoadResult:
     if document is None:
         return LoadResult((), tuple(faults))
     entries = []
+    ids = []
     for loc in document.items(()):
         checked = document.check(_Entry, loc)
         faults.extend(Fault(path, issue.line, _word(issue, loc)) for issue in checked.issues)
         if checked.value is not None and not checked.issues:
             entries.append(_faq_entry(path, document, loc, checked.value))
-    return LoadResult(tuple(entries), tuple(faults))
+        entry_id = document.value(_ID, (*loc, "id"))
+        if entry_id is not None:
+            ids.append((entry_id, path, document.line(loc)))
+    return LoadResult(tuple(entries), tuple(faults), tuple(ids))
 
 
 def read_list(path: Path, not_a_list: str) -> tuple[Lined | None, list[Fault]]:

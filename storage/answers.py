@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import MAX_INTEGER, AnsweredQuestion
 
 __all__ = [
+    "AnswerRow",
     "Rating",
     "RatingOutcome",
     "RatingSummary",
@@ -36,6 +38,17 @@ class RatingOutcome(StrEnum):
     """No such answer (a made-up button, or a database started afresh)."""
     NOT_YOURS = "not-yours"
     """The answer went to another chat; nothing changed."""
+
+
+class AnswerRow(TypedDict):
+    """What is kept of an answer (the arguments of :func:`record_answer`)."""
+
+    answered_at: datetime
+    channel: str
+    chat_id: str
+    text: str
+    faq_id: str
+    score: float | None
 
 
 @dataclass(frozen=True, slots=True)

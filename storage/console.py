@@ -30,6 +30,7 @@ __all__ = [
     "close_session",
     "digest",
     "events_for",
+    "first_opened_at",
     "forget_expired",
     "issue_token",
     "open_session",
@@ -212,3 +213,13 @@ async def people_by_id(session: AsyncSession, person_ids: Iterable[int]) -> dict
         return {}
     found = await session.scalars(select(Person).where(Person.id.in_(ids)))
     return {person.id: person for person in found.all()}
+
+
+async def first_opened_at(session: AsyncSession) -> datetime | None:
+    """When the oldest request was opened; ``None`` before the first.
+
+    The lowest id is the oldest (numbers and ids are given as requests open), and the primary
+    key finds it at once where ``MIN(opened_at)`` would read the whole table.
+    """
+    query = select(Request.opened_at).order_by(Request.id).limit(1)
+    return (await session.execute(query)).scalar_one_or_none()

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -38,6 +39,7 @@ __all__ = [
     "Lease",
     "Limits",
     "Unavailable",
+    "connect_options",
     "sqlite_pragmas",
 ]
 
@@ -294,6 +296,10 @@ class Database:
         await connection.close()
         return None
 
+    def track(self, connection: Any) -> None:
+        """Count an asyncpg ``connection`` of its own (a writer's) among those to cut."""
+        self._connections.add(connection)
+
     def interrupt(self) -> int:
         """Cut every connection to PostgreSQL now, in use or not; how many were cut.
 
@@ -333,7 +339,7 @@ class Database:
         return engine
 
     def _opened(self, dbapi_connection: Any, _record: Any) -> None:
-        self._connections.add(dbapi_connection.driver_connection)
+        self.track(dbapi_connection.driver_connection)
 
 
 class Lease:
@@ -423,15 +429,7 @@ def _engine(url: str, limits: Limits, *, pooled: bool = True) -> AsyncEngine:
     if not pooled:
         options["poolclass"] = NullPool
     if make_url(url).get_backend_name() == "postgresql":
-        settings = {
-            "statement_timeout": _milliseconds(limits.statement),
-            "idle_in_transaction_session_timeout": _milliseconds(limits.idle_in_transaction),
-        }
-        options["connect_args"] = {
-            "timeout": limits.connect,
-            "command_timeout": limits.command,
-            "server_settings": settings,
-        }
+        options["connect_args"] = connect_options(limits)
         # A restart or a stall ends PostgreSQL's connections: each is pinged at checkout. A
         # local SQLite file's cannot go stale; pinging it would only cost round trips to
         # aiosqlite's thread.
@@ -443,6 +441,19 @@ def _engine(url: str, limits: Limits, *, pooled: bool = True) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     event.listen(engine.sync_engine, "handle_error", _unavailable)
     return engine
+
+
+def connect_options(limits: Limits) -> dict[str, Any]:
+    """The options of ``asyncpg.connect`` that hold a connection to ``limits``."""
+    settings = {
+        "statement_timeout": _milliseconds(limits.statement),
+        "idle_in_transaction_session_timeout": _milliseconds(limits.idle_in_transaction),
+    }
+    return {
+        "timeout": limits.connect,
+        "command_timeout": limits.command,
+        "server_settings": settings,
+    }
 
 
 def _milliseconds(seconds: float | None) -> str:
@@ -476,7 +487,12 @@ def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(config, "head")
+    after = MigrationContext.configure(connection).get_current_revision()
+    # Alembic's own lines are kept quiet (bot.logs.QUIET): this one says what changed, if anything.
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:

@@ -151,7 +151,11 @@ class AnsweredQuestion(Base):
 
 
 class Person(Base):
-    """Someone who writes to the bot; the same person may have identities on several channels."""
+    """Someone who writes to the bot; the same person may have identities on several channels.
+
+    A caller whose request a member recorded (by phone or at the desk) is a person without any
+    identity: known by the name they gave, reachable only by the phone number on the request.
+    """
 
     __tablename__ = "people"
 
@@ -194,8 +198,10 @@ class Request(Base):
     """What people say and type: ``2026-0042``."""
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), nullable=False, index=True)
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
-    """Where the entrepreneur opened it; replies go back there."""
+    """How it came in (:class:`bot.messages.Intake`): a chat channel, where replies go back,
+    or ``hotline``/``visit``, a call or a visit a member recorded, with no chat at all."""
     chat_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    """The chat replies go to; empty for a call or a visit."""
     category: Mapped[str] = mapped_column(String(32), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     phone: Mapped[str | None] = mapped_column(String(32))
@@ -477,7 +483,7 @@ class PushWindow(Base):
 
 
 class WeChatNonce(Base):
-    """A ``(timestamp, nonce)`` WeChat signed a request with, and the body that came with it.
+    """A ``(timestamp, nonce)`` WeChat (or WeCom) signed a request with, and the body it came with.
 
     WeChat's ``signature`` covers the timestamp and nonce only, so the pair is what a replay
     reuses: a second request with the pair is handled only if it brings the very same body
@@ -487,6 +493,8 @@ class WeChatNonce(Base):
 
     __tablename__ = "wechat_nonces"
 
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="wechat")
+    """The channel that signed the pair (``wechat``, ``wecom``): each has pairs of its own."""
     timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     """The signed ``timestamp``: seconds since the epoch (UTC), as WeChat sent it."""
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)

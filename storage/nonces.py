@@ -1,10 +1,11 @@
-"""Replay memory for WeChat's signed requests: each ``(timestamp, nonce)`` serves one body.
+"""Replay memory for signed callbacks: each ``(timestamp, nonce)`` serves one body.
 
 WeChat signs a request's ``timestamp`` and ``nonce`` (in plain mode nothing else), so a signed
 query seen once, in a proxy's access log say, could otherwise carry any body until the
 timestamp goes stale. Every process remembers the pairs in the database it shares with the
 others, beside a digest of the body each came with; the channel adapter decides what the
-digest covers and how long a pair must be kept.
+digest covers and how long a pair must be kept. Each channel that signs (WeChat, WeCom) keeps
+its pairs in a ``scope`` of its own: a pair is a replay only where it was signed.
 
 Requests that arrive together are noted together (:class:`NonceMemory`): one statement, in one
 short transaction, for all the requests that came while the last one was written. A message
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BATCH", "NonceMemory", "Use", "forget_before", "remember", "remember_many"]
 
 MAX_BATCH = 500
-"""Pairs noted by one statement at most (three parameters each; SQLite allows 32,766)."""
+"""Pairs noted by one statement at most (four parameters each; SQLite allows 32,766)."""
+WECHAT = "wechat"
+"""The scope of WeChat's pairs, the rows that were there before scopes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +47,24 @@ class Use:
     nonce: str
     digest: str
     """What came with the pair (a hash of the body)."""
+    scope: str = WECHAT
+    """The channel that signed it."""
 
     @property
-    def pair(self) -> tuple[int, str]:
-        """What the signature covers, and the table's key."""
-        return self.timestamp, self.nonce
+    def pair(self) -> tuple[str, int, str]:
+        """What the signature covers, in its scope: the table's key."""
+        return self.scope, self.timestamp, self.nonce
 
 
-async def remember(session: AsyncSession, timestamp: int, nonce: str, digest: str) -> bool:
+async def remember(
+    session: AsyncSession, timestamp: int, nonce: str, digest: str, *, scope: str = WECHAT
+) -> bool:
     """Note one request; whether it may be handled (see :func:`remember_many`)."""
-    use = Use(timestamp, nonce, digest)
+    use = Use(timestamp, nonce, digest, scope)
     return use.pair in await remember_many(session, [use])
 
 
-async def remember_many(session: AsyncSession, uses: Iterable[Use]) -> set[tuple[int, str]]:
+async def remember_many(session: AsyncSession, uses: Iterable[Use]) -> set[tuple[str, int, str]]:
     """Note requests, each with a pair of its own; the pairs of those that may be handled.
 
     A request may be handled the first time its pair is seen, and again with the very same
@@ -73,23 +80,26 @@ async def remember_many(session: AsyncSession, uses: Iterable[Use]) -> set[tuple
     Raises:
         ValueError: Two requests share a pair.
     """
-    rows = sorted(
-        ({"timestamp": u.timestamp, "nonce": u.nonce, "digest": u.digest} for u in uses),
-        key=lambda row: (row["timestamp"], row["nonce"]),
-    )
-    if not rows:
+    given = list(uses)
+    keyed = {use.pair: use for use in given}
+    if not keyed:
         return set()
-    if len({(row["timestamp"], row["nonce"]) for row in rows}) < len(rows):
+    if len(keyed) < len(given):
         raise ValueError("two requests with one (timestamp, nonce) in a batch")
+    rows = [
+        {"scope": u.scope, "timestamp": u.timestamp, "nonce": u.nonce, "digest": u.digest}
+        for _, u in sorted(keyed.items())
+    ]
     insert = insert_for(session, WeChatNonce).values(rows)
     # On a conflict the row is "updated" to itself only if the digests match, and RETURNING
     # yields a row only for an insert or that update: no row means another body took the pair.
     statement = insert.on_conflict_do_update(
-        index_elements=[WeChatNonce.timestamp, WeChatNonce.nonce],
+        index_elements=[WeChatNonce.scope, WeChatNonce.timestamp, WeChatNonce.nonce],
         set_={"digest": insert.excluded.digest},
         where=WeChatNonce.digest == insert.excluded.digest,
-    ).returning(WeChatNonce.timestamp, WeChatNonce.nonce)
-    return {(int(t), str(n)) for t, n in (await session.execute(statement)).all()}
+    ).returning(WeChatNonce.scope, WeChatNonce.timestamp, WeChatNonce.nonce)
+    answer = await session.execute(statement)
+    return {(str(scope), int(t), str(n)) for scope, t, n in answer.all()}
 
 
 async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
@@ -121,9 +131,10 @@ class _Asked:
 class NonceMemory:
     """Notes requests as they come, many in one statement (see the module's docstring)."""
 
-    def __init__(self, database: Database) -> None:
-        """Write to ``database``, in its write transactions."""
+    def __init__(self, database: Database, scope: str = WECHAT) -> None:
+        """Write to ``database``, in its write transactions, the pairs of ``scope``'s channel."""
         self._database = database
+        self._scope = scope
         self._waiting: list[_Asked] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -136,10 +147,10 @@ class NonceMemory:
         Raises:
             Exception: What the database raised (nothing was noted: the request may come again).
         """
-        asked = _Asked(Use(timestamp, nonce, digest))
+        asked = _Asked(Use(timestamp, nonce, digest, self._scope))
         self._waiting.append(asked)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(), name="wechat nonces")
+            self._writer = asyncio.create_task(self._write(), name=f"{self._scope} nonces")
         return await asked.answer
 
     async def _write(self) -> None:
@@ -178,7 +189,7 @@ def _batch(waiting: list[_Asked]) -> tuple[list[_Asked], list[_Asked]]:
     """
     batch: list[_Asked] = []
     later: list[_Asked] = []
-    digests: dict[tuple[int, str], str] = {}
+    digests: dict[tuple[str, int, str], str] = {}
     for asked in waiting:
         pair = asked.use.pair
         known = digests.get(pair)
@@ -192,7 +203,7 @@ def _batch(waiting: list[_Asked]) -> tuple[list[_Asked], list[_Asked]]:
 
 def _firsts(batch: list[_Asked]) -> list[Use]:
     """One request per pair: the first of each."""
-    seen: dict[tuple[int, str], Use] = {}
+    seen: dict[tuple[str, int, str], Use] = {}
     for asked in batch:
         seen.setdefault(asked.use.pair, asked.use)
     return list(seen.values())

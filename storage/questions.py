@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +12,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import MAX_INTEGER, UnansweredQuestion
 
 __all__ = [
+    "GapRow",
     "UnansweredSummary",
     "asked_in",
     "asked_text",
     "record_unanswered",
     "unanswered_summary",
 ]
+
+
+class GapRow(TypedDict):
+    """What is kept of a question not answered (the arguments of :func:`record_unanswered`)."""
+
+    asked_at: datetime
+    channel: str
+    chat_id: str
+    text: str
+    band: str
+    best_faq_id: str | None
+    best_score: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ class History(NamedTuple):
     number: str
     category: str
     space_id: str
+    channel: str
+    """How it came in (:class:`~bot.messages.Intake`'s values)."""
     opened_at: datetime
     kinds: str
     """The kinds of the events, comma-separated: ``opened,claim,reply,resolve``."""
@@ -66,7 +68,7 @@ def _listed(kinds: frozenset[str]) -> str:
 
 
 _FAST = f"""
-SELECT r.id, r.number, r.category, r.space_id, r.opened_at, l.kinds, l.times, l.vals
+SELECT r.id, r.number, r.category, r.space_id, r.channel, r.opened_at, l.kinds, l.times, l.vals
 FROM requests r CROSS JOIN LATERAL (
     SELECT string_agg(s.kind, ',') AS kinds, array_agg(s.t) AS times, array_agg(s.v) AS vals
     FROM (
@@ -156,7 +158,12 @@ async def _portable(session: AsyncSession, start: datetime, end: datetime) -> li
     requests = (
         await session.execute(
             select(
-                Request.id, Request.number, Request.category, Request.space_id, Request.opened_at
+                Request.id,
+                Request.number,
+                Request.category,
+                Request.space_id,
+                Request.channel,
+                Request.opened_at,
             )
             .where(Request.id.in_(wanted))
             .order_by(Request.id)
@@ -191,6 +198,7 @@ async def _portable(session: AsyncSession, start: datetime, end: datetime) -> li
                     row.number,
                     row.category,
                     row.space_id,
+                    row.channel,
                     row.opened_at,
                     ",".join(kinds),
                     times,

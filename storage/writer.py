@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from storage.database import Unavailable, sqlite_pragmas
 
-__all__ = ["Unit", "Writer", "stored_time"]
+__all__ = ["Unit", "Writer", "stored_time", "tell"]
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,7 @@ class Writer:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():  # its caller gave up waiting; the work is stored anyway
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
+                tell([future for _, future in batch], outcomes)
         finally:
             self._flushing = None
 
@@ -158,6 +152,17 @@ class Writer:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def tell(waiting: Sequence[asyncio.Future[Any]], outcomes: Sequence[tuple[bool, Any]]) -> None:
+    """Give each caller waiting on a batch its outcome: ``(True, result)`` or ``(False, error)``."""
+    for future, (ok, value) in zip(waiting, outcomes, strict=True):
+        if future.done():  # its caller gave up waiting; the work is stored anyway
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _unavailable(error: sqlite3.Error) -> Unavailable:

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from bot.settings import load_settings
+from storage.database import MIGRATIONS
 from tests.support.cli import Cli, run_cli
 
 KEYS = {"q", "matched", "kind", "language", "faq_id", "score", "answer", "source", "suggestions"}
@@ -71,3 +74,19 @@ def test_no_test_reads_a_developers_dotenv(
     assert cli(*due).returncode == 0  # a command run in process (in tmp_path)
     result = run_cli(*due, cwd=tmp_path)  # a command run as a process
     assert result.returncode == 0, result.stderr
+
+
+def test_a_command_that_opens_the_database_says_one_line_about_its_schema_then_none(
+    cli: Cli, tmp_path: Path
+) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    first = cli("kb", "unanswered", BOT_DATABASE_URL=url)
+    assert first.returncode == 0, first.stderr
+    assert [line.split(" INFO ", 1)[1] for line in first.stderr.splitlines()] == [
+        f"storage.database: database schema upgraded from empty to {head}"
+    ]
+    again = cli("kb", "unanswered", BOT_DATABASE_URL=url)
+    assert (again.returncode, again.stderr) == (0, "")

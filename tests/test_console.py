@@ -96,6 +96,24 @@ async def act(client: aiohttp.ClientSession, **body: Any) -> tuple[int, dict[str
         return response.status, await response.json()
 
 
+EVERY_MOVE = (
+    {"action": "claim"},
+    {"action": "reply", "text": "我来回答"},
+    {"action": "ask", "text": "请补充材料"},
+    {"action": "resolve", "text": "办好了"},
+    {"action": "transfer", "group": "baodi-g2", "text": "二组更熟悉"},
+)
+"""A well-formed request for each move a member can make."""
+
+
+async def assert_untouched(database: Database, number: str) -> None:
+    """Request ``number`` is as it was opened: open, held by nobody, in 宝坻区服务一组."""
+    async with database.sessions() as session:
+        request = await session.scalar(select(Request).where(Request.number == number))
+    assert request is not None
+    assert (request.status, request.assignee, request.group_id) == (Status.OPEN, None, "baodi-g1")
+
+
 def cards(listing: dict[str, Any], section: str) -> list[str]:
     return [card["number"] for card in listing["sections"][section]]
 
@@ -441,24 +459,13 @@ async def test_a_non_members_action_is_refused_and_changes_nothing(
         }
         for outsider, refusal in refusals.items():
             async with await demo_signin(site, outsider) as client:
-                for body in (
-                    {"action": "claim"},
-                    {"action": "reply", "text": "我来回答"},
-                    {"action": "resolve", "text": "办好了"},
-                    {"action": "transfer", "group": "baodi-g2"},
-                ):
+                for body in EVERY_MOVE:
                     status, answer = await act(client, number=number, **body)
                     assert status == 200
                     assert texts_of(answer) == refusal
         assert await updates(entrepreneur) == []
+    await assert_untouched(database, number)
     async with database.sessions() as session:
-        request = await session.scalar(select(Request).where(Request.number == number))
-        assert request is not None
-        assert (request.status, request.assignee, request.group_id) == (
-            Status.OPEN,
-            None,
-            "baodi-g1",
-        )
         events = (await session.scalars(select(RequestEvent.kind))).all()
         assert events == ["opened"]
 
@@ -483,7 +490,9 @@ async def test_claim_reply_ask_resolve_and_transfer_go_through_the_chat_commands
             reply = "已为您约了王老师\n周三下午"
             _, answer = await act(zhangwei, action="reply", number=number, text=reply)
             assert texts_of(answer) == f"已完成：工单 {number} 已回复创业者。"
-            _, answer = await act(zhangwei, action="transfer", number=number, group="baodi-g2")
+            _, answer = await act(
+                zhangwei, action="transfer", number=number, group="baodi-g2", text="二组对接导师"
+            )
             assert texts_of(answer) == f"已完成：工单 {number} 宝坻区服务二组。"
             _, listing = await board(zhangwei)
             assert number not in every_card(listing)
@@ -504,7 +513,7 @@ async def test_claim_reply_ask_resolve_and_transfer_go_through_the_chat_commands
         ("张伟", "请创业者补充", "您想约哪个方向的导师？"),
         ("创业者", "创业者补充", "市场营销方向"),
         ("张伟", "回复创业者", "已为您约了王老师\n周三下午"),
-        ("张伟", "转交", "宝坻区服务一组 → 宝坻区服务二组"),
+        ("张伟", "转交", "宝坻区服务一组 → 宝坻区服务二组，原因：二组对接导师"),
         ("王芳", "办结", "导师已对接完毕"),
     ]
 
@@ -646,19 +655,28 @@ async def test_supervisors_and_admins_download_the_report_others_are_refused(
     stranger = site.client()
     try:
         _, listing = await board(member)
-        assert listing["reports"] == []
+        assert listing["reports"] is None
         async with member.get("/console/report?quarter=2026Q4") as refused:
             assert (refused.status, await refused.text()) == (403, "季报只有督导和管理员可以下载。")
         async with stranger.get("/console/report") as anonymous:
             assert anonymous.status == 401
 
         _, listing = await board(supervisor)
-        assert listing["reports"] == [
-            {
-                "label": "2026年第四季度季报（宝坻区）",
-                "href": "/console/report?quarter=2026Q4&format=pdf&district=baodi",
-            }
-        ]
+        # Any quarter: back to the first request's, and at least a year's worth.
+        assert listing["reports"] == {
+            "quarters": [
+                {"id": "2026Q4", "label": "2026年第四季度"},
+                {"id": "2026Q3", "label": "2026年第三季度"},
+                {"id": "2026Q2", "label": "2026年第二季度"},
+                {"id": "2026Q1", "label": "2026年第一季度"},
+            ],
+            "formats": [
+                {"id": "pdf", "label": "PDF（含图表）"},
+                {"id": "html", "label": "网页（HTML）"},
+                {"id": "csv", "label": "表格（CSV）"},
+            ],
+            "districts": [{"id": "baodi", "name": "宝坻区"}],
+        }
         async with supervisor.get("/console/report?quarter=2026Q4&format=csv") as response:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/csv")
@@ -673,7 +691,10 @@ async def test_supervisors_and_admins_download_the_report_others_are_refused(
                 assert wrong.status in (400, 403), query
 
         _, listing = await board(admin)
-        assert [r["label"] for r in listing["reports"]] == ["2026年第四季度季报（全市）"]
+        assert listing["reports"]["districts"] == [
+            {"id": "", "name": "全市"},
+            {"id": "baodi", "name": "宝坻区"},
+        ]
         async with admin.get("/console/report?format=html") as page:
             assert page.status == 200
             assert "众创空间服务专员工作季报 · 2026年第四季度 · 全市" in await page.text()

@@ -62,6 +62,25 @@ def test_duplicate_id_names_both_places(faq_dir: Path, kb_check: Check) -> None:
     assert f"{second}:2: id“group-size”重复，第一次出现在 {faq_dir / 'a.yaml'}:9" in result.stderr
 
 
+def test_a_repeated_id_shows_in_the_same_run_as_the_entries_other_faults(tmp_path: Path) -> None:
+    # The first-use review's case: one entry lacks its source, its id is written again, and a
+    # third entry misspells a field. Every one of the three is named at once.
+    path = write_faq(
+        tmp_path,
+        "a.yaml",
+        "- id: one\n  question: 公司注册需要什么材料\n  answer: 带上身份证。\n"
+        "- id: one\n  question: 房租补贴怎么申请\n  answer: 找空间。\n  source: 第六条\n"
+        "- id: two\n  question: 专利申请要多久\n  answer: 半年。\n  source: 第六条\n"
+        "  sorce: 第六条\n",
+    )
+    assert faults_of(tmp_path) == [
+        f"{path}:1: 条目缺少必填字段“source”",
+        f"{path}:4: id“one”重复，第一次出现在 {path}:1",
+        f"{path}:12: 未知字段“sorce”（可用字段：id、question、answer、source、variants、category、"
+        "answers、en、silent）",
+    ]
+
+
 def test_missing_field_and_empty_answer(tmp_path: Path) -> None:
     path = write_faq(
         tmp_path,

@@ -218,3 +218,42 @@ def gaps_output(cli: Cli, url: str, *options: str) -> str:
     result = cli("kb", "gaps", *options, BOT_DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def test_greetings_and_thanks_are_no_gap(matcher: Matcher) -> None:
+    asked = [*asked_list(), Asked("你好", 9, NOW), Asked("谢谢", 4, NOW)]
+    gaps = group_questions(asked, matcher)
+    assert len(gaps) == len(PARAPHRASES)
+    assert gaps[0].example == "创业补贴怎么申请"
+
+
+def test_the_command_shows_a_long_question_cut_and_counts_small_talk_apart(
+    cli: Cli, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    long_question = "我们公司在宝坻的众创空间，想申请房租补贴，" * 100  # 2,100 characters
+
+    async def record() -> None:
+        database = Database(url)
+        await database.migrate()
+        try:
+            for text in ["你好", "你好", "谢谢", long_question]:
+                await _record(
+                    database,
+                    asked_at=NOW,
+                    channel="web",
+                    text=text,
+                    band="none",
+                    best_faq_id=None,
+                    best_score=0.0,
+                )
+        finally:
+            await database.close()
+
+    asyncio.run(record())
+    out = gaps_output(cli, url)
+    assert out.startswith("未能回答的问题：1 次，1 组（相似的问法算一组）\n另有 3 条寒暄")
+    assert f"1. {long_question[:59]}…（共 2100 字）  （1 次，最近 2026-11-20）" in out
+    assert long_question[:80] not in out
+    listed = cli("kb", "unanswered", BOT_DATABASE_URL=url).stdout
+    assert max(len(line) for line in listed.splitlines()) < 120

@@ -1,11 +1,14 @@
-"""The quick lane: plain questions answered through SQLite's writer, exactly as the full path would.
+"""The quick lane: plain questions answered through the writer, exactly as the full path would.
 
 Two bots on two databases get the same conversation, one with the quick lane and one whose
-dispatcher has none; every reply and every row they keep must be the same.
+dispatcher has none; every reply and every row they keep must be the same. On SQLite the lane
+goes through SQLite's writer (:mod:`storage.writer`), on PostgreSQL through PostgreSQL's
+(:mod:`storage.pg_writer`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +32,9 @@ from storage.models import (
     Request,
     UnansweredQuestion,
 )
+from storage.pg_writer import PgWriter
+from storage.writer import Writer
+from tests.support.databases import scratch_postgres
 from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, ROSTER, ZHANG
 
 ENGLISH = Sender(Channel.TELEGRAM, "5001", "Sam")
@@ -54,27 +60,36 @@ CONVERSATION: list[tuple[Sender, str, str | None]] = [
 ]
 
 
-@pytest.fixture
-async def twins(tmp_path: Path, faq_dir: Path) -> AsyncIterator[tuple[Bot, Dispatcher, Bot]]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def twins(
+    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
+) -> AsyncIterator[tuple[Bot, Dispatcher, Bot]]:
     """A bot with the quick lane, and a bot on its own database whose dispatcher has none."""
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
-    bots = []
-    for name in ("quick", "full"):
-        settings = load_settings(
-            knowledge_dir=faq_dir,
-            roster=roster,
-            database_url=f"sqlite+aiosqlite:///{tmp_path / name}.db",
-        )
-        bots.append(await create_bot(settings, ManualClock(MONDAY)))
-    quick, full = bots
-    plain = Dispatcher(full.services, fallback=unknown)
-    plain.include(*ROUTERS)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        bots = []
+        for name in ("quick", "full"):
+            if request.param == "sqlite":
+                url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
+            else:
+                server = request.getfixturevalue("postgres_server")
+                url = await stack.enter_async_context(scratch_postgres(server, migrated=True))
+            settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+            bot = await create_bot(settings, ManualClock(MONDAY))
+            stack.push_async_callback(bot.close)
+            bots.append(bot)
+        quick, full = bots
+        plain = Dispatcher(full.services, fallback=unknown)
+        plain.include(*ROUTERS)
         yield quick, plain, full
-    finally:
-        for bot in bots:
-            await bot.close()
+
+
+def _writer(bot: Bot) -> Writer | PgWriter:
+    """The bot's writer: SQLite's or PostgreSQL's, whichever its database has."""
+    writer = bot.services.writer or bot.services.pg_writer
+    assert writer is not None
+    return writer
 
 
 async def _rows(bot: Bot) -> dict[str, list[tuple[Any, ...]]]:
@@ -127,7 +142,6 @@ async def test_every_message_gets_the_same_replies_and_rows_with_or_without_the_
     twins: tuple[Bot, Dispatcher, Bot],
 ) -> None:
     quick, plain, full = twins
-    assert quick.services.writer is not None
     for number, (sender, text, choice) in enumerate(CONVERSATION):
         for bot, dispatcher in ((quick, quick.dispatcher), (full, plain)):
             assert isinstance(bot.clock, ManualClock)
@@ -154,9 +168,8 @@ async def test_every_message_gets_the_same_replies_and_rows_with_or_without_the_
     ]
     # Ten plain questions went to the writer: six answered there, and four found spoken for
     # (mid-intake, a request being worked on) were handed to the full path.
-    assert quick.services.writer.units == 10
-    assert full.services.writer is not None
-    assert full.services.writer.units == 0
+    assert _writer(quick).units == 10
+    assert _writer(full).units == 0
 
 
 async def test_a_redelivered_question_is_answered_as_before_and_kept_once(

@@ -226,6 +226,41 @@ async def test_transfer_moves_the_request_and_tells_everyone(
     assert "您所在的服务小组没有工单" in refused[0].text
 
 
+async def test_a_transfer_reason_is_logged_and_told_to_both_groups(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    too_long = await say(running, ZHANG, f"/transfer {number} g2 {'长' * 201}")
+    assert too_long[0].text == "转交原因请控制在 200 字以内。"
+    assert (await the_request(running, number)).group_id == "g1"
+    await say(running, ZHANG, f"/transfer {number} g2 涉及北大科技园，二组负责")
+    async with running.database.sessions() as session:
+        event = await session.scalar(select(RequestEvent).where(RequestEvent.kind == "transferred"))
+    assert event is not None
+    assert (event.text, event.data) == ("涉及北大科技园，二组负责", {"from": "g1", "to": "g2"})
+    old = await outbox_for(running, "-1002000000001")
+    new = await outbox_for(running, "-1002000000002")
+    assert f"↪ 工单 {number} 已转交给服务二组。\n转交原因：涉及北大科技园，二组负责" in old
+    assert f"↪ 工单 {number} 由服务一组转来。\n转交原因：涉及北大科技园，二组负责" in new
+    # The entrepreneur hears where it went, not the groups' reasons.
+    assert not any("北大科技园，二组" in t for t in await outbox_for(running, "e1"))
+
+
+async def test_a_card_says_where_the_entrepreneur_writes_and_in_which_language(
+    bot: tuple[Bot, ManualClock],
+) -> None:
+    running, _ = bot
+    number = await open_one(running)
+    english = Sender(Channel.TELEGRAM, "e2", "Alice", Language.EN)
+    await say(running, english, choice="space:baodi-eco")
+    await say(running, english, "/new How do I register a company?")
+    cards = await outbox_for(running, "-1002000000001")
+    assert f"📋 工单 {number}｜" in cards[0]
+    assert "创业者：小陈（网页）\n" in cards[0]
+    assert "创业者：Alice（Telegram，说英文）\n" in cards[1]
+
+
 async def test_unknown_number_and_bad_commands(bot: tuple[Bot, ManualClock]) -> None:
     running, _ = bot
     assert "没有工单 2026-9999" in (await say(running, ZHANG, "/claim 2026-9999"))[0].text

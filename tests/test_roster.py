@@ -290,6 +290,18 @@ def test_telegram_ids_are_normalised(tmp_path: Path) -> None:
     assert roster.is_member("g1", "telegram", "2002")
 
 
+def test_a_member_may_be_listed_by_wecom_userid(tmp_path: Path) -> None:
+    # Rosters written before WeCom stay valid (the rest of this file); a member gains a wecom
+    # id, and the roles follow that account on WeCom only.
+    text = edit("{name: 李娜, telegram: 2002}", "{name: 李娜, telegram: 2002, wecom: LiNa}")
+    roster = load_roster(write(tmp_path, text))
+    assert roster.is_member("g1", "wecom", "LiNa")
+    assert roster.roles_of("wecom", "LiNa").person == roster.roles_of("telegram", "2002").person
+    assert not roster.is_member("g1", "wecom", "2002")
+    with pytest.raises(RosterError, match="wecom"):  # WeCom reaches people, not chats
+        load_roster(write(tmp_path, text.replace("telegram: -1002000000001", "wecom: g1")))
+
+
 # --- empty and admin-only rosters ----------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ from tests.support.databases import scratch_postgres
 from tests.support.desk import ROSTER
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_wechat import FakeWeChat, WeChatPlatform, new_aes_key, text_xml
+from tests.support.fake_wecom import MESSAGE_SEND, FakeWeCom, MsgCrypt, WeComPlatform
+from tests.support.fake_wecom import text_xml as wecom_text_xml
 from tests.support.processes import serving_async
 
 TOKEN = "7012345678:AAHk3Z9xQ-secret_token-for-the-log-test"
@@ -45,6 +48,10 @@ REQUEST_TEXT = f"想咨询公司注册需要哪些材料，麻烦打我电话 {P
 REPLY = "请带营业执照原件和法人身份证到服务站办理"
 WECHAT_QUESTION = "服务小组有几个人？"
 SPACE = "space:baodi-eco"
+WECOM_CORP_ID = "ww1436e0e65a779aee"
+WECOM_SECRET = "wecom-secret-that-must-not-be-logged"
+WECOM_TOKEN = "wecom-token-that-must-not-be-logged"
+WECOM_QUESTION = "服务专员多久给我反馈结果？"
 
 
 @contextlib.asynccontextmanager
@@ -60,10 +67,11 @@ async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
 ) -> None:
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
-    aes_key = new_aes_key()
+    aes_key, wecom_aes_key = new_aes_key(), new_aes_key()
     async with (
         FakeTelegram(token=TOKEN) as telegram,
         FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET) as wechat_api,
+        FakeWeCom(WECOM_CORP_ID, WECOM_SECRET) as wecom_api,
     ):
         async with bot_process(
             tmp_path,
@@ -78,6 +86,12 @@ async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
             wechat_app_secret=APP_SECRET,
             wechat_aes_key=aes_key,
             wechat_api_url=wechat_api.root,
+            wecom_corp_id=WECOM_CORP_ID,
+            wecom_agent_id=str(wecom_api.agent_id),
+            wecom_secret=WECOM_SECRET,
+            wecom_token=WECOM_TOKEN,
+            wecom_aes_key=wecom_aes_key,
+            wecom_api_url=wecom_api.root,
         ) as (url, log):
             # No BOT_TELEGRAM_WEBHOOK_SECRET: the bot derives one from the token.
             derived_secret = str(telegram.calls_of("setWebhook")[-1].params["secret_token"])
@@ -124,7 +138,14 @@ async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
                 ),
                 timeout=20,
             )
-            access_tokens = wechat_api.valid_tokens()
+            # A question from a WeCom member, answered by app message with a token of its own.
+            crypt = MsgCrypt(WECOM_TOKEN, wecom_aes_key, WECOM_CORP_ID)
+            wecom = WeComPlatform(f"{url}/wecom", crypt)
+            stamp = str(int(time.time()))
+            asked = wecom_text_xml(WECOM_CORP_ID, "ZhangWei", WECOM_QUESTION, 1)
+            assert (await wecom.post(asked, stamp, "1597212914")).status == 200
+            call = await wecom_api.wait_for(lambda c: c.path == MESSAGE_SEND, timeout=20)
+            access_tokens = [*wechat_api.valid_tokens(), call.query["access_token"]]
         # The process has stopped: everything it logged is in the file.
         output = log.read_text(encoding="utf-8")
 
@@ -138,6 +159,10 @@ async def test_a_whole_exchange_at_debug_logs_no_secret_and_no_ones_words(
         "the WeChat token": WECHAT_TOKEN,
         "the AppSecret": APP_SECRET,
         "the EncodingAESKey": aes_key,
+        "the WeCom Secret": WECOM_SECRET,
+        "the WeCom Token": WECOM_TOKEN,
+        "the WeCom EncodingAESKey": wecom_aes_key,
+        "the WeCom question": WECOM_QUESTION,
         **{f"access token {i}": token for i, token in enumerate(access_tokens)},
         "the phone number": PHONE,
         "the Telegram question": QUESTION,

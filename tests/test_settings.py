@@ -79,6 +79,32 @@ def test_bad_value_names_the_variable(
         load_settings()
 
 
+WECOM = {
+    "BOT_WECOM_CORP_ID": "ww1436e0e65a779aee",
+    "BOT_WECOM_AGENT_ID": "1000002",
+    "BOT_WECOM_SECRET": "wecom-secret",
+    "BOT_WECOM_TOKEN": "wecom-token",
+    "BOT_WECOM_AES_KEY": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+}
+
+
+def test_wecom_is_configured_all_together_or_not_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not load_settings().wecom
+    for name, value in WECOM.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.wecom, settings.wecom_agent_id) == (True, 1000002)
+    assert settings.wecom_api_url == "https://qyapi.weixin.qq.com"
+    monkeypatch.delenv("BOT_WECOM_TOKEN")
+    with pytest.raises(SettingsError, match="BOT_WECOM_TOKEN") as refused:
+        load_settings()
+    assert "BOT_WECOM_SECRET" not in str(refused.value)  # only what is missing is named
+    monkeypatch.setenv("BOT_WECOM_TOKEN", "wecom-token")
+    monkeypatch.setenv("BOT_WECOM_AES_KEY", "too-short")
+    with pytest.raises(SettingsError, match="BOT_WECOM_AES_KEY"):
+        load_settings()
+
+
 def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TELEGRAM_TOKEN", "123456:very-secret-token")
     settings = load_settings()

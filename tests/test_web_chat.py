@@ -62,6 +62,10 @@ async def test_suggestions_are_choices_that_answer(client: aiohttp.ClientSession
     _, body = await say(client, text="众创空间面积多大")
     (message,) = body["messages"]
     assert message["text"].startswith("您是不是想问")
+    # Each question is offered once, as a button, not also listed in the text.
+    offered = [b["label"] for b in message["buttons"] if b["payload"].startswith("faq:")]
+    assert offered
+    assert all(label not in message["text"] for label in offered)
     payloads = [b["payload"] for b in message["buttons"]]
     assert re.fullmatch(r"request:new:[0-9]+", payloads[-1])  # carries the question too
     assert 1 <= len(payloads) - 1 <= 3

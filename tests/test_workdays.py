@@ -586,9 +586,9 @@ def test_cli_prints_one_json_line() -> None:
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     assert json.loads(line) == {
-        "opened_at": "2025-03-03T02:00:00+00:00",
+        "opened_at": "2025-03-03T10:00:00+08:00",
         "due_date": "2025-03-17",
-        "deadline": "2025-03-17T16:00:00+00:00",
+        "deadline": "2025-03-18T00:00:00+08:00",
         "provisional": False,
     }
 
@@ -600,16 +600,23 @@ def test_cli_days_option_and_utc_input(
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["due_date"] == "2026-03-05"
-    assert record["deadline"] == "2026-03-05T16:00:00+00:00"
+    assert record["opened_at"] == "2026-03-02T00:30:00+08:00"
+    assert record["deadline"] == "2026-03-06T00:00:00+08:00"
 
 
-def test_cli_refuses_a_time_without_offset(
-    workdays_due: Command,
+@pytest.mark.parametrize("written", ["2025-03-03", "2025-03-03T10:00", "2025-03-03T10:00+08:00"])
+def test_cli_takes_a_date_or_time_without_offset_as_beijing_time(
+    workdays_due: Command, written: str
 ) -> None:
-    result = workdays_due("2025-03-03T10:00")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "没有时区" in result.stderr
+    result = workdays_due(written)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["opened_at"].startswith("2025-03-03T")
+    assert record["opened_at"].endswith("+08:00")
+    assert (record["due_date"], record["deadline"]) == ("2025-03-17", "2025-03-18T00:00:00+08:00")
+
+
+def test_cli_refuses_what_is_not_a_time(workdays_due: Command) -> None:
     result = workdays_due("next monday")
     assert result.returncode == 2
     assert "无法识别时间" in result.stderr
@@ -622,9 +629,9 @@ def test_cli_uses_the_override_file(tmp_path: Path, workdays_due: Command) -> No
     result = workdays_due(opened, BOT_CALENDAR=str(path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "opened_at": "2026-12-21T02:00:00+00:00",
+        "opened_at": "2026-12-21T10:00:00+08:00",
         "due_date": "2027-01-05",
-        "deadline": "2027-01-05T16:00:00+00:00",
+        "deadline": "2027-01-06T00:00:00+08:00",
         "provisional": False,
     }
     path.write_text("holidays:\n  - 2027-02-30\n", encoding="utf-8")

@@ -14,7 +14,7 @@ from bot.domain.workdays import shanghai_date
 from bot.messages import Language
 from bot.settings import Settings
 from bot.texts.chat import texts_for
-from handlers.faq import answer_question, language_of
+from handlers.faq import Reply, answer_question, language_of
 from knowledge.service import KnowledgeBase
 
 __all__ = ["ask"]
@@ -66,7 +66,14 @@ def _print_answer(
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
-        out.write(answer.text + "\n")
+        # What the chats offer as buttons, the terminal lists, under the question's first line.
+        first, _, rest = answer.text.partition("\n")
+        out.write(first + "\n")
+        if answer.kind is Reply.SUGGESTED:
+            for n, match in enumerate(result.matches, 1):
+                out.write(f"  {n}. {match.entry.question}\n")
+        if rest:
+            out.write(rest + "\n")
         if answer.source:
             out.write(texts_for(language).source.format(source=answer.source) + "\n")
         out.write("\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.clock import SHANGHAI
 from bot.settings import Settings
-from knowledge.gaps import Asked, Rated, group_questions, group_ratings
+from knowledge.gaps import Asked, Rated, group_questions, group_ratings, says_nothing
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database, answers, questions
 from storage.answers import RatingSummary
@@ -92,16 +92,21 @@ def gaps(args: argparse.Namespace, settings: Settings) -> int:
 def _print_unanswered_gaps(rows: list[UnansweredSummary], base: KnowledgeBase, limit: int) -> None:
     asked = [Asked(r.text, r.count, r.last_asked_at, r.best_faq_id) for r in rows]
     found = group_questions(asked, base.matcher)
+    chat = sum(a.count for a in asked if says_nothing(a.text, base.matcher))
     if not found:
         print("没有未能回答的问题。")
-        return
-    print(f"未能回答的问题：{sum(g.count for g in found)} 次，{len(found)} 组（相似的问法算一组）")
+    else:
+        print(
+            f"未能回答的问题：{sum(g.count for g in found)} 次，{len(found)} 组（相似的问法算一组）"
+        )
+    if chat:
+        print(f"另有 {chat} 条寒暄（你好、谢谢之类）不算在内。")
     for rank, gap in enumerate(found[:limit], 1):
         last = gap.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
         near = f"  最接近的条目：{gap.nearest_faq_id}" if gap.nearest_faq_id else ""
-        print(f"\n{rank}. {gap.example}  （{gap.count} 次，最近 {last}）{near}")
+        print(f"\n{rank}. {_shown(gap.example)}  （{gap.count} 次，最近 {last}）{near}")
         for other in gap.phrasings[1:6]:
-            print(f"     · {other.text}（{other.count} 次）")
+            print(f"     · {_shown(other.text)}（{other.count} 次）")
         if len(gap.phrasings) > 6:
             print(f"     · 另有 {len(gap.phrasings) - 6} 种问法")
 
@@ -120,13 +125,25 @@ def _print_unhelpful(rows: list[RatingSummary], base: KnowledgeBase, limit: int)
         last = group.last_answered_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")
         given = "、".join(group.faq_ids)
         print(
-            f"\n{rank}. {group.example}  （👎 {group.down} 次，👍 {group.up} 次，最近 {last}）"
-            f"  给出的条目：{given}"
+            f"\n{rank}. {_shown(group.example)}  （👎 {group.down} 次，👍 {group.up} 次，"
+            f"最近 {last}）  给出的条目：{given}"
         )
         for other in group.phrasings[1:6]:
-            print(f"     · {other.text}（👎 {other.down}，👍 {other.up}）")
+            print(f"     · {_shown(other.text)}（👎 {other.down}，👍 {other.up}）")
         if len(group.phrasings) > 6:
             print(f"     · 另有 {len(group.phrasings) - 6} 种问法")
+
+
+SHOWN = 60
+"""Characters of a question a list shows: a 2,000-character message would fill the screen."""
+
+
+def _shown(text: str) -> str:
+    """``text`` on one line, cut to :data:`SHOWN` characters with its length said."""
+    line = " ".join(text.split())
+    if len(line) <= SHOWN:
+        return line
+    return f"{line[: SHOWN - 1]}…（共 {len(line)} 字）"
 
 
 def unanswered(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,5 +154,5 @@ def unanswered(args: argparse.Namespace, settings: Settings) -> int:
     for row in rows:
         last = row.last_asked_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
         near = f"  最接近：{row.best_faq_id}（{row.best_score:.0f}）" if row.best_faq_id else ""
-        print(f"{row.count:>4} 次  {last}  {row.text}{near}")
+        print(f"{row.count:>4} 次  {last}  {_shown(row.text)}{near}")
     return 0

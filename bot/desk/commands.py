@@ -13,11 +13,20 @@ from typing import ClassVar
 
 from bot.domain.lifecycle import Action
 from bot.domain.roster.model import Roles
-from bot.messages import Attachment, Button, Channel, Confirmation, Language, OutgoingMessage
+from bot.messages import (
+    Attachment,
+    Button,
+    Channel,
+    Confirmation,
+    Intake,
+    Language,
+    OutgoingMessage,
+)
 from storage.models import Person, Request
 
 __all__ = [
     "MEMBER_MOVES",
+    "REASON_LIMIT",
     "SYSTEM",
     "Ask",
     "AutoClose",
@@ -32,6 +41,7 @@ __all__ = [
     "NoticeKind",
     "Notify",
     "Open",
+    "OpenForCaller",
     "Outcome",
     "Rate",
     "Redate",
@@ -96,6 +106,27 @@ class Open:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenForCaller:
+    """A duty group member records a request taken by phone or at the on-site desk.
+
+    It is routed like any other, to the duty group of the caller's maker space, which must be
+    one of the member's groups.
+
+    Attributes:
+        intake: :attr:`~bot.messages.Intake.HOTLINE` or :attr:`~bot.messages.Intake.VISIT`.
+        caller: The caller's name.
+        phone: The caller's phone number, checked by the console.
+    """
+
+    intake: Intake
+    caller: str
+    phone: str
+    space_id: str
+    category_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class MemberMove:
     """A duty group member's move on request ``number``.
 
@@ -143,10 +174,16 @@ class Resolve(MemberMove):
     action = Action.RESOLVE
 
 
+@dataclass(frozen=True, slots=True)
 class Transfer(MemberMove):
-    """Hand the request to another duty group (``text`` is the group's id)."""
+    """Hand the request to another duty group (``text`` is the group's id).
 
-    __slots__ = ()
+    Attributes:
+        reason: Why, in a few words: kept in the request's log and told to the receiving group.
+            The console asks for one; a chat command may leave it out.
+    """
+
+    reason: str = ""
     action = Action.TRANSFER
 
 
@@ -216,6 +253,9 @@ class Redate:
     provisional_only: bool = False
 
 
+REASON_LIMIT = 200
+"""The longest reason for a transfer: a short note for the next group, not a reply."""
+
 MEMBER_MOVES: dict[str, type[MemberMove]] = {
     "claim": Claim,
     "reply": Reply,
@@ -228,6 +268,7 @@ MEMBER_MOVES: dict[str, type[MemberMove]] = {
 
 Command = (
     Open
+    | OpenForCaller
     | MemberMove  # Claim, Reply, Ask, Resolve, Transfer
     | FollowUp
     | Confirm

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from bot.desk.queries import moves_allowed
 from bot.desk.turn import Turn
 from bot.domain import categories
-from bot.messages import Attachment, Button, Channel, Language, OutgoingMessage
+from bot.messages import Attachment, Button, Channel, Intake, Language, OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage.models import Person, Request
 
@@ -74,6 +74,8 @@ def card_text(turn: Turn, request: Request, person: Person | None) -> str:
         space=space_name(turn, request.space_id),
         who=(person.display_name if person else None) or "创业者",
         phone=f"，电话 {request.phone}" if request.phone else "",
+        via=texts.card_via.get(request.channel, request.channel),
+        english=texts.card_english if person and person.language == Language.EN else "",
         text=request.text,
         due=shown,
         provisional=note,
@@ -194,8 +196,11 @@ async def to_entrepreneur(
     buttons: Callable[[DeskTexts], Sequence[Button]] | None = None,
     *,
     attachments: Sequence[Attachment] = (),
-) -> OutgoingMessage:
+) -> list[OutgoingMessage]:
     """A message to the entrepreneur on the channel the request came from, in their language.
+
+    None for a request taken by phone or at the desk: there is no chat to send to, and the
+    member tells the caller themselves (the move's event records that they did).
 
     Args:
         turn: This operation.
@@ -204,20 +209,24 @@ async def to_entrepreneur(
         buttons: Builds the buttons under it, labelled in the same language.
         attachments: Files the commissioner sent, passed on where the channel can.
     """
+    channel = Intake(request.channel).chat
+    if channel is None:
+        return []
     person = await turn.session.get(Person, request.person_id)
     language = language_of(person) if person else Language.ZH
     texts = desk_texts_for(language)
-    channel = Channel(request.channel)
     text, carried = carry(texts, compose(texts), attachments, channel)
-    return OutgoingMessage(
-        request.chat_id,
-        channel,
-        text,
-        buttons=tuple(buttons(texts)) if buttons else (),
-        request_id=request.id,
-        attachments=carried,
-        language=language,
-    )
+    return [
+        OutgoingMessage(
+            request.chat_id,
+            channel,
+            text,
+            buttons=tuple(buttons(texts)) if buttons else (),
+            request_id=request.id,
+            attachments=carried,
+            language=language,
+        )
+    ]
 
 
 def carry(

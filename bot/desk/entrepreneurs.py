@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 
-from bot.clock import SHANGHAI
 from bot.desk import policy
 from bot.desk.commands import Confirm, Entrepreneur, FollowUp, Note, Open, Outcome, Rate, Reopen
 from bot.desk.compose import (
@@ -17,7 +16,7 @@ from bot.desk.compose import (
     resolution_buttons,
     to_group,
 )
-from bot.desk.record import ENTREPRENEUR, event, locked, next_status, redate
+from bot.desk.record import ENTREPRENEUR, Opening, event, locked, next_status, open_new, redate
 from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
@@ -28,7 +27,6 @@ from bot.domain.lifecycle import (
     Status,
     transition,
 )
-from bot.logs import concerning
 from bot.messages import OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import requests
@@ -41,41 +39,18 @@ log = logging.getLogger(__name__)
 
 async def open_request(turn: Turn, who: Entrepreneur, command: Open) -> Outcome:
     """Open a request, route it to the duty group, confirm it and post the group's card."""
-    now, roster = turn.now, turn.roster
-    space = roster.space(command.space_id)
-    group = roster.duty_group(command.space_id, now.astimezone(SHANGHAI).date())
-    category = categories.by_id(command.category_id)
-    due = turn.calendar.due(now, category.workdays)
-    number = await requests.next_number(turn.session, now.astimezone(SHANGHAI).year)
-    request = Request(
-        number=number,
+    opening = Opening(
         person_id=who.person.id,
         channel=command.channel.value,
         chat_id=command.chat_id,
-        category=category.id,
+        category_id=command.category_id,
         text=command.text,
         phone=command.phone,
-        space_id=space.id,
-        group_id=group.id,
-        status=Status.OPEN,
-        opened_at=now,
-        due_date=due.due_date,
-        deadline=due.deadline,
-        provisional=due.provisional,
-        updated_at=now,
+        space_id=command.space_id,
     )
-    turn.session.add(request)
-    await turn.session.flush()
-    event(
-        turn,
-        request,
-        EventKind.OPENED,
-        ENTREPRENEUR,
-        text=command.text,
-        data={"group": group.id, "space": space.id, "due_date": due.due_date.isoformat()},
-    )
-    concerning(number)
-    log.info("request %s opened for group %s", number, group.id)
+    request, group, space = await open_new(turn, opening, ENTREPRENEUR)
+    category = categories.by_id(request.category)
+    number = request.number
     texts = desk_texts_for(who.language)
     shown, note = due_text(texts, request)
     confirmation = texts.opened.format(
@@ -161,7 +136,9 @@ async def reopen(turn: Turn, who: Entrepreneur, command: Reopen) -> Outcome:
     # The days between the result and the reopening were not the commissioners' to count.
     requests.open_pause(turn.session, request, request.resolved_at, until=turn.now)
     request.status = status
-    request.resolved_at = None
+    # The result did not solve it: it stays in the log (the resolve event) as history, and
+    # the request has no result in force until it is resolved again.
+    request.resolved_at = request.result = None
     event(turn, request, EventKind.REOPENED, ENTREPRENEUR)
     messages = await redate(turn, request)
     notice = GROUP_TEXTS.reopened.format(number=request.number)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from bot.desk import policy
 from bot.desk.commands import (
+    REASON_LIMIT,
     Member,
     MemberMove,
     Note,
@@ -21,6 +22,7 @@ from bot.desk.commands import (
 from bot.desk.compose import (
     card_update,
     due_text,
+    group_name,
     post_card,
     resolution_buttons,
     to_entrepreneur,
@@ -30,7 +32,7 @@ from bot.desk.record import event, locked, next_status, redate
 from bot.desk.turn import Turn
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Action, Role, Status
-from bot.messages import OutgoingMessage
+from bot.messages import Intake, OutgoingMessage
 from bot.texts.chat import texts_for
 from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage import requests
@@ -41,6 +43,8 @@ __all__ = ["check", "move", "refusal"]
 log = logging.getLogger(__name__)
 
 _NEEDS_TEXT = (Action.REPLY, Action.ASK, Action.RESOLVE, Action.TRANSFER)
+_SAID = (Action.REPLY, Action.ASK, Action.RESOLVE)
+"""The moves whose words are for the person who asked."""
 
 
 def refusal(member: Member, text: str) -> Outcome:
@@ -95,13 +99,15 @@ async def move(turn: Turn, member: Member, command: MemberMove) -> Outcome:
         return checked
     request, status = checked
     if isinstance(command, Transfer):
-        return await _transfer(turn, member, request, text, status)
+        return await _transfer(turn, member, request, command, status)
     messages = await _apply(turn, member, request, command, action=action, status=status)
     outcome = Outcome(messages=messages, request=request)
     if any(m.confirm is not None for m in messages):
         return outcome  # the ✓ under the member's message, once delivered, says it all
     done = texts.done.format(number=number, action=texts.moves_done[action.value])
     outcome.notes.append(Note(done))
+    if action in _SAID and Intake(request.channel).chat is None:
+        outcome.notes.append(Note(texts.tell_caller))
     return outcome
 
 
@@ -118,7 +124,7 @@ async def _apply(
     if request.assignee is None or action is Action.CLAIM:
         request.assignee, request.assignee_name = member.account, member.name
     messages: list[OutgoingMessage] = []
-    if action in (Action.REPLY, Action.ASK, Action.RESOLVE) and request.first_reply_at is None:
+    if action in _SAID and request.first_reply_at is None:
         request.first_reply_at = now
     if action is Action.ASK:
         requests.open_pause(turn.session, request, now)
@@ -130,7 +136,12 @@ async def _apply(
         await requests.end_pause(turn.session, request, now)
         messages += await redate(turn, request)
     request.status = status
-    event(turn, request, EventKind(action.value), member.account, text=text or None)
+    told = Intake(request.channel)
+    # A caller has no chat: the member tells them by phone or at the desk, and the log says so.
+    said: dict[str, object] | None = None
+    if told.chat is None and action in _SAID:
+        said = {"told": told.value}
+    event(turn, request, EventKind(action.value), member.account, text=text or None, data=said)
 
     def compose(texts: DeskTexts) -> str:
         template = {
@@ -140,8 +151,8 @@ async def _apply(
         }[action]
         return template.format(number=request.number, name=member.name, text=text)
 
-    if action in (Action.REPLY, Action.ASK, Action.RESOLVE):
-        relay = await to_entrepreneur(
+    if action in _SAID:
+        relays = await to_entrepreneur(
             turn,
             request,
             compose,
@@ -150,21 +161,25 @@ async def _apply(
             else None,
             attachments=command.attachments,
         )
-        if command.confirm is not None and relay.channel.pushed:
-            relay = replace(relay, confirm=command.confirm)
-        messages.append(relay)
+        if command.confirm is not None:
+            confirm = command.confirm
+            relays = [replace(r, confirm=confirm) if r.channel.pushed else r for r in relays]
+        messages += relays
     messages += await card_update(turn, request)
     return messages
 
 
 async def _transfer(
-    turn: Turn, member: Member, request: Request, target: str, status: Status
+    turn: Turn, member: Member, request: Request, command: Transfer, status: Status
 ) -> Outcome:
     texts = desk_texts_for(member.language)
+    target, reason = command.text, command.reason.strip()
     groups = {g.id: g for g in turn.roster.groups}
     group = groups.get(target)
     if group is None:
         return Outcome.refused(texts.unknown_group.format(group=target, groups="、".join(groups)))
+    if len(reason) > REASON_LIMIT:
+        return Outcome.refused(texts.reason_too_long.format(limit=REASON_LIMIT))
     messages: list[OutgoingMessage] = []
     if request.status == Status.WAITING:
         # The transfer ends the wait: the request is open again and its clock runs.
@@ -174,7 +189,14 @@ async def _transfer(
     request.group_id = group.id
     request.assignee = request.assignee_name = None
     request.status = status
-    event(turn, request, EventKind.TRANSFERRED, member.account, data={"from": old, "to": group.id})
+    event(
+        turn,
+        request,
+        EventKind.TRANSFERRED,
+        member.account,
+        text=reason or None,
+        data={"from": old, "to": group.id},
+    )
 
     def compose(reader: DeskTexts) -> str:
         shown, note = due_text(reader, request)
@@ -182,10 +204,17 @@ async def _transfer(
             number=request.number, group=group.name, due=shown, provisional=note
         )
 
-    messages.append(await to_entrepreneur(turn, request, compose))
-    moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name)
+    messages += await to_entrepreneur(turn, request, compose)
+    because = GROUP_TEXTS.transfer_reason.format(reason=reason) if reason else ""
+    moved = GROUP_TEXTS.card_moved.format(number=request.number, group=group.name) + because
     messages += to_group(turn, request, moved, edit_card=True, group_id=old)
     person = await turn.session.get(Person, request.person_id)
     messages += post_card(turn, request, person)
+    if reason:
+        # The receiving group reads why under the new card (the card itself is redrawn on
+        # every change, and would lose it).
+        source = group_name(turn, old)
+        arrived = GROUP_TEXTS.card_arrived.format(number=request.number, group=source) + because
+        messages += to_group(turn, request, arrived)
     done = texts.done.format(number=request.number, action=group.name)
     return Outcome(notes=[Note(done)], messages=messages, request=request)

@@ -8,7 +8,7 @@ crash leaves both or neither.
 
 from __future__ import annotations
 
-from bot.desk import entrepreneurs, members, timed
+from bot.desk import callers, entrepreneurs, members, timed
 from bot.desk.commands import (
     AutoClose,
     Command,
@@ -19,6 +19,7 @@ from bot.desk.commands import (
     MemberMove,
     Notify,
     Open,
+    OpenForCaller,
     Outcome,
     Rate,
     Redate,
@@ -50,6 +51,8 @@ async def execute(turn: Turn, actor: Actor, command: Command) -> Outcome:
     match actor, command:
         case Member(), MemberMove():
             return await members.move(turn, actor, command)
+        case Member(), OpenForCaller():
+            return await callers.open_for_caller(turn, actor, command)
         case Entrepreneur(), Open():
             return await entrepreneurs.open_request(turn, actor, command)
         case Entrepreneur(), FollowUp():

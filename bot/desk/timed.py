@@ -85,7 +85,7 @@ async def _compose(turn: Turn, request: Request, kind: NoticeKind) -> list[Outgo
             number=request.number, due=shown, status=texts.status[request.status]
         )
 
-    messages.append(await to_entrepreneur(turn, request, apology))
+    messages += await to_entrepreneur(turn, request, apology)
     return messages
 
 
@@ -125,7 +125,7 @@ async def auto_close(turn: Turn, command: AutoClose) -> Outcome:
     log.info(
         "request %s closed %d working days after its result", request.number, AUTO_CLOSE_WORKDAYS
     )
-    return Outcome(messages=[closing, *await card_update(turn, request)], request=request)
+    return Outcome(messages=[*closing, *await card_update(turn, request)], request=request)
 
 
 async def redate_all(turn: Turn, command: Redate) -> Outcome:

@@ -137,7 +137,7 @@ class ReportBuilder:
         """Replay and count these requests (each request once over all calls)."""
         start, as_of = self._start, self._as_of
         shapes, tallies, new, new_map = self._shapes, self._tallies, self._new, self._new_map
-        received, categories = tallies.received, tallies.categories
+        received, categories, channels = tallies.received, tallies.categories, tallies.channels
         firsts, resolutions, on_time = tallies.first_replies, tallies.resolutions, tallies.on_time
         ratings, resolved_at = tallies.ratings, self._report.resolved_at
         group_at, due_at = self._group, self._due
@@ -146,7 +146,7 @@ class ReportBuilder:
         workdays = self._workdays
         bounds, counts, days = workdays.table()
         for history in histories:
-            rid, _, category, _, opened_at, kinds, times, values = history
+            rid, _, category, _, channel, opened_at, kinds, times, values = history
             if not times:
                 continue
             cut = len(times) if times[-1] < as_of else bisect_left(times, as_of)
@@ -168,6 +168,8 @@ class ReportBuilder:
                 (received.get(group) or new_map(received, group, group)).setdefault(rid, times[at])
                 of_kind = (group, category)
                 (categories.get(of_kind) or new(categories, of_kind, group)).append(rid)
+                came_in = (group, channel)
+                (channels.get(came_in) or new(channels, came_in, group)).append(rid)
             if shape.first_reply is not None or shape.resolution is not None:
                 # Working days from the opening: differences of counts up to each day.
                 moment = opened_at.timestamp()
@@ -269,6 +271,10 @@ class ReportBuilder:
             ids = set(of_kind)
             for figures in scopes[group, None]:
                 figures.categories.setdefault(category, set()).update(ids)
+        for (group, channel), came_in in tallies.channels.items():
+            ids = set(came_in)
+            for figures in scopes[group, None]:
+                figures.channels.setdefault(channel, set()).update(ids)
         for key, days in tallies.first_replies.items():
             for figures in scopes[key]:
                 figures.first_reply_days.update(days)
@@ -397,6 +403,7 @@ class _Tallies:
     received: dict[str, dict[int, float]] = field(default_factory=dict)
     """Request → when it first reached the group, by group."""
     categories: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    channels: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     first_replies: dict[tuple[str, str | None], dict[int, int]] = field(default_factory=dict)
     """Request → working days, by group and commissioner."""
     resolutions: dict[tuple[str, str | None], dict[int, int]] = field(default_factory=dict)

@@ -32,6 +32,8 @@ class Figures:
     """Request → its last rating in the quarter."""
     categories: dict[str, set[int]] = field(default_factory=dict)
     """Category → the requests received."""
+    channels: dict[str, set[int]] = field(default_factory=dict)
+    """Intake channel (:class:`~bot.messages.Intake`'s values) → the requests received."""
 
     @property
     def on_time_rate(self) -> float | None:

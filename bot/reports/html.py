@@ -26,9 +26,11 @@ from bot.domain.roster.model import Roster
 from bot.reports.figures import Figures, QuarterReport
 from bot.reports.tables import (
     CATEGORY_COLUMNS,
+    CHANNEL_COLUMNS,
     COLUMNS,
     OVERDUE_COLUMNS,
     category_rows,
+    channel_rows,
     level_tables,
     overdue_rows,
     report_moment,
@@ -151,6 +153,8 @@ def report_html(report: QuarterReport, roster: Roster, district: str | None = No
     parts += [
         "<h2>按服务类别（收到）</h2>",
         _table(CATEGORY_COLUMNS, category_rows(scope), range(2, 3)),
+        "<h2>按受理渠道（收到）</h2>",
+        _table(CHANNEL_COLUMNS, channel_rows(scope), range(1, 2)),
     ]
     overdue = overdue_rows(report, roster, district)
     parts.append(f"<h2>超期工单（{len(overdue)} 件）</h2>")

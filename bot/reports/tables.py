@@ -12,17 +12,21 @@ from bot.clock import SHANGHAI
 from bot.domain import categories
 from bot.domain.lifecycle import Status
 from bot.domain.roster.model import Roster
+from bot.messages import Intake
 from bot.reports.figures import Figures, QuarterReport
+from bot.texts.console import HOTLINE_ZH
 
 __all__ = [
     "ARCHIVE_COLUMNS",
     "CATEGORY_COLUMNS",
+    "CHANNEL_COLUMNS",
     "COLUMNS",
     "OVERDUE_COLUMNS",
     "ReportRow",
     "archive_csv",
     "archive_markdown",
     "category_rows",
+    "channel_rows",
     "level_tables",
     "overdue_rows",
     "report_csv",
@@ -135,6 +139,8 @@ def report_markdown(report: QuarterReport, roster: Roster, district: str | None 
         ]
     lines += ["## 按服务类别（收到）", ""]
     lines += _table(list(CATEGORY_COLUMNS), category_rows(rows[0].figures if rows else Figures()))
+    lines += ["", "## 按受理渠道（收到）", ""]
+    lines += _table(list(CHANNEL_COLUMNS), channel_rows(rows[0].figures if rows else Figures()))
     overdue = overdue_rows(report, roster, district)
     lines += ["", f"## 超期工单（{len(overdue)} 件）", ""]
     lines += _table(list(OVERDUE_COLUMNS), overdue) if overdue else ["无。"]
@@ -181,6 +187,26 @@ def category_rows(figures: Figures) -> list[list[str]]:
     ]
 
 
+CHANNEL_COLUMNS = ("受理渠道", "收到")
+
+
+def channel_rows(figures: Figures) -> list[list[str]]:
+    """Requests received by intake channel (policy article 6), those with any, in one order."""
+    order = {intake.value: place for place, intake in enumerate(Intake)}
+    shown = sorted(figures.channels.items(), key=lambda item: (order.get(item[0], 99), item[0]))
+    return [[HOTLINE_ZH.intakes.get(channel, channel), str(len(ids))] for channel, ids in shown]
+
+
+def _channel_cells(row: ReportRow) -> list[str]:
+    """A CSV row's received requests by intake channel.
+
+    Blank for a commissioner: requests come in to a group, not to a person.
+    """
+    if row.level == "服务专员":
+        return [""] * len(Intake)
+    return [str(len(row.figures.channels.get(intake.value, ()))) for intake in Intake]
+
+
 OVERDUE_COLUMNS = (
     "工单",
     "服务小组",
@@ -217,9 +243,11 @@ def report_csv(report: QuarterReport, roster: Roster, district: str | None = Non
     """One row per total, district, group and commissioner; UTF-8 with BOM, so Excel reads it."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["季度", "层级", "名称", *COLUMNS])
+    by_channel = [f"收到·{HOTLINE_ZH.intakes[intake.value]}" for intake in Intake]
+    writer.writerow(["季度", "层级", "名称", *COLUMNS, *by_channel])
     for row in report_rows(report, roster, district):
-        writer.writerow([str(report.quarter), row.level, row.name, *row.cells()])
+        cells = [*row.cells(), *_channel_cells(row)]
+        writer.writerow([str(report.quarter), row.level, row.name, *cells])
     return out.getvalue().encode("utf-8-sig")
 
 

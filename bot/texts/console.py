@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CONSOLE_TEXTS", "ConsoleTexts"]
+from bot.messages import Language
+
+__all__ = [
+    "CONSOLE_TEXTS",
+    "HOTLINE_EN",
+    "HOTLINE_ZH",
+    "ConsoleTexts",
+    "HotlineTexts",
+    "hotline_texts_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +55,21 @@ class ConsoleTexts:
     status: dict[str, str]
     event: dict[str, str]
     moved: str
+    moved_because: str
+    channels: dict[str, str]
+    """How each intake channel is named on a card."""
+    languages: dict[str, str]
+    """How each language an entrepreneur reads is named on a card."""
+    reason_needed: str
+    reason_too_long: str
+    district_only: str
+    district_sections: dict[str, str]
+    """The headings of a group's requests in a supervisor's view, by board section."""
+    report_formats: dict[str, str]
     stars: str
     report_only: str
     report_bad_quarter: str
     report_district_needed: str
-    report_link: str
     unavailable: str
 
 
@@ -103,12 +122,118 @@ CONSOLE_TEXTS = ConsoleTexts(
         "rated": "创业者评价",
         "due_changed": "答复期限调整",
         "auto_closed": "自动关闭",
+        "notice": "到期提醒",
     },
     moved="{old} → {new}",
+    moved_because="{moved}，原因：{reason}",
+    channels={
+        "web": "网页",
+        "wechat": "微信",
+        "telegram": "Telegram",
+        "hotline": "热线电话",
+        "visit": "现场窗口",
+    },
+    languages={"zh": "中文", "en": "English"},
+    reason_needed="请写明转交原因，接收的小组会看到。",
+    reason_too_long="转交原因有 {length} 字，请控制在 {limit} 字以内。",
+    district_only="只有督导可以查看辖区的工单。",
+    district_sections={
+        "overdue": "已超期",
+        "due_soon": "两个工作日内到期",
+        "active": "待办与办理中",
+    },
+    report_formats={"pdf": "PDF（含图表）", "html": "网页（HTML）", "csv": "表格（CSV）"},
     stars="{stars} 星",
     report_only="季报只有督导和管理员可以下载。",
     report_bad_quarter="季度写法不对，例如 2026Q4；格式可选 pdf、html、csv。",
     report_district_needed="您督导多个区，请选择其中一个区的季报。",
-    report_link="{quarter}季报（{scope}）",
     unavailable="抱歉，系统暂时无法处理，刚才的操作没有生效。请过一会儿再试。",
 )
+
+
+# --- the hotline desk ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineTexts:
+    """What the console's hotline desk says: the form, its checks, and the intake channels.
+
+    In both languages, for when the console follows its reader's; the console page is Chinese
+    today, so it uses :data:`HOTLINE_ZH`.
+    """
+
+    members_only: str
+    intake_needed: str
+    caller_needed: str
+    caller_too_long: str
+    phone_needed: str
+    phone_shape: str
+    space_unknown: str
+    category_unknown: str
+    text_needed: str
+    text_too_long: str
+    no_spaces: str
+    recorded: dict[str, str]
+    """What the opening of a call's or a visit's request was, on its card."""
+    told: dict[str, str]
+    """What a reply, question or result given without a chat was: told by phone, in person."""
+    intakes: dict[str, str]
+    """Each intake channel's name (:class:`bot.messages.Intake`'s values)."""
+
+
+HOTLINE_ZH = HotlineTexts(
+    members_only="只有服务小组的成员可以登记来电。",
+    intake_needed="请选择来源：热线电话或现场窗口。",
+    caller_needed="请填写来电人姓名。",
+    caller_too_long="来电人姓名最多 {limit} 个字。",
+    phone_needed="请填写来电人的电话，服务专员要靠它答复。",
+    phone_shape=(
+        "电话号码格式不对：手机号是 1 开头的 11 位数字（如 13812345678），"
+        "固定电话请带区号（如 022-12345678）。"
+    ),
+    space_unknown="没有找到这个众创空间，请从列表里选择。",
+    category_unknown="请从列表里选择问题类别。",
+    text_needed="请写下来电人反映的问题。",
+    text_too_long="问题描述有 {length} 字，超过了 {limit} 字的上限，请精简后再提交。",
+    no_spaces="今天没有由您的服务小组值班的众创空间，暂时不能登记来电。",
+    recorded={"hotline": "登记来电", "visit": "登记来访"},
+    told={"hotline": "已电话告知", "visit": "已当面告知"},
+    intakes={
+        "web": "网页",
+        "telegram": "Telegram",
+        "wechat": "微信",
+        "hotline": "热线电话",
+        "visit": "现场窗口",
+    },
+)
+
+HOTLINE_EN = HotlineTexts(
+    members_only="Only members of a service group can record a call.",
+    intake_needed="Please choose where it came in: the hotline or the on-site desk.",
+    caller_needed="Please enter the caller's name.",
+    caller_too_long="The caller's name can be at most {limit} characters.",
+    phone_needed="Please enter the caller's phone number: the reply goes to it.",
+    phone_shape=(
+        "That phone number does not look right: a mobile number is 11 digits starting with 1 "
+        "(13812345678), a landline needs its area code (022-12345678)."
+    ),
+    space_unknown="No such maker space: please pick one from the list.",
+    category_unknown="Please pick a category from the list.",
+    text_needed="Please write down what the caller asked.",
+    text_too_long="The question has {length} characters, over the {limit} limit: shorten it.",
+    no_spaces="None of the maker spaces is your group's today, so no call can be recorded.",
+    recorded={"hotline": "recorded a call", "visit": "recorded a visit"},
+    told={"hotline": "told by phone", "visit": "told in person"},
+    intakes={
+        "web": "Web",
+        "telegram": "Telegram",
+        "wechat": "WeChat",
+        "hotline": "Hotline",
+        "visit": "On-site desk",
+    },
+)
+
+
+def hotline_texts_for(language: Language) -> HotlineTexts:
+    """The hotline desk's texts in ``language``."""
+    return HOTLINE_EN if language is Language.EN else HOTLINE_ZH

@@ -69,6 +69,10 @@ class DeskTexts:
     due_moved: str
     card: str
     card_follow_up: str
+    card_via: dict[str, str]
+    """On the card after the entrepreneur's name: the channel they wrote on, by channel."""
+    card_english: str
+    """After that, for an entrepreneur who reads English (Chinese goes without saying)."""
     member_only: str
     member_usage: str
     done: str
@@ -95,6 +99,11 @@ class DeskTexts:
     transfer_prompt: str
     card_assignee: str
     card_moved: str
+    card_arrived: str
+    """Under a transferred request's new card, in the receiving group."""
+    transfer_reason: str
+    """Appended to the transfer notes of both groups."""
+    reason_too_long: str
     attachments_note: str
     group_attachments_note: str
     """The same, under an entrepreneur's message in a duty group: whom to ask is them."""
@@ -107,6 +116,9 @@ class DeskTexts:
     """To a sender in no duty group who names a request: the same words whatever the number,
     so that numbers tell a stranger nothing."""
     not_in_your_groups: str
+    taken: str
+    not_on_duty_for: str
+    tell_caller: str
     """To a member naming a request their groups do not hold: the same words whether it
     exists or not, and no group named."""
 
@@ -183,15 +195,23 @@ DESK_ZH = DeskTexts(
     card=(
         "📋 工单 {number}｜{category}\n"
         "众创空间：{space}\n"
-        "创业者：{who}{phone}\n"
+        "创业者：{who}{phone}（{via}{english}）\n"
         "内容：{text}\n"
         "答复期限：{due}{provisional}｜状态：{status}{assignee}"
     ),
     card_follow_up="📎 工单 {number}，创业者补充：\n{text}",
+    card_via={
+        "web": "网页",
+        "wechat": "微信",
+        "telegram": "Telegram",
+        "hotline": "热线来电，请电话答复",
+        "visit": "现场来访，请电话答复",
+    },
+    card_english="，说英文",
     member_only="抱歉，只有工单 {number} 所属服务小组（{group}）的成员可以处理它。",
     member_usage=(
         "服务专员命令：/open 查看待办；/claim 编号；/reply 编号 内容；"
-        "/ask 编号 需补充的内容；/resolve 编号 办理结果；/transfer 编号 小组编号"
+        "/ask 编号 需补充的内容；/resolve 编号 办理结果；/transfer 编号 小组编号 [原因]"
     ),
     done="已完成：工单 {number} {action}。",
     moves_done={
@@ -233,11 +253,23 @@ DESK_ZH = DeskTexts(
     transfer_prompt="把工单 {number} 转交给哪个服务小组？",
     card_assignee="｜承办：{name}",
     card_moved="↪ 工单 {number} 已转交给{group}。",
+    card_arrived="↪ 工单 {number} 由{group}转来。",
+    transfer_reason="\n转交原因：{reason}",
+    reason_too_long="转交原因请控制在 {limit} 字以内。",
     attachments_note="（附件：{kinds}。这里显示不了，需要时请向服务专员索取。）",
     group_attachments_note="（附件：{kinds}。创业者在另一个渠道发送，这里显示不了，需要时请联系创业者。）",
     attachment_kinds={"photo": "照片", "document": "文件", "voice": "语音", "video": "视频"},
     members_only="抱歉，只有服务小组的成员可以处理工单。",
     not_in_your_groups="您所在的服务小组没有工单 {number}，请检查编号。",
+    taken=(
+        "☎ 工单已登记：{number}\n"
+        "来电人：{caller}\n"
+        "承办：{group}（{space}）\n"
+        "答复期限：{due}{provisional}，共 {days} 个工作日\n"
+        "请把工单编号和答复期限告诉来电人。"
+    ),
+    not_on_duty_for="{space}今天由{group}值班，您不在这个小组，请转给他们登记。",
+    tell_caller="这个工单没有在线会话，请电话或当面把内容告诉来电人。",
 )
 
 DESK_EN = DeskTexts(
@@ -321,15 +353,23 @@ DESK_EN = DeskTexts(
     card=(
         "📋 Request {number} | {category}\n"
         "Maker space: {space}\n"
-        "From: {who}{phone}\n"
+        "From: {who}{phone} ({via}{english})\n"
         "Text: {text}\n"
         "Due: {due}{provisional} | {status}{assignee}"
     ),
     card_follow_up="📎 Request {number}, the entrepreneur adds:\n{text}",
+    card_via={
+        "web": "web chat",
+        "wechat": "WeChat",
+        "telegram": "Telegram",
+        "hotline": "hotline call: reply by phone",
+        "visit": "desk visit: reply by phone",
+    },
+    card_english=", reads English",
     member_only="Sorry, only members of {group} can act on request {number}.",
     member_usage=(
         "Commissioner commands: /open; /claim N; /reply N text; /ask N what you need; "
-        "/resolve N result; /transfer N group-id"
+        "/resolve N result; /transfer N group-id [reason]"
     ),
     done="Done: request {number} {action}.",
     moves_done={
@@ -371,6 +411,9 @@ DESK_EN = DeskTexts(
     transfer_prompt="Transfer request {number} to which service group?",
     card_assignee=" | handled by {name}",
     card_moved="↪ Request {number} went to {group}.",
+    card_arrived="↪ Request {number} came from {group}.",
+    transfer_reason="\nReason: {reason}",
+    reason_too_long="Please keep the reason for a transfer under {limit} characters.",
     attachments_note="(Attached: {kinds}. They can't be shown here; ask the commissioner.)",
     group_attachments_note=(
         "(Attached: {kinds}, sent on another channel. They can't be shown here; "
@@ -379,6 +422,15 @@ DESK_EN = DeskTexts(
     attachment_kinds={"photo": "photo", "document": "file", "voice": "voice", "video": "video"},
     members_only="Sorry, only members of a service group can act on requests.",
     not_in_your_groups="Your service group has no request {number}; please check the number.",
+    taken=(
+        "☎ Request {number} recorded\n"
+        "Caller: {caller}\n"
+        "Handled by: {group} ({space})\n"
+        "Reply due by: {due}{provisional}, {days} working days\n"
+        "Please tell the caller the number and the due date."
+    ),
+    not_on_duty_for="{group} is on duty for {space} today and you are not in it: pass the call on.",
+    tell_caller="This request has no chat: please tell the caller by phone or in person.",
 )
 
 _DESK_BY_LANGUAGE = {Language.ZH: DESK_ZH, Language.EN: DESK_EN}

@@ -46,6 +46,7 @@ class History:
     number: str
     category: str
     space_id: str
+    channel: str
     opened_at: datetime
     events: Sequence[EventFact]
 
@@ -64,7 +65,12 @@ async def histories(session: AsyncSession, start: datetime, end: datetime) -> li
     requests = (
         await session.execute(
             select(
-                Request.id, Request.number, Request.category, Request.space_id, Request.opened_at
+                Request.id,
+                Request.number,
+                Request.category,
+                Request.space_id,
+                Request.channel,
+                Request.opened_at,
             ).where(Request.id.in_(wanted))
         )
     ).all()
@@ -83,7 +89,9 @@ async def histories(session: AsyncSession, start: datetime, end: datetime) -> li
     for request_id, at, kind, actor, data in events:
         logs[request_id].append(EventFact(at, kind, actor, data))
     return [
-        History(row.id, row.number, row.category, row.space_id, row.opened_at, logs[row.id])
+        History(
+            row.id, row.number, row.category, row.space_id, row.channel, row.opened_at, logs[row.id]
+        )
         for row in requests
     ]
 
@@ -214,6 +222,7 @@ def _tally(
         for figures in scopes(group):
             figures.received.add(rid)
             figures.categories.setdefault(history.category, set()).add(rid)
+            figures.channels.setdefault(history.channel, set()).add(rid)
     if state.first_reply is not None:
         days, group, actor = state.first_reply
         for figures in scopes(group, actor):

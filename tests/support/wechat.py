@@ -13,12 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from bot.app import Bot, create_bot
+from bot.app import Bot
 from bot.clock import SHANGHAI, ManualClock
-from bot.server import build_application
 from bot.settings import load_settings
 from tests.support.fake_wechat import (
     FakeWeChat,
@@ -27,6 +25,7 @@ from tests.support.fake_wechat import (
     new_aes_key,
     text_xml,
 )
+from tests.support.server import in_process
 
 __all__ = [
     "APP_ID",
@@ -122,39 +121,30 @@ async def serve(
     clock = ManualClock(MONDAY)
     aes_key = new_aes_key() if mode != "plain" else None
     async with FakeWeChat(app_id=APP_ID, app_secret=APP_SECRET, clock=clock) as fake:
-        bot = await create_bot(
-            load_settings(
-                database_url=database_url,
-                knowledge_dir=knowledge_dir,
-                roster=roster,
-                calendar=None,
-                web_chat=False,
-                wechat_token=TOKEN,
-                wechat_app_id=APP_ID,
-                wechat_app_secret=APP_SECRET,
-                wechat_aes_key=aes_key,
-                wechat_api_url=fake.root,
-                **settings,
-            ),
-            clock,
+        configured = load_settings(
+            database_url=database_url,
+            knowledge_dir=knowledge_dir,
+            roster=roster,
+            calendar=None,
+            web_chat=False,
+            wechat_token=TOKEN,
+            wechat_app_id=APP_ID,
+            wechat_app_secret=APP_SECRET,
+            wechat_aes_key=aes_key,
+            wechat_api_url=fake.root,
+            **settings,
         )
-        server = TestServer(build_application(bot), host="127.0.0.1")
-        await server.start_server()
-        stop = asyncio.Event()
-        sender = asyncio.create_task(bot.sender.run(stop))
-        assert bot.wechat is not None
-        contacts = asyncio.create_task(bot.wechat.run(stop))
-        url = str(server.make_url("/wechat"))
-        platform = WeChatPlatform(url, TOKEN, APP_ID, aes_key, mode)  # type: ignore[arg-type]
-        try:
-            yield Site(bot, fake, platform, url)
-        finally:
-            stop.set()
-            await asyncio.gather(sender, contacts)
-            await server.close()
+        async with in_process(configured, clock) as running:
+            bot = running.bot
             assert bot.wechat is not None
-            await bot.wechat.stop()
-            await bot.close()
+            contacts = asyncio.create_task(bot.wechat.run(running.stop))
+            url = str(running.server.make_url("/wechat"))
+            platform = WeChatPlatform(url, TOKEN, APP_ID, aes_key, mode)  # type: ignore[arg-type]
+            try:
+                yield Site(bot, fake, platform, url)
+            finally:
+                running.stop.set()
+                await contacts
 
 
 async def open_request(site: Site, openid: str = ENTREPRENEUR, first_id: int = 100) -> str:

@@ -10,23 +10,32 @@ from datetime import datetime
 from typing import Any
 
 from bot.channels.console.auth import Commissioner
+from bot.channels.console.hotline import caller_card, caller_event
 from bot.clock import SHANGHAI
 from bot.desk.queries import Board, BoardItem, moves_allowed
 from bot.domain import categories
 from bot.domain.events import EventKind
+from bot.domain.lifecycle import Status
 from bot.domain.roster.model import Roles, Roster
-from bot.messages import Channel
+from bot.messages import Channel, Language
 from bot.texts.console import CONSOLE_TEXTS
 from storage.models import RequestEvent
 
-__all__ = ["demo_people", "listing"]
+__all__ = ["card", "demo_people", "listing"]
+
+_SETTLED = (Status.RESOLVED, Status.CLOSED)
+"""The statuses in which a request's result is in force."""
 
 
 def listing(
-    roster: Roster, who: Commissioner, board: Board, reports: list[dict[str, str]]
+    roster: Roster, who: Commissioner, board: Board, reports: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """What ``GET /console/api/requests`` answers: who is signed in, and their groups' board."""
+    """What ``GET /console/api/requests`` answers: who is signed in, and their groups' board.
+
+    ``reports``: the quarterly reports they may download, for the page's picker.
+    """
     groups = sorted(who.roles.member_of)
+    district_view = bool(who.roles.supervisor_of)
     return {
         "person": {
             "name": who.person.name,
@@ -35,23 +44,26 @@ def listing(
         },
         "groups": [{"id": g, "name": _group_name(roster, g)} for g in groups],
         "reports": reports,
+        "district_view": district_view,
         "all_groups": [{"id": g.id, "name": g.name} for g in roster.groups],
-        "notice": "" if groups else CONSOLE_TEXTS.no_groups,
+        "notice": "" if groups or district_view else CONSOLE_TEXTS.no_groups,
         "sections": {
-            section.value: [_card(roster, item) for item in items]
+            section.value: [card(roster, item) for item in items]
             for section, items in board.sections.items()
         },
         "soon_until": board.soon_until.isoformat(),
     }
 
 
-def _card(roster: Roster, item: BoardItem) -> dict[str, Any]:
+def card(roster: Roster, item: BoardItem, *, read_only: bool = False) -> dict[str, Any]:
+    """One request as the page draws its card; ``read_only``: offering no moves (supervisors)."""
     texts = CONSOLE_TEXTS
     request, entrepreneur = item.request, item.entrepreneur
     try:
         space = roster.space(request.space_id).name
     except KeyError:  # the space left the roster on a reload; its requests stay
         space = request.space_id
+    language = entrepreneur.language if entrepreneur else Language.ZH.value
     return {
         "number": request.number,
         "group_id": request.group_id,
@@ -60,6 +72,11 @@ def _card(roster: Roster, item: BoardItem) -> dict[str, Any]:
         "space": space,
         "entrepreneur": (entrepreneur.display_name if entrepreneur else None) or texts.anonymous,
         "phone": request.phone,
+        **caller_card(request),
+        "channel": request.channel,
+        "channel_label": texts.channels.get(request.channel, request.channel),
+        "language": language,
+        "language_label": texts.languages.get(language, language),
         "text": request.text,
         "status": request.status,
         "status_label": texts.status.get(request.status, request.status),
@@ -68,9 +85,11 @@ def _card(roster: Roster, item: BoardItem) -> dict[str, Any]:
         "overdue": item.overdue,
         "assignee": request.assignee_name,
         "opened_at": _local(request.opened_at),
-        "result": request.result,
+        # A reopened request's old result is history (in the timeline), not its result; rows
+        # reopened before the desk cleared it still hold it.
+        "result": request.result if request.status in _SETTLED else None,
         "events": [_event(roster, event) for event in item.events],
-        "actions": moves_allowed(request),
+        "actions": [] if read_only else moves_allowed(request),
     }
 
 
@@ -85,14 +104,18 @@ def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
             old=_group_name(roster, str(data.get("from", ""))),
             new=_group_name(roster, str(data.get("to", ""))),
         )
+        if event.text:  # the reason given
+            detail = texts.moved_because.format(moved=detail, reason=event.text)
     elif event.kind == EventKind.DUE_CHANGED:
         detail = texts.moved.format(old=data.get("from", ""), new=data.get("to", ""))
     elif event.kind == EventKind.RATED:
         detail = texts.stars.format(stars=data.get("stars", ""))
+    what = texts.event.get(event.kind, event.kind)
+    what, detail = caller_event(event.kind, data, what, detail)  # a call's, or a visit's
     return {
         "at": _local(event.at),
         "kind": event.kind,
-        "what": texts.event.get(event.kind, event.kind),
+        "what": what,
         "who": _actor(roster, event.actor),
         "text": detail,
     }

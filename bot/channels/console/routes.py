@@ -25,6 +25,8 @@ from aiohttp import web
 
 from bot.channels.console import board
 from bot.channels.console.auth import Commissioner, ConsoleAuth, account
+from bot.channels.console.district import DistrictView, report_picker
+from bot.channels.console.hotline import HotlineDesk
 from bot.channels.console.http import (
     CONSOLE_HEADERS,
     Refused,
@@ -34,7 +36,7 @@ from bot.channels.console.http import (
 )
 from bot.clock import Clock
 from bot.desk import policy, queries
-from bot.desk.commands import MEMBER_MOVES, Member
+from bot.desk.commands import MEMBER_MOVES, REASON_LIMIT, Member, MemberMove, Transfer
 from bot.desk.service import execute
 from bot.domain.roster.model import Roster
 from bot.messages import (
@@ -57,7 +59,9 @@ __all__ = ["ConsoleChannel"]
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parents[1] / "static"
-_ASSETS = frozenset({"console.html", "console.js", "console.css", "signin.js"})
+_ASSETS = frozenset(
+    {"console.html", "console.js", "console.css", "signin.js", "hotline.js", "district.js"}
+)
 TEXT_LIMIT = MAX_TEXT_LENGTH - 100
 """Longest reply, question or result: the command and number must fit in a chat message too."""
 
@@ -98,6 +102,7 @@ class ConsoleChannel:
             demo=demo,
             https=settings is not None and settings.served_over_https,
         )
+        self._district = DistrictView(self._services, self._auth)
 
     def register(self, app: web.Application) -> None:
         """Add the console's pages, assets and API to ``app``."""
@@ -107,6 +112,8 @@ class ConsoleChannel:
         app.router.add_get("/console/api/requests", guarded(self._board))
         app.router.add_post("/console/api/act", guarded(self._act))
         app.router.add_get("/console/report", self._report)
+        HotlineDesk(self._dispatcher, self._clock, self._auth).register(app)
+        self._district.register(app)
 
     @property
     def _roster(self) -> Roster:
@@ -184,24 +191,6 @@ class ConsoleChannel:
             return None
         return policy.report_scope(who.roles, self._roster)
 
-    def _report_links(self, who: Commissioner) -> list[dict[str, str]]:
-        scope = self._report_scope(who)
-        if scope is None:
-            return []
-        quarter = Quarter.of(self._clock.now())
-        names = {d.id: d.name for d in self._roster.districts}
-        return [
-            {
-                "label": CONSOLE_TEXTS.report_link.format(
-                    quarter=quarter.label,
-                    scope=names.get(place, place) if place else CONSOLE_TEXTS.whole_city,
-                ),
-                "href": f"/console/report?quarter={quarter}&format=pdf"
-                + (f"&district={quote(place)}" if place else ""),
-            }
-            for place in scope.default
-        ]
-
     # --- the board -----------------------------------------------------------------------
 
     async def _board(self, request: web.Request) -> web.StreamResponse:
@@ -220,7 +209,9 @@ class ConsoleChannel:
             found = await queries.board(
                 session, groups, self._services.calendar.current, self._clock.now()
             )
-        return json_response(board.listing(self._roster, who, found, self._report_links(who)))
+        scope = self._report_scope(who)
+        picker = await report_picker(self._services, scope, self._roster) if scope else None
+        return json_response(board.listing(self._roster, who, found, picker))
 
     # --- actions -------------------------------------------------------------------------
 
@@ -238,22 +229,18 @@ class ConsoleChannel:
             or not _CLIENT_ID.match(client_id)
         ):
             raise Refused(400, texts.bad_request)
-        words = ""
+        command: MemberMove
         if move == "transfer":
             group = payload.get("group")
             if not isinstance(group, str) or not _GROUP_ID.match(group) or len(group) > 64:
                 raise Refused(400, texts.group_needed)
-            words = group
-        elif move != "claim":
-            text = payload.get("text")
-            if not isinstance(text, str):
-                raise Refused(400, texts.bad_request)
-            words = text.strip()
-            if not words:
-                raise Refused(400, texts.text_needed)
-            if len(words) > TEXT_LIMIT:
-                raise Refused(400, texts.text_too_long.format(length=len(words), limit=TEXT_LIMIT))
-        command = MEMBER_MOVES[move](number, words)
+            reason = _words(payload, texts.reason_needed, texts.reason_too_long, REASON_LIMIT)
+            command = Transfer(number, group, reason=reason)
+        elif move == "claim":
+            command = MEMBER_MOVES[move](number)
+        else:
+            words = _words(payload, texts.text_needed, texts.text_too_long, TEXT_LIMIT)
+            command = MEMBER_MOVES[move](number, words)
         member = Member(account(who.web_id), who.person.name, who.roles, Language.ZH)
 
         async def run(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
@@ -270,6 +257,19 @@ class ConsoleChannel:
         log.info("console: web:%s sends %s %s", who.web_id, move, number)
         replies = await self._dispatcher.handle(message, inline=InlinePolicy(), handler=run)
         return json_response({"messages": [{"text": reply.text} for reply in replies]})
+
+
+def _words(payload: dict[str, Any], needed: str, too_long: str, limit: int) -> str:
+    """The payload's ``text``, trimmed; refused when missing, empty or over ``limit``."""
+    text = payload.get("text")
+    if not isinstance(text, str):
+        raise Refused(400, CONSOLE_TEXTS.bad_request)
+    words = text.strip()
+    if not words:
+        raise Refused(400, needed)
+    if len(words) > limit:
+        raise Refused(400, too_long.format(length=len(words), limit=limit))
+    return words
 
 
 def _dedup_key(web_id: str, client_id: str) -> str:

@@ -10,7 +10,10 @@ const PROMPTS = {
   reply: "写给创业者的回复",
   ask: "需要创业者补充什么？（补充之前答复期限暂停）",
   resolve: "办理结果",
+  transfer: "转交原因（必填，接收的小组会看到）",
 };
+const LIMITS = { transfer: 200 }; // the server's limits; a reply's is the default
+const TEXT_LIMIT = 1900;
 const SUBMITS = { reply: "发送回复", ask: "发送", resolve: "确认办结", transfer: "确认转交" };
 
 const $ = (id) => document.getElementById(id);
@@ -78,11 +81,13 @@ async function refresh() {
 
 function showSignin(data) {
   signedIn = false;
+  document.dispatchEvent(new CustomEvent("console:signin")); // hotline.js
   $("board").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
   for (const entry of cards.values()) entry.article.remove();
   cards.clear();
+  document.dispatchEvent(new CustomEvent("console:signedout"));
   $("signin-note").textContent = data.demo ? data.note : data.error;
   const list = $("people");
   list.replaceChildren();
@@ -132,16 +137,9 @@ function showBoard(data) {
   $("groups").textContent = data.groups.length
     ? "您所在的服务小组：" + data.groups.map((g) => g.name).join("、")
     : "";
-  const reports = $("reports");
-  reports.replaceChildren("下载季报（PDF，含图表）：");
-  for (const report of data.reports) {
-    const link = el("a", "report", report.label);
-    link.href = report.href;
-    reports.append(link, " ");
-  }
-  reports.hidden = !data.reports.length;
   $("notice").textContent = data.notice;
   $("notice").hidden = !data.notice;
+  document.dispatchEvent(new CustomEvent("console:board", { detail: data })); // hotline.js
   allGroups = data.all_groups;
   const seen = new Set();
   for (const name of SECTIONS) {
@@ -157,6 +155,8 @@ function showBoard(data) {
     section.querySelector(".count").textContent = "(" + items.length + ")";
     section.querySelector(".empty").hidden = items.length > 0;
     section.classList.toggle("has-cards", items.length > 0);
+    // Someone in no group (a supervisor) has no board of their own to show.
+    section.hidden = !data.groups.length;
   }
   for (const [number, entry] of cards) {
     if (!seen.has(number)) {
@@ -164,6 +164,8 @@ function showBoard(data) {
       cards.delete(number);
     }
   }
+  // district.js draws the report picker and a supervisor's view from the same answer.
+  document.dispatchEvent(new CustomEvent("console:board", { detail: data }));
 }
 
 // A card keeps its action area across polls, so a half-written reply survives a refresh;
@@ -177,7 +179,7 @@ function makeCard(number) {
   form.hidden = true;
   const textarea = el("textarea");
   textarea.rows = 3;
-  textarea.maxLength = 1900;
+  textarea.maxLength = TEXT_LIMIT;
   const select = el("select");
   const submit = el("button", "send");
   submit.type = "submit";
@@ -203,7 +205,7 @@ function makeCard(number) {
     const action = form.dataset.action;
     const body = { action, number };
     if (action === "transfer") body.group = select.value;
-    else body.text = textarea.value;
+    body.text = textarea.value;
     send(entry, body);
   });
   cancel.addEventListener("click", () => closeForm(entry));
@@ -227,9 +229,11 @@ function update(entry, item) {
   if (signature === entry.signature) return;
   entry.signature = signature;
   entry.article.classList.toggle("overdue", item.overdue);
-  const summary = entry.summary;
-  summary.replaceChildren();
+  entry.summary.replaceChildren(...renderSummary(item));
+}
 
+// What a card says of its request: shared with the supervisors' read-only cards (district.js).
+function renderSummary(item) {
   const head = el("h3");
   head.append(
     el("span", "number", item.number),
@@ -239,6 +243,14 @@ function update(entry, item) {
   const meta = el("p", "meta", item.space + " · " + item.entrepreneur);
   if (item.phone) meta.append(" · 电话 ", el("a", "phone", item.phone));
   if (item.phone) meta.querySelector(".phone").href = "tel:" + item.phone;
+  // Who the group is talking to: where the entrepreneur writes, and in which language (a
+  // call's card says how it came in, in its heading: see hotline.js).
+  if (!item.intake) meta.append(
+    " · ",
+    el("span", "badge channel channel-" + item.channel, item.channel_label),
+    " ",
+    el("span", "badge language language-" + item.language, item.language_label),
+  );
   const due = el("p", "due");
   due.append("答复期限 ", el("strong", "due-date", item.due_date));
   if (item.provisional) due.append(" ", el("span", "badge provisional", "预计"));
@@ -246,8 +258,8 @@ function update(entry, item) {
   const who = el("p", "assignee", "承办：" + (item.assignee || "未认领") + " · " + item.group);
   const opened = el("p", "opened", "提交于 " + item.opened_at);
   const text = el("p", "text", item.text);
-  summary.append(head, meta, due, who, opened, text);
-  if (item.result) summary.append(el("p", "outcome", "办理结果：" + item.result));
+  const parts = [head, meta, due, who, opened, text];
+  if (item.result) parts.push(el("p", "outcome", "办理结果：" + item.result));
   const timeline = el("ol", "timeline");
   for (const event of item.events) {
     const line = el("li", "event event-" + event.kind);
@@ -255,7 +267,14 @@ function update(entry, item) {
     if (event.text) line.append(el("span", "detail", event.text));
     timeline.appendChild(line);
   }
-  summary.appendChild(timeline);
+  parts.push(timeline);
+  // A call or a visit: hotline.js names it on the card, with the caller instead of a chat.
+  if (window.markCallerCard) {
+    const holder = el("div");
+    holder.append(...parts);
+    window.markCallerCard(holder, item);
+  }
+  return parts;
 }
 
 function choose(entry, action) {
@@ -269,8 +288,10 @@ function choose(entry, action) {
   form.hidden = false;
   submit.textContent = SUBMITS[action];
   const transfer = action === "transfer";
-  textarea.hidden = transfer;
   select.hidden = !transfer;
+  textarea.maxLength = LIMITS[action] || TEXT_LIMIT;
+  textarea.placeholder = PROMPTS[action];
+  textarea.required = true;
   if (transfer) {
     select.replaceChildren();
     for (const group of allGroups) {
@@ -281,7 +302,6 @@ function choose(entry, action) {
     }
     select.focus();
   } else {
-    textarea.placeholder = PROMPTS[action];
     textarea.focus();
   }
 }

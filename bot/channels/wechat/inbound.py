@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.replies import TextReply
 
 from bot.channels.bodies import BodyIncomplete, BodyTooLarge, read_body
+from bot.channels.signatures import same, sha1_signature
 from bot.channels.wechat import parsing
 from bot.channels.wechat.parsing import Unreadable
 from bot.channels.wechat.push import WeChatPush
@@ -197,7 +197,7 @@ class WeChatChannel:
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce):
             raise Refused("no well-formed timestamp and nonce")
-        if not _same(_sha1(self._token, timestamp, nonce), query.get("signature", "")):
+        if not same(sha1_signature(self._token, timestamp, nonce), query.get("signature", "")):
             raise Refused("a bad signature")
         behind = self._clock.now().timestamp() - int(timestamp)
         if abs(behind) > MAX_SKEW.total_seconds():
@@ -267,8 +267,8 @@ class WeChatChannel:
         if encrypted:
             # Before anything else reads the body: a forged one costs one linear scan.
             encrypt = parsing.encrypt_of(body)
-            expected = _sha1(self._token, signed.timestamp, signed.nonce, encrypt or "")
-            if not _same(expected, query.get("msg_signature", "")):
+            expected = sha1_signature(self._token, signed.timestamp, signed.nonce, encrypt or "")
+            if not same(expected, query.get("msg_signature", "")):
                 log.warning("wechat: refused a message whose msg_signature does not match")
                 return _forbidden()
         started = asyncio.get_running_loop().time()
@@ -452,17 +452,3 @@ def _success() -> web.Response:
 
 def _forbidden() -> web.Response:
     return web.Response(status=403, text="forbidden")
-
-
-def _sha1(*parts: str) -> str:
-    """WeChat's signatures: SHA-1 of the parts sorted and joined (hex)."""
-    # SHA-1 is WeChat's choice, not ours: the platform signs with it.
-    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324
-
-
-def _same(expected: str, given: str) -> bool:
-    """Whether a signature matches, in time that does not depend on where they differ.
-
-    wechatpy compares with ``!=``, which stops at the first differing character.
-    """
-    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))

@@ -23,6 +23,7 @@ from bot.domain.roster.faults import RosterError, RosterFault
 from bot.domain.roster.model import District, Group, Person, Roster, RotaEntry, Space
 from bot.domain.roster.shape import (
     CHANNELS,
+    CHAT_CHANNELS,
     DAY,
     DISTRICT,
     GROUP,
@@ -252,7 +253,7 @@ class _Reader:
         if kind == "model_type" and name in _CHATS:
             return say.NOT_A_CHAT_MAPPING.format(what=what, field=name)
         if kind == "extra_forbidden" and name in _CHATS:
-            known = _known(CHANNELS)
+            known = _known(CHAT_CHANNELS)
             return say.UNKNOWN_CHANNEL.format(what=what, field=name, channel=channel, known=known)
         if kind == "duplicate_key" and len(field) == 2:
             return say.DUPLICATE_FIELD.format(what=f"{what}的 {name} ", field=channel)

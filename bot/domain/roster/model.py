@@ -75,7 +75,7 @@ class Person:
 
     Attributes:
         name: How the bot names them to others (a commissioner's name on a reply).
-        ids: Channel (``telegram``, ``wechat``, ``web``) → user id, as text; Telegram ids
+        ids: Channel (``telegram``, ``wechat``, ``wecom``, ``web``) → user id, as text; Telegram ids
             are integers written as text.
     """
 

@@ -13,7 +13,7 @@ The file (see ``bot/data/demo_roster.yaml`` for a commented one)::
         district: baodi
         chat: {telegram: -1002000000001}
         members:                     # at least 2 (Article 5)
-          - {name: 张伟, telegram: 2001, wechat: o-zhangwei, web: zhangwei}
+          - {name: 张伟, telegram: 2001, wechat: o-zhangwei, wecom: ZhangWei, web: zhangwei}
           - {name: 李娜, telegram: 2002}
         onsite: {baodi-eco: mon}     # at least one on-site day a week (Article 6)
     rota:                            # who is on duty for a space from..to (inclusive)
@@ -39,6 +39,7 @@ from knowledge.yaml_lines import FileEntry, Listing, fault, identifier, required
 
 __all__ = [
     "CHANNELS",
+    "CHAT_CHANNELS",
     "DAY",
     "DISTRICT",
     "GROUP",
@@ -62,8 +63,11 @@ __all__ = [
 ]
 
 SECTIONS = ("districts", "spaces", "groups", "rota", "admins")
-CHANNELS = ("telegram", "wechat", "web")
-"""The channels a person or chat can be reached on (bot.messages.Channel), in display order."""
+CHANNELS = ("telegram", "wechat", "wecom", "web")
+"""The channels a person can be reached on (bot.messages.Channel), in display order."""
+CHAT_CHANNELS = ("telegram", "wechat", "web")
+"""The channels a group's or the supervisors' chat can be on: WeCom reaches people one by one
+(its app messages each member), so it has no chat of its own."""
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
@@ -145,6 +149,8 @@ class PersonItem(FileEntry):
     name: Text
     telegram: TelegramId = None
     wechat: Account = None
+    wecom: Account = None
+    """The WeCom UserID (通讯录 → the member → 账号), as the app's messages name the sender."""
     web: Account = None
 
 
@@ -244,4 +250,4 @@ def account_ids(accounts: ChatIds | PersonItem | None) -> dict[str, str]:
     """Channel → id of the accounts written, for a person or a chat."""
     if accounts is None:
         return {}
-    return {channel: id_ for channel in CHANNELS if (id_ := getattr(accounts, channel))}
+    return {channel: id_ for channel in CHANNELS if (id_ := getattr(accounts, channel, None))}
