@@ -4,9 +4,9 @@ The [提交给服务专员] button under a reply names the question kept for it,
 starts from the question as asked; the chat lets the intake refuse a button forged to read
 someone else's question. Questions kept before have none and are never carried.
 
-Revision ID: 0011
-Revises: 0010
-Create Date: 2026-12-22 10:00:00.000000
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07 17:20:00.000000
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
