@@ -37,6 +37,7 @@ __all__ = [
     "Reply",
     "answer_question",
     "ask",
+    "carried_question",
     "language_of",
     "rating_buttons",
     "rating_of",
@@ -49,11 +50,13 @@ SUGGESTION_PREFIX = "faq:"
 """Button payload of a suggested entry: ``faq:<id>``, or ``faq:<id>:<question id>`` when it
 carries the question it was suggested for."""
 ASK_COMMISSIONER = "request:new"
-"""Button payload that opens a service request."""
+"""Button payload that opens a service request: ``request:new``, or ``request:new:<question id>``
+when it carries the unanswered question it was offered for (the intake starts from it)."""
 RATE_PREFIX = "rate:"
 """Button payload of 👍/👎 under an answer: ``rate:<answer id>:up`` or ``rate:<answer id>:down``."""
 _RATING = re.compile(rf"{re.escape(RATE_PREFIX)}([0-9]{{1,12}}):(up|down)")
 _SUGGESTION = re.compile(rf"{re.escape(SUGGESTION_PREFIX)}([^:]+)(?::([0-9]{{1,12}}))?")
+_CARRIED = re.compile(rf"{re.escape(ASK_COMMISSIONER)}:([0-9]{{1,12}})")
 
 
 class Reply(StrEnum):
@@ -243,9 +246,15 @@ def _as_message(message: IncomingMessage, answer: Answer, language: Language) ->
     )
 
 
+def carried_question(payload: str) -> int | None:
+    """The kept question a [提交给服务专员] payload names, or ``None`` if it names none."""
+    found = _CARRIED.fullmatch(payload)
+    return int(found.group(1)) if found else None
+
+
 def _carrying(button: Button, question_id: int) -> Button:
-    """A suggestion button that also names the question it answers, where that fits."""
-    if not button.payload.startswith(SUGGESTION_PREFIX):
+    """A suggestion or [提交给服务专员] button that also names the question, where that fits."""
+    if not button.payload.startswith(SUGGESTION_PREFIX) and button.payload != ASK_COMMISSIONER:
         return button
     payload = f"{button.payload}:{question_id}"
     return replace(button, payload=payload) if len(payload.encode()) <= MAX_PAYLOAD else button
@@ -295,6 +304,7 @@ class Asked:
         return {
             "asked_at": self.message.received_at,
             "channel": self.message.channel.value,
+            "chat_id": self.message.chat_id,
             "text": self.message.text,
             "band": self.answer.result.band.value,
             "best_faq_id": best.entry.id if best else None,

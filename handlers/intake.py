@@ -1,8 +1,11 @@
 """Opening a service request: a short conversation, or at once with ``/new text``.
 
-Steps: the kind of matter (Articles 4 and 10), what is needed, an optional phone number, and the
-maker space when the bot does not know it yet. The step lives in the database, so a restart in
-the middle changes nothing; ``/cancel`` ends it at any step.
+Steps: the kind of matter (Articles 4 and 10), what is needed, an optional phone number, the
+maker space when the bot does not know it yet, and a summary to confirm: only 确认提交 opens the
+request, and 修改 goes back to any step. A question that led here (the [提交给服务专员] button
+under a reply, or a new question held while a request is open) is offered as the text. The step
+lives in the database, so a restart in the middle changes nothing; ``/cancel`` ends it at any
+step, and a button of a conversation that has ended changes nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from bot.routing import Context, Router
 from bot.texts.chat import texts_for
 from bot.texts.desk import desk_texts_for
 from handlers.basics import answer, person_of, reply
-from handlers.faq import ASK_COMMISSIONER
+from handlers.faq import ASK_COMMISSIONER, carried_question
 from storage import conversations
 from storage.conversations import ConversationState
 from storage.models import Person
+from storage.questions import asked_in
 
-__all__ = ["router"]
+__all__ = ["HELD", "begin", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,15 @@ router = Router("intake")
 INTAKE = "intake"
 CATEGORY_PREFIX = "intake:cat:"
 SKIP = "intake:skip"
+KEEP = "intake:keep"
+SUBMIT = "intake:submit"
+EDIT = "intake:edit"
+EDIT_PREFIX = "intake:edit:"
+CANCEL = "intake:cancel"
+HELD = "held"
+"""The conversation of a new question held for the entrepreneur's choice
+(:mod:`handlers.my_requests`); ``/cancel`` ends it too."""
+_STEPS = ("category", "text", "phone", "space")
 SPACE_PREFIX = "space:"
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 _SKIP_WORDS = frozenset({"跳过", "不用", "不需要", "skip", "no"})
@@ -44,29 +57,51 @@ async def new(message: IncomingMessage, context: Context) -> Sequence[OutgoingMe
     texts = desk_texts_for(message.language)
     if not context.roster.spaces:
         return reply(message, texts.no_roster)
-    person = await person_of(context, message)
     text = message.command_args
     if not text:
-        return await _ask_category(message, context)
+        return await begin(message, context)
+    person = await person_of(context, message)
     data: dict[str, object] = {"category": categories.guess(text).id, "text": text, "phone": None}
     return await _continue(message, context, person, data)
 
 
 @router.choice(ASK_COMMISSIONER)
 async def ask_commissioner(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """The "ask a commissioner" button under an answer."""
+    """The "ask a commissioner" button under a reply, carrying the question when it names one."""
+    assert message.choice is not None
+    question_id = carried_question(message.choice)
+    draft = None
+    if question_id is not None:
+        draft = await asked_in(context.session, question_id, message.channel.value, message.chat_id)
+        if draft is None:  # another chat's question, or one pruned since: start afresh
+            log.info("question %d not carried for %s", question_id, message.sender.user_id)
+    return await begin(message, context, draft)
+
+
+async def begin(
+    message: IncomingMessage, context: Context, draft: str | None = None
+) -> list[OutgoingMessage]:
+    """Start the guided intake, offering ``draft`` (the question that led here) as the text."""
     if not context.roster.spaces:
         return reply(message, desk_texts_for(message.language).no_roster)
     await person_of(context, message)
-    return await _ask_category(message, context)
+    data: dict[str, object] = {"guided": True}
+    if draft:
+        data["draft"] = draft
+    return await _ask(message, context, "category", data)
 
 
 @router.command("cancel")
 async def cancel(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """Stop whatever conversation is going on."""
+    return await _end(message, context)
+
+
+async def _end(message: IncomingMessage, context: Context) -> list[OutgoingMessage]:
+    """End an intake or a held question's choice; nothing is opened."""
     texts = desk_texts_for(message.language)
-    state = await _state(message, context)
-    if state is None:
+    state = await conversations.load(context.session, message.channel.value, message.sender.user_id)
+    if state is None or state.kind not in (INTAKE, HELD):
         return reply(message, texts.nothing_to_cancel)
     await conversations.clear(context.session, message.channel.value, message.sender.user_id)
     return reply(message, texts.intake_cancelled)
@@ -107,16 +142,36 @@ async def space_chosen(message: IncomingMessage, context: Context) -> Sequence[O
 
 @router.choice("intake:")
 async def intake_choice(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
-    """A button of the intake conversation."""
+    """A button of the intake conversation; one its step no longer offers changes nothing."""
     assert message.choice is not None
+    choice = message.choice
     state = await _state(message, context)
-    if state is None:  # an old button after the conversation ended: start again
-        return await _ask_category(message, context)
-    if message.choice.startswith(CATEGORY_PREFIX):
-        return await _answer(message, context, state, message.choice.removeprefix(CATEGORY_PREFIX))
-    if message.choice == SKIP:
+    if state is None:  # the conversation ended (submitted, cancelled): an old button
+        return reply(message, desk_texts_for(message.language).intake_stale)
+    step = state.step
+    if choice == CANCEL:
+        return await _end(message, context)
+    if choice.startswith(CATEGORY_PREFIX) and step == "category":
+        return await _answer(message, context, state, choice.removeprefix(CATEGORY_PREFIX))
+    if choice == SKIP and step == "phone":
         return await _answer(message, context, state, "")
-    return await _ask_again(message, context, state)
+    if choice == KEEP and step == "text" and state.data.get("draft"):
+        return await _answer(message, context, state, str(state.data["draft"]))
+    if choice == SUBMIT and step == "confirm":
+        person = await person_of(context, message)
+        return await _continue(message, context, person, state.data, confirmed=True)
+    if choice == EDIT and step == "confirm":
+        return await _ask(message, context, "edit", state.data)
+    picked = choice.removeprefix(EDIT_PREFIX)
+    if choice.startswith(EDIT_PREFIX) and step == "edit" and picked in _STEPS:
+        data = {**state.data, "review": True}
+        if picked == "text":  # the text as it stands, to keep or to rewrite
+            data["draft"] = data.get("text")
+        return await _ask(message, context, picked, data)
+    return [
+        *reply(message, desk_texts_for(message.language).intake_stale),
+        *await _again(message, context, step, state.data),
+    ]
 
 
 @router.message()
@@ -149,27 +204,59 @@ async def _save(
     )
 
 
-async def _ask_category(message: IncomingMessage, context: Context) -> list[OutgoingMessage]:
-    await _save(message, context, "category", {})
-    texts = desk_texts_for(message.language)
-    buttons = tuple(
-        Button(f"{n}. {c.label(message.language)}", CATEGORY_PREFIX + c.id)
-        for n, c in enumerate(categories.CATEGORIES, 1)
-    )
-    return [OutgoingMessage(message.chat_id, message.channel, texts.intake_category, buttons)]
-
-
-async def _ask_again(
-    message: IncomingMessage, context: Context, state: ConversationState
+async def _ask(
+    message: IncomingMessage, context: Context, step: str, data: dict[str, object]
 ) -> list[OutgoingMessage]:
+    """Move the conversation to ``step`` and ask what it asks."""
+    await _save(message, context, step, data)
     texts = desk_texts_for(message.language)
-    if state.step == "category":
-        return await _ask_category(message, context)
-    if state.step == "text":
-        return reply(message, texts.intake_text)
-    if state.step == "phone":
+    language = message.language
+    if step == "category":
+        buttons = tuple(
+            Button(f"{n}. {c.label(language)}", CATEGORY_PREFIX + c.id)
+            for n, c in enumerate(categories.CATEGORIES, 1)
+        )
+        return [_with_buttons(message, texts.intake_category, buttons)]
+    if step == "text":
+        draft = data.get("draft")
+        if not draft:
+            return reply(message, texts.intake_text)
+        keep = (Button(texts.keep_draft_button, KEEP),)
+        return [_with_buttons(message, texts.intake_draft.format(draft=draft), keep)]
+    if step == "phone":
         return [_phone_question(message)]
+    if step == "confirm":
+        return [await _summary(message, context, data)]
+    if step == "edit":
+        steps = tuple(Button(texts.edit_steps[s], EDIT_PREFIX + s) for s in _STEPS)
+        return [_with_buttons(message, texts.intake_edit, steps)]
     return [_space_question(message, context)]
+
+
+def _with_buttons(
+    message: IncomingMessage, text: str, buttons: tuple[Button, ...]
+) -> OutgoingMessage:
+    return OutgoingMessage(message.chat_id, message.channel, text, buttons)
+
+
+async def _summary(
+    message: IncomingMessage, context: Context, data: dict[str, object]
+) -> OutgoingMessage:
+    """What the request will say, with 确认提交 / 修改 / 取消."""
+    texts = desk_texts_for(message.language)
+    person = await person_of(context, message)
+    text = texts.intake_summary.format(
+        category=categories.by_id(str(data["category"])).label(message.language),
+        text=data["text"],
+        phone=data.get("phone") or texts.no_phone,
+        space=context.roster.space(str(person.space_id)).name,
+    )
+    buttons = (
+        Button(texts.submit_button, SUBMIT),
+        Button(texts.edit_button, EDIT),
+        Button(texts.cancel_button, CANCEL),
+    )
+    return _with_buttons(message, text, buttons)
 
 
 def _phone_question(message: IncomingMessage) -> OutgoingMessage:
@@ -194,30 +281,25 @@ async def _answer(
     if state.step == "category":
         category = _category_from(answer)
         if category is None:
-            return await _ask_category(message, context)
+            return await _ask(message, context, "category", data)
         data["category"] = category.id
-        await _save(message, context, "text", data)
-        return reply(message, texts.intake_text)
+        return await _after(message, context, "category", data)
     if state.step == "text":
         if not answer:
-            return reply(message, texts.intake_text)
+            return await _ask(message, context, "text", data)
         data["text"] = answer
-        await _save(message, context, "phone", data)
-        return [_phone_question(message)]
+        data.pop("draft", None)
+        return await _after(message, context, "text", data)
     if state.step == "phone":
         if answer and answer.lower() not in _SKIP_WORDS:
             if not _PHONE.match(answer):
-                return [
-                    OutgoingMessage(
-                        message.chat_id,
-                        message.channel,
-                        texts.bad_phone,
-                        (Button(texts.skip_button, SKIP),),
-                    )
-                ]
+                return [_with_buttons(message, texts.bad_phone, (Button(texts.skip_button, SKIP),))]
             data["phone"] = answer
-        person = await person_of(context, message)
-        return await _continue(message, context, person, data)
+        else:
+            data["phone"] = None
+        return await _after(message, context, "phone", data)
+    if state.step != "space":  # the summary or the step picker wants a button: show it again
+        return await _again(message, context, state.step, data)
     # step "space": a typed name or id of a space
     found = _space_from(context, answer)
     if found is None:
@@ -230,6 +312,15 @@ async def _answer(
             _space_question(message, context),
         ]
     return await _set_space(message, context, found)
+
+
+async def _after(
+    message: IncomingMessage, context: Context, step: str, data: dict[str, object]
+) -> list[OutgoingMessage]:
+    """The step after ``step``: the next one, or the summary when a change was asked from it."""
+    if step == "phone" or data.get("review"):
+        return await _continue(message, context, await person_of(context, message), data)
+    return await _ask(message, context, _STEPS[_STEPS.index(step) + 1], data)
 
 
 def _category_from(answer: str) -> categories.Category | None:
@@ -264,14 +355,40 @@ async def _set_space(
     return list(confirmation)
 
 
-async def _continue(
-    message: IncomingMessage, context: Context, person: Person, data: dict[str, object]
+async def _again(
+    message: IncomingMessage, context: Context, step: str, data: dict[str, object]
 ) -> list[OutgoingMessage]:
-    """Open the request if nothing is missing, else ask for the maker space."""
+    """Ask the current step again; the summary only while its maker space is still listed."""
+    if step == "confirm":
+        return await _continue(message, context, await person_of(context, message), data)
+    return await _ask(message, context, step, data)
+
+
+async def _continue(
+    message: IncomingMessage,
+    context: Context,
+    person: Person,
+    data: dict[str, object],
+    *,
+    confirmed: bool = False,
+) -> list[OutgoingMessage]:
+    """The maker space if missing; else a guided intake's summary, or the request opens.
+
+    The space is asked again when it left the roster since (a reload); the request opens for
+    ``/new text`` at once, and for a guided intake once the summary is confirmed.
+    """
     known = {s.id for s in context.roster.spaces}
     if person.space_id not in known:
-        await _save(message, context, "space", data)
-        return [_space_question(message, context)]
+        return await _ask(message, context, "space", data)
+    if data.get("guided") and not confirmed:
+        return await _ask(message, context, "confirm", data)
+    return await _open(message, context, person, data)
+
+
+async def _open(
+    message: IncomingMessage, context: Context, person: Person, data: dict[str, object]
+) -> list[OutgoingMessage]:
+    """End the conversation and open the request, in the same transaction."""
     await conversations.clear(context.session, message.channel.value, message.sender.user_id)
     phone = data.get("phone")
     command = Open(

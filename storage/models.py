@@ -110,6 +110,9 @@ class UnansweredQuestion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    chat_id: Mapped[str | None] = mapped_column(String(128))
+    """The conversation it was asked in; only a press from there may carry it into a request
+    (``None`` for questions kept before migration 0015, which are never carried)."""
     text: Mapped[str] = mapped_column(Text, nullable=False)
     band: Mapped[str] = mapped_column(String(16), nullable=False)
     """``suggest`` (low confidence) or ``none`` (no match)."""

@@ -74,10 +74,11 @@ ORDER BY n RETURNING id
 """
 
 _GAPS = """
-INSERT INTO unanswered_questions (asked_at, channel, text, band, best_faq_id, best_score)
-SELECT asked_at, channel, text, band, best_faq_id, best_score
-FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[])
-    WITH ORDINALITY AS kept(asked_at, channel, text, band, best_faq_id, best_score, n)
+INSERT INTO unanswered_questions (asked_at, channel, chat_id, text, band, best_faq_id, best_score)
+SELECT asked_at, channel, chat_id, text, band, best_faq_id, best_score
+FROM unnest(
+    $1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[]
+) WITH ORDINALITY AS kept(asked_at, channel, chat_id, text, band, best_faq_id, best_score, n)
 ORDER BY n RETURNING id
 """
 
@@ -138,7 +139,7 @@ async def keep_answers(connection: Any, rows: Sequence[AnswerRow]) -> list[int]:
 
 async def keep_gaps(connection: Any, rows: Sequence[GapRow]) -> list[int]:
     """Keep questions not answered; their ids in the order of ``rows`` (``keep_unanswered``)."""
-    columns = ("asked_at", "channel", "text", "band", "best_faq_id", "best_score")
+    columns = ("asked_at", "channel", "chat_id", "text", "band", "best_faq_id", "best_score")
     return await _kept(connection, _GAPS, rows, columns)
 
 

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import MAX_INTEGER, UnansweredQuestion
 
-__all__ = ["GapRow", "UnansweredSummary", "asked_text", "record_unanswered", "unanswered_summary"]
+__all__ = [
+    "GapRow",
+    "UnansweredSummary",
+    "asked_in",
+    "asked_text",
+    "record_unanswered",
+    "unanswered_summary",
+]
 
 
 class GapRow(TypedDict):
@@ -19,6 +26,7 @@ class GapRow(TypedDict):
 
     asked_at: datetime
     channel: str
+    chat_id: str
     text: str
     band: str
     best_faq_id: str | None
@@ -45,6 +53,7 @@ async def record_unanswered(
     band: str,
     best_faq_id: str | None,
     best_score: float,
+    chat_id: str | None = None,
 ) -> int:
     """Keep one question the bot did not answer outright, in the caller's transaction.
 
@@ -54,6 +63,7 @@ async def record_unanswered(
     question = UnansweredQuestion(
         asked_at=asked_at,
         channel=channel,
+        chat_id=chat_id,
         text=text,
         band=band,
         best_faq_id=best_faq_id,
@@ -70,6 +80,22 @@ async def asked_text(session: AsyncSession, question_id: int) -> str | None:
         return None
     question = await session.get(UnansweredQuestion, question_id)
     return question.text if question is not None else None
+
+
+async def asked_in(
+    session: AsyncSession, question_id: int, channel: str, chat_id: str
+) -> str | None:
+    """The text of the unanswered question ``question_id`` if it was asked in this chat.
+
+    A button names the question by its id; a press from any other chat (a forwarded message, a
+    made-up payload) reads nothing, so nobody sees another person's question.
+    """
+    if not 0 < question_id <= MAX_INTEGER:
+        return None
+    question = await session.get(UnansweredQuestion, question_id)
+    if question is None or (question.channel, question.chat_id) != (channel, chat_id):
+        return None
+    return question.text
 
 
 async def unanswered_summary(

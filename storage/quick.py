@@ -111,6 +111,7 @@ def keep_unanswered(
     *,
     asked_at: datetime,
     channel: str,
+    chat_id: str,
     text: str,
     band: str,
     best_faq_id: str | None,
@@ -118,9 +119,9 @@ def keep_unanswered(
 ) -> int:
     """Keep a question not answered outright (:func:`questions.record_unanswered`)."""
     row = connection.execute(
-        "INSERT INTO unanswered_questions (asked_at, channel, text, band, best_faq_id,"
-        " best_score) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        (stored_time(asked_at), channel, text, band, best_faq_id, best_score),
+        "INSERT INTO unanswered_questions (asked_at, channel, chat_id, text, band, best_faq_id,"
+        " best_score) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (stored_time(asked_at), channel, chat_id, text, band, best_faq_id, best_score),
     ).fetchone()
     return int(row[0])
 

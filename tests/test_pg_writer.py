@@ -84,6 +84,7 @@ def _question(
     gap: GapRow = {
         "asked_at": T0,
         "channel": "telegram",
+        "chat_id": chat,
         "text": f"question {key}",
         "band": "none",
         "best_faq_id": None,

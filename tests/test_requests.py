@@ -45,7 +45,9 @@ async def test_intake_conversation_opens_a_routed_dated_request(
     assert "号码好像不对" in wrong[0].text
     space = await say(running, ENTREPRENEUR, "138 0000 1234")
     assert "哪个众创空间" in space[0].text
-    done = await say(running, ENTREPRENEUR, choice="space:baodi-eco")
+    summary = await say(running, ENTREPRENEUR, choice="space:baodi-eco")
+    assert "请确认工单内容" in summary[-1].text
+    done = await say(running, ENTREPRENEUR, choice="intake:submit")
     confirmation = done[-1].text
     # Monday 2026-11-23: ten working days later is Monday 2026-12-07.
     assert "工单已提交：2026-0001" in confirmation

@@ -129,8 +129,9 @@ async def test_a_made_up_cookie_is_replaced_and_never_shared(chat: Open, made_up
         assert given is not None
         assert given[COOKIE].value != made_up
         _, body, other = await post(attacker, {"choice": "intake:cat:ip", "id": "t1"}, made_up)
-        # Not the victim's conversation: the attacker is someone new, asked from the start.
-        assert "属于哪一类" in body["messages"][0]["text"]
+        # Not the victim's conversation: the attacker is someone new, in no conversation, and
+        # the button changes nothing.
+        assert "按钮已经失效" in body["messages"][0]["text"]
         assert other is not None
         assert other[COOKIE].value not in (made_up, given[COOKIE].value)
         async with attacker.get(

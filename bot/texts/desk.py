@@ -29,6 +29,23 @@ class DeskTexts:
     bad_phone: str
     intake_cancelled: str
     nothing_to_cancel: str
+    intake_draft: str
+    """The text step when a question came along: the question, to keep or to rewrite."""
+    keep_draft_button: str
+    intake_summary: str
+    no_phone: str
+    submit_button: str
+    edit_button: str
+    cancel_button: str
+    intake_edit: str
+    edit_steps: dict[str, str]
+    """The button of each step the summary's 修改 offers, by the step's name."""
+    intake_stale: str
+    """A button of a conversation that has ended: nothing changed."""
+    new_question_offer: str
+    """With a request open, text that looks like a new matter: add it, or open a new request."""
+    add_to_request_button: str
+    new_request_button: str
     opened: str
     no_requests: str
     my_requests_head: str
@@ -128,6 +145,22 @@ DESK_ZH = DeskTexts(
     bad_phone="这个号码好像不对，请输入 7–15 位数字的电话号码，或点“跳过”。",
     intake_cancelled="已取消，工单没有提交。有需要随时再找我。",
     nothing_to_cancel="当前没有进行中的操作。",
+    intake_draft="您刚才的问题是：\n“{draft}”\n就用这个问题，还是直接输入新的说明？",
+    keep_draft_button="就用这个问题",
+    intake_summary=(
+        "请确认工单内容：\n类别：{category}\n事项：{text}\n电话：{phone}\n众创空间：{space}\n"
+        "没问题就点“确认提交”。"
+    ),
+    no_phone="未留",
+    submit_button="确认提交",
+    edit_button="修改",
+    cancel_button="取消",
+    intake_edit="要修改哪一项？",
+    edit_steps={"category": "类别", "text": "事项", "phone": "电话", "space": "众创空间"},
+    intake_stale="这个按钮已经失效，没有做任何改动。需要提交工单，请发送 /new。",
+    new_question_offer=("这条消息看起来是一个新问题。要补充到工单 {number}，还是作为新工单提交？"),
+    add_to_request_button="补充到工单 {number}",
+    new_request_button="作为新工单提交",
     opened=(
         "✅ 工单已提交：{number}\n"
         "类别：{category}\n"
@@ -262,6 +295,29 @@ DESK_EN = DeskTexts(
     bad_phone="That number doesn't look right: 7–15 digits, please, or tap Skip.",
     intake_cancelled="Cancelled; no request was opened.",
     nothing_to_cancel="There is nothing to cancel.",
+    intake_draft='You asked:\n"{draft}"\nUse this question, or type a new description?',
+    keep_draft_button="Use this question",
+    intake_summary=(
+        "Please check your request:\nKind: {category}\nWhat you need: {text}\nPhone: {phone}\n"
+        "Maker space: {space}\nTap Submit if it's right."
+    ),
+    no_phone="none",
+    submit_button="Submit",
+    edit_button="Change",
+    cancel_button="Cancel",
+    intake_edit="What would you like to change?",
+    edit_steps={
+        "category": "Kind",
+        "text": "What you need",
+        "phone": "Phone",
+        "space": "Maker space",
+    },
+    intake_stale="That button has expired; nothing changed. Send /new to open a request.",
+    new_question_offer=(
+        "This looks like a new question. Add it to request {number}, or open a new request?"
+    ),
+    add_to_request_button="Add to request {number}",
+    new_request_button="Open a new request",
     opened=(
         "✅ Request {number} opened\n"
         "Category: {category}\n"
