@@ -57,12 +57,12 @@ async def test_every_message_gets_the_same_replies_and_rows_with_or_without_the_
     quick_rows, full_rows = await stored(twins.quick), await stored(twins.full)
     for table, rows in quick_rows.items():
         assert rows == full_rows[table], table
-    assert [row[4] for row in quick_rows["answered_questions"]] == [
+    assert [row.text for row in quick_rows["answered_questions"]] == [
         "服务专员多久给我反馈结果？",
         "How long does a commissioner take to reply?",
         "服务专员多久给我反馈结果？",  # by the full path: its asker has a request open
     ]
-    assert [row[3] for row in quick_rows["unanswered_questions"]] == [
+    assert [row.text for row in quick_rows["unanswered_questions"]] == [
         "孵化器的食堂几点开饭",
         "创业担保贷款的额度是多少？",
     ]

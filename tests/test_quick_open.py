@@ -14,8 +14,10 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Row
 
 from bot.messages import Channel, IncomingMessage, Language, Sender
 from bot.routing import InlinePolicy
@@ -76,7 +78,7 @@ async def _path_taken(twins: Twins, sender: Sender, text: str, key: str, choice:
     return LANE if len(twins.orm_statements) == statements else FELL_BACK
 
 
-async def _same_rows(twins: Twins) -> dict[str, list[tuple[object, ...]]]:
+async def _same_rows(twins: Twins) -> dict[str, list[Row[Any]]]:
     quick, full = await stored(twins.quick), await stored(twins.full)
     for table, rows in quick.items():
         assert rows == full[table], table
@@ -90,8 +92,7 @@ async def test_each_opening_gets_the_same_replies_and_rows_with_or_without_the_l
         assert await _path_taken(twins, sender, text, f"m{number}", choice) == path, text
     rows = await _same_rows(twins)
     requests = rows["requests"]
-    # number, chat, category, group
-    assert [(r[1], r[4], r[5], r[9]) for r in requests] == [
+    assert [(r.number, r.chat_id, r.category, r.group_id) for r in requests] == [
         ("2026-0001", "e1", "registration", "g1"),
         ("2026-0002", "e1", "other", "g1"),
         ("2026-0003", "e1", "finance", "g1"),
@@ -105,18 +106,18 @@ async def test_each_opening_gets_the_same_replies_and_rows_with_or_without_the_l
     ]
     assert len(rows["request_events"]) == 10
     # Each request: the confirmation to its entrepreneur, the card to its group's chat.
-    opened = [row for row in rows["outbox"] if row[6] is not None]
+    opened = [row for row in rows["outbox"] if row.request_id is not None]
     assert len(opened) == 20
-    assert [row[1] for row in opened] == ["web", "telegram"] * 4 + ["telegram"] * 2 + [
+    assert [row.channel for row in opened] == ["web", "telegram"] * 4 + ["telegram"] * 2 + [
         "wechat",
         "telegram",
     ] + ["web", "telegram"] * 4
-    assert "Request 2026-0010 opened" in str(opened[-2][3])
-    cards = [str(row[3]) for row in opened if row[2].startswith("-100")]
+    assert "Request 2026-0010 opened" in str(opened[-2].payload)
+    cards = [str(row.payload) for row in opened if row.chat_id.startswith("-100")]
     assert "小陈" in cards[1]
     assert "陈总" in cards[2]
     assert "陈总" in cards[3]
-    assert [row[1:3] for row in rows["people"]] == [
+    assert [(row.display_name, row.language) for row in rows["people"]] == [
         ("陈总", "en"),
         ("Sam", "en"),
         (None, "zh"),
@@ -136,7 +137,7 @@ async def test_a_maker_space_that_left_the_roster_is_asked_for_again(
     assert path == FELL_BACK
     rows = await _same_rows(twins)
     assert len(rows["requests"]) == 5  # none more
-    assert [row[2:4] for row in rows["conversations"]] == [("intake", "space")]
+    assert [(row.kind, row.step) for row in rows["conversations"]] == [("intake", "space")]
 
 
 async def test_a_redelivered_opening_is_answered_as_before_and_opens_once(twins: Twins) -> None:
@@ -183,7 +184,7 @@ async def test_openings_at_once_get_distinct_numbers_in_one_batch(twins: Twins) 
     assert twins.lane_units == units + 16
     assert quick.services.writer.batches - batches < 4  # they were written together
     rows = await stored(quick)
-    numbers = {row[4]: row[1] for row in rows["requests"]}  # chat → number
+    numbers = {row.chat_id: row.number for row in rows["requests"]}
     assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 17)]
     for sender, told in zip(senders, replies, strict=True):
         assert numbers[sender.user_id] in told[0].text
@@ -210,13 +211,13 @@ async def test_an_opening_that_fails_costs_only_itself(twins: Twins) -> None:
     assert isinstance(outcomes[1], sqlite3.IntegrityError)
     rows = await stored(quick)
     # The others opened, numbered with no gap: the failed one's number went back with it.
-    assert [(row[1], row[4]) for row in rows["requests"]] == [
+    assert [(row.number, row.chat_id) for row in rows["requests"]] == [
         ("2026-0001", "u0"),
         ("2026-0002", "u2"),
         ("2026-0003", "u3"),
     ]
-    assert "new-u1" not in {row[0] for row in rows["inbound_keys"]}
-    assert not [row for row in rows["outbox"] if row[5] == "new-u1"]
+    assert "new-u1" not in {row.key for row in rows["inbound_keys"]}
+    assert not [row for row in rows["outbox"] if row.inbound_key == "new-u1"]
     with sqlite3.connect(quick.database.file) as database:
         database.execute("DROP TRIGGER refuse")
     # Nothing of it was kept: delivered again, it opens.

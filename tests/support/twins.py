@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Row, event, select
 
 from bot.app import Bot, create_bot
 from bot.clock import ManualClock
@@ -136,12 +136,15 @@ async def twin_bots(
         yield Twins(quick, full, plain, statements)
 
 
-async def stored(bot: Bot) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables the lanes write, each table in its key's order."""
+async def stored(bot: Bot) -> dict[str, list[Row[Any]]]:
+    """Every row of the tables the lanes write, each table in its key's order.
+
+    Rows compare as tuples and read by column name (``row.text``).
+    """
     async with bot.database.sessions() as session:
         return {
             model.__tablename__: [
-                tuple(row)
+                row
                 for row in await session.execute(
                     select(*model.__table__.columns).order_by(*model.__table__.primary_key)
                 )
