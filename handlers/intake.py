@@ -249,7 +249,7 @@ async def _summary(
         category=categories.by_id(str(data["category"])).label(message.language),
         text=data["text"],
         phone=data.get("phone") or texts.no_phone,
-        space=context.roster.space(str(person.space_id)).name,
+        space=context.roster.space(str(person.space_id)).label(message.language),
     )
     buttons = (
         Button(texts.submit_button, SUBMIT),
@@ -268,7 +268,9 @@ def _phone_question(message: IncomingMessage) -> OutgoingMessage:
 
 def _space_question(message: IncomingMessage, context: Context) -> OutgoingMessage:
     texts = desk_texts_for(message.language)
-    buttons = tuple(Button(s.name, SPACE_PREFIX + s.id) for s in context.roster.spaces)
+    buttons = tuple(
+        Button(s.label(message.language), SPACE_PREFIX + s.id) for s in context.roster.spaces
+    )
     return OutgoingMessage(message.chat_id, message.channel, texts.choose_space, buttons)
 
 
@@ -334,7 +336,7 @@ def _category_from(answer: str) -> categories.Category | None:
 
 def _space_from(context: Context, answer: str) -> str | None:
     for candidate in context.roster.spaces:
-        if answer in (candidate.id, candidate.name):
+        if answer in (candidate.id, candidate.name, candidate.name_en):
             return candidate.id
     return None
 
@@ -348,7 +350,8 @@ async def _set_space(
         return [*reply(message, texts.unknown_space), _space_question(message, context)]
     person = await person_of(context, message)
     person.space_id = space_id
-    confirmation = reply(message, texts.space_set.format(space=context.roster.space(space_id).name))
+    space = context.roster.space(space_id).label(message.language)
+    confirmation = reply(message, texts.space_set.format(space=space))
     state = await _state(message, context)
     if state is not None and state.step == "space":
         return [*confirmation, *await _continue(message, context, person, dict(state.data))]
