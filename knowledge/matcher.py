@@ -295,8 +295,13 @@ class Matcher:
             return []
         postings = [self._postings[i] for i in known]
         weights = np.repeat(self._feature_idf[known], [len(p) for p in postings])
-        docs, slot = np.unique(np.concatenate(postings), return_inverse=True)
-        ranked = np.bincount(slot, weights=weights) / self._doc_norm[docs]
+        found = np.concatenate(postings)
+        # Each document's weights are added in the order they come, as np.unique's slots
+        # did; the documents found, in order, are the ones counted at least once: the same
+        # arrays as np.unique(found, return_inverse=True) gave, without its sort.
+        count = len(self._doc_norm)
+        docs = np.flatnonzero(np.bincount(found, minlength=count))
+        ranked = np.bincount(found, weights=weights, minlength=count)[docs] / self._doc_norm[docs]
         if len(docs) > _CANDIDATE_DOCS:
             keep = np.argpartition(ranked, -_CANDIDATE_DOCS)[-_CANDIDATE_DOCS:]
             docs, ranked = docs[keep], ranked[keep]

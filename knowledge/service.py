@@ -70,6 +70,14 @@ class KnowledgeBase:
     )
     """What :meth:`understand` worked out, by the text as written. It belongs to this base: a
     reload builds a new base with an empty cache, so an edited entry is served at once."""
+    _cited: Mapping[str, Document | None] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
+    """The document each entry's source cites, worked out once for the base (an answer asks)."""
+
+    def __post_init__(self) -> None:
+        cited = {e.source: document_for(e.source, self.documents) for e in self.matcher.entries}
+        object.__setattr__(self, "_cited", cited)
 
     @property
     def entries(self) -> tuple[FaqEntry, ...]:
@@ -102,7 +110,10 @@ class KnowledgeBase:
 
     def document_of(self, entry: FaqEntry) -> Document | None:
         """The document ``entry``'s answer rests on, if the list names it."""
-        return document_for(entry.source, self.documents)
+        try:
+            return self._cited[entry.source]
+        except KeyError:  # an entry of another base
+            return document_for(entry.source, self.documents)
 
 
 def build(

@@ -68,6 +68,21 @@ class SoundCorrector:
         self._sounds = {k: w for k, w in sounds.items() if w is not None}
         self._known = frozenset(vocabulary)
         self._is_word = is_word
+        # Where a stretch of a given length can start: with the first character of a known
+        # word of that length, or with a character that sounds as a word of the table begins.
+        # Elsewhere no length finds anything, so :meth:`correct` tries only these.
+        starts: dict[str, set[int]] = {}
+        for known in self._known:
+            if 2 <= len(known) <= _LONGEST:
+                starts.setdefault(known[0], set()).add(len(known))
+        by_sound: dict[str, set[int]] = {}
+        for key in self._sounds:
+            by_sound.setdefault(key[0], set()).add(len(key))
+        for char, sound in _table().items():
+            if sound in by_sound:
+                starts.setdefault(char, set()).update(by_sound[sound])
+        self._sizes_at = {c: tuple(sorted(sizes, reverse=True)) for c, sizes in starts.items()}
+        """The lengths worth trying from each character, longest first."""
 
     def correct(self, text: str) -> str:
         """``text`` with homophone typos of known words replaced, longest first."""
@@ -75,10 +90,14 @@ class SoundCorrector:
             return text
         table = _table()
         keys = [table.get(c) for c in text]
+        sizes_at = self._sizes_at
         out = []
         i, n = 0, len(text)
         while i < n:
-            for size in range(min(_LONGEST, n - i), 1, -1):
+            # Longest first as before, skipping the lengths that would find nothing here.
+            for size in sizes_at.get(text[i], ()):
+                if size > n - i:
+                    continue
                 written = text[i : i + size]
                 if written in self._known:
                     out.append(written)  # a word as written is never "corrected"

@@ -48,12 +48,28 @@ zhconv.loaddict(str(Path(zhconv.__file__).parent / "zhcdict.json"))
 _SPACE = re.compile(r"\s+")
 _COMMON = 50
 """jieba frequency from which a string counts as a real word (not a typo)."""
+_TRADITIONAL = frozenset(form[0] for form in zhconv.zhconv.getdict("zh-hans"))
+"""The characters a form zhconv converts to simplified starts with. A text with none of them
+comes out of ``zhconv.convert`` as it went in (it converts only from such a character on),
+so most questions skip the character-by-character walk."""
 
 
-@cache
-def _is_kept(char: str) -> bool:
-    """Letters, digits and ideographs carry meaning; punctuation, symbols and emoji do not."""
-    return unicodedata.category(char)[0] in "LN"
+class _Kept(dict[int, str]):
+    """``str.translate``'s table: letters, digits and ideographs stay; the rest become spaces.
+
+    Filled as characters are first met (Unicode is too large to list), so a text is folded in
+    C instead of a Python call per character.
+    """
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        # Letters, digits and ideographs carry meaning; punctuation, symbols and emoji do not.
+        kept = char if unicodedata.category(char)[0] in "LN" else " "
+        self[code] = kept
+        return kept
+
+
+_KEPT = _Kept()
 
 
 def normalize(text: str) -> str:
@@ -63,8 +79,9 @@ def normalize(text: str) -> str:
     '服务专员 多久给我回复 maker space'
     """
     text = unicodedata.normalize("NFKC", text)
-    text = zhconv.convert(text, "zh-hans").lower()
-    text = "".join(char if _is_kept(char) else " " for char in text)
+    if not _TRADITIONAL.isdisjoint(text):
+        text = zhconv.convert(text, "zh-hans")
+    text = text.lower().translate(_KEPT)
     return _SPACE.sub(" ", text).strip()
 
 
