@@ -51,6 +51,29 @@ async def _record(database: Database, **question: Any) -> None:
         await record_unanswered(session, **question)
 
 
+def keep_unanswered(url: str, questions: list[tuple[str, datetime]]) -> None:
+    """Keep each question (text, when asked) as not answered, in a fresh database at ``url``."""
+
+    async def record() -> None:
+        database = Database(url)
+        await database.migrate()
+        try:
+            for text, asked_at in questions:
+                await _record(
+                    database,
+                    asked_at=asked_at,
+                    channel="web",
+                    text=text,
+                    band="none",
+                    best_faq_id=None,
+                    best_score=0.0,
+                )
+        finally:
+            await database.close()
+
+    asyncio.run(record())
+
+
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
     return build(ROOT / "knowledge" / "faq").matcher
@@ -90,26 +113,7 @@ def test_a_lone_question_is_a_group_of_its_own(matcher: Matcher) -> None:
 @pytest.mark.slow
 def test_the_command_lists_groups_with_counts_and_examples(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-
-    async def record() -> None:
-        database = Database(url)
-        await database.migrate()
-        try:
-            for asked in asked_list():
-                for _ in range(asked.count):
-                    await _record(
-                        database,
-                        asked_at=asked.last_asked_at,
-                        channel="web",
-                        text=asked.text,
-                        band="none",
-                        best_faq_id=None,
-                        best_score=0.0,
-                    )
-        finally:
-            await database.close()
-
-    asyncio.run(record())
+    keep_unanswered(url, [(a.text, a.last_asked_at) for a in asked_list() for _ in range(a.count)])
     result = run_cli("kb", "gaps", "--limit", "3", BOT_DATABASE_URL=url)  # the smoke test
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -232,25 +236,7 @@ def test_the_command_shows_a_long_question_cut_and_counts_small_talk_apart(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
     long_question = "我们公司在宝坻的众创空间，想申请房租补贴，" * 100  # 2,100 characters
-
-    async def record() -> None:
-        database = Database(url)
-        await database.migrate()
-        try:
-            for text in ["你好", "你好", "谢谢", long_question]:
-                await _record(
-                    database,
-                    asked_at=NOW,
-                    channel="web",
-                    text=text,
-                    band="none",
-                    best_faq_id=None,
-                    best_score=0.0,
-                )
-        finally:
-            await database.close()
-
-    asyncio.run(record())
+    keep_unanswered(url, [(text, NOW) for text in ["你好", "你好", "谢谢", long_question]])
     out = gaps_output(cli, url)
     assert out.startswith("未能回答的问题：1 次，1 组（相似的问法算一组）\n另有 3 条寒暄")
     assert f"1. {long_question[:59]}…（共 2100 字）  （1 次，最近 2026-11-20）" in out
