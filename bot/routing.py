@@ -7,7 +7,6 @@ to send.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.logs import about
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.metrics import Metrics
+from bot.placing import InlinePolicy, Placed, last_edits
 from storage import outbox, quick
 from storage.outbox import OutboxStatus
 from storage.pg_writer import Question, Queued, SpokenFor
@@ -142,41 +142,6 @@ class Context:
     def calendar(self) -> WorkCalendar:
         """The working-day calendar in service."""
         return self.services.calendar.current
-
-
-@dataclass(frozen=True, slots=True)
-class InlinePolicy:
-    """What an adapter can hand back in its own HTTP response, asked before the commit.
-
-    The replies to the sender's own chat that the policy lets through are stored as handed
-    back (:attr:`~storage.outbox.OutboxStatus.HANDED_BACK`) in the message's own transaction,
-    and the adapter must send exactly those; everything else waits in the outbox. So a reply is
-    never marked handed back and then found not to fit. The default hands back every reply (the
-    web chat).
-    """
-
-    limit: int | None = None
-    """At most this many replies go back (Telegram's webhook answer carries one call)."""
-    deadline: float | None = None
-    """The event loop's time (``loop.time()``) after which the adapter can no longer answer
-    inline (WeChat's passive reply): a handler done later leaves every reply to the outbox."""
-    fits: Callable[[Sequence[OutgoingMessage]], bool] | None = None
-    """Whether the adapter can carry these replies together, the sender's first ones in order
-    (Telegram: plain messages, no edit or file; WeChat: one text of 2,048 bytes at most)."""
-
-    def can_inline(self, replies: Sequence[OutgoingMessage]) -> bool:
-        """Whether ``replies`` can all go back in the response.
-
-        Asked with the replies handed back so far and the next one: what fits depends on the
-        whole response (WeChat's byte limit), not on each reply alone.
-        """
-        if self.limit is not None and len(replies) > self.limit:
-            return False
-        return self.fits is None or self.fits(replies)
-
-    def too_late(self) -> bool:
-        """Whether the :attr:`deadline` has passed."""
-        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 
 
 @dataclass(slots=True)
@@ -334,9 +299,9 @@ class Dispatcher:
                     message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in stored]
                 )
             context = Context(services, session, now)
-            replies = _last_edits(await handler(message, context))
+            replies = last_edits(await handler(message, context))
             late = inline is not None and inline.too_late()
-            placed = _Placed.of(message, replies, inline, late=late)
+            placed = Placed.of(message, replies, inline, late=late)
             for reply, handed_back in placed.replies:
                 outbox.enqueue_message(
                     session, reply, now, inbound_key=message.key, handed_back=handed_back
@@ -352,10 +317,10 @@ class Dispatcher:
         # the writer's thread, within a batch's few milliseconds of now.
         late = inline is not None and inline.too_late()
 
-        def unit(connection: sqlite3.Connection) -> _Placed | list[quick.StoredReply]:
+        def unit(connection: sqlite3.Connection) -> Placed | list[quick.StoredReply]:
             if not quick.claim_key(connection, message.key, now):
                 return quick.replies_to(connection, message.key)
-            placed = _Placed.of(message, _last_edits(work(connection)), inline, late=late)
+            placed = Placed.of(message, last_edits(work(connection)), inline, late=late)
             for reply, handed_back in placed.replies:
                 if reply.files_to_make:
                     raise NotQuick  # the quick outbox row carries none: the full path does
@@ -392,8 +357,8 @@ class Dispatcher:
         now = self.services.clock.now()
         late = inline is not None and inline.too_late()
 
-        def replies(kept: int | None) -> tuple[list[Queued], _Placed]:
-            placed = _Placed.of(message, _last_edits(rows.replies(kept)), inline, late=late)
+        def replies(kept: int | None) -> tuple[list[Queued], Placed]:
+            placed = Placed.of(message, last_edits(rows.replies(kept)), inline, late=late)
             if any(r.files_to_make or r.request_id is not None for r, _ in placed.replies):
                 raise NotQuick  # the quick outbox row carries neither: the full path does
             queued = [
@@ -416,7 +381,7 @@ class Dispatcher:
         rows.handled()
         return self._handled(message, done)
 
-    def _handled(self, message: IncomingMessage, placed: _Placed) -> list[OutgoingMessage]:
+    def _handled(self, message: IncomingMessage, placed: Placed) -> list[OutgoingMessage]:
         """Count a message handled, wake the sender if it has work: the replies handed back."""
         counted, channel = self.services.metrics, message.channel.value
         counted.messages_in.labels(channel, "new").inc()
@@ -455,55 +420,3 @@ class Dispatcher:
                 if replies is not None:
                     return replies
         return await self._fallback(message, context) or ()
-
-
-@dataclass(slots=True)
-class _Placed:
-    """Where each reply of a message goes: back in the HTTP response, or to the outbox."""
-
-    replies: list[tuple[OutgoingMessage, bool]]
-    """Each reply, and whether it is handed back."""
-    own: list[OutgoingMessage]
-    """The replies to the sender's own chat that :meth:`Dispatcher.handle` returns."""
-    queued: bool
-    """Some reply waits for the outbox sender."""
-    inline: bool
-    """The adapter hands back replies in its response (it has a policy, in time)."""
-    late: bool
-    """The adapter's deadline had passed: it hands back nothing."""
-
-    @classmethod
-    def of(
-        cls,
-        message: IncomingMessage,
-        replies: Sequence[OutgoingMessage],
-        inline: InlinePolicy | None,
-        *,
-        late: bool,
-    ) -> _Placed:
-        """Place ``replies`` under ``inline`` (``None``, or ``late``: nothing is handed back)."""
-        policy = None if late else inline
-        placed: list[tuple[OutgoingMessage, bool]] = []
-        own: list[OutgoingMessage] = []
-        in_order = policy is not None  # once a reply cannot go back inline, the rest follow
-        for reply in replies:
-            mine = reply.channel == message.channel and reply.chat_id == message.chat_id
-            if policy is not None and mine and in_order:
-                # A file the bot makes (a report) is a job of its own, never handed back.
-                in_order = not reply.files_to_make and policy.can_inline([*own, reply])
-            handed_back = mine and in_order
-            if handed_back or (mine and policy is None):
-                own.append(reply)
-            placed.append((reply, handed_back))
-        queued = any(not handed_back for _, handed_back in placed)
-        return cls(placed, own, queued, policy is not None, late)
-
-
-def _last_edits(replies: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
-    """Drop card edits that a later edit of the same card in the same turn supersedes."""
-    last = {(r.channel, r.chat_id, r.request_id): i for i, r in enumerate(replies) if r.edit_card}
-    return [
-        r
-        for i, r in enumerate(replies)
-        if not r.edit_card or last[(r.channel, r.chat_id, r.request_id)] == i
-    ]
