@@ -31,7 +31,7 @@ from bot.domain.roster.load import DEMO_ROSTER
 from storage import Database
 from storage.models import ConsoleSession, ConsoleToken, Request, RequestEvent
 from tests.support.cli import Cli, run_cli
-from tests.support.console import Console, demo_signin, serve
+from tests.support.console import Console, demo_signin, open_request, say, serve
 from tests.support.processes import bot_env
 
 G1_SPACE = "baodi-pku"  # on duty: baodi-g1 (张伟 zhangwei, 李娜 lina)
@@ -54,29 +54,6 @@ async def real_site(database: Database, faq_dir: Path) -> AsyncIterator[Console]
 
 
 # --- helpers: what the pages do --------------------------------------------------------------
-
-
-async def say(client: aiohttp.ClientSession, **body: Any) -> list[str]:
-    """The web chat: send a message, return the texts of the replies."""
-    async with client.post("/api/messages", json=body) as response:
-        assert response.status == 200, await response.text()
-        return [m["text"] for m in (await response.json())["messages"]]
-
-
-async def open_request(
-    console: Console, space: str, text: str
-) -> tuple[str, aiohttp.ClientSession]:
-    """A new entrepreneur opens a request in ``space``; returns its number and their client."""
-    entrepreneur = console.client()
-    try:
-        await say(entrepreneur, text=f"/new {text}")
-        replies = await say(entrepreneur, choice=f"space:{space}")
-        found = re.search(r"工单已提交：(\d{4}-\d{4})", "\n".join(replies))
-        assert found, replies
-    except BaseException:
-        await entrepreneur.close()
-        raise
-    return found.group(1), entrepreneur
 
 
 async def updates(client: aiohttp.ClientSession) -> list[str]:
