@@ -181,6 +181,7 @@ function makeCard(number) {
   textarea.rows = 3;
   textarea.maxLength = TEXT_LIMIT;
   const select = el("select");
+  select.setAttribute("aria-label", "转交给哪个服务小组");
   const submit = el("button", "send");
   submit.type = "submit";
   const cancel = el("button", "cancel", "取消");
@@ -291,6 +292,8 @@ function choose(entry, action) {
   select.hidden = !transfer;
   textarea.maxLength = LIMITS[action] || TEXT_LIMIT;
   textarea.placeholder = PROMPTS[action];
+  // A placeholder is gone once typing starts: the label stays for screen readers.
+  textarea.setAttribute("aria-label", PROMPTS[action]);
   textarea.required = true;
   if (transfer) {
     select.replaceChildren();

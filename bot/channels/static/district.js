@@ -105,7 +105,11 @@ function figuresTable(data, district) {
   const thead = el("thead");
   thead.appendChild(head);
   table.append(thead, body);
+  // On a phone the table scrolls sideways: keyboard users reach it with Tab to scroll it too.
   const wrap = el("div", "figures-wrap");
+  wrap.tabIndex = 0;
+  wrap.setAttribute("role", "region");
+  wrap.setAttribute("aria-label", district.name + "本季度数据");
   wrap.appendChild(table);
   return wrap;
 }

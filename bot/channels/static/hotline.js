@@ -29,8 +29,14 @@
   function mark(field) {
     for (const name of FIELDS) {
       const input = $("hotline-" + name);
-      if (name === field) input.setAttribute("aria-invalid", "true");
-      else input.removeAttribute("aria-invalid");
+      // The refusal is read out with the field it is about.
+      if (name === field) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", "hotline-problem");
+      } else {
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+      }
     }
     if (field) $("hotline-" + field).focus();
   }
