@@ -233,9 +233,10 @@ function update(entry, item) {
   entry.summary.replaceChildren(...renderSummary(item));
 }
 
-// What a card says of its request: shared with the supervisors' read-only cards (district.js).
-function renderSummary(item) {
-  const head = el("h3");
+// What a card says of its request: shared with the supervisors' read-only cards (district.js),
+// which sit deeper in the page's outline and pass their heading level.
+function renderSummary(item, level = "h3") {
+  const head = el(level, "head");
   head.append(
     el("span", "number", item.number),
     el("span", "category", item.category),

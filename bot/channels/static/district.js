@@ -135,7 +135,7 @@ function showDistrict(data) {
         for (const item of items) {
           const card = el("article", "card read-only" + (item.overdue ? " overdue" : ""));
           card.dataset.number = item.number;
-          card.append(...renderSummary(item));
+          card.append(...renderSummary(item, "h6")); // under the group (h4) and its bucket (h5)
           list.appendChild(card);
         }
         box.append(el("h5", "bucket-" + section.id, section.label + " (" + items.length + ")"), list);
