@@ -13,14 +13,12 @@ drives the browser from the same loop.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from bot.channels.console.auth import issue_link
 from tests.support.axe import serious_violations_async
-from tests.support.console import Console, a_fortnight_of_work
+from tests.support.console import Console, a_fortnight_of_work, sign_in_link
 from tests.test_browser_hotline import (  # noqa: F401  (the fixtures, shared)
     DESKTOP,
     PHONE,
@@ -59,6 +57,15 @@ async def page_of(context: BrowserContext) -> tuple[Page, list[str]]:
     return page, errors
 
 
+async def signed_in(
+    context: BrowserContext, console: Console, web_id: str, name: str
+) -> tuple[Page, list[str]]:
+    """A new page with ``web_id`` signed in to the console, and the script errors it collects."""
+    page, errors = await page_of(context)
+    await sign_in(page, console, web_id, name)
+    return page, errors
+
+
 @SIZES
 async def test_the_sign_in_list_and_a_sign_in_links_page(
     context: BrowserContext,
@@ -69,15 +76,7 @@ async def test_the_sign_in_list_and_a_sign_in_links_page(
     await expect(page.locator("button.person").first).to_be_visible()
     assert await violations(page) == []
 
-    bot = site.bot
-    _, link = await issue_link(
-        bot.database,
-        bot.services.roster.current,
-        "lina",
-        now=site.clock.now(),
-        lifetime=timedelta(hours=1),
-        base_url=site.url,
-    )
+    _, link = await sign_in_link(site, "lina", base_url=site.url)
     await page.goto(link)
     await expect(page.locator("#redeem")).to_be_visible()
     assert await violations(page) == []
@@ -90,8 +89,7 @@ async def test_a_members_board_with_its_forms_open(
     site: Console,  # noqa: F811
 ) -> None:
     opened = await a_fortnight_of_work(site)
-    page, errors = await page_of(context)
-    await sign_in(page, site, "zhangwei", "张伟")
+    page, errors = await signed_in(context, site, "zhangwei", "张伟")
     overdue = page.locator(f"#overdue article.card[data-number='{opened['overdue']}']")
     await expect(overdue.locator(".badge.overdue")).to_be_visible()
     claimed = page.locator(f"article.card[data-number='{opened['claimed']}']")
@@ -114,8 +112,7 @@ async def test_the_hotline_form_empty_and_with_a_refusal(
     context: BrowserContext,
     site: Console,  # noqa: F811
 ) -> None:
-    page, errors = await page_of(context)
-    await sign_in(page, site, "zhangwei", "张伟")
+    page, errors = await signed_in(context, site, "zhangwei", "张伟")
     await page.locator("#hotline-open").click()
     await expect(page.locator("#hotline-form")).to_be_visible()
     assert await violations(page) == []
@@ -143,8 +140,7 @@ async def test_a_supervisors_district_view_and_report_picker(
     site: Console,  # noqa: F811
 ) -> None:
     opened = await a_fortnight_of_work(site)
-    page, errors = await page_of(context)
-    await sign_in(page, site, "duty-baodi", "区科委值班")
+    page, errors = await signed_in(context, site, "duty-baodi", "区科委值班")
     view = page.locator("#district")
     for name in ("overdue", "other_group"):
         await expect(view.locator(f"article[data-number='{opened[name]}']")).to_be_visible()

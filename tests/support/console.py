@@ -16,8 +16,10 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from bot.app import Bot, create_bot
+from bot.channels.console.auth import issue_link
 from bot.clock import SHANGHAI, Clock, ManualClock
 from bot.domain.roster.load import DEMO_ROSTER
+from bot.domain.roster.model import Person
 from bot.server import build_application
 from bot.settings import load_settings
 
@@ -29,6 +31,7 @@ __all__ = [
     "open_request",
     "say",
     "serve",
+    "sign_in_link",
 ]
 
 MONDAY = datetime(2026, 11, 2, 10, 0, tzinfo=SHANGHAI)
@@ -87,6 +90,20 @@ async def demo_signin(console: Console, web_id: str) -> aiohttp.ClientSession:
         await client.close()
     assert status == 200, text
     return client
+
+
+async def sign_in_link(
+    console: Console, web_id: str, *, lifetime: timedelta = timedelta(hours=24), base_url: str = ""
+) -> tuple[Person, str]:
+    """A one-time sign-in link for ``web_id``, issued now (as ``bot console link`` does)."""
+    return await issue_link(
+        console.bot.database,
+        console.bot.services.roster.current,
+        web_id,
+        now=console.clock.now(),
+        lifetime=lifetime,
+        base_url=base_url,
+    )
 
 
 async def say(client: aiohttp.ClientSession, **body: Any) -> list[str]:
