@@ -10,15 +10,14 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
-import axe_playwright_python
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.clock import SHANGHAI
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from tests.support import IN_CI
+from tests.support.axe import serious_violations
 from tests.support.processes import BotProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # slow: every test here starts a process
@@ -232,8 +231,6 @@ def test_a_sign_in_link_greets_its_owner_and_signs_in_once(
 
 PHONE = {"width": 390, "height": 844}
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
-AXE = Path(axe_playwright_python.__file__).parent / "axe.min.js"
-"""axe-core as the test-only package axe-playwright-python ships it (MPL-2.0)."""
 
 
 def chat_page(browser: Browser, url: str, *, locale: str = "zh-CN", phone: bool = False) -> Page:
@@ -252,17 +249,6 @@ def ask(page: Page, text: str) -> None:
     page.fill("#text", text)
     page.press("#text", "Enter")
     expect(page.locator("#log li.msg.bot")).to_have_count(before + 1)
-
-
-def serious_violations(page: Page) -> list[str]:
-    """What axe-core finds serious or critical on ``page``."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def member_on_duty(space_id: str) -> tuple[str, str]:

@@ -19,10 +19,9 @@ from playwright.sync_api import Browser, expect
 
 from bot.clock import SHANGHAI, ManualClock
 from bot.reports.period import Quarter
-from tests.support.console import serve
+from tests.support.console import open_request, serve
 from tests.support.processes import bot_env, run_bot
 from tests.test_browser import browser  # noqa: F401  (the module's Chromium, shared)
-from tests.test_console import open_request
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a process and Chromium
 

@@ -24,14 +24,13 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.channels.console.auth import issue_link
 from bot.clock import SHANGHAI, SystemClock
 from bot.domain.lifecycle import Status
 from bot.domain.roster.load import DEMO_ROSTER
 from storage import Database
 from storage.models import ConsoleSession, ConsoleToken, Request, RequestEvent
 from tests.support.cli import Cli, run_cli
-from tests.support.console import Console, demo_signin, serve
+from tests.support.console import Console, demo_signin, open_request, say, serve, sign_in_link
 from tests.support.processes import bot_env
 
 G1_SPACE = "baodi-pku"  # on duty: baodi-g1 (张伟 zhangwei, 李娜 lina)
@@ -54,29 +53,6 @@ async def real_site(database: Database, faq_dir: Path) -> AsyncIterator[Console]
 
 
 # --- helpers: what the pages do --------------------------------------------------------------
-
-
-async def say(client: aiohttp.ClientSession, **body: Any) -> list[str]:
-    """The web chat: send a message, return the texts of the replies."""
-    async with client.post("/api/messages", json=body) as response:
-        assert response.status == 200, await response.text()
-        return [m["text"] for m in (await response.json())["messages"]]
-
-
-async def open_request(
-    console: Console, space: str, text: str
-) -> tuple[str, aiohttp.ClientSession]:
-    """A new entrepreneur opens a request in ``space``; returns its number and their client."""
-    entrepreneur = console.client()
-    try:
-        await say(entrepreneur, text=f"/new {text}")
-        replies = await say(entrepreneur, choice=f"space:{space}")
-        found = re.search(r"工单已提交：(\d{4}-\d{4})", "\n".join(replies))
-        assert found, replies
-    except BaseException:
-        await entrepreneur.close()
-        raise
-    return found.group(1), entrepreneur
 
 
 async def updates(client: aiohttp.ClientSession) -> list[str]:
@@ -198,14 +174,7 @@ async def test_demo_sign_in_is_off_when_a_roster_is_configured(real_site: Consol
 async def test_a_sign_in_link_works_once(
     real_site: Console, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = real_site.bot
-    person, link = await issue_link(
-        bot.database,
-        bot.services.roster.current,
-        "lina",
-        now=real_site.clock.now(),
-        lifetime=timedelta(hours=24),
-    )
+    person, link = await sign_in_link(real_site, "lina")
     assert person.name == "李娜"
     # In the fragment, which no browser sends: the unspent token stays out of access logs.
     assert link.startswith("/console/signin#token=")
@@ -247,14 +216,7 @@ async def test_a_sign_in_link_works_once(
 async def test_two_browsers_racing_with_one_link_get_one_session(
     real_site: Console, database: Database
 ) -> None:
-    bot = real_site.bot
-    _, link = await issue_link(
-        bot.database,
-        bot.services.roster.current,
-        "liuyang",
-        now=real_site.clock.now(),
-        lifetime=timedelta(hours=24),
-    )
+    _, link = await sign_in_link(real_site, "liuyang")
     token = link.split("token=", 1)[1]
 
     async def redeem() -> int:
@@ -271,14 +233,7 @@ async def test_two_browsers_racing_with_one_link_get_one_session(
 
 
 async def test_an_expired_link_is_refused(real_site: Console, database: Database) -> None:
-    bot = real_site.bot
-    _, link = await issue_link(
-        bot.database,
-        bot.services.roster.current,
-        "zhangwei",
-        now=real_site.clock.now(),
-        lifetime=timedelta(hours=1),
-    )
+    _, link = await sign_in_link(real_site, "zhangwei", lifetime=timedelta(hours=1))
     real_site.clock.advance(timedelta(hours=1, minutes=1))
     token = link.split("token=", 1)[1]
     async with real_site.client() as visitor:
@@ -329,13 +284,7 @@ async def test_someone_removed_from_the_roster_loses_access_at_the_reload(
     roster.write_text(DEMO_ROSTER.read_text(encoding="utf-8"), encoding="utf-8")
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
     async with serve(database_url, faq_dir, demo=False, roster=roster) as console:
-        _, link = await issue_link(
-            console.bot.database,
-            console.bot.services.roster.current,
-            "lina",
-            now=console.clock.now(),
-            lifetime=timedelta(hours=24),
-        )
+        _, link = await sign_in_link(console, "lina")
         async with console.client() as client:
             async with client.post(
                 "/console/api/signin", json={"token": link.split("token=", 1)[1]}

@@ -181,6 +181,7 @@ function makeCard(number) {
   textarea.rows = 3;
   textarea.maxLength = TEXT_LIMIT;
   const select = el("select");
+  select.setAttribute("aria-label", "转交给哪个服务小组");
   const submit = el("button", "send");
   submit.type = "submit";
   const cancel = el("button", "cancel", "取消");
@@ -232,9 +233,10 @@ function update(entry, item) {
   entry.summary.replaceChildren(...renderSummary(item));
 }
 
-// What a card says of its request: shared with the supervisors' read-only cards (district.js).
-function renderSummary(item) {
-  const head = el("h3");
+// What a card says of its request: shared with the supervisors' read-only cards (district.js),
+// which sit deeper in the page's outline and pass their heading level.
+function renderSummary(item, level = "h3") {
+  const head = el(level, "head");
   head.append(
     el("span", "number", item.number),
     el("span", "category", item.category),
@@ -291,6 +293,8 @@ function choose(entry, action) {
   select.hidden = !transfer;
   textarea.maxLength = LIMITS[action] || TEXT_LIMIT;
   textarea.placeholder = PROMPTS[action];
+  // A placeholder is gone once typing starts: the label stays for screen readers.
+  textarea.setAttribute("aria-label", PROMPTS[action]);
   textarea.required = true;
   if (transfer) {
     select.replaceChildren();

@@ -105,7 +105,11 @@ function figuresTable(data, district) {
   const thead = el("thead");
   thead.appendChild(head);
   table.append(thead, body);
+  // On a phone the table scrolls sideways: keyboard users reach it with Tab to scroll it too.
   const wrap = el("div", "figures-wrap");
+  wrap.tabIndex = 0;
+  wrap.setAttribute("role", "region");
+  wrap.setAttribute("aria-label", district.name + "本季度数据");
   wrap.appendChild(table);
   return wrap;
 }
@@ -131,7 +135,7 @@ function showDistrict(data) {
         for (const item of items) {
           const card = el("article", "card read-only" + (item.overdue ? " overdue" : ""));
           card.dataset.number = item.number;
-          card.append(...renderSummary(item));
+          card.append(...renderSummary(item, "h6")); // under the group (h4) and its bucket (h5)
           list.appendChild(card);
         }
         box.append(el("h5", "bucket-" + section.id, section.label + " (" + items.length + ")"), list);

@@ -29,8 +29,14 @@
   function mark(field) {
     for (const name of FIELDS) {
       const input = $("hotline-" + name);
-      if (name === field) input.setAttribute("aria-invalid", "true");
-      else input.removeAttribute("aria-invalid");
+      // The refusal is read out with the field it is about.
+      if (name === field) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", "hotline-problem");
+      } else {
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+      }
     }
     if (field) $("hotline-" + field).focus();
   }
@@ -128,7 +134,7 @@
   // A card of a request taken by phone or at the desk says so, and names the caller as such.
   window.markCallerCard = (summary, item) => {
     if (!item.intake_label) return;
-    summary.querySelector("h3").append(el("span", "badge intake", item.intake_label));
+    summary.querySelector(".head").append(el("span", "badge intake", item.intake_label));
     const meta = summary.querySelector(".meta");
     meta.firstChild.textContent = item.space + " · 来电人 " + item.entrepreneur;
   };
