@@ -165,6 +165,16 @@ async def test_a_supervisor_sees_every_group_of_their_district_and_no_other(
     assert numbers(view) == {"wuqing-g1": {"overdue": [wuqing]}}
 
 
+async def test_an_escalation_reads_as_one_in_the_timeline(site: Console) -> None:
+    g1, _, _ = await open_three(site)
+    assert (await site.bot.scheduler.tick()).escalations == 3
+    async with await signin(site, "duty-baodi") as supervisor:
+        _, view = await district(supervisor)
+    card = view["districts"][0]["groups"][0]["sections"]["overdue"][0]
+    assert card["number"] == g1
+    assert [e["what"] for e in card["events"]] == ["提交工单", "超期升级"]
+
+
 async def test_a_supervisor_can_act_on_nothing(site: Console, database: Database) -> None:
     g1, _, _ = await open_three(site)
     async with await signin(site, "duty-baodi") as supervisor:

@@ -54,6 +54,8 @@ class ConsoleTexts:
     actor_system: str
     status: dict[str, str]
     event: dict[str, str]
+    notices: dict[str, str]
+    """A notice event by its kind: a reminder is not an escalation."""
     moved: str
     moved_because: str
     channels: dict[str, str]
@@ -123,6 +125,11 @@ CONSOLE_TEXTS = ConsoleTexts(
         "due_changed": "答复期限调整",
         "auto_closed": "自动关闭",
         "notice": "到期提醒",
+    },
+    notices={
+        "remind-before": "到期提醒（前一工作日）",
+        "remind-due": "到期提醒（当天）",
+        "escalation": "超期升级",
     },
     moved="{old} → {new}",
     moved_because="{moved}，原因：{reason}",

@@ -111,6 +111,8 @@ def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
     elif event.kind == EventKind.RATED:
         detail = texts.stars.format(stars=data.get("stars", ""))
     what = texts.event.get(event.kind, event.kind)
+    if event.kind == EventKind.NOTICE:
+        what = texts.notices.get(str(data.get("notice")), what)
     what, detail = caller_event(event.kind, data, what, detail)  # a call's, or a visit's
     return {
         "at": _local(event.at),

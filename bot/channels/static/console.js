@@ -139,7 +139,6 @@ function showBoard(data) {
     : "";
   $("notice").textContent = data.notice;
   $("notice").hidden = !data.notice;
-  document.dispatchEvent(new CustomEvent("console:board", { detail: data })); // hotline.js
   allGroups = data.all_groups;
   const seen = new Set();
   for (const name of SECTIONS) {
@@ -164,7 +163,8 @@ function showBoard(data) {
       cards.delete(number);
     }
   }
-  // district.js draws the report picker and a supervisor's view from the same answer.
+  // Once per answer: hotline.js offers its desk to members, district.js draws the report
+  // picker and a supervisor's view.
   document.dispatchEvent(new CustomEvent("console:board", { detail: data }));
 }
 
