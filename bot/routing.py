@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.logs import about
 from bot.messages import IncomingMessage, OutgoingMessage
@@ -87,6 +87,19 @@ class QuickRows:
 
 RowsLane = Callable[[IncomingMessage, "Services"], QuickRows | None]
 """Prepares a message for the quick lane on PostgreSQL; ``None`` when it is not one for it."""
+
+
+class _Stored(Protocol):
+    """A reply stored for a message: an outbox row as the ORM or a writer reads it back."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def chat_id(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, object]: ...
+    @property
+    def status(self) -> OutboxStatus: ...
 
 
 class NotQuick(Exception):
@@ -295,9 +308,7 @@ class Dispatcher:
             now = services.clock.now()
             if not await outbox.claim_inbound(session, message.key, now):
                 stored = await outbox.replies_to(session, message.key)
-                return self._redelivered(
-                    message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in stored]
-                )
+                return self._redelivered(message, inline, stored)
             context = Context(services, session, now)
             replies = last_edits(await handler(message, context))
             late = inline is not None and inline.too_late()
@@ -341,9 +352,7 @@ class Dispatcher:
         except NotQuick:
             return None
         if isinstance(done, list):
-            return self._redelivered(
-                message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in done]
-            )
+            return self._redelivered(message, inline, done)
         return self._handled(message, done)
 
     async def _handle_rows(
@@ -375,9 +384,7 @@ class Dispatcher:
         except (NotQuick, SpokenFor):
             return None
         if isinstance(done, list):
-            return self._redelivered(
-                message, inline, [(r.channel, r.chat_id, r.payload, r.status) for r in done]
-            )
+            return self._redelivered(message, inline, done)
         rows.handled()
         return self._handled(message, done)
 
@@ -395,18 +402,18 @@ class Dispatcher:
         self,
         message: IncomingMessage,
         inline: InlinePolicy | None,
-        stored: Sequence[tuple[str, str, dict[str, object], OutboxStatus]],
+        stored: Sequence[_Stored],
     ) -> list[OutgoingMessage]:
         """A message handled before: the replies it got to its own chat, as they were stored."""
         self.services.metrics.messages_in.labels(message.channel.value, "duplicate").inc()
         log.info("redelivered message %r: answering as before", message.key)
         return [
-            OutgoingMessage.from_payload(channel, chat_id, payload)
-            for channel, chat_id, payload, status in stored
-            if channel == message.channel
-            and chat_id == message.chat_id
+            OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload)
+            for row in stored
+            if row.channel == message.channel
+            and row.chat_id == message.chat_id
             # Inline, only what was handed back before: the sender pushes the rest.
-            and (inline is None or status == OutboxStatus.HANDED_BACK)
+            and (inline is None or row.status == OutboxStatus.HANDED_BACK)
         ]
 
     async def dispatch(

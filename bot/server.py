@@ -173,8 +173,7 @@ async def _ready(request: web.Request) -> web.Response:
     calendar file (``known_years``) or a newer chinese-calendar.
     """
     bot = request.app[BOT_KEY]
-    today = shanghai_date(bot.clock.now())
-    unknown = bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
+    unknown = _estimated_years(bot)
     checks = {
         "database": await bot.database.ping(),
         "disk": not any(room.full for room in await room_left(bot.database.file)),
@@ -232,14 +231,19 @@ def _say_what_serves(bot: Bot, host: str, port: int) -> None:
     log.info("serving on %s:%d (SIGHUP reloads FAQ files, roster and calendar)", host, port)
 
 
+def _estimated_years(bot: Bot) -> list[int]:
+    """The years of the next :data:`READY_AHEAD` whose days off the calendar only estimates."""
+    today = shanghai_date(bot.clock.now())
+    return bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
+
+
 def _warn_if_estimated(bot: Bot) -> None:
     """Say at start-up what ``/readyz`` will say: due dates soon rest on an estimated year.
 
     Each December the coming year's holidays are not yet official, so a fresh start is not
     ready; the operator reads why in the log, not only in a 503.
     """
-    today = shanghai_date(bot.clock.now())
-    unknown = bot.services.calendar.current.unknown_years((today, today + READY_AHEAD))
+    unknown = _estimated_years(bot)
     if unknown:
         log.warning(
             "working-day calendar: %s not official yet, due dates there are estimated and "
