@@ -146,8 +146,8 @@ class WebHistory:
             (texts.thread_due, due),
             (texts.thread_category, categories.by_id(request.category).label(language)),
             (texts.thread_opened, _local(request.opened_at)),
-            (texts.thread_space, _space(roster, request.space_id, language)),
-            (texts.thread_group, _group(roster, request.group_id)),
+            (texts.thread_space, roster.space_name(request.space_id, language)),
+            (texts.thread_group, roster.group_name(request.group_id)),
         ]
         if request.result and request.status in (Status.RESOLVED, Status.CLOSED):
             # Only a result that stands: a reopened request's old one is in the history below.
@@ -177,7 +177,7 @@ def _event_item(texts: PageTexts, roster: Roster, event: RequestEvent) -> str:
     data = event.data or {}
     to = str(data.get("to", ""))
     if event.kind == EventKind.TRANSFERRED:
-        to = _group(roster, to)
+        to = roster.group_name(to)
     what = texts.thread_events[event.kind].format(
         name=_actor(roster, event.actor), to=to, stars=data.get("stars", "")
     )
@@ -193,16 +193,6 @@ def _actor(roster: Roster, actor: str) -> str:
     channel, _, user_id = actor.partition(":")
     person = roster.roles_of(channel, user_id).person if user_id else None
     return person.name if person else ""
-
-
-def _space(roster: Roster, space_id: str, language: Language) -> str:
-    found = next((space for space in roster.spaces if space.id == space_id), None)
-    return found.label(language) if found else space_id
-
-
-def _group(roster: Roster, group_id: str) -> str:
-    found = next((group for group in roster.groups if group.id == group_id), None)
-    return found.name if found else group_id
 
 
 def _local(at: datetime) -> str:

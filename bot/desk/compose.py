@@ -45,18 +45,12 @@ def language_of(person: Person) -> Language:
 
 def space_name(turn: Turn, space_id: str) -> str:
     """The maker space's name; its stored id once it has left the roster (its requests stay)."""
-    try:
-        return turn.roster.space(space_id).name
-    except KeyError:
-        return space_id
+    return turn.roster.space_name(space_id)
 
 
 def group_name(turn: Turn, group_id: str) -> str:
     """The duty group's name; its stored id once it has left the roster (its requests stay)."""
-    try:
-        return turn.roster.group(group_id).name
-    except KeyError:
-        return group_id
+    return turn.roster.group_name(group_id)
 
 
 def due_text(texts: DeskTexts, request: Request) -> tuple[str, str]:

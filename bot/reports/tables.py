@@ -233,8 +233,8 @@ def overdue_rows(
     return [
         [
             row.number,
-            _group_name(roster, row.group_id),
-            _space_name(roster, row.space_id),
+            roster.group_name(row.group_id),
+            roster.space_name(row.space_id),
             categories.by_id(row.category).zh,
             _STATUS.get(row.status, row.status),
             row.due_date.isoformat(),
@@ -352,20 +352,6 @@ def _district_of(roster: Roster, group_id: str) -> str | None:
         return roster.group(group_id).district
     except KeyError:
         return None
-
-
-def _group_name(roster: Roster, group_id: str) -> str:
-    try:
-        return roster.group(group_id).name
-    except KeyError:
-        return group_id
-
-
-def _space_name(roster: Roster, space_id: str) -> str:
-    try:
-        return roster.space(space_id).name
-    except KeyError:
-        return space_id
 
 
 def _person_name(roster: Roster, actor: str | None) -> str:

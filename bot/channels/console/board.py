@@ -42,7 +42,7 @@ def listing(
             "web_id": who.web_id,
             "roles": _role_labels(roster, who.roles),
         },
-        "groups": [{"id": g, "name": _group_name(roster, g)} for g in groups],
+        "groups": [{"id": g, "name": roster.group_name(g)} for g in groups],
         "reports": reports,
         "district_view": district_view,
         "all_groups": [{"id": g.id, "name": g.name} for g in roster.groups],
@@ -59,17 +59,13 @@ def card(roster: Roster, item: BoardItem, *, read_only: bool = False) -> dict[st
     """One request as the page draws its card; ``read_only``: offering no moves (supervisors)."""
     texts = CONSOLE_TEXTS
     request, entrepreneur = item.request, item.entrepreneur
-    try:
-        space = roster.space(request.space_id).name
-    except KeyError:  # the space left the roster on a reload; its requests stay
-        space = request.space_id
     language = entrepreneur.language if entrepreneur else Language.ZH.value
     return {
         "number": request.number,
         "group_id": request.group_id,
-        "group": _group_name(roster, request.group_id),
+        "group": roster.group_name(request.group_id),
         "category": categories.by_id(request.category).zh,
-        "space": space,
+        "space": roster.space_name(request.space_id),
         "entrepreneur": (entrepreneur.display_name if entrepreneur else None) or texts.anonymous,
         "phone": request.phone,
         **caller_card(request),
@@ -101,8 +97,8 @@ def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
         detail = ""  # the request's own text, shown above the timeline
     elif event.kind == EventKind.TRANSFERRED:
         detail = texts.moved.format(
-            old=_group_name(roster, str(data.get("from", ""))),
-            new=_group_name(roster, str(data.get("to", ""))),
+            old=roster.group_name(str(data.get("from", ""))),
+            new=roster.group_name(str(data.get("to", ""))),
         )
         if event.text:  # the reason given
             detail = texts.moved_because.format(moved=detail, reason=event.text)
@@ -144,13 +140,6 @@ def demo_people(roster: Roster) -> list[dict[str, Any]]:
                 {"web_id": web_id, "name": person.name, "roles": _role_labels(roster, roles)}
             )
     return people
-
-
-def _group_name(roster: Roster, group_id: str) -> str:
-    try:
-        return roster.group(group_id).name
-    except KeyError:  # the group left the roster on a reload
-        return group_id
 
 
 def _role_labels(roster: Roster, roles: Roles) -> list[str]:

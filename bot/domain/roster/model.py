@@ -370,6 +370,20 @@ class Roster:
         """
         return self._groups[group_id]
 
+    def space_name(self, space_id: str, language: Language = Language.ZH) -> str:
+        """The maker space's name in ``language``; its id once it has left the roster.
+
+        A request keeps the ids it was opened with, and is still shown after a reload
+        removed its space or group.
+        """
+        found = self._spaces.get(space_id)
+        return found.label(language) if found else space_id
+
+    def group_name(self, group_id: str) -> str:
+        """The service group's name; its id once it has left the roster (see :meth:`space_name`)."""
+        found = self._groups.get(group_id)
+        return found.name if found else group_id
+
     def duty_group(self, space_id: str, day: date) -> Group:
         """The group on duty for a maker space on ``day`` (a Shanghai date).
 
