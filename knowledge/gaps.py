@@ -30,7 +30,6 @@ __all__ = [
     "Unhelpful",
     "group_questions",
     "group_ratings",
-    "says_nothing",
 ]
 
 SIMILAR = 0.42
@@ -76,7 +75,7 @@ def group_questions(
 ) -> list[Gap]:
     """Group ``asked`` into gaps, the most asked gap first.
 
-    Texts with no word the knowledge base could answer (:func:`says_nothing`) are left out.
+    Texts with no word the knowledge base could answer (greetings, thanks) are left out.
 
     Args:
         asked: Distinct question texts with their counts.
@@ -178,14 +177,6 @@ def group_ratings(
             )
         )
     return groups
-
-
-def says_nothing(text: str, matcher: Matcher) -> bool:
-    """Whether ``text`` has no word the knowledge base could answer (a greeting, thanks).
-
-    :func:`group_questions` leaves such texts out.
-    """
-    return not _features(text, matcher)
 
 
 def _features(text: str, matcher: Matcher) -> dict[str, float]:

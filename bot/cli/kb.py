@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.clock import SHANGHAI
 from bot.settings import Settings
-from knowledge.gaps import Asked, Rated, group_questions, group_ratings, says_nothing
+from knowledge.gaps import Asked, Rated, group_questions, group_ratings
 from knowledge.service import KnowledgeBase, KnowledgeError, build
 from storage import Database, answers, questions
 from storage.answers import RatingSummary
@@ -92,7 +92,8 @@ def gaps(args: argparse.Namespace, settings: Settings) -> int:
 def _print_unanswered_gaps(rows: list[UnansweredSummary], base: KnowledgeBase, limit: int) -> None:
     asked = [Asked(r.text, r.count, r.last_asked_at, r.best_faq_id) for r in rows]
     found = group_questions(asked, base.matcher)
-    chat = sum(a.count for a in asked if says_nothing(a.text, base.matcher))
+    # Every question that says something is in exactly one gap; the rest is small talk.
+    chat = sum(a.count for a in asked) - sum(g.count for g in found)
     if not found:
         print("没有未能回答的问题。")
     else:
