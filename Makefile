@@ -42,7 +42,7 @@ check: $(VENV)/.installed ## validate the FAQ files
 eval: $(VENV)/.installed ## accuracy on EVAL_SET (the shared dev set) and on our check sets: tuning, and held-out (figures only)
 	$(PY) -m bench.eval --dev $(EVAL_SET)
 
-bench: $(VENV)/.installed ## benchmarks, printed as tables
+bench: $(VENV)/.installed ## benchmarks, printed as tables (one alone: python -m bench.wecom --quick, …)
 	$(PY) -m bench
 
 clean:

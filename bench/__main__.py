@@ -17,6 +17,7 @@ from bench import (
     telegram,
     wechat,
     wechat_parse,
+    wecom,
 )
 
 
@@ -31,6 +32,7 @@ def main() -> None:
     pdf.print_table(pdf.run(quick=args.quick))
     telegram.print_table(telegram.run(quick=args.quick))
     wechat.print_table(wechat.run(quick=args.quick))
+    wecom.print_table(wecom.run(quick=args.quick))
     delivery.print_table(delivery.run(quick=args.quick), quick=args.quick)
     wechat_parse.print_table(wechat_parse.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))

@@ -172,6 +172,8 @@ class IncomingMessage:
         quoted: The text of that bot message as the platform quotes it: a card whose id the
             bot has not recorded (sent just before a crash) still names its request.
         message_id: The platform's id of this message, so the bot can answer under it.
+        spoken: ``text`` is the platform's transcription of a voice message (WeChat's speech
+            recognition): handled as typed, and marked as voice where the duty group reads it.
     """
 
     sender: Sender
@@ -184,6 +186,7 @@ class IncomingMessage:
     reply_to: str | None = None
     quoted: str | None = None
     message_id: str | None = None
+    spoken: bool = False
 
     def __post_init__(self) -> None:
         # What a person sends is stored and shown again, so it must be text every database and

@@ -10,12 +10,13 @@ from bot.domain.roster.model import Roles
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.chat import texts_for
-from bot.texts.desk import desk_texts_for
+from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import people
 from storage.models import Person
 
 __all__ = [
     "answer",
+    "as_the_group_reads",
     "entrepreneur_of",
     "guard_router",
     "member_of",
@@ -24,6 +25,7 @@ __all__ = [
     "reply",
     "router",
     "unknown",
+    "words_wanted",
 ]
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,22 @@ router = Router("basics")
 def reply(message: IncomingMessage, text: str, **extra: object) -> list[OutgoingMessage]:
     """One message back to the conversation ``message`` came from."""
     return [OutgoingMessage(message.chat_id, message.channel, text, **extra)]  # type: ignore[arg-type]
+
+
+def words_wanted(message: IncomingMessage) -> list[OutgoingMessage]:
+    """Ask for text instead of a file, or instead of a voice message whose words are unknown."""
+    texts = texts_for(message.language)
+    voice = bool(message.attachments) and all(a.kind == "voice" for a in message.attachments)
+    return reply(message, texts.voice_only if voice else texts.attachment_only)
+
+
+def as_the_group_reads(message: IncomingMessage, text: str) -> str:
+    """``text`` from ``message`` as the duty group will read it: marked when it was spoken.
+
+    A transcription may have misheard a word: the group, reading the request or the
+    follow-up, knows to check with the entrepreneur.
+    """
+    return GROUP_TEXTS.spoken.format(text=text) if message.spoken else text
 
 
 def refusal(message: IncomingMessage, roles: Roles, text: str) -> list[OutgoingMessage]:

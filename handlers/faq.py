@@ -17,7 +17,7 @@ from bot.messages import MAX_PAYLOAD, Button, IncomingMessage, Language, Outgoin
 from bot.routing import Context, Router
 from bot.texts.chat import texts_for
 from bot.texts.faq import FaqTexts, faq_texts_for
-from handlers.basics import reply
+from handlers.basics import reply, words_wanted
 from knowledge.matcher import Band, MatchResult
 from knowledge.model import FaqEntry
 from knowledge.reading import CHECKED_ASKS, Chatter, District, Reading
@@ -335,8 +335,8 @@ async def question(message: IncomingMessage, context: Context) -> Sequence[Outgo
     Every answer and every question not answered is kept, except chatter and what is not about
     the policies at all: those are not gaps in the knowledge base.
     """
-    if not message.text:  # a bare photo or file that no request was waiting for
-        return reply(message, texts_for(message.language).attachment_only)
+    if not message.text:  # a bare photo, file or voice that no request was waiting for
+        return words_wanted(message)
     asked = ask(message, context.knowledge.current)
     context.services.metrics.answers.labels(asked.answer.result.band.value).inc()
     kept = None

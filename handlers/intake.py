@@ -21,7 +21,7 @@ from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.chat import texts_for
 from bot.texts.desk import desk_texts_for
-from handlers.basics import answer, person_of, reply
+from handlers.basics import answer, as_the_group_reads, person_of, reply, words_wanted
 from handlers.faq import ASK_COMMISSIONER, carried_question
 from storage import conversations
 from storage.conversations import ConversationState
@@ -61,7 +61,11 @@ async def new(message: IncomingMessage, context: Context) -> Sequence[OutgoingMe
     if not text:
         return await begin(message, context)
     person = await person_of(context, message)
-    data: dict[str, object] = {"category": categories.guess(text).id, "text": text, "phone": None}
+    data: dict[str, object] = {
+        "category": categories.guess(text).id,
+        "text": as_the_group_reads(message, text),
+        "phone": None,
+    }
     return await _continue(message, context, person, data)
 
 
@@ -182,8 +186,8 @@ async def intake_text(
     state = await _state(message, context)
     if state is None:
         return None
-    if not message.text:  # a photo where the step wants words: ask for them again
-        return reply(message, texts_for(message.language).attachment_only)
+    if not message.text:  # a photo or a voice where the step wants words: ask for them again
+        return words_wanted(message)
     return await _answer(message, context, state, message.text)
 
 
@@ -289,7 +293,7 @@ async def _answer(
     if state.step == "text":
         if not answer:
             return await _ask(message, context, "text", data)
-        data["text"] = answer
+        data["text"] = as_the_group_reads(message, answer)
         data.pop("draft", None)
         return await _after(message, context, "text", data)
     if state.step == "phone":

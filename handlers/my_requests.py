@@ -23,7 +23,7 @@ from bot.domain.lifecycle import BEING_WORKED_ON, Status
 from bot.messages import Button, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.desk import desk_texts_for
-from handlers.basics import answer, entrepreneur_of, person_of, reply
+from handlers.basics import answer, as_the_group_reads, entrepreneur_of, person_of, reply
 from handlers.intake import HELD, begin
 from knowledge.matcher import Band
 from storage import conversations, requests
@@ -116,7 +116,7 @@ async def follow_up(message: IncomingMessage, context: Context) -> Sequence[Outg
         if message.text and not message.attachments and new_matter(message.text, request):
             return await _hold(message, context, request)
     who = await entrepreneur_of(context, message)
-    command = FollowUp(request, message.text, message.attachments)
+    command = FollowUp(request, as_the_group_reads(message, message.text), message.attachments)
     return answer(message, await execute(context, who, command))
 
 
@@ -144,7 +144,11 @@ async def _hold(
         context.session,
         message.channel.value,
         message.sender.user_id,
-        ConversationState(HELD, "choose", {"text": message.text, "number": request.number}),
+        ConversationState(
+            HELD,
+            "choose",
+            {"text": as_the_group_reads(message, message.text), "number": request.number},
+        ),
         context.now,
     )
     buttons = (

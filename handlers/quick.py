@@ -29,7 +29,7 @@ from bot.desk.quick_open import Asker, open_at_once
 from bot.domain import categories
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
 from bot.routing import NotQuick, QuickLane, QuickRows, QuickWork, Services
-from handlers.basics import answer
+from handlers.basics import answer, as_the_group_reads
 from handlers.commissioners import NUMBERED_REPLY
 from handlers.faq import ask
 from storage import quick
@@ -126,7 +126,7 @@ def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
             message.channel, sender.user_id, message.chat_id, sender.display_name, message.language
         ),
         categories.guess(text).id,
-        text,
+        as_the_group_reads(message, text),
         # The full path reads the clock once more for the dedup key; a unit runs within the
         # batch's few milliseconds of this reading.
         now=services.clock.now(),

@@ -36,6 +36,8 @@ class Texts:
     empty_message: str
     too_long: str
     attachment_only: str
+    voice_only: str
+    """To a voice message without a transcription (WeChat's recognition off, Telegram)."""
     unknown_command: str
     admin_only: str
     stats_only: str
@@ -109,6 +111,7 @@ ZH = Texts(
     empty_message="您好像还没有输入内容。请直接输入您的问题，例如：众创空间是什么？",
     too_long="您的消息有 {length} 字，超过了 {limit} 字的上限。请精简后再发，或分几条发送。",
     attachment_only="我目前只能看懂文字。请用文字描述您的问题，我来帮您解答。",
+    voice_only="这条语音我听不出内容。请直接打字发送您的问题，我来帮您解答。",
     unknown_command="我不认识命令 /{command}。发送 /help 查看可用的命令。",
     admin_only="抱歉，这个操作只有管理员可以使用。",
     stats_only="抱歉，统计只有督导和管理员可以查看。",
@@ -197,6 +200,7 @@ EN = Texts(
     empty_message="Your message looks empty. Please type your question.",
     too_long="Your message has {length} characters; the limit is {limit}. Please shorten it.",
     attachment_only="I can only read text for now. Please describe your question in words.",
+    voice_only="I couldn't make out the words of that voice message. Please type your question.",
     unknown_command="I don't know the command /{command}. Send /help to see what I can do.",
     admin_only="Sorry, only admins can do that.",
     stats_only="Sorry, only supervisors and admins can see the statistics.",

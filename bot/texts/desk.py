@@ -110,6 +110,9 @@ class DeskTexts:
     group_attachments_note: str
     """The same, under an entrepreneur's message in a duty group: whom to ask is them."""
     attachment_kinds: dict[str, str]
+    spoken: str
+    """Words that came as a voice message, as transcribed by the platform (WeChat's speech
+    recognition): the reader knows a word may be misheard."""
     held: str
     """Under a commissioner's reply that WeChat will not take until the entrepreneur writes."""
     reply_waiting: str
@@ -262,6 +265,7 @@ DESK_ZH = DeskTexts(
     attachments_note="（附件：{kinds}。这里显示不了，需要时请向服务专员索取。）",
     group_attachments_note="（附件：{kinds}。创业者在另一个渠道发送，这里显示不了，需要时请联系创业者。）",
     attachment_kinds={"photo": "照片", "document": "文件", "voice": "语音", "video": "视频"},
+    spoken="{text}（语音转文字）",
     members_only="抱歉，只有服务小组的成员可以处理工单。",
     not_in_your_groups="您所在的服务小组没有工单 {number}，请检查编号。",
     taken=(
@@ -424,6 +428,7 @@ DESK_EN = DeskTexts(
         "ask the entrepreneur.)"
     ),
     attachment_kinds={"photo": "photo", "document": "file", "voice": "voice", "video": "video"},
+    spoken="{text} (voice message, transcribed)",
     members_only="Sorry, only members of a service group can act on requests.",
     not_in_your_groups="Your service group has no request {number}; please check the number.",
     taken=(

@@ -108,6 +108,8 @@ MENU_COMMANDS = {
 """Menu click key → the command it stands for."""
 
 _MEDIA = {"image": "photo", "voice": "voice", "video": "video", "shortvideo": "video"}
+_SPOKEN_STOPS = "。.！!．"
+"""What a transcription may end a sentence with, stripped from its end (see :func:`_recognised`)."""
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
 """WeChat's nonces are decimal digits; a signed one of other characters is refused all the same,
@@ -370,17 +372,20 @@ class WeChatChannel:
         msg_id = fields.get("MsgId")
         if not msg_id:
             return None
-        text, choice = "", None
+        text, choice, spoken = "", None, False
         attachments: tuple[Attachment, ...] = ()
         if kind == "text":
             text = fields.get("Content", "").strip()
             choice = fields.get("bizmsgmenuid") or None
             if choice is not None:
                 text = ""
+        elif kind == "voice" and (words := _recognised(fields)):
+            # Speech recognition is on: the words are the message, as if typed. The audio
+            # is left behind: the group would only be told to ask for what it can read.
+            text, spoken = words, True
         elif kind in _MEDIA:
             media = fields.get("MediaId") or None
             attachments = (Attachment(_MEDIA[kind], None, None, Channel.WECHAT, media),)
-            text = fields.get("Recognition", "").strip()  # voice, when recognition is on
         elif kind == "file":
             name = fields.get("Title") or None
             attachments = (Attachment("document", name, None, Channel.WECHAT, None),)
@@ -399,6 +404,7 @@ class WeChatChannel:
             choice=choice,
             attachments=attachments,
             message_id=msg_id,
+            spoken=spoken,
         )
 
     async def _handle(
@@ -430,6 +436,15 @@ class WeChatChannel:
             time=int(self._clock.now().timestamp()),
         )
         return str(reply.render())
+
+
+def _recognised(fields: Mapping[str, str]) -> str:
+    """The words of a voice message, as WeChat's speech recognition heard them (or ``""``).
+
+    The transcription closes a sentence with a full stop, which nobody types after a command
+    word or an answer (帮助。, 跳过。); a question mark is kept, since it tells a new question.
+    """
+    return fields.get("Recognition", "").strip().rstrip(_SPOKEN_STOPS).strip()
 
 
 def _passive_reply() -> InlinePolicy:
