@@ -153,7 +153,7 @@ ZH = Texts(
     ),
     file_kinds={"photo": "图片", "document": "文件", "voice": "语音", "video": "视频"},
     file_named="{kind}「{name}」",
-    file_link="（{what}无法在这里直接发送，请在 7 天内从此链接下载：{url}）",
+    file_link="（{what}无法在这里直接发送，请在 7 天内从下面的链接下载。）\n{url}",
     file_not_here="（{what}无法在这里直接发送，需要时请向对方索取。）",
     file_too_big="（{what}超过 {limit} MB，没有转交，需要时请向对方索取。）",
     file_refused=(
@@ -256,7 +256,7 @@ EN = Texts(
     ),
     file_kinds={"photo": "photo", "document": "file", "voice": "voice message", "video": "video"},
     file_named='{kind} "{name}"',
-    file_link="(The {what} can't be sent here; download it within 7 days: {url})",
+    file_link="(The {what} can't be sent here; download it within 7 days from this link.)\n{url}",
     file_not_here="(The {what} can't be sent here; ask the other side for it if you need it.)",
     file_too_big="(The {what} is over {limit} MB and was not passed on; ask for it if needed.)",
     file_refused=(
