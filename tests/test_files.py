@@ -88,7 +88,9 @@ async def both(tmp_path: Path, faq_dir: Path, **settings: object) -> AsyncIterat
 async def card_of(both: Both) -> int:
     """The request card's message id in the group, once posted."""
     call = await both.telegram.wait_for(
-        lambda c: c.method == "sendMessage" and c.params.get("chat_id") == GROUP and c.status == 200,
+        lambda c: (
+            c.method == "sendMessage" and c.params.get("chat_id") == GROUP and c.status == 200
+        ),
         timeout=20,
     )
     assert call.result is not None
@@ -104,11 +106,14 @@ async def test_an_entrepreneurs_wechat_photo_reaches_the_group_on_telegram_and_t
         media = run.site.fake.add_media(JPEG, "image", "licence.jpg")
         await run.site.post(image_xml(ENTREPRENEUR, media, "http://mmbiz/licence.jpg", 620))
         uploaded = await run.telegram.wait_for(
-            lambda c: c.method == "sendPhoto" and c.params.get("chat_id") == GROUP and c.status == 200,
+            lambda c: (
+                c.method == "sendPhoto" and c.params.get("chat_id") == GROUP and c.status == 200
+            ),
             timeout=20,
         )
         photo = uploaded.params["photo"]
-        assert isinstance(photo, Upload) and photo.data == JPEG  # uploaded, not a WeChat id
+        assert isinstance(photo, Upload)
+        assert photo.data == JPEG  # uploaded, not a WeChat id
         # The console shows the photo in the request's story, as a signed link to the bytes.
         async with run.site.bot.database.sessions() as session:
             request = (await session.scalars(select(Request))).one()
@@ -133,7 +138,9 @@ async def test_a_commissioners_telegram_photo_reaches_the_entrepreneur_on_wechat
             GROUP, ZHANG, "这是申请表样例", reply_to_message_id=posted, photo=True, data=JPEG
         )
         await run.site.fake.wait_until(
-            lambda: any(m["msgtype"] == "image" for m in run.site.fake.custom_messages(ENTREPRENEUR)),
+            lambda: any(
+                m["msgtype"] == "image" for m in run.site.fake.custom_messages(ENTREPRENEUR)
+            ),
             timeout=20,
         )
         image = next(
@@ -168,7 +175,8 @@ async def test_a_file_too_big_for_wechat_goes_as_a_link_and_a_program_as_a_note(
             file_name="setup.pdf",
         )
         noted = await _pushed(run, "安装程序")
-        assert "没有转交" in noted and "不转交程序" in noted
+        assert "没有转交" in noted
+        assert "不转交程序" in noted
         assert not any(m["msgtype"] != "text" for m in run.site.fake.custom_messages(ENTREPRENEUR))
 
 
@@ -220,10 +228,12 @@ async def test_the_retention_job_forgets_old_files(tmp_path: Path, faq_dir: Path
         kept = await store.keep("a" * 64, JPEG, name="x.jpg", kind="photo", now=now)
         run.site.clock.advance(timedelta(days=29))
         first = await bot.scheduler.tick()
-        assert first.pruned is not None and first.pruned["carried_files"] == 0
+        assert first.pruned is not None
+        assert first.pruned["carried_files"] == 0
         assert kept.path.exists()
         run.site.clock.advance(timedelta(days=2))
         second = await bot.scheduler.tick()
-        assert second.pruned is not None and second.pruned["carried_files"] == 1
+        assert second.pruned is not None
+        assert second.pruned["carried_files"] == 1
         assert not kept.path.exists()
         assert await store.find("a" * 64) is None
