@@ -7,6 +7,7 @@ import argparse
 from bench import (
     delivery,
     faults,
+    files,
     flood,
     fuzz,
     matcher,
@@ -34,6 +35,7 @@ def main() -> None:
     wechat.print_table(wechat.run(quick=args.quick))
     wecom.print_table(wecom.run(quick=args.quick))
     delivery.print_table(delivery.run(quick=args.quick), quick=args.quick)
+    files.print_table(files.run(quick=args.quick))
     wechat_parse.print_table(wechat_parse.run(quick=args.quick))
     faults.print_table(faults.run(quick=args.quick))
     flood.print_table(flood.run(quick=args.quick), quick=args.quick)

@@ -17,6 +17,8 @@ from bot.delivery import Deliverer
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
 from bot.domain.workdays import WorkCalendar
 from bot.file_maker import FileMaker
+from bot.files import MB, FileCarrier, FileLinks, FileStore
+from bot.logs import register_secret
 from bot.messages import Channel
 from bot.reloadable import Reloadable
 from bot.reports.files import ReportMaker
@@ -28,7 +30,7 @@ from handlers import ROUTERS
 from handlers.basics import unknown
 from handlers.quick import first_of, quick_new, quick_question, quick_rows
 from knowledge.service import KnowledgeService, build
-from storage import Database, nonces
+from storage import Database, nonces, visitors
 from storage.pg_writer import PgWriter
 from storage.retention import Prune, RetentionJob, standard_prunes
 from storage.writer import Writer
@@ -127,6 +129,10 @@ class Bot:
     """The WeChat Official Account channel, when ``BOT_WECHAT_TOKEN`` is set."""
     wecom: WeComChannel | None = None
     """The WeCom (企业微信) app channel, when the ``BOT_WECOM_*`` settings are set."""
+    files: FileCarrier | None = None
+    """Carries files between channels: fetches them from their platforms into the store."""
+    links: FileLinks | None = None
+    """Signs the links to carried files (``/files/…``) for the web chat, console and notes."""
 
     @property
     def clock(self) -> Clock:
@@ -222,6 +228,20 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.wecom:
         wecom = WeComChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECOM] = wecom.push
+    links = FileLinks(await _file_secret(settings, database, clock), clock, settings.public_url)
+    files = FileCarrier(
+        FileStore(settings.files_folder, settings.files_max_mb * MB),
+        clock,
+        {
+            channel: source
+            for channel, source in (
+                (Channel.TELEGRAM, telegram),
+                (Channel.WECHAT, wechat.push if wechat else None),
+                (Channel.WECOM, wecom.files if wecom else None),
+            )
+            if source is not None
+        },
+    )
     reports = ReportMaker(services, settings.chromium)
     sender = OutboxSender(
         database,
@@ -230,6 +250,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         services.roster,
         metrics=services.metrics,
         lease=timedelta(seconds=settings.outbox_lease),
+        files=files,
+        links=links,
     )
     file_maker = FileMaker(database, clock, reports, on_made=sender.wake)
 
@@ -243,6 +265,12 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
             *standard_prunes(timedelta(days=settings.retention_days)),
             # A signature older than WeChat's window (WeCom's too) is refused for its age alone.
             Prune("wechat_nonces", MAX_SKEW, nonces.forget_before),
+            # Carried files are on disk, not in the database: the session goes unused.
+            Prune(
+                "carried_files",
+                timedelta(days=settings.files_days),
+                lambda _session, cutoff: files.store.forget_before(cutoff),
+            ),
         ]
     )
     scheduler = Scheduler(services, on_queued=sender.wake, retention=retention)
@@ -257,4 +285,15 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         telegram,
         wechat,
         wecom,
+        files,
+        links,
     )
+
+
+async def _file_secret(settings: Settings, database: Database, clock: Clock) -> bytes:
+    """The key that signs file links: ``BOT_FILES_SECRET``, else the one kept in the database."""
+    if settings.files_secret is not None:
+        return settings.files_secret.get_secret_value().encode()
+    key = await visitors.signing_key(database.sessions, "file-links", clock.now())
+    register_secret(key.secret.decode())
+    return key.secret

@@ -124,8 +124,10 @@ class Attachment:
     """A file the bot makes for the message, such as ``report:2026Q4:pdf:``: queuing the
     message orders it (:mod:`storage.made_files`), and the message waits until it is made."""
     content: bytes | None = None
-    """The made file's bytes, filled in by the sender from where they are kept just before
-    delivery (never in the outbox's payload)."""
+    """The file's bytes, filled in by the sender just before delivery from where they are kept
+    (a made file, or one carried from another channel), never in the outbox's payload."""
+    media_type: str | None = None
+    """The media type of ``content``, as its bytes say, when the sender carried it."""
 
     def to_payload(self) -> dict[str, object]:
         """The attachment as stored in the outbox (JSON)."""

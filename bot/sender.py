@@ -8,7 +8,9 @@ what each delivery leaves in the database (sent, retried, held, or failed and re
 request's duty group), written together a few transactions a round, is
 :mod:`bot.sender_bookkeeping`. A message that carries a file the bot makes (a report) reaches the
 sender only once the file is made (:mod:`bot.file_maker`); the sender sends the stored bytes, on
-every retry the same.
+every retry the same. A file sent on another channel than the message's is fetched from its
+platform into the file store and uploaded, or linked to (:mod:`bot.files`), here too: just
+before delivery, never in the transaction that queued the message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock
 from bot.delivery import FIRST_RETRY, Deliverer, DeliveryError, backoff, delivering_row
 from bot.domain.roster.model import Roster
+from bot.files import FileCarrier, FileLinks, SourceError, carry, needs_carrying
 from bot.logs import Outage, about
 from bot.messages import Channel, OutgoingMessage
 from bot.metrics import Metrics
@@ -64,6 +67,8 @@ class OutboxSender:
         idle: float = 1.0,
         lease: timedelta = LEASE,
         flush_after: float = FLUSH_AFTER,
+        files: FileCarrier | None = None,
+        links: FileLinks | None = None,
     ) -> None:
         """Create a sender.
 
@@ -78,6 +83,9 @@ class OutboxSender:
             lease: How long a claimed row is this sender's (see :data:`LEASE`).
             flush_after: Seconds a delivery's bookkeeping may wait to be written with others
                 (see :data:`~bot.sender_bookkeeping.FLUSH_AFTER`).
+            files: Fetches the files sent on another channel than the message's; without it
+                they go on only where their channel is the message's.
+            links: Makes the links to files the message's platform cannot take.
         """
         self._database = database
         self._clock = clock
@@ -87,6 +95,8 @@ class OutboxSender:
         self._idle = idle
         self._lease = lease
         self._flush_after = flush_after
+        self._files = files
+        self._links = links
         self._wake = asyncio.Event()
         self._outcomes = OutcomeWriter(database, clock, roster, self.wake)
 
@@ -199,6 +209,7 @@ class OutboxSender:
         deliverer = self._deliverers[message.channel]
         try:
             message = await self._with_files(row, message)
+            message = await self._carried(message)
             started = time.perf_counter()
             with delivering_row(row.id):
                 delivered = await deliverer.deliver(message)
@@ -255,6 +266,22 @@ class OutboxSender:
                 attachments[position], name=made.name, size=len(made.content), content=made.content
             )
         return replace(message, attachments=tuple(attachments))
+
+    async def _carried(self, message: OutgoingMessage) -> OutgoingMessage:
+        """``message`` with the files of other channels fetched, uploaded or linked to.
+
+        Raises:
+            DeliveryError: Plain (tried again later) when a file's platform or the file store
+                failed for now; a file that can never go becomes a note instead.
+        """
+        if self._files is None or not needs_carrying(message):
+            return message
+        try:
+            return await carry(message, self._files, self._links)
+        except SourceError as error:
+            raise DeliveryError(f"file not fetched: {error.reason}") from None
+        except OSError as error:  # the file store's disk: full, or gone for now
+            raise DeliveryError(f"file store: {type(error).__name__}") from None
 
     async def _place(self, row: OutboxMessage, message: OutgoingMessage) -> OutgoingMessage | None:
         """Find the request's card in the chat for a message that edits or answers under it.

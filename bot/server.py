@@ -24,6 +24,7 @@ from bot.app import Bot
 from bot.channels.console.routes import ConsoleChannel
 from bot.channels.json_codec import json_response
 from bot.channels.web import WebChannel
+from bot.channels.web_files import FileRoute
 from bot.disk import room_left
 from bot.domain.workdays import shanghai_date
 from bot.messages import Language
@@ -73,8 +74,13 @@ def build_application(bot: Bot) -> web.Application:
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/favicon.ico", _icon)
     if bot.settings.web_chat:
-        WebChannel(bot.dispatcher, bot.clock).register(app)
-        ConsoleChannel(bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports).register(app)
+        WebChannel(bot.dispatcher, bot.clock, bot.links).register(app)
+        ConsoleChannel(
+            bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports, links=bot.links
+        ).register(app)
+    if bot.files is not None and bot.links is not None:
+        # The links in chat messages (a file too big for the platform) open without the web chat.
+        FileRoute(bot.files, bot.links).register(app)
     if bot.telegram is not None and bot.telegram.webhook:
         bot.telegram.register(app)
     if bot.wechat is not None:

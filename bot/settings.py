@@ -170,6 +170,21 @@ class Settings(BaseSettings):
     """Days the bot keeps the questions it was asked (answered or not) and the outgoing
     messages it finished with. Requests and their history are kept for good."""
 
+    files_dir: Path | None = None
+    """Where files carried between channels are kept (a photo from Telegram on its way to
+    WeChat); unset: ``files`` beside the SQLite database, or in the working folder."""
+
+    files_max_mb: Annotated[int, Field(ge=1, le=200)] = 20
+    """The largest file, in MB, the bot carries from one channel to another."""
+
+    files_days: Annotated[int, Field(ge=1)] = 30
+    """Days a carried file is kept; the retention job forgets older ones (a link to one
+    fetches it again while its platform still has it)."""
+
+    files_secret: SecretStr | None = None
+    """The key that signs links to carried files (``/files/…``). Unset: one the bot makes and
+    keeps in its database, shared by every process."""
+
     log_format: Literal["text", "json"] = "text"
     """``text`` for a terminal; ``json`` writes one JSON object a line for a log collector."""
 
@@ -301,6 +316,16 @@ class Settings(BaseSettings):
             missing = ", ".join(f"BOT_{name.upper()}" for name, set_ in given.items() if not set_)
             raise ValueError(f"the WeCom channel needs all of its settings: set {missing} too")
         return self
+
+    @property
+    def files_folder(self) -> Path:
+        """Where carried files are kept: ``BOT_FILES_DIR``, else beside the SQLite database."""
+        if self.files_dir is not None:
+            return self.files_dir
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix(prefix)).parent / "files"
+        return Path("files")
 
     @property
     def wecom(self) -> bool:

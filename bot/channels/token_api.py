@@ -12,7 +12,9 @@ names the row in the header ``X-MakerDesk-Outbox`` (see :func:`bot.delivery.outb
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -22,11 +24,15 @@ import aiohttp
 from bot.clock import Clock
 from bot.delivery import outbox_headers
 
-__all__ = ["REFRESH_MARGIN", "NotThere", "PlatformApiError", "TokenApi"]
+__all__ = ["REFRESH_MARGIN", "NotThere", "PlatformApiError", "TokenApi", "TooBig"]
 
 log = logging.getLogger(__name__)
 
+_FILENAME = re.compile(r'filename="?([^";]+)"?')
+
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5, sock_read=30)
+"""A file of 20 MB takes a while even on a good line; a stalled one is given up on."""
 REFRESH_MARGIN = timedelta(minutes=5)
 """A token this close to its expiry is renewed before use."""
 
@@ -44,6 +50,10 @@ class PlatformApiError(Exception):
         super().__init__(f"{code}: {message}" if code is not None else message)
         self.code = code
         self.message = message
+
+
+class TooBig(Exception):
+    """A download is bigger than the caller takes."""
 
 
 class NotThere(Exception):
@@ -111,6 +121,65 @@ class TokenApi:
             log.info("%s: access token refused (%s); fetching a new one", self.name, error.code)
         fresh = await self.access_token(stale=token)
         return await self._call(path, body, method, fresh, query=query, upload=upload)
+
+    async def download(
+        self, path: str, query: Mapping[str, str], limit: int
+    ) -> tuple[bytes, str | None]:
+        """Download the file at ``path`` (``/cgi-bin/media/get``): its bytes and its name.
+
+        The platform answers a refusal with JSON and a file with its bytes; a stale token is
+        replaced once, as for :meth:`call`.
+
+        Raises:
+            TooBig: The file is bigger than ``limit`` bytes.
+            PlatformApiError: The platform refused, or did not answer in time.
+        """
+        token = await self.access_token()
+        try:
+            return await self._download(path, query, token, limit)
+        except PlatformApiError as error:
+            if error.code not in self.token_errors:
+                raise
+            log.info("%s: access token refused (%s); fetching a new one", self.name, error.code)
+        fresh = await self.access_token(stale=token)
+        return await self._download(path, query, fresh, limit)
+
+    async def _download(
+        self, path: str, query: Mapping[str, str], token: str, limit: int
+    ) -> tuple[bytes, str | None]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        params = {**query, "access_token": token}
+        try:
+            async with self._session.get(
+                f"{self._root}{path}",
+                params=params,
+                headers=outbox_headers(),
+                timeout=DOWNLOAD_TIMEOUT,
+            ) as response:
+                if response.status != 200:
+                    raise self.error(None, f"HTTP {response.status} from {path}")
+                if (response.content_length or 0) > limit:
+                    raise TooBig(path)
+                body = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > limit:
+                        raise TooBig(path)
+                kind = response.content_type
+                disposition = response.headers.get("Content-Disposition", "")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            # The URL carries the token: never put it in the message.
+            raise self.error(None, f"{path}: {type(error).__name__}") from None
+        if kind in ("application/json", "text/plain"):
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and answer.get("errcode"):
+                raise self.error(int(answer["errcode"]), str(answer.get("errmsg", "")))
+        named = _FILENAME.search(disposition)
+        return bytes(body), named.group(1) if named else None
 
     async def access_token(self, *, stale: str | None = None) -> str:
         """A token with time left; fetched by one caller while the others wait.

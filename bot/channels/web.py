@@ -33,6 +33,7 @@ from bot.channels.web_history import API_HEADERS, WebHistory, render
 from bot.channels.web_page import LANGUAGE_COOKIE, chat_page, language_of
 from bot.channels.web_sessions import SessionCookies, visitor_of
 from bot.clock import Clock
+from bot.files import FileLinks
 from bot.messages import (
     MAX_TEXT_LENGTH,
     Channel,
@@ -99,11 +100,15 @@ SECURITY_HEADERS = {
 class WebChannel:
     """Adapter between the browser page and the dispatcher."""
 
-    def __init__(self, dispatcher: Dispatcher, clock: Clock) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, clock: Clock, links: FileLinks | None = None
+    ) -> None:
         """Feed messages from the page to ``dispatcher``, timed by ``clock``.
 
-        The proxies to believe and the public address come from the dispatcher's settings.
+        The proxies to believe and the public address come from the dispatcher's settings;
+        ``links`` signs the links to the files in the bot's messages.
         """
+        self._links = links
         self._dispatcher = dispatcher
         self._clock = clock
         self._sessions = dispatcher.services.database.sessions
@@ -123,7 +128,11 @@ class WebChannel:
         app.router.add_post("/api/messages", self._message)
         app.router.add_get("/api/updates", self._updates)
         history = WebHistory(
-            self._sessions, self._dispatcher.services.roster, self._visitor, SECURITY_HEADERS
+            self._sessions,
+            self._dispatcher.services.roster,
+            self._visitor,
+            SECURITY_HEADERS,
+            self._links,
         )
         history.register(app)
 
@@ -250,7 +259,7 @@ class WebChannel:
             # may be kept already; the page's retry has the same key, so it stays one line.
             log.warning("web chat: the database is unreachable; message refused for now")
             return self._with_session(_error(503, texts.unavailable), cookie)
-        shown = [render(m, now) for m in replies]
+        shown = [render(m, now, self._links) for m in replies]
         response = json_response({"messages": shown}, headers=API_HEADERS)
         return self._with_session(response, cookie)
 
@@ -277,6 +286,7 @@ class WebChannel:
                 **render(
                     OutgoingMessage.from_payload(row.channel, row.chat_id, row.payload),
                     row.created_at,
+                    self._links,
                 ),
             }
             for row in rows

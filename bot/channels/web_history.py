@@ -26,6 +26,7 @@ from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Status
 from bot.domain.roster.model import Roster
+from bot.files import FileLinks
 from bot.messages import Channel, Language, OutgoingMessage
 from bot.reloadable import Reloadable
 from bot.texts.chat import PageTexts, page_texts_for
@@ -43,13 +44,25 @@ API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 """On every JSON answer of the chat API: read as JSON only, and kept by no cache."""
 
 
-def render(message: OutgoingMessage, at: datetime) -> dict[str, Any]:
-    """A bot message as the page draws it, with the time it was written (UTC, ISO 8601)."""
+def render(
+    message: OutgoingMessage, at: datetime, links: FileLinks | None = None
+) -> dict[str, Any]:
+    """A bot message as the page draws it, with the time it was written (UTC, ISO 8601).
+
+    Its files (a commissioner's photo from another channel) are signed links made now
+    (:mod:`bot.files.links`); without ``links``, none are shown.
+    """
+    files = []
+    for attachment in message.attachments:
+        url = links.path(attachment) if links is not None else None
+        if url is not None:
+            files.append({"kind": attachment.kind, "name": attachment.name, "url": url})
     return {
         "text": message.text,
         "source": message.source,
         "faq_id": message.faq_id,
         "buttons": [{"label": b.label, "payload": b.payload} for b in message.buttons],
+        "files": files,
         "at": at.isoformat(),
     }
 
@@ -63,8 +76,13 @@ class WebHistory:
         roster: Reloadable[Roster],
         visitor: Visitor,
         headers: dict[str, str],
+        links: FileLinks | None = None,
     ) -> None:
-        """Read from ``sessions``; ``visitor`` tells who asks; pages go with ``headers``."""
+        """Read from ``sessions``; ``visitor`` tells who asks; pages go with ``headers``.
+
+        ``links`` signs the links to the files in the bot's messages.
+        """
+        self._links = links
         self._sessions = sessions
         self._roster = roster
         self._visitor = visitor
@@ -93,7 +111,8 @@ class WebHistory:
             assert entry.payload is not None
             assert entry.message_id is not None
             message = OutgoingMessage.from_payload(Channel.WEB.value, user, entry.payload)
-            entries.append({"mine": False, "id": entry.message_id, **render(message, entry.at)})
+            shown = render(message, entry.at, self._links)
+            entries.append({"mine": False, "id": entry.message_id, **shown})
         cursor = max((e.message_id or 0 for e in kept.entries), default=0)
         step = None if kept.step is None else {"kind": kept.step[0], "step": kept.step[1]}
         body = {"entries": entries, "cursor": cursor, "step": step}

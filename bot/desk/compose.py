@@ -231,10 +231,12 @@ def carry(
     *,
     note: str | None = None,
 ) -> tuple[str, tuple[Attachment, ...]]:
-    """The files ``channel`` can send on as they are, and a note in ``text`` for the others.
+    """The files that can follow the message to ``channel``, and a note in ``text`` for the others.
 
-    A platform's file reference is good on that platform only: a Telegram photo reaches a
-    Telegram chat, while a WeChat user learns that a photo exists and whom to ask.
+    A file its platform gave a reference to goes along whatever the channel: a Telegram photo is
+    sent on by its ``file_id`` to Telegram, and fetched, stored and uploaded (or linked to) for
+    any other channel by the outbox sender just before delivery (:mod:`bot.files`). A file the
+    bot cannot fetch (WeChat names a file it does not hand out) is only told of.
 
     Args:
         texts: The reader's texts.
@@ -243,7 +245,7 @@ def carry(
         channel: Where it goes.
         note: The note for files left behind; by default, "ask the commissioner".
     """
-    carried = tuple(a for a in attachments if a.channel is channel and a.ref)
+    carried = tuple(a for a in attachments if a.channel is not None and a.ref)
     left = [a for a in attachments if a not in carried]
     if left:
         kinds = "、".join(texts.attachment_kinds.get(a.kind, a.kind) for a in left)

@@ -85,7 +85,10 @@ async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome
     texts = desk_texts_for(who.language)
     status = transition(request.status, Action.FOLLOW_UP, Role.ENTREPRENEUR)
     messages: list[OutgoingMessage] = []
-    event(turn, request, EventKind.FOLLOW_UP, ENTREPRENEUR, text=command.text)
+    # The files are named in the log, so the console can link to them (bot.files).
+    files = [a.to_payload() for a in command.attachments if a.ref]
+    data: dict[str, object] | None = {"files": files} if files else None
+    event(turn, request, EventKind.FOLLOW_UP, ENTREPRENEUR, text=command.text, data=data)
     if request.status == Status.WAITING:
         await requests.end_pause(turn.session, request, turn.now)
         request.status = status

@@ -141,6 +141,9 @@ async def _apply(
     said: dict[str, object] | None = None
     if told.chat is None and action in _SAID:
         said = {"told": told.value}
+    files = [a.to_payload() for a in command.attachments if a.ref]
+    if files:  # named in the log, so the console can link to them (bot.files)
+        said = {**(said or {}), "files": files}
     event(turn, request, EventKind(action.value), member.account, text=text or None, data=said)
 
     def compose(texts: DeskTexts) -> str:

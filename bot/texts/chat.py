@@ -56,6 +56,20 @@ class Texts:
     report_caption: str
     report_no_files: str
     file_not_made: str
+    file_kinds: dict[str, str]
+    """What a carried file is called: ``photo`` → 图片."""
+    file_named: str
+    file_link: str
+    """A file the reader's platform cannot take, with a signed link to it."""
+    file_not_here: str
+    """The same without a link (no ``BOT_PUBLIC_URL``)."""
+    file_too_big: str
+    file_refused: str
+    """A file the bot does not carry (a program, or a kind it cannot tell)."""
+    file_gone: str
+    """A file its platform no longer gives."""
+    file_link_bad: str
+    file_try_later: str
     reload_ok: str
     reload_failed: str
     roster_reload_ok: str
@@ -140,6 +154,17 @@ ZH = Texts(
         "抱歉，这份文件没能生成：{what}。原因已记录，管理员会查看。"
         "请稍后再试；季报也可以在服务专员控制台（/console）下载。"
     ),
+    file_kinds={"photo": "图片", "document": "文件", "voice": "语音", "video": "视频"},
+    file_named="{kind}「{name}」",
+    file_link="（{what}无法在这里直接发送，请在 7 天内从下面的链接下载。）\n{url}",
+    file_not_here="（{what}无法在这里直接发送，需要时请向对方索取。）",
+    file_too_big="（{what}超过 {limit} MB，没有转交，需要时请向对方索取。）",
+    file_refused=(
+        "（{what}没有转交：只转交图片、PDF、Office 文档和压缩包，不转交程序或无法识别的文件。）"
+    ),
+    file_gone="（{what}已无法取回，需要时请向对方索取。）",
+    file_link_bad="这个文件链接无效或已过期。请回到对话中重新打开。",
+    file_try_later="暂时取不到这个文件，请稍后再试。",
     reload_ok="知识库已重新加载，共 {entries} 条。",
     reload_failed="知识库有 {count} 处问题，仍在使用原来的版本：\n{faults}",
     roster_reload_ok="名册已重新加载，共 {groups} 个服务小组。",
@@ -233,6 +258,18 @@ EN = Texts(
         "Sorry, this file could not be made: {what}. The reason is logged for the admins. "
         "Please try again later; the report can also be downloaded from the console (/console)."
     ),
+    file_kinds={"photo": "photo", "document": "file", "voice": "voice message", "video": "video"},
+    file_named='{kind} "{name}"',
+    file_link="(The {what} can't be sent here; download it within 7 days from this link.)\n{url}",
+    file_not_here="(The {what} can't be sent here; ask the other side for it if you need it.)",
+    file_too_big="(The {what} is over {limit} MB and was not passed on; ask for it if needed.)",
+    file_refused=(
+        "(The {what} was not passed on: only pictures, PDF, Office documents and ZIP archives "
+        "are, never programs or files of an unknown kind.)"
+    ),
+    file_gone="(The {what} can no longer be fetched; ask the other side for it if needed.)",
+    file_link_bad="This file link is not valid or has expired. Open it again from the chat.",
+    file_try_later="The file can't be fetched right now. Please try again later.",
     reload_ok="Knowledge base reloaded: {entries} entries.",
     reload_failed="The knowledge base has {count} problems; still serving the old one:\n{faults}",
     roster_reload_ok="Roster reloaded: {groups} service groups.",
@@ -342,6 +379,8 @@ PAGE_ZH = PageTexts(
         "cancel": "取消",
         "star": "{n} 星",
         "stars": "{n} 星",
+        "photo": "图片",
+        "file": "文件",
         "new_reply": "新消息",
         "sent_at": "发送于",
     },
@@ -405,6 +444,8 @@ PAGE_EN = PageTexts(
         "cancel": "Cancel",
         "star": "{n} star",
         "stars": "{n} stars",
+        "photo": "photo",
+        "file": "file",
         "new_reply": "new message",
         "sent_at": "sent at",
     },

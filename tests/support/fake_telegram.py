@@ -303,10 +303,18 @@ class FakeTelegram(FakePlatform["Call"]):
         document: bool = False,
         first_name: str = "张三",
         title: str = "众创空间服务群",
+        data: bytes | None = None,
+        file_name: str = "申请表.pdf",
     ) -> Json:
-        """Queue a group message (text, or a photo/document captioned ``text``)."""
+        """Queue a group message (text, or a photo/document captioned ``text``).
+
+        ``data``: the photo's or document's bytes (a stand-in by default); ``file_name``: the
+        document's name.
+        """
         chat = {"id": chat_id, "title": title, "type": "supergroup"}
-        message = self._incoming(chat, self.user(user_id, first_name), text, photo, document)
+        message = self._incoming(
+            chat, self.user(user_id, first_name), text, photo, document, data, file_name
+        )
         if reply_to_message_id is not None:
             replied = self.messages.get((chat_id, reply_to_message_id))
             stub = {"message_id": reply_to_message_id, "date": int(time.time()), "chat": chat}
@@ -344,17 +352,26 @@ class FakeTelegram(FakePlatform["Call"]):
         return copy.deepcopy(update)
 
     def _incoming(
-        self, chat: Json, sender: Json, text: str, photo: bool = False, document: bool = False
+        self,
+        chat: Json,
+        sender: Json,
+        text: str,
+        photo: bool = False,
+        document: bool = False,
+        data: bytes | None = None,
+        file_name: str = "申请表.pdf",
     ) -> Json:
         message: Json = {
             "message_id": self._message_id(chat["id"]), "from": sender, "chat": chat,
             "date": int(time.time()),
         }  # fmt: skip
         if photo:
-            message["photo"] = [self._file("photo.jpg", b"\xff\xd8photo", "image/jpeg", w)
+            photo_data = b"\xff\xd8photo" if data is None else data
+            message["photo"] = [self._file("photo.jpg", photo_data, "image/jpeg", w)
                                 for w in (90, 1280)]  # fmt: skip
         elif document:
-            message["document"] = self._file("申请表.pdf", b"%PDF-1.4 fake", "application/pdf")
+            document_data = b"%PDF-1.4 fake" if data is None else data
+            message["document"] = self._file(file_name, document_data, "application/pdf")
         key = "caption" if photo or document else "text"
         if text:
             message[key] = text

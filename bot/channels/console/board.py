@@ -17,7 +17,8 @@ from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import Status
 from bot.domain.roster.model import Roles, Roster
-from bot.messages import Channel, Language
+from bot.files import FileLinks
+from bot.messages import Attachment, Channel, Language
 from bot.texts.console import CONSOLE_TEXTS
 from storage.models import RequestEvent
 
@@ -28,11 +29,16 @@ _SETTLED = (Status.RESOLVED, Status.CLOSED)
 
 
 def listing(
-    roster: Roster, who: Commissioner, board: Board, reports: dict[str, Any] | None
+    roster: Roster,
+    who: Commissioner,
+    board: Board,
+    reports: dict[str, Any] | None,
+    links: FileLinks | None = None,
 ) -> dict[str, Any]:
     """What ``GET /console/api/requests`` answers: who is signed in, and their groups' board.
 
-    ``reports``: the quarterly reports they may download, for the page's picker.
+    ``reports``: the quarterly reports they may download, for the page's picker. ``links``:
+    signs the links to the files in the requests' stories.
     """
     groups = sorted(who.roles.member_of)
     district_view = bool(who.roles.supervisor_of)
@@ -48,15 +54,20 @@ def listing(
         "all_groups": [{"id": g.id, "name": g.name} for g in roster.groups],
         "notice": "" if groups or district_view else CONSOLE_TEXTS.no_groups,
         "sections": {
-            section.value: [card(roster, item) for item in items]
+            section.value: [card(roster, item, links=links) for item in items]
             for section, items in board.sections.items()
         },
         "soon_until": board.soon_until.isoformat(),
     }
 
 
-def card(roster: Roster, item: BoardItem, *, read_only: bool = False) -> dict[str, Any]:
-    """One request as the page draws its card; ``read_only``: offering no moves (supervisors)."""
+def card(
+    roster: Roster, item: BoardItem, *, read_only: bool = False, links: FileLinks | None = None
+) -> dict[str, Any]:
+    """One request as the page draws its card; ``read_only``: offering no moves (supervisors).
+
+    ``links`` signs the links to the files in its story; without it, none are shown.
+    """
     texts = CONSOLE_TEXTS
     request, entrepreneur = item.request, item.entrepreneur
     language = entrepreneur.language if entrepreneur else Language.ZH.value
@@ -84,12 +95,12 @@ def card(roster: Roster, item: BoardItem, *, read_only: bool = False) -> dict[st
         # A reopened request's old result is history (in the timeline), not its result; rows
         # reopened before the desk cleared it still hold it.
         "result": request.result if request.status in _SETTLED else None,
-        "events": [_event(roster, event) for event in item.events],
+        "events": [_event(roster, event, links) for event in item.events],
         "actions": [] if read_only else moves_allowed(request),
     }
 
 
-def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
+def _event(roster: Roster, event: RequestEvent, links: FileLinks | None) -> dict[str, Any]:
     texts = CONSOLE_TEXTS
     data = event.data or {}
     detail = event.text or ""
@@ -116,7 +127,22 @@ def _event(roster: Roster, event: RequestEvent) -> dict[str, Any]:
         "what": what,
         "who": _actor(roster, event.actor),
         "text": detail,
+        "files": _files(data, links),
     }
+
+
+def _files(data: dict[str, Any], links: FileLinks | None) -> list[dict[str, Any]]:
+    """The files an event names (an entrepreneur's photo), each with a signed link."""
+    files = []
+    named = data.get("files")
+    for payload in named if isinstance(named, list) and links is not None else ():
+        if not isinstance(payload, dict):
+            continue
+        attachment = Attachment.from_payload(payload)
+        url = links.path(attachment) if links is not None else None
+        if url is not None:
+            files.append({"kind": attachment.kind, "name": attachment.name, "url": url})
+    return files
 
 
 def _actor(roster: Roster, actor: str) -> str:

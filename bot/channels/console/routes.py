@@ -39,6 +39,7 @@ from bot.desk import policy, queries
 from bot.desk.commands import MEMBER_MOVES, REASON_LIMIT, Member, MemberMove, Transfer
 from bot.desk.service import execute
 from bot.domain.roster.model import Roster
+from bot.files import FileLinks
 from bot.messages import (
     MAX_TEXT_LENGTH,
     Channel,
@@ -80,6 +81,7 @@ class ConsoleChannel:
         *,
         demo: bool,
         reports: ReportMaker | None = None,
+        links: FileLinks | None = None,
     ) -> None:
         """Serve the console for ``dispatcher``'s services, timed by ``clock``.
 
@@ -88,7 +90,9 @@ class ConsoleChannel:
             clock: The bot's clock.
             demo: The bot runs on the demo roster: anyone may sign in as any person in it.
             reports: Makes the quarterly report that supervisors and admins download here.
+            links: Signs the links to the files in the requests' stories.
         """
+        self._links = links
         self._dispatcher = dispatcher
         self._services = dispatcher.services
         self._clock = clock
@@ -211,7 +215,7 @@ class ConsoleChannel:
             )
         scope = self._report_scope(who)
         picker = await report_picker(self._services, scope, self._roster) if scope else None
-        return json_response(board.listing(self._roster, who, found, picker))
+        return json_response(board.listing(self._roster, who, found, picker, self._links))
 
     # --- actions -------------------------------------------------------------------------
 

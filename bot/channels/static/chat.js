@@ -73,6 +73,26 @@ function show(message, pressed) {
     source.textContent = T.source + message.source;
     li.insertBefore(source, li.querySelector("time"));
   }
+  // Files from another channel: a picture shown, any other file as a link to it.
+  for (const file of message.files || []) {
+    const holder = document.createElement("div");
+    holder.className = "file";
+    const a = document.createElement("a");
+    a.href = file.url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    if (file.kind === "photo") {
+      const img = document.createElement("img");
+      img.src = file.url;
+      img.alt = file.name || T.photo;
+      img.loading = "lazy";
+      a.appendChild(img);
+    } else {
+      a.textContent = "📎 " + (file.name || T.file);
+    }
+    holder.appendChild(a);
+    li.insertBefore(holder, li.querySelector("time"));
+  }
   if (message.buttons && message.buttons.length) {
     const choices = document.createElement("div");
     choices.className = "choices";

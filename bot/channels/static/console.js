@@ -267,6 +267,14 @@ function renderSummary(item, level = "h3") {
     const line = el("li", "event event-" + event.kind);
     line.append(el("time", "at", event.at), el("span", "who", event.who), el("span", "what", event.what));
     if (event.text) line.append(el("span", "detail", event.text));
+    for (const file of event.files || []) {
+      // A file sent on another channel (an entrepreneur's photo): a signed link to it.
+      const link = el("a", "file", "📎 " + (file.name || (file.kind === "photo" ? "图片" : "文件")));
+      link.href = file.url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      line.append(" ", link);
+    }
     timeline.appendChild(line);
   }
   parts.push(timeline);

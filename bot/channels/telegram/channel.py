@@ -54,6 +54,7 @@ from bot.channels.telegram.render import rendered
 from bot.channels.telegram.updates import Received, read_update
 from bot.clock import Clock
 from bot.delivery import Delivered, DeliveryError, outbox_headers
+from bot.files import Fetched, FileRefused, SourceError, upload_as
 from bot.messages import (
     Channel,
     OutgoingMessage,
@@ -307,8 +308,13 @@ class TelegramChannel:
             what: InputFile | str | None = file.ref
             send = _MEDIA_SENDERS.get(file.kind, _MEDIA_SENDERS["document"])
             if file.content is not None:
+                # Bytes the bot made or carried from another channel: uploaded, as a photo
+                # where Telegram shows it as one (bot.files.limits), else as a document.
                 what = InputFile(file.content, filename=file.name)
-                send = _MEDIA_SENDERS["document"]
+                way = upload_as(
+                    Channel.TELEGRAM, file.kind, file.media_type or "", len(file.content)
+                )
+                send = _MEDIA_SENDERS["photo" if way == "sendPhoto" else "document"]
             sent = await send(
                 self._bot,
                 chat,
@@ -319,6 +325,28 @@ class TelegramChannel:
             )
         assert sent is not None
         return sent
+
+    async def fetch_file(self, ref: str, limit: int) -> Fetched:
+        """The file a Telegram ``file_id`` names (``getFile``, then its download).
+
+        Raises:
+            FileRefused: Telegram says it is bigger than ``limit`` bytes.
+            SourceError: ``final`` when Telegram refuses the id or the file (over the Bot API's
+                20 MB download limit); plain for network trouble.
+        """
+        try:
+            found = await self._bot.get_file(ref)
+            if found.file_size is not None and found.file_size > limit:
+                raise FileRefused("too_big")
+            data = await found.download_as_bytearray()
+        except RetryAfter:
+            raise SourceError("Telegram: 429 Too Many Requests") from None
+        except (BadRequest, Forbidden) as error:
+            raise SourceError(f"Telegram: {error.message}", final=True) from None
+        except TelegramError as error:
+            raise SourceError(f"Telegram: {error.message}") from None
+        name = found.file_path.rpartition("/")[2] if found.file_path else None
+        return Fetched(bytes(data), name)
 
     async def _edit(
         self, chat_id: str, message_id: str, text: str, markup: InlineKeyboardMarkup | None

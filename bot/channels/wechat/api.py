@@ -79,6 +79,15 @@ class WeChatApi(TokenApi):
             raise WeChatApiError(None, "no media_id in the answer")
         return media_id
 
+    async def download_media(self, media_id: str, limit: int) -> tuple[bytes, str | None]:
+        """A temporary file a user sent (``/cgi-bin/media/get``): its bytes and its name.
+
+        Raises:
+            TooBig: It is bigger than ``limit`` bytes.
+            WeChatApiError: WeChat refused (40007: no such media, or older than 3 days).
+        """
+        return await self.download("/cgi-bin/media/get", {"media_id": media_id}, limit)
+
     async def send_custom(self, openid: str, message: Mapping[str, Any]) -> None:
         """Send a customer-service message (``{"msgtype": "text", "text": {...}}``)."""
         await self.call("/cgi-bin/message/custom/send", {"touser": openid, **message})

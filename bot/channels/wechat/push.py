@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.channels.token_api import TooBig
 from bot.channels.wechat.api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.channels.wechat.render import TEXT_LIMIT, render_text, split_text
 from bot.clock import SHANGHAI, Clock
 from bot.delivery import Delivered, DeliveryError
-from bot.messages import Channel, OutgoingMessage
+from bot.files import Fetched, FileRefused, SourceError, upload_as
+from bot.messages import Attachment, Channel, OutgoingMessage
 from bot.settings import Settings
 from storage import Database, outbox, push_windows
 from storage.models import PushWindow, Request
@@ -192,9 +194,12 @@ class WeChatPush:
             return await self._notify(message)
         openid = message.chat_id
         parts = _custom_messages(message)
+        files = _uploads(message)
         window = await self._window(openid)
-        allowance = self._allowance(window, len(parts), message)
+        allowance = self._allowance(window, len(parts) + len(files), message)
         try:
+            for file in files:
+                parts.append(await self._uploaded(file))
             for part in parts:
                 await self.api.send_custom(openid, part)
         except WeChatApiError as error:
@@ -210,6 +215,34 @@ class WeChatPush:
                     message=allowance.message,
                 )
         return Delivered(None)
+
+    async def _uploaded(self, file: Attachment) -> dict[str, Any]:
+        """The customer-service call that shows ``file``, uploaded as temporary media."""
+        assert self.api is not None
+        assert file.content is not None
+        media_id = await self.api.upload_media(
+            "image", file.name or "photo.jpg", file.content, file.media_type or "image/jpeg"
+        )
+        return {"msgtype": "image", "image": {"media_id": media_id}}
+
+    async def fetch_file(self, ref: str, limit: int) -> Fetched:
+        """The temporary file a user sent, by its ``media_id`` (kept 3 days by WeChat).
+
+        Raises:
+            FileRefused: It is bigger than ``limit`` bytes.
+            SourceError: ``final`` when WeChat no longer has it; plain for trouble that passes.
+        """
+        if self.api is None:
+            raise SourceError("BOT_WECHAT_APP_ID/BOT_WECHAT_APP_SECRET 未设置，无法取回文件")
+        try:
+            data, name = await self.api.download_media(ref, limit)
+        except TooBig:
+            raise FileRefused("too_big") from None
+        except WeChatApiError as error:
+            code = error.code
+            passing = code is None or code in (-1, 45009) or code in TOKEN_ERRORS
+            raise SourceError(f"WeChat: {error}", final=not passing) from None
+        return Fetched(data, name)
 
     async def _window(self, openid: str) -> PushWindow | None:
         async with self._database.sessions() as session:
@@ -314,6 +347,20 @@ def _custom_messages(message: OutgoingMessage) -> list[dict[str, Any]]:
         if attachment.channel is Channel.WECHAT and attachment.ref and msgtype:
             calls.append({"msgtype": msgtype, msgtype: {"media_id": attachment.ref}})
     return calls
+
+
+def _uploads(message: OutgoingMessage) -> list[Attachment]:
+    """The files carried from another channel that WeChat takes as an image (bot.files.limits).
+
+    The sender sends the others as a link; a report the bot made has no media type here and
+    is not sent on WeChat (it asks for it in the console).
+    """
+    return [
+        a
+        for a in message.attachments
+        if a.content is not None
+        and upload_as(Channel.WECHAT, a.kind, a.media_type or "", len(a.content)) == "image"
+    ]
 
 
 def _fit(field: str, value: str) -> str:

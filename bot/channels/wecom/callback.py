@@ -39,6 +39,7 @@ from bot.channels.wechat import parsing
 from bot.channels.wechat.inbound import MAX_SKEW
 from bot.channels.wechat.parsing import Unreadable
 from bot.channels.wecom.api import WeComApi
+from bot.channels.wecom.media import WeComFiles
 from bot.channels.wecom.push import WeComPush
 from bot.clock import Clock
 from bot.messages import Channel, IncomingMessage, Sender
@@ -112,7 +113,9 @@ class WeComChannel:
         self._clock = clock
         self._nonces = nonces.NonceMemory(database, SCOPE)
         api = WeComApi(settings.wecom_api_url, corp_id, secret.get_secret_value(), agent_id, clock)
-        self.push = WeComPush(api)
+        self.files = WeComFiles(api, clock)
+        """Fetches members' files for other channels, and sends files carried to them."""
+        self.push = WeComPush(api, self.files)
         """App messages: the outbox's way to WeCom members."""
 
     def register(self, app: web.Application) -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from bot.channels.wechat.render import TEXT_LIMIT, split_text
 from bot.channels.wecom.api import TOKEN_ERRORS, WeComApi, WeComApiError
+from bot.channels.wecom.media import WeComFiles
 from bot.delivery import Delivered, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.texts.chat import texts_for
@@ -34,9 +35,10 @@ _NOT_REACHED = "收件人不在应用可见范围内"
 class WeComPush:
     """Sends the outbox's WeCom messages as app messages to one member each."""
 
-    def __init__(self, api: WeComApi) -> None:
-        """Send through ``api``."""
+    def __init__(self, api: WeComApi, files: WeComFiles | None = None) -> None:
+        """Send through ``api``; ``files`` uploads and sends carried files after the text."""
         self.api = api
+        self.files = files
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:
         """Send ``message``'s text to the member ``message.chat_id``, in parts if long.
@@ -56,6 +58,11 @@ class WeComPush:
             if message.chat_id in str(answer.get("invaliduser", "")).split("|"):
                 raise DeliveryError(_NOT_REACHED, final=True)
             sent = sent or str(answer.get("msgid") or "") or None
+        if self.files is not None:
+            try:
+                await self.files.send_files(message)
+            except WeComApiError as error:
+                raise _refused(error) from None
         return Delivered(sent)
 
     async def close(self) -> None:
