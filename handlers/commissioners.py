@@ -1,7 +1,9 @@
 """The commissioners' side in chat: list, claim, reply, ask for information, resolve, transfer.
 
 The moves arrive as commands (``/reply 2026-0001 text``), as a reply to the request's card in
-the group chat, as ``#2026-0001 text`` (WeChat), and as the buttons under a card. This module
+the group chat, as ``#2026-0001 text`` (WeChat, WeCom), and as the buttons under a card; on
+WeCom, where each member has the card in a chat of their own, the message after a card's "ask",
+"resolve" or "reply" press is that move's text. This module
 reads them into desk commands; the desk (:mod:`bot.desk`) checks who may make them and makes them.
 """
 
@@ -18,7 +20,7 @@ from bot.desk.compose import due_text
 from bot.desk.service import execute
 from bot.domain import categories
 from bot.domain.lifecycle import BEING_WORKED_ON
-from bot.messages import Button, Confirmation, IncomingMessage, OutgoingMessage
+from bot.messages import Button, Channel, Confirmation, IncomingMessage, OutgoingMessage
 from bot.routing import Context, Router
 from bot.texts.desk import desk_texts_for
 from handlers.basics import answer, member_of, reply
@@ -38,6 +40,9 @@ _QUOTED_CARD = re.compile(r"^📋 \S+ (\d{4}-\d{4,})")
 CARD_MOVE = "card-move"
 """Conversation kind: a member pressed "ask" or "resolve" and owes the text, by replying."""
 CARD_MOVE_TTL = timedelta(hours=1)
+ONE_BY_ONE = frozenset({Channel.WECOM})
+"""Channels where each member gets the card in a chat of their own with the bot (WeCom): no
+reply under the card, so "reply" is a button, and after a press the next message is the text."""
 
 
 @router.command("open")
@@ -97,7 +102,8 @@ async def act_button(message: IncomingMessage, context: Context) -> Sequence[Out
     assert message.choice is not None
     _, verb, number, target = [*message.choice.split(":", 3), "", "", ""][:4]
     move = MEMBER_MOVES.get(verb)
-    if move is None or move is Reply or not number:
+    one_by_one = message.channel in ONE_BY_ONE
+    if move is None or (move is Reply and not one_by_one) or not number:
         return reply(message, desk_texts_for(message.language).member_usage)
     if move is Claim or (move is Transfer and target):
         return await _act(message, context, move, number, target)
@@ -127,7 +133,10 @@ async def act_button(message: IncomingMessage, context: Context) -> Sequence[Out
         ConversationState(CARD_MOVE, verb, {"number": number, "at": context.now.isoformat()}),
         context.now,
     )
-    prompt = texts.ask_prompt if move is Ask else texts.resolve_prompt
+    if one_by_one:
+        prompt = texts.next_message_prompt[verb]
+    else:
+        prompt = texts.ask_prompt if move is Ask else texts.resolve_prompt
     return reply(message, prompt.format(name=member_of(message, context).name, number=number))
 
 
@@ -153,7 +162,32 @@ async def reply_in_chat(
     found = NUMBERED_REPLY.match(message.text)
     if found:
         return await _act(message, context, Reply, found.group(1), found.group(2).strip())
+    if message.channel in ONE_BY_ONE and not message.command:
+        owed = await _owed_move(message, context)
+        if owed is not None:
+            move, number = owed
+            return await _act(message, context, move, number, message.text)
     return None
+
+
+async def _owed_move(
+    message: IncomingMessage, context: Context
+) -> tuple[type[MemberMove], str] | None:
+    """The move, and its request, the member pressed for within the hour; spent by this message.
+
+    Where the bot messages members one by one (WeCom), a card has no thread to reply under:
+    the member's next message after the press is the move's words.
+    """
+    channel, user = message.channel.value, message.sender.user_id
+    state = await conversations.load(context.session, channel, user)
+    if state is None or state.kind != CARD_MOVE:
+        return None
+    await conversations.clear(context.session, channel, user)
+    pressed = datetime.fromisoformat(str(state.data.get("at")))
+    move = MEMBER_MOVES.get(state.step)
+    if move is None or context.now - pressed > CARD_MOVE_TTL:
+        return None  # an old press, long forgotten: the message is what it says
+    return move, str(state.data.get("number", ""))
 
 
 async def _pending_move(

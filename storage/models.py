@@ -53,6 +53,7 @@ __all__ = [
     "UnansweredQuestion",
     "UtcDateTime",
     "WeChatNonce",
+    "WeComCardCode",
     "stored_as_value",
 ]
 
@@ -549,3 +550,22 @@ class JobRun(Base):
 
     job: Mapped[str] = mapped_column(String(32), primary_key=True)
     ran_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class WeComCardCode(Base):
+    """A ``response_code`` WeCom gave for a member's copy of a request's card.
+
+    WeCom updates a template card already sent only with such a code: one from the answer that
+    sent the card, or from the member's press of one of its buttons (``template_card_event``).
+    Each serves one update, within 72 hours of its issue; a row is deleted when it is used.
+    """
+
+    __tablename__ = "wecom_card_codes"
+
+    code: Mapped[str] = mapped_column(String(128), primary_key=True)
+    userid: Mapped[str] = mapped_column(String(128), nullable=False)
+    """The member whose copy of the card it updates (their WeCom UserID)."""
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_wecom_card_codes_member", "userid", "request_id", "issued_at"),)

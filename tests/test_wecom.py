@@ -298,7 +298,12 @@ async def test_the_client_fetches_one_token_for_many_sends_and_speaks_every_endp
             await asyncio.gather(*(api.send_text(f"user{n}", "你好") for n in range(20)))
             assert (fake.token_fetches, api.token_fetches) == (1, 1)  # one flight, twenty sends
             await api.send_markdown(ZHANG, "**工单 2026-0001** 已认领")
-            card = {"card_type": "button_interaction", "task_id": "request-1"}
+            card = {
+                "card_type": "button_interaction",
+                "task_id": "request-1",
+                "main_title": {"title": "工单 2026-0001"},
+                "button_list": [{"text": "认领", "style": 1, "key": "act:claim:2026-0001"}],
+            }
             sent = await api.send(ZHANG, {"msgtype": "template_card", "template_card": card})
             code = str(sent["response_code"])
             await api.update_template_card([ZHANG], code, {"button": {"replace_name": "已认领"}})

@@ -7,11 +7,12 @@ addressed the same way whichever channel each side uses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from bot.desk.queries import moves_allowed
 from bot.desk.turn import Turn
 from bot.domain import categories
+from bot.domain.roster.model import Person as RosterPerson
 from bot.messages import Attachment, Button, Channel, Intake, Language, OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, DeskTexts, desk_texts_for
 from storage.models import Person, Request
@@ -30,6 +31,7 @@ __all__ = [
     "space_name",
     "to_entrepreneur",
     "to_group",
+    "wecom_ids",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,23 @@ def card_buttons(request: Request) -> tuple[Button, ...]:
     )
 
 
+def _with_reply(request: Request, buttons: tuple[Button, ...]) -> tuple[Button, ...]:
+    """A card's buttons with "reply" too, where a reply cannot be written under the card.
+
+    Only on a card that offers moves: a card redrawn to say the request left the group has
+    nothing to press.
+    """
+    if not buttons or "reply" not in moves_allowed(request):
+        return buttons
+    return (*buttons, Button(GROUP_TEXTS.reply_button, f"act:reply:{request.number}"))
+
+
+def wecom_ids(people: Iterable[RosterPerson]) -> list[str]:
+    """The WeCom UserIDs of the roster's ``people`` who have one, each once, in order."""
+    found = (person.id_on(Channel.WECOM.value) for person in people)
+    return list(dict.fromkeys(userid for userid in found if userid))
+
+
 def post_card(
     turn: Turn, request: Request, person: Person | None, *, edit: bool = False
 ) -> list[OutgoingMessage]:
@@ -159,20 +178,31 @@ def to_group(
             wanted,
         )
         return []
+    # WeCom has no group chat: each member with a WeCom account gets the message, the card a
+    # copy of their own; with no thread to answer under, a message names its request.
+    chats = [(Channel(name), chat_id) for name, chat_id in group.chat.items()]
+    chats += [(Channel.WECOM, userid) for userid in wecom_ids(group.members)]
     messages = []
-    for name, chat_id in group.chat.items():
-        channel = Channel(name)
+    for channel, chat_id in chats:
         if not channel.pushed:
             continue
+        said, shown_buttons = text, buttons
+        if channel is Channel.WECOM:
+            said = (
+                text
+                if request.number in text
+                else GROUP_TEXTS.named.format(number=request.number, text=text)
+            )
+            shown_buttons = _with_reply(request, buttons) if card or edit_card else buttons
         shown, carried = carry(
-            GROUP_TEXTS, text, attachments, channel, note=GROUP_TEXTS.group_attachments_note
+            GROUP_TEXTS, said, attachments, channel, note=GROUP_TEXTS.group_attachments_note
         )
         messages.append(
             OutgoingMessage(
                 chat_id,
                 channel,
                 shown,
-                buttons=buttons,
+                buttons=shown_buttons,
                 request_id=request.id,
                 card=card,
                 edit_card=edit_card,

@@ -8,7 +8,6 @@ processes never both act on one request.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 from bot.desk.commands import AutoClose, NoticeKind, Notify, Outcome, Redate
 from bot.desk.compose import (
@@ -19,12 +18,14 @@ from bot.desk.compose import (
     space_name,
     to_entrepreneur,
     to_group,
+    wecom_ids,
 )
 from bot.desk.record import SYSTEM_ACTOR, event, redate
 from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
 from bot.domain.lifecycle import AUTO_CLOSE_WORKDAYS, Action, Role, Status, transition
+from bot.domain.roster.model import District
 from bot.messages import Channel, OutgoingMessage
 from bot.texts.desk import DeskTexts
 from storage import notices, requests
@@ -73,10 +74,14 @@ async def _compose(turn: Turn, request: Request, kind: NoticeKind) -> list[Outgo
         category=categories.by_id(request.category).zh,
     )
     messages = to_group(turn, request, text)
+    district = _district(turn, request)
+    chats = [(Channel(name), chat_id) for name, chat_id in district.supervisors_chat.items()]
+    # WeCom has no group chat: each supervisor with a WeCom account is told one by one.
+    chats += [(Channel.WECOM, userid) for userid in wecom_ids(district.supervisors)]
     messages += [
-        OutgoingMessage(chat_id, Channel(channel), text, request_id=request.id)
-        for channel, chat_id in _supervisors_chat(turn, request).items()
-        if channel != Channel.WEB.value
+        OutgoingMessage(chat_id, channel, text, request_id=request.id)
+        for channel, chat_id in chats
+        if channel.pushed
     ]
 
     def apology(texts: DeskTexts) -> str:
@@ -89,19 +94,20 @@ async def _compose(turn: Turn, request: Request, kind: NoticeKind) -> list[Outgo
     return messages
 
 
-def _supervisors_chat(turn: Turn, request: Request) -> Mapping[str, str]:
-    """Where the supervisors of the request's district meet.
+def _district(turn: Turn, request: Request) -> District:
+    """The district whose supervisors hear of the request's escalation.
 
-    The district is its group's, or its space's once the group has left the roster.
+    It is its group's, or its space's once the group has left the roster; one with no
+    supervisors when neither is there.
     """
     roster = turn.roster
     for lookup, item_id in ((roster.group, request.group_id), (roster.space, request.space_id)):
         try:
-            return roster.supervisors_chat(lookup(item_id).district)
+            return roster.district(lookup(item_id).district)
         except KeyError:
             continue
     log.warning("request %s: neither its group nor its space is in the roster", request.number)
-    return {}
+    return District("", "")
 
 
 async def auto_close(turn: Turn, command: AutoClose) -> Outcome:

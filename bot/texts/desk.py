@@ -99,6 +99,15 @@ class DeskTexts:
     ask_prompt: str
     resolve_prompt: str
     transfer_prompt: str
+    reply_button: str
+    """On a WeCom card, where a reply cannot be written under the card: the member's next
+    message is the reply."""
+    next_message_prompt: dict[str, str]
+    """After a card's "ask", "resolve" or "reply" press on WeCom, by the move's name: the
+    member's next message is the move's words."""
+    named: str
+    """A duty group's message as it reaches a WeCom member, who has no thread under the card:
+    the request it is about first."""
     card_assignee: str
     card_moved: str
     card_arrived: str
@@ -257,6 +266,13 @@ DESK_ZH = DeskTexts(
     ask_prompt="{name}，请直接回复工单 {number} 的卡片，写下要请创业者补充的内容。",
     resolve_prompt="{name}，请直接回复工单 {number} 的卡片，写下办理结果。",
     transfer_prompt="把工单 {number} 转交给哪个服务小组？",
+    reply_button="💬 回复",
+    next_message_prompt={
+        "ask": "{name}，请直接发送要请创业者补充的内容（工单 {number}，1 小时内有效）。",
+        "resolve": "{name}，请直接发送工单 {number} 的办理结果（1 小时内有效）。",
+        "reply": "{name}，请直接发送给创业者的回复（工单 {number}，1 小时内有效）。",
+    },
+    named="工单 {number}：{text}",
     card_assignee="｜承办：{name}",
     card_moved="↪ 工单 {number} 已转交给{group}。",
     card_arrived="↪ 工单 {number} 由{group}转来。",
@@ -417,6 +433,13 @@ DESK_EN = DeskTexts(
     ask_prompt="{name}, reply to the card of request {number} with what you need to know.",
     resolve_prompt="{name}, reply to the card of request {number} with the result.",
     transfer_prompt="Transfer request {number} to which service group?",
+    reply_button="💬 Reply",
+    next_message_prompt={
+        "ask": "{name}, send what you need to know for request {number} (within an hour).",
+        "resolve": "{name}, send the result of request {number} (within an hour).",
+        "reply": "{name}, send your reply for request {number} (within an hour).",
+    },
+    named="Request {number}: {text}",
     card_assignee=" | handled by {name}",
     card_moved="↪ Request {number} went to {group}.",
     card_arrived="↪ Request {number} came from {group}.",

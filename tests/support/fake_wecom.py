@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import struct
 import time
@@ -131,6 +132,22 @@ class FakeWeCom(FakePlatform[Call]):
     def texts(self, touser: str) -> list[str]:
         """The texts WeCom accepted for ``touser``."""
         return [m["text"]["content"] for m in self.sent(touser) if m.get("msgtype") == "text"]
+
+    def cards(self, touser: str) -> list[Json]:
+        """The template cards WeCom accepted for ``touser``, oldest first."""
+        sent = self.sent(touser)
+        return [m["template_card"] for m in sent if m.get("msgtype") == "template_card"]
+
+    def updates(self, userid: str | None = None) -> list[Json]:
+        """Bodies of the card updates WeCom accepted, for ``userid``'s copy if given."""
+        with self._lock:
+            calls = [c for c in self.calls if c.path == UPDATE_CARD and c.ok]
+        bodies = [c.body or {} for c in calls]
+        return [b for b in bodies if userid is None or userid in b.get("userids", [])]
+
+    def press_code(self) -> str:
+        """A response code as WeCom puts in a ``template_card_event``: good for one update."""
+        return self._issue_code()
 
     def fail_next(self, path: str, errcode: int, errmsg: str = "scripted failure") -> None:
         """Make the next call of ``path`` answer ``errcode`` (after its token is checked)."""
@@ -245,6 +262,8 @@ class FakeWeCom(FakePlatform[Call]):
                 raise _Error(44004, "empty content")
             if len(content.encode()) > 2048:
                 raise _Error(45002, "content size out of limit")
+        if msgtype == "template_card":
+            _check_card(body[msgtype])
         users = [u for u in str(body.get("touser", "")).split("|") if u]
         invalid = [u for u in users if self.members is not None and u not in self.members]
         if not users or len(invalid) == len(users):
@@ -267,6 +286,8 @@ class FakeWeCom(FakePlatform[Call]):
             body.get("template_card"), dict
         ):
             raise _Error(40058, "invalid parameter: button or template_card")
+        if isinstance(body.get("template_card"), dict):
+            _check_card(body["template_card"])
         return {"errcode": 0, "errmsg": "ok"}
 
     def _upload_media(self, kind: str, upload: Upload | None) -> Json:
@@ -286,6 +307,30 @@ class FakeWeCom(FakePlatform[Call]):
         if media is None:
             raise _Error(40007, "invalid media_id")
         return media
+
+
+_TASK_ID = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
+
+
+def _check_card(card: Json) -> None:
+    """A ``button_interaction`` card as WeCom takes it: a title, a task id, 1 to 6 buttons."""
+    if card.get("card_type") != "button_interaction":
+        return  # the other card types are not the bot's
+    title = card.get("main_title", {}).get("title")
+    buttons = card.get("button_list")
+    if not isinstance(title, str) or not title:
+        raise _Error(40058, "invalid parameter: main_title")
+    if not isinstance(card.get("task_id"), str) or not _TASK_ID.fullmatch(card["task_id"]):
+        raise _Error(40058, "invalid parameter: task_id")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 6:
+        raise _Error(40058, "invalid parameter: button_list")
+    for button in buttons:
+        key = button.get("key") if isinstance(button, dict) else None
+        if not isinstance(key, str) or not key or len(key.encode()) > 1024:
+            raise _Error(40058, "invalid parameter: button key")
+    for row in card.get("horizontal_content_list", []):
+        if len(row.get("keyname", "")) > 5 or not row.get("value"):
+            raise _Error(40058, "invalid parameter: horizontal_content_list")
 
 
 def _json(raw: bytes) -> Json:

@@ -38,14 +38,15 @@ from bot.channels.signatures import same, sha1_signature
 from bot.channels.wechat import parsing
 from bot.channels.wechat.inbound import MAX_SKEW
 from bot.channels.wechat.parsing import Unreadable
+from bot.channels.wecom import cards
 from bot.channels.wecom.api import WeComApi
 from bot.channels.wecom.media import WeComFiles
 from bot.channels.wecom.push import WeComPush
 from bot.clock import Clock
-from bot.messages import Channel, IncomingMessage, Sender
+from bot.messages import Attachment, Channel, IncomingMessage, Sender
 from bot.routing import Dispatcher
 from bot.settings import Settings
-from storage import Database, nonces
+from storage import Database, nonces, wecom_cards
 
 __all__ = ["CALLBACK_PATH", "MAX_BODY", "WeComChannel"]
 
@@ -60,6 +61,9 @@ SCOPE = Channel.WECOM.value
 """The nonce memory's scope for WeCom's pairs. They are kept as long as WeChat's (and pruned
 with them): :data:`~bot.channels.wechat.inbound.MAX_SKEW` is this channel's window too."""
 CARD_EVENT = "template_card_event"
+FILE_KINDS = {"image": "photo", "file": "document"}
+"""A member's file messages, as the attachment kinds the desk names them: their ``MediaId`` is
+the file's reference, good for three days (the files helper fetches it with ``media/get``)."""
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
@@ -111,11 +115,12 @@ class WeComChannel:
         self._prp = PrpCrypto(base64.b64decode(aes_key.get_secret_value() + "="))
         self._dispatcher = dispatcher
         self._clock = clock
+        self._database = database
         self._nonces = nonces.NonceMemory(database, SCOPE)
         api = WeComApi(settings.wecom_api_url, corp_id, secret.get_secret_value(), agent_id, clock)
         self.files = WeComFiles(api, clock)
         """Fetches members' files for other channels, and sends files carried to them."""
-        self.push = WeComPush(api, self.files)
+        self.push = WeComPush(api, database, clock, self.files)
         """App messages: the outbox's way to WeCom members."""
 
     def register(self, app: web.Application) -> None:
@@ -241,7 +246,7 @@ class WeComChannel:
         return str(plain)
 
     async def _handle(self, fields: Mapping[str, str]) -> None:
-        """Hand a text message or a card button's press to the dispatcher; ignore the rest."""
+        """Hand a text, a photo or file, or a card press to the dispatcher; ignore the rest."""
         member, kind = fields.get("FromUserName", ""), fields.get("MsgType", "").lower()
         if not member or not kind:
             log.warning("wecom: ignored a callback without sender or type")
@@ -254,6 +259,18 @@ class WeComChannel:
             message = IncomingMessage(
                 sender, member, text, f"wecom:{msg_id}", received, message_id=msg_id
             )
+        elif kind in FILE_KINDS and fields.get("MsgId") and fields.get("MediaId"):
+            msg_id = fields["MsgId"]
+            name = fields.get("FileName") or fields.get("Title") or None
+            size = int(fields["FileSize"]) if fields.get("FileSize", "").isdigit() else None
+            attachment = Attachment(
+                FILE_KINDS[kind], name=name, size=size, channel=Channel.WECOM,
+                ref=fields["MediaId"],
+            )  # fmt: skip
+            message = IncomingMessage(
+                sender, member, "", f"wecom:{msg_id}", received, attachments=(attachment,),
+                message_id=msg_id,
+            )  # fmt: skip
         elif kind == "event" and fields.get("Event") == CARD_EVENT and fields.get("EventKey"):
             # WeCom's advice: an event is one by its sender and time; the card and the button
             # keep two presses within one second apart.
@@ -264,11 +281,27 @@ class WeComChannel:
                 sender, member, "", f"{key}:{fields['EventKey']}", received,
                 choice=fields["EventKey"],
             )  # fmt: skip
+            await self._keep_code(member, fields)
         else:
             log.info("wecom: ignored a %s callback", fields.get("Event") or kind)
             return
         # Awaited to the end: the empty 200 may go back only once the message is stored.
         await self._dispatcher.handle(message)
+
+    async def _keep_code(self, member: str, fields: Mapping[str, str]) -> None:
+        """Keep a press's response code: the member's card is redrawn with it, not sent anew.
+
+        Kept before the press is handled, in a transaction of its own, so the redraw the press
+        causes finds it; WeCom's retry of the press keeps it once.
+        """
+        request_id = cards.request_of_task(fields.get("TaskId", ""))
+        code = fields.get("ResponseCode", "")
+        if request_id is None or not code:
+            return
+        async with self._database.transaction() as session:
+            await wecom_cards.keep(
+                session, code, userid=member, request_id=request_id, at=self._clock.now()
+            )
 
 
 def _refuse(what: str, refusal: _Refusal) -> web.Response:

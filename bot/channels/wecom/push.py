@@ -5,18 +5,29 @@ at any time. What it refuses is mapped onto the delivery contract: an invalid or
 is retried at once by the client; WeCom busy, over a rate limit, or refusing a configuration an
 admin can fix (trusted IP, secret) is retried with backoff; a member outside the app's visible
 range, or a message WeCom cannot take, fails for good and the duty group is told.
+
+A request's card goes to each member as a template card (:mod:`~bot.channels.wecom.cards`),
+and its response code is kept (:mod:`storage.wecom_cards`). When the card changes, each
+member's copy is redrawn with ``update_template_card`` and the freshest unused code; a member
+with none left (each serves once, for 72 hours) gets the card anew. Everything else, reminders
+and follow-ups included, goes as text that names the request.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from typing import Any
 
 from bot.channels.wechat.render import TEXT_LIMIT, split_text
+from bot.channels.wecom import cards
 from bot.channels.wecom.api import TOKEN_ERRORS, WeComApi, WeComApiError
 from bot.channels.wecom.media import WeComFiles
+from bot.clock import Clock
 from bot.delivery import Delivered, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.texts.chat import texts_for
+from storage import Database, wecom_cards
 
 __all__ = ["FINAL_ERRORS", "RETRIED_ERRORS", "WeComPush"]
 
@@ -31,13 +42,22 @@ FINAL_ERRORS = {
 """The codes whose reason is worth saying in words; others fail with WeCom's own."""
 _NOT_REACHED = "收件人不在应用可见范围内"
 
+log = logging.getLogger(__name__)
+
 
 class WeComPush:
     """Sends the outbox's WeCom messages as app messages to one member each."""
 
-    def __init__(self, api: WeComApi, files: WeComFiles | None = None) -> None:
-        """Send through ``api``; ``files`` uploads and sends carried files after the text."""
+    def __init__(
+        self, api: WeComApi, database: Database, clock: Clock, files: WeComFiles | None = None
+    ) -> None:
+        """Send through ``api``; keep the cards' response codes in ``database``.
+
+        ``files`` uploads and sends the files carried to a member, after the text.
+        """
         self.api = api
+        self._database = database
+        self._clock = clock
         self.files = files
 
     async def deliver(self, message: OutgoingMessage) -> Delivered:
@@ -47,8 +67,13 @@ class WeComPush:
             DeliveryError: ``final`` when WeCom cannot ever take it; plain for trouble that
                 passes.
         """
+        if message.request_id is not None and message.edit_card:
+            await self._redraw(message, message.request_id)
+            return Delivered(None)
+        if message.request_id is not None and message.card:
+            return Delivered(await self._send_card(message, message.request_id))
         if message.edit is not None or message.edit_card:
-            return Delivered(None)  # cards and their updates come with the duty group's flow
+            return Delivered(None)  # no card to redraw: nothing a member would miss
         sent: str | None = None
         for part in split_text(_text(message), TEXT_LIMIT):
             try:
@@ -68,6 +93,54 @@ class WeComPush:
     async def close(self) -> None:
         """Close the API's connections."""
         await self.api.close()
+
+    async def _send_card(self, message: OutgoingMessage, request_id: int) -> str | None:
+        """Send the card to the member; keep its response code. Its ``msgid``."""
+        card = cards.render(message.text, message.buttons, cards.task_id(request_id))
+        try:
+            answer = await self.api.send(message.chat_id, _card(card))
+        except WeComApiError as error:
+            raise _refused(error) from None
+        if message.chat_id in str(answer.get("invaliduser", "")).split("|"):
+            raise DeliveryError(_NOT_REACHED, final=True)
+        code = answer.get("response_code")
+        if isinstance(code, str) and code:
+            async with self._database.transaction() as session:
+                await wecom_cards.keep(
+                    session, code, userid=message.chat_id, request_id=request_id,
+                    at=self._clock.now(),
+                )  # fmt: skip
+        return str(answer.get("msgid") or "") or None
+
+    async def _redraw(self, message: OutgoingMessage, request_id: int) -> None:
+        """Redraw the member's card with a response code; send it anew when none is left.
+
+        A code WeCom refuses (used by another way, or older than WeCom counts) costs only
+        itself: the next one is tried.
+        """
+        card = cards.render(message.text, message.buttons, cards.task_id(request_id))
+        while True:
+            async with self._database.transaction() as session:
+                code = await wecom_cards.take(
+                    session, userid=message.chat_id, request_id=request_id, now=self._clock.now()
+                )
+            if code is None:
+                await self._send_card(message, request_id)
+                return
+            try:
+                await self.api.update_template_card(
+                    [message.chat_id], code, {"template_card": card}
+                )
+            except WeComApiError as error:
+                if error.code is None or error.code in RETRIED_ERRORS:
+                    raise _refused(error) from None
+                log.info("wecom: a card's response code was refused (%s); next", error.code)
+                continue
+            return
+
+
+def _card(card: dict[str, Any]) -> dict[str, Any]:
+    return {"msgtype": "template_card", "template_card": card}
 
 
 def _text(message: OutgoingMessage) -> str:
