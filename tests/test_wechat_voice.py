@@ -145,9 +145,16 @@ async def test_a_voice_without_words_is_asked_to_type(site: Site, recognition: s
 
 
 async def test_a_voice_without_words_still_reaches_a_request_as_a_voice(site: Site) -> None:
-    # Kept from before: the group learns a voice came, and whom to ask for it.
+    # The voice itself goes with the follow-up; the sender fetches it for the group's chat.
     await open_request(site)
     await speak(site, ENTREPRENEUR, None, 600)
-    relayed = (await group_texts(site, card=False))[-1]
-    assert "附件：语音" in relayed
-    assert "请联系创业者" in relayed
+    async with site.bot.database.sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == GROUP_CHAT)
+            .order_by(OutboxMessage.id)
+        )
+        relayed = [row.payload for row in rows if not row.payload.get("card")][-1]
+    assert "补充" in str(relayed["text"])
+    carried = [(a["kind"], a["channel"]) for a in relayed.get("attachments") or []]
+    assert carried == [("voice", "wechat")]

@@ -102,9 +102,12 @@ async def test_after_reply_the_next_message_and_its_photo_reach_the_entrepreneur
         "</xml>"
     )
     assert (await site.wecom.post(image, site.stamp(), site.nonce())).status == 200
-    # The web chat cannot show a WeCom photo: the entrepreneur learns that there is one.
-    told = await entrepreneur_told(site, "服务专员张伟回复")
-    assert "照片" in told
+    # The photo goes with the reply: the web chat shows it by a signed link, made when read.
+    assert await entrepreneur_told(site, "服务专员张伟回复")
+    async with site.bot.database.sessions() as session:
+        rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == "e1"))
+        sent = [a for row in rows.all() for a in row.payload.get("attachments") or []]
+    assert [(a["kind"], a["channel"], a["ref"]) for a in sent] == [("photo", "wecom", media_id)]
 
 
 async def test_a_press_forgotten_after_an_hour_makes_no_move(site: Site) -> None:
