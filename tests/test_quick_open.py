@@ -189,7 +189,8 @@ async def _spaces_known(twins: Twins, count: int) -> list[Sender]:
 
 async def test_openings_at_once_get_distinct_numbers_in_one_batch(twins: Twins) -> None:
     quick = twins.quick
-    senders = await _spaces_known(twins, 16)
+    first, *senders = await _spaces_known(twins, 17)
+    await twins.both(first, "/new 先开的一件", "first")  # the year's counter counts on from 1
     writer = _writer(quick)
     batches, units = writer.batches, twins.lane_units
     replies = await asyncio.gather(
@@ -205,7 +206,7 @@ async def test_openings_at_once_get_distinct_numbers_in_one_batch(twins: Twins) 
     assert writer.batches - batches < 4  # they were written together
     rows = await stored(quick)
     numbers = {row.chat_id: row.number for row in rows["requests"]}
-    assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 17)]
+    assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 18)]
     for sender, told in zip(senders, replies, strict=True):
         assert numbers[sender.user_id] in told[0].text
 
