@@ -28,7 +28,7 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
-from handlers.quick import first_of, quick_new, quick_question, quick_rows
+from handlers.quick import first_of, quick_new, quick_opening, quick_question, quick_rows
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces, visitors
 from storage.pg_writer import PgWriter
@@ -212,7 +212,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         services,
         fallback=unknown,
         quick_lane=first_of(quick_question, quick_new),
-        rows_lane=quick_rows,
+        rows_lane=first_of(quick_rows, quick_opening),
     )
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}

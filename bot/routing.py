@@ -19,7 +19,7 @@ from bot.metrics import Metrics
 from bot.placing import InlinePolicy, Placed, last_edits
 from storage import outbox, quick
 from storage.outbox import OutboxStatus
-from storage.pg_writer import Question, Queued, SpokenFor
+from storage.pg_writer import Opening, Planned, Question, Queued, SpokenFor
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from knowledge.service import KnowledgeService
     from storage.answers import AnswerRow
     from storage.database import Database
-    from storage.pg_writer import PgWriter
+    from storage.pg_writer import Account, PgWriter
     from storage.questions import GapRow
     from storage.writer import Writer
 
@@ -45,6 +45,7 @@ __all__ = [
     "InlinePolicy",
     "NotQuick",
     "QuickLane",
+    "QuickOpening",
     "QuickRows",
     "QuickWork",
     "Router",
@@ -85,7 +86,16 @@ class QuickRows:
     """Called once the lane has answered the message (not a redelivery, not spoken for)."""
 
 
-RowsLane = Callable[[IncomingMessage, "Services"], QuickRows | None]
+@dataclass(frozen=True, slots=True)
+class QuickOpening:
+    """``/new text`` prepared on the event loop for PostgreSQL's writer."""
+
+    plan: Callable[[Account], Planned[Sequence[OutgoingMessage]] | None]
+    """Given the sender's account as stored, the request to open and what opening it says;
+    ``None``: the full path decides."""
+
+
+RowsLane = Callable[[IncomingMessage, "Services"], QuickRows | QuickOpening | None]
 """Prepares a message for the quick lane on PostgreSQL; ``None`` when it is not one for it."""
 
 
@@ -234,8 +244,8 @@ class Dispatcher:
             fallback: Runs when no route accepts the message (unknown command, odd input).
             quick_lane: Takes the commonest messages (plain questions, ``/new text``) through
                 the SQLite writer in one unit each, where there is one (:attr:`Services.writer`).
-            rows_lane: Takes plain questions through PostgreSQL's writer in batches, where there
-                is one (:attr:`Services.pg_writer`).
+            rows_lane: Takes plain questions and ``/new text`` through PostgreSQL's writer in
+                batches, where there is one (:attr:`Services.pg_writer`).
         """
         self.services = services
         self._quick_lane = quick_lane
@@ -359,33 +369,65 @@ class Dispatcher:
         self,
         message: IncomingMessage,
         inline: InlinePolicy | None,
-        rows: QuickRows,
+        rows: QuickRows | QuickOpening,
         writer: PgWriter,
     ) -> list[OutgoingMessage] | None:
         """:meth:`_handle` in a batch of PostgreSQL's writer; ``None``: take the full path."""
         now = self.services.clock.now()
         late = inline is not None and inline.too_late()
 
-        def replies(kept: int | None) -> tuple[list[Queued], Placed]:
-            placed = Placed.of(message, last_edits(rows.replies(kept)), inline, late=late)
-            if any(r.files_to_make or r.request_id is not None for r, _ in placed.replies):
-                raise NotQuick  # the quick outbox row carries neither: the full path does
+        def placed(replies: Sequence[OutgoingMessage]) -> tuple[list[Queued], Placed]:
+            done = Placed.of(message, last_edits(replies), inline, late=late)
+            if any(r.files_to_make for r, _ in done.replies):
+                raise NotQuick  # the quick outbox row carries none: the full path does
             queued = [
-                Queued(r.channel.value, r.chat_id, r.to_payload(), handed_back)
-                for r, handed_back in placed.replies
+                Queued(r.channel.value, r.chat_id, r.to_payload(), handed_back, r.request_id)
+                for r, handed_back in done.replies
             ]
-            return queued, placed
+            return queued, done
 
-        account = (message.channel.value, message.sender.user_id)
-        try:
-            done = await writer.run(
-                Question(message.key, now, *account, rows.answer, rows.gap, replies)
+        sender = message.sender
+        work: Question[Placed] | Opening[Placed]
+        if isinstance(rows, QuickOpening):
+            plan = rows.plan
+
+            def planned(account: Account) -> Planned[tuple[list[Queued], Placed]] | None:
+                opening = plan(account)
+                return None if opening is None else opening.then(placed)
+
+            work = Opening(
+                message.key,
+                now,
+                message.channel.value,
+                sender.user_id,
+                message.chat_id,
+                sender.display_name,
+                message.language.value,
+                planned,
             )
+        else:
+            asked = rows
+
+            def replies(kept: int | None) -> tuple[list[Queued], Placed]:
+                return placed(asked.replies(kept))
+
+            work = Question(
+                message.key,
+                now,
+                message.channel.value,
+                sender.user_id,
+                rows.answer,
+                rows.gap,
+                replies,
+            )
+        try:
+            done = await writer.run(work)
         except (NotQuick, SpokenFor):
             return None
         if isinstance(done, list):
             return self._redelivered(message, inline, done)
-        rows.handled()
+        if isinstance(rows, QuickRows):
+            rows.handled()
         return self._handled(message, done)
 
     def _handled(self, message: IncomingMessage, placed: Placed) -> list[OutgoingMessage]:

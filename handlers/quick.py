@@ -13,7 +13,8 @@ keeps the answer or the gap as the FAQ handler does. A message that is spoken fo
 path, whose handlers decide. Either way the replies and the rows kept are the same.
 
 On PostgreSQL the same question goes to PostgreSQL's writer as rows (:func:`quick_rows`), which
-it keeps for a whole batch of messages at once, with the same checks (:mod:`storage.pg_writer`).
+it keeps for a whole batch of messages at once, with the same checks (:mod:`storage.pg_writer`);
+``/new text`` goes there as the desk's plan (:func:`quick_opening`).
 
 ``/new text`` from an entrepreneur who wrote before goes to the desk's unit
 (:func:`bot.desk.quick_open.open_at_once`), which opens the request if their maker space is
@@ -24,30 +25,39 @@ full path decides.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import TypeVar
 
-from bot.desk.quick_open import Asker, open_at_once
+from bot.desk.quick_open import Asker, open_at_once, plan_opening
 from bot.domain import categories
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
-from bot.routing import NotQuick, QuickLane, QuickRows, QuickWork, Services
+from bot.routing import NotQuick, QuickOpening, QuickRows, QuickWork, Services
 from handlers.basics import answer, as_the_group_reads
 from handlers.commissioners import NUMBERED_REPLY
 from handlers.faq import ask
 from storage import quick
+from storage.pg_requests import Account, Planned
 
 __all__ = [
     "first_of",
     "opens_at_once",
     "plain_question",
     "quick_new",
+    "quick_opening",
     "quick_question",
     "quick_rows",
 ]
 
 
-def first_of(*lanes: QuickLane) -> QuickLane:
-    """One lane that hands a message to the first of ``lanes`` with a unit for it."""
+W = TypeVar("W")
 
-    def lane(message: IncomingMessage, services: Services) -> QuickWork | None:
+
+def first_of(
+    *lanes: Callable[[IncomingMessage, Services], W | None],
+) -> Callable[[IncomingMessage, Services], W | None]:
+    """One lane that hands a message to the first of ``lanes`` with work for it."""
+
+    def lane(message: IncomingMessage, services: Services) -> W | None:
         for each in lanes:
             work = each(message, services)
             if work is not None:
@@ -114,17 +124,22 @@ def opens_at_once(message: IncomingMessage) -> bool:
     )
 
 
+def _asker(message: IncomingMessage) -> Asker:
+    """Who asks to open a request, as the desk's opening unit knows them."""
+    sender = message.sender
+    return Asker(
+        message.channel, sender.user_id, message.chat_id, sender.display_name, message.language
+    )
+
+
 def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
     """The unit that opens the request ``/new text`` asks for; ``None`` for any other message."""
     roster = services.roster.current
     if not (opens_at_once(message) and roster.spaces):
         return None
     text = message.command_args
-    sender = message.sender
     unit = open_at_once(
-        Asker(
-            message.channel, sender.user_id, message.chat_id, sender.display_name, message.language
-        ),
+        _asker(message),
         categories.guess(text).id,
         as_the_group_reads(message, text),
         # The full path reads the clock once more for the dedup key; a unit runs within the
@@ -141,3 +156,25 @@ def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
         return answer(message, outcome)
 
     return work
+
+
+def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening | None:
+    """What PostgreSQL's writer opens for ``/new text``; ``None`` for any other message."""
+    roster = services.roster.current
+    if not (opens_at_once(message) and roster.spaces):
+        return None
+    text = message.command_args
+    plan = plan_opening(
+        _asker(message),
+        categories.guess(text).id,
+        as_the_group_reads(message, text),
+        now=services.clock.now(),
+        roster=roster,
+        calendar=services.calendar.current,
+    )
+
+    def told(account: Account) -> Planned[list[OutgoingMessage]] | None:
+        planned = plan(account)
+        return None if planned is None else planned.then(lambda outcome: answer(message, outcome))
+
+    return QuickOpening(told)

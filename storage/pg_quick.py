@@ -33,6 +33,7 @@ __all__ = [
     "keep_gaps",
     "replies_to",
     "spoken_for",
+    "utc",
 ]
 
 _WORKED_ON = [status.value for status in BEING_WORKED_ON]
@@ -83,18 +84,19 @@ ORDER BY n RETURNING id
 """
 
 _ENQUEUE = """
-INSERT INTO outbox (channel, chat_id, payload, created_at, inbound_key, status, attempts,
-    next_attempt_at, sent_at)
-SELECT channel, chat_id, payload::json, created_at, inbound_key, status, 0, created_at, sent_at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-    $7::timestamptz[])
-    WITH ORDINALITY AS queued(channel, chat_id, payload, created_at, inbound_key, status,
-        sent_at, n)
+INSERT INTO outbox (channel, chat_id, payload, created_at, inbound_key, request_id, status,
+    attempts, next_attempt_at, sent_at)
+SELECT channel, chat_id, payload::json, created_at, inbound_key, request_id, status, 0,
+    created_at, sent_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::int[],
+    $7::text[], $8::timestamptz[])
+    WITH ORDINALITY AS queued(channel, chat_id, payload, created_at, inbound_key, request_id,
+        status, sent_at, n)
 ORDER BY n
 """
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """``moment`` as the ORM stores a :class:`storage.models.UtcDateTime`."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass a timezone-aware time")
@@ -119,7 +121,7 @@ async def claim_keys(connection: Any, claims: Sequence[tuple[str, datetime]]) ->
     :func:`storage.quick.claim_key` for a batch. On a key another transaction has just claimed,
     the statement waits for that transaction, then finds the key taken or free.
     """
-    rows = await connection.fetch(_CLAIM, [k for k, _ in claims], [_utc(t) for _, t in claims])
+    rows = await connection.fetch(_CLAIM, [k for k, _ in claims], [utc(t) for _, t in claims])
     return {str(row[0]) for row in rows}
 
 
@@ -148,7 +150,7 @@ async def _kept(
 ) -> list[int]:
     """Run ``insert`` on the arrays of ``rows``' ``columns``; the new ids in the rows' order."""
     arrays = [
-        [_utc(value) if isinstance(value, datetime) else value for value in values]
+        [utc(value) if isinstance(value, datetime) else value for value in values]
         for values in ([row[column] for row in rows] for column in columns)
     ]
     return sorted(int(row[0]) for row in await connection.fetch(insert, *arrays))
@@ -163,6 +165,8 @@ class Queued:
     payload: dict[str, object]
     handed_back: bool
     """Handed back in the HTTP response: stored sent, never pushed; otherwise pending."""
+    request_id: int | None = None
+    """The request the reply is about, if any (a request's confirmation names it)."""
 
 
 async def enqueue(connection: Any, replies: Sequence[tuple[str, datetime, Queued]]) -> None:
@@ -170,7 +174,7 @@ async def enqueue(connection: Any, replies: Sequence[tuple[str, datetime, Queued
 
     Each comes with the key of the message it answers and the time that was handled at.
     """
-    at = [_utc(now) for _, now, _ in replies]
+    at = [utc(now) for _, now, _ in replies]
     await connection.execute(
         _ENQUEUE,
         [reply.channel for _, _, reply in replies],
@@ -178,6 +182,7 @@ async def enqueue(connection: Any, replies: Sequence[tuple[str, datetime, Queued
         [json.dumps(reply.payload) for _, _, reply in replies],
         at,
         [key for key, _, _ in replies],
+        [reply.request_id for _, _, reply in replies],
         [
             (OutboxStatus.HANDED_BACK if reply.handed_back else OutboxStatus.PENDING).value
             for _, _, reply in replies

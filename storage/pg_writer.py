@@ -1,4 +1,4 @@
-"""PostgreSQL's writer: the quick lane's questions kept in batches over one asyncpg connection.
+"""PostgreSQL's writer: the quick lane's messages kept in batches over one asyncpg connection.
 
 The SQLite writer (:mod:`storage.writer`) runs a unit of plain SQL per message in a savepoint.
 On PostgreSQL each statement is a round trip to the server, so this writer works on the whole
@@ -13,6 +13,12 @@ next batch, and in one transaction it
    name them) has each message's replies made (:attr:`Question.replies`);
 4. adds the replies to the outbox, and commits.
 
+``/new text`` (an :class:`Opening`) goes through the same steps: before its key is claimed, its
+account is read (the person, their maker space, a conversation in progress) and the desk decides
+from it whether to open the request here (:attr:`Opening.plan`) or leave it to the full path;
+the requests opened in a batch take their numbers from one update of the year's counter, whose
+row stays locked until the batch commits (:mod:`storage.pg_requests`).
+
 Every caller is answered after the commit that holds its message. A batch whose transaction
 fails (a value the database refuses, a reply that cannot go this way) is run again one message
 per transaction, so only the bad message fails. A lost connection or a server that does not
@@ -20,7 +26,8 @@ answer fails the batch with :class:`~storage.database.Unavailable`, as the ORM p
 again later"; the next batch connects afresh.
 
 A key twice in one batch (a redelivery that arrives while its first delivery waits) goes in the
-next batch, where it is a redelivery like any other.
+next batch, where it is a redelivery like any other; so does an account's second opening, which
+must find the first one's person as the first one left it.
 
 There is no process-wide write lock on PostgreSQL, here or on the ORM path: a ``/new`` (full
 path) and a plain question of the same account in flight at once may be ordered either way,
@@ -41,15 +48,16 @@ from typing import Any, Generic, TypeVar
 import asyncpg  # type: ignore[import-untyped]  # no stubs
 from sqlalchemy import make_url
 
-from storage import pg_quick
+from storage import pg_quick, pg_requests
 from storage.answers import AnswerRow
 from storage.database import CLOSE_LIMIT, UNAVAILABLE, Database, Unavailable, connect_options
 from storage.pg_quick import Queued
+from storage.pg_requests import Account, Event, Planned, Touch
 from storage.questions import GapRow
 from storage.quick import StoredReply
 from storage.writer import tell
 
-__all__ = ["PgWriter", "Question", "Queued", "SpokenFor"]
+__all__ = ["Account", "Opening", "PgWriter", "Planned", "Question", "Queued", "SpokenFor", "Work"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +69,11 @@ is dropped and the batch's callers told to try again later."""
 
 
 class SpokenFor(Exception):
-    """The asker is in a conversation or has a request being worked on: the full path's."""
+    """The message is the full path's; nothing was kept of it.
+
+    Its asker is in a conversation or has a request being worked on, or (``/new text``) the
+    desk leaves it to the full path.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,32 @@ class Question(Generic[T]):
     again one by one): it reads and writes nothing else; what it raises goes to the caller."""
 
 
+@dataclass(frozen=True, slots=True)
+class Opening(Generic[T]):
+    """``/new text`` prepared on the event loop, for the writer to open the request."""
+
+    key: str
+    """The message's dedup key."""
+    now: datetime
+    """When it is handled: the key's time, the request's and its replies'."""
+    channel: str
+    user_id: str
+    chat_id: str
+    """The chat that reaches the sender, remembered for their account."""
+    display_name: str | None
+    """The name the sender goes by, if the channel tells it."""
+    language: str
+    """The sender's language, remembered for their person."""
+    plan: Callable[[Account], Planned[tuple[Sequence[Queued], T]] | None]
+    """Given the account as stored (it wrote before), the request to open, its replies and
+    the caller's result; ``None``: the full path decides (nothing was kept). Runs inside the
+    batch and may run twice: it reads and writes nothing else."""
+
+
+Work = Question[T] | Opening[T]
+"""What the writer keeps: a plain question or an opening."""
+
+
 class PgWriter:
     """One process's writer for the quick lane on PostgreSQL, committing questions in batches."""
 
@@ -96,24 +134,24 @@ class PgWriter:
         self._database = database
         self._dsn = make_url(database.url).set(drivername="postgresql")
         self._connection: Any = None
-        self._queued: list[tuple[Question[Any], asyncio.Future[Any]]] = []
+        self._queued: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
         self.batches = 0
         """Transactions committed so far (a batch, or one message of a failed batch)."""
         self.units = 0
-        """Questions settled so far: kept, redelivered, stepped aside or failed."""
+        """Messages settled so far: kept, redelivered, stepped aside or failed."""
 
-    async def run(self, question: Question[T]) -> T | list[StoredReply]:
-        """Keep ``question`` in the next batch; its result once committed.
+    async def run(self, question: Work[T]) -> T | list[StoredReply]:
+        """Keep ``question`` (or open its request) in the next batch; its result once committed.
 
         For a redelivered message, the result is the replies stored for its first delivery.
 
         Raises:
             SpokenFor: The message is the full path's; nothing was kept of it.
             storage.database.Unavailable: The database cannot serve now; nothing was kept.
-            Exception: Whatever ``question.replies`` raised, or the database's refusal of its
-                values; nothing was kept of it, the batch's other messages were.
+            Exception: Whatever ``question.replies`` (or ``plan``) raised, or the database's
+                refusal of its values; nothing was kept of it, the batch's other messages were.
         """
         if self._closed:
             raise Unavailable("BEGIN", None, ConnectionError("the writer is closed"))
@@ -149,12 +187,13 @@ class PgWriter:
     async def _flush(self) -> None:
         try:
             while self._queued:
-                batch: list[tuple[Question[Any], asyncio.Future[Any]]] = []
-                later: list[tuple[Question[Any], asyncio.Future[Any]]] = []
-                keys: set[str] = set()
+                batch: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+                later: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+                taken: set[tuple[str, ...]] = set()
                 for queued in self._queued:
-                    (later if queued[0].key in keys else batch).append(queued)
-                    keys.add(queued[0].key)
+                    marks = _marks(queued[0])
+                    (later if taken & marks else batch).append(queued)
+                    taken |= marks
                 self._queued = later
                 outcomes = await self._settle([question for question, _ in batch])
                 self.units += len(batch)
@@ -162,7 +201,7 @@ class PgWriter:
         finally:
             self._flushing = None
 
-    async def _settle(self, batch: Sequence[Question[Any]]) -> list[tuple[bool, Any]]:
+    async def _settle(self, batch: Sequence[Work[Any]]) -> list[tuple[bool, Any]]:
         """Each question's outcome: ``(True, result)`` or ``(False, error)``."""
         try:
             return await self._commit(batch)
@@ -183,7 +222,7 @@ class PgWriter:
                 outcomes.append((False, error))
         return outcomes
 
-    async def _commit(self, batch: Sequence[Question[Any]]) -> list[tuple[bool, Any]]:
+    async def _commit(self, batch: Sequence[Work[Any]]) -> list[tuple[bool, Any]]:
         """One transaction for ``batch``; each question's outcome once it is committed."""
         connection = await self._connect()
         try:
@@ -217,20 +256,52 @@ class PgWriter:
                 connection.terminate()
 
 
-async def _keep(connection: Any, batch: Sequence[Question[Any]]) -> list[tuple[bool, Any]]:
-    """The batch's statements, in its transaction; each question's outcome."""
+def _marks(work: Work[Any]) -> set[tuple[str, ...]]:
+    """What no two messages of one batch may share: the key, an opening's account."""
+    if isinstance(work, Opening):
+        return {("key", work.key), ("opens", work.channel, work.user_id)}
+    return {("key", work.key)}
+
+
+async def _keep(connection: Any, batch: Sequence[Work[Any]]) -> list[tuple[bool, Any]]:
+    """The batch's statements, in its transaction; each message's outcome."""
     outcomes: list[tuple[bool, Any]] = [(False, SpokenFor()) for _ in batch]
-    spoken = await pg_quick.spoken_for(connection, [(q.channel, q.user_id) for q in batch])
-    free = [n for n in range(len(batch)) if n not in spoken]
-    claimed = await pg_quick.claim_keys(connection, [(batch[n].key, batch[n].now) for n in free])
-    again = [n for n in free if batch[n].key not in claimed]
+    asks = {n: work for n, work in enumerate(batch) if isinstance(work, Question)}
+    opens = {n: work for n, work in enumerate(batch) if isinstance(work, Opening)}
+    free = set(asks)
+    if asks:
+        spoken = await pg_quick.spoken_for(
+            connection, [(q.channel, q.user_id) for q in asks.values()]
+        )
+        free -= {n for i, n in enumerate(asks) if i in spoken}
+    plans = await _plans(connection, opens) if opens else {}
+    free |= plans.keys()
+    ordered = sorted(free)
+    claimed = await pg_quick.claim_keys(connection, [(batch[n].key, batch[n].now) for n in ordered])
+    again = [n for n in ordered if batch[n].key not in claimed]
     if again:
         stored = await pg_quick.replies_to(connection, [batch[n].key for n in again])
         for n in again:
             outcomes[n] = (True, stored[batch[n].key])
-    fresh = [n for n in free if batch[n].key in claimed]
-    answers = {n: answer for n in fresh if (answer := batch[n].answer) is not None}
-    gaps = {n: gap for n in fresh if n not in answers and (gap := batch[n].gap) is not None}
+    fresh = [n for n in ordered if batch[n].key in claimed]
+    made = await _answered(connection, {n: asks[n] for n in fresh if n in asks})
+    made |= await _opened(connection, {n: (opens[n], plans[n]) for n in fresh if n in plans})
+    queued: list[tuple[str, datetime, Queued]] = []
+    for n in fresh:
+        replies, result = made[n]
+        queued += [(batch[n].key, batch[n].now, reply) for reply in replies]
+        outcomes[n] = (True, result)
+    if queued:
+        await pg_quick.enqueue(connection, queued)
+    return outcomes
+
+
+async def _answered(
+    connection: Any, fresh: dict[int, Question[Any]]
+) -> dict[int, tuple[Sequence[Queued], Any]]:
+    """Keep the fresh questions' answers and gaps; each one's replies and result."""
+    answers = {n: answer for n, q in fresh.items() if (answer := q.answer) is not None}
+    gaps = {n: gap for n, q in fresh.items() if n not in answers and (gap := q.gap) is not None}
     kept: dict[int, int] = {}
     if answers:
         ids = await pg_quick.keep_answers(connection, list(answers.values()))
@@ -238,12 +309,58 @@ async def _keep(connection: Any, batch: Sequence[Question[Any]]) -> list[tuple[b
     if gaps:
         ids = await pg_quick.keep_gaps(connection, list(gaps.values()))
         kept.update(zip(gaps, ids, strict=True))
-    queued: list[tuple[str, datetime, Queued]] = []
-    for n in fresh:
-        question = batch[n]
-        replies, result = question.replies(kept.get(n))
-        queued += [(question.key, question.now, reply) for reply in replies]
-        outcomes[n] = (True, result)
-    if queued:
-        await pg_quick.enqueue(connection, queued)
-    return outcomes
+    return {n: question.replies(kept.get(n)) for n, question in fresh.items()}
+
+
+_Plan = tuple[Account, Planned[tuple[Sequence[Queued], Any]]]
+
+
+async def _plans(connection: Any, opens: dict[int, Opening[Any]]) -> dict[int, _Plan]:
+    """The openings the desk takes here, with their accounts as stored and its plans."""
+    found = await pg_requests.accounts(connection, [(o.channel, o.user_id) for o in opens.values()])
+    plans: dict[int, _Plan] = {}
+    for i, (n, opening) in enumerate(opens.items()):
+        account = found.get(i)
+        planned = None if account is None else opening.plan(account)
+        if account is not None and planned is not None:
+            plans[n] = (account, planned)
+    return plans
+
+
+async def _opened(
+    connection: Any, fresh: dict[int, tuple[Opening[Any], _Plan]]
+) -> dict[int, tuple[Sequence[Queued], Any]]:
+    """Open the fresh openings' requests, in the batch's order; each one's replies and result."""
+    if not fresh:
+        return {}
+    await pg_requests.touch(
+        connection,
+        [
+            Touch(
+                o.channel,
+                o.user_id,
+                o.chat_id,
+                planned.at,
+                account.person_id,
+                o.display_name or account.display_name,
+                o.language,
+            )
+            for o, (account, planned) in fresh.values()
+        ],
+    )
+    numbers: dict[int, str] = {}
+    for year in sorted({planned.year for _, (_, planned) in fresh.values()}):
+        those = [n for n, (_, (_, planned)) in fresh.items() if planned.year == year]
+        numbers.update(
+            zip(those, await pg_requests.next_numbers(connection, year, len(those)), strict=True)
+        )
+    rows = [planned.columns(numbers[n]) for n, (_, (_, planned)) in fresh.items()]
+    ids = dict(zip(fresh, await pg_requests.insert_requests(connection, rows), strict=True))
+    await pg_requests.add_events(
+        connection,
+        [
+            Event(ids[n], planned.at, planned.kind, planned.actor, planned.text, planned.data)
+            for n, (_, (_, planned)) in fresh.items()
+        ],
+    )
+    return {n: planned.replies(ids[n], numbers[n]) for n, (_, (_, planned)) in fresh.items()}

@@ -67,9 +67,8 @@ async def test_every_message_gets_the_same_replies_and_rows_with_or_without_the_
         "创业担保贷款的额度是多少？",
     ]
     # Ten plain questions went to the writer: six answered there, and four found spoken for
-    # (mid-intake, a request being worked on) were handed to the full path; and on SQLite one
-    # ``/new`` (PostgreSQL opens requests on the full path).
-    assert twins.lane_units == (11 if twins.quick.services.writer is not None else 10)
+    # (mid-intake, a request being worked on) were handed to the full path; and one ``/new``.
+    assert twins.lane_units == 11
     assert twins.full_units == 0
 
 

@@ -1,27 +1,38 @@
-"""``/new text`` through SQLite's writer: the request opened exactly as the full path opens it.
+"""``/new text`` through the writer: the request opened exactly as the full path opens it.
 
-Two bots on two databases get the same messages, one with the quick lane and one whose
-dispatcher has none; every reply and every row (requests with their numbers and due dates,
-events, outbox rows to the entrepreneur and the duty group, people, accounts, counters,
-conversations, inbound keys) must be the same. Each message is also checked to have taken the
-path it should: the lane (the writer alone), or the full path after the unit found it not
-quick, or the full path at once.
+Two bots on two databases (SQLite, and PostgreSQL) get the same messages, one with the quick
+lane and one whose dispatcher has none; every reply and every row (requests with their numbers
+and due dates, events, outbox rows to the entrepreneur and the duty group, people, accounts,
+counters, conversations, inbound keys) must be the same. Each message is also checked to have
+taken the path it should: the lane (the writer alone), or the full path after the writer found
+it not quick, or the full path at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]  # no stubs
 import pytest
+import sqlalchemy
 from sqlalchemy import Row
 
+from bot.app import Bot, create_bot
+from bot.clock import ManualClock
 from bot.messages import Channel, IncomingMessage, Language, Sender
-from bot.routing import InlinePolicy
-from tests.support.desk import ENTREPRENEUR, OTHER, ROSTER
+from bot.routing import Dispatcher, InlinePolicy
+from bot.settings import load_settings
+from handlers import ROUTERS
+from handlers.basics import unknown
+from storage.pg_writer import PgWriter
+from storage.writer import Writer
+from tests.support.databases import scratch_postgres
+from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, ROSTER
 from tests.support.twins import Twins, stored, twin_bots
 
 SAM = Sender(Channel.TELEGRAM, "5001", "Sam", Language.EN)
@@ -62,11 +73,20 @@ WITHOUT_PKU = ROSTER.replace(
 """The test roster once the second maker space has left it."""
 
 
-@pytest.fixture
-async def twins(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Twins]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def twins(
+    request: pytest.FixtureRequest, tmp_path: Path, faq_dir: Path
+) -> AsyncIterator[Twins]:
     """A bot with the quick lane, and a bot on its own database whose dispatcher has none."""
-    async with twin_bots(tmp_path, faq_dir, ROSTER) as both:
+    server = request.getfixturevalue("postgres_server") if request.param == "postgres" else None
+    async with twin_bots(tmp_path, faq_dir, ROSTER, server) as both:
         yield both
+
+
+def _writer(bot: Bot) -> Writer | PgWriter:
+    writer = bot.services.writer or bot.services.pg_writer
+    assert writer is not None
+    return writer
 
 
 async def _path_taken(twins: Twins, sender: Sender, text: str, key: str, choice: str | None) -> str:
@@ -169,9 +189,10 @@ async def _spaces_known(twins: Twins, count: int) -> list[Sender]:
 
 async def test_openings_at_once_get_distinct_numbers_in_one_batch(twins: Twins) -> None:
     quick = twins.quick
-    senders = await _spaces_known(twins, 16)
-    assert quick.services.writer is not None
-    batches, units = quick.services.writer.batches, twins.lane_units
+    first, *senders = await _spaces_known(twins, 17)
+    await twins.both(first, "/new 先开的一件", "first")  # the year's counter counts on from 1
+    writer = _writer(quick)
+    batches, units = writer.batches, twins.lane_units
     replies = await asyncio.gather(
         *(
             quick.dispatcher.handle(
@@ -182,23 +203,38 @@ async def test_openings_at_once_get_distinct_numbers_in_one_batch(twins: Twins) 
         )
     )
     assert twins.lane_units == units + 16
-    assert quick.services.writer.batches - batches < 4  # they were written together
+    assert writer.batches - batches < 4  # they were written together
     rows = await stored(quick)
     numbers = {row.chat_id: row.number for row in rows["requests"]}
-    assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 17)]
+    assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 18)]
     for sender, told in zip(senders, replies, strict=True):
         assert numbers[sender.user_id] in told[0].text
+
+
+_REFUSE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN NEW.text = '失败'"
+        " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN IF NEW.text = '失败' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON requests FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+_ALLOW = {"sqlite": ["DROP TRIGGER refuse"], "postgresql": ["DROP TRIGGER refuse ON requests"]}
+
+
+async def _run(bot: Bot, statements: dict[str, list[str]]) -> None:
+    async with bot.database.transaction() as session:
+        for statement in statements[bot.database.engine.dialect.name]:
+            await session.execute(sqlalchemy.text(statement))
 
 
 async def test_an_opening_that_fails_costs_only_itself(twins: Twins) -> None:
     quick = twins.quick
     senders = await _spaces_known(twins, 4)
-    assert quick.database.file is not None
-    with sqlite3.connect(quick.database.file) as database:
-        database.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON requests WHEN NEW.text = '失败'"
-            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+    await _run(quick, _REFUSE)
     texts = ["第一件", "失败", "第三件", "第四件"]
     messages = [
         IncomingMessage(s, s.user_id, f"/new {text}", f"new-{s.user_id}", quick.clock.now())
@@ -208,7 +244,7 @@ async def test_an_opening_that_fails_costs_only_itself(twins: Twins) -> None:
         *(quick.dispatcher.handle(m, inline=InlinePolicy()) for m in messages),
         return_exceptions=True,
     )
-    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert isinstance(outcomes[1], sqlite3.IntegrityError | asyncpg.RaiseError), outcomes[1]
     rows = await stored(quick)
     # The others opened, numbered with no gap: the failed one's number went back with it.
     assert [(row.number, row.chat_id) for row in rows["requests"]] == [
@@ -218,8 +254,56 @@ async def test_an_opening_that_fails_costs_only_itself(twins: Twins) -> None:
     ]
     assert "new-u1" not in {row.key for row in rows["inbound_keys"]}
     assert not [row for row in rows["outbox"] if row.inbound_key == "new-u1"]
-    with sqlite3.connect(quick.database.file) as database:
-        database.execute("DROP TRIGGER refuse")
+    await _run(quick, _ALLOW)
     # Nothing of it was kept: delivered again, it opens.
     again = await quick.dispatcher.handle(messages[1], inline=InlinePolicy())
     assert "2026-0004" in again[0].text
+
+
+@pytest.mark.postgres
+async def test_two_processes_opening_at_once_never_share_a_number(
+    postgres_server: str, tmp_path: Path, faq_dir: Path
+) -> None:
+    """Two bots on one database, as two processes: each its own writer's connection."""
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(scratch_postgres(postgres_server, migrated=True))
+        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        one, two = [await create_bot(settings, ManualClock(MONDAY)) for _ in range(2)]
+        stack.push_async_callback(one.close)
+        stack.push_async_callback(two.close)
+        full = Dispatcher(two.services, fallback=unknown)  # the second's full path, at once
+        full.include(*ROUTERS)
+        senders = [Sender(Channel.WEB, f"u{n}", f"创业者{n}") for n in range(30)]
+        for sender in senders:
+            space = IncomingMessage(
+                sender,
+                sender.user_id,
+                "",
+                f"space-{sender.user_id}",
+                MONDAY,
+                choice="space:baodi-eco",
+            )
+            await one.dispatcher.handle(space)
+        messages = [
+            IncomingMessage(s, s.user_id, f"/new 第{n}件事", f"new-{n}", MONDAY)
+            for n, s in enumerate(senders)
+        ]
+        takers = [one.dispatcher, two.dispatcher, full]
+        # The first message is also delivered again, to the other process, at the same time.
+        told = await asyncio.gather(
+            *(takers[n % 3].handle(m, inline=InlinePolicy()) for n, m in enumerate(messages)),
+            two.dispatcher.handle(messages[0], inline=InlinePolicy()),
+        )
+        assert _writer(one).units >= 10
+        assert _writer(two).units >= 10
+        rows = await stored(one)
+        numbers = {row.chat_id: row.number for row in rows["requests"]}
+        assert sorted(numbers.values()) == [f"2026-{n:04d}" for n in range(1, 31)]
+        for sender, replies in zip(senders, told, strict=False):
+            assert numbers[sender.user_id] in replies[0].text
+        assert [r.to_payload() for r in told[-1]] == [r.to_payload() for r in told[0]]
+        assert rows["counters"][0].value == 30
+        assert len(rows["request_events"]) == 30
+        assert len([row for row in rows["outbox"] if row.request_id is not None]) == 60

@@ -11,6 +11,11 @@ its id, and the texts that name them.
 It takes only the usual case: an entrepreneur who wrote before, whose maker space the roster
 knows, with no conversation in progress. For anything else the unit says so (``None``), its
 writes are undone and the full path decides.
+
+On PostgreSQL the same decisions make a plan for PostgreSQL's writer instead
+(:func:`plan_opening`): given the account as the batch reads it, the request to open, or
+``None``; the writer writes the batch's requests together (:mod:`storage.pg_requests`) and the
+plan says what each one's opening tells.
 """
 
 from __future__ import annotations
@@ -31,12 +36,16 @@ from bot.domain.workdays import WorkCalendar
 from bot.logs import about
 from bot.messages import Channel, Language
 from storage import quick, quick_requests
-from storage.models import Request
+from storage.models import Person, Request
+from storage.pg_requests import Account, Planned
 
-__all__ = ["Asker", "OpenUnit", "open_at_once"]
+__all__ = ["Asker", "OpenPlan", "OpenUnit", "open_at_once", "plan_opening"]
 
 OpenUnit = Callable[[sqlite3.Connection], Outcome | None]
 """Opens the request on the writer's connection; ``None``: the full path must decide."""
+OpenPlan = Callable[[Account], Planned[Outcome] | None]
+"""Given the account as stored, the request PostgreSQL's writer opens; ``None``: the full
+path must decide."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +138,78 @@ def open_at_once(
         return Outcome(messages=messages, request=request)
 
     return unit
+
+
+def plan_opening(
+    asker: Asker,
+    category_id: str,
+    text: str,
+    *,
+    now: datetime,
+    roster: Roster,
+    calendar: WorkCalendar,
+) -> OpenPlan:
+    """What opens ``asker``'s request of ``category_id`` saying ``text`` at ``now``, on PostgreSQL.
+
+    The decisions of :func:`open_at_once`, made on the account the writer's batch reads.
+
+    Args:
+        asker: The entrepreneur's account.
+        category_id: The kind of matter.
+        text: What is needed.
+        now: The moment it opens.
+        roster: The roster in service (spaces, duty groups).
+        calendar: The working-day calendar in service.
+    """
+    turn = _Unit(now, roster, calendar)
+    when = dated(turn, category_id)
+    known = {space.id for space in roster.spaces}
+    channel = asker.channel.value
+
+    def plan(account: Account) -> Planned[Outcome] | None:
+        if account.space_id is None or account.space_id not in known:
+            return None  # the full path asks for the maker space
+        if account.in_conversation:
+            return None  # the full path ends it first
+        opening = Opening(
+            account.person_id, channel, asker.chat_id, category_id, text, None, account.space_id
+        )
+        try:
+            routing = routed(turn, opening, when)
+        except KeyError:
+            return None  # no group serves the space: the full path says what
+        # As :func:`storage.quick_requests.identify` leaves the person.
+        person = quick_requests.detached(
+            Person,
+            id=account.person_id,
+            display_name=asker.display_name or account.display_name,
+            language=asker.language.value,
+            space_id=account.space_id,
+        )
+
+        def replies(request_id: int, number: str) -> Outcome:
+            request = quick_requests.detached(Request, id=request_id, **routing.columns(number))
+            # In the writer's task, the number marks this opening's lines only, not the next.
+            with about(None):
+                announce(request, routing.group)
+                messages = opened(
+                    turn,
+                    Entrepreneur(person, asker.language),
+                    request,
+                    routing.group,
+                    routing.space,
+                )
+            return Outcome(messages=messages, request=request)
+
+        return Planned(
+            routing.year,
+            now,
+            routing.columns,
+            EventKind.OPENED.value,
+            ENTREPRENEUR,
+            text,
+            routing.event_data(),
+            replies,
+        )
+
+    return plan
