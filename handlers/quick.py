@@ -24,6 +24,7 @@ full path decides.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from bot.desk.quick_open import Asker, open_at_once
 from bot.domain import categories
@@ -45,16 +46,41 @@ __all__ = [
 
 
 def first_of(*lanes: QuickLane) -> QuickLane:
-    """One lane that hands a message to the first of ``lanes`` with a unit for it."""
+    """One lane that hands a message to each of ``lanes`` with a unit for it, in turn.
+
+    Their units are tried in that order inside one unit: the first that does not find the
+    message :class:`NotQuick` answers it, and whatever the ones before wrote is undone. A
+    message only one lane takes (a command, a button) goes to that lane's unit alone.
+    """
 
     def lane(message: IncomingMessage, services: Services) -> QuickWork | None:
-        for each in lanes:
-            work = each(message, services)
-            if work is not None:
-                return work
-        return None
+        works = [work for each in lanes if (work := each(message, services)) is not None]
+        if len(works) > 1:
+            return _in_turn(works)
+        return works[0] if works else None
 
     return lane
+
+
+def _in_turn(works: list[QuickWork]) -> QuickWork:
+    """One unit that tries ``works`` in turn, each but the last in a savepoint of its own."""
+    *tried, last = works
+
+    def work(connection: sqlite3.Connection) -> Sequence[OutgoingMessage]:
+        for each in tried:
+            connection.execute("SAVEPOINT lane")
+            try:
+                replies = each(connection)
+            except NotQuick:
+                connection.execute("ROLLBACK TO lane")
+                connection.execute("RELEASE lane")
+                continue
+            # Any other error goes on to the writer, whose rollback of the unit ends this too.
+            connection.execute("RELEASE lane")
+            return replies
+        return last(connection)
+
+    return work
 
 
 def plain_question(message: IncomingMessage) -> bool:

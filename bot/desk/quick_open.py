@@ -33,7 +33,7 @@ from bot.messages import Channel, Language
 from storage import quick, quick_requests
 from storage.models import Request
 
-__all__ = ["Asker", "OpenUnit", "open_at_once"]
+__all__ = ["Asker", "OpenUnit", "UnitTurn", "open_at_once"]
 
 OpenUnit = Callable[[sqlite3.Connection], Outcome | None]
 """Opens the request on the writer's connection; ``None``: the full path must decide."""
@@ -51,7 +51,7 @@ class Asker:
 
 
 @dataclass(frozen=True, slots=True)
-class _Unit:
+class UnitTurn:
     """The :class:`~bot.desk.turn.Turn` of a writer unit: its statements are plain SQL."""
 
     now: datetime
@@ -83,7 +83,7 @@ def open_at_once(
         roster: The roster in service (spaces, duty groups).
         calendar: The working-day calendar in service.
     """
-    turn = _Unit(now, roster, calendar)
+    turn = UnitTurn(now, roster, calendar)
     when = dated(turn, category_id)
     known = {space.id for space in roster.spaces}
     channel = asker.channel.value
