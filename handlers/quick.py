@@ -1,8 +1,9 @@
 """The quick lane: the commonest messages handled in one unit each of the SQLite writer.
 
-Two kinds take it, tried in turn (:func:`first_of`): plain questions, answered from the FAQ
-(:func:`quick_question`), and ``/new text``, which the desk opens at once
-(:func:`quick_new`).
+Two kinds take it here, tried in turn (:func:`first_of`): plain questions, answered from the
+FAQ (:func:`quick_question`), and ``/new text``, which the desk opens at once
+(:func:`quick_new`); an entrepreneur's moves (ratings, confirmations, follow-ups, 👍/👎) take
+it through :mod:`handlers.quick_moves`.
 
 Most messages are policy questions from people with no conversation in progress and no request
 being worked on. For those, every route before the FAQ passes: the message is no command or

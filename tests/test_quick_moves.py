@@ -22,13 +22,14 @@ from sqlalchemy import Row, select
 
 from bot.app import Bot
 from bot.clock import ManualClock
-from bot.messages import Channel, IncomingMessage, Sender
+from bot.messages import Channel, IncomingMessage, Language, Sender
 from bot.routing import InlinePolicy
 from storage.models import Pause
 from tests.support.desk import ENTREPRENEUR, OTHER, ROSTER, ZHANG
 from tests.support.twins import Twins, stored, twin_bots
 
 RENAMED = Sender(Channel.WEB, ENTREPRENEUR.user_id, "陈总")
+IN_ENGLISH = Sender(Channel.WEB, ENTREPRENEUR.user_id, "陈总", Language.EN)
 ASKER = Sender(Channel.TELEGRAM, "5001", "Sam")
 
 LANE = "lane"
@@ -64,7 +65,7 @@ ANSWERED: list[Step] = [
     (ENTREPRENEUR, "", "req:rate:2026-0001:3", LANE),  # rated already: 5 stands
     (ENTREPRENEUR, "", "req:rate:2026-0009:3", FELL_BACK),  # no such request
     (ENTREPRENEUR, "", "req:rate:2026-0001:9", FULL),  # no such stars: never offered
-    (ENTREPRENEUR, "", "req:confirm:2026-0001", LANE),  # closed
+    (IN_ENGLISH, "", "req:confirm:2026-0001", LANE),  # closed; told in English
     (ENTREPRENEUR, "", "req:confirm:2026-0001", FELL_BACK),  # closed already: refused
     (ENTREPRENEUR, "", "req:rate:2026-0001:2", LANE),  # still 5
     (ENTREPRENEUR, "", "req:reopen:2026-0001", FULL),  # refused, on the full path
@@ -155,6 +156,7 @@ async def test_each_move_gets_the_same_replies_and_rows_with_or_without_the_lane
     assert [pause.ended_at is not None for pause in rows["request_pauses"]] == [True]
     told = [str(row.payload) for row in rows["outbox"] if row.chat_id == "e1"]
     assert any("的答复期限调整为" in text for text in told)  # the due moved
+    assert any("Request 2026-0001 is closed" in text for text in told)  # in English
     cards = [str(row.payload) for row in rows["outbox"] if row.chat_id.startswith("-100")]
     assert any("陈总" in card and "照片已经发到邮箱了" not in card for card in cards)
     assert [(row.chat_id, row.rating) for row in rows["answered_questions"]] == [
