@@ -63,30 +63,28 @@ def quick_press(message: IncomingMessage, services: Services) -> QuickWork | Non
 def quick_follow_up(message: IncomingMessage, services: Services) -> QuickWork | None:
     """The unit that adds plain text to the sender's request; ``None``: not plain text.
 
-    Matching the text against the FAQ is needed only for a request not waiting on the
-    entrepreneur; the unit does it then, on the writer's thread (the matcher only reads).
+    Every plain question is offered here too, and most are answered as questions first: so
+    the unit is built only when it runs, on the writer's thread. Matching the text against
+    the FAQ is needed only for a request not waiting on the entrepreneur; the unit does it
+    then (the matcher only reads).
     """
     if not plain_question(message):
         return None
-    roster, base = services.roster.current, services.knowledge.current
+    now = services.clock.now()
+    roster, calendar = services.roster.current, services.calendar.current
+    base = services.knowledge.current
 
     def joins(request: Request) -> bool:
         return taken_as(message, request, base) is Taken.FOLLOW_UP
 
-    unit = follow_up_at_once(
-        _asker(message),
-        message.text,
-        joins,
-        now=services.clock.now(),
-        roster=roster,
-        calendar=services.calendar.current,
-    )
-    followed = _answered(message, unit)
-
     def work(connection: sqlite3.Connection) -> Sequence[OutgoingMessage]:
         if roster.roles_for(message.sender).member_of:
             raise NotQuick  # a member's text is theirs to route (handlers.commissioners)
-        return followed(connection)
+        text = message.text
+        unit = follow_up_at_once(
+            _asker(message), text, joins, now=now, roster=roster, calendar=calendar
+        )
+        return _answered(message, unit)(connection)
 
     return work
 
