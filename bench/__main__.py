@@ -11,6 +11,7 @@ from bench import (
     flood,
     fuzz,
     matcher,
+    moves,
     pdf,
     report,
     requests,
@@ -28,6 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     matcher.print_table(matcher.run(quick=args.quick))
     requests.print_table(requests.run(quick=args.quick))
+    moves.print_table(moves.run(quick=args.quick))
     scheduler.print_table(scheduler.run(quick=args.quick))
     report.print_table(report.run(quick=args.quick))
     pdf.print_table(pdf.run(quick=args.quick))

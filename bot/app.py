@@ -28,7 +28,15 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
-from handlers.quick import first_of, quick_new, quick_opening, quick_question, quick_rows
+from handlers.quick import (
+    first_of,
+    first_rows,
+    quick_new,
+    quick_opening,
+    quick_question,
+    quick_rows,
+)
+from handlers.quick_moves import quick_feedback, quick_follow_up, quick_press
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces, visitors
 from storage.pg_writer import PgWriter
@@ -211,8 +219,10 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     dispatcher = Dispatcher(
         services,
         fallback=unknown,
-        quick_lane=first_of(quick_question, quick_new),
-        rows_lane=first_of(quick_rows, quick_opening),
+        quick_lane=first_of(
+            quick_question, quick_follow_up, quick_new, quick_press, quick_feedback
+        ),
+        rows_lane=first_rows(quick_rows, quick_opening),
     )
     dispatcher.include(*ROUTERS)
     deliverers: dict[Channel, Deliverer] = {}

@@ -16,7 +16,7 @@ from handlers.basics import reply
 from handlers.faq import ASK_COMMISSIONER, RATE_PREFIX, rating_of
 from storage.answers import Rating, RatingOutcome, rate_answer
 
-__all__ = ["router"]
+__all__ = ["router", "thanks"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,12 @@ async def rated(message: IncomingMessage, context: Context) -> Sequence[Outgoing
     if outcome is RatingOutcome.NOT_YOURS:
         log.warning("%r pressed a rating of answer %d, given elsewhere", message.key, answer_id)
         return reply(message, texts.rating_not_yours)
+    return thanks(message, rating)
+
+
+def thanks(message: IncomingMessage, rating: Rating) -> list[OutgoingMessage]:
+    """The thanks for a rating kept; after 👎, the offer of a commissioner."""
+    texts = texts_for(message.language)
     if rating is Rating.UP:
         return reply(message, texts.rated_helpful)
     return reply(

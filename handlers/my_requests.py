@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from enum import Enum
 
 from bot.desk import policy
 from bot.desk.commands import Confirm, FollowUp, Rate, Reopen
@@ -26,11 +27,12 @@ from bot.texts.desk import desk_texts_for
 from handlers.basics import answer, as_the_group_reads, entrepreneur_of, person_of, reply
 from handlers.intake import HELD, begin
 from knowledge.matcher import Band
+from knowledge.service import KnowledgeBase
 from storage import conversations, requests
 from storage.conversations import ConversationState
 from storage.models import Request
 
-__all__ = ["new_matter", "router"]
+__all__ = ["Taken", "new_matter", "request_move", "router", "taken_as"]
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +81,29 @@ async def request_button(message: IncomingMessage, context: Context) -> Sequence
     parts = message.choice.split(":")
     if len(parts) < 3:
         return reply(message, texts.unknown_number.format(number="?"))
-    verb, number = parts[1], parts[2]
+    number = parts[2]
     who = await entrepreneur_of(context, message)
-    if verb == "rate" and len(parts) == 4 and parts[3] in _STARS:
-        return answer(message, await execute(context, who, Rate(number, int(parts[3]))))
-    move = _MOVES.get(verb)
+    move = request_move(message.choice)
     if move is not None:
-        return answer(message, await execute(context, who, move(number)))
+        return answer(message, await execute(context, who, move))
     # A press the bot never offered: whose request it names is still nobody else's business.
     request = await requests.by_number(context.session, number)
     if request is None or not policy.owns(who.person, request):
         log.warning("%s asked for request %s, not theirs", message.sender.user_id, number)
         return reply(message, texts.not_yours.format(number=number))
     return reply(message, texts.unknown_number.format(number=number))
+
+
+def request_move(choice: str) -> Confirm | Reopen | Rate | None:
+    """The move a ``req:<action>:<number>[:<stars>]`` button asks for; ``None``: none."""
+    parts = choice.split(":")
+    if len(parts) < 3:
+        return None
+    verb, number = parts[1], parts[2]
+    if verb == "rate" and len(parts) == 4 and parts[3] in _STARS:
+        return Rate(number, int(parts[3]))
+    move = _MOVES.get(verb)
+    return None if move is None else move(number)
 
 
 @router.message()
@@ -109,15 +121,39 @@ async def follow_up(message: IncomingMessage, context: Context) -> Sequence[Outg
     )
     if request is None:
         return None
-    if request.status != Status.WAITING:
-        result = context.knowledge.current.match(message.text)
-        if result.band is Band.ANSWER:
-            return None  # a policy question: the FAQ answers it
-        if message.text and not message.attachments and new_matter(message.text, request):
-            return await _hold(message, context, request)
+    taken = taken_as(message, request, context.knowledge.current)
+    if taken is Taken.QUESTION:
+        return None  # a policy question: the FAQ answers it
+    if taken is Taken.NEW_MATTER:
+        return await _hold(message, context, request)
     who = await entrepreneur_of(context, message)
     command = FollowUp(request, as_the_group_reads(message, message.text), message.attachments)
     return answer(message, await execute(context, who, command))
+
+
+class Taken(Enum):
+    """What an entrepreneur's text is to their request being worked on."""
+
+    FOLLOW_UP = "follow-up"
+    """It joins the request."""
+    QUESTION = "question"
+    """A policy question the FAQ answers outright."""
+    NEW_MATTER = "new matter"
+    """Another matter: held for the entrepreneur's choice."""
+
+
+def taken_as(message: IncomingMessage, request: Request, base: KnowledgeBase) -> Taken:
+    """What ``message`` is to ``request``, the sender's request being worked on.
+
+    A request waiting on the entrepreneur takes any text as the information asked for.
+    The quick lane asks the same (:mod:`handlers.quick_moves`).
+    """
+    if request.status != Status.WAITING:
+        if base.match(message.text).band is Band.ANSWER:
+            return Taken.QUESTION
+        if message.text and not message.attachments and new_matter(message.text, request):
+            return Taken.NEW_MATTER
+    return Taken.FOLLOW_UP
 
 
 def new_matter(text: str, request: Request) -> bool:

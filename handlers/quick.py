@@ -1,8 +1,9 @@
 """The quick lane: the commonest messages handled in one unit each of the SQLite writer.
 
-Two kinds take it, tried in turn (:func:`first_of`): plain questions, answered from the FAQ
-(:func:`quick_question`), and ``/new text``, which the desk opens at once
-(:func:`quick_new`).
+Two kinds take it here, tried in turn (:func:`first_of`): plain questions, answered from the
+FAQ (:func:`quick_question`), and ``/new text``, which the desk opens at once
+(:func:`quick_new`); an entrepreneur's moves (ratings, confirmations, follow-ups, 👍/👎) take
+it through :mod:`handlers.quick_moves`.
 
 Most messages are policy questions from people with no conversation in progress and no request
 being worked on. For those, every route before the FAQ passes: the message is no command or
@@ -25,13 +26,13 @@ full path decides.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from bot.desk.quick_open import Asker, open_at_once, plan_opening
 from bot.domain import categories
 from bot.messages import MAX_TEXT_LENGTH, IncomingMessage, OutgoingMessage
-from bot.routing import NotQuick, QuickOpening, QuickRows, QuickWork, Services
+from bot.routing import NotQuick, QuickLane, QuickOpening, QuickRows, QuickWork, Services
 from handlers.basics import answer, as_the_group_reads
 from handlers.commissioners import NUMBERED_REPLY
 from handlers.faq import ask
@@ -40,6 +41,7 @@ from storage.pg_requests import Account, Planned
 
 __all__ = [
     "first_of",
+    "first_rows",
     "opens_at_once",
     "plain_question",
     "quick_new",
@@ -49,13 +51,30 @@ __all__ = [
 ]
 
 
+def first_of(*lanes: QuickLane) -> QuickLane:
+    """One lane that hands a message to each of ``lanes`` with a unit for it, in turn.
+
+    Their units are tried in that order inside one unit: the first that does not find the
+    message :class:`NotQuick` answers it, and whatever the ones before wrote is undone. A
+    message only one lane takes (a command, a button) goes to that lane's unit alone.
+    """
+
+    def lane(message: IncomingMessage, services: Services) -> QuickWork | None:
+        works = [work for each in lanes if (work := each(message, services)) is not None]
+        if len(works) > 1:
+            return _in_turn(works)
+        return works[0] if works else None
+
+    return lane
+
+
 W = TypeVar("W")
 
 
-def first_of(
+def first_rows(
     *lanes: Callable[[IncomingMessage, Services], W | None],
 ) -> Callable[[IncomingMessage, Services], W | None]:
-    """One lane that hands a message to the first of ``lanes`` with work for it."""
+    """One lane for PostgreSQL's writer: the work of the first of ``lanes`` with any for it."""
 
     def lane(message: IncomingMessage, services: Services) -> W | None:
         for each in lanes:
@@ -65,6 +84,27 @@ def first_of(
         return None
 
     return lane
+
+
+def _in_turn(works: list[QuickWork]) -> QuickWork:
+    """One unit that tries ``works`` in turn, each but the last in a savepoint of its own."""
+    *tried, last = works
+
+    def work(connection: sqlite3.Connection) -> Sequence[OutgoingMessage]:
+        for each in tried:
+            connection.execute("SAVEPOINT lane")
+            try:
+                replies = each(connection)
+            except NotQuick:
+                connection.execute("ROLLBACK TO lane")
+                connection.execute("RELEASE lane")
+                continue
+            # Any other error goes on to the writer, whose rollback of the unit ends this too.
+            connection.execute("RELEASE lane")
+            return replies
+        return last(connection)
+
+    return work
 
 
 def plain_question(message: IncomingMessage) -> bool:

@@ -142,7 +142,7 @@ def add_event(
     actor: str,
     at: datetime,
     text: str | None,
-    data: dict[str, object],
+    data: dict[str, object] | None,
 ) -> None:
     """Append to the request's log (:func:`requests.add_event`).
 

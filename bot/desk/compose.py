@@ -31,6 +31,7 @@ __all__ = [
     "space_name",
     "to_entrepreneur",
     "to_group",
+    "to_person",
     "wecom_ids",
 ]
 
@@ -233,10 +234,27 @@ async def to_entrepreneur(
         buttons: Builds the buttons under it, labelled in the same language.
         attachments: Files the commissioner sent, passed on where the channel can.
     """
+    if Intake(request.channel).chat is None:
+        return []  # no chat: the person need not be read
+    person = await turn.session.get(Person, request.person_id)
+    return to_person(request, person, compose, buttons, attachments=attachments)
+
+
+def to_person(
+    request: Request,
+    person: Person | None,
+    compose: ComposeText,
+    buttons: Callable[[DeskTexts], Sequence[Button]] | None = None,
+    *,
+    attachments: Sequence[Attachment] = (),
+) -> list[OutgoingMessage]:
+    """:func:`to_entrepreneur` with the request's person already read (``None``: gone).
+
+    The writer's units (:mod:`bot.desk.quick_moves`) read the person in plain SQL.
+    """
     channel = Intake(request.channel).chat
     if channel is None:
         return []
-    person = await turn.session.get(Person, request.person_id)
     language = language_of(person) if person else Language.ZH
     texts = desk_texts_for(language)
     text, carried = carry(texts, compose(texts), attachments, channel)

@@ -31,9 +31,20 @@ from bot.domain.roster.model import Group, Space
 from bot.messages import Channel, OutgoingMessage
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage import requests
-from storage.models import Request
+from storage.models import Person, Request
 
-__all__ = ["confirm", "follow_up", "open_request", "opened", "rate", "reopen"]
+__all__ = [
+    "card_person",
+    "confirm",
+    "confirmed",
+    "follow_up",
+    "followed_up",
+    "open_request",
+    "opened",
+    "rate",
+    "rated",
+    "reopen",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +93,6 @@ async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome
     request = command.request
     if not policy.owns(who.person, request):
         raise ValueError(f"request {request.number} is not this person's")
-    texts = desk_texts_for(who.language)
     status = transition(request.status, Action.FOLLOW_UP, Role.ENTREPRENEUR)
     messages: list[OutgoingMessage] = []
     # The files are named in the log, so the console can link to them (bot.files).
@@ -94,7 +104,16 @@ async def follow_up(turn: Turn, who: Entrepreneur, command: FollowUp) -> Outcome
         request.status = status
         messages += await redate(turn, request)
         messages += await card_update(turn, request)
-    messages += to_group(
+    return followed_up(turn, who, command, messages)
+
+
+def followed_up(
+    turn: Turn, who: Entrepreneur, command: FollowUp, messages: list[OutgoingMessage]
+) -> Outcome:
+    """What a follow-up says, after ``messages`` (what ending a wait said, if it ended one)."""
+    request = command.request
+    texts = desk_texts_for(who.language)
+    messages = messages + to_group(
         turn,
         request,
         GROUP_TEXTS.card_follow_up.format(number=request.number, text=command.text),
@@ -122,15 +141,33 @@ async def confirm(turn: Turn, who: Entrepreneur, command: Confirm) -> Outcome:
     if isinstance(checked, Outcome):
         return checked
     request, status = checked
+    outcome = confirmed(turn, who, request, status, await card_person(turn, request))
+    event(turn, request, EventKind.CONFIRMED, ENTREPRENEUR)
+    return outcome
+
+
+def confirmed(
+    turn: Turn, who: Entrepreneur, request: Request, status: Status, person: Person | None
+) -> Outcome:
+    """Close ``request`` (to ``status``) now, as its entrepreneur ``person`` accepts its result.
+
+    Returns:
+        The thanks and the stars to rate it, and its cards brought up to date.
+    """
     texts = desk_texts_for(who.language)
     request.status = status
     request.closed_at = turn.now
-    event(turn, request, EventKind.CONFIRMED, ENTREPRENEUR)
     notes = [
         Note(texts.confirmed.format(number=request.number)),
         Note(texts.rate_prompt, resolution_buttons(texts, request)[2:]),
     ]
-    return Outcome(notes=notes, messages=await card_update(turn, request), request=request)
+    cards = post_card(turn, request, person, edit=True)
+    return Outcome(notes=notes, messages=cards, request=request)
+
+
+async def card_person(turn: Turn, request: Request) -> Person | None:
+    """The request's entrepreneur, as its card names them (:func:`card_update` reads them)."""
+    return await turn.session.get(Person, request.person_id)
 
 
 async def reopen(turn: Turn, who: Entrepreneur, command: Reopen) -> Outcome:
@@ -169,12 +206,25 @@ async def rate(turn: Turn, who: Entrepreneur, command: Rate) -> Outcome:
     if isinstance(checked, Outcome):
         return checked
     request, _ = checked
-    texts = desk_texts_for(who.language)
-    # One rating per result: a press on an older row of stars (under the result, before the
-    # confirmation's own row) must not overwrite the rating just given.
     given = await requests.rating_of_result(turn.session, request.id)
+    outcome = rated(who, request, command.stars, given)
+    if given is None:
+        event(turn, request, EventKind.RATED, ENTREPRENEUR, data={"stars": command.stars})
+    return outcome
+
+
+def rated(who: Entrepreneur, request: Request, stars: int, given: int | None) -> Outcome:
+    """Rate ``request``'s result ``stars``, unless it was rated ``given`` already.
+
+    One rating per result: a press on an older row of stars (under the result, before the
+    confirmation's own row) must not overwrite the rating just given.
+
+    Returns:
+        The thanks; or, changing nothing, the rating that stands.
+    """
+    texts = desk_texts_for(who.language)
     if given is not None:
-        return Outcome(notes=[Note(texts.already_rated.format(stars=given))], request=request)
-    request.satisfaction = command.stars
-    event(turn, request, EventKind.RATED, ENTREPRENEUR, data={"stars": command.stars})
-    return Outcome(notes=[Note(texts.rated.format(stars=command.stars))], request=request)
+        note = Note(texts.already_rated.format(stars=given))
+        return Outcome(notes=[note], request=request)
+    request.satisfaction = stars
+    return Outcome(notes=[Note(texts.rated.format(stars=stars))], request=request)

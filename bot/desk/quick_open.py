@@ -39,7 +39,7 @@ from storage import quick, quick_requests
 from storage.models import Person, Request
 from storage.pg_requests import Account, Planned
 
-__all__ = ["Asker", "OpenPlan", "OpenUnit", "open_at_once", "plan_opening"]
+__all__ = ["Asker", "OpenPlan", "OpenUnit", "UnitTurn", "open_at_once", "plan_opening"]
 
 OpenUnit = Callable[[sqlite3.Connection], Outcome | None]
 """Opens the request on the writer's connection; ``None``: the full path must decide."""
@@ -60,7 +60,7 @@ class Asker:
 
 
 @dataclass(frozen=True, slots=True)
-class _Unit:
+class UnitTurn:
     """The :class:`~bot.desk.turn.Turn` of a writer unit: its statements are plain SQL."""
 
     now: datetime
@@ -92,7 +92,7 @@ def open_at_once(
         roster: The roster in service (spaces, duty groups).
         calendar: The working-day calendar in service.
     """
-    turn = _Unit(now, roster, calendar)
+    turn = UnitTurn(now, roster, calendar)
     when = dated(turn, category_id)
     known = {space.id for space in roster.spaces}
     channel = asker.channel.value

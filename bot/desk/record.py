@@ -6,12 +6,13 @@ Only the desk's moves call these, so every change of a request comes with its ev
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.clock import SHANGHAI
 from bot.desk.commands import Outcome
-from bot.desk.compose import card_update, due_text, to_entrepreneur
+from bot.desk.compose import due_text, post_card, to_person
 from bot.desk.turn import Turn
 from bot.domain import categories
 from bot.domain.events import EventKind
@@ -22,7 +23,7 @@ from bot.logs import concerning
 from bot.messages import OutgoingMessage
 from bot.texts.desk import DeskTexts
 from storage import requests
-from storage.models import Request
+from storage.models import Person, Request
 
 __all__ = [
     "ENTREPRENEUR",
@@ -31,11 +32,14 @@ __all__ = [
     "Routing",
     "announce",
     "dated",
+    "due_change",
+    "due_moved",
     "event",
     "locked",
     "next_status",
     "open_new",
     "redate",
+    "redated",
     "routed",
 ]
 
@@ -225,26 +229,54 @@ def next_status(
 
 async def redate(turn: Turn, request: Request) -> list[OutgoingMessage]:
     """Date the request again from its opening and pauses; tell the entrepreneur if it moved."""
-    category = categories.by_id(request.category)
     pauses = await requests.pauses_of(turn.session, request.id)
+    old = redated(turn, request, pauses)
+    if old is None:
+        return []
+    event(turn, request, EventKind.DUE_CHANGED, SYSTEM_ACTOR, data=due_change(old, request))
+    person = await turn.session.get(Person, request.person_id)
+    return due_moved(turn, request, old, person)
+
+
+def redated(
+    turn: Turn, request: Request, pauses: Sequence[tuple[datetime, datetime | None]]
+) -> date | None:
+    """Date the request again from its opening and ``pauses`` (oldest first).
+
+    Returns:
+        Its due date before, when its dates changed (set on ``request``); ``None`` when not.
+    """
+    category = categories.by_id(request.category)
     due = turn.calendar.due(request.opened_at, category.workdays, pauses, now=turn.now)
     if due.due_date == request.due_date and due.provisional == request.provisional:
-        return []
+        return None
     old = request.due_date
     request.due_date, request.deadline, request.provisional = (
         due.due_date,
         due.deadline,
         due.provisional,
     )
-    event(
-        turn,
-        request,
-        EventKind.DUE_CHANGED,
-        SYSTEM_ACTOR,
-        data={"from": old.isoformat(), "to": due.due_date.isoformat()},
-    )
-    cards = await card_update(turn, request)
-    if due.due_date == old:
+    return old
+
+
+def due_change(old: date, request: Request) -> dict[str, object]:
+    """The data of the event that moves ``request``'s due date from ``old``."""
+    return {"from": old.isoformat(), "to": request.due_date.isoformat()}
+
+
+def due_moved(
+    turn: Turn, request: Request, old: date, person: Person | None
+) -> list[OutgoingMessage]:
+    """What re-dating ``request`` from ``old`` says: the entrepreneur told, if the day moved.
+
+    Args:
+        turn: This operation.
+        request: The request, dated again.
+        old: Its due date before.
+        person: Its entrepreneur (``None``: gone).
+    """
+    cards = post_card(turn, request, person, edit=True)
+    if request.due_date == old:
         return cards  # only the "estimated" mark went away: nothing the entrepreneur must know
 
     def compose(texts: DeskTexts) -> str:
@@ -253,4 +285,4 @@ async def redate(turn: Turn, request: Request) -> list[OutgoingMessage]:
             number=request.number, due=shown, provisional=note, old=old.isoformat()
         )
 
-    return [*await to_entrepreneur(turn, request, compose), *cards]
+    return [*to_person(request, person, compose), *cards]
