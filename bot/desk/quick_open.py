@@ -161,7 +161,7 @@ def plan_opening(
         roster: The roster in service (spaces, duty groups).
         calendar: The working-day calendar in service.
     """
-    turn = _Unit(now, roster, calendar)
+    turn = UnitTurn(now, roster, calendar)
     when = dated(turn, category_id)
     known = {space.id for space in roster.spaces}
     channel = asker.channel.value
