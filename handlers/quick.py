@@ -40,6 +40,7 @@ from storage import quick
 from storage.pg_requests import Account, Planned
 
 __all__ = [
+    "asker_of",
     "first_of",
     "first_rows",
     "opens_at_once",
@@ -164,7 +165,7 @@ def opens_at_once(message: IncomingMessage) -> bool:
     )
 
 
-def _asker(message: IncomingMessage) -> Asker:
+def asker_of(message: IncomingMessage) -> Asker:
     """Who asks to open a request, as the desk's opening unit knows them."""
     sender = message.sender
     return Asker(
@@ -179,7 +180,7 @@ def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
         return None
     text = message.command_args
     unit = open_at_once(
-        _asker(message),
+        asker_of(message),
         categories.guess(text).id,
         as_the_group_reads(message, text),
         # The full path reads the clock once more for the dedup key; a unit runs within the
@@ -205,7 +206,7 @@ def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening 
         return None
     text = message.command_args
     plan = plan_opening(
-        _asker(message),
+        asker_of(message),
         categories.guess(text).id,
         as_the_group_reads(message, text),
         now=services.clock.now(),

@@ -24,14 +24,13 @@ from collections.abc import Sequence
 
 from bot.desk.commands import Confirm, Rate
 from bot.desk.quick_moves import MoveUnit, confirm_at_once, follow_up_at_once, rate_at_once
-from bot.desk.quick_open import Asker
 from bot.messages import IncomingMessage, OutgoingMessage
 from bot.routing import NotQuick, QuickWork, Services
-from handlers.basics import answer
+from handlers.basics import answer, as_the_group_reads
 from handlers.faq import RATE_PREFIX, rating_of
 from handlers.feedback import thanks
 from handlers.my_requests import Taken, request_move, taken_as
-from handlers.quick import plain_question
+from handlers.quick import asker_of, plain_question
 from storage import quick_desk
 from storage.models import Request
 
@@ -47,7 +46,7 @@ def quick_press(message: IncomingMessage, services: Services) -> QuickWork | Non
     if choice is None or not choice.startswith(_REQUEST_PREFIX):
         return None
     move = request_move(choice)
-    asker = _asker(message)
+    asker = asker_of(message)
     now, roster, calendar = services.clock.now(), services.roster.current, services.calendar.current
     if isinstance(move, Rate):
         unit = rate_at_once(
@@ -80,9 +79,9 @@ def quick_follow_up(message: IncomingMessage, services: Services) -> QuickWork |
     def work(connection: sqlite3.Connection) -> Sequence[OutgoingMessage]:
         if roster.roles_for(message.sender).member_of:
             raise NotQuick  # a member's text is theirs to route (handlers.commissioners)
-        text = message.text
+        text = as_the_group_reads(message, message.text)
         unit = follow_up_at_once(
-            _asker(message), text, joins, now=now, roster=roster, calendar=calendar
+            asker_of(message), text, joins, now=now, roster=roster, calendar=calendar
         )
         return _answered(message, unit)(connection)
 
@@ -111,13 +110,6 @@ def quick_feedback(message: IncomingMessage, services: Services) -> QuickWork | 
         return thanks(message, rating)
 
     return work
-
-
-def _asker(message: IncomingMessage) -> Asker:
-    sender = message.sender
-    return Asker(
-        message.channel, sender.user_id, message.chat_id, sender.display_name, message.language
-    )
 
 
 def _answered(message: IncomingMessage, unit: MoveUnit) -> QuickWork:
