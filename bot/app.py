@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.channels.wecom.callback import WeComChannel
 from bot.clock import Clock, SystemClock
 from bot.delivery import Deliverer
 from bot.domain.roster.load import DEMO_ROSTER, load_roster
+from bot.domain.roster.model import Roster
 from bot.domain.workdays import WorkCalendar
 from bot.file_maker import FileMaker
 from bot.files import MB, FileCarrier, FileLinks, FileStore
@@ -51,7 +53,10 @@ __all__ = [
     "demo_refusals",
     "is_loopback",
     "roster_file",
+    "served_channels",
 ]
+
+log = logging.getLogger(__name__)
 
 PLATFORM_CHANNELS: tuple[tuple[str, str], ...] = (
     ("Telegram 渠道", "telegram_token"),
@@ -61,6 +66,53 @@ PLATFORM_CHANNELS: tuple[tuple[str, str], ...] = (
 """Each platform channel by name and the setting that switches it on. Strangers reach the bot
 through any of them, so the demo's open sign-in never runs beside one: a new channel (WeCom)
 adds its line here."""
+
+
+_SERVED_BY: tuple[tuple[Channel, str, str], ...] = (
+    (Channel.TELEGRAM, "telegram_token", "no Telegram bot is configured (BOT_TELEGRAM_TOKEN)"),
+    (Channel.WECHAT, "wechat_token", "no WeChat account is configured (BOT_WECHAT_TOKEN)"),
+    (Channel.WECOM, "wecom_corp_id", "no WeCom app is configured (BOT_WECOM_*)"),
+)
+"""Each pushed channel, the setting that serves it, and what the log says when it is unset."""
+
+
+def served_channels(settings: Settings) -> frozenset[Channel]:
+    """The channels this deployment delivers to: the web chat, and each platform configured.
+
+    The web chat is always served: its page pulls its own messages. A platform channel is
+    served once its settings are set, which is when :func:`create_bot` builds its deliverer.
+    """
+    configured = (c for c, setting, _ in _SERVED_BY if getattr(settings, setting) is not None)
+    return frozenset({Channel.WEB, *configured})
+
+
+def _say_unserved(roster: Roster, served: frozenset[Channel]) -> None:
+    """Log, once, each channel the roster names chats or accounts on that is not served.
+
+    Messages for them are never queued (:func:`bot.messages.served_only`); the console still
+    shows every request.
+    """
+    for channel, _, missing in _SERVED_BY:
+        if channel in served:
+            continue
+        chats = sum(
+            channel.value in place
+            for place in (
+                *(group.chat for group in roster.groups),
+                *(district.supervisors_chat for district in roster.districts),
+            )
+        )
+        accounts = sum(person.id_on(channel.value) is not None for person in roster.people)
+        if chats or accounts:
+            log.info(
+                "roster names %d %s chats and %d %s accounts, but %s: "
+                "cards and notices for them are not sent",
+                chats,
+                channel.value,
+                accounts,
+                channel.value,
+                missing,
+            )
 
 
 class DemoRefused(Exception):
@@ -204,6 +256,8 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     writer = Writer(database.file, database.write_lock) if database.file is not None else None
     postgresql = database.engine.dialect.name == "postgresql"
     pg_writer = PgWriter(database) if postgresql else None
+    served = served_channels(settings)
+    _say_unserved(roster, served)
     services = Services(
         knowledge=knowledge,
         database=database,
@@ -213,6 +267,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         settings=settings,
         writer=writer,
         pg_writer=pg_writer,
+        served=served,
     )
     # A roster that lacks a space or group open requests name still serves; the admin is told.
     await warn_stranded(services, clock.now())
@@ -238,6 +293,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     if settings.wecom:
         wecom = WeComChannel(settings, dispatcher, clock, database)
         deliverers[Channel.WECOM] = wecom.push
+    assert served == {Channel.WEB, *deliverers}, "a channel is served exactly when delivered"
     links = FileLinks(await _file_secret(settings, database, clock), clock, settings.public_url)
     files = FileCarrier(
         FileStore(settings.files_folder, settings.files_max_mb * MB),

@@ -166,6 +166,7 @@ class FileMaker:
             assert message is not None
             what = message.text.splitlines()[0] if message.text else job.spec
             note = texts_for(message.language).file_not_made.format(what=what)
+            # To the chat the waiting message was for: it was queued, so its channel is served.
             told = OutgoingMessage(
                 message.chat_id, message.channel, note, language=message.language
             )

@@ -7,6 +7,7 @@ Adapters turn a platform update into an :class:`IncomingMessage` and render each
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,7 @@ __all__ = [
     "Language",
     "OutgoingMessage",
     "Sender",
+    "served_only",
     "storable",
 ]
 
@@ -371,6 +373,19 @@ _DELIVERY_REPORT = "report"
 """The payload key of :attr:`OutgoingMessage.delivery_report` (rows written before it was a
 field carry it under this name too)."""
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def served_only(
+    messages: Iterable[OutgoingMessage], served: Collection[Channel]
+) -> list[OutgoingMessage]:
+    """The ``messages`` for a channel this deployment serves, in order; the rest are dropped.
+
+    A message for a channel nobody delivers (the roster names Telegram chats, but no Telegram
+    bot is configured) would wait in the outbox for ever, age its alarm, and go out stale the
+    day the channel is configured: it is never queued. The request itself is kept, and shows
+    in the console.
+    """
+    return [message for message in messages if message.channel in served]
 
 
 def storable(text: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from bot.logs import about
-from bot.messages import IncomingMessage, OutgoingMessage
+from bot.messages import Channel, IncomingMessage, OutgoingMessage, served_only
 from bot.metrics import Metrics
 from bot.placing import InlinePolicy, Placed, last_edits
 from storage import outbox, quick
@@ -136,6 +136,9 @@ class Services:
     """SQLite's one writer, for the quick lane (:class:`QuickLane`); ``None`` on PostgreSQL."""
     pg_writer: PgWriter | None = None
     """PostgreSQL's writer, for the quick lane there (:class:`RowsLane`); ``None`` on SQLite."""
+    served: frozenset[Channel] = frozenset(Channel)
+    """The channels this deployment delivers to: the web chat, and each platform configured.
+    Messages for any other channel are never queued (:func:`~bot.messages.served_only`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +323,7 @@ class Dispatcher:
                 stored = await outbox.replies_to(session, message.key)
                 return self._redelivered(message, inline, stored)
             context = Context(services, session, now)
-            replies = last_edits(await handler(message, context))
+            replies = last_edits(self._served(await handler(message, context)))
             late = inline is not None and inline.too_late()
             placed = Placed.of(message, replies, inline, late=late)
             for reply, handed_back in placed.replies:
@@ -341,7 +344,8 @@ class Dispatcher:
         def unit(connection: sqlite3.Connection) -> Placed | list[quick.StoredReply]:
             if not quick.claim_key(connection, message.key, now):
                 return quick.replies_to(connection, message.key)
-            placed = Placed.of(message, last_edits(work(connection)), inline, late=late)
+            replies = last_edits(self._served(work(connection)))
+            placed = Placed.of(message, replies, inline, late=late)
             for reply, handed_back in placed.replies:
                 if reply.files_to_make:
                     raise NotQuick  # the quick outbox row carries none: the full path does
@@ -377,7 +381,7 @@ class Dispatcher:
         late = inline is not None and inline.too_late()
 
         def placed(replies: Sequence[OutgoingMessage]) -> tuple[list[Queued], Placed]:
-            done = Placed.of(message, last_edits(replies), inline, late=late)
+            done = Placed.of(message, last_edits(self._served(replies)), inline, late=late)
             if any(r.files_to_make for r, _ in done.replies):
                 raise NotQuick  # the quick outbox row carries none: the full path does
             queued = [
@@ -429,6 +433,10 @@ class Dispatcher:
         if isinstance(rows, QuickRows):
             rows.handled()
         return self._handled(message, done)
+
+    def _served(self, replies: Sequence[OutgoingMessage]) -> list[OutgoingMessage]:
+        """The replies to queue: those for a channel this deployment serves (every lane's)."""
+        return served_only(replies, self.services.served)
 
     def _handled(self, message: IncomingMessage, placed: Placed) -> list[OutgoingMessage]:
         """Count a message handled, wake the sender if it has work: the replies handed back."""

@@ -25,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.clock import SHANGHAI
 from bot.desk.commands import SYSTEM, AutoClose, Command, NoticeKind, Notify, Outcome, Redate
@@ -37,12 +37,15 @@ from bot.desk.turn import Moment
 from bot.domain.lifecycle import AUTO_CLOSE_WORKDAYS
 from bot.domain.workdays import end_of_day, shanghai_date
 from bot.logs import Outage, about
-from bot.messages import Channel, Language, OutgoingMessage
+from bot.messages import Channel, Language, OutgoingMessage, served_only
 from bot.routing import Services
 from bot.texts.desk import desk_texts_for
 from storage import notices, outbox, requests
 from storage.database import UNAVAILABLE
 from storage.retention import RetentionJob
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
     "NOTICES_PER_TRANSACTION",
@@ -196,8 +199,7 @@ class Scheduler:
             for due in batch:
                 with about(due.number):
                     outcome = await execute(turn, SYSTEM, Notify(due.request_id, due.kind, due.day))
-                for queued in outcome.messages:
-                    outbox.enqueue_message(session, queued, now)
+                self._queue(session, outcome.messages, now)
                 if outcome.done:
                     sent.append(due)
         return sent
@@ -266,9 +268,15 @@ class Scheduler:
         async with services.database.transaction() as session:
             turn = Moment(session, now, services.roster.current, services.calendar.current)
             outcome = await execute(turn, SYSTEM, command)
-            for queued in outcome.messages:
-                outbox.enqueue_message(session, queued, now)
+            self._queue(session, outcome.messages, now)
         return outcome
+
+    def _queue(
+        self, session: AsyncSession, messages: Iterable[OutgoingMessage], now: datetime
+    ) -> None:
+        """Queue ``messages``: those for a channel this deployment serves."""
+        for queued in served_only(messages, self._services.served):
+            outbox.enqueue_message(session, queued, now)
 
     async def _calendar_alert(self, now: datetime) -> int:
         """Tell the admins, once per year, that due dates rest on an estimated calendar."""
@@ -289,8 +297,7 @@ class Scheduler:
                     for channel, user_id in sorted(self._services.roster.current.admin_accounts)
                     if channel != Channel.WEB.value
                 ]
-                for notice in admins:
-                    outbox.enqueue_message(session, notice, now)
+                self._queue(session, admins, now)
                 log.warning("calendar for %d is estimated: %d due dates provisional", year, count)
                 sent += 1
         return sent

@@ -98,7 +98,9 @@ class OutboxSender:
         self._files = files
         self._links = links
         self._wake = asyncio.Event()
-        self._outcomes = OutcomeWriter(database, clock, roster, self.wake)
+        # The web chat pulls its own messages; each channel pushed is served by its deliverer.
+        served = {Channel.WEB, *self._deliverers}
+        self._outcomes = OutcomeWriter(database, clock, roster, self.wake, served)
 
     @property
     def channels(self) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -156,6 +156,7 @@ class OutcomeWriter:
         clock: Clock,
         roster: Reloadable[Roster],
         wake: Callable[[], None],
+        served: Collection[Channel],
     ) -> None:
         """Write to ``database``; ``wake`` the sender when an outcome queued a message.
 
@@ -164,11 +165,13 @@ class OutcomeWriter:
             clock: Dates what is written (a sent mark, a queued message).
             roster: Names the duty group's chats a failure is reported to.
             wake: Called after a write that queued messages (a confirmation, a report).
+            served: The channels messages are queued for (the others are never delivered).
         """
         self._database = database
         self._clock = clock
         self._roster = roster
         self._wake = wake
+        self._served = frozenset(served)
 
     async def write(self, outcomes: Sequence[Outcome]) -> None:
         """Write ``outcomes`` in one transaction; if that fails, each in a transaction of its own.
@@ -240,11 +243,21 @@ class OutcomeWriter:
         self._confirm(session, message, GROUP_TEXTS.delivered, outcome.at)
         return True
 
-    @staticmethod
-    def _confirm(session: AsyncSession, message: OutgoingMessage, text: str, now: datetime) -> None:
+    def _queue(self, session: AsyncSession, message: OutgoingMessage, now: datetime) -> None:
+        """Queue ``message`` if its channel is served (:func:`~bot.messages.served_only`).
+
+        A failure report goes to the duty group's other chats, which may be on a channel this
+        deployment does not serve.
+        """
+        if message.channel in self._served:
+            outbox.enqueue_message(session, message, now)
+
+    def _confirm(
+        self, session: AsyncSession, message: OutgoingMessage, text: str, now: datetime
+    ) -> None:
         """Answer under the commissioner's message that ``message`` relayed."""
         assert message.confirm is not None
-        outbox.enqueue_message(
+        self._queue(
             session,
             OutgoingMessage(
                 message.confirm.chat_id,
@@ -284,7 +297,7 @@ class OutcomeWriter:
                     language=message.language,
                     notice=True,
                 )
-                outbox.enqueue_message(session, notice, now)
+                self._queue(session, notice, now)
                 queued = True
             return queued
         if verdict == "retry":
@@ -329,4 +342,4 @@ class OutcomeWriter:
                 thread=True,
                 delivery_report=True,
             )
-            outbox.enqueue_message(session, report, now)
+            self._queue(session, report, now)
