@@ -23,9 +23,13 @@ from sqlalchemy import select
 
 from bot.app import create_bot
 from bot.clock import ManualClock
+from bot.delivery import DeliveryError
 from bot.domain.roster.load import DEMO_ROSTER
+from bot.messages import Channel
+from bot.sender import OutboxSender
 from bot.server import build_application
 from bot.settings import load_settings
+from storage import requests
 from storage.models import OutboxMessage
 from tests.support.console import (
     MONDAY,
@@ -35,6 +39,10 @@ from tests.support.console import (
     say,
     sign_in_link,
 )
+from tests.support.desk import MONDAY as DESK_MONDAY
+from tests.support.desk import ROSTER, TELEGRAM, ZHANG, Platform, open_one
+from tests.support.desk import rows as desk_rows
+from tests.support.desk import say as desk_say
 from tests.support.fake_telegram import FakeTelegram
 
 TOKEN = "7012345678:AAHk3Z9xQ-unserved-channels-test-token-00"
@@ -146,3 +154,43 @@ async def test_start_up_says_which_roster_channels_are_not_served(
     assert "not sent" in telegram[0]
     assert len(wecom) == 1
     assert "BOT_WECOM_" in wecom[0]
+
+
+async def test_a_sender_reports_a_failure_only_where_it_delivers(
+    tmp_path: Path, faq_dir: Path
+) -> None:
+    # This process pushes WeChat only: a reply that WeChat refuses for good is reported to the
+    # duty group's chats, and the group's Telegram chat is one nobody here would deliver to.
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
+    settings = load_settings(
+        knowledge_dir=faq_dir,
+        roster=roster,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        wechat_token="wechat-token-for-tests",
+        wechat_app_id="wx1234567890abcdef",
+        wechat_app_secret="app-secret-for-tests",
+        wechat_api_url="http://127.0.0.1:9",
+        **TELEGRAM,
+    )
+    bot = await create_bot(settings, ManualClock(DESK_MONDAY))
+    try:
+        number = await open_one(bot)
+        async with bot.database.sessions.begin() as session:
+            request = await requests.by_number(session, number)
+            assert request is not None
+            request.channel, request.chat_id = "wechat", "o-entrepreneur"
+        await desk_say(bot, ZHANG, f"/reply {number} 请带营业执照原件来现场")
+        wechat = Platform()
+        wechat.failures["o-entrepreneur"] = [DeliveryError("user refused", final=True)]
+        sender = OutboxSender(
+            bot.database, bot.clock, {Channel.WECHAT: wechat}, bot.services.roster
+        )
+        await sender.deliver_due()
+        queued = await desk_rows(bot)
+    finally:
+        await bot.close()
+    failed = next(row for row in queued if row.chat_id == "o-entrepreneur")
+    assert failed.status == "failed"
+    reports = [row for row in queued if "没能送达创业者" in str(row.payload["text"])]
+    assert reports == []

@@ -31,6 +31,7 @@ __all__ = [
     "MONDAY",
     "OTHER",
     "ROSTER",
+    "TELEGRAM",
     "ZHANG",
     "Platform",
     "bot_for",
@@ -74,6 +75,14 @@ admins:
 """
 """A roster of two duty groups in one district, for the service-desk tests."""
 
+TELEGRAM = {
+    "telegram_token": "7012345678:AAHk3Z9xQ-desk-tests-token-0000000000",
+    "telegram_api_url": "http://127.0.0.1:9",
+}
+"""Settings that serve Telegram, where :data:`ROSTER`'s chats are: the bot queues messages only
+for channels it serves. Nothing here calls the Bot API (the discard port refuses at once if
+anything did); the tests deliver the outbox through a :class:`Platform`."""
+
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 GROUP_CHAT = "-1002000000001"
@@ -102,7 +111,7 @@ async def bot_for(
     roster.write_text(roster_text, encoding="utf-8")
 
     async def start(url: str) -> Bot:
-        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url, **TELEGRAM)
         return await create_bot(settings, clock)
 
     if (database or request.param) == "sqlite":
