@@ -32,7 +32,7 @@ from handlers.basics import unknown
 from storage.pg_writer import PgWriter
 from storage.writer import Writer
 from tests.support.databases import scratch_postgres
-from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, ROSTER
+from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, PLATFORMS, ROSTER
 from tests.support.twins import Twins, stored, twin_bots
 
 SAM = Sender(Channel.TELEGRAM, "5001", "Sam", Language.EN)
@@ -269,7 +269,9 @@ async def test_two_processes_opening_at_once_never_share_a_number(
     roster.write_text(ROSTER, encoding="utf-8")
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(scratch_postgres(postgres_server, migrated=True))
-        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+        settings = load_settings(
+            knowledge_dir=faq_dir, roster=roster, database_url=url, **PLATFORMS
+        )
         one, two = [await create_bot(settings, ManualClock(MONDAY)) for _ in range(2)]
         stack.push_async_callback(one.close)
         stack.push_async_callback(two.close)

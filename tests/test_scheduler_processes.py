@@ -27,7 +27,7 @@ from bot.messages import Channel, Sender
 from bot.settings import load_settings
 from storage.models import Notice, OutboxMessage, Request
 from tests.support.databases import scratch_postgres
-from tests.support.desk import ROSTER, ZHANG, say
+from tests.support.desk import PLATFORMS, ROSTER, ZHANG, say
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # slow: every test here starts a process
 
@@ -80,7 +80,8 @@ async def test_two_scheduler_processes_send_each_notice_once_over_a_month(
     done = spawn.Value("b", 0)
     barrier = spawn.Barrier(3)
     async with scratch_postgres(postgres_server) as url:
-        settings = {"knowledge_dir": faq_dir, "roster": roster, "database_url": url}
+        # Telegram served: the notices for the roster's Telegram chats are queued.
+        settings = {"knowledge_dir": faq_dir, "roster": roster, "database_url": url, **PLATFORMS}
         clock = ManualClock(START)
         bot = await create_bot(load_settings(**settings), clock)
         workers = [

@@ -40,7 +40,7 @@ from tests.support.console import (
     sign_in_link,
 )
 from tests.support.desk import MONDAY as DESK_MONDAY
-from tests.support.desk import ROSTER, TELEGRAM, ZHANG, Platform, open_one
+from tests.support.desk import PLATFORMS, ROSTER, ZHANG, Platform, open_one
 from tests.support.desk import rows as desk_rows
 from tests.support.desk import say as desk_say
 from tests.support.fake_telegram import FakeTelegram
@@ -167,11 +167,7 @@ async def test_a_sender_reports_a_failure_only_where_it_delivers(
         knowledge_dir=faq_dir,
         roster=roster,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        wechat_token="wechat-token-for-tests",
-        wechat_app_id="wx1234567890abcdef",
-        wechat_app_secret="app-secret-for-tests",
-        wechat_api_url="http://127.0.0.1:9",
-        **TELEGRAM,
+        **PLATFORMS,  # Telegram and WeChat: the bot queues for both
     )
     bot = await create_bot(settings, ManualClock(DESK_MONDAY))
     try:

@@ -30,8 +30,8 @@ __all__ = [
     "GROUP_CHAT",
     "MONDAY",
     "OTHER",
+    "PLATFORMS",
     "ROSTER",
-    "TELEGRAM",
     "ZHANG",
     "Platform",
     "bot_for",
@@ -75,13 +75,18 @@ admins:
 """
 """A roster of two duty groups in one district, for the service-desk tests."""
 
-TELEGRAM = {
+PLATFORMS = {
     "telegram_token": "7012345678:AAHk3Z9xQ-desk-tests-token-0000000000",
     "telegram_api_url": "http://127.0.0.1:9",
+    "wechat_token": "wechat-token-for-desk-tests",
+    "wechat_app_id": "wx0123456789abcdef",
+    "wechat_app_secret": "app-secret-for-desk-tests",
+    "wechat_api_url": "http://127.0.0.1:9",
 }
-"""Settings that serve Telegram, where :data:`ROSTER`'s chats are: the bot queues messages only
-for channels it serves. Nothing here calls the Bot API (the discard port refuses at once if
-anything did); the tests deliver the outbox through a :class:`Platform`."""
+"""Settings that serve Telegram, where :data:`ROSTER`'s chats are, and WeChat, where some of
+the tests' entrepreneurs write from: the bot queues messages only for channels it serves.
+Nothing here calls either platform (the discard port refuses at once if anything did); the
+tests deliver the outbox through a :class:`Platform`."""
 
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -111,7 +116,9 @@ async def bot_for(
     roster.write_text(roster_text, encoding="utf-8")
 
     async def start(url: str) -> Bot:
-        settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url, **TELEGRAM)
+        settings = load_settings(
+            knowledge_dir=faq_dir, roster=roster, database_url=url, **PLATFORMS
+        )
         return await create_bot(settings, clock)
 
     if (database or request.param) == "sqlite":

@@ -38,7 +38,7 @@ from storage.models import (
     UnansweredQuestion,
 )
 from tests.support.databases import scratch_postgres
-from tests.support.desk import MONDAY
+from tests.support.desk import MONDAY, PLATFORMS
 
 __all__ = ["Twins", "stored", "twin_bots"]
 
@@ -118,7 +118,9 @@ async def twin_bots(
                 url = await stack.enter_async_context(
                     scratch_postgres(postgres_server, migrated=True)
                 )
-            settings = load_settings(knowledge_dir=faq_dir, roster=roster, database_url=url)
+            settings = load_settings(
+                knowledge_dir=faq_dir, roster=roster, database_url=url, **PLATFORMS
+            )
             bot = await create_bot(settings, ManualClock(MONDAY))
             stack.push_async_callback(bot.close)
             bots.append(bot)
