@@ -16,7 +16,7 @@ from bot.app import Bot, create_bot
 from bot.clock import ManualClock
 from bot.server import build_application
 from bot.settings import Settings, load_settings
-from tests.support.desk import ROSTER
+from tests.support.desk import PLATFORMS, ROSTER
 
 __all__ = [
     "SUMMER",
@@ -51,6 +51,7 @@ async def site(
         roster=roster,
         calendar=overrides,
         database_url=database_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        **PLATFORMS,  # the roster's Telegram chats are served: their cards are queued
     )
     bot = await create_bot(settings, clock)
     if keep is not None:
