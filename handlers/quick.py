@@ -70,6 +70,7 @@ def first_of(*lanes: QuickLane) -> QuickLane:
 
 
 W = TypeVar("W")
+D = TypeVar("D")
 
 
 def first_rows(
@@ -175,20 +176,9 @@ def asker_of(message: IncomingMessage) -> Asker:
 
 def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
     """The unit that opens the request ``/new text`` asks for; ``None`` for any other message."""
-    roster = services.roster.current
-    if not (opens_at_once(message) and roster.spaces):
+    unit = _opening(message, services, open_at_once)
+    if unit is None:
         return None
-    text = message.command_args
-    unit = open_at_once(
-        asker_of(message),
-        categories.guess(text).id,
-        as_the_group_reads(message, text),
-        # The full path reads the clock once more for the dedup key; a unit runs within the
-        # batch's few milliseconds of this reading.
-        now=services.clock.now(),
-        roster=roster,
-        calendar=services.calendar.current,
-    )
 
     def work(connection: sqlite3.Connection) -> list[OutgoingMessage]:
         outcome = unit(connection)
@@ -199,13 +189,17 @@ def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
     return work
 
 
-def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening | None:
-    """What PostgreSQL's writer opens for ``/new text``; ``None`` for any other message."""
+def _opening(message: IncomingMessage, services: Services, desk: Callable[..., D]) -> D | None:
+    """What the desk's ``desk`` (SQLite's unit or PostgreSQL's plan) opens for ``/new text``.
+
+    ``None`` for any other message. The full path reads the clock once more for the dedup
+    key; a unit runs within the batch's few milliseconds of this reading.
+    """
     roster = services.roster.current
     if not (opens_at_once(message) and roster.spaces):
         return None
     text = message.command_args
-    plan = plan_opening(
+    return desk(
         asker_of(message),
         categories.guess(text).id,
         as_the_group_reads(message, text),
@@ -213,6 +207,13 @@ def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening 
         roster=roster,
         calendar=services.calendar.current,
     )
+
+
+def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening | None:
+    """What PostgreSQL's writer opens for ``/new text``; ``None`` for any other message."""
+    plan = _opening(message, services, plan_opening)
+    if plan is None:
+        return None
 
     def told(account: Account) -> Planned[list[OutgoingMessage]] | None:
         planned = plan(account)
