@@ -27,6 +27,7 @@ from bot.settings import Settings
 from handlers import ROUTERS
 from handlers.basics import unknown
 from handlers.quick import first_of, quick_new, quick_question, quick_rows
+from handlers.quick_intake import quick_intake
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces
 from storage.pg_writer import PgWriter
@@ -205,7 +206,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     dispatcher = Dispatcher(
         services,
         fallback=unknown,
-        quick_lane=first_of(quick_question, quick_new),
+        quick_lane=first_of(quick_intake, quick_question, quick_new),
         rows_lane=quick_rows,
     )
     dispatcher.include(*ROUTERS)

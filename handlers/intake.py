@@ -32,8 +32,10 @@ from storage.models import Person
 from storage.questions import asked_in
 
 __all__ = [
+    "BUTTON_PREFIX",
     "HELD",
     "INTAKE",
+    "SPACE_PREFIX",
     "IntakeStore",
     "begin",
     "begin_with",
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 router = Router("intake")
 
 INTAKE = "intake"
+BUTTON_PREFIX = "intake:"
+"""What the intake's buttons' payloads start with."""
 CATEGORY_PREFIX = "intake:cat:"
 SKIP = "intake:skip"
 KEEP = "intake:keep"
@@ -233,7 +237,7 @@ async def space_chosen_with(message: IncomingMessage, store: IntakeStore) -> lis
     return await _set_space(message, store, message.choice.removeprefix(SPACE_PREFIX))
 
 
-@router.choice("intake:")
+@router.choice(BUTTON_PREFIX)
 async def intake_choice(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
     """A button of the intake conversation; one its step no longer offers changes nothing."""
     return await pressed_with(message, _InSession(message, context))

@@ -23,7 +23,9 @@ full path decides.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Sequence
 
 from bot.desk.quick_open import Asker, open_at_once
 from bot.domain import categories
@@ -35,6 +37,7 @@ from handlers.faq import ask
 from storage import quick
 
 __all__ = [
+    "NotMine",
     "first_of",
     "opens_at_once",
     "plain_question",
@@ -44,15 +47,30 @@ __all__ = [
 ]
 
 
+class NotMine(NotQuick):
+    """A unit found, inside the batch, that its message is the next lane's (before writing)."""
+
+
 def first_of(*lanes: QuickLane) -> QuickLane:
-    """One lane that hands a message to the first of ``lanes`` with a unit for it."""
+    """One lane that hands a message to the first of ``lanes`` with a unit for it.
+
+    Some messages only the database can place (typed text is an intake step, or a question):
+    each lane that takes one prepares its unit, and a unit that finds inside the batch that
+    the message is not its own (:class:`NotMine`) hands it to the next.
+    """
 
     def lane(message: IncomingMessage, services: Services) -> QuickWork | None:
-        for each in lanes:
-            work = each(message, services)
-            if work is not None:
-                return work
-        return None
+        works = [taken for each in lanes if (taken := each(message, services)) is not None]
+        if len(works) < 2:
+            return works[0] if works else None
+
+        def work(connection: sqlite3.Connection) -> Sequence[OutgoingMessage]:
+            for each in works:
+                with contextlib.suppress(NotMine):
+                    return each(connection)
+            raise NotQuick
+
+        return work
 
     return lane
 
