@@ -1,8 +1,10 @@
 """The quick lane: the commonest messages handled in one unit each of the SQLite writer.
 
-Two kinds take it, tried in turn (:func:`first_of`): plain questions, answered from the FAQ
+Three kinds take it, tried in turn (:func:`first_of`): the guided intake's steps
+(:func:`handlers.quick_intake.quick_intake`), plain questions, answered from the FAQ
 (:func:`quick_question`), and ``/new text``, which the desk opens at once
-(:func:`quick_new`).
+(:func:`quick_new`). Typed text is an intake step or a question depending on what is stored:
+the intake's unit looks inside the batch and hands a question on (:class:`NotMine`).
 
 Most messages are policy questions from people with no conversation in progress and no request
 being worked on. For those, every route before the FAQ passes: the message is no command or
