@@ -206,7 +206,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
     dispatcher = Dispatcher(
         services,
         fallback=unknown,
-        quick_lane=first_of(quick_intake, quick_question, quick_new),
+        quick_lane=first_of(quick_question, quick_intake, quick_new),
         rows_lane=quick_rows,
     )
     dispatcher.include(*ROUTERS)

@@ -13,9 +13,10 @@ statement runs at once on the writer's thread), so a step runs to its end on one
 (:func:`_settled`).
 
 What the unit cannot do, it hands to the full path (:class:`~bot.routing.NotQuick`): a sender
-never seen before (creating a person is the ORM's) and a request the desk's unit declines. Typed
-text from an account with no intake going on is not this lane's (:class:`~handlers.quick.NotMine`):
-the next lane (the FAQ's) takes it.
+never seen before (creating a person is the ORM's) and a request the desk's unit declines. A
+plain question reaches this lane only when the question's unit found the account spoken for;
+typed text with no intake going on is not this lane's either
+(:class:`~handlers.quick.NotMine`): the full path decides (a follow-up, a held question).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def quick_intake(message: IncomingMessage, services: Services) -> QuickWork | No
     def work(connection: sqlite3.Connection) -> Sequence[OutgoingMessage]:
         replies = _settled(step(message, _InUnit(message, connection, now, roster, calendar)))
         if replies is None:
-            raise NotMine  # no intake going on: typed text is a question, or the full path's
+            raise NotMine  # no intake going on: typed text is the full path's (or a next lane's)
         return replies
 
     return work
