@@ -1,17 +1,21 @@
 """The quick lane: the commonest messages handled in one unit each of the SQLite writer.
 
-Two kinds take it here, tried in turn (:func:`first_of`): plain questions, answered from the
-FAQ (:func:`quick_question`), and ``/new text``, which the desk opens at once
-(:func:`quick_new`); an entrepreneur's moves (ratings, confirmations, follow-ups, 👍/👎) take
-it through :mod:`handlers.quick_moves`.
+Several kinds take it, tried in turn (:func:`first_of`): plain questions, answered from the FAQ
+(:func:`quick_question`), the guided intake's steps
+(:func:`handlers.quick_intake.quick_intake`), ``/new text``, which the desk opens at once
+(:func:`quick_new`), and an entrepreneur's moves (ratings, confirmations, follow-ups, 👍/👎,
+:mod:`handlers.quick_moves`). Typed text is a question, an intake step or a follow-up depending
+on what is stored: the question's unit looks inside the batch and hands text that is spoken for
+on to the next lane's unit, so a plain question costs no more than before.
 
 Most messages are policy questions from people with no conversation in progress and no request
 being worked on. For those, every route before the FAQ passes: the message is no command or
 button, not empty or too long, carries no file, quotes no card and names no request
 (``#2026-0001 …``). Such a message is matched here on the event loop; its unit then checks,
 inside the batch, that the account is not spoken for (:func:`storage.quick.spoken_for`), and
-keeps the answer or the gap as the FAQ handler does. A message that is spoken for takes the full
-path, whose handlers decide. Either way the replies and the rows kept are the same.
+keeps the answer or the gap as the FAQ handler does. A message that is spoken for goes to the
+next lane (an intake step), else to the full path, whose handlers decide. Either way the
+replies and the rows kept are the same.
 
 On PostgreSQL the same question goes to PostgreSQL's writer as rows (:func:`quick_rows`), which
 it keeps for a whole batch of messages at once, with the same checks (:mod:`storage.pg_writer`);
@@ -131,6 +135,7 @@ def quick_question(message: IncomingMessage, services: Services) -> QuickWork | 
 
     def work(connection: sqlite3.Connection) -> list[OutgoingMessage]:
         if quick.spoken_for(connection, message.channel.value, message.sender.user_id):
+            # An intake step or a follow-up, perhaps: the next lane's, else the full path's.
             raise NotQuick
         kept = None
         if asked.keeps_answer:

@@ -49,18 +49,18 @@ FULL = "full"
 """Never offered to the lane."""
 
 OPENINGS: list[tuple[Sender, str, str | None, str]] = [
-    (ENTREPRENEUR, "", "space:baodi-eco", FULL),
+    (ENTREPRENEUR, "", "space:baodi-eco", FELL_BACK),  # never wrote: the full path meets them
     (ENTREPRENEUR, "/new 想咨询公司注册需要哪些材料", None, LANE),
     (ENTREPRENEUR, "提交工单 工位租金可以减免吗", None, LANE),  # WeChat's command word
     (RENAMED, "/new 需要对接天使投资和融资渠道", None, LANE),  # the card names 陈总 now
     (UNNAMED, "/new 社保和税务登记怎么办理", None, LANE),  # no name given: 陈总 stays
-    (SAM, "", "space:baodi-pku", FULL),
+    (SAM, "", "space:baodi-pku", FELL_BACK),
     (SAM, "/new I need help with a patent application", None, LANE),  # English, group g2
     (NEWCOMER, "/new 想参加创业培训和路演活动", None, FELL_BACK),  # never wrote: space asked
     (NEWCOMER, "/new 能不能帮忙联系高校的技术专家", None, FELL_BACK),  # space still unknown
-    (NEWCOMER, "", "space:baodi-eco", FULL),  # the intake waiting for it opens the request
-    (OTHER, "", "space:baodi-pku", FULL),
-    (OTHER, "/new", None, FULL),  # an intake begins
+    (NEWCOMER, "", "space:baodi-eco", LANE),  # the intake waiting for it opens the request
+    (OTHER, "", "space:baodi-pku", FELL_BACK),
+    (OTHER, "/new", None, LANE),  # an intake begins (handlers.quick_intake)
     (OTHER, "/new 想咨询场地补贴", None, FELL_BACK),  # mid-intake: the full path ends it first
     (OTHER, "/new 想了解知识产权专利申请的流程", None, LANE),
     (OTHER, "/new 想了解知识产权专利申请的流程", None, LANE),  # the same words: a second request
@@ -173,7 +173,9 @@ async def test_a_redelivered_opening_is_answered_as_before_and_opens_once(twins:
     rows = await stored(quick)
     assert len(rows["requests"]) == len(rows["request_events"]) == 1
     assert len(rows["outbox"]) == 3  # the space set, the confirmation, the group's card
-    assert twins.lane_units == 2
+    # The space chosen (offered to the lane, which leaves a newcomer to the full path), the
+    # opening and its redelivery.
+    assert twins.lane_units == 3
     # Pushed later rather than handed back: a redelivery to an adapter that hands back
     # nothing gets the replies to push, as on the full path.
     pushed = await quick.dispatcher.handle(message)
