@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import cProfile
 import dataclasses
+import math
 import pstats
 import random
 import statistics
@@ -35,7 +36,7 @@ from bench.load import everyday_questions, questions
 from bot.messages import Channel, IncomingMessage, Sender
 from handlers.faq import ask
 from knowledge.cache import TextCache
-from knowledge.matcher import Matcher
+from knowledge.matcher import Matcher, _Asked
 from knowledge.service import KnowledgeBase, build
 from knowledge.text import Analyzer, normalize
 from tests.support.matcher_reference import CdistMatcher
@@ -206,32 +207,38 @@ class Scored:
     after_phrasings: float
 
 
-def _counting(kind: type[Matcher], base: Matcher) -> tuple[Matcher, list[int]]:
-    """A matcher of ``kind`` on ``base``'s entries that counts the entries and phrasings it
-    scores (``counts``: candidates, entries, phrasings)."""
-    counts = [0, 0, 0]
+class _CountedBefore(CdistMatcher):
+    """The matcher before pruning, counting the candidates and phrasings it scores: all."""
 
-    class Counting(kind):  # type: ignore[valid-type, misc]
-        def _asked(self, question: str):  # type: ignore[no-untyped-def]
-            asked, long = super()._asked(question)
-            counts[0] += len(asked.candidates) if asked is not None else 0
-            return asked, long
+    counts = (0, 0, 0)
+    """Candidates, entries scored, their phrasings."""
 
-        def _candidates(self, words: list[str], compact: str) -> list[int]:
-            found: list[int] = super()._candidates(words, compact)
-            if kind is CdistMatcher:  # scores every candidate, each phrasing
-                counts[0] += len(found)
-                counts[1] += len(found)
-                counts[2] += sum(len(self._phrasings_of[i]) for i in found)
-            return found
+    def _candidates(self, words: list[str], compact: str) -> list[int]:
+        found = super()._candidates(words, compact)
+        phrasings = sum(len(self._phrasings_of[index]) for index in found)
+        candidates, entries, scored = self.counts
+        self.counts = (candidates + len(found), entries + len(found), scored + phrasings)
+        return found
 
-        def _entry_score(self, asked, index: int, explained: float) -> float:  # type: ignore[no-untyped-def]
-            counts[1] += 1
-            counts[2] += len(self._phrasings_of[index])
-            score: float = super()._entry_score(asked, index, explained)
-            return score
 
-    return Counting(base.entries, base.analyzer, base.bands, base.scoring), counts
+class _CountedAfter(Matcher):
+    """The matcher, counting its candidates, the entries it scores and their phrasings."""
+
+    counts = (0, 0, 0)
+    """Candidates, entries scored, their phrasings."""
+
+    def _candidates(self, words: list[str], compact: str) -> list[int]:
+        found = super()._candidates(words, compact)
+        candidates, entries, scored = self.counts
+        self.counts = (candidates + len(found), entries, scored)
+        return found
+
+    def _entry_score(
+        self, asked: _Asked, index: int, explained: float, needed: float = -math.inf
+    ) -> float:
+        candidates, entries, scored = self.counts
+        self.counts = (candidates, entries + 1, scored + len(self._phrasings_of[index]))
+        return super()._entry_score(asked, index, explained, needed)
 
 
 def _cpu_us(run: Callable[[str], object], texts: Sequence[str]) -> float:
@@ -298,19 +305,19 @@ def run_pruning(quick: bool = False, runs: int = 3) -> tuple[list[AskRow], Score
                 _calls(after, sample),
             )
         )
-    old, old_counts = _counting(CdistMatcher, matcher)
-    new, new_counts = _counting(Matcher, matcher)
+    before_counted = _CountedBefore(matcher.entries, matcher.analyzer, matcher.bands)
+    after_counted = _CountedAfter(matcher.entries, matcher.analyzer, matcher.bands)
     for question in asked:
-        old.match(question)
-        new.match(question)
+        before_counted.match(question)
+        after_counted.match(question)
     n = len(asked)
     scored = Scored(
         n,
-        new_counts[0] / n,
-        old_counts[1] / n,
-        new_counts[1] / n,
-        old_counts[2] / n,
-        new_counts[2] / n,
+        after_counted.counts[0] / n,
+        before_counted.counts[1] / n,
+        after_counted.counts[1] / n,
+        before_counted.counts[2] / n,
+        after_counted.counts[2] / n,
     )
     return rows, scored
 

@@ -9,7 +9,10 @@ Two stages keep a query fast on large bases:
    meaning it covers (IDF-weighted words), how much of the phrasing the question covers, and
    their character similarity (rapidfuzz). An entry scores its best phrasing. Only the
    phrasings that share a word with the question are scored one by one; of the others, which
-   can differ only in their similarity, just the most similar (see :meth:`Matcher._score`).
+   can differ only in their similarity, just the most similar (see
+   :meth:`Matcher._entry_score`). A match needs only the best three: candidates are scored in
+   the order of the most each could score, until none left can be among them
+   (:meth:`Matcher._best`); the scores are exact, as if every candidate had been scored.
 
 The score then falls into one of three bands: answer outright, suggest ("您是不是想问"), or no
 match (offer a service request).
