@@ -554,16 +554,15 @@ class Matcher:
         Most phrasings (three in four) share no word with the question: for them ``exact`` is
         0 and ``covered`` 0.0, so the score rises with ``similar`` alone (every step is
         monotonic: nothing there is negative) and the long-message term is 0.0. Only the best
-        ``similar`` of them is scored, and only if a perfect similarity could raise the best
-        score to ``needed`` or beyond. The phrasings that share a word are taken by their
-        ``covers`` (the most a phrasing can score, as ``covered`` and ``similar`` are at most
-        1; in a long message, at least ``held * explained / most``), highest first, until
-        that ceiling can neither raise the best score nor reach ``needed``. The arithmetic
-        is the same, in the same order, as for each phrasing on its own (``sum`` over the same
-        ``shared`` set, so over its words in the same order), and a maximum does not depend on
-        the order it is taken in (no score is NaN: every weight is above 0, so is ``total``).
-        The scores are the same floats, bit for bit, as scoring every phrasing:
-        tests/test_matcher_reference.py checks it against the loop that did.
+        ``similar`` of them is scored, and only if a perfect similarity would raise the best
+        score and could bring it to ``needed``. (Taking the phrasings that share a word by
+        the most each could score, ``covers``, saved no time: their ``covers`` differ little,
+        as most of it is what the entry explains.) The arithmetic is the same, in the same
+        order, as for each phrasing on its own (``sum`` over the same ``shared`` set, so over
+        its words in the same order), and a maximum does not depend on the order it is taken
+        in (no score is NaN: every weight is above 0, so is ``total``). The scores are the
+        same floats, bit for bit, as scoring every phrasing: tests/test_matcher_reference.py
+        checks it against the loop that did.
         """
         scoring = self.scoring
         weights, compact, total = asked.weights, asked.compact, asked.total
@@ -574,24 +573,15 @@ class Matcher:
         weight = weights.__getitem__
         long = asked.long
         loose = explained * credit
-        # The long-message term with ``covered`` at its most, 1.
-        lasting = scoring.held * explained / asked.most * _SLACK if long else 0.0
         holding = self._holding[index]
         sharing = {p for w in weights if w in holding for p in holding[w]}
         phrasings = self._phrasings_of[index]
-        ceilings = []
+        best = 0.0
         for position in sharing:
             phrasing = phrasings[position]
             shared = phrasing.words.intersection(weights)
             exact = sum(map(weight, shared))
             covers = (exact + (loose - credit * exact)) / total
-            ceiling = max(covers * _SLACK, lasting if len(phrasing.words) >= 2 else 0.0)
-            ceilings.append((ceiling, covers, shared, phrasing))
-        ceilings.sort(key=_first, reverse=True)
-        best = 0.0
-        for ceiling, covers, shared, phrasing in ceilings:
-            if ceiling <= best or round(100.0 * ceiling, 1) < needed:
-                break  # nor can any after it
             # The phrasing holds a word, so its weight (IDFs, all above 0) is above 0.
             covered = sum(map(idf, shared)) / phrasing.weight
             similar = fuzz.ratio(compact, phrasing.compact) / 100.0
@@ -678,10 +668,6 @@ _ENDINGS = tuple(
     )
 )
 """English endings taken off before cutting, longest first."""
-
-
-def _first(item: tuple[float, float, frozenset[str], AnalyzedPhrasing]) -> float:
-    return item[0]
 
 
 def _bigrams(text: str) -> list[str]:
