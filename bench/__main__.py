@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
     args = parser.parse_args()
     matcher.print_table(matcher.run(quick=args.quick))
+    matcher.print_pruning(*matcher.run_pruning(quick=args.quick))
     requests.print_table(requests.run(quick=args.quick))
     moves.print_table(moves.run(quick=args.quick))
     scheduler.print_table(scheduler.run(quick=args.quick))

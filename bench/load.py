@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import aiohttp
+import xmltodict
 from aiohttp import web
 
 from bench.procs import ROOT, SHIPPED_FAQ, Child
@@ -64,6 +65,43 @@ class FakeApi(Generic[K]):
 
     async def _clock(self, request: web.Request) -> web.Response:
         return web.json_response({"monotonic": time.monotonic()})
+
+
+class CountingApi(FakeApi[str]):
+    """A fake of a Tencent platform's API (WeChat, WeCom): it counts the calls it serves.
+
+    Both answer every API error with HTTP 200 and an ``errcode`` (:func:`errcode`); a call the
+    benchmark did not expect is counted under its path, so it shows under the table.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def add_counting_routes(self, app: web.Application) -> None:
+        """Add the generator's routes and, last, the catch-all that counts unknown calls."""
+        self.add_bench_routes(app)
+        app.router.add_get("/bench/calls", self._calls)
+        app.router.add_route("*", "/{path:.*}", self._unknown)
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        self.calls[request.path] += 1
+        return web.Response(status=404, text="not found")
+
+    async def _calls(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(self.calls))
+
+
+def errcode(code: int, message: str) -> web.Response:
+    """A Tencent API's answer: HTTP 200 with ``errcode`` (0: done) and ``errmsg``."""
+    return web.json_response({"errcode": code, "errmsg": message})
+
+
+async def xml_echo(request: web.Request) -> web.Response:
+    """The bare echo of a callback: the posted XML parsed and written back, nothing decrypted."""
+    message = xmltodict.parse(await request.read(), disable_entities=True)
+    body = xmltodict.unparse(message, full_document=False)
+    return web.Response(text=body, content_type="application/xml")
 
 
 class FakeClient(Generic[K]):

@@ -126,17 +126,19 @@ from bench.figures import (
     print_markdown,
 )
 from bench.load import (
+    CountingApi,
     Drive,
-    FakeApi,
     FakeClient,
     Plan,
     closed_loop,
     collect,
     counted_since,
+    errcode,
     everyday_questions,
     match_cache,
     post_message,
     questions,
+    xml_echo,
 )
 from bench.procs import Bot, bot_process, cancel_on_sigterm, cli, echo_app, helpers
 
@@ -229,21 +231,15 @@ class WeChatRow(Row):
 # ---------------------------------------------------------------- helper processes (children)
 
 
-class _FakeWeChatApi(FakeApi[str]):
+class _FakeWeChatApi(CountingApi):
     """The WeChat API calls the bot makes, plus the generator's view of what was sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/cgi-bin/stable_token", self._stable_token)
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._custom_send)
-        self.add_bench_routes(app)
-        app.router.add_get("/bench/calls", self._calls)
-        app.router.add_route("*", "/{path:.*}", self._unknown)
+        self.add_counting_routes(app)
         return app
 
     async def _stable_token(self, request: web.Request) -> web.Response:
@@ -257,45 +253,26 @@ class _FakeWeChatApi(FakeApi[str]):
 
     def _issue(self, app_id: str, secret: str) -> web.Response:
         if app_id != APP_ID:
-            return _errcode(40013, "invalid appid")
+            return errcode(40013, "invalid appid")
         if secret != APP_SECRET:
-            return _errcode(40125, "invalid appsecret")
+            return errcode(40125, "invalid appsecret")
         return web.json_response({"access_token": ACCESS_TOKEN, "expires_in": 7200})
 
     async def _custom_send(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()  # before the body is read: the moment WeChat has the call
         self.calls[request.path] += 1
         if request.query.get("access_token") != ACCESS_TOKEN:
-            return _errcode(40001, "invalid credential, access_token is invalid or not latest")
+            return errcode(40001, "invalid credential, access_token is invalid or not latest")
         call = await request.json()
         if call.get("msgtype") == "text":
             text = str(call.get("text", {}).get("content", ""))
         else:
             text = f"<{call.get('msgtype')} message>"
         self.arrivals.append((str(call.get("touser", "")), arrived, text))
-        return _errcode(0, "ok")
-
-    async def _unknown(self, request: web.Request) -> web.Response:
-        # Counted, so a call the benchmark did not expect shows under the table.
-        self.calls[request.path] += 1
-        return web.Response(status=404, text="not found")
-
-    async def _calls(self, request: web.Request) -> web.Response:
-        return web.json_response(dict(self.calls))
+        return errcode(0, "ok")
 
 
-def _errcode(code: int, message: str) -> web.Response:
-    # WeChat answers every API error with HTTP 200 and an errcode.
-    return web.json_response({"errcode": code, "errmsg": message})
-
-
-async def _echo(request: web.Request) -> web.Response:
-    message = xmltodict.parse(await request.read(), disable_entities=True)
-    body = xmltodict.unparse(message, full_document=False)
-    return web.Response(text=body, content_type="application/xml")
-
-
-ROLES = {"fake": lambda: _FakeWeChatApi().app(), "echo": lambda: echo_app(_echo)}
+ROLES = {"fake": lambda: _FakeWeChatApi().app(), "echo": lambda: echo_app(xml_echo)}
 """The helpers ``python -m bench.wechat ROLE`` serves."""
 
 

@@ -67,17 +67,19 @@ from bench.figures import (
     print_markdown,
 )
 from bench.load import (
+    CountingApi,
     Drive,
-    FakeApi,
     FakeClient,
     Plan,
     closed_loop,
     collect,
     counted_since,
+    errcode,
     everyday_questions,
     match_cache,
     post_message,
     questions,
+    xml_echo,
 )
 from bench.procs import Bot, bot_process, cancel_on_sigterm, cli, echo_app, helpers
 from bot.domain.roster.load import DEMO_ROSTER
@@ -106,28 +108,22 @@ _MEMBER_ANCHOR = re.compile(r"^      - \{name: 张伟, .*\n", re.MULTILINE)
 # ---------------------------------------------------------------- helper processes (children)
 
 
-class _FakeWeComApi(FakeApi[str]):
+class _FakeWeComApi(CountingApi):
     """The WeCom API calls the bot makes, plus the generator's view of what was sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
         app.router.add_post("/cgi-bin/message/send", self._send)
-        self.add_bench_routes(app)
-        app.router.add_get("/bench/calls", self._calls)
-        app.router.add_route("*", "/{path:.*}", self._unknown)
+        self.add_counting_routes(app)
         return app
 
     async def _gettoken(self, request: web.Request) -> web.Response:
         self.calls[request.path] += 1
         if request.query.get("corpid") != CORP_ID:
-            return _errcode(40013, "invalid corpid")
+            return errcode(40013, "invalid corpid")
         if request.query.get("corpsecret") != SECRET:
-            return _errcode(40001, "invalid credential")
+            return errcode(40001, "invalid credential")
         return web.json_response(
             {"errcode": 0, "errmsg": "ok", "access_token": ACCESS_TOKEN, "expires_in": 7200}
         )
@@ -136,7 +132,7 @@ class _FakeWeComApi(FakeApi[str]):
         arrived = time.monotonic()  # before the body is read: the moment WeCom has the call
         self.calls[request.path] += 1
         if request.query.get("access_token") != ACCESS_TOKEN:
-            return _errcode(40014, "invalid access_token")
+            return errcode(40014, "invalid access_token")
         call = await request.json()
         kind = str(call.get("msgtype"))
         content = call.get(kind, {}) if kind in ("text", "markdown") else {}
@@ -146,27 +142,8 @@ class _FakeWeComApi(FakeApi[str]):
             {"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": f"m{len(self.arrivals)}"}
         )
 
-    async def _unknown(self, request: web.Request) -> web.Response:
-        # Counted, so a call the benchmark did not expect shows under the table.
-        self.calls[request.path] += 1
-        return web.Response(status=404, text="not found")
 
-    async def _calls(self, request: web.Request) -> web.Response:
-        return web.json_response(dict(self.calls))
-
-
-def _errcode(code: int, message: str) -> web.Response:
-    # WeCom answers every API error with HTTP 200 and an errcode.
-    return web.json_response({"errcode": code, "errmsg": message})
-
-
-async def _echo(request: web.Request) -> web.Response:
-    message = xmltodict.parse(await request.read(), disable_entities=True)
-    body = xmltodict.unparse(message, full_document=False)
-    return web.Response(text=body, content_type="application/xml")
-
-
-ROLES = {"fake": lambda: _FakeWeComApi().app(), "echo": lambda: echo_app(_echo)}
+ROLES = {"fake": lambda: _FakeWeComApi().app(), "echo": lambda: echo_app(xml_echo)}
 """The helpers ``python -m bench.wecom ROLE`` serves."""
 
 

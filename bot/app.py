@@ -38,6 +38,7 @@ from handlers.quick import (
     quick_question,
     quick_rows,
 )
+from handlers.quick_intake import quick_intake
 from handlers.quick_moves import quick_feedback, quick_follow_up, quick_press
 from knowledge.service import KnowledgeService, build
 from storage import Database, nonces, visitors
@@ -275,7 +276,7 @@ async def create_bot(settings: Settings, clock: Clock | None = None) -> Bot:
         services,
         fallback=unknown,
         quick_lane=first_of(
-            quick_question, quick_follow_up, quick_new, quick_press, quick_feedback
+            quick_question, quick_intake, quick_follow_up, quick_new, quick_press, quick_feedback
         ),
         rows_lane=first_rows(quick_rows, quick_opening),
     )

@@ -176,18 +176,25 @@ async def _owed_move(
     """The move, and its request, the member pressed for within the hour; spent by this message.
 
     Where the bot messages members one by one (WeCom), a card has no thread to reply under:
-    the member's next message after the press is the move's words.
+    the member's next message after the press is the move's words. A picture without words
+    before them is a reply on the request, and leaves the press waiting.
     """
     channel, user = message.channel.value, message.sender.user_id
     state = await conversations.load(context.session, channel, user)
     if state is None or state.kind != CARD_MOVE:
         return None
-    await conversations.clear(context.session, channel, user)
     pressed = datetime.fromisoformat(str(state.data.get("at")))
     move = MEMBER_MOVES.get(state.step)
+    number = str(state.data.get("number", ""))
     if move is None or context.now - pressed > CARD_MOVE_TTL:
+        await conversations.clear(context.session, channel, user)
         return None  # an old press, long forgotten: the message is what it says
-    return move, str(state.data.get("number", ""))
+    if move is not Reply and not message.text and message.attachments:
+        # A WeCom message is words or a picture, never both: the picture goes on as a reply,
+        # and the press still waits for its words.
+        return Reply, number
+    await conversations.clear(context.session, channel, user)
+    return move, number
 
 
 async def _pending_move(

@@ -1,17 +1,21 @@
 """The quick lane: the commonest messages handled in one unit each of the SQLite writer.
 
-Two kinds take it here, tried in turn (:func:`first_of`): plain questions, answered from the
-FAQ (:func:`quick_question`), and ``/new text``, which the desk opens at once
-(:func:`quick_new`); an entrepreneur's moves (ratings, confirmations, follow-ups, 👍/👎) take
-it through :mod:`handlers.quick_moves`.
+Several kinds take it, tried in turn (:func:`first_of`): plain questions, answered from the FAQ
+(:func:`quick_question`), the guided intake's steps
+(:func:`handlers.quick_intake.quick_intake`), ``/new text``, which the desk opens at once
+(:func:`quick_new`), and an entrepreneur's moves (ratings, confirmations, follow-ups, 👍/👎,
+:mod:`handlers.quick_moves`). Typed text is a question, an intake step or a follow-up depending
+on what is stored: the question's unit looks inside the batch and hands text that is spoken for
+on to the next lane's unit, so a plain question costs no more than before.
 
 Most messages are policy questions from people with no conversation in progress and no request
 being worked on. For those, every route before the FAQ passes: the message is no command or
 button, not empty or too long, carries no file, quotes no card and names no request
 (``#2026-0001 …``). Such a message is matched here on the event loop; its unit then checks,
 inside the batch, that the account is not spoken for (:func:`storage.quick.spoken_for`), and
-keeps the answer or the gap as the FAQ handler does. A message that is spoken for takes the full
-path, whose handlers decide. Either way the replies and the rows kept are the same.
+keeps the answer or the gap as the FAQ handler does. A message that is spoken for goes to the
+next lane (an intake step), else to the full path, whose handlers decide. Either way the
+replies and the rows kept are the same.
 
 On PostgreSQL the same question goes to PostgreSQL's writer as rows (:func:`quick_rows`), which
 it keeps for a whole batch of messages at once, with the same checks (:mod:`storage.pg_writer`);
@@ -70,6 +74,7 @@ def first_of(*lanes: QuickLane) -> QuickLane:
 
 
 W = TypeVar("W")
+D = TypeVar("D")
 
 
 def first_rows(
@@ -130,6 +135,7 @@ def quick_question(message: IncomingMessage, services: Services) -> QuickWork | 
 
     def work(connection: sqlite3.Connection) -> list[OutgoingMessage]:
         if quick.spoken_for(connection, message.channel.value, message.sender.user_id):
+            # An intake step or a follow-up, perhaps: the next lane's, else the full path's.
             raise NotQuick
         kept = None
         if asked.keeps_answer:
@@ -175,20 +181,9 @@ def asker_of(message: IncomingMessage) -> Asker:
 
 def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
     """The unit that opens the request ``/new text`` asks for; ``None`` for any other message."""
-    roster = services.roster.current
-    if not (opens_at_once(message) and roster.spaces):
+    unit = _opening(message, services, open_at_once)
+    if unit is None:
         return None
-    text = message.command_args
-    unit = open_at_once(
-        asker_of(message),
-        categories.guess(text).id,
-        as_the_group_reads(message, text),
-        # The full path reads the clock once more for the dedup key; a unit runs within the
-        # batch's few milliseconds of this reading.
-        now=services.clock.now(),
-        roster=roster,
-        calendar=services.calendar.current,
-    )
 
     def work(connection: sqlite3.Connection) -> list[OutgoingMessage]:
         outcome = unit(connection)
@@ -199,13 +194,17 @@ def quick_new(message: IncomingMessage, services: Services) -> QuickWork | None:
     return work
 
 
-def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening | None:
-    """What PostgreSQL's writer opens for ``/new text``; ``None`` for any other message."""
+def _opening(message: IncomingMessage, services: Services, desk: Callable[..., D]) -> D | None:
+    """What the desk's ``desk`` (SQLite's unit or PostgreSQL's plan) opens for ``/new text``.
+
+    ``None`` for any other message. The full path reads the clock once more for the dedup
+    key; a unit runs within the batch's few milliseconds of this reading.
+    """
     roster = services.roster.current
     if not (opens_at_once(message) and roster.spaces):
         return None
     text = message.command_args
-    plan = plan_opening(
+    return desk(
         asker_of(message),
         categories.guess(text).id,
         as_the_group_reads(message, text),
@@ -213,6 +212,13 @@ def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening 
         roster=roster,
         calendar=services.calendar.current,
     )
+
+
+def quick_opening(message: IncomingMessage, services: Services) -> QuickOpening | None:
+    """What PostgreSQL's writer opens for ``/new text``; ``None`` for any other message."""
+    plan = _opening(message, services, plan_opening)
+    if plan is None:
+        return None
 
     def told(account: Account) -> Planned[list[OutgoingMessage]] | None:
         planned = plan(account)

@@ -9,7 +9,10 @@ Two stages keep a query fast on large bases:
    meaning it covers (IDF-weighted words), how much of the phrasing the question covers, and
    their character similarity (rapidfuzz). An entry scores its best phrasing. Only the
    phrasings that share a word with the question are scored one by one; of the others, which
-   can differ only in their similarity, just the most similar (see :meth:`Matcher._score`).
+   can differ only in their similarity, just the most similar (see
+   :meth:`Matcher._entry_score`). A match needs only the best three: candidates are scored in
+   the order of the most each could score, until none left can be among them
+   (:meth:`Matcher._best`); the scores are exact, as if every candidate had been scored.
 
 The score then falls into one of three bands: answer outright, suggest ("您是不是想问"), or no
 match (offer a service request).
@@ -37,6 +40,7 @@ CANDIDATES = 16
 """Entries scored in full per query; the index ranks the rest out."""
 
 MAX_SUGGESTIONS = 3
+"""Matches a result holds at most: :meth:`Matcher.match` needs the scores of this many only."""
 _CANDIDATE_DOCS = 48
 """Best-ranked phrasings looked at to find the candidate entries."""
 _GRAM = "\x00"
@@ -45,6 +49,10 @@ _GRAM = "\x00"
 _NOT_TOPICS = frozenset({"多少", "哪些", "怎么", "如何"})
 """Words of the entries' questions that do not make a message about the policies: the words
 any question asks with. (The city every question is in, 天津, is a stop word.)"""
+
+_SLACK = 1 + 1e-9
+"""How much a bound on a score is widened, against the rounding of the floats it is worked
+out from: far more than a few roundings can take away, far less than a score's last decimal."""
 
 _STEM = 6
 """Letters an English word keeps: enough to tell words apart, few enough to meet its kin."""
@@ -164,6 +172,26 @@ class Scoring:
     the way people talk, not what they ask about)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What every score of one question needs (see :meth:`Matcher._entry_score`)."""
+
+    weights: dict[str, float]
+    """The question's words and their weights."""
+    compact: str
+    """Its asking words joined, for character similarity."""
+    total: float
+    """Sum of ``weights``; above 0."""
+    long: bool
+    """Whether the message is long (:attr:`Scoring.long_words`)."""
+    candidates: list[int]
+    """The entries to score, by index; at least one."""
+    explains: list[float]
+    """What each candidate explains of the question (:meth:`Matcher._explained_by`)."""
+    most: float
+    """The most any candidate explains, or 1.0 if none explains anything."""
+
+
 class Matcher:
     """Scores questions against a fixed set of entries. Immutable once built."""
 
@@ -200,6 +228,14 @@ class Matcher:
             for index, entry in enumerate(self.entries)
         ]
         self._joined = ["|".join(sorted(words)) for words in self._related]
+        # Every piece of two characters or more of an entry's words: a word without "|" is
+        # inside the words joined by "|" if and only if it is one of these (工商 of 工商注册).
+        self._inside = [
+            frozenset(
+                w[i:j] for w in related for i in range(len(w)) for j in range(i + 2, len(w) + 1)
+            )
+            for related in self._related
+        ]
         # What the policies are about: the policy's terms and the words of the entries' own
         # questions; not of the answers and variants, which hold everyday words (推荐, 一家).
         self._topical = (
@@ -389,132 +425,192 @@ class Matcher:
                 }
         return weights, compact
 
-    def _explains(self, index: int, weights: dict[str, float]) -> float:
-        """How much of the question (by weight) entry ``index``'s words explain.
+    def _explained_by(self, candidates: list[int], weights: dict[str, float]) -> list[float]:
+        """How much of the question (by weight) each of ``candidates``' words explain.
 
         A Chinese word that is part of one of the entry's words (工商 of 工商注册) counts for
-        :attr:`Scoring.partial` of its weight.
+        :attr:`Scoring.partial` of its weight. Added up in the question's order, from 0.
         """
-        related = self._related[index]
-        joined = self._joined[index]
         partial = self.scoring.partial
-        return sum(
-            v if w in related else v * partial
+        # Each word, its weight, its partial weight, and where to look for it as a part: not
+        # at all (0), among the pieces of the entry's words (1), in its words joined (2).
+        words = [
+            (w, v, v * partial, 0 if len(w) < 2 or w.isascii() else 2 if "|" in w else 1)
             for w, v in weights.items()
-            if w in related or (len(w) >= 2 and not w.isascii() and w in joined)
-        )
+        ]
+        explains: list[float] = []
+        for index in candidates:
+            related, inside, joined = self._related[index], self._inside[index], self._joined[index]
+            explained: float = 0  # as sum() starts
+            for word, whole, part, kind in words:
+                if word in related:
+                    explained += whole
+                elif (kind == 1 and word in inside) or (kind == 2 and word in joined):
+                    explained += part
+            explains.append(explained)
+        return explains
+
+    def _asked(self, question: str) -> tuple[_Asked | None, bool]:
+        """What every score of ``question`` needs (``None``: no candidate), and if it is long."""
+        weights, compact = self._weighed(question)
+        words = list(weights)
+        if all(w.isdigit() for w in words):
+            return None, False  # numbers alone ("1", "2026") say nothing about a topic
+        candidates = self._candidates(words, compact)
+        explains = self._explained_by(candidates, weights)
+        # A long message is judged by the question inside it: how fully it holds one of an
+        # entry's phrasings, and how much of it that entry explains beside the others.
+        long = len(weights) >= self.scoring.long_words
+        if not candidates:
+            return None, long
+        most = max(explains, default=0.0) or 1.0
+        asked = _Asked(weights, compact, sum(weights.values()), long, candidates, explains, most)
+        return asked, long
 
     def score(self, question: str) -> list[Match]:
         """Every candidate entry with its score, best first."""
         return self._score(question)[0]
 
     def _score(self, question: str) -> tuple[list[Match], bool]:
-        """Every candidate entry with its score, best first; and whether the message is long.
+        """Every candidate entry with its score, best first; and whether the message is long."""
+        asked, long = self._asked(question)
+        if asked is None:
+            return [], long
+        matches = [
+            Match(self.entries[index], round(100.0 * self._entry_score(asked, index, explained), 1))
+            for index, explained in zip(asked.candidates, asked.explains, strict=True)
+        ]
+        matches.sort(key=lambda m: (-m.score, m.entry.id))
+        return matches, long
 
-        Each phrasing of a candidate scores (see :class:`Scoring`)::
+    def _best(self, question: str, keep: int) -> tuple[list[Match], bool]:
+        """The ``keep`` best candidates (the first of :meth:`_score`), and if the message is long.
+
+        A candidate is scored only while it may still be among them. Its score cannot exceed
+        what it explains of the question (see :meth:`_entry_score`)::
+
+            covers = (exact + (loose - answer_credit * exact)) / total
+                   = (answer_credit * explained + (1 - answer_credit) * exact) / total
+                  <= explained / total,        since exact <= explained
+            score  =  covers * (floor + (1 - floor) * (covered + similar) / 2)
+                  <=  covers,                   since covered <= 1 and similar <= 1
+            and the long-message term <= held * explained / most.
+
+        Candidates are scored in the order of that bound, and scoring stops once the next one's
+        bound, rounded as scores are, is below the ``keep``-th best score so far: neither it nor
+        any after it can then be among the first ``keep`` (a tie in the rounded score is scored,
+        as the entry's id decides it). Should no candidate reach the score from which
+        :meth:`match` offers anything, none is scored and the list is empty, which it reads
+        the same way. The bound is widened by a billionth against the rounding of its floats;
+        the scores themselves are those of :meth:`_entry_score`, the same floats as
+        :meth:`_score`'s.
+        """
+        asked, long = self._asked(question)
+        if asked is None:
+            return [], long
+        total, most = asked.total, asked.most
+        held = self.scoring.held if long else 0.0
+        bounds = [
+            max(explained / total, held * explained / most) * _SLACK for explained in asked.explains
+        ]
+        ceiling = round(100.0 * max(bounds), 1)
+        if not self._may_offer(ceiling, long):
+            return [], long
+        order = sorted(range(len(bounds)), key=bounds.__getitem__, reverse=True)
+        best: list[Match] = []
+        for at in order:
+            if len(best) >= keep and round(100.0 * bounds[at], 1) < best[-1].score:
+                break
+            index = asked.candidates[at]
+            # Below the last of the best so far, a score is dropped: it need not be exact.
+            needed = best[-1].score if len(best) >= keep else -math.inf
+            score = self._entry_score(asked, index, asked.explains[at], needed)
+            best.append(Match(self.entries[index], round(100.0 * score, 1)))
+            best.sort(key=lambda m: (-m.score, m.entry.id))
+            del best[keep:]
+        return best, long
+
+    def _entry_score(
+        self, asked: _Asked, index: int, explained: float, needed: float = -math.inf
+    ) -> float:
+        """How well entry ``index`` fits the question (0–1): its best phrasing's score.
+
+        Exact when, rounded as a :class:`Match`'s, it is ``needed`` or more; below that it may
+        be less than exact, and the entry cannot matter to the caller anyway.
+
+        Each phrasing scores (see :class:`Scoring`)::
 
             shared  = the question's words in the phrasing
             exact   = sum of the question's weights of ``shared``
             covers  = (exact + (loose - answer_credit * exact)) / total
                       where total = sum of the question's weights
-                      and   loose = answer_credit * what the entry explains (_explains)
+                      and   loose = answer_credit * what the entry explains (``explained``)
             covered = sum of the IDF of ``shared`` / the phrasing's weight
             similar = fuzz.ratio(question's compact, phrasing's compact) / 100
             score   = covers * (floor + (1 - floor) * (covered + similar) / 2)
             and in a long message, for a phrasing of two words or more:
             score   = max(score, held * covered² * explained / most explained)
 
-        and the entry scores its best phrasing. Most phrasings (three in four) share no word
-        with the question: for them ``exact`` is 0 and ``covered`` 0.0, so the score rises
-        with ``similar`` alone (every step is monotonic: nothing there is negative) and the
-        long-message term is 0.0. Only the best ``similar`` of them is scored, once per entry;
-        the phrasings that share a word are scored one by one. The arithmetic is the same, in
-        the same order, as for each phrasing on its own (``sum`` over the same ``shared`` set,
-        so over its words in the same order), and a maximum does not depend on the order it
-        is taken in (no score is NaN: every weight is above 0, so is ``total``). The scores
-        are the same floats, bit for bit, as scoring every phrasing:
-        tests/test_matcher_reference.py checks it against the loop that did.
+        Most phrasings (three in four) share no word with the question: for them ``exact`` is
+        0 and ``covered`` 0.0, so the score rises with ``similar`` alone (every step is
+        monotonic: nothing there is negative) and the long-message term is 0.0. Only the best
+        ``similar`` of them is scored, and only if a perfect similarity would raise the best
+        score and could bring it to ``needed``. (Taking the phrasings that share a word by
+        the most each could score, ``covers``, saved no time: their ``covers`` differ little,
+        as most of it is what the entry explains.) The arithmetic is the same, in the same
+        order, as for each phrasing on its own (``sum`` over the same ``shared`` set, so over
+        its words in the same order), and a maximum does not depend on the order it is taken
+        in (no score is NaN: every weight is above 0, so is ``total``). The scores are the
+        same floats, bit for bit, as scoring every phrasing: tests/test_matcher_reference.py
+        checks it against the loop that did.
         """
-        weights, compact = self._weighed(question)
-        words = list(weights)
-        if all(w.isdigit() for w in words):
-            return [], False  # numbers alone ("1", "2026") say nothing about a topic
-        total = sum(weights.values())
         scoring = self.scoring
-        candidates = self._candidates(words, compact)
-        explains = [self._explains(index, weights) for index in candidates]
-        # A long message is judged by the question inside it: how fully it holds one of an
-        # entry's phrasings, and how much of it that entry explains beside the others.
-        long = len(weights) >= scoring.long_words
-        most = max(explains, default=0.0) or 1.0
-        if not candidates:
-            return [], long
-        similar_to = self._similarities(compact, words, candidates)
+        weights, compact, total = asked.weights, asked.compact, asked.total
         credit = scoring.answer_credit
         floor = scoring.floor
         shaped = 1 - scoring.floor
         idf = self._idf.__getitem__
         weight = weights.__getitem__
-        held_share = scoring.held
-        matches = []
-        for index, explained, (sharing, unshared) in zip(
-            candidates, explains, similar_to, strict=True
-        ):
-            loose = explained * credit
-            best = 0.0
-            phrasings = self._phrasings_of[index]
-            for position, ratio in sharing:
-                phrasing = phrasings[position]
-                shared = phrasing.words.intersection(weights)
-                exact = sum(map(weight, shared))
-                covers = (exact + (loose - credit * exact)) / total
-                # The phrasing holds a word, so its weight (IDFs, all above 0) is above 0.
-                covered = sum(map(idf, shared)) / phrasing.weight
-                similar = ratio / 100.0
-                best = max(best, covers * (floor + shaped * ((covered + similar) / 2)))
-                if long and len(phrasing.words) >= 2:
-                    best = max(best, held_share * (covered * covered * explained / most))
-            if unshared >= 0.0:  # as above with exact = 0 and covered = 0.0
-                covers = (0 + (loose - credit * 0)) / total
-                similar = unshared / 100.0
+        long = asked.long
+        loose = explained * credit
+        holding = self._holding[index]
+        sharing = {p for w in weights if w in holding for p in holding[w]}
+        phrasings = self._phrasings_of[index]
+        best = 0.0
+        for position in sharing:
+            phrasing = phrasings[position]
+            shared = phrasing.words.intersection(weights)
+            exact = sum(map(weight, shared))
+            covers = (exact + (loose - credit * exact)) / total
+            # The phrasing holds a word, so its weight (IDFs, all above 0) is above 0.
+            covered = sum(map(idf, shared)) / phrasing.weight
+            similar = fuzz.ratio(compact, phrasing.compact) / 100.0
+            best = max(best, covers * (floor + shaped * ((covered + similar) / 2)))
+            if long and len(phrasing.words) >= 2:
+                best = max(best, scoring.held * (covered * covered * explained / asked.most))
+        if len(sharing) < len(phrasings):  # as above with exact = 0 and covered = 0.0
+            covers = (0 + (loose - credit * 0)) / total
+            ceiling = covers * (floor + shaped * ((0.0 + 1.0) / 2))  # similar at its most
+            if ceiling > best and round(100.0 * ceiling, 1) >= needed:
+                others = [c for p, c in enumerate(self._compacts_of[index]) if p not in sharing]
+                found = process.extractOne(compact, others, scorer=fuzz.ratio)
+                assert found is not None  # others is not empty
+                similar = found[1] / 100.0
                 best = max(best, covers * (floor + shaped * ((0.0 + similar) / 2)))
-            matches.append(Match(self.entries[index], round(100.0 * best, 1)))
-        matches.sort(key=lambda m: (-m.score, m.entry.id))
-        return matches, long
-
-    def _similarities(
-        self, compact: str, words: list[str], candidates: list[int]
-    ) -> list[tuple[list[tuple[int, float]], float]]:
-        """How each candidate's phrasings compare with the question's ``compact``.
-
-        For each candidate: the phrasings that share a word of ``words``, each as its position
-        in the entry and its ``fuzz.ratio`` with ``compact``; and the best ratio of the others
-        (-1.0 when every phrasing shares a word). The ratios of every candidate's phrasings are
-        worked out in one rapidfuzz call: the very values ``fuzz.ratio`` gives one by one.
-        """
-        starts: list[int] = []
-        sharing: list[set[int]] = []
-        compacts: list[str] = []
-        for index in candidates:
-            starts.append(len(compacts))
-            compacts += self._compacts_of[index]
-            holding = self._holding[index]
-            sharing.append({p for w in words if w in holding for p in holding[w]})
-        ratios = process.cdist([compact], compacts, scorer=fuzz.ratio, dtype=np.float64)[0]
-        others = ratios.copy()
-        others[
-            [start + p for start, found in zip(starts, sharing, strict=True) for p in found]
-        ] = -1
-        unshared: list[float] = np.maximum.reduceat(others, starts).tolist()
-        listed: list[float] = ratios.tolist()
-        return [
-            ([(p, listed[start + p]) for p in found], best)
-            for start, found, best in zip(starts, sharing, unshared, strict=True)
-        ]
+        return best
 
     def match(self, question: str) -> MatchResult:
         """Decide how to answer ``question``."""
-        matches, long = self._score(question)
+        matches, long = self._best(question, MAX_SUGGESTIONS)
+        return self._decide(question, matches, long)
+
+    def _may_offer(self, top: float, long: bool) -> bool:
+        """Whether a best score of ``top`` (or less) may be answered or suggested."""
+        bands = self.bands
+        return top >= bands.suggest or (long and top >= bands.long_lead)
+
+    def _decide(self, question: str, matches: list[Match], long: bool) -> MatchResult:
+        """The band for the best ``matches`` (at least the first :data:`MAX_SUGGESTIONS`)."""
         bands = self.bands
         if not matches:
             return MatchResult(question, Band.NONE, ())

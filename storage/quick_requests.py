@@ -20,7 +20,7 @@ from storage.models import Base, Person, Request
 from storage.requests import number_of
 from storage.writer import stored_time
 
-__all__ = ["add_event", "detached", "identify", "insert_request", "next_number"]
+__all__ = ["add_event", "detached", "identify", "insert_request", "next_number", "settle"]
 
 M = TypeVar("M", bound=Base)
 
@@ -87,6 +87,12 @@ def identify(
             (name, language, person_id),
         )
     return detached(Person, id=person_id, display_name=name, language=language, space_id=space_id)
+
+
+def settle(connection: sqlite3.Connection, person: Person, space_id: str) -> None:
+    """Remember ``space_id`` as ``person``'s maker space (``person.space_id = …`` and flush)."""
+    connection.execute("UPDATE people SET space_id = ? WHERE id = ?", (space_id, person.id))
+    person.space_id = space_id
 
 
 def next_number(connection: sqlite3.Connection, year: int) -> str:

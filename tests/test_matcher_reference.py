@@ -1,12 +1,14 @@
 """The matcher folds and scores every text exactly as it did before issue 18.
 
-:mod:`tests.support.matcher_reference` keeps ``Matcher._score`` and the glossary's pattern as
-they were. Both matchers match, on the shipped base: every check question (``bench/data``),
-generated long messages and typos, edge cases; and (slow, half a minute or more) every phrasing
+:mod:`tests.support.matcher_reference` keeps ``Matcher._score`` (every candidate scored, one
+phrasing at a time) and the glossary's pattern as they were. Both matchers match, on the shipped
+base: every check question (``bench/data``), generated long messages and typos, edge cases;
+and (slow, half a minute or more) every phrasing
 and answer of the base, the chatter it knows, more generated texts and 5,000 of the benchmarks'
 everyday texts. They must give the same band and the same matches, entry for entry in the same
 order, and the same scores before they are rounded to one decimal: the float each entry scored,
-bit for bit, not merely its rounding.
+bit for bit, not merely its rounding; and ``match()``'s few best, found without scoring every
+candidate, must be the reference's first few, float for float.
 """
 
 from __future__ import annotations
@@ -21,11 +23,16 @@ import yaml
 import knowledge.matcher
 import tests.support.matcher_reference
 from bench.load import everyday_questions, questions
-from knowledge.matcher import Match, Matcher
+from knowledge.matcher import MAX_SUGGESTIONS, Band, Match, Matcher
 from knowledge.service import build
 from knowledge.text import DATA_DIR
 from tests.support import ROOT
-from tests.support.matcher_reference import ReferenceGlossary, ReferenceMatcher, reference_analyzer
+from tests.support.matcher_reference import (
+    CdistMatcher,
+    ReferenceGlossary,
+    ReferenceMatcher,
+    reference_analyzer,
+)
 
 EVERYDAY = 5_000
 """Everyday texts compared in the slow test (of 17,822)."""
@@ -130,6 +137,13 @@ def assert_same(
         ours, long = matcher._score(text)
         theirs, long_then = reference._score(text)
         assert (scored(ours), long) == (scored(theirs), long_then), text
+        # What match() decides from: the best few, found without scoring every candidate; or
+        # none when no candidate could be offered, which the reference must decide as well.
+        best, long = matcher._best(text, MAX_SUGGESTIONS)
+        if best or not theirs:
+            assert (scored(best), long) == (scored(theirs[:MAX_SUGGESTIONS]), long_then), text
+        else:
+            assert reference.match(text).band is Band.NONE, text
 
 
 def test_glossary_folds_as_before(matchers: tuple[Matcher, ReferenceMatcher]) -> None:
@@ -149,6 +163,16 @@ def test_same_matches_on_check_sets_and_edges(
     texts = [*checks, *generated(checks, 100), *EDGES]
     assert len(set(texts)) > 800
     assert_same(matchers, texts, monkeypatch)
+
+
+def test_the_benchmarks_baseline_matches_alike(matchers: tuple[Matcher, ReferenceMatcher]) -> None:
+    """bench/matcher.py times the matcher beside the one before pruning: the same answers."""
+    matcher = matchers[0]
+    baseline = CdistMatcher(matcher.entries, matcher.analyzer, matcher.bands, matcher.scoring)
+    checks = check_questions()
+    texts = [*checks, *generated(checks, 100), *EDGES]
+    differ = [t for t in texts if matcher.match(t) != baseline.match(t)]
+    assert not differ, f"{len(differ)} of {len(texts)} texts match differently: {differ[:5]}"
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ FULL = "full"
 Step = tuple[Sender, str, str | None, str]
 
 OPENING: list[Step] = [
-    (ENTREPRENEUR, "", "space:baodi-eco", FULL),
+    (ENTREPRENEUR, "", "space:baodi-eco", FELL_BACK),  # a newcomer: the intake lane hands it on
     (ENTREPRENEUR, "/new 想咨询公司注册需要哪些材料", None, LANE),  # 2026-0001, open
     (ENTREPRENEUR, "补充：是有限责任公司", None, LANE),  # a detail joins the open request
     (ENTREPRENEUR, "服务专员多久给我反馈结果？", None, FELL_BACK),  # the FAQ answers it
@@ -59,7 +59,7 @@ ANSWERED: list[Step] = [
     (ENTREPRENEUR, "还有营业执照副本", None, LANE),  # claimed now: joins as it stands
     (ZHANG, "/resolve 2026-0001 已办理完毕", None, FULL),
     (OTHER, "", "req:rate:2026-0001:1", FELL_BACK),  # another's request: theirs to refuse
-    (OTHER, "", "space:baodi-pku", FULL),
+    (OTHER, "", "space:baodi-pku", LANE),  # known by now: the intake lane keeps the space
     (OTHER, "", "req:rate:2026-0001:1", FELL_BACK),
     (ENTREPRENEUR, "", "req:rate:2026-0001:5", LANE),
     (ENTREPRENEUR, "", "req:rate:2026-0001:3", LANE),  # rated already: 5 stands

@@ -2,8 +2,10 @@
 
 An entrepreneur writes on WeChat (the fake WeChat, safe mode); the duty group's members work
 in WeCom (the fake WeCom): each gets the request's card as a template card, presses its
-buttons, and writes the words a move needs as their next message. The bot runs as a process
-with its SQLite file in the test's folder, and is killed (``SIGKILL``) and started again in the
+buttons, and writes the words a move needs as their next message. Files cross between them:
+the entrepreneur's photo reaches both members as a WeCom image, and a member's photo, too big
+for a WeChat image, reaches the entrepreneur as a signed link. The bot runs as a process with
+its SQLite file in the test's folder, and is killed (``SIGKILL``) and started again in the
 middle of the exchange.
 """
 
@@ -18,13 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from bot.domain.roster.load import DEMO_ROSTER
-from tests.support.fake_wechat import FakeWeChat, WeChatPlatform, text_xml
+from tests.support.fake_wechat import FakeWeChat, WeChatPlatform, image_xml, text_xml
 from tests.support.fake_wechat import new_aes_key as wechat_aes_key
 from tests.support.fake_wecom import (
+    MEDIA_GET,
+    MEDIA_UPLOAD,
     MESSAGE_SEND,
     UPDATE_CARD,
     FakeWeCom,
@@ -33,6 +39,7 @@ from tests.support.fake_wecom import (
     card_event_xml,
     new_aes_key,
 )
+from tests.support.fake_wecom import image_xml as wecom_image_xml
 from tests.support.fake_wecom import text_xml as wecom_text_xml
 from tests.support.processes import POLL, BotProcess, bot_env
 
@@ -52,6 +59,12 @@ STRANGER = "WangFang"
 ASK = "请补充营业执照的统一社会信用代码"
 INFO = "统一社会信用代码是 91120224MA05TEST01"
 RESULT = "已核对，材料齐全，请周三到服务站领取"
+PUBLIC = "https://bot.example.cn"
+LICENCE = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 256
+"""The entrepreneur's photo of the licence: a 64 KB JPEG."""
+SCAN = b"\xff\xd8\xff\xe1\x00\x10Exif\x00" + bytes(reversed(range(256))) * (12 * 1024)
+"""The member's scan of the approval: a 3 MB JPEG, within WeCom's 10 MB for an image but over
+WeChat's 2 MB, so it reaches the entrepreneur as a link."""
 WAIT = 20.0
 """Seconds a step may take: a process on a loaded machine."""
 
@@ -94,6 +107,37 @@ class Desk:
         posted = await self.wechat.post(text_xml(ENTREPRENEUR, text, next(self.ids), **options))
         assert posted.status == 200, posted.body_text
         return str(posted.reply["Content"]) if posted.reply else ""
+
+    async def entrepreneur_sends_photo(self, photo: bytes) -> str:
+        """The entrepreneur sends ``photo`` on WeChat; the passive reply's text, if any."""
+        media_id = self.wechat_api.add_media(photo, "image", "licence.jpg")
+        xml = image_xml(ENTREPRENEUR, media_id, "http://mmbiz.qpic.cn/licence", next(self.ids))
+        posted = await self.wechat.post(xml)
+        assert posted.status == 200, posted.body_text
+        return str(posted.reply["Content"]) if posted.reply else ""
+
+    async def member_sends_photo(self, userid: str, photo: bytes) -> None:
+        """``userid`` sends ``photo`` to the app, as WeCom's image message."""
+        media_id = self.wecom_api.add_media(photo, "scan.jpg", "image/jpeg")
+        await self.post(wecom_image_xml(CORP_ID, userid, media_id, next(self.ids)))
+
+    async def image_to(self, userid: str) -> bytes:
+        """The bytes of the first image WeCom accepted for ``userid``, as it keeps them."""
+        call = await self.wecom_api.wait_for(
+            lambda c: c.path == MESSAGE_SEND and c.ok and c.touser == userid
+            and (c.body or {}).get("msgtype") == "image",
+            timeout=WAIT,
+        )  # fmt: skip
+        return self.wecom_api.media[(call.body or {})["image"]["media_id"]].data
+
+    async def fetch(self, link: str) -> tuple[int, bytes]:
+        """Open a link the bot made, on the bot's own server (``BOT_PUBLIC_URL`` is not ours)."""
+        parts = urlsplit(link)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.process.url}{parts.path}?{parts.query}") as response,
+        ):
+            return response.status, await response.read()
 
     async def member_says(self, userid: str, text: str) -> None:
         xml = wecom_text_xml(CORP_ID, userid, text, next(self.ids))
@@ -192,6 +236,8 @@ async def test_the_duty_group_works_a_wechat_request_from_wecom(tmp_path: Path) 
             wecom_token=TOKEN,
             wecom_aes_key=wecom_key,
             wecom_api_url=wecom_api.root,
+            public_url=PUBLIC,
+            files_dir=str(tmp_path / "files"),
         )
         process = BotProcess(env, tmp_path, tmp_path / "bot-1.log")
         desk = Desk(process, wechat_api, wecom_api, wechat_key, MsgCrypt(TOKEN, wecom_key, CORP_ID))
@@ -253,14 +299,30 @@ async def work_the_request(desk: Desk, env: dict[str, str], tmp_path: Path) -> N
     desk.process = BotProcess(env, tmp_path, tmp_path / "bot-2.log")
     await desk.process.start_async()
 
-    # The entrepreneur answers on WeChat; both members read it, naming the request.
+    # The entrepreneur answers on WeChat, in words and with a photo; both members read the
+    # words, naming the request, and get the photo as a WeCom image, uploaded once for both.
     await desk.entrepreneur_says(INFO)
     for member in (ZHANG, LI):
         assert f"工单 {number}" in await desk.told(member, INFO)
+    acknowledged = await desk.entrepreneur_sends_photo(LICENCE)
+    assert number in acknowledged, acknowledged
+    for member in (ZHANG, LI):
+        assert await desk.image_to(member) == LICENCE
+    uploads = [c for c in desk.wecom_api.calls if c.path == MEDIA_UPLOAD and c.ok]
+    assert [(c.query["type"], c.upload and c.upload.data) for c in uploads] == [("image", LICENCE)]
 
-    # 张伟 resolves: the press, then the result; the entrepreneur gets it on WeChat.
+    # 张伟 resolves: the press, then his scan (a WeCom message is words or a picture, never
+    # both), then the result. The entrepreneur gets the result on WeChat, and the scan as a
+    # signed link that serves its bytes.
     await desk.press(ZHANG, f"act:resolve:{number}", asking, desk.wecom_api.press_code())
     await desk.told(ZHANG, "办理结果")
+    await desk.member_sends_photo(ZHANG, SCAN)
+    linked = await desk.on_wechat(f"{PUBLIC}/files/")
+    assert number in linked
+    link = re.search(rf"{re.escape(PUBLIC)}/files/\S+", linked)
+    assert link, linked
+    assert await desk.fetch(link.group(0)) == (200, SCAN)
+    assert [c for c in desk.wecom_api.calls if c.path == MEDIA_GET and c.ok]
     await desk.member_says(ZHANG, RESULT)
     assert number in await desk.on_wechat(RESULT)
     await desk.wecom_api.wait_until(

@@ -78,6 +78,7 @@ def open_at_once(
     category_id: str,
     text: str,
     *,
+    phone: str | None = None,
     now: datetime,
     roster: Roster,
     calendar: WorkCalendar,
@@ -88,6 +89,7 @@ def open_at_once(
         asker: The entrepreneur's account.
         category_id: The kind of matter.
         text: What is needed.
+        phone: The phone number given for it, if any (the guided intake asks for one).
         now: The moment it opens.
         roster: The roster in service (spaces, duty groups).
         calendar: The working-day calendar in service.
@@ -112,7 +114,7 @@ def open_at_once(
         if quick.in_conversation(connection, channel, asker.user_id):
             return None  # the full path ends it first
         opening = Opening(
-            person.id, channel, asker.chat_id, category_id, text, None, person.space_id
+            person.id, channel, asker.chat_id, category_id, text, phone, person.space_id
         )
         try:
             routing = routed(turn, opening, when)

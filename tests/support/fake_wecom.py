@@ -46,6 +46,7 @@ __all__ = [
     "MsgCrypt",
     "WeComPlatform",
     "card_event_xml",
+    "image_xml",
     "new_aes_key",
     "text_xml",
 ]
@@ -405,6 +406,23 @@ def text_xml(corp_id: str, userid: str, content: str, msg_id: int, agent_id: int
         f"<FromUserName>{_cdata(userid)}</FromUserName><CreateTime>{int(time.time())}</CreateTime>"
         f"<MsgType>{_cdata('text')}</MsgType><Content>{_cdata(content)}</Content>"
         f"<MsgId>{msg_id}</MsgId><AgentID>{agent_id}</AgentID></xml>"
+    )
+
+
+def image_xml(
+    corp_id: str, userid: str, media_id: str, msg_id: int, agent_id: int = 1000002
+) -> str:
+    """A member's picture to the app, as WeCom documents it (``PicUrl`` and ``MediaId``).
+
+    Use a ``media_id`` from :meth:`FakeWeCom.add_media`, so that ``media/get`` serves it.
+    """
+    return (
+        f"<xml><ToUserName>{_cdata(corp_id)}</ToUserName>"
+        f"<FromUserName>{_cdata(userid)}</FromUserName><CreateTime>{int(time.time())}</CreateTime>"
+        f"<MsgType>{_cdata('image')}</MsgType>"
+        f"<PicUrl>{_cdata('https://wework.qpic.cn/wwpic/' + media_id[:12])}</PicUrl>"
+        f"<MediaId>{_cdata(media_id)}</MediaId><MsgId>{msg_id}</MsgId>"
+        f"<AgentID>{agent_id}</AgentID></xml>"
     )
 
 

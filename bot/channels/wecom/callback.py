@@ -61,9 +61,14 @@ SCOPE = Channel.WECOM.value
 """The nonce memory's scope for WeCom's pairs. They are kept as long as WeChat's (and pruned
 with them): :data:`~bot.channels.wechat.inbound.MAX_SKEW` is this channel's window too."""
 CARD_EVENT = "template_card_event"
-FILE_KINDS = {"image": "photo", "file": "document"}
-"""A member's file messages, as the attachment kinds the desk names them: their ``MediaId`` is
-the file's reference, good for three days (the files helper fetches it with ``media/get``)."""
+FILE_KINDS = {"image": "photo"}
+"""A member's messages that carry a file, as the attachment kinds the desk names them.
+
+WeCom documents six kinds of message to an app (企业内部开发 › 接收消息与事件 › 消息格式):
+text, image, voice, video, location and link. There is no file message: a document a member
+sends the app does not reach it as one. An image's ``MediaId`` is the file's reference, good
+for three days (:class:`~bot.channels.wecom.media.WeComFiles` fetches it with ``media/get``);
+its ``PicUrl`` is not used, and it has no name or size."""
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
@@ -261,12 +266,7 @@ class WeComChannel:
             )
         elif kind in FILE_KINDS and fields.get("MsgId") and fields.get("MediaId"):
             msg_id = fields["MsgId"]
-            name = fields.get("FileName") or fields.get("Title") or None
-            size = int(fields["FileSize"]) if fields.get("FileSize", "").isdigit() else None
-            attachment = Attachment(
-                FILE_KINDS[kind], name=name, size=size, channel=Channel.WECOM,
-                ref=fields["MediaId"],
-            )  # fmt: skip
+            attachment = Attachment(FILE_KINDS[kind], channel=Channel.WECOM, ref=fields["MediaId"])
             message = IncomingMessage(
                 sender, member, "", f"wecom:{msg_id}", received, attachments=(attachment,),
                 message_id=msg_id,

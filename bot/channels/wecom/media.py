@@ -4,11 +4,13 @@ A member's photo or file arrives as a ``MediaId`` (kept 3 days by WeCom); :meth:
 fetch_file` downloads it for the file store (:mod:`bot.files`). A file carried from another
 channel is uploaded as temporary media and sent as an image or file message after the text,
 as WeCom's limits allow (:mod:`bot.files.limits`). A duty group's members each get their own
-message, so an upload is kept for a day and sent to each of them by its ``media_id``.
+message, so an upload is kept for a day and sent to each of them by its ``media_id``: the
+messages go side by side, and wait for the one upload in progress.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import datetime, timedelta
 
@@ -33,6 +35,7 @@ class WeComFiles:
         self.api = api
         self._clock = clock
         self._uploads: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._uploading: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def fetch_file(self, ref: str, limit: int) -> Fetched:
         """The file a member sent, by its ``MediaId``.
@@ -66,15 +69,28 @@ class WeComFiles:
             await self.api.send(message.chat_id, {"msgtype": way, way: {"media_id": media_id}})
 
     async def _uploaded(self, way: str, file: Attachment) -> str:
+        """The file's ``media_id``: kept from an upload within the day, or uploaded now.
+
+        The members' messages are delivered side by side; one upload at a time per file
+        (single flight), so that the second finds the first's ``media_id`` instead of
+        uploading the file again.
+        """
         assert file.content is not None
-        now = self._clock.now()
         key = (way, hashlib.sha256(file.content).hexdigest())
-        kept = self._uploads.get(key)
-        if kept is not None and now - kept[1] < KEEP_UPLOAD:
-            return kept[0]
-        media_id = await self.api.upload_media(
-            way, file.name or "file", file.content, file.media_type or "application/octet-stream"
-        )
-        self._uploads = {k: v for k, v in self._uploads.items() if now - v[1] < KEEP_UPLOAD}
-        self._uploads[key] = (media_id, now)
-        return media_id
+        lock = self._uploading.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                now = self._clock.now()
+                kept = self._uploads.get(key)
+                if kept is not None and now - kept[1] < KEEP_UPLOAD:
+                    return kept[0]
+                media_type = file.media_type or "application/octet-stream"
+                media_id = await self.api.upload_media(
+                    way, file.name or "file", file.content, media_type
+                )
+                self._uploads = {k: v for k, v in self._uploads.items() if now - v[1] < KEEP_UPLOAD}
+                self._uploads[key] = (media_id, now)
+                return media_id
+        finally:
+            if not lock.locked():
+                self._uploading.pop(key, None)
