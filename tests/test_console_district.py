@@ -275,9 +275,9 @@ async def test_a_transfer_needs_a_short_reason_shown_in_the_timeline_and_to_the_
                 select(OutboxMessage).where(OutboxMessage.chat_id == "-1002000000002")
             )
         ).all()
-    assert f"↪ 工单 {number} 由宝坻区服务一组转来。\n转交原因：人才公寓归二组对接" in [
-        row.payload["text"] for row in told
-    ]
+    # The demo serves no Telegram: the new group reads it on the console (above), and nothing
+    # waits for its Telegram chat (tests/test_requests.py has the note posted where served).
+    assert told == []
 
 
 async def test_a_reopened_request_shows_no_result_until_resolved_again(
