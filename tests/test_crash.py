@@ -10,9 +10,12 @@ and every card for the duty group waits in the outbox exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.clock import SystemClock
+from bot.clock import ManualClock
 from bot.delivery import Delivered
 from bot.domain.roster.load import load_roster
 from bot.messages import Channel, OutgoingMessage
@@ -29,14 +32,22 @@ from bot.sender import OutboxSender
 from storage import Database
 from storage.models import OutboxMessage, OutboxStatus, Request
 from tests.support.desk import ROSTER
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.processes import run_bot
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
 CROWD = 120
+TOKEN = "7012345678:AAHk3Z9xQ-crash-test-token-000000000000"
 KILL_AFTER = 25
 """Answers received before the kill; the rest of the crowd is still in flight."""
 _NUMBER = re.compile(r"工单已提交：(\d{4}-\d{4})")
+
+
+@pytest.fixture
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as held:
+        yield held
 
 
 async def _post(
@@ -59,14 +70,22 @@ async def _post(
 
 
 async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path, faq_dir: Path
+    tmp_path: Path, faq_dir: Path, stack: contextlib.ExitStack
 ) -> None:
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER, encoding="utf-8")
+    # The bot serves Telegram, where the duty groups' chats are, so it queues their cards; the
+    # Bot API refuses every one for now (502), so each waits in the outbox through the kill.
+    telegram = stack.enter_context(FakeTelegram(token=TOKEN).in_thread())
+    telegram.fail_next("sendMessage", error_code=502, times=1_000_000)
     settings = {
         "knowledge_dir": str(faq_dir),
         "roster": str(roster),
         "trusted_proxies": "127.0.0.1",
+        "telegram_token": TOKEN,
+        "telegram_api_url": telegram.root,
+        # The public address Telegram would post to: nothing polls; no update comes in here.
+        "telegram_webhook_url": "http://127.0.0.1:1",
     }
     cookies = [""] * CROWD
     answers: dict[int, str] = {}
@@ -128,11 +147,11 @@ async def test_sigkill_mid_burst_loses_nothing_and_duplicates_nothing(
                     select(OutboxMessage).where(OutboxMessage.channel == "telegram")
                 )
             ).all()
-        # The duty group's cards waited in the outbox through the kill; a sender (Telegram
-        # comes with its own issue) now pushes each of them once.
+        # The duty group's cards waited in the outbox through the kill; a sender, a day later
+        # (past every retry's wait), now pushes each of them once.
         sender = OutboxSender(
             database,
-            SystemClock(),
+            ManualClock(datetime.now(UTC) + timedelta(days=1)),
             {Channel.TELEGRAM: pushed},
             Reloadable(lambda: load_roster(roster), load_roster(roster)),
         )
