@@ -26,7 +26,7 @@ from bot.settings import load_settings
 from storage import Database
 from storage.models import OutboxMessage, RequestEvent
 from tests.support.console import Console, demo_signin, open_request, serve, sign_in_link
-from tests.support.fake_wechat import FakeWeChat
+from tests.support.fake_wechat import FakeWeChat, WeChatPlatform
 from tests.support.server import in_process
 from tests.support.wechat import (
     APP_ID,
@@ -35,7 +35,6 @@ from tests.support.wechat import (
     MONDAY,
     TOKEN,
     Site,
-    WeChatPlatform,
     pushed_texts,
 )
 from tests.support.wechat import open_request as open_on_wechat
@@ -179,7 +178,9 @@ async def test_a_reply_with_a_pdf_reaches_the_web_chat_as_a_link(
             rows = list(await session.scalars(select(OutboxMessage)))
         carried = [r for r in rows if r.payload.get("attachments")]
         assert len(carried) == 1
-        assert carried[0].payload["attachments"][0]["channel"] == "web"
+        attachments = carried[0].payload["attachments"]
+        assert isinstance(attachments, list)
+        assert attachments[0]["channel"] == "web"
 
 
 async def test_a_non_members_post_with_a_file_is_refused_before_anything_is_kept(
