@@ -76,7 +76,12 @@ def build_application(bot: Bot) -> web.Application:
     if bot.settings.web_chat:
         WebChannel(bot.dispatcher, bot.clock, bot.links).register(app)
         ConsoleChannel(
-            bot.dispatcher, bot.clock, demo=bot.demo, reports=bot.reports, links=bot.links
+            bot.dispatcher,
+            bot.clock,
+            demo=bot.demo,
+            reports=bot.reports,
+            links=bot.links,
+            files=bot.files,
         ).register(app)
     if bot.files is not None and bot.links is not None:
         # The links in chat messages (a file too big for the platform) open without the web chat.

@@ -20,7 +20,7 @@ from bot.files.limits import DOWNLOAD_LIMITS
 from bot.files.store import FileRefused, FileStore, StoredFile
 from bot.messages import Attachment, Channel
 
-__all__ = ["Fetched", "FileCarrier", "FileSource", "SourceError"]
+__all__ = ["Fetched", "FileCarrier", "FileSource", "SourceError", "UploadsOnly"]
 
 
 class SourceError(Exception):
@@ -54,6 +54,22 @@ class FileSource(Protocol):
         ...
 
 
+class UploadsOnly:
+    """The web channel as a file source: its files are console uploads, kept only in the store.
+
+    One the retention job has forgotten is gone for good (``final``), so a message waiting for
+    it goes on with a note instead of waiting forever (:mod:`bot.files.uploads`).
+    """
+
+    async def fetch_file(self, ref: str, limit: int) -> Fetched:
+        """Never gives a file.
+
+        Raises:
+            SourceError: Always, ``final``.
+        """
+        raise SourceError(f"the upload {ref[:24]}... is no longer kept", final=True)
+
+
 class FileCarrier:
     """Gets files into the store from their source platforms."""
 
@@ -63,7 +79,7 @@ class FileCarrier:
         """Keep files in ``store``, fetched from ``sources`` (more may be added)."""
         self.store = store
         self._clock = clock
-        self._sources = dict(sources or {})
+        self._sources: dict[Channel, FileSource] = {Channel.WEB: UploadsOnly(), **(sources or {})}
         self._fetching: dict[str, asyncio.Lock] = {}
 
     def add_source(self, channel: Channel, source: FileSource) -> None:

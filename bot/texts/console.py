@@ -73,6 +73,15 @@ class ConsoleTexts:
     report_bad_quarter: str
     report_district_needed: str
     unavailable: str
+    files_not_here: str
+    """Files sent with a move that carries no words to the entrepreneur (claim, transfer)."""
+    files_too_many: str
+    files_too_big: str
+    file_too_big: str
+    file_program: str
+    file_unknown: str
+    files_not_yours: str
+    """A post with files about a request outside the member's groups: nothing was kept."""
 
 
 CONSOLE_TEXTS = ConsoleTexts(
@@ -155,6 +164,16 @@ CONSOLE_TEXTS = ConsoleTexts(
     report_bad_quarter="季度写法不对，例如 2026Q4；格式可选 pdf、html、csv。",
     report_district_needed="您督导多个区，请选择其中一个区的季报。",
     unavailable="抱歉，系统暂时无法处理，刚才的操作没有生效。请过一会儿再试。",
+    files_not_here="只有回复、补充材料和办结可以附文件。",
+    files_too_many="一次最多附 {limit} 个文件，请分几次发送。",
+    files_too_big="附件太大：每个文件最多 {limit} MB。什么都没有发出。",
+    file_too_big="文件「{name}」超过 {limit} MB，没有发送。请压缩后再试，或分成几个文件。",
+    file_program="文件「{name}」是程序，不能发送（无论扩展名是什么）。什么都没有发出。",
+    file_unknown=(
+        "文件「{name}」不是可以转交的类型：只能发图片（JPG、PNG、GIF、WebP）、PDF、Office 文档"
+        "和 ZIP 压缩包。什么都没有发出。"
+    ),
+    files_not_yours="工单 {number} 不属于您的服务小组，文件没有保存，操作没有生效。",
 )
 
 

@@ -63,16 +63,18 @@ async def serve(
     demo: bool = True,
     roster: Path | None = None,
     clock: Clock | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Console]:
     clock = clock or ManualClock(MONDAY)
-    settings = load_settings(
+    configured = load_settings(
         database_url=database_url,
         knowledge_dir=knowledge_dir,
         roster=None if demo else (roster or DEMO_ROSTER),
         calendar=None,
         web_chat=True,
+        **settings,
     )
-    bot = await create_bot(settings, clock)
+    bot = await create_bot(configured, clock)
     server = TestServer(build_application(bot), host="127.0.0.1")
     await server.start_server()
     try:

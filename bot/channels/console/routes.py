@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,12 +35,13 @@ from bot.channels.console.http import (
     json_response,
     read_json,
 )
+from bot.channels.console.uploads import PostedForm
 from bot.clock import Clock
 from bot.desk import policy, queries
 from bot.desk.commands import MEMBER_MOVES, REASON_LIMIT, Member, MemberMove, Transfer
 from bot.desk.service import execute
 from bot.domain.roster.model import Roster
-from bot.files import FileLinks
+from bot.files import MB, FileCarrier, FileLinks, FileRefused, keep_upload
 from bot.messages import (
     MAX_TEXT_LENGTH,
     Channel,
@@ -53,7 +55,7 @@ from bot.reports.period import Quarter
 from bot.routing import Context, Dispatcher, InlinePolicy
 from bot.texts.console import CONSOLE_TEXTS
 from handlers.basics import answer
-from storage import console
+from storage import console, requests
 
 __all__ = ["ConsoleChannel"]
 
@@ -69,6 +71,8 @@ TEXT_LIMIT = MAX_TEXT_LENGTH - 100
 _NUMBER = re.compile(r"^[0-9]{4}-[0-9]{4,8}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _GROUP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CARRY_FILES = frozenset({"reply", "ask", "resolve"})
+"""The moves whose words go to the entrepreneur, and so may carry files."""
 
 
 class ConsoleChannel:
@@ -82,6 +86,7 @@ class ConsoleChannel:
         demo: bool,
         reports: ReportMaker | None = None,
         links: FileLinks | None = None,
+        files: FileCarrier | None = None,
     ) -> None:
         """Serve the console for ``dispatcher``'s services, timed by ``clock``.
 
@@ -91,8 +96,10 @@ class ConsoleChannel:
             demo: The bot runs on the demo roster: anyone may sign in as any person in it.
             reports: Makes the quarterly report that supervisors and admins download here.
             links: Signs the links to the files in the requests' stories.
+            files: Keeps the files a commissioner attaches; without it, the console takes none.
         """
         self._links = links
+        self._files = files
         self._dispatcher = dispatcher
         self._services = dispatcher.services
         self._clock = clock
@@ -220,31 +227,53 @@ class ConsoleChannel:
     # --- actions -------------------------------------------------------------------------
 
     async def _act(self, request: web.Request) -> web.StreamResponse:
-        texts = CONSOLE_TEXTS
         who = await self._auth.commissioner(request)
+        if request.content_type == "multipart/form-data":
+            return await self._act_with_files(request, who)
         payload = await read_json(request)
-        move, number, client_id = payload.get("action"), payload.get("number"), payload.get("id")
-        if (
-            not isinstance(move, str)
-            or move not in MEMBER_MOVES
-            or not isinstance(number, str)
-            or not _NUMBER.match(number)
-            or not isinstance(client_id, str)
-            or not _CLIENT_ID.match(client_id)
-        ):
-            raise Refused(400, texts.bad_request)
-        command: MemberMove
-        if move == "transfer":
-            group = payload.get("group")
-            if not isinstance(group, str) or not _GROUP_ID.match(group) or len(group) > 64:
-                raise Refused(400, texts.group_needed)
-            reason = _words(payload, texts.reason_needed, texts.reason_too_long, REASON_LIMIT)
-            command = Transfer(number, group, reason=reason)
-        elif move == "claim":
-            command = MEMBER_MOVES[move](number)
-        else:
-            words = _words(payload, texts.text_needed, texts.text_too_long, TEXT_LIMIT)
-            command = MEMBER_MOVES[move](number, words)
+        move, client_id, command = _command(payload)
+        return await self._send(who, move, client_id, command)
+
+    async def _act_with_files(self, request: web.Request, who: Commissioner) -> web.StreamResponse:
+        """A reply, question or result with files: checked, kept, then sent like any other.
+
+        Everything is checked before a file is read or kept: the move and its words, and that
+        the request is in one of the person's groups (the desk checks that again when it moves).
+        """
+        texts = CONSOLE_TEXTS
+        if self._files is None:
+            raise Refused(415, texts.not_json)  # no file store: the page sends no files either
+        store = self._files.store
+        form = await PostedForm.open(request, store.cap)
+        move, client_id, command = _command(await form.fields())
+        if move not in _CARRY_FILES:
+            raise Refused(400, texts.files_not_here)
+        async with self._services.database.sessions() as session:
+            found = await requests.by_number(session, command.number)
+        if found is None or not policy.holds(who.roles, found):
+            log.warning(
+                "console: web:%s posted files about %s, not in their groups; nothing kept",
+                who.web_id,
+                command.number,
+            )
+            raise Refused(403, texts.files_not_yours.format(number=command.number))
+        attachments = []
+        for posted in await form.files():
+            try:
+                attachments.append(
+                    await keep_upload(store, posted.data, posted.name, now=self._clock.now())
+                )
+            except FileRefused as refused:
+                raise Refused(*_refusal(refused, posted.name, store.cap)) from None
+        log.info("console: web:%s uploaded %d file(s) for %s", who.web_id, len(attachments), move)
+        return await self._send(
+            who, move, client_id, replace(command, attachments=tuple(attachments))
+        )
+
+    async def _send(
+        self, who: Commissioner, move: str, client_id: str, command: MemberMove
+    ) -> web.StreamResponse:
+        """Send ``command`` as ``who``, once per ``client_id``; what the desk said."""
         member = Member(account(who.web_id), who.person.name, who.roles, Language.ZH)
 
         async def run(message: IncomingMessage, context: Context) -> Sequence[OutgoingMessage]:
@@ -258,12 +287,50 @@ class ConsoleChannel:
             key=_dedup_key(who.web_id, client_id),
             received_at=self._clock.now(),
         )
-        log.info("console: web:%s sends %s %s", who.web_id, move, number)
+        log.info("console: web:%s sends %s %s", who.web_id, move, command.number)
         replies = await self._dispatcher.handle(message, inline=InlinePolicy(), handler=run)
         return json_response({"messages": [{"text": reply.text} for reply in replies]})
 
 
-def _words(payload: dict[str, Any], needed: str, too_long: str, limit: int) -> str:
+def _command(payload: Mapping[str, Any]) -> tuple[str, str, MemberMove]:
+    """The move a form names: its name, the page's id for it, and the desk command."""
+    texts = CONSOLE_TEXTS
+    move, number, client_id = payload.get("action"), payload.get("number"), payload.get("id")
+    if (
+        not isinstance(move, str)
+        or move not in MEMBER_MOVES
+        or not isinstance(number, str)
+        or not _NUMBER.match(number)
+        or not isinstance(client_id, str)
+        or not _CLIENT_ID.match(client_id)
+    ):
+        raise Refused(400, texts.bad_request)
+    command: MemberMove
+    if move == "transfer":
+        group = payload.get("group")
+        if not isinstance(group, str) or not _GROUP_ID.match(group) or len(group) > 64:
+            raise Refused(400, texts.group_needed)
+        reason = _words(payload, texts.reason_needed, texts.reason_too_long, REASON_LIMIT)
+        command = Transfer(number, group, reason=reason)
+    elif move == "claim":
+        command = MEMBER_MOVES[move](number)
+    else:
+        words = _words(payload, texts.text_needed, texts.text_too_long, TEXT_LIMIT)
+        command = MEMBER_MOVES[move](number, words)
+    return move, client_id, command
+
+
+def _refusal(refused: FileRefused, name: str, cap: int) -> tuple[int, str]:
+    """The status and plain words for an upload the store refused."""
+    texts = CONSOLE_TEXTS
+    if refused.reason == "too_big":
+        return 413, texts.file_too_big.format(name=name, limit=cap // MB)
+    if refused.reason == "executable":
+        return 415, texts.file_program.format(name=name)
+    return 415, texts.file_unknown.format(name=name)
+
+
+def _words(payload: Mapping[str, Any], needed: str, too_long: str, limit: int) -> str:
     """The payload's ``text``, trimmed; refused when missing, empty or over ``limit``."""
     text = payload.get("text")
     if not isinstance(text, str):

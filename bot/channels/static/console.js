@@ -14,6 +14,8 @@ const PROMPTS = {
 };
 const LIMITS = { transfer: 200 }; // the server's limits; a reply's is the default
 const TEXT_LIMIT = 1900;
+const FILE_TYPES =
+  "image/jpeg,image/png,image/gif,image/webp,application/pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.zip";
 const SUBMITS = { reply: "发送回复", ask: "发送", resolve: "确认办结", transfer: "确认转交" };
 
 const $ = (id) => document.getElementById(id);
@@ -41,7 +43,19 @@ async function api(path, body) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const response = await fetch(path, options);
+  return answerOf(await fetch(path, options));
+}
+
+// A move with files goes as multipart: its fields first, so the bot checks them (and the
+// person's right to the request) before it reads a file.
+async function postForm(path, body, files) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(body)) form.append(name, value);
+  for (const file of files) form.append("file", file, file.name);
+  return answerOf(await fetch(path, { method: "POST", credentials: "same-origin", body: form }));
+}
+
+async function answerOf(response) {
   let data;
   try {
     data = await response.json();
@@ -186,12 +200,22 @@ function makeCard(number) {
   submit.type = "submit";
   const cancel = el("button", "cancel", "取消");
   cancel.type = "button";
+  // A reply, a question or a result may carry files (a PDF from WeCom, where the bot cannot
+  // receive one); the bot checks each and says in plain words why one cannot go.
+  const attach = el("label", "attach", "附件（可选，最多 3 个）：");
+  const files = el("input");
+  files.type = "file";
+  files.multiple = true;
+  files.accept = FILE_TYPES;
+  attach.appendChild(files);
   const row = el("div", "row");
   row.append(select, submit, cancel);
-  form.append(textarea, row);
+  form.append(textarea, attach, row);
   const result = el("p", "result");
   result.setAttribute("role", "status");
-  const entry = { number, article, summary, buttons, form, textarea, select, submit, result };
+  const entry = {
+    number, article, summary, buttons, form, textarea, select, submit, result, files, attach,
+  };
   entry.signature = "";
   entry.item = null;
   for (const action of Object.keys(LABELS)) {
@@ -207,7 +231,7 @@ function makeCard(number) {
     const body = { action, number };
     if (action === "transfer") body.group = select.value;
     body.text = textarea.value;
-    send(entry, body);
+    send(entry, body, action === "transfer" ? [] : [...files.files]);
   });
   cancel.addEventListener("click", () => closeForm(entry));
   textarea.addEventListener("keydown", (event) => {
@@ -299,6 +323,7 @@ function choose(entry, action) {
   submit.textContent = SUBMITS[action];
   const transfer = action === "transfer";
   select.hidden = !transfer;
+  entry.attach.hidden = transfer;
   textarea.maxLength = LIMITS[action] || TEXT_LIMIT;
   textarea.placeholder = PROMPTS[action];
   // A placeholder is gone once typing starts: the label stays for screen readers.
@@ -320,6 +345,7 @@ function choose(entry, action) {
 
 function closeForm(entry) {
   entry.form.hidden = true;
+  entry.files.value = "";
   delete entry.form.dataset.action;
   delete entry.form.dataset.key;
 }
@@ -329,7 +355,7 @@ function busy(entry, on) {
   for (const button of entry.article.querySelectorAll("button")) button.disabled = on;
 }
 
-async function send(entry, body) {
+async function send(entry, body, files = []) {
   // A retry after a lost answer reuses the key, so the bot handles the action once.
   const form = entry.form;
   const key = body.action === "claim" ? newId() : form.dataset.key || newId();
@@ -339,7 +365,9 @@ async function send(entry, body) {
   entry.result.classList.remove("error");
   entry.result.textContent = "正在提交…";
   try {
-    const { status, data } = await api("/console/api/act", body);
+    const { status, data } = files.length
+      ? await postForm("/console/api/act", body, files)
+      : await api("/console/api/act", body);
     if (status === 200) {
       entry.result.textContent = (data.messages || []).map((m) => m.text).join("\n");
       if (body.action !== "claim") {
