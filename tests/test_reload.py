@@ -17,6 +17,7 @@ from bot.app import create_bot
 from bot.messages import Channel, IncomingMessage, Sender
 from bot.settings import load_settings
 from knowledge.service import KnowledgeService, build
+from tests.support.desk import PLATFORMS
 from tests.support.knowledge import ENTRY, write_faq
 from tests.support.processes import run_bot
 
@@ -56,6 +57,7 @@ async def test_reload_command_is_for_admins_only(faq_dir: Path, tmp_path: Path) 
     roster = tmp_path / "roster.yaml"
     roster.write_text("admins:\n  - {name: 管理员, telegram: 9001}\n", encoding="utf-8")
     settings = load_settings(
+        **PLATFORMS,  # the admins write on Telegram: the bot answers only where it serves
         knowledge_dir=faq_dir,
         roster=roster,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
@@ -108,6 +110,7 @@ async def test_a_roster_typo_is_refused_with_its_line_and_the_old_roster_serves(
     roster = tmp_path / "roster.yaml"
     roster.write_text("admins:\n  - {name: 管理员, telegram: 9001}\n", encoding="utf-8")
     settings = load_settings(
+        **PLATFORMS,  # the admins write on Telegram: the bot answers only where it serves
         knowledge_dir=faq_dir,
         roster=roster,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
