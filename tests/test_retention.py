@@ -43,7 +43,7 @@ from storage.models import (
     WeChatNonce,
 )
 from storage.retention import BATCH, RetentionJob, standard_prunes
-from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, ROSTER, open_one, say
+from tests.support.desk import ENTREPRENEUR, MONDAY, OTHER, PLATFORMS, ROSTER, open_one, say
 from tests.support.reports import ADMIN
 
 Start = Callable[..., Awaitable[Bot]]
@@ -60,7 +60,7 @@ async def start(tmp_path: Path, faq_dir: Path, database_url: str) -> AsyncIterat
 
     async def starter(clock: ManualClock, **settings: Any) -> Bot:
         loaded = load_settings(
-            knowledge_dir=faq_dir, roster=roster, database_url=database_url, **settings
+            knowledge_dir=faq_dir, roster=roster, database_url=database_url, **PLATFORMS, **settings
         )
         bot = await create_bot(loaded, clock)
         started.append(bot)

@@ -23,6 +23,7 @@ from tests.support.databases import scratch_postgres
 from tests.support.desk import (
     ENTREPRENEUR,
     OTHER,
+    PLATFORMS,
     ROSTER,
     ZHANG,
     open_one,
@@ -50,7 +51,7 @@ async def desk(
 
     async def start(url: str) -> Bot:
         settings = load_settings(
-            knowledge_dir=faq_dir, roster=roster, calendar=overrides, database_url=url
+            knowledge_dir=faq_dir, roster=roster, calendar=overrides, database_url=url, **PLATFORMS
         )
         return await create_bot(settings, clock)
 

@@ -30,7 +30,7 @@ from bot.messages import Channel, IncomingMessage, Sender
 from bot.routing import InlinePolicy
 from bot.settings import load_settings
 from storage.models import OutboxMessage
-from tests.support.desk import MONDAY, ROSTER, bot_for
+from tests.support.desk import MONDAY, PLATFORMS, ROSTER, bot_for
 from tests.support.processes import run_bot
 
 ENTREPRENEUR = Sender(Channel.WEB, "e2", "小王")
@@ -195,6 +195,7 @@ async def restarted(bot: Bot, roster_text: str) -> Bot:
         knowledge_dir=bot.settings.knowledge_dir,
         roster=roster,
         database_url=bot.settings.database_url,
+        **PLATFORMS,
     )
     assert isinstance(bot.clock, ManualClock)
     return await create_bot(settings, bot.clock)
