@@ -40,6 +40,7 @@ from storage.models import (
     Request,
 )
 from tests.support import ROOT
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_wechat import (
     CUSTOM_SEND,
     STABLE_TOKEN,
@@ -66,6 +67,8 @@ from tests.support.wechat import (
     pushed_texts,
     serve,
 )
+
+TELEGRAM_TOKEN = "7012345678:AAHk3Z9xQ-wechat-tests-token-00000000000"
 
 
 @pytest.fixture
@@ -463,7 +466,25 @@ async def test_a_message_the_bot_fails_on_is_left_for_wechat_to_retry(site: Site
     assert "10个工作日" in content(retried)
 
 
-async def test_a_photo_follow_up_goes_to_the_group_with_the_photo(site: Site) -> None:
+@pytest.fixture
+async def site_with_telegram(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Site]:
+    """:func:`site`, serving Telegram too, where the demo roster's groups are."""
+    async with FakeTelegram(token=TELEGRAM_TOKEN) as telegram:
+        database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        async with serve(
+            database,
+            faq_dir,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_url=telegram.root,
+            telegram_webhook_url="http://127.0.0.1:1",  # nothing polls; no update comes in
+        ) as running:
+            yield running
+
+
+async def test_a_photo_follow_up_goes_to_the_group_with_the_photo(
+    site_with_telegram: Site,
+) -> None:
+    site = site_with_telegram
     await open_request(site)
     media = site.fake.add_media(b"\xff\xd8photo", "image", "licence.jpg")
     await site.post(image_xml(ENTREPRENEUR, media, "http://mmbiz/licence.jpg", 620))
