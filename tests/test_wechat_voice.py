@@ -9,6 +9,7 @@ transcription gets a plain answer asking for text.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from bot.messages import Language
 from bot.texts.chat import texts_for
 from bot.texts.desk import GROUP_TEXTS, desk_texts_for
 from storage.models import OutboxMessage
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.fake_wechat import Posted, voice_xml
 from tests.support.wechat import (
     ENTREPRENEUR,
@@ -41,17 +43,36 @@ SPOKEN = GROUP_TEXTS.spoken.format(text="")
 _media = itertools.count(1)
 
 
+TELEGRAM_TOKEN = "7012345678:AAHk3Z9xQ-voice-tests-token-000000000000"
+
+
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path, faq_dir: Path, mode: str = "plain") -> AsyncIterator[Site]:
+    """The WeChat site, serving Telegram too (a fake), where the demo roster's groups are."""
+    async with (
+        FakeTelegram(token=TELEGRAM_TOKEN) as telegram,
+        serve(
+            f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            faq_dir,
+            mode=mode,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_url=telegram.root,
+            telegram_webhook_url="http://127.0.0.1:1",  # nothing polls; no update comes in
+        ) as running,
+    ):
+        yield running
+
+
 @pytest.fixture
 async def site(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Site]:
-    async with serve(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", faq_dir) as running:
+    async with serving(tmp_path, faq_dir) as running:
         yield running
 
 
 @pytest.fixture
 async def safe_site(tmp_path: Path, faq_dir: Path) -> AsyncIterator[Site]:
     """Safe mode: the only mode in which a commissioner may act on WeChat."""
-    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    async with serve(database, faq_dir, mode="safe") as running:
+    async with serving(tmp_path, faq_dir, mode="safe") as running:
         yield running
 
 
