@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.files.kinds import Unwelcome, sniff
+from bot.files.kinds import FileKind, Unwelcome, sniff
 
 __all__ = ["FileRefused", "FileStore", "StoredFile"]
 
@@ -127,19 +127,27 @@ class FileStore:
             key, str(meta["name"]), str(meta["media_type"]), int(meta["size"]), data_path, stored_at
         )
 
+    def check(self, data: bytes, name: str | None) -> FileKind:
+        """What kind of file ``data`` is, read from its first bytes.
+
+        Raises:
+            FileRefused: Empty, over the store's cap, or not a kind the bot carries.
+        """
+        if len(data) > self.cap:
+            raise FileRefused("too_big")
+        if not data:
+            raise FileRefused("unknown")
+        try:
+            return sniff(data[:16], name)
+        except Unwelcome as error:
+            raise FileRefused(error.reason) from None
+
     def _keep(
         self, key: str, data: bytes, name: str | None, kind: str, now: datetime
     ) -> StoredFile:
         data_path, meta_path = self._paths(key)
         try:
-            if len(data) > self.cap:
-                raise FileRefused("too_big")
-            if not data:
-                raise FileRefused("unknown")
-            try:
-                found = sniff(data[:16], name)
-            except Unwelcome as error:
-                raise FileRefused(error.reason) from None
+            found = self.check(data, name)
         except FileRefused as refused:
             _write(meta_path, json.dumps({"refused": refused.reason, "stored_at": now.isoformat()}))
             raise

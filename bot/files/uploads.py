@@ -17,8 +17,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from bot.files.kinds import Unwelcome, sniff
-from bot.files.store import FileRefused, FileStore
+from bot.files.store import FileStore
 from bot.messages import Attachment, Channel
 
 __all__ = ["PICTURES", "keep_upload"]
@@ -42,14 +41,7 @@ async def keep_upload(
     Raises:
         FileRefused: Empty, over the store's cap, or not a kind the bot carries; nothing kept.
     """
-    if len(data) > store.cap:
-        raise FileRefused("too_big")
-    if not data:
-        raise FileRefused("unknown")
-    try:
-        found = sniff(data[:16], name)
-    except Unwelcome as error:
-        raise FileRefused(error.reason) from None
+    found = store.check(data, name)
     digest = hashlib.sha256(f"{name or ''}\n".encode() + data).hexdigest()
     ref = f"{_PREFIX}{digest}"
     kind = "photo" if found.media_type in PICTURES else "document"
